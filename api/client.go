@@ -1,0 +1,256 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error is an error answer of the API.
+type Error struct {
+	StatusCode int
+	Message    string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.StatusCode)
+}
+
+// IsStatus reports whether err is an API error with the given HTTP status.
+func IsStatus(err error, code int) bool {
+	var ae *Error
+	return errors.As(err, &ae) && ae.StatusCode == code
+}
+
+// Config configures a Client.
+type Config struct {
+	// Address is the agent's base URL; default DefaultAddress, or
+	// SCALEOUT_ADDR when set.
+	Address string
+	// HTTPClient is used for requests; default has no overall timeout (long
+	// polls) and per-request contexts bound each call.
+	HTTPClient *http.Client
+	// Caller names the user or program in every request (CallerHeader); the
+	// agent records it as the caller of the executions it creates.
+	Caller string
+}
+
+// CallerHeader carries the name of the user or program making a request.
+const CallerHeader = "X-Scaleout-Caller"
+
+// AddressFromEnv returns SCALEOUT_ADDR or DefaultAddress.
+func AddressFromEnv() string {
+	if a := os.Getenv("SCALEOUT_ADDR"); a != "" {
+		return a
+	}
+	return DefaultAddress
+}
+
+// Client talks to one agent's HTTP API.
+type Client struct {
+	base   *url.URL
+	hc     *http.Client
+	caller string
+}
+
+// NewClient returns a client for cfg.Address.
+func NewClient(cfg Config) (*Client, error) {
+	addr := cfg.Address
+	if addr == "" {
+		addr = AddressFromEnv()
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid address %q: %w", addr, err)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("invalid address %q: no host", addr)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+	return &Client{base: u, hc: hc, caller: cfg.Caller}, nil
+}
+
+// Address returns the base URL the client uses.
+func (c *Client) Address() string { return c.base.String() }
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		buf, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.caller != "" {
+		req.Header.Set(CallerHeader, c.caller)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var er ErrorResponse
+		if json.Unmarshal(raw, &er) != nil || er.Error == "" {
+			er.Error = strings.TrimSpace(string(raw))
+			if er.Error == "" {
+				er.Error = resp.Status
+			}
+		}
+		return &Error{StatusCode: resp.StatusCode, Message: er.Error}
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Status returns the status endpoints.
+func (c *Client) Status() *Status { return &Status{c} }
+
+// Status is the handle for /v1/status.
+type Status struct{ c *Client }
+
+// Leader returns the current leader.
+func (s *Status) Leader(ctx context.Context) (*Leader, error) {
+	var out Leader
+	return &out, s.c.do(ctx, http.MethodGet, "/v1/status/leader", nil, nil, &out)
+}
+
+// Executions returns the execution endpoints.
+func (c *Client) Executions() *Executions { return &Executions{c} }
+
+// Executions is the handle for /v1/executions.
+type Executions struct{ c *Client }
+
+// Submit creates an execution of an inline package.
+func (e *Executions) Submit(ctx context.Context, req *SubmitRequest) (uint64, error) {
+	var out SubmitResponse
+	if err := e.c.do(ctx, http.MethodPost, "/v1/executions", nil, req, &out); err != nil {
+		return 0, err
+	}
+	return out.ID, nil
+}
+
+// ListOptions filters List.
+type ListOptions struct {
+	Status   string
+	Limit    int
+	BeforeID uint64
+}
+
+// List returns executions, newest first.
+func (e *Executions) List(ctx context.Context, o *ListOptions) ([]Execution, error) {
+	q := url.Values{}
+	if o != nil {
+		if o.Status != "" {
+			q.Set("status", o.Status)
+		}
+		if o.Limit > 0 {
+			q.Set("limit", strconv.Itoa(o.Limit))
+		}
+		if o.BeforeID > 0 {
+			q.Set("before", strconv.FormatUint(o.BeforeID, 10))
+		}
+	}
+	var out []Execution
+	return out, e.c.do(ctx, http.MethodGet, "/v1/executions", q, nil, &out)
+}
+
+// Info returns one execution.
+func (e *Executions) Info(ctx context.Context, id uint64) (*Execution, error) {
+	var out Execution
+	return &out, e.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/executions/%d", id), nil, nil, &out)
+}
+
+// Events returns events with seq > after. With wait > 0 the server holds the
+// request until there is at least one such event, the execution has ended,
+// or wait has passed.
+func (e *Executions) Events(ctx context.Context, id, after uint64, limit int, wait time.Duration) (*EventsResponse, error) {
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	var out EventsResponse
+	return &out, e.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/executions/%d/events", id), q, nil, &out)
+}
+
+// Stop asks an execution to end.
+func (e *Executions) Stop(ctx context.Context, id uint64) (string, error) {
+	var out StopResponse
+	err := e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/stop", id), nil, struct{}{}, &out)
+	return out.Status, err
+}
+
+// ReportEvents sends a worker's batch of events for an attempt.
+func (e *Executions) ReportEvents(ctx context.Context, id uint64, attempt int, evs []Event) error {
+	return e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/attempts/%d/events", id, attempt), nil, &EventsReport{Events: evs}, nil)
+}
+
+// ReportResult ends an attempt.
+func (e *Executions) ReportResult(ctx context.Context, id uint64, attempt int, r *ResultReport) error {
+	return e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/attempts/%d/result", id, attempt), nil, r, nil)
+}
+
+// Workers returns the worker endpoints.
+func (c *Client) Workers() *Workers { return &Workers{c} }
+
+// Workers is the handle for /v1/workers.
+type Workers struct{ c *Client }
+
+// Register registers (or re-registers) a worker.
+func (w *Workers) Register(ctx context.Context, wk *Worker) error {
+	return w.c.do(ctx, http.MethodPost, "/v1/workers", nil, wk, nil)
+}
+
+// List returns the registered workers.
+func (w *Workers) List(ctx context.Context) ([]Worker, error) {
+	var out []Worker
+	return out, w.c.do(ctx, http.MethodGet, "/v1/workers", nil, nil, &out)
+}
+
+// Poll is a worker's long-poll for tasks and stops.
+func (w *Workers) Poll(ctx context.Context, id string, req *PollRequest) (*PollResponse, error) {
+	var out PollResponse
+	return &out, w.c.do(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/poll", nil, req, &out)
+}

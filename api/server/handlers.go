@@ -1,0 +1,227 @@
+package server
+
+import (
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+)
+
+func (s *srv) leader(r *http.Request) (any, error) {
+	l, err := s.b.Leader()
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (s *srv) submit(r *http.Request) (any, error) {
+	var req api.SubmitRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	id, err := s.b.Submit(r.Context(), &req, caller(r))
+	if err != nil {
+		return nil, err
+	}
+	return api.SubmitResponse{ID: id}, nil
+}
+
+func (s *srv) listExecutions(r *http.Request) (any, error) {
+	o := catalog.ListOptions{Status: catalog.Status(r.URL.Query().Get("status"))}
+	if o.Status != "" && !o.Status.Valid() {
+		return nil, codedErr(http.StatusBadRequest, "unknown status %q", o.Status)
+	}
+	var err error
+	if o.Limit, err = queryInt(r, "limit", 10000); err != nil {
+		return nil, err
+	}
+	if o.BeforeID, err = queryUint(r, "before"); err != nil {
+		return nil, err
+	}
+	list, err := s.b.Executions(o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Execution, 0, len(list))
+	for _, e := range list {
+		out = append(out, toAPIExecution(e))
+	}
+	return out, nil
+}
+
+func (s *srv) execution(r *http.Request) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.b.Execution(id)
+	if err != nil {
+		return nil, err
+	}
+	return toAPIExecution(e), nil
+}
+
+// events answers a page of events after `after`. With `wait`, it blocks until
+// there is a new event, the execution has ended, or the wait has passed.
+func (s *srv) events(r *http.Request) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	after, err := queryUint(r, "after")
+	if err != nil {
+		return nil, err
+	}
+	limit, err := queryInt(r, "limit", 10000)
+	if err != nil {
+		return nil, err
+	}
+	var wait time.Duration
+	if raw := r.URL.Query().Get("wait"); raw != "" {
+		if wait, err = time.ParseDuration(raw); err != nil || wait < 0 {
+			return nil, codedErr(http.StatusBadRequest, "invalid wait %q: want a duration such as 30s", raw)
+		}
+		if wait > s.cfg.MaxEventsWait {
+			wait = s.cfg.MaxEventsWait
+		}
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		changed := s.b.Changed()
+		evs, e, err := s.b.Events(id, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 || e.Status.Terminal() || wait == 0 {
+			return eventsResponse(evs, after, e), nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return eventsResponse(evs, after, e), nil
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+}
+
+func eventsResponse(evs []catalog.Event, after uint64, e *catalog.Execution) api.EventsResponse {
+	out := api.EventsResponse{Events: make([]api.Event, 0, len(evs)), Next: after, Status: string(e.Status)}
+	for _, ev := range evs {
+		out.Events = append(out.Events, toAPIEvent(ev))
+		out.Next = ev.Seq
+	}
+	out.Ended = e.Status.Terminal() && out.Next >= e.EventCount
+	return out
+}
+
+func (s *srv) stop(r *http.Request) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.b.Stop(r.Context(), id, caller(r))
+	if err != nil {
+		return nil, err
+	}
+	return api.StopResponse{Status: string(st)}, nil
+}
+
+func (s *srv) reportEvents(r *http.Request) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	attempt, err := pathAttempt(r)
+	if err != nil {
+		return nil, err
+	}
+	var rep api.EventsReport
+	if err := decode(r, &rep); err != nil {
+		return nil, err
+	}
+	return nil, s.b.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
+}
+
+func (s *srv) reportResult(r *http.Request) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	attempt, err := pathAttempt(r)
+	if err != nil {
+		return nil, err
+	}
+	var rep api.ResultReport
+	if err := decode(r, &rep); err != nil {
+		return nil, err
+	}
+	return nil, s.b.ReportResult(r.Context(), id, attempt, &rep, fromAPIEvents(rep.Events))
+}
+
+func (s *srv) registerWorker(r *http.Request) (any, error) {
+	var w api.Worker
+	if err := decode(r, &w); err != nil {
+		return nil, err
+	}
+	return nil, s.b.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks})
+}
+
+func (s *srv) listWorkers(r *http.Request) (any, error) {
+	list, err := s.b.Workers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Worker, 0, len(list))
+	for _, w := range list {
+		out = append(out, api.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Enabled: w.Enabled, RegisteredAt: w.RegisteredAt})
+	}
+	return out, nil
+}
+
+func (s *srv) poll(r *http.Request) (any, error) {
+	var req api.PollRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Slots < 0 {
+		return nil, codedErr(http.StatusBadRequest, "slots must not be negative")
+	}
+	return s.b.Poll(r.Context(), r.PathValue("id"), &req)
+}
+
+func toAPIExecution(e *catalog.Execution) api.Execution {
+	out := api.Execution{
+		ID: e.ID, Status: string(e.Status), PackageName: e.PackageName, PackageFile: e.PackageFile,
+		Params: e.Params, Retries: e.Retries, Attempt: e.Attempt, Worker: e.Worker, Message: e.Message,
+		Caller: e.Caller, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, EndedAt: e.EndedAt, EventCount: e.EventCount,
+	}
+	if len(e.Sensitive) > 0 {
+		out.Params = maps.Clone(e.Params)
+		for _, name := range e.Sensitive {
+			if _, ok := out.Params[name]; ok {
+				out.Params[name] = api.Masked
+			}
+		}
+	}
+	for _, a := range e.Attempts {
+		out.Attempts = append(out.Attempts, api.Attempt{N: a.N, Worker: a.Worker, StartedAt: a.StartedAt, EndedAt: a.EndedAt, Result: a.Result})
+	}
+	return out
+}
+
+func toAPIEvent(ev catalog.Event) api.Event {
+	return api.Event{Seq: ev.Seq, Time: ev.Time, Type: ev.Type, Attempt: ev.Attempt, Task: ev.Task, Message: ev.Message}
+}
+
+func fromAPIEvents(evs []api.Event) []catalog.Event {
+	out := make([]catalog.Event, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, catalog.Event{Time: ev.Time, Type: ev.Type, Task: ev.Task, Message: ev.Message})
+	}
+	return out
+}

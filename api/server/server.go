@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+)
+
+// Backend is what the handlers need from the agent. Read methods serve local
+// state; write methods go through Raft. Implementations must be safe for
+// concurrent use.
+type Backend interface {
+	Leader() (api.Leader, error)
+	Changed() <-chan struct{}
+	Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error)
+	Execution(id uint64) (*catalog.Execution, error)
+	Executions(o catalog.ListOptions) ([]*catalog.Execution, error)
+	Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error)
+	Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error)
+	RegisterWorker(ctx context.Context, w *catalog.Worker) error
+	Workers() ([]*catalog.Worker, error)
+	Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error)
+	ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error
+	ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error
+}
+
+// Config configures the handlers.
+type Config struct {
+	// MaxBodyBytes limits request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	// MaxEventsWait caps the wait of a blocking events query.
+	MaxEventsWait time.Duration
+	Logger        hclog.Logger
+}
+
+// DefaultConfig returns the defaults: 16 MiB bodies, 5 minute waits.
+func DefaultConfig() Config {
+	return Config{MaxBodyBytes: 16 << 20, MaxEventsWait: 5 * time.Minute}
+}
+
+// New returns the API handler.
+func New(cfg Config, b Backend) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
+	}
+	if cfg.MaxEventsWait <= 0 {
+		cfg.MaxEventsWait = DefaultConfig().MaxEventsWait
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	s := &srv{cfg: cfg, b: b, logger: cfg.Logger.Named("http")}
+	mux := http.NewServeMux()
+	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, s.wrap(fn)) }
+	h("GET /v1/status/leader", s.leader)
+	h("POST /v1/executions", s.submit)
+	h("GET /v1/executions", s.listExecutions)
+	h("GET /v1/executions/{id}", s.execution)
+	h("GET /v1/executions/{id}/events", s.events)
+	h("POST /v1/executions/{id}/stop", s.stop)
+	h("POST /v1/executions/{id}/attempts/{attempt}/events", s.reportEvents)
+	h("POST /v1/executions/{id}/attempts/{attempt}/result", s.reportResult)
+	h("POST /v1/workers", s.registerWorker)
+	h("GET /v1/workers", s.listWorkers)
+	h("POST /v1/workers/{id}/poll", s.poll)
+	return jsonFallback(mux)
+}
+
+// jsonFallback answers requests no pattern matches (404, or 405 for a known
+// path with another method) with a JSON error like every other error.
+func jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		code := rec.code
+		msg := fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)
+		if code == http.StatusMethodNotAllowed {
+			msg = fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))
+		} else {
+			code = http.StatusNotFound
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: msg})
+	})
+}
+
+// statusRecorder captures the status and headers of the mux's own error
+// handlers.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
+
+type srv struct {
+	cfg    Config
+	b      Backend
+	logger hclog.Logger
+}
+
+type handlerFunc func(r *http.Request) (any, error)
+
+type codedError struct {
+	code int
+	msg  string
+}
+
+func (e *codedError) Error() string   { return e.msg }
+func (e *codedError) HTTPStatus() int { return e.code }
+
+func codedErr(code int, format string, args ...any) error {
+	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// statusOf maps an error to an HTTP status.
+func statusOf(err error) int {
+	var hs interface{ HTTPStatus() int }
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &hs):
+		return hs.HTTPStatus()
+	case errors.Is(err, catalog.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, catalog.ErrAlreadyEnded), errors.Is(err, catalog.ErrStaleAttempt), errors.Is(err, catalog.ErrNotPending):
+		return http.StatusConflict
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *srv) wrap(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		out, err := fn(r)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			code := statusOf(err)
+			msg := err.Error()
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				msg = fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)
+			}
+			if code >= 500 {
+				s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			}
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: msg})
+			return
+		}
+		if out == nil {
+			out = struct{}{}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	})
+}
+
+// decode reads a JSON body strictly: unknown fields and trailing data are
+// errors (400), an oversize body is 413.
+func decode(r *http.Request, out any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return codedErr(http.StatusBadRequest, "request body is empty")
+		}
+		return codedErr(http.StatusBadRequest, "malformed JSON body: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return codedErr(http.StatusBadRequest, "malformed JSON body: data after the JSON value")
+	}
+	return nil
+}
+
+func pathID(r *http.Request) (uint64, error) {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil || id == 0 {
+		return 0, codedErr(http.StatusBadRequest, "invalid execution id %q: want a positive integer", raw)
+	}
+	return id, nil
+}
+
+func pathAttempt(r *http.Request) (int, error) {
+	raw := r.PathValue("attempt")
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 {
+		return 0, codedErr(http.StatusBadRequest, "invalid attempt %q: want a positive integer", raw)
+	}
+	return n, nil
+}
+
+func queryUint(r *http.Request, name string) (uint64, error) {
+	raw := r.URL.Query().Get(name)
+	if raw == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return 0, codedErr(http.StatusBadRequest, "invalid %s %q: want a non-negative integer", name, raw)
+	}
+	return v, nil
+}
+
+func queryInt(r *http.Request, name string, max int) (int, error) {
+	v, err := queryUint(r, name)
+	if err != nil {
+		return 0, err
+	}
+	if v > uint64(max) {
+		return 0, codedErr(http.StatusBadRequest, "%s %d is over the maximum of %d", name, v, max)
+	}
+	return int(v), nil
+}
+
+func caller(r *http.Request) string {
+	if c := strings.TrimSpace(r.Header.Get(api.CallerHeader)); c != "" {
+		if len(c) > 256 {
+			c = c[:256]
+		}
+		return c
+	}
+	return r.RemoteAddr
+}

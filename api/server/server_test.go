@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+)
+
+// mockBackend records calls and answers from a map of executions.
+type mockBackend struct {
+	mu        sync.Mutex
+	execs     map[uint64]*catalog.Execution
+	events    map[uint64][]catalog.Event
+	submitted []*api.SubmitRequest
+	submitErr error
+	changed   chan struct{}
+}
+
+func newMock() *mockBackend {
+	return &mockBackend{execs: map[uint64]*catalog.Execution{}, events: map[uint64][]catalog.Event{}, changed: make(chan struct{})}
+}
+
+func (m *mockBackend) Leader() (api.Leader, error) {
+	return api.Leader{Node: "n1", API: "http://x"}, nil
+}
+func (m *mockBackend) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+func (m *mockBackend) notify() {
+	m.mu.Lock()
+	close(m.changed)
+	m.changed = make(chan struct{})
+	m.mu.Unlock()
+}
+func (m *mockBackend) Submit(_ context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.submitErr != nil {
+		return 0, m.submitErr
+	}
+	m.submitted = append(m.submitted, req)
+	id := uint64(len(m.execs) + 1)
+	m.execs[id] = &catalog.Execution{ID: id, Status: catalog.StatusPending, Caller: caller}
+	return id, nil
+}
+func (m *mockBackend) Execution(id uint64) (*catalog.Execution, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.execs[id]; e != nil {
+		c := *e
+		return &c, nil
+	}
+	return nil, fmt.Errorf("execution %d: %w", id, catalog.ErrNotFound)
+}
+func (m *mockBackend) Executions(catalog.ListOptions) ([]*catalog.Execution, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*catalog.Execution
+	for _, e := range m.execs {
+		out = append(out, e)
+	}
+	return out, nil
+}
+func (m *mockBackend) Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error) {
+	e, err := m.Execution(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []catalog.Event
+	for _, ev := range m.events[id] {
+		if ev.Seq > after {
+			out = append(out, ev)
+		}
+	}
+	return out, e, nil
+}
+func (m *mockBackend) Stop(_ context.Context, id uint64, _ string) (catalog.Status, error) {
+	e, err := m.Execution(id)
+	if err != nil {
+		return "", err
+	}
+	if e.Status.Terminal() {
+		return "", catalog.ErrAlreadyEnded
+	}
+	return catalog.StatusCanceled, nil
+}
+func (m *mockBackend) RegisterWorker(context.Context, *catalog.Worker) error { return nil }
+func (m *mockBackend) Workers() ([]*catalog.Worker, error)                   { return nil, nil }
+func (m *mockBackend) Poll(context.Context, string, *api.PollRequest) (*api.PollResponse, error) {
+	return &api.PollResponse{}, nil
+}
+func (m *mockBackend) ReportEvents(context.Context, uint64, int, []catalog.Event) error { return nil }
+func (m *mockBackend) ReportResult(context.Context, uint64, int, *api.ResultReport, []catalog.Event) error {
+	return catalog.ErrStaleAttempt
+}
+
+func newTestServer(t *testing.T, b Backend, maxBody int64) *httptest.Server {
+	cfg := DefaultConfig()
+	cfg.MaxBodyBytes = maxBody
+	ts := httptest.NewServer(New(cfg, b))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func do(t *testing.T, ts *httptest.Server, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+func TestServer_ErrorsChangeNothing(t *testing.T) {
+	b := newMock()
+	ts := newTestServer(t, b, 1024)
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		msg                      string
+	}{
+		{"malformed json", "POST", "/v1/executions", `{"package": `, 400, "malformed JSON"},
+		{"unknown field", "POST", "/v1/executions", `{"pkg": "x"}`, 400, "unknown field"},
+		{"trailing data", "POST", "/v1/executions", `{"package": "x"} {}`, 400, "after the JSON value"},
+		{"empty body", "POST", "/v1/executions", ``, 400, "empty"},
+		{"wrong type", "POST", "/v1/executions", `{"package": 5}`, 400, "malformed JSON"},
+		{"oversize", "POST", "/v1/executions", `{"package": "` + strings.Repeat("x", 2000) + `"}`, 413, "larger than the limit of 1024 bytes"},
+		{"unknown id", "GET", "/v1/executions/42", ``, 404, "not found"},
+		{"bad id", "GET", "/v1/executions/abc", ``, 400, "invalid execution id"},
+		{"stop unknown", "POST", "/v1/executions/42/stop", ``, 404, "not found"},
+		{"events unknown", "GET", "/v1/executions/42/events", ``, 404, "not found"},
+		{"bad after", "GET", "/v1/executions/1/events?after=x", ``, 400, "invalid after"},
+		{"bad status filter", "GET", "/v1/executions?status=done", ``, 400, "unknown status"},
+		{"no endpoint", "GET", "/v1/nope", ``, 404, "no such endpoint"},
+		{"wrong method", "DELETE", "/v1/executions", ``, 405, ""},
+		{"stale result", "POST", "/v1/executions/1/attempts/1/result", `{"status":"succeeded"}`, 409, "stale"},
+	}
+	for _, c := range cases {
+		code, body := do(t, ts, c.method, c.path, c.body)
+		if code != c.code {
+			t.Errorf("%s: HTTP %d %s, want %d", c.name, code, body, c.code)
+			continue
+		}
+		if c.msg == "" {
+			continue
+		}
+		var er api.ErrorResponse
+		if err := json.Unmarshal([]byte(body), &er); err != nil || !strings.Contains(er.Error, c.msg) {
+			t.Errorf("%s: body %q, want a JSON error containing %q", c.name, body, c.msg)
+		}
+	}
+	if len(b.submitted) != 0 {
+		t.Fatalf("bad requests reached the backend: %d submissions", len(b.submitted))
+	}
+}
+
+func TestServer_SubmitAndRead(t *testing.T) {
+	b := newMock()
+	ts := newTestServer(t, b, 1<<20)
+	c, err := api.NewClient(api.Config{Address: ts.URL, Caller: "alice@host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	id, err := c.Executions().Submit(ctx, &api.SubmitRequest{Package: "name: x", Params: map[string]string{"a": "1"}})
+	if err != nil || id != 1 {
+		t.Fatalf("submit: %d %v", id, err)
+	}
+	e, err := c.Executions().Info(ctx, id)
+	if err != nil || e.Status != "pending" || e.Caller != "alice@host" {
+		t.Fatalf("info: %+v %v", e, err)
+	}
+	list, err := c.Executions().List(ctx, nil)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	l, err := c.Status().Leader(ctx)
+	if err != nil || l.Node != "n1" {
+		t.Fatalf("leader: %+v %v", l, err)
+	}
+	b.submitErr = fmt.Errorf("wrapped: %w", catalog.ErrNotFound)
+	if _, err := c.Executions().Submit(ctx, &api.SubmitRequest{Package: "x"}); !api.IsStatus(err, 404) {
+		t.Fatalf("backend not-found error mapped to %v", err)
+	}
+}
+
+func TestServer_EventsLongPoll(t *testing.T) {
+	b := newMock()
+	b.execs[1] = &catalog.Execution{ID: 1, Status: catalog.StatusRunning}
+	ts := newTestServer(t, b, 1<<20)
+	c, _ := api.NewClient(api.Config{Address: ts.URL})
+	got := make(chan *api.EventsResponse, 1)
+	go func() {
+		r, err := c.Executions().Events(context.Background(), 1, 0, 0, 10e9)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	b.mu.Lock()
+	b.events[1] = []catalog.Event{{Seq: 1, Type: "stdout", Message: "hi"}}
+	b.execs[1].EventCount = 1
+	b.mu.Unlock()
+	b.notify()
+	r := <-got
+	if len(r.Events) != 1 || r.Next != 1 || r.Ended {
+		t.Fatalf("events answer %+v", r)
+	}
+	b.mu.Lock()
+	b.execs[1].Status = catalog.StatusSucceeded
+	b.mu.Unlock()
+	r, err := c.Executions().Events(context.Background(), 1, 1, 0, 10e9)
+	if err != nil || len(r.Events) != 0 || !r.Ended || r.Status != "succeeded" {
+		t.Fatalf("after the end: %+v %v", r, err)
+	}
+}
+
+func TestServer_MasksSensitiveParams(t *testing.T) {
+	b := newMock()
+	b.execs[1] = &catalog.Execution{ID: 1, Status: catalog.StatusPending,
+		Params: map[string]string{"password": "hunter2", "user": "sa"}, Sensitive: []string{"password"}}
+	ts := newTestServer(t, b, 1<<20)
+	for _, path := range []string{"/v1/executions/1", "/v1/executions"} {
+		code, body := do(t, ts, "GET", path, "")
+		if code != 200 || strings.Contains(body, "hunter2") || !strings.Contains(body, api.Masked) || !strings.Contains(body, `"sa"`) {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+	}
+	if b.execs[1].Params["password"] != "hunter2" {
+		t.Fatal("masking changed the stored value")
+	}
+}

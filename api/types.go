@@ -1,0 +1,178 @@
+package api
+
+import "time"
+
+// DefaultAddress is the agent API address used when none is configured.
+const DefaultAddress = "http://127.0.0.1:8391"
+
+// Execution statuses, spelled as in SSIS.
+const (
+	StatusCreated           = "created"
+	StatusPending           = "pending"
+	StatusRunning           = "running"
+	StatusStopping          = "stopping"
+	StatusSucceeded         = "succeeded"
+	StatusFailed            = "failed"
+	StatusCanceled          = "canceled"
+	StatusEndedUnexpectedly = "ended_unexpectedly"
+)
+
+// Terminal reports whether status is a final execution status.
+func Terminal(status string) bool {
+	switch status {
+	case StatusSucceeded, StatusFailed, StatusCanceled, StatusEndedUnexpectedly:
+		return true
+	}
+	return false
+}
+
+// Masked replaces the value of a sensitive parameter in every read.
+const Masked = "******"
+
+// Leader is the answer of GET /v1/status/leader.
+type Leader struct {
+	Node string `json:"node"`
+	API  string `json:"api"`
+}
+
+// SubmitRequest is the body of POST /v1/executions: a package given inline.
+type SubmitRequest struct {
+	// Package is the package YAML.
+	Package string `json:"package"`
+	// File is the package's file name, used in error messages.
+	File string `json:"file,omitempty"`
+	// Params are parameter values as strings; the server checks names and
+	// types against the package.
+	Params map[string]string `json:"params,omitempty"`
+	// Retries is the number of times a lost attempt is retried.
+	Retries int `json:"retries,omitempty"`
+}
+
+// SubmitResponse is the answer of POST /v1/executions.
+type SubmitResponse struct {
+	ID uint64 `json:"id"`
+}
+
+// Attempt is one lease of an execution to a worker.
+type Attempt struct {
+	N         int        `json:"n"`
+	Worker    string     `json:"worker"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Result    string     `json:"result,omitempty"`
+}
+
+// Execution is an execution as the API shows it.
+type Execution struct {
+	ID          uint64            `json:"id"`
+	Status      string            `json:"status"`
+	PackageName string            `json:"package_name"`
+	PackageFile string            `json:"package_file,omitempty"`
+	Params      map[string]string `json:"params,omitempty"`
+	Retries     int               `json:"retries"`
+	Attempt     int               `json:"attempt"`
+	Worker      string            `json:"worker,omitempty"`
+	Message     string            `json:"message,omitempty"`
+	Caller      string            `json:"caller,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	StartedAt   *time.Time        `json:"started_at,omitempty"`
+	EndedAt     *time.Time        `json:"ended_at,omitempty"`
+	Attempts    []Attempt         `json:"attempts,omitempty"`
+	EventCount  uint64            `json:"event_count"`
+}
+
+// Event is one event message of an execution.
+type Event struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Attempt int       `json:"attempt,omitempty"`
+	Task    string    `json:"task,omitempty"`
+	Message string    `json:"message"`
+}
+
+// EventsResponse is the answer of GET /v1/executions/{id}/events. Next is the
+// value of `after` that continues where this page ended; Ended is true when
+// the execution is terminal and every event has been returned.
+type EventsResponse struct {
+	Events []Event `json:"events"`
+	Next   uint64  `json:"next"`
+	Status string  `json:"status"`
+	Ended  bool    `json:"ended"`
+}
+
+// StopResponse is the answer of POST /v1/executions/{id}/stop.
+type StopResponse struct {
+	Status string `json:"status"`
+}
+
+// Worker is a registered worker.
+type Worker struct {
+	ID           string            `json:"id"`
+	Node         string            `json:"node"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	MaxTasks     int               `json:"max_tasks"`
+	Enabled      bool              `json:"enabled"`
+	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// AttemptRef names one attempt of one execution.
+type AttemptRef struct {
+	ID      uint64 `json:"id"`
+	Attempt int    `json:"attempt"`
+	// Stopping is set by a worker on an attempt it is already stopping, so
+	// that the master does not answer the poll with the same stop again.
+	Stopping bool `json:"stopping,omitempty"`
+	// Ending is set on an attempt whose package process has exited and
+	// whose result is being reported: its lease is renewed, nothing else.
+	Ending bool `json:"ending,omitempty"`
+}
+
+// PollRequest is a worker's long-poll to the master (POST
+// /v1/workers/{id}/poll). It renews the leases of Running and asks for at most
+// Slots new tasks; the master answers as soon as it has work or a stop for
+// this worker, or after Wait.
+type PollRequest struct {
+	Slots   int          `json:"slots"`
+	Running []AttemptRef `json:"running"`
+	WaitMS  int          `json:"wait_ms"`
+}
+
+// Task is an attempt leased to a worker.
+type Task struct {
+	ID          uint64            `json:"id"`
+	Attempt     int               `json:"attempt"`
+	PackageName string            `json:"package_name"`
+	PackageFile string            `json:"package_file,omitempty"`
+	Package     string            `json:"package"`
+	Params      map[string]string `json:"params,omitempty"`
+}
+
+// PollResponse tells a worker what to start and what to stop. Stop lists
+// attempts whose execution was asked to stop (end them and report canceled);
+// Drop lists attempts the master no longer accepts (kill them, report nothing).
+type PollResponse struct {
+	Tasks []Task       `json:"tasks"`
+	Stop  []AttemptRef `json:"stop,omitempty"`
+	Drop  []AttemptRef `json:"drop,omitempty"`
+}
+
+// EventsReport is a batch of events a worker sends for one attempt (POST
+// /v1/executions/{id}/attempts/{n}/events).
+type EventsReport struct {
+	Events []Event `json:"events"`
+}
+
+// ResultReport ends an attempt (POST /v1/executions/{id}/attempts/{n}/result).
+// Status is succeeded, failed or canceled; Events are the attempt's last
+// events, committed with the result.
+type ResultReport struct {
+	Status  string  `json:"status"`
+	Message string  `json:"message,omitempty"`
+	Events  []Event `json:"events,omitempty"`
+}
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}

@@ -1,0 +1,220 @@
+package pkgspec
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestCanonical(t *testing.T) {
+	tests := []struct {
+		typ, in, want string
+		ok            bool
+	}{
+		{TypeString, " any thing ", " any thing ", true},
+		{"", "x", "x", true},
+		{TypeInt, "0", "0", true},
+		{TypeInt, "+042", "42", true},
+		{TypeInt, "-9223372036854775808", "-9223372036854775808", true},
+		{TypeInt, "9223372036854775808", "", false},
+		{TypeInt, "1.0", "", false},
+		{TypeInt, "0x10", "", false},
+		{TypeInt, "", "", false},
+		{TypeFloat, "1.50", "1.5", true},
+		{TypeFloat, "1e3", "1000", true},
+		{TypeFloat, "-0.25", "-0.25", true},
+		{TypeFloat, "NaN", "", false},
+		{TypeFloat, "Inf", "", false},
+		{TypeFloat, "abc", "", false},
+		{TypeBool, "true", "true", true},
+		{TypeBool, "FALSE", "false", true},
+		{TypeBool, "1", "true", true},
+		{TypeBool, "yes", "", false},
+		{TypeDateTime, "2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z", true},
+		{TypeDateTime, "2024-05-01T10:00:00.500+02:00", "2024-05-01T10:00:00.5+02:00", true},
+		{TypeDateTime, "2024-05-01", "", false},
+		{TypeDateTime, "2024-05-01 10:00:00Z", "", false},
+		{"decimal", "1", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+"/"+tt.in, func(t *testing.T) {
+			got, err := Canonical(tt.typ, tt.in)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("Canonical(%q, %q) = %q, %v; want %q, ok=%v", tt.typ, tt.in, got, err, tt.want, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrParamType) {
+				t.Errorf("error %v does not wrap ErrParamType", err)
+			}
+		})
+	}
+}
+
+func TestPackage_ResolveParams(t *testing.T) {
+	pkg, err := Parse("p.yaml", []byte(`name: p
+parameters:
+  who:  {type: string, default: world}
+  code: {type: int, default: 0}
+  when: {type: datetime, required: true}
+  pin:  {type: int, sensitive: true, default: 1234}
+`+okTasks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noParams := &Package{Name: "n"}
+	const when = "2024-01-01T00:00:00Z"
+	tests := []struct {
+		name     string
+		pkg      *Package
+		given    map[string]string
+		want     map[string]string
+		errs     []string // substrings of the error, one per problem
+		sentinel []error
+	}{
+		{name: "defaults filled", pkg: pkg, given: map[string]string{"when": when},
+			want: map[string]string{"who": "world", "code": "0", "when": when, "pin": "1234"}},
+		{name: "given values canonicalised", pkg: pkg, given: map[string]string{"who": "", "code": "+7", "when": "2024-01-01T02:00:00+02:00", "pin": "0042"},
+			want: map[string]string{"who": "", "code": "7", "when": "2024-01-01T02:00:00+02:00", "pin": "42"}},
+		{name: "unknown parameter", pkg: pkg, given: map[string]string{"when": when, "whom": "x"},
+			errs: []string{`unknown parameter "whom" (known: who, code, when, pin)`}, sentinel: []error{ErrUnknownParam}},
+		{name: "unknown parameter, none declared", pkg: noParams, given: map[string]string{"x": "1"},
+			errs: []string{`unknown parameter "x" (the package declares no parameters)`}, sentinel: []error{ErrUnknownParam}},
+		{name: "wrong type", pkg: pkg, given: map[string]string{"when": when, "code": "three"},
+			errs: []string{`parameter "code" (int): invalid value "three": wrong parameter type: not a 64-bit integer`}, sentinel: []error{ErrParamType}},
+		{name: "wrong type sensitive value hidden", pkg: pkg, given: map[string]string{"when": when, "pin": "s3cret"},
+			errs: []string{`parameter "pin" (int): invalid value (sensitive value hidden)`}, sentinel: []error{ErrParamType}},
+		{name: "required missing", pkg: pkg, given: nil,
+			errs: []string{`parameter "when" (datetime) is required but was given no value`}, sentinel: []error{ErrParamRequired}},
+		{name: "all problems reported", pkg: pkg, given: map[string]string{"b": "1", "a": "2", "code": "x"},
+			errs:     []string{`unknown parameter "a"`, `unknown parameter "b"`, `parameter "code" (int)`, `parameter "when" (datetime) is required`},
+			sentinel: []error{ErrUnknownParam, ErrParamType, ErrParamRequired}},
+		{name: "no parameters", pkg: noParams, want: map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.pkg.ResolveParams(tt.given)
+			if len(tt.errs) == 0 {
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("ResolveParams = %v, %v; want %v", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || got != nil {
+				t.Fatalf("ResolveParams = %v, nil; want error", got)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(tt.errs) {
+				t.Fatalf("error has %d lines, want %d:\n%v", len(lines), len(tt.errs), err)
+			}
+			for i, w := range tt.errs {
+				if !strings.Contains(lines[i], w) {
+					t.Errorf("error line %d = %q, want it to contain %q", i, lines[i], w)
+				}
+			}
+			for _, s := range tt.sentinel {
+				if !errors.Is(err, s) {
+					t.Errorf("error does not wrap %v", s)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Error("error shows a sensitive value")
+			}
+		})
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	values := map[string]string{"who": "world", "n": "3", "empty": "", "dollar": "${param.who}"}
+	tests := []struct {
+		in, want string
+		err      error
+	}{
+		{"plain", "plain", nil},
+		{"", "", nil},
+		{"hello ${param.who}", "hello world", nil},
+		{"${param.who}${param.n}", "world3", nil},
+		{"[${param.empty}]", "[]", nil},
+		{"${param.dollar}", "${param.who}", nil}, // values are not re-expanded
+		{"$${param.who}", "${param.who}", nil},
+		{"$$${param.n}", "$${param.n}", nil}, // left to right: "$" then "$${"
+		{"echo $$ $HOME $", "echo $$ $HOME $", nil},
+		{"cost: $5 {x}", "cost: $5 {x}", nil},
+		{"héllo ${param.who} ✓", "héllo world ✓", nil},
+		{"${param.nope}", "", ErrUnknownParam},
+		{"${HOME}", "", ErrBadReference},
+		{"${param.}", "", ErrBadReference},
+		{"${param.a-b}", "", ErrBadReference},
+		{"${ param.who }", "", ErrBadReference},
+		{"${param.who", "", ErrBadReference},
+		{"tail ${", "", ErrBadReference},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Interpolate(tt.in, values)
+			if !errors.Is(err, tt.err) || (tt.err == nil && err != nil) || got != tt.want {
+				t.Fatalf("Interpolate(%q) = %q, %v; want %q, %v", tt.in, got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func TestReferences(t *testing.T) {
+	got, err := References("a ${param.x} $${param.y} ${param.z}${param.x}")
+	if want := []string{"x", "z", "x"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("References = %v, %v; want %v", got, err, want)
+	}
+	if _, err := References("${env.X}"); !errors.Is(err, ErrBadReference) {
+		t.Errorf("References(${env.X}) error = %v, want ErrBadReference", err)
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"hello", true},
+		{"Load Sales (daily) – v2.1", true},
+		{"日本語", true},
+		{strings.Repeat("é", MaxNameLen), true},
+		{strings.Repeat("é", MaxNameLen+1), false},
+		{"", false},
+		{" a", false},
+		{"a ", false},
+		{"a\nb", false},
+		{"a\x7fb", false},
+		{`a"b`, false},
+		{"a<b", false},
+		{"a>b", false},
+		{"a|b", false},
+		{"a\xffb", false},
+	}
+	for _, tt := range tests {
+		if err := ValidateName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestValidateParamName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"who", true},
+		{"_x9", true},
+		{"X_Y", true},
+		{strings.Repeat("a", MaxNameLen), true},
+		{strings.Repeat("a", MaxNameLen+1), false},
+		{"", false},
+		{"9x", false},
+		{"a-b", false},
+		{"a.b", false},
+		{"é", false},
+	}
+	for _, tt := range tests {
+		if err := ValidateParamName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("ValidateParamName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,327 @@
+package pkgspec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ParseFile reads and parses the package file at path; see Parse.
+func ParseFile(path string) (*Package, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read package: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse parses and validates a package file. file names the source in error
+// messages. On failure the error is a *ValidationError listing every problem
+// found, each with its line where one is known.
+func Parse(file string, src []byte) (*Package, error) {
+	p := &parser{file: file, kinds: defaultKinds}
+	pkg := p.parse(src)
+	if len(p.problems) > 0 {
+		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
+		return nil, &ValidationError{Problems: p.problems}
+	}
+	return pkg, nil
+}
+
+// taskKind is one task type: the YAML key that selects it and the function
+// that decodes its body into the task.
+type taskKind struct {
+	key string
+	// decode decodes the value n of the key k into t.
+	decode func(p *parser, t *Task, k, n *yaml.Node)
+}
+
+// defaultKinds are the task types of format v0. A new task type adds an
+// entry here and a pointer field to Task.
+var defaultKinds = []taskKind{
+	{key: KindExec, decode: (*parser).decodeExec},
+}
+
+// parser holds the state of one Parse call.
+type parser struct {
+	file     string
+	kinds    []taskKind
+	problems []Problem
+	// templates are strings checked for ${param.X} references once all
+	// parameters are known.
+	templates []template
+	// afterLines are all "after" entries, checked once all tasks are known.
+	afterLines []afterRef
+}
+
+type template struct {
+	line     int
+	where, s string
+}
+
+func (p *parser) addf(line int, format string, args ...any) {
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 error into problems, taking the line from the
+// message.
+func (p *parser) yamlError(err error) {
+	for _, msg := range strings.Split(err.Error(), "\n") {
+		msg = strings.TrimSpace(msg)
+		if msg == "" || msg == "yaml: unmarshal errors:" {
+			continue
+		}
+		line := 0
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		} else {
+			msg = strings.TrimPrefix(msg, "yaml: ")
+		}
+		p.addf(line, "YAML syntax error: %s", msg)
+	}
+}
+
+func (p *parser) parse(src []byte) *Package {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		p.yamlError(err)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.addf(extra.Line, "file holds more than one YAML document")
+	} else if !errors.Is(err, io.EOF) {
+		p.yamlError(err)
+	}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = deref(doc.Content[0])
+	}
+	pkg := &Package{File: p.file}
+	switch {
+	case doc.Kind == 0 || isNull(root):
+		p.addf(0, "file is empty")
+		return pkg
+	case root.Kind != yaml.MappingNode:
+		p.addf(root.Line, "package must be a YAML mapping with name and tasks")
+		return pkg
+	}
+	var nameNode, tasksKey, tasksVal *yaml.Node
+	p.fields(root, "package", []string{"name", "description", "parameters", "tasks"}, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "name":
+			nameNode = v
+			pkg.Name = p.str(v, "package name")
+		case "description":
+			pkg.Description = p.str(v, "package description")
+		case "parameters":
+			pkg.Parameters = p.parameters(v)
+		case "tasks":
+			tasksKey, tasksVal = k, v
+			pkg.Tasks = p.tasks(v)
+		}
+	})
+	switch {
+	case nameNode == nil:
+		p.addf(0, "package has no name")
+	case nameNode.Kind != yaml.ScalarNode: // reported by str
+	case pkg.Name == "":
+		p.addf(nameNode.Line, "package name is empty")
+	default:
+		if err := ValidateName(pkg.Name); err != nil {
+			p.addf(nameNode.Line, "invalid package name %q: %v", pkg.Name, err)
+		}
+	}
+	// A task list that is not a list, or whose entries are all broken, has
+	// been reported already.
+	switch {
+	case tasksKey == nil:
+		p.addf(0, "package has no tasks")
+	case isNull(tasksVal) || tasksVal.Kind == yaml.SequenceNode && len(tasksVal.Content) == 0:
+		p.addf(tasksKey.Line, "package has no tasks")
+	}
+	p.checkTasks(pkg)
+	p.checkTemplates(pkg)
+	return pkg
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// fields walks the mapping n (described as what), calling fn for each key in
+// known with the key node and the dereferenced value. It reports keys that
+// are not strings, duplicate keys and unknown keys.
+func (p *parser) fields(n *yaml.Node, what string, known []string, fn func(k, v *yaml.Node)) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			p.addf(k.Line, "%s has a key that is not a string", what)
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			p.addf(k.Line, "duplicate field %q in %s (first at line %d)", k.Value, what, prev)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if !slices.Contains(known, k.Value) {
+			p.addf(k.Line, "unknown field %q in %s (%s)", k.Value, what, suggest(k.Value, known))
+			continue
+		}
+		fn(k, v)
+	}
+}
+
+// suggest names the known field closest to an unknown one, or lists them all.
+func suggest(key string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(key), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return "known fields: " + strings.Join(known, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// str returns the scalar n as a string ("" for null), reporting other kinds.
+func (p *parser) str(n *yaml.Node, what string) string {
+	if n.Kind != yaml.ScalarNode {
+		p.addf(n.Line, "%s must be a string", what)
+		return ""
+	}
+	if isNull(n) {
+		return ""
+	}
+	return n.Value
+}
+
+// boolean returns the YAML bool n, reporting anything else.
+func (p *parser) boolean(n *yaml.Node, what string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		p.addf(n.Line, "%s must be true or false", what)
+	}
+	return b
+}
+
+func (p *parser) parameters(n *yaml.Node) []*Parameter {
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		p.addf(n.Line, "parameters must be a mapping from parameter name to {type, default, ...}")
+		return nil
+	}
+	var params []*Parameter
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			p.addf(k.Line, "parameter name must be a string")
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			p.addf(k.Line, "duplicate parameter %q (lines %d and %d)", k.Value, prev, k.Line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if err := ValidateParamName(k.Value); err != nil {
+			p.addf(k.Line, "invalid parameter name %q: %v", k.Value, err)
+		}
+		params = append(params, p.parameter(k.Value, k.Line, v))
+	}
+	return params
+}
+
+func (p *parser) parameter(name string, line int, n *yaml.Node) *Parameter {
+	pr := &Parameter{Name: name, Type: TypeString, Line: line}
+	what := fmt.Sprintf("parameter %q", name)
+	if n.Kind != yaml.MappingNode {
+		p.addf(n.Line, "%s must be a mapping such as {type: string, default: x}", what)
+		return pr
+	}
+	var def *yaml.Node
+	typeOK := true
+	p.fields(n, what, []string{"type", "default", "description", "required", "sensitive"}, func(k, v *yaml.Node) {
+		switch k.Value {
+		case "type":
+			pr.Type = p.str(v, what+" type")
+			if !slices.Contains(Types, pr.Type) {
+				p.addf(v.Line, "%s has unknown type %q (want one of: %s)", what, pr.Type, strings.Join(Types, ", "))
+				typeOK = false
+			}
+		case "default":
+			def = v
+		case "description":
+			pr.Description = p.str(v, what+" description")
+		case "required":
+			pr.Required = p.boolean(v, what+" required")
+		case "sensitive":
+			pr.Sensitive = p.boolean(v, what+" sensitive")
+		}
+	})
+	switch {
+	case def == nil:
+		pr.Required = true
+	case pr.Required:
+		p.addf(def.Line, "%s is required and so cannot have a default", what)
+	case def.Kind != yaml.ScalarNode || isNull(def):
+		p.addf(def.Line, "%s default must be a single value (quote \"\" for an empty string)", what)
+	case typeOK:
+		c, err := Canonical(pr.Type, def.Value)
+		if err != nil {
+			shown := strconv.Quote(def.Value)
+			if pr.Sensitive {
+				shown = "(sensitive value hidden)"
+			}
+			detail := strings.TrimPrefix(err.Error(), ErrParamType.Error()+": ")
+			p.addf(def.Line, "%s default %s does not match type %s: %s", what, shown, pr.Type, detail)
+			break
+		}
+		pr.Default = &c
+	}
+	return pr
+}

@@ -1,0 +1,439 @@
+package catalog
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. Keys of id-keyed buckets are 8-byte big-endian integers so
+// that bbolt's byte order is numeric order.
+var (
+	bucketMeta       = []byte("meta")
+	bucketExecutions = []byte("executions")
+	bucketPending    = []byte("pending") // index: executions waiting for a worker, FIFO by id
+	bucketActive     = []byte("active")  // index: executions with a leased attempt
+	bucketEvents     = []byte("events")  // one nested bucket per execution, keyed by seq
+	bucketWorkers    = []byte("workers")
+
+	keyApplied = []byte("applied")
+	keyNextID  = []byte("next_execution_id")
+
+	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers}
+)
+
+// Options configures a Store.
+type Options struct {
+	// NoSync skips bbolt's fsync on commit. The FSM sets it because the Raft
+	// log already made every applied entry durable, and the applied index
+	// stored with each change makes replay after a crash idempotent.
+	NoSync bool
+}
+
+// Store is the bbolt-backed catalog. Reads may run concurrently with each
+// other and with one writer; Restore swaps the database file under a lock that
+// every read and write takes.
+type Store struct {
+	path string
+	opts Options
+
+	mu sync.RWMutex // guards db against Restore
+	db *bolt.DB
+}
+
+// Open opens or creates the catalog file at path.
+func Open(path string, opts Options) (*Store, error) {
+	s := &Store{path: path, opts: opts}
+	db, err := s.openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	return s, nil
+}
+
+func (s *Store) openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	db.NoSync = s.opts.NoSync
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init catalog %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// Sync flushes the database file to disk (used before a clean shutdown so
+// that a NoSync store does not need replay on the next start).
+func (s *Store) Sync() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Sync()
+}
+
+// Update runs fn in one write transaction.
+func (s *Store) Update(fn func(tx *Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// View runs fn in one read transaction.
+func (s *Store) View(fn func(tx *Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Applied returns the index and term of the last Raft entry applied.
+func (s *Store) Applied() (index, term uint64, err error) {
+	err = s.View(func(tx *Tx) error {
+		index, term = tx.Applied()
+		return nil
+	})
+	return
+}
+
+// snapshotMagic starts every snapshot so that Restore can reject foreign
+// input; the byte after it is the snapshot format version.
+var snapshotMagic = []byte("SCALEOUT-SNAP")
+
+const snapshotVersion byte = 1
+
+// Snapshot is a consistent point-in-time read of the store.
+type Snapshot struct {
+	tx *bolt.Tx
+}
+
+// Snapshot opens a read transaction that Persist streams out. The caller must
+// call Release.
+func (s *Store) Snapshot() (*Snapshot, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{tx: tx}, nil
+}
+
+// WriteTo writes the versioned header and a copy of the database to w.
+func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(append(append([]byte{}, snapshotMagic...), snapshotVersion))
+	if err != nil {
+		return int64(n), err
+	}
+	m, err := sn.tx.WriteTo(w)
+	return int64(n) + m, err
+}
+
+// Release ends the snapshot's read transaction.
+func (sn *Snapshot) Release() { _ = sn.tx.Rollback() }
+
+// Restore replaces the whole store with the snapshot read from r. The new
+// database is written beside the old one and swapped in under the lock.
+func (s *Store) Restore(r io.Reader) error {
+	hdr := make([]byte, len(snapshotMagic)+1)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return fmt.Errorf("read snapshot header: %w", err)
+	}
+	if string(hdr[:len(snapshotMagic)]) != string(snapshotMagic) {
+		return errors.New("not a scaleout snapshot")
+	}
+	if v := hdr[len(snapshotMagic)]; v != snapshotVersion {
+		return fmt.Errorf("unsupported snapshot version %d", v)
+	}
+	tmp := s.path + ".restore"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// Validate before swapping.
+	check, err := s.openDB(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("snapshot is not a valid catalog: %w", err)
+	}
+	check.Close()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return err
+	}
+	db, err := s.openDB(s.path)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	return nil
+}
+
+// Tx is a catalog transaction. Write methods may only be used inside Update.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+func u64key(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func keyU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// Applied returns the index and term of the last applied Raft entry.
+func (t *Tx) Applied() (index, term uint64) {
+	v := t.tx.Bucket(bucketMeta).Get(keyApplied)
+	if len(v) != 16 {
+		return 0, 0
+	}
+	return binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:])
+}
+
+// SetApplied records the last applied Raft entry in the same transaction as
+// the change it made.
+func (t *Tx) SetApplied(index, term uint64) error {
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:8], index)
+	binary.BigEndian.PutUint64(v[8:], term)
+	return t.tx.Bucket(bucketMeta).Put(keyApplied, v[:])
+}
+
+// NextExecutionID allocates the next execution id. Ids increase by one from 1.
+func (t *Tx) NextExecutionID() (uint64, error) {
+	b := t.tx.Bucket(bucketMeta)
+	var id uint64 = 1
+	if v := b.Get(keyNextID); len(v) == 8 {
+		id = keyU64(v)
+	}
+	return id, b.Put(keyNextID, u64key(id+1))
+}
+
+// Execution reads one execution.
+func (t *Tx) Execution(id uint64) (*Execution, error) {
+	v := t.tx.Bucket(bucketExecutions).Get(u64key(id))
+	if v == nil {
+		return nil, fmt.Errorf("execution %d: %w", id, ErrNotFound)
+	}
+	var e Execution
+	if err := json.Unmarshal(v, &e); err != nil {
+		return nil, fmt.Errorf("decode execution %d: %w", id, err)
+	}
+	return &e, nil
+}
+
+// PutExecution stores e and keeps the pending and active indexes in step
+// with its status.
+func (t *Tx) PutExecution(e *Execution) error {
+	v, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	k := u64key(e.ID)
+	if err := t.tx.Bucket(bucketExecutions).Put(k, v); err != nil {
+		return err
+	}
+	pending, active := t.tx.Bucket(bucketPending), t.tx.Bucket(bucketActive)
+	switch {
+	case e.Status == StatusPending:
+		_ = active.Delete(k)
+		return pending.Put(k, nil)
+	case e.Status.Active():
+		_ = pending.Delete(k)
+		return active.Put(k, nil)
+	default:
+		_ = pending.Delete(k)
+		return active.Delete(k)
+	}
+}
+
+// ListOptions filters and pages ListExecutions.
+type ListOptions struct {
+	Status   Status // only this status, if set
+	BeforeID uint64 // only ids below this, for paging newest-first (0 = from the newest)
+	Limit    int    // at most this many (0 = 100)
+}
+
+// ListExecutions returns executions newest first.
+func (t *Tx) ListExecutions(o ListOptions) ([]*Execution, error) {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []*Execution
+	c := t.tx.Bucket(bucketExecutions).Cursor()
+	var k, v []byte
+	if o.BeforeID > 0 {
+		k, v = c.Seek(u64key(o.BeforeID))
+		if k != nil {
+			k, v = c.Prev()
+		} else {
+			k, v = c.Last()
+		}
+	} else {
+		k, v = c.Last()
+	}
+	for ; k != nil && len(out) < limit; k, v = c.Prev() {
+		var e Execution
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, err
+		}
+		if o.Status != "" && e.Status != o.Status {
+			continue
+		}
+		out = append(out, &e)
+	}
+	return out, nil
+}
+
+// PendingIDs returns up to limit ids of executions waiting for a worker,
+// oldest first.
+func (t *Tx) PendingIDs(limit int) []uint64 {
+	var out []uint64
+	c := t.tx.Bucket(bucketPending).Cursor()
+	for k, _ := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
+		out = append(out, keyU64(k))
+	}
+	return out
+}
+
+// ActiveExecutions returns every execution that has a leased attempt.
+func (t *Tx) ActiveExecutions() ([]*Execution, error) {
+	var out []*Execution
+	c := t.tx.Bucket(bucketActive).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		e, err := t.Execution(keyU64(k))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// AppendEvents numbers evs after e's last event, stores them and updates
+// e.EventCount. The caller stores e.
+func (t *Tx) AppendEvents(e *Execution, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b, err := t.tx.Bucket(bucketEvents).CreateBucketIfNotExists(u64key(e.ID))
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		e.EventCount++
+		evs[i].Seq = e.EventCount
+		v, err := json.Marshal(&evs[i])
+		if err != nil {
+			return err
+		}
+		if err := b.Put(u64key(evs[i].Seq), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Events returns up to limit events of execution id with seq > after.
+func (t *Tx) Events(id uint64, after uint64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	out := []Event{}
+	b := t.tx.Bucket(bucketEvents).Bucket(u64key(id))
+	if b == nil {
+		return out, nil
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(u64key(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		var ev Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// PutWorker stores a worker registration.
+func (t *Tx) PutWorker(w *Worker) error {
+	v, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketWorkers).Put([]byte(w.ID), v)
+}
+
+// Worker reads one worker.
+func (t *Tx) Worker(id string) (*Worker, error) {
+	v := t.tx.Bucket(bucketWorkers).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("worker %q: %w", id, ErrNotFound)
+	}
+	var w Worker
+	return &w, json.Unmarshal(v, &w)
+}
+
+// Workers lists every registered worker by id.
+func (t *Tx) Workers() ([]*Worker, error) {
+	var out []*Worker
+	err := t.tx.Bucket(bucketWorkers).ForEach(func(k, v []byte) error {
+		var w Worker
+		if err := json.Unmarshal(v, &w); err != nil {
+			return err
+		}
+		out = append(out, &w)
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,260 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Status is the status of an execution, spelled as in SSIS.
+type Status string
+
+// Execution statuses. created and pending wait for a worker; running and
+// stopping have a current attempt on a worker; the last four are terminal.
+const (
+	StatusCreated           Status = "created"
+	StatusPending           Status = "pending"
+	StatusRunning           Status = "running"
+	StatusStopping          Status = "stopping"
+	StatusSucceeded         Status = "succeeded"
+	StatusFailed            Status = "failed"
+	StatusCanceled          Status = "canceled"
+	StatusEndedUnexpectedly Status = "ended_unexpectedly"
+)
+
+// Terminal reports whether s is a final status.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusCanceled, StatusEndedUnexpectedly:
+		return true
+	}
+	return false
+}
+
+// Active reports whether s means an attempt holds a lease on a worker.
+func (s Status) Active() bool { return s == StatusRunning || s == StatusStopping }
+
+// Valid reports whether s is one of the defined statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusCreated, StatusPending, StatusRunning, StatusStopping,
+		StatusSucceeded, StatusFailed, StatusCanceled, StatusEndedUnexpectedly:
+		return true
+	}
+	return false
+}
+
+// Sentinel errors returned by the transition rules and the store. They are
+// deterministic: every server applying the same command gets the same error.
+var (
+	// ErrNotFound means the object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyEnded means the execution is in a terminal status.
+	ErrAlreadyEnded = errors.New("execution already ended")
+	// ErrStaleAttempt means a report names an attempt that is not the
+	// execution's current attempt, or the execution is not in a state that
+	// accepts it; it changes nothing.
+	ErrStaleAttempt = errors.New("stale attempt")
+	// ErrNotPending means a lease was requested for an execution that is not
+	// waiting for a worker.
+	ErrNotPending = errors.New("execution is not pending")
+)
+
+// Execution is one run of a package, with its frozen parameter values and the
+// history of its attempts.
+type Execution struct {
+	ID          uint64            `json:"id"`
+	Status      Status            `json:"status"`
+	PackageName string            `json:"package_name"`
+	PackageFile string            `json:"package_file,omitempty"`
+	Source      string            `json:"source,omitempty"`    // package YAML, frozen at creation
+	Params      map[string]string `json:"params,omitempty"`    // resolved values, frozen at creation
+	Sensitive   []string          `json:"sensitive,omitempty"` // names of sensitive parameters: masked by read APIs
+	Retries     int               `json:"retries"`             // attempts = retries + 1
+	Caller      string            `json:"caller,omitempty"`
+	Attempt     int               `json:"attempt"` // current (last) attempt number, 0 before the first lease
+	Worker      string            `json:"worker,omitempty"`
+	Message     string            `json:"message,omitempty"` // why it ended, or why it waits
+	CreatedAt   time.Time         `json:"created_at"`
+	StartedAt   *time.Time        `json:"started_at,omitempty"`
+	EndedAt     *time.Time        `json:"ended_at,omitempty"`
+	Attempts    []Attempt         `json:"attempts,omitempty"`
+	EventCount  uint64            `json:"event_count"` // sequence number of the last event
+}
+
+// Attempt records one lease of an execution to a worker.
+type Attempt struct {
+	N         int        `json:"n"`
+	Worker    string     `json:"worker"`
+	StartedAt time.Time  `json:"started_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	Result    string     `json:"result,omitempty"`
+}
+
+// Event is one event message of an execution (SSIS: operation messages).
+type Event struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Attempt int       `json:"attempt,omitempty"`
+	Task    string    `json:"task,omitempty"`
+	Message string    `json:"message"`
+}
+
+// EventStatusChange is the event type the catalog records on every status
+// transition.
+const EventStatusChange = "status_change"
+
+// Worker is a registered Scale Out Worker.
+type Worker struct {
+	ID           string            `json:"id"`
+	Node         string            `json:"node"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	MaxTasks     int               `json:"max_tasks"`
+	Enabled      bool              `json:"enabled"`
+	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// Transition is the outcome of a status rule: the events it produced. The
+// caller stores the execution and appends the events.
+type Transition struct {
+	Events []Event
+}
+
+func (e *Execution) setStatus(to Status, now time.Time, msg string, tr *Transition) {
+	from := e.Status
+	e.Status = to
+	text := fmt.Sprintf("%s -> %s", from, to)
+	if msg != "" {
+		text += ": " + msg
+	}
+	tr.Events = append(tr.Events, Event{Time: now, Type: EventStatusChange, Attempt: e.Attempt, Message: text})
+	if to.Terminal() {
+		t := now
+		e.EndedAt = &t
+	}
+}
+
+func (e *Execution) endAttempt(now time.Time, result string) {
+	if n := len(e.Attempts); n > 0 && e.Attempts[n-1].EndedAt == nil {
+		t := now
+		e.Attempts[n-1].EndedAt = &t
+		e.Attempts[n-1].Result = result
+	}
+}
+
+// Lease gives attempt number attempt of a pending execution to worker. The
+// attempt must be the next one (current + 1), so that two concurrent lease
+// decisions for the same execution cannot both succeed.
+func (e *Execution) Lease(worker string, attempt int, now time.Time) (Transition, error) {
+	var tr Transition
+	if e.Status.Terminal() {
+		return tr, ErrAlreadyEnded
+	}
+	if e.Status != StatusPending {
+		return tr, ErrNotPending
+	}
+	if attempt != e.Attempt+1 {
+		return tr, fmt.Errorf("%w: lease for attempt %d, next is %d", ErrStaleAttempt, attempt, e.Attempt+1)
+	}
+	e.Attempt = attempt
+	e.Worker = worker
+	e.Message = ""
+	if e.StartedAt == nil {
+		t := now
+		e.StartedAt = &t
+	}
+	e.Attempts = append(e.Attempts, Attempt{N: attempt, Worker: worker, StartedAt: now})
+	e.setStatus(StatusRunning, now, fmt.Sprintf("attempt %d on worker %s", attempt, worker), &tr)
+	return tr, nil
+}
+
+// checkCurrent verifies that a report about attempt comes from the current,
+// active attempt.
+func (e *Execution) checkCurrent(attempt int) error {
+	if e.Status.Terminal() {
+		return fmt.Errorf("%w: execution %d is %s", ErrStaleAttempt, e.ID, e.Status)
+	}
+	if !e.Status.Active() || attempt != e.Attempt {
+		return fmt.Errorf("%w: execution %d attempt %d is not current (current %d, %s)", ErrStaleAttempt, e.ID, attempt, e.Attempt, e.Status)
+	}
+	return nil
+}
+
+// CheckReport returns nil if events or results from attempt may be accepted.
+func (e *Execution) CheckReport(attempt int) error { return e.checkCurrent(attempt) }
+
+// Finish records the result a worker reported for attempt: succeeded,
+// failed or canceled.
+func (e *Execution) Finish(attempt int, result Status, msg string, now time.Time) (Transition, error) {
+	var tr Transition
+	if err := e.checkCurrent(attempt); err != nil {
+		return tr, err
+	}
+	switch result {
+	case StatusSucceeded, StatusFailed, StatusCanceled:
+	default:
+		return tr, fmt.Errorf("invalid result %q", result)
+	}
+	e.endAttempt(now, string(result))
+	e.Message = msg
+	e.setStatus(result, now, msg, &tr)
+	return tr, nil
+}
+
+// Expire ends attempt because its worker stopped heartbeating or died. If a
+// stop was requested the execution is canceled; otherwise it is retried while
+// attempts remain (attempts = retries + 1), else it ends ended_unexpectedly.
+func (e *Execution) Expire(attempt int, reason string, now time.Time) (Transition, error) {
+	return e.expire(attempt, reason, StatusEndedUnexpectedly, now)
+}
+
+// Interrupt ends attempt because its worker stopped it on purpose (agent
+// shutdown). Like Expire it retries while attempts remain, but with none left
+// the execution is recorded as canceled, not as ended unexpectedly.
+func (e *Execution) Interrupt(attempt int, reason string, now time.Time) (Transition, error) {
+	return e.expire(attempt, reason, StatusCanceled, now)
+}
+
+func (e *Execution) expire(attempt int, reason string, final Status, now time.Time) (Transition, error) {
+	var tr Transition
+	if err := e.checkCurrent(attempt); err != nil {
+		return tr, err
+	}
+	e.endAttempt(now, "lost: "+reason)
+	switch {
+	case e.Status == StatusStopping:
+		e.Message = reason
+		e.setStatus(StatusCanceled, now, reason, &tr)
+	case e.Attempt < e.Retries+1:
+		e.Message = fmt.Sprintf("attempt %d lost (%s); retrying", e.Attempt, reason)
+		e.Worker = ""
+		e.setStatus(StatusPending, now, e.Message, &tr)
+	default:
+		e.Message = fmt.Sprintf("attempt %d lost (%s); no retries left", e.Attempt, reason)
+		e.setStatus(final, now, e.Message, &tr)
+	}
+	return tr, nil
+}
+
+// Stop asks for the execution to end: one that waits for a worker is
+// canceled at once, a running one moves to stopping until its worker reports.
+func (e *Execution) Stop(caller string, now time.Time) (Transition, error) {
+	var tr Transition
+	msg := "stop requested"
+	if caller != "" {
+		msg += " by " + caller
+	}
+	switch e.Status {
+	case StatusCreated, StatusPending:
+		e.Message = msg
+		e.setStatus(StatusCanceled, now, msg, &tr)
+	case StatusRunning:
+		e.setStatus(StatusStopping, now, msg, &tr)
+	case StatusStopping:
+		// already stopping: idempotent
+	default:
+		return tr, fmt.Errorf("%w: execution %d is %s", ErrAlreadyEnded, e.ID, e.Status)
+	}
+	return tr, nil
+}

@@ -1,0 +1,164 @@
+package catalog
+
+import (
+	"errors"
+	"math/rand"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func pending(retries int) *Execution {
+	return &Execution{ID: 1, Status: StatusPending, Retries: retries, CreatedAt: t0}
+}
+
+func TestExecution_LeaseFinish(t *testing.T) {
+	e := pending(0)
+	if _, err := e.Lease("w1", 2, t0); !errors.Is(err, ErrStaleAttempt) {
+		t.Fatalf("lease of attempt 2 first: err = %v, want ErrStaleAttempt", err)
+	}
+	tr, err := e.Lease("w1", 1, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != StatusRunning || e.Attempt != 1 || e.Worker != "w1" || len(tr.Events) != 1 {
+		t.Fatalf("after lease: %+v, events %v", e, tr.Events)
+	}
+	if _, err := e.Lease("w2", 2, t0); !errors.Is(err, ErrNotPending) {
+		t.Fatalf("second lease: err = %v, want ErrNotPending", err)
+	}
+	if _, err := e.Finish(2, StatusSucceeded, "", t0); !errors.Is(err, ErrStaleAttempt) {
+		t.Fatalf("finish of another attempt: err = %v", err)
+	}
+	if _, err := e.Finish(1, "bogus", "", t0); err == nil {
+		t.Fatal("finish with an invalid result accepted")
+	}
+	if e.Status != StatusRunning {
+		t.Fatalf("rejected finish changed status to %s", e.Status)
+	}
+	if _, err := e.Finish(1, StatusFailed, "exit 3", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != StatusFailed || e.EndedAt == nil || e.Attempts[0].Result != "failed" {
+		t.Fatalf("after finish: %+v", e)
+	}
+	if _, err := e.Finish(1, StatusSucceeded, "", t0); !errors.Is(err, ErrStaleAttempt) {
+		t.Fatalf("second finish: err = %v", err)
+	}
+}
+
+func TestExecution_ExpireRetries(t *testing.T) {
+	e := pending(1)
+	mustLease(t, e, 1)
+	if _, err := e.Expire(1, "gone", t0); err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != StatusPending || e.Attempt != 1 {
+		t.Fatalf("after first expiry: status %s attempt %d, want pending 1", e.Status, e.Attempt)
+	}
+	mustLease(t, e, 2)
+	if _, err := e.Expire(1, "late", t0); !errors.Is(err, ErrStaleAttempt) {
+		t.Fatalf("expire of superseded attempt: %v", err)
+	}
+	if _, err := e.Expire(2, "gone", t0); err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != StatusEndedUnexpectedly {
+		t.Fatalf("after last expiry: %s", e.Status)
+	}
+}
+
+func TestExecution_InterruptWithoutRetriesCancels(t *testing.T) {
+	e := pending(0)
+	mustLease(t, e, 1)
+	if _, err := e.Interrupt(1, "worker shut down", t0); err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != StatusCanceled {
+		t.Fatalf("status %s, want canceled", e.Status)
+	}
+	e = pending(1)
+	mustLease(t, e, 1)
+	if _, err := e.Interrupt(1, "worker shut down", t0); err != nil || e.Status != StatusPending {
+		t.Fatalf("interrupt with a retry left: %v, status %s", err, e.Status)
+	}
+}
+
+func TestExecution_Stop(t *testing.T) {
+	e := pending(3)
+	if _, err := e.Stop("me", t0); err != nil || e.Status != StatusCanceled {
+		t.Fatalf("stop pending: %v %s", err, e.Status)
+	}
+	if _, err := e.Stop("me", t0); !errors.Is(err, ErrAlreadyEnded) {
+		t.Fatalf("stop ended: %v", err)
+	}
+	e = pending(3)
+	mustLease(t, e, 1)
+	if _, err := e.Stop("me", t0); err != nil || e.Status != StatusStopping {
+		t.Fatalf("stop running: %v %s", err, e.Status)
+	}
+	if _, err := e.Stop("me", t0); err != nil || e.Status != StatusStopping {
+		t.Fatalf("second stop: %v %s", err, e.Status)
+	}
+	// A stopping execution whose worker is lost is canceled, not retried.
+	if _, err := e.Expire(1, "gone", t0); err != nil || e.Status != StatusCanceled {
+		t.Fatalf("expire stopping: %v %s", err, e.Status)
+	}
+}
+
+func mustLease(t *testing.T, e *Execution, attempt int) {
+	t.Helper()
+	if _, err := e.Lease("w", attempt, t0); err != nil {
+		t.Fatalf("lease attempt %d: %v", attempt, err)
+	}
+}
+
+// TestExecution_RandomOperations drives executions through random sequences
+// of lease, finish, expire, interrupt and stop, including stale attempts, and
+// checks the invariants: a terminal status never changes, attempts never
+// exceed retries+1, only the current attempt is accepted, and at most one
+// attempt is open (not ended) at any time.
+func TestExecution_RandomOperations(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for run := 0; run < 2000; run++ {
+		e := pending(rng.Intn(3))
+		var terminal Status
+		for step := 0; step < 30; step++ {
+			attempt := e.Attempt + rng.Intn(3) - 1 // current, previous or next
+			var err error
+			switch rng.Intn(5) {
+			case 0:
+				_, err = e.Lease("w", attempt, t0)
+			case 1:
+				res := []Status{StatusSucceeded, StatusFailed, StatusCanceled}[rng.Intn(3)]
+				_, err = e.Finish(attempt, res, "", t0)
+			case 2:
+				_, err = e.Expire(attempt, "x", t0)
+			case 3:
+				_, err = e.Interrupt(attempt, "x", t0)
+			case 4:
+				_, err = e.Stop("x", t0)
+			}
+			_ = err
+			if terminal != "" && e.Status != terminal {
+				t.Fatalf("run %d: terminal status %s changed to %s", run, terminal, e.Status)
+			}
+			if e.Status.Terminal() {
+				terminal = e.Status
+			}
+			if e.Attempt > e.Retries+1 {
+				t.Fatalf("run %d: attempt %d exceeds retries %d + 1", run, e.Attempt, e.Retries)
+			}
+			open := 0
+			for _, a := range e.Attempts {
+				if a.EndedAt == nil {
+					open++
+				}
+			}
+			if open > 1 || (open == 1) != e.Status.Active() {
+				t.Fatalf("run %d: %d open attempts with status %s", run, open, e.Status)
+			}
+		}
+	}
+}

@@ -1,0 +1,314 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/fsm"
+)
+
+// Poll is a worker's long-poll. It renews the leases of the attempts the
+// worker runs, expires at once the attempts leased to it that it no longer
+// runs (it restarted, or never received the lease), tells it which attempts
+// to stop or drop, and leases it up to req.Slots pending executions. It
+// answers as soon as there is something to say, or after req.WaitMS.
+func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error) {
+	if err := m.requireLeader(); err != nil {
+		return nil, err
+	}
+	w, err := m.worker(workerID)
+	if err != nil {
+		return nil, err
+	}
+	wait := time.Duration(req.WaitMS) * time.Millisecond
+	if wait > m.cfg.MaxPollWait {
+		wait = m.cfg.MaxPollWait
+	}
+	if wait < 0 {
+		wait = 0
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+
+	resp := &api.PollResponse{Tasks: []api.Task{}}
+	running := make(map[uint64]api.AttemptRef, len(req.Running))
+	for _, r := range req.Running {
+		running[r.ID] = r
+	}
+	ended, err := m.reconcile(ctx, workerID, running, resp)
+	if err != nil {
+		return nil, err
+	}
+	slots := req.Slots
+	for {
+		changed := m.fsm.Changed()
+		if slots > 0 && w.Enabled {
+			tasks, err := m.lease(ctx, workerID, slots)
+			if err != nil {
+				return nil, err
+			}
+			resp.Tasks = append(resp.Tasks, tasks...)
+			slots -= len(tasks)
+		}
+		if len(resp.Tasks) > 0 || len(resp.Stop) > 0 || len(resp.Drop) > 0 {
+			return resp, nil
+		}
+		select {
+		case <-changed:
+			// A stop request or new work may have arrived, or an attempt
+			// the worker is reporting has ended: then it has a free slot
+			// and should poll again with it.
+			n, err := m.checkStops(running, resp)
+			if err != nil {
+				return nil, err
+			}
+			if n > ended {
+				return resp, nil
+			}
+			if w, err = m.worker(workerID); err != nil {
+				return nil, err
+			}
+		case <-timer.C:
+			return resp, nil
+		case <-ctx.Done():
+			return resp, nil
+		}
+		if err := m.requireLeader(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (m *Master) worker(id string) (*catalog.Worker, error) {
+	var w *catalog.Worker
+	err := m.store.View(func(tx *catalog.Tx) error {
+		var err error
+		w, err = tx.Worker(id)
+		return err
+	})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, &Error{Status: http.StatusNotFound, Err: fmt.Errorf("worker %q is not registered", id)}
+	}
+	return w, err
+}
+
+// reconcile renews the leases of running attempts, marks those to stop or
+// drop, and expires attempts leased to this worker that it does not report.
+// It returns how many of the worker's ending attempts have already ended.
+func (m *Master) reconcile(ctx context.Context, workerID string, running map[uint64]api.AttemptRef, resp *api.PollResponse) (int, error) {
+	ended, err := m.checkStops(running, resp)
+	if err != nil {
+		return 0, err
+	}
+	deadline := m.now().Add(m.cfg.LeaseTimeout)
+	var lost []fsm.ExpireItem
+	m.mu.Lock()
+	for id, r := range running {
+		if l := m.leases[id]; l != nil && l.attempt == r.Attempt && l.worker == workerID {
+			l.deadline = deadline
+		}
+	}
+	for id, l := range m.leases {
+		if l.worker != workerID || m.inflight[id] {
+			continue
+		}
+		if r, ok := running[id]; !ok || r.Attempt != l.attempt {
+			lost = append(lost, fsm.ExpireItem{ID: id, Attempt: l.attempt,
+				Reason: fmt.Sprintf("worker %s no longer runs it", workerID)})
+		}
+	}
+	m.mu.Unlock()
+	if len(lost) > 0 {
+		m.expire(ctx, lost)
+	}
+	return ended, nil
+}
+
+// checkStops fills resp.Stop and resp.Drop from the state of the attempts
+// the worker runs, and counts the ending attempts whose result is applied.
+func (m *Master) checkStops(running map[uint64]api.AttemptRef, resp *api.PollResponse) (ended int, err error) {
+	if len(running) == 0 {
+		return 0, nil
+	}
+	resp.Stop, resp.Drop = resp.Stop[:0], resp.Drop[:0]
+	err = m.store.View(func(tx *catalog.Tx) error {
+		for id, r := range running {
+			ref := api.AttemptRef{ID: id, Attempt: r.Attempt}
+			e, err := tx.Execution(id)
+			if errors.Is(err, catalog.ErrNotFound) {
+				resp.Drop = append(resp.Drop, ref)
+				continue
+			} else if err != nil {
+				return err
+			}
+			switch {
+			case r.Ending:
+				if e.CheckReport(r.Attempt) != nil {
+					ended++
+				}
+			case e.CheckReport(r.Attempt) != nil:
+				resp.Drop = append(resp.Drop, ref)
+			case e.Status == catalog.StatusStopping && !r.Stopping:
+				resp.Stop = append(resp.Stop, ref)
+			}
+		}
+		return nil
+	})
+	return ended, err
+}
+
+// lease gives up to n pending executions to the worker in one command.
+func (m *Master) lease(ctx context.Context, workerID string, n int) ([]api.Task, error) {
+	var items []fsm.LeaseItem
+	m.mu.Lock()
+	skip := len(m.inflight)
+	m.mu.Unlock()
+	err := m.store.View(func(tx *catalog.Tx) error {
+		for _, id := range tx.PendingIDs(n + skip) {
+			if len(items) == n {
+				break
+			}
+			e, err := tx.Execution(id)
+			if err != nil {
+				return err
+			}
+			items = append(items, fsm.LeaseItem{ID: id, Attempt: e.Attempt + 1})
+		}
+		return nil
+	})
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	// Claim the ids so that concurrent polls do not propose the same lease;
+	// the FSM rejects a duplicate anyway, this only avoids the wasted entry.
+	m.mu.Lock()
+	claimed := items[:0]
+	for _, it := range items {
+		if !m.inflight[it.ID] {
+			m.inflight[it.ID] = true
+			claimed = append(claimed, it)
+		}
+	}
+	m.mu.Unlock()
+	if len(claimed) == 0 {
+		return nil, nil
+	}
+	defer func() {
+		m.mu.Lock()
+		for _, it := range claimed {
+			delete(m.inflight, it.ID)
+		}
+		m.mu.Unlock()
+	}()
+	now := m.now()
+	resp, err := m.apply(ctx, fsm.ExecutionLeaseType, &fsm.ExecutionLeaseRequest{Time: now, Worker: workerID, Items: claimed})
+	if err != nil {
+		return nil, err
+	}
+	ir, _ := resp.(*fsm.ItemsResponse)
+	var tasks []api.Task
+	deadline := now.Add(m.cfg.LeaseTimeout)
+	err = m.store.View(func(tx *catalog.Tx) error {
+		for i, it := range claimed {
+			if ir.Err(i) != nil {
+				continue
+			}
+			e, err := tx.Execution(it.ID)
+			if err != nil {
+				return err
+			}
+			tasks = append(tasks, api.Task{ID: e.ID, Attempt: it.Attempt, PackageName: e.PackageName,
+				PackageFile: e.PackageFile, Package: e.Source, Params: e.Params})
+		}
+		return nil
+	})
+	m.mu.Lock()
+	for _, t := range tasks {
+		m.leases[t.ID] = &lease{attempt: t.Attempt, worker: workerID, deadline: deadline}
+	}
+	m.mu.Unlock()
+	return tasks, err
+}
+
+func (m *Master) renew(id uint64, attempt int) {
+	m.mu.Lock()
+	if l := m.leases[id]; l != nil && l.attempt == attempt {
+		l.deadline = m.now().Add(m.cfg.LeaseTimeout)
+	}
+	m.mu.Unlock()
+}
+
+func stale(err error) error {
+	if errors.Is(err, catalog.ErrStaleAttempt) {
+		return &Error{Status: http.StatusConflict, Err: err}
+	}
+	return err
+}
+
+// ReportEvents commits a batch of events of a running attempt; it also counts
+// as a heartbeat of that attempt.
+func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error {
+	if err := m.requireLeader(); err != nil {
+		return err
+	}
+	resp, err := m.apply(ctx, fsm.ExecutionEventsType, &fsm.ExecutionEventsRequest{Time: m.now(),
+		Items: []fsm.EventsItem{{ID: id, Attempt: attempt, Events: evs}}})
+	if err != nil {
+		return err
+	}
+	if err := resp.(*fsm.ItemsResponse).Err(0); err != nil {
+		return stale(err)
+	}
+	m.renew(id, attempt)
+	return nil
+}
+
+// Result values a worker may report besides the terminal statuses.
+const (
+	// ResultInterrupted means the worker stopped the attempt because it is
+	// shutting down; the execution is retried if it has retries left.
+	ResultInterrupted = "interrupted"
+)
+
+// ReportResult ends an attempt with the worker's result and its last events.
+func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error {
+	if err := m.requireLeader(); err != nil {
+		return err
+	}
+	var (
+		resp any
+		err  error
+	)
+	switch catalog.Status(r.Status) {
+	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
+		resp, err = m.apply(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(),
+			Items: []fsm.FinishItem{{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs}}})
+	case ResultInterrupted:
+		if len(evs) > 0 {
+			if err := m.ReportEvents(ctx, id, attempt, evs); err != nil {
+				return err
+			}
+		}
+		resp, err = m.apply(ctx, fsm.ExecutionExpireType, &fsm.ExecutionExpireRequest{Time: m.now(),
+			Items: []fsm.ExpireItem{{ID: id, Attempt: attempt, Reason: r.Message, Interrupted: true}}})
+	default:
+		return invalid(fmt.Errorf("invalid result status %q (want succeeded, failed, canceled or interrupted)", r.Status))
+	}
+	if err != nil {
+		return err
+	}
+	if err := resp.(*fsm.ItemsResponse).Err(0); err != nil {
+		return stale(err)
+	}
+	m.mu.Lock()
+	if l := m.leases[id]; l != nil && l.attempt == attempt {
+		delete(m.leases, id)
+	}
+	m.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,433 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/fsm"
+)
+
+// Error is an error with the HTTP status the API answers it with.
+type Error struct {
+	Status int
+	Err    error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// HTTPStatus returns the status code for the API.
+func (e *Error) HTTPStatus() int { return e.Status }
+
+func invalid(err error) error { return &Error{Status: http.StatusBadRequest, Err: err} }
+
+// Config configures the master.
+type Config struct {
+	// LeaseTimeout is how long an attempt stays leased without a heartbeat
+	// (a worker poll or event report) before the leader expires it. It is
+	// also the grace period a new leader gives to running attempts.
+	LeaseTimeout time.Duration
+	// ExpiryInterval is how often the leader looks for expired leases.
+	ExpiryInterval time.Duration
+	// MaxPollWait caps the long-poll wait a worker may ask for.
+	MaxPollWait time.Duration
+	// Logger receives master logs.
+	Logger hclog.Logger
+}
+
+// DefaultConfig returns the defaults: a 10 s lease.
+func DefaultConfig() Config {
+	return Config{LeaseTimeout: 10 * time.Second, ExpiryInterval: 500 * time.Millisecond, MaxPollWait: 30 * time.Second}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	switch {
+	case c.LeaseTimeout <= 0:
+		return errors.New("lease timeout must be positive")
+	case c.ExpiryInterval <= 0:
+		return errors.New("expiry interval must be positive")
+	case c.MaxPollWait <= 0:
+		return errors.New("max poll wait must be positive")
+	}
+	return nil
+}
+
+// Raft is what the master needs of the cluster.
+type Raft interface {
+	Apply(ctx context.Context, t fsm.MessageType, msg any) (any, uint64, error)
+	Barrier(ctx context.Context) error
+	IsLeader() bool
+	Leader() (cluster.LeaderInfo, error)
+	LeaderCh() <-chan bool
+	FSM() *fsm.FSM
+	Store() *catalog.Store
+}
+
+// Master is the Scale Out Master service of one agent.
+type Master struct {
+	cfg    Config
+	raft   Raft
+	store  *catalog.Store
+	fsm    *fsm.FSM
+	logger hclog.Logger
+	now    func() time.Time
+
+	mu       sync.Mutex
+	leading  bool
+	leases   map[uint64]*lease // execution id -> current attempt's lease (leader only)
+	inflight map[uint64]bool   // ids in a lease command not yet applied
+	stopLead context.CancelFunc
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+type lease struct {
+	attempt  int
+	worker   string
+	deadline time.Time
+}
+
+// New returns a master over r and starts following leadership changes.
+func New(cfg Config, r Raft) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("master config: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	m := &Master{
+		cfg: cfg, raft: r, store: r.Store(), fsm: r.FSM(), logger: logger.Named("master"),
+		now:    func() time.Time { return time.Now().UTC() },
+		leases: map[uint64]*lease{}, inflight: map[uint64]bool{},
+		done: make(chan struct{}),
+	}
+	m.wg.Add(1)
+	go m.followLeadership()
+	return m, nil
+}
+
+// Close stops the master's loops.
+func (m *Master) Close() {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	close(m.done)
+	m.mu.Lock()
+	if m.stopLead != nil {
+		m.stopLead()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
+
+func (m *Master) followLeadership() {
+	defer m.wg.Done()
+	if m.raft.IsLeader() {
+		m.becomeLeader()
+	}
+	for {
+		select {
+		case <-m.done:
+			return
+		case isLeader := <-m.raft.LeaderCh():
+			if isLeader {
+				m.becomeLeader()
+			} else {
+				m.loseLeadership()
+			}
+		}
+	}
+}
+
+// becomeLeader rebuilds the lease table from the replicated state and starts
+// the expiry loop. Every attempt that was running gets a full lease period
+// from now to heartbeat to the new leader.
+func (m *Master) becomeLeader() {
+	m.mu.Lock()
+	if m.leading {
+		m.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.leading = true
+	m.stopLead = cancel
+	m.mu.Unlock()
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		// Make sure every committed entry is applied before reading state.
+		for {
+			bctx, bcancel := context.WithTimeout(ctx, 5*time.Second)
+			err := m.raft.Barrier(bctx)
+			bcancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			m.logger.Warn("barrier after election failed; retrying", "error", err)
+		}
+		if err := m.rebuildLeases(); err != nil {
+			m.logger.Error("rebuild lease table", "error", err)
+		}
+		m.logger.Info("leading: lease table rebuilt", "active", m.leaseCount())
+		m.expiryLoop(ctx)
+	}()
+}
+
+func (m *Master) loseLeadership() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.leading {
+		return
+	}
+	m.leading = false
+	m.stopLead()
+	m.leases = map[uint64]*lease{}
+	m.logger.Info("no longer leading")
+}
+
+func (m *Master) leaseCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.leases)
+}
+
+func (m *Master) rebuildLeases() error {
+	var active []*catalog.Execution
+	err := m.store.View(func(tx *catalog.Tx) error {
+		var err error
+		active, err = tx.ActiveExecutions()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	deadline := m.now().Add(m.cfg.LeaseTimeout)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range active {
+		if _, ok := m.leases[e.ID]; !ok {
+			m.leases[e.ID] = &lease{attempt: e.Attempt, worker: e.Worker, deadline: deadline}
+		}
+	}
+	return nil
+}
+
+func (m *Master) expiryLoop(ctx context.Context) {
+	t := time.NewTicker(m.cfg.ExpiryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.expireDue(ctx)
+		}
+	}
+}
+
+// expireDue ends every attempt whose lease ran out, in one command.
+func (m *Master) expireDue(ctx context.Context) {
+	now := m.now()
+	var items []fsm.ExpireItem
+	m.mu.Lock()
+	for id, l := range m.leases {
+		if now.After(l.deadline) {
+			items = append(items, fsm.ExpireItem{ID: id, Attempt: l.attempt,
+				Reason: fmt.Sprintf("no heartbeat from worker %s for %s", l.worker, m.cfg.LeaseTimeout)})
+		}
+	}
+	m.mu.Unlock()
+	if len(items) > 0 {
+		m.expire(ctx, items)
+	}
+}
+
+// expire applies Expire for items and drops them from the lease table.
+func (m *Master) expire(ctx context.Context, items []fsm.ExpireItem) {
+	resp, _, err := m.raft.Apply(ctx, fsm.ExecutionExpireType, &fsm.ExecutionExpireRequest{Time: m.now(), Items: items})
+	if err != nil {
+		m.logger.Warn("expire attempts", "count", len(items), "error", err)
+		return
+	}
+	ir, _ := resp.(*fsm.ItemsResponse)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, it := range items {
+		if l := m.leases[it.ID]; l != nil && l.attempt == it.Attempt {
+			delete(m.leases, it.ID)
+		}
+		if err := ir.Err(i); err != nil {
+			m.logger.Debug("expire skipped", "id", it.ID, "attempt", it.Attempt, "error", err)
+		} else {
+			m.logger.Info("attempt expired", "id", it.ID, "attempt", it.Attempt, "reason", it.Reason)
+		}
+	}
+}
+
+// requireLeader returns the error a leader-only call gets on a follower.
+func (m *Master) requireLeader() error {
+	m.mu.Lock()
+	leading := m.leading
+	m.mu.Unlock()
+	if !leading || !m.raft.IsLeader() {
+		return &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrNotLeader}
+	}
+	return nil
+}
+
+func (m *Master) apply(ctx context.Context, t fsm.MessageType, msg any) (any, error) {
+	resp, _, err := m.raft.Apply(ctx, t, msg)
+	if errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrShutdown) {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Err: err}
+	}
+	return resp, err
+}
+
+// Leader returns the current leader.
+func (m *Master) Leader() (api.Leader, error) {
+	li, err := m.raft.Leader()
+	if err != nil {
+		return api.Leader{}, &Error{Status: http.StatusServiceUnavailable, Err: err}
+	}
+	return api.Leader{Node: li.Node, API: li.API}, nil
+}
+
+// Changed returns a channel closed at the next applied change.
+func (m *Master) Changed() <-chan struct{} { return m.fsm.Changed() }
+
+// Submit validates an inline package and its parameter values and creates
+// an execution. Nothing is written when validation fails.
+func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
+	if req.Package == "" {
+		return 0, invalid(errors.New("package is empty"))
+	}
+	if req.Retries < 0 {
+		return 0, invalid(fmt.Errorf("retries must not be negative (got %d)", req.Retries))
+	}
+	file := req.File
+	if file == "" {
+		file = "package.yaml"
+	}
+	pkg, err := pkgspec.Parse(file, []byte(req.Package))
+	if err != nil {
+		return 0, invalid(err)
+	}
+	params, err := pkg.ResolveParams(req.Params)
+	if err != nil {
+		return 0, invalid(err)
+	}
+	var sensitive []string
+	for _, p := range pkg.Parameters {
+		if p.Sensitive {
+			sensitive = append(sensitive, p.Name)
+		}
+	}
+	resp, err := m.apply(ctx, fsm.ExecutionSubmitType, &fsm.ExecutionSubmitRequest{
+		Time:   m.now(),
+		Caller: caller,
+		Executions: []fsm.NewExecution{{
+			PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
+			Sensitive: sensitive, Retries: req.Retries,
+		}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	sr, ok := resp.(*fsm.SubmitResponse)
+	if !ok || len(sr.IDs) != 1 {
+		return 0, fmt.Errorf("unexpected submit response %T", resp)
+	}
+	return sr.IDs[0], nil
+}
+
+// Execution reads one execution from local state.
+func (m *Master) Execution(id uint64) (*catalog.Execution, error) {
+	var e *catalog.Execution
+	err := m.store.View(func(tx *catalog.Tx) error {
+		var err error
+		e, err = tx.Execution(id)
+		return err
+	})
+	return e, err
+}
+
+// Executions lists executions from local state.
+func (m *Master) Executions(o catalog.ListOptions) ([]*catalog.Execution, error) {
+	var out []*catalog.Execution
+	err := m.store.View(func(tx *catalog.Tx) error {
+		var err error
+		out, err = tx.ListExecutions(o)
+		return err
+	})
+	return out, err
+}
+
+// Events reads events of an execution with seq > after, and the execution.
+func (m *Master) Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error) {
+	var evs []catalog.Event
+	var e *catalog.Execution
+	err := m.store.View(func(tx *catalog.Tx) error {
+		var err error
+		if e, err = tx.Execution(id); err != nil {
+			return err
+		}
+		evs, err = tx.Events(id, after, limit)
+		return err
+	})
+	return evs, e, err
+}
+
+// Stop asks an execution to end and returns its status afterwards.
+func (m *Master) Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error) {
+	if _, err := m.apply(ctx, fsm.ExecutionStopType, &fsm.ExecutionStopRequest{Time: m.now(), ID: id, Caller: caller}); err != nil {
+		return "", err
+	}
+	e, err := m.Execution(id)
+	if err != nil {
+		return "", err
+	}
+	return e.Status, nil
+}
+
+// RegisterWorker registers a worker.
+func (m *Master) RegisterWorker(ctx context.Context, w *catalog.Worker) error {
+	if w.ID == "" {
+		return invalid(errors.New("worker id is empty"))
+	}
+	if w.MaxTasks <= 0 {
+		return invalid(fmt.Errorf("worker %s: max tasks must be positive", w.ID))
+	}
+	_, err := m.apply(ctx, fsm.WorkerRegisterType, &fsm.WorkerRegisterRequest{Time: m.now(), Worker: *w})
+	return err
+}
+
+// Workers lists registered workers.
+func (m *Master) Workers() ([]*catalog.Worker, error) {
+	var out []*catalog.Worker
+	err := m.store.View(func(tx *catalog.Tx) error {
+		var err error
+		out, err = tx.Workers()
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,246 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/cluster"
+)
+
+const hello = `name: hello
+parameters:
+  who: {type: string, default: world}
+tasks:
+  - name: greet
+    exec:
+      command: [/bin/echo, "hello ${param.who}"]
+`
+
+func newMaster(t *testing.T, lease time.Duration) *Master {
+	t.Helper()
+	cfg := cluster.DevConfig()
+	cfg.NodeName = "n1"
+	cfg.DataDir = t.TempDir()
+	cfg.APIAddr = "http://127.0.0.1:1"
+	cfg.Logger = hclog.NewNullLogger()
+	c, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown() })
+	mc := DefaultConfig()
+	mc.LeaseTimeout = lease
+	mc.ExpiryInterval = 20 * time.Millisecond
+	m, err := New(mc, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	waitFor(t, "leadership", func() bool { return m.requireLeader() == nil })
+	if err := m.RegisterWorker(context.Background(), &catalog.Worker{ID: "w1", Node: "n1", MaxTasks: 4}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func status(t *testing.T, m *Master, id uint64) catalog.Status {
+	t.Helper()
+	e, err := m.Execution(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Status
+}
+
+func submit(t *testing.T, m *Master, retries int) uint64 {
+	t.Helper()
+	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: hello, Params: map[string]string{"who": "x"}, Retries: retries}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func httpStatus(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func TestMaster_SubmitValidates(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	cases := map[string]*api.SubmitRequest{
+		"empty":           {},
+		"yaml":            {Package: "name: [unclosed"},
+		"unknown param":   {Package: hello, Params: map[string]string{"nope": "1"}},
+		"negative retry":  {Package: hello, Retries: -1},
+		"missing command": {Package: "name: x\ntasks:\n  - name: a\n    exec: {}\n"},
+	}
+	for name, req := range cases {
+		if _, err := m.Submit(context.Background(), req, ""); httpStatus(err) != http.StatusBadRequest {
+			t.Errorf("%s: err = %v, want a 400", name, err)
+		}
+	}
+	list, _ := m.Executions(catalog.ListOptions{})
+	if len(list) != 0 {
+		t.Fatalf("invalid submissions created %d executions", len(list))
+	}
+}
+
+func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	// An idle poll waits for work and answers as soon as it is submitted.
+	got := make(chan *api.PollResponse, 1)
+	go func() {
+		r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 2, WaitMS: 10000})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	id := submit(t, m, 0)
+	var r *api.PollResponse
+	select {
+	case r = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("long poll did not return after a submission")
+	}
+	if len(r.Tasks) != 1 || r.Tasks[0].ID != id || r.Tasks[0].Attempt != 1 || r.Tasks[0].Params["who"] != "x" {
+		t.Fatalf("poll answer %+v", r)
+	}
+	if st := status(t, m, id); st != catalog.StatusRunning {
+		t.Fatalf("status after lease %s", st)
+	}
+	// Unknown workers are told so (404) and must register.
+	if _, err := m.Poll(context.Background(), "nobody", &api.PollRequest{}); httpStatus(err) != http.StatusNotFound {
+		t.Fatalf("poll of unknown worker: %v", err)
+	}
+	// Result of a superseded attempt is rejected with 409 and changes nothing.
+	err := m.ReportResult(context.Background(), id, 2, &api.ResultReport{Status: "succeeded"}, nil)
+	if httpStatus(err) != http.StatusConflict {
+		t.Fatalf("stale result: %v", err)
+	}
+	if err := m.ReportEvents(context.Background(), id, 1, []catalog.Event{{Type: "stdout", Message: "hi"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, m, id); st != catalog.StatusSucceeded {
+		t.Fatalf("final status %s", st)
+	}
+	if err := m.ReportEvents(context.Background(), id, 1, nil); httpStatus(err) != http.StatusConflict {
+		t.Fatalf("events after the end: %v", err)
+	}
+}
+
+func TestMaster_StopWakesPoll(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	id := submit(t, m, 0)
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if err != nil || len(r.Tasks) != 1 {
+		t.Fatalf("lease: %+v %v", r, err)
+	}
+	running := []api.AttemptRef{{ID: id, Attempt: 1}}
+	got := make(chan *api.PollResponse, 1)
+	go func() {
+		r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Running: running, WaitMS: 10000})
+		got <- r
+	}()
+	st, err := m.Stop(context.Background(), id, "me")
+	if err != nil || st != catalog.StatusStopping {
+		t.Fatalf("stop: %s %v", st, err)
+	}
+	select {
+	case r = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop did not wake the poll")
+	}
+	if len(r.Stop) != 1 || r.Stop[0].ID != id {
+		t.Fatalf("poll answer %+v", r)
+	}
+	// A worker that says it is already stopping is not told again.
+	r, _ = m.Poll(context.Background(), "w1", &api.PollRequest{Running: []api.AttemptRef{{ID: id, Attempt: 1, Stopping: true}}})
+	if len(r.Stop) != 0 {
+		t.Fatalf("stop repeated: %+v", r)
+	}
+	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "canceled"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, m, id); st != catalog.StatusCanceled {
+		t.Fatalf("final %s", st)
+	}
+}
+
+func TestMaster_ExpiresSilentAttemptAndRetries(t *testing.T) {
+	m := newMaster(t, 200*time.Millisecond)
+	id := submit(t, m, 1)
+	if r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 {
+		t.Fatal("no lease")
+	}
+	// No heartbeat: the lease runs out, the execution is pending again.
+	waitFor(t, "expiry to pending", func() bool { return status(t, m, id) == catalog.StatusPending })
+	r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if len(r.Tasks) != 1 || r.Tasks[0].Attempt != 2 {
+		t.Fatalf("retry lease %+v", r)
+	}
+	// The first attempt's late report is rejected.
+	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); httpStatus(err) != http.StatusConflict {
+		t.Fatalf("late report of attempt 1: %v", err)
+	}
+	waitFor(t, "second expiry", func() bool { return status(t, m, id) == catalog.StatusEndedUnexpectedly })
+}
+
+func TestMaster_HeartbeatKeepsLease(t *testing.T) {
+	m := newMaster(t, 300*time.Millisecond)
+	id := submit(t, m, 0)
+	if r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 {
+		t.Fatal("no lease")
+	}
+	end := time.Now().Add(time.Second)
+	for time.Now().Before(end) {
+		r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Running: []api.AttemptRef{{ID: id, Attempt: 1}}, WaitMS: 50})
+		if err != nil || len(r.Drop) != 0 {
+			t.Fatalf("heartbeat poll: %+v %v", r, err)
+		}
+	}
+	if st := status(t, m, id); st != catalog.StatusRunning {
+		t.Fatalf("status %s after heartbeats, want running", st)
+	}
+}
+
+func TestMaster_WorkerThatLostAttemptIsReconciled(t *testing.T) {
+	m := newMaster(t, time.Minute)
+	id := submit(t, m, 1)
+	if r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 {
+		t.Fatal("no lease")
+	}
+	// The worker restarted: it polls without the attempt. The master does not
+	// wait for the lease to run out.
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Tasks) != 1 || r.Tasks[0].Attempt != 2 {
+		t.Fatalf("after reconcile: %+v (status %s)", r, status(t, m, id))
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/spf13/cobra"
+)
+
+func newExecutionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "executions",
+		Aliases: []string{"execution"},
+		Short:   "List, inspect, follow and stop executions",
+	}
+	cmd.AddCommand(newExecListCmd(), newExecStatusCmd(), newExecLogsCmd(), newExecStopCmd())
+	return cmd
+}
+
+func parseID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, exitf(exitUsage, "invalid execution id %q: want a positive integer", s)
+	}
+	return id, nil
+}
+
+func timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 30*time.Second)
+}
+
+func newExecListCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		status string
+		limit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List executions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeout(cmd.Context())
+			defer cancel()
+			list, err := c.Executions().List(ctx, &api.ListOptions{Status: status, Limit: limit})
+			if err != nil {
+				return apiErr(err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tPACKAGE\tATTEMPT\tWORKER\tCREATED")
+			for _, e := range list {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.PackageName, e.Attempt, dash(e.Worker), e.CreatedAt.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&status, "status", "", "only executions with this status")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newExecStatusCmd() *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show one execution: status, parameters, attempts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeout(cmd.Context())
+			defer cancel()
+			e, err := c.Executions().Info(ctx, id)
+			if err != nil {
+				return apiErr(err)
+			}
+			printExecution(cmd.OutOrStdout(), e)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	return cmd
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Local().Format(time.RFC3339)
+}
+
+func printExecution(out io.Writer, e *api.Execution) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%d\n", e.ID)
+	fmt.Fprintf(tw, "Status\t%s\n", e.Status)
+	fmt.Fprintf(tw, "Package\t%s (%s)\n", e.PackageName, dash(e.PackageFile))
+	if e.Message != "" {
+		fmt.Fprintf(tw, "Message\t%s\n", e.Message)
+	}
+	fmt.Fprintf(tw, "Attempt\t%d of %d\n", e.Attempt, e.Retries+1)
+	fmt.Fprintf(tw, "Worker\t%s\n", dash(e.Worker))
+	fmt.Fprintf(tw, "Caller\t%s\n", dash(e.Caller))
+	fmt.Fprintf(tw, "Created\t%s\n", e.CreatedAt.Local().Format(time.RFC3339))
+	fmt.Fprintf(tw, "Started\t%s\n", fmtTime(e.StartedAt))
+	fmt.Fprintf(tw, "Ended\t%s\n", fmtTime(e.EndedAt))
+	fmt.Fprintf(tw, "Events\t%d\n", e.EventCount)
+	_ = tw.Flush()
+	if len(e.Params) > 0 {
+		fmt.Fprintln(out, "\nParameters")
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, k := range sortedKeys(e.Params) {
+			fmt.Fprintf(tw, "  %s\t%s\n", k, e.Params[k])
+		}
+		_ = tw.Flush()
+	}
+	if len(e.Attempts) > 0 {
+		fmt.Fprintln(out, "\nAttempts")
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  N\tWORKER\tSTARTED\tENDED\tRESULT")
+		for _, a := range e.Attempts {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", a.N, a.Worker, a.StartedAt.Local().Format(time.RFC3339), fmtTime(a.EndedAt), dash(a.Result))
+		}
+		_ = tw.Flush()
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func newExecLogsCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		follow bool
+	)
+	cmd := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print an execution's events (--follow: until it ends)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if follow {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				_, err := followEvents(ctx, out, c, id, 0)
+				return apiErr(err)
+			}
+			var after uint64
+			for {
+				ctx, cancel := timeout(cmd.Context())
+				resp, err := c.Executions().Events(ctx, id, after, 1000, 0)
+				cancel()
+				if err != nil {
+					return apiErr(err)
+				}
+				for _, ev := range resp.Events {
+					printEvent(out, ev)
+				}
+				if len(resp.Events) == 0 {
+					return nil
+				}
+				after = resp.Next
+			}
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the execution ends")
+	return cmd
+}
+
+func newExecStopCmd() *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "stop ID",
+		Short: "Stop an execution (pending: canceled at once; running: its tasks get SIGTERM, then SIGKILL)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeout(cmd.Context())
+			defer cancel()
+			st, err := c.Executions().Stop(ctx, id)
+			if err != nil {
+				return apiErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "execution %d: %s\n", id, st)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	return cmd
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		cf      clientFlags
+		params  []string
+		wait    bool
+		retries int
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE.yaml",
+		Short: "Submit a package for execution (and optionally wait for it)",
+		Long: `Submit a package file for execution and print the execution id.
+
+The package and the --param values are validated before anything is sent:
+YAML syntax, unknown tasks in 'after', cycles, duplicate task names, unknown
+parameters and wrong types are reported with file:line and exit code 2.
+
+With --wait the execution's events are streamed to stdout until it ends; the
+exit code is then 0 for succeeded and 1 for failed, canceled or
+ended_unexpectedly.`,
+		Example: `  scaleout run testdata/hello.yaml --wait
+  scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, retries)
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "parameter value NAME=VALUE (repeatable)")
+	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "stream events until the execution ends; exit 0 only if it succeeded")
+	cmd.Flags().IntVar(&retries, "retries", 0, "retry a lost attempt this many times (attempts = retries + 1)")
+	return cmd
+}
+
+func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kvs []string, wait bool, retries int) error {
+	if retries < 0 {
+		return exitf(exitUsage, "--retries must not be negative (got %d)", retries)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return exitf(exitUsage, "read package: %v", err)
+	}
+	pkg, err := pkgspec.Parse(file, src)
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	given, err := parseParams(kvs)
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	if _, err := pkg.ResolveParams(given); err != nil {
+		return exitf(exitUsage, "%s: %v", file, err)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	id, err := c.Executions().Submit(sctx, &api.SubmitRequest{Package: string(src), File: filepath.Base(file), Params: given, Retries: retries})
+	cancel()
+	if err != nil {
+		return apiErr(fmt.Errorf("submit %s: %w", file, err))
+	}
+	fmt.Fprintln(out, id)
+	if !wait {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	status, err := followEvents(ctx, out, c, id, 0)
+	if err != nil {
+		return apiErr(err)
+	}
+	return statusExit(id, status)
+}
+
+// statusExit maps a terminal status to the exit code of --wait.
+func statusExit(id uint64, status string) error {
+	if status == api.StatusSucceeded {
+		return nil
+	}
+	return exitf(exitFailed, "execution %d %s", id, status)
+}
+
+// followEvents prints events after `after` until the execution ends, and
+// returns its final status.
+func followEvents(ctx context.Context, out io.Writer, c *api.Client, id, after uint64) (string, error) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 70*time.Second)
+		resp, err := c.Executions().Events(rctx, id, after, 1000, time.Minute)
+		cancel()
+		if err != nil {
+			return "", err
+		}
+		for _, ev := range resp.Events {
+			printEvent(out, ev)
+		}
+		after = resp.Next
+		if resp.Ended {
+			return resp.Status, nil
+		}
+	}
+}
+
+func printEvent(out io.Writer, ev api.Event) {
+	task := ""
+	if ev.Task != "" {
+		task = "[" + ev.Task + "] "
+	}
+	fmt.Fprintf(out, "%s %-13s %s%s\n", ev.Time.Local().Format("15:04:05.000"), ev.Type, task, ev.Message)
+}

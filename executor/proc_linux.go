@@ -1,0 +1,88 @@
+//go:build linux
+
+package executor
+
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// prctl options, from <linux/prctl.h>.
+const (
+	prSetChildSubreaper = 36
+	prGetChildSubreaper = 37
+)
+
+// reapTimeout bounds how long cleanupGroup waits for the orphans of a
+// killed process group to be reaped.
+const reapTimeout = 5 * time.Second
+
+// setProcAttr makes cmd lead a new process group and die with the thread
+// that started it. (Pdeathsig follows the OS thread, not the process; the
+// Go runtime does not end threads that started children unless they were
+// locked with runtime.LockOSThread, which the executor never does.)
+func setProcAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// SetSubreaper makes the calling process a child subreaper
+// (PR_SET_CHILD_SUBREAPER), so that orphaned descendants are reparented to
+// it rather than to PID 1, and Run can reap what is left of each task's
+// process group. Call it once at start-up; it affects the whole process.
+func SetSubreaper() error {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func isSubreaper() bool {
+	var v int32
+	_, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prGetChildSubreaper, uintptr(unsafe.Pointer(&v)), 0)
+	return errno == 0 && v != 0
+}
+
+// cleanupGroup kills what is left of process group pgid after its leader has
+// been reaped, and reports whether anything was left. If this process is a
+// child subreaper it also reaps the group's orphans, waiting up to
+// reapTimeout for the group to disappear.
+func cleanupGroup(pgid int) bool {
+	if errors.Is(syscall.Kill(-pgid, syscall.SIGKILL), syscall.ESRCH) {
+		return false
+	}
+	if !isSubreaper() {
+		return true
+	}
+	deadline := time.Now().Add(reapTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Only orphans reparented to us match: the leader is reaped
+		// already, and a live group's ID cannot be reused.
+		var ws syscall.WaitStatus
+		for {
+			pid, err := syscall.Wait4(-pgid, &ws, syscall.WNOHANG, nil)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+		if !groupExists(pgid) || time.Now().After(deadline) {
+			return true
+		}
+		// Members still alive may have forked after the first SIGKILL.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-tick.C
+	}
+}
+
+// groupExists reports whether process group pgid has any member left,
+// zombies included.
+func groupExists(pgid int) bool {
+	return !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
+}

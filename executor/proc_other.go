@@ -1,0 +1,22 @@
+//go:build !unix
+
+package executor
+
+import (
+	"errors"
+	"os/exec"
+)
+
+// setProcAttr does nothing: process groups are a Unix feature.
+func setProcAttr(*exec.Cmd) {}
+
+// terminate kills cmd's process; without process groups its children
+// survive.
+func terminate(cmd *exec.Cmd, _ bool) error { return cmd.Process.Kill() }
+
+// SetSubreaper is only supported on Linux; elsewhere it returns
+// errors.ErrUnsupported.
+func SetSubreaper() error { return errors.ErrUnsupported }
+
+// cleanupGroup does nothing without process groups.
+func cleanupGroup(int) bool { return false }

@@ -1,0 +1,285 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+)
+
+// Config configures a worker.
+type Config struct {
+	// ID is the worker id (the node name). Required.
+	ID string
+	// Node is the agent's node name.
+	Node string
+	// Labels are the worker's labels.
+	Labels map[string]string
+	// MaxTasks is the number of attempts run at once (SSIS default 10).
+	MaxTasks int
+	// PollWait is the long-poll wait; because each poll renews the leases of
+	// running attempts, it is also the heartbeat interval.
+	PollWait time.Duration
+	// LeaseTimeout is the master's lease: a worker that cannot reach the
+	// master for this long stops its attempts itself, since the master will
+	// have given them to another worker.
+	LeaseTimeout time.Duration
+	// KillGrace is how long a task gets between SIGTERM and SIGKILL.
+	KillGrace time.Duration
+	// EventFlush is how often buffered events are sent; EventBatch the size
+	// at which they are sent at once.
+	EventFlush time.Duration
+	EventBatch int
+	// Command is the child command line: the agent binary and its hidden
+	// exec subcommand.
+	Command []string
+	// WorkDir is where each attempt gets a working directory.
+	WorkDir string
+	// Client reaches the master through the local agent.
+	Client *api.Client
+	// Logger receives worker logs.
+	Logger hclog.Logger
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{MaxTasks: 10, PollWait: 2 * time.Second, LeaseTimeout: 10 * time.Second,
+		KillGrace: 3 * time.Second, EventFlush: 200 * time.Millisecond, EventBatch: 500}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID == "":
+		return errors.New("worker id is empty")
+	case c.MaxTasks <= 0:
+		return errors.New("max tasks must be positive")
+	case c.PollWait <= 0 || c.LeaseTimeout <= 0 || c.KillGrace <= 0 || c.EventFlush <= 0:
+		return errors.New("worker timings must be positive")
+	case c.PollWait >= c.LeaseTimeout:
+		return fmt.Errorf("poll wait %s must be shorter than the lease %s", c.PollWait, c.LeaseTimeout)
+	case c.EventBatch <= 0:
+		return errors.New("event batch must be positive")
+	case len(c.Command) == 0:
+		return errors.New("child command is empty")
+	case c.WorkDir == "":
+		return errors.New("work dir is empty")
+	case c.Client == nil:
+		return errors.New("api client is nil")
+	}
+	return nil
+}
+
+// Worker runs attempts leased from the master.
+type Worker struct {
+	cfg    Config
+	logger hclog.Logger
+
+	mu          sync.Mutex
+	running     map[uint64]*attempt
+	lastContact time.Time
+
+	ready     chan struct{} // closed after the first successful poll
+	readyOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// Ready is closed once the worker has registered and polled the master
+// successfully.
+func (w *Worker) Ready() <-chan struct{} { return w.ready }
+
+// New returns a worker; Run starts it.
+func New(cfg Config) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{})}, nil
+}
+
+// Running returns the number of attempts running.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+// Run registers the worker and polls until ctx ends. Then it stops every
+// running attempt (SIGTERM, SIGKILL after the grace period) and reports each
+// as interrupted, so the master retries it or records it as stopped.
+func (w *Worker) Run(ctx context.Context) {
+	w.register(ctx)
+	w.mu.Lock()
+	w.lastContact = time.Now()
+	w.mu.Unlock()
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		err := w.pollOnce(ctx)
+		if err == nil {
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if api.IsStatus(err, http.StatusNotFound) {
+			w.register(ctx)
+			continue
+		}
+		w.logger.Warn("poll failed", "error", err, "retry_in", backoff)
+		w.fenceIfCutOff()
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		if backoff *= 2; backoff > time.Second {
+			backoff = time.Second
+		}
+	}
+	w.shutdown()
+}
+
+func (w *Worker) register(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := w.cfg.Client.Workers().Register(rctx, &api.Worker{ID: w.cfg.ID, Node: w.cfg.Node, Labels: w.cfg.Labels, MaxTasks: w.cfg.MaxTasks})
+		cancel()
+		if err == nil {
+			w.logger.Info("registered", "id", w.cfg.ID, "max_tasks", w.cfg.MaxTasks)
+			return
+		}
+		w.logger.Debug("register failed; retrying", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		if backoff *= 2; backoff > 2*time.Second {
+			backoff = 2 * time.Second
+		}
+	}
+}
+
+func (w *Worker) pollOnce(ctx context.Context) error {
+	w.mu.Lock()
+	req := &api.PollRequest{Slots: w.cfg.MaxTasks, WaitMS: int(w.cfg.PollWait / time.Millisecond)}
+	for _, a := range w.running {
+		ref := a.ref()
+		req.Running = append(req.Running, ref)
+		if !ref.Ending {
+			req.Slots-- // an attempt that is only reporting holds no process
+		}
+	}
+	if req.Slots < 0 {
+		req.Slots = 0
+	}
+	w.mu.Unlock()
+
+	// The request must not be cut short by ctx: an answer that leases tasks
+	// and is then dropped costs those executions an attempt. Bound it by
+	// time instead.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.PollWait+5*time.Second)
+	defer cancel()
+	resp, err := w.cfg.Client.Workers().Poll(pctx, w.cfg.ID, req)
+	if err != nil {
+		return err
+	}
+	w.readyOnce.Do(func() { close(w.ready) })
+	w.mu.Lock()
+	w.lastContact = time.Now()
+	w.mu.Unlock()
+	for _, ref := range resp.Drop {
+		if a := w.get(ref); a != nil && !a.ref().Ending {
+			w.logger.Warn("master no longer accepts attempt; killing it", "id", ref.ID, "attempt", ref.Attempt)
+			a.drop()
+		}
+	}
+	for _, ref := range resp.Stop {
+		if a := w.get(ref); a != nil {
+			w.logger.Info("stopping attempt", "id", ref.ID, "attempt", ref.Attempt)
+			a.stop()
+		}
+	}
+	for _, t := range resp.Tasks {
+		w.start(ctx, t)
+	}
+	return nil
+}
+
+func (w *Worker) get(ref api.AttemptRef) *attempt {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a := w.running[ref.ID]; a != nil && a.task.Attempt == ref.Attempt {
+		return a
+	}
+	return nil
+}
+
+// fenceIfCutOff kills every attempt when the master has been unreachable
+// for a whole lease: by then it has expired them and may have given them to
+// another worker, and two copies must not run.
+func (w *Worker) fenceIfCutOff() {
+	w.mu.Lock()
+	cut := time.Since(w.lastContact) > w.cfg.LeaseTimeout
+	var victims []*attempt
+	if cut {
+		for _, a := range w.running {
+			victims = append(victims, a)
+		}
+	}
+	w.mu.Unlock()
+	for _, a := range victims {
+		w.logger.Error("master unreachable for a whole lease; killing attempt", "id", a.task.ID, "attempt", a.task.Attempt)
+		a.drop()
+	}
+}
+
+func (w *Worker) start(ctx context.Context, t api.Task) {
+	a := newAttempt(w, t)
+	w.mu.Lock()
+	if old := w.running[t.ID]; old != nil {
+		// A newer attempt of the same execution supersedes the old one.
+		old.drop()
+	}
+	w.running[t.ID] = a
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		a.run(ctx)
+		w.mu.Lock()
+		if w.running[t.ID] == a {
+			delete(w.running, t.ID)
+		}
+		w.mu.Unlock()
+	}()
+}
+
+func (w *Worker) shutdown() {
+	w.mu.Lock()
+	var all []*attempt
+	for _, a := range w.running {
+		all = append(all, a)
+	}
+	w.mu.Unlock()
+	for _, a := range all {
+		a.interrupt()
+	}
+	w.wg.Wait()
+}
+
+func (w *Worker) attemptDir(t api.Task) string {
+	return filepath.Join(w.cfg.WorkDir, fmt.Sprintf("%d-%d", t.ID, t.Attempt))
+}

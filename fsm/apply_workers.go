@@ -1,0 +1,33 @@
+package fsm
+
+import (
+	"errors"
+
+	"github.com/scaleout/scaleout/catalog"
+)
+
+func init() {
+	register(WorkerRegisterType, (*FSM).applyWorkerRegister)
+}
+
+func (f *FSM) applyWorkerRegister(tx *catalog.Tx, _ uint64, buf []byte) any {
+	var req WorkerRegisterRequest
+	mustDecode(buf, &req)
+	w := req.Worker
+	if w.ID == "" {
+		return errors.New("worker id is empty")
+	}
+	if old, err := tx.Worker(w.ID); err == nil {
+		// Re-registration keeps the operator's enable/disable choice and
+		// the first registration time.
+		w.Enabled = old.Enabled
+		w.RegisteredAt = old.RegisteredAt
+	} else {
+		w.Enabled = true
+		w.RegisteredAt = req.Time
+	}
+	if err := tx.PutWorker(&w); err != nil {
+		return fatalError{err}
+	}
+	return nil
+}

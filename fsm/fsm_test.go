@@ -1,0 +1,285 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/scaleout/scaleout/catalog"
+)
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	fsm   *FSM
+	index uint64
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, fsm: New(catalog.TestStore(t), nil)}
+}
+
+func (h *harness) log(typ MessageType, msg any) *raft.Log {
+	h.t.Helper()
+	buf, err := Encode(typ, msg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.index++
+	return &raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: buf}
+}
+
+func (h *harness) apply(typ MessageType, msg any) any {
+	h.t.Helper()
+	return h.fsm.Apply(h.log(typ, msg))
+}
+
+func (h *harness) execution(id uint64) *catalog.Execution {
+	h.t.Helper()
+	var e *catalog.Execution
+	err := h.fsm.Store().View(func(tx *catalog.Tx) error {
+		var err error
+		e, err = tx.Execution(id)
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e
+}
+
+func (h *harness) submit(n int, retries int) []uint64 {
+	h.t.Helper()
+	req := &ExecutionSubmitRequest{Time: t0, Caller: "test"}
+	for i := 0; i < n; i++ {
+		req.Executions = append(req.Executions, NewExecution{PackageName: "p", Source: "name: p", Retries: retries})
+	}
+	resp, ok := h.apply(ExecutionSubmitType, req).(*SubmitResponse)
+	if !ok {
+		h.t.Fatalf("submit response %T", resp)
+	}
+	return resp.IDs
+}
+
+func TestEncodeDecode(t *testing.T) {
+	in := &ExecutionStopRequest{Time: t0, ID: 7, Caller: "me"}
+	buf, err := Encode(ExecutionStopType, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if MessageType(buf[0]) != ExecutionStopType {
+		t.Fatalf("type byte %d", buf[0])
+	}
+	var out ExecutionStopRequest
+	if err := Decode(buf, &out); err != nil || out != *in {
+		t.Fatalf("decode: %+v, %v", out, err)
+	}
+}
+
+func TestFSM_ApplyExecutionLifecycle(t *testing.T) {
+	h := newHarness(t)
+	ids := h.submit(3, 0)
+	if len(ids) != 3 || ids[0] != 1 || ids[2] != 3 {
+		t.Fatalf("ids %v", ids)
+	}
+	// Lease two; one of them twice in the same command: the duplicate fails alone.
+	resp := h.apply(ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w1",
+		Items: []LeaseItem{{ID: 1, Attempt: 1}, {ID: 2, Attempt: 1}, {ID: 1, Attempt: 1}, {ID: 99, Attempt: 1}}}).(*ItemsResponse)
+	if resp.Err(0) != nil || resp.Err(1) != nil || resp.Err(2) == nil || !errors.Is(resp.Err(3), catalog.ErrNotFound) {
+		t.Fatalf("lease errors %v", resp.Errors)
+	}
+	ev := h.apply(ExecutionEventsType, &ExecutionEventsRequest{Time: t0, Items: []EventsItem{
+		{ID: 1, Attempt: 1, Events: []catalog.Event{{Type: "stdout", Message: "hello"}}},
+		{ID: 2, Attempt: 7, Events: []catalog.Event{{Type: "stdout", Message: "stale"}}},
+	}}).(*ItemsResponse)
+	if ev.Err(0) != nil || !errors.Is(ev.Err(1), catalog.ErrStaleAttempt) {
+		t.Fatalf("events errors %v", ev.Errors)
+	}
+	fin := h.apply(ExecutionFinishType, &ExecutionFinishRequest{Time: t0, Items: []FinishItem{
+		{ID: 1, Attempt: 1, Status: catalog.StatusSucceeded, Events: []catalog.Event{{Type: "post_execute", Message: "done"}}},
+	}}).(*ItemsResponse)
+	if fin.Err(0) != nil {
+		t.Fatal(fin.Err(0))
+	}
+	e := h.execution(1)
+	if e.Status != catalog.StatusSucceeded || e.EventCount != 5 {
+		t.Fatalf("execution 1: %s with %d events", e.Status, e.EventCount)
+	}
+	var evs []catalog.Event
+	_ = h.fsm.Store().View(func(tx *catalog.Tx) error { evs, _ = tx.Events(1, 0, 0); return nil })
+	want := []string{"status_change", "status_change", "stdout", "post_execute", "status_change"}
+	for i, w := range want {
+		if evs[i].Type != w || evs[i].Seq != uint64(i+1) {
+			t.Fatalf("event %d = %+v, want type %s", i, evs[i], w)
+		}
+	}
+	if evs[2].Attempt != 1 || evs[2].Time != t0 {
+		t.Fatalf("reported event not stamped: %+v", evs[2])
+	}
+
+	// Expire of 2 without retries: ended_unexpectedly. Stop of 3 (pending): canceled.
+	h.apply(ExecutionExpireType, &ExecutionExpireRequest{Time: t0, Items: []ExpireItem{{ID: 2, Attempt: 1, Reason: "lost"}}})
+	if st := h.execution(2).Status; st != catalog.StatusEndedUnexpectedly {
+		t.Fatalf("execution 2: %s", st)
+	}
+	if err := h.apply(ExecutionStopType, &ExecutionStopRequest{Time: t0, ID: 3}); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err, _ := h.apply(ExecutionStopType, &ExecutionStopRequest{Time: t0, ID: 3}).(error); !errors.Is(err, catalog.ErrAlreadyEnded) {
+		t.Fatalf("second stop: %v", err)
+	}
+	if err, _ := h.apply(ExecutionStopType, &ExecutionStopRequest{Time: t0, ID: 42}).(error); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("stop unknown: %v", err)
+	}
+}
+
+func TestFSM_SubmitRejectsNegativeRetries(t *testing.T) {
+	h := newHarness(t)
+	r := h.apply(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "p", Retries: -1}}})
+	if _, ok := r.(error); !ok {
+		t.Fatalf("response %v, want an error", r)
+	}
+	if h.submit(1, 0)[0] != 1 {
+		t.Fatal("a rejected submit consumed an id")
+	}
+}
+
+func TestFSM_WorkerRegisterKeepsEnabled(t *testing.T) {
+	h := newHarness(t)
+	h.apply(WorkerRegisterType, &WorkerRegisterRequest{Time: t0, Worker: catalog.Worker{ID: "w1", MaxTasks: 2}})
+	_ = h.fsm.Store().Update(func(tx *catalog.Tx) error {
+		w, _ := tx.Worker("w1")
+		w.Enabled = false
+		return tx.PutWorker(w)
+	})
+	h.apply(WorkerRegisterType, &WorkerRegisterRequest{Time: t0.Add(time.Hour), Worker: catalog.Worker{ID: "w1", MaxTasks: 5}})
+	_ = h.fsm.Store().View(func(tx *catalog.Tx) error {
+		w, err := tx.Worker("w1")
+		if err != nil || w.Enabled || w.MaxTasks != 5 || !w.RegisteredAt.Equal(t0) {
+			t.Errorf("re-registered worker %+v, %v", w, err)
+		}
+		return nil
+	})
+}
+
+// TestFSM_ReplaySkipsApplied re-applies entries that the store already
+// holds, as raft does after a restart, and checks nothing is applied twice.
+func TestFSM_ReplaySkipsApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	st, err := catalog.Open(path, catalog.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, fsm: New(st, nil)}
+	var logs []*raft.Log
+	for i := 0; i < 3; i++ {
+		logs = append(logs, h.log(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "p"}}}))
+	}
+	h.fsm.ApplyBatch(logs)
+	st.Close()
+
+	st, err = catalog.Open(path, catalog.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := New(st, nil)
+	// Replay from index 2 (as after a snapshot at 1) plus one new entry.
+	next := h.log(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "p"}}})
+	resps := f.ApplyBatch(append(logs[1:], next))
+	if resps[0] != nil || resps[1] != nil {
+		t.Fatalf("replayed entries answered %v", resps[:2])
+	}
+	if ids := resps[2].(*SubmitResponse).IDs; len(ids) != 1 || ids[0] != 4 {
+		t.Fatalf("new entry got ids %v, want [4]", ids)
+	}
+	var n int
+	_ = st.View(func(tx *catalog.Tx) error {
+		list, _ := tx.ListExecutions(catalog.ListOptions{})
+		n = len(list)
+		return nil
+	})
+	if n != 4 {
+		t.Fatalf("%d executions after replay, want 4", n)
+	}
+}
+
+type sink struct {
+	bytes.Buffer
+	canceled bool
+}
+
+func (s *sink) ID() string    { return "test" }
+func (s *sink) Cancel() error { s.canceled = true; return nil }
+func (s *sink) Close() error  { return nil }
+
+func TestFSM_SnapshotRestore(t *testing.T) {
+	h := newHarness(t)
+	h.submit(2, 1)
+	h.apply(ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w1", Items: []LeaseItem{{ID: 2, Attempt: 1}}})
+	h.apply(WorkerRegisterType, &WorkerRegisterRequest{Time: t0, Worker: catalog.Worker{ID: "w1", MaxTasks: 2}})
+
+	snap, err := h.fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sink
+	if err := snap.Persist(&s); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+
+	h2 := newHarness(t)
+	h2.submit(5, 0) // state that the restore must replace
+	changed := h2.fsm.Changed()
+	if err := h2.fsm.Restore(ioNopCloser{bytes.NewReader(s.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("restore did not signal a change")
+	}
+	for _, id := range []uint64{1, 2} {
+		a, b := h.execution(id), h2.execution(id)
+		if a.Status != b.Status || a.Attempt != b.Attempt || a.EventCount != b.EventCount || a.Worker != b.Worker {
+			t.Fatalf("execution %d differs after restore: %+v vs %+v", id, a, b)
+		}
+	}
+	_ = h2.fsm.Store().View(func(tx *catalog.Tx) error {
+		if list, _ := tx.ListExecutions(catalog.ListOptions{}); len(list) != 2 {
+			t.Errorf("%d executions after restore, want 2", len(list))
+		}
+		if _, err := tx.Worker("w1"); err != nil {
+			t.Errorf("worker lost in restore: %v", err)
+		}
+		return nil
+	})
+	// The id counter is part of the state: the next id continues after 2.
+	// Raft continues after the snapshot's index.
+	h2.index = h.index
+	if id := h2.submit(1, 0)[0]; id != 3 {
+		t.Fatalf("next id after restore %d, want 3", id)
+	}
+}
+
+type ioNopCloser struct{ *bytes.Reader }
+
+func (ioNopCloser) Close() error { return nil }
+
+func TestFSM_UnknownCommand(t *testing.T) {
+	h := newHarness(t)
+	if r := h.fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{byte(IgnoreUnknownTypeFlag | 99), '{', '}'}}); r != nil {
+		t.Fatalf("ignorable unknown command answered %v", r)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("unknown command without the ignore flag did not panic")
+		}
+	}()
+	h.fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{99, '{', '}'}})
+}

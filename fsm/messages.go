@@ -1,0 +1,182 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/scaleout/scaleout/catalog"
+)
+
+// MessageType identifies a Raft command. Numbers are explicit and
+// append-only: never reuse or renumber one, or old logs will replay wrongly.
+type MessageType uint8
+
+// Command types.
+const (
+	ExecutionSubmitType MessageType = 1
+	ExecutionLeaseType  MessageType = 2
+	ExecutionEventsType MessageType = 3
+	ExecutionFinishType MessageType = 4
+	ExecutionExpireType MessageType = 5
+	ExecutionStopType   MessageType = 6
+	WorkerRegisterType  MessageType = 7
+
+	// IgnoreUnknownTypeFlag marks a command that a server which does not
+	// know its type may skip instead of stopping.
+	IgnoreUnknownTypeFlag MessageType = 128
+)
+
+func (t MessageType) String() string {
+	switch t &^ IgnoreUnknownTypeFlag {
+	case ExecutionSubmitType:
+		return "ExecutionSubmit"
+	case ExecutionLeaseType:
+		return "ExecutionLease"
+	case ExecutionEventsType:
+		return "ExecutionEvents"
+	case ExecutionFinishType:
+		return "ExecutionFinish"
+	case ExecutionExpireType:
+		return "ExecutionExpire"
+	case ExecutionStopType:
+		return "ExecutionStop"
+	case WorkerRegisterType:
+		return "WorkerRegister"
+	}
+	return fmt.Sprintf("MessageType(%d)", uint8(t))
+}
+
+// Encode produces a Raft log entry: one type byte followed by the JSON payload.
+func Encode(t MessageType, msg any) ([]byte, error) {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	buf := make([]byte, 1, 1+len(body))
+	buf[0] = byte(t)
+	return append(buf, body...), nil
+}
+
+// Decode reads the payload of an entry produced by Encode into out.
+func Decode(buf []byte, out any) error {
+	if len(buf) < 1 {
+		return fmt.Errorf("empty command")
+	}
+	return json.Unmarshal(buf[1:], out)
+}
+
+// NewExecution is one execution to create.
+type NewExecution struct {
+	PackageName string            `json:"package_name"`
+	PackageFile string            `json:"package_file,omitempty"`
+	Source      string            `json:"source"`
+	Params      map[string]string `json:"params,omitempty"`
+	Sensitive   []string          `json:"sensitive,omitempty"`
+	Retries     int               `json:"retries,omitempty"`
+}
+
+// ExecutionSubmitRequest creates executions, queued as pending. One command
+// may carry many executions (bulk submission). The response is a
+// *SubmitResponse.
+type ExecutionSubmitRequest struct {
+	Time       time.Time      `json:"time"`
+	Caller     string         `json:"caller,omitempty"`
+	Executions []NewExecution `json:"executions"`
+}
+
+// SubmitResponse holds the ids given to the executions of a submit command,
+// in request order.
+type SubmitResponse struct {
+	IDs []uint64
+}
+
+// LeaseItem names one attempt.
+type LeaseItem struct {
+	ID      uint64 `json:"id"`
+	Attempt int    `json:"attempt"`
+}
+
+// ExecutionLeaseRequest gives attempts of pending executions to a worker. The
+// response is an *ItemsResponse.
+type ExecutionLeaseRequest struct {
+	Time   time.Time   `json:"time"`
+	Worker string      `json:"worker"`
+	Items  []LeaseItem `json:"items"`
+}
+
+// EventsItem is a batch of events from one attempt.
+type EventsItem struct {
+	ID      uint64          `json:"id"`
+	Attempt int             `json:"attempt"`
+	Events  []catalog.Event `json:"events"`
+}
+
+// ExecutionEventsRequest appends events reported by workers. The response is
+// an *ItemsResponse.
+type ExecutionEventsRequest struct {
+	Time  time.Time    `json:"time"`
+	Items []EventsItem `json:"items"`
+}
+
+// FinishItem is the result of one attempt, with its last events.
+type FinishItem struct {
+	ID      uint64          `json:"id"`
+	Attempt int             `json:"attempt"`
+	Status  catalog.Status  `json:"status"`
+	Message string          `json:"message,omitempty"`
+	Events  []catalog.Event `json:"events,omitempty"`
+}
+
+// ExecutionFinishRequest records attempt results. The response is an
+// *ItemsResponse.
+type ExecutionFinishRequest struct {
+	Time  time.Time    `json:"time"`
+	Items []FinishItem `json:"items"`
+}
+
+// ExpireItem ends an attempt whose worker was lost.
+type ExpireItem struct {
+	ID      uint64 `json:"id"`
+	Attempt int    `json:"attempt"`
+	Reason  string `json:"reason"`
+	// Interrupted means the worker gave the attempt back on purpose
+	// (shutdown): with no retries left the execution ends canceled.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// ExecutionExpireRequest ends lost attempts, decided by the leader. The
+// response is an *ItemsResponse.
+type ExecutionExpireRequest struct {
+	Time  time.Time    `json:"time"`
+	Items []ExpireItem `json:"items"`
+}
+
+// ExecutionStopRequest asks for an execution to end. The response is nil or
+// an error.
+type ExecutionStopRequest struct {
+	Time   time.Time `json:"time"`
+	ID     uint64    `json:"id"`
+	Caller string    `json:"caller,omitempty"`
+}
+
+// WorkerRegisterRequest registers or updates a worker. The response is nil or
+// an error.
+type WorkerRegisterRequest struct {
+	Time   time.Time      `json:"time"`
+	Worker catalog.Worker `json:"worker"`
+}
+
+// ItemsResponse carries one error (or nil) per item of a multi-item command,
+// in request order: a stale attempt in a batch does not fail its neighbours.
+type ItemsResponse struct {
+	Errors []error
+}
+
+// Err returns the error of item i.
+func (r *ItemsResponse) Err(i int) error {
+	if r == nil || i >= len(r.Errors) {
+		return nil
+	}
+	return r.Errors[i]
+}
