@@ -12,11 +12,11 @@ import (
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
-// Event types, the values of Event.Type.
 // Masked replaces the value of a sensitive parameter wherever the executor
 // would otherwise show it.
 const Masked = "******"
 
+// Event types, the values of Event.Type.
 const (
 	// EventPreExecute reports that a task started.
 	EventPreExecute = "pre_execute"
