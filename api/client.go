@@ -254,3 +254,20 @@ func (w *Workers) Poll(ctx context.Context, id string, req *PollRequest) (*PollR
 	var out PollResponse
 	return &out, w.c.do(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/poll", nil, req, &out)
 }
+
+// Peers returns the Raft configuration as the answering server sees it.
+func (s *Status) Peers(ctx context.Context) ([]Peer, error) {
+	var out []Peer
+	return out, s.c.do(ctx, http.MethodGet, "/v1/status/peers", nil, nil, &out)
+}
+
+// Members lists every agent the answering agent's gossip has seen.
+func (c *Client) Members(ctx context.Context) ([]Member, error) {
+	var out []Member
+	return out, c.do(ctx, http.MethodGet, "/v1/members", nil, nil, &out)
+}
+
+// RemovePeer removes a server from the Raft configuration (operator action).
+func (c *Client) RemovePeer(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/v1/operator/raft/remove-peer", nil, &RemovePeerRequest{ID: id}, nil)
+}

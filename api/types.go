@@ -46,6 +46,11 @@ type SubmitRequest struct {
 	Params map[string]string `json:"params,omitempty"`
 	// Retries is the number of times a lost attempt is retried.
 	Retries int `json:"retries,omitempty"`
+	// Workers, if set, restricts the execution to these worker ids.
+	Workers []string `json:"workers,omitempty"`
+	// Labels, if set, restricts the execution to workers that have all of
+	// these labels.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // SubmitResponse is the answer of POST /v1/executions.
@@ -79,6 +84,11 @@ type Execution struct {
 	EndedAt     *time.Time        `json:"ended_at,omitempty"`
 	Attempts    []Attempt         `json:"attempts,omitempty"`
 	EventCount  uint64            `json:"event_count"`
+	// TargetWorkers and TargetLabels restrict where the execution may run.
+	TargetWorkers []string          `json:"target_workers,omitempty"`
+	TargetLabels  map[string]string `json:"target_labels,omitempty"`
+	// PendingReason says why a pending execution is not running yet.
+	PendingReason string `json:"pending_reason,omitempty"`
 }
 
 // Event is one event message of an execution.
@@ -114,6 +124,10 @@ type Worker struct {
 	MaxTasks     int               `json:"max_tasks"`
 	Enabled      bool              `json:"enabled"`
 	RegisteredAt time.Time         `json:"registered_at"`
+	// LastSeen is the leader's last contact with the worker (nil: none
+	// since this leader was elected); Running counts its leased attempts.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
+	Running  int        `json:"running"`
 }
 
 // AttemptRef names one attempt of one execution.
@@ -175,4 +189,30 @@ type ResultReport struct {
 // ErrorResponse is the body of every error answer.
 type ErrorResponse struct {
 	Error string `json:"error"`
+}
+
+// Peer is a server in the Raft configuration (GET /v1/status/peers).
+type Peer struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"` // voter or nonvoter
+	Leader   bool   `json:"leader"`
+}
+
+// Member is an agent as gossip sees it (GET /v1/members).
+type Member struct {
+	Name    string            `json:"name"`
+	Addr    string            `json:"addr"`
+	Role    string            `json:"role"` // server or worker
+	Status  string            `json:"status"`
+	API     string            `json:"api,omitempty"`
+	Raft    string            `json:"raft,omitempty"`
+	Version string            `json:"version,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Leader  bool              `json:"leader"`
+}
+
+// RemovePeerRequest is the body of POST /v1/operator/raft/remove-peer.
+type RemovePeerRequest struct {
+	ID string `json:"id"`
 }

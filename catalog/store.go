@@ -437,3 +437,8 @@ func (t *Tx) Workers() ([]*Worker, error) {
 	})
 	return out, err
 }
+
+// DeleteWorker removes a worker registration.
+func (t *Tx) DeleteWorker(id string) error {
+	return t.tx.Bucket(bucketWorkers).Delete([]byte(id))
+}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -71,15 +72,23 @@ type Execution struct {
 	Params      map[string]string `json:"params,omitempty"`    // resolved values, frozen at creation
 	Sensitive   []string          `json:"sensitive,omitempty"` // names of sensitive parameters: masked by read APIs
 	Retries     int               `json:"retries"`             // attempts = retries + 1
-	Caller      string            `json:"caller,omitempty"`
-	Attempt     int               `json:"attempt"` // current (last) attempt number, 0 before the first lease
-	Worker      string            `json:"worker,omitempty"`
-	Message     string            `json:"message,omitempty"` // why it ended, or why it waits
-	CreatedAt   time.Time         `json:"created_at"`
-	StartedAt   *time.Time        `json:"started_at,omitempty"`
-	EndedAt     *time.Time        `json:"ended_at,omitempty"`
-	Attempts    []Attempt         `json:"attempts,omitempty"`
-	EventCount  uint64            `json:"event_count"` // sequence number of the last event
+	// HandBacks counts attempts that draining workers gave back; they do
+	// not use up retries.
+	HandBacks int `json:"hand_backs,omitempty"`
+	// TargetWorkers and TargetLabels restrict where the execution may run:
+	// a worker must be one of TargetWorkers (if any) and carry every label
+	// of TargetLabels.
+	TargetWorkers []string          `json:"target_workers,omitempty"`
+	TargetLabels  map[string]string `json:"target_labels,omitempty"`
+	Caller        string            `json:"caller,omitempty"`
+	Attempt       int               `json:"attempt"` // current (last) attempt number, 0 before the first lease
+	Worker        string            `json:"worker,omitempty"`
+	Message       string            `json:"message,omitempty"` // why it ended, or why it waits
+	CreatedAt     time.Time         `json:"created_at"`
+	StartedAt     *time.Time        `json:"started_at,omitempty"`
+	EndedAt       *time.Time        `json:"ended_at,omitempty"`
+	Attempts      []Attempt         `json:"attempts,omitempty"`
+	EventCount    uint64            `json:"event_count"` // sequence number of the last event
 }
 
 // Attempt records one lease of an execution to a worker.
@@ -113,6 +122,23 @@ type Worker struct {
 	MaxTasks     int               `json:"max_tasks"`
 	Enabled      bool              `json:"enabled"`
 	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// MaxHandBacks bounds how often an execution may be handed back by draining
+// workers before it ends ended_unexpectedly, so that it cannot bounce forever.
+const MaxHandBacks = 10
+
+// Matches reports whether worker w may run e.
+func (e *Execution) Matches(w *Worker) bool {
+	if len(e.TargetWorkers) > 0 && !slices.Contains(e.TargetWorkers, w.ID) {
+		return false
+	}
+	for k, v := range e.TargetLabels {
+		if w.Labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Transition is the outcome of a status rule: the events it produced. The
@@ -216,6 +242,25 @@ func (e *Execution) Interrupt(attempt int, reason string, now time.Time) (Transi
 	return e.expire(attempt, reason, StatusCanceled, now)
 }
 
+// HandBack ends attempt because its worker is draining (graceful leave): the
+// execution goes back to pending without using up a retry, at most
+// MaxHandBacks times; a stopping execution is canceled instead.
+func (e *Execution) HandBack(attempt int, reason string, now time.Time) (Transition, error) {
+	var tr Transition
+	if err := e.checkCurrent(attempt); err != nil {
+		return tr, err
+	}
+	if e.Status == StatusStopping || e.HandBacks >= MaxHandBacks {
+		return e.expire(attempt, reason, StatusEndedUnexpectedly, now)
+	}
+	e.endAttempt(now, "handed back: "+reason)
+	e.HandBacks++
+	e.Worker = ""
+	e.Message = fmt.Sprintf("attempt %d handed back (%s)", e.Attempt, reason)
+	e.setStatus(StatusPending, now, e.Message, &tr)
+	return tr, nil
+}
+
 func (e *Execution) expire(attempt int, reason string, final Status, now time.Time) (Transition, error) {
 	var tr Transition
 	if err := e.checkCurrent(attempt); err != nil {
@@ -226,7 +271,7 @@ func (e *Execution) expire(attempt int, reason string, final Status, now time.Ti
 	case e.Status == StatusStopping:
 		e.Message = reason
 		e.setStatus(StatusCanceled, now, reason, &tr)
-	case e.Attempt < e.Retries+1:
+	case e.Attempt-e.HandBacks < e.Retries+1:
 		e.Message = fmt.Sprintf("attempt %d lost (%s); retrying", e.Attempt, reason)
 		e.Worker = ""
 		e.setStatus(StatusPending, now, e.Message, &tr)

@@ -115,7 +115,7 @@ func mustLease(t *testing.T, e *Execution, attempt int) {
 }
 
 // TestExecution_RandomOperations drives executions through random sequences
-// of lease, finish, expire, interrupt and stop, including stale attempts, and
+// of lease, finish, expire, interrupt, hand-back and stop, including stale attempts, and
 // checks the invariants: a terminal status never changes, attempts never
 // exceed retries+1, only the current attempt is accepted, and at most one
 // attempt is open (not ended) at any time.
@@ -127,7 +127,9 @@ func TestExecution_RandomOperations(t *testing.T) {
 		for step := 0; step < 30; step++ {
 			attempt := e.Attempt + rng.Intn(3) - 1 // current, previous or next
 			var err error
-			switch rng.Intn(5) {
+			switch rng.Intn(6) {
+			case 5:
+				_, err = e.HandBack(attempt, "drain", t0)
 			case 0:
 				_, err = e.Lease("w", attempt, t0)
 			case 1:
@@ -147,8 +149,8 @@ func TestExecution_RandomOperations(t *testing.T) {
 			if e.Status.Terminal() {
 				terminal = e.Status
 			}
-			if e.Attempt > e.Retries+1 {
-				t.Fatalf("run %d: attempt %d exceeds retries %d + 1", run, e.Attempt, e.Retries)
+			if e.Attempt-e.HandBacks > e.Retries+1 || e.HandBacks > MaxHandBacks {
+				t.Fatalf("run %d: attempt %d (%d handed back) exceeds retries %d + 1", run, e.Attempt, e.HandBacks, e.Retries)
 			}
 			open := 0
 			for _, a := range e.Attempts {
@@ -159,6 +161,40 @@ func TestExecution_RandomOperations(t *testing.T) {
 			if open > 1 || (open == 1) != e.Status.Active() {
 				t.Fatalf("run %d: %d open attempts with status %s", run, open, e.Status)
 			}
+		}
+	}
+}
+
+func TestExecution_HandBackKeepsRetries(t *testing.T) {
+	e := pending(0)
+	for i := 1; i <= MaxHandBacks; i++ {
+		mustLease(t, e, i)
+		if _, err := e.HandBack(i, "drain", t0); err != nil || e.Status != StatusPending {
+			t.Fatalf("hand-back %d: %v, status %s", i, err, e.Status)
+		}
+	}
+	mustLease(t, e, MaxHandBacks+1)
+	if _, err := e.HandBack(MaxHandBacks+1, "drain", t0); err != nil || e.Status != StatusEndedUnexpectedly {
+		t.Fatalf("hand-back past the limit: %v, status %s", err, e.Status)
+	}
+}
+
+func TestExecution_Matches(t *testing.T) {
+	w := &Worker{ID: "w1", Labels: map[string]string{"os": "linux", "zone": "a"}}
+	cases := []struct {
+		e    Execution
+		want bool
+	}{
+		{Execution{}, true},
+		{Execution{TargetWorkers: []string{"w2", "w1"}}, true},
+		{Execution{TargetWorkers: []string{"w2"}}, false},
+		{Execution{TargetLabels: map[string]string{"os": "linux"}}, true},
+		{Execution{TargetLabels: map[string]string{"os": "windows"}}, false},
+		{Execution{TargetWorkers: []string{"w1"}, TargetLabels: map[string]string{"gpu": "yes"}}, false},
+	}
+	for i, c := range cases {
+		if got := c.e.Matches(w); got != c.want {
+			t.Errorf("case %d: Matches = %v, want %v", i, got, c.want)
 		}
 	}
 }

@@ -25,25 +25,58 @@ var (
 	ErrNoLeader = errors.New("no leader elected")
 	// ErrShutdown means the cluster is shutting down.
 	ErrShutdown = errors.New("cluster is shutting down")
+	// ErrNotServer means the call needs Raft state and this agent is a
+	// worker-only agent.
+	ErrNotServer = errors.New("this agent is not a server")
 )
 
-// Config configures the Raft side of an agent.
+// Config configures the cluster side of an agent: gossip for every agent,
+// Raft for servers.
 type Config struct {
-	// NodeName is this server's Raft id and node name. Required.
+	// NodeName is the node's name in gossip and its Raft id. Required.
 	NodeName string
 	// DataDir holds raft/ (log, stable store, snapshots) and catalog.db. Required.
 	DataDir string
+	// Server makes this agent a Raft server; false is a worker-only agent.
+	Server bool
 	// RaftBind is the host:port the Raft transport listens on ("127.0.0.1:0"
 	// picks a free port).
 	RaftBind string
 	// RaftAdvertise is the address other servers dial; defaults to the
 	// listener's address.
 	RaftAdvertise string
-	// APIAddr is this agent's HTTP API URL, reported when this node leads.
+	// GossipBind and GossipPort are where memberlist listens (port 0 picks
+	// a free one); GossipAdvertise is the address others use (default: the
+	// bind address, or a private address of this host when bound to 0.0.0.0).
+	GossipBind      string
+	GossipPort      int
+	GossipAdvertise string
+	// LocalGossip uses tight loopback gossip timings (dev mode and tests).
+	LocalGossip bool
+	// Join lists gossip addresses (host:port) of agents to join; retried
+	// until one answers.
+	Join []string
+	// APIAddr is this agent's HTTP API URL, gossiped to the others.
 	APIAddr string
+	// Labels are gossiped with the node.
+	Labels map[string]string
+	// Version is gossiped with the node.
+	Version string
 	// Bootstrap makes this server bootstrap a one-server cluster if it has no
 	// Raft state yet (dev mode).
 	Bootstrap bool
+	// BootstrapExpect makes the servers bootstrap together once this many of
+	// them see each other through gossip (0: never bootstrap; join an
+	// existing cluster instead).
+	BootstrapExpect int
+	// MaxVoters caps the Raft voters; further servers join as non-voters.
+	MaxVoters int
+	// DeadServerGrace is how long a failed server stays in the Raft
+	// configuration before the leader removes it.
+	DeadServerGrace time.Duration
+	// ReconcileInterval is how often the leader aligns the Raft
+	// configuration with gossip.
+	ReconcileInterval time.Duration
 	// HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout and
 	// CommitTimeout are the Raft timings.
 	HeartbeatTimeout   time.Duration
@@ -56,14 +89,24 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	// ApplyTimeout bounds a single Apply that has no context deadline.
 	ApplyTimeout time.Duration
+	// Dialer, if set, wraps every outgoing Raft connection (tests use it
+	// to cut the network between servers).
+	Dialer func(addr string, timeout time.Duration) (net.Conn, error)
 	// Logger receives Raft and cluster logs.
 	Logger hclog.Logger
 }
 
-// DefaultConfig returns production timings.
+// DefaultConfig returns production timings: a server that bootstraps
+// nothing on its own.
 func DefaultConfig() Config {
 	return Config{
+		Server:             true,
 		RaftBind:           "0.0.0.0:8392",
+		GossipBind:         "0.0.0.0",
+		GossipPort:         8393,
+		MaxVoters:          5,
+		DeadServerGrace:    10 * time.Minute,
+		ReconcileInterval:  time.Second,
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -79,6 +122,9 @@ func DefaultConfig() Config {
 func DevConfig() Config {
 	c := DefaultConfig()
 	c.RaftBind = "127.0.0.1:0"
+	c.GossipBind = "127.0.0.1"
+	c.GossipPort = 0
+	c.LocalGossip = true
 	c.Bootstrap = true
 	c.HeartbeatTimeout = 200 * time.Millisecond
 	c.ElectionTimeout = 200 * time.Millisecond
@@ -94,33 +140,53 @@ func (c *Config) Validate() error {
 		return errors.New("node name is empty")
 	case c.DataDir == "":
 		return errors.New("data dir is empty")
-	case c.RaftBind == "":
+	case c.Server && c.RaftBind == "":
 		return errors.New("raft bind address is empty")
 	case c.ApplyTimeout <= 0:
 		return errors.New("apply timeout must be positive")
+	case c.BootstrapExpect < 0:
+		return fmt.Errorf("bootstrap-expect must not be negative (got %d)", c.BootstrapExpect)
+	case !c.Server && (c.BootstrapExpect > 0 || c.Bootstrap):
+		return errors.New("a worker-only agent (server=false) cannot bootstrap a cluster")
+	case c.MaxVoters < 1:
+		return fmt.Errorf("max voters must be at least 1 (got %d)", c.MaxVoters)
+	case c.BootstrapExpect > c.MaxVoters:
+		return fmt.Errorf("bootstrap-expect %d is more than max voters %d", c.BootstrapExpect, c.MaxVoters)
+	case c.ReconcileInterval <= 0 || c.DeadServerGrace <= 0:
+		return errors.New("reconcile interval and dead server grace must be positive")
+	case c.GossipPort < 0 || c.GossipPort > 65535:
+		return fmt.Errorf("gossip port %d out of range", c.GossipPort)
 	}
 	return nil
 }
 
-// Cluster is one server's Raft node with its FSM and catalog store.
+// Cluster is one agent's view of the cluster: gossip membership for every
+// agent, plus, on servers, a Raft node with its FSM and catalog store.
 type Cluster struct {
-	cfg       Config
-	logger    hclog.Logger
+	cfg    Config
+	logger hclog.Logger
+	mem    *membership
+
+	// Server only.
 	raft      *raft.Raft
 	fsm       *fsm.FSM
 	store     *catalog.Store
 	logStore  *raftboltdb.BoltStore
+	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
+	leaderCh  chan bool
 
-	leaderCh chan bool
+	// Worker-only agents learn the leader from the servers.
+	leaderMu    sync.Mutex
+	leaderCache LeaderInfo
+	leaderAt    time.Time
 
-	mu       sync.RWMutex
-	peerAPIs map[raft.ServerID]string // Raft id -> API address of servers we know
-
+	stop         chan struct{}
+	wg           sync.WaitGroup
 	shutdownOnce sync.Once
 }
 
-// New opens (or creates) the server's state under cfg.DataDir and starts Raft.
+// New starts gossip and, on servers, Raft.
 func New(cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cluster config: %w", err)
@@ -129,52 +195,79 @@ func New(cfg Config) (*Cluster, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	raftDir := filepath.Join(cfg.DataDir, "raft")
-	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, logger: logger.Named("cluster"), leaderCh: make(chan bool, 16),
-		peerAPIs: map[raft.ServerID]string{raft.ServerID(cfg.NodeName): cfg.APIAddr}}
-
+	c := &Cluster{cfg: cfg, logger: logger.Named("cluster"), leaderCh: make(chan bool, 16), stop: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
-			if c.transport != nil {
-				_ = c.transport.Close()
-			}
-			c.closeStores()
+			c.closeAll()
 		}
 	}()
 
+	meta := NodeMeta{Role: RoleWorker, API: cfg.APIAddr, Version: cfg.Version, Labels: cfg.Labels}
+	if cfg.Server {
+		if err := c.startRaft(logger); err != nil {
+			return nil, err
+		}
+		meta.Role = RoleServer
+		meta.Raft = string(c.transport.LocalAddr())
+		meta.Expect = cfg.BootstrapExpect
+	}
 	var err error
-	c.store, err = openCatalog(filepath.Join(cfg.DataDir, "catalog.db"), c.logger)
+	c.mem, err = newMembership(MemberConfig{
+		NodeName: cfg.NodeName, BindAddr: cfg.GossipBind, BindPort: cfg.GossipPort,
+		AdvertiseAddr: cfg.GossipAdvertise, AdvertisePort: cfg.GossipPort,
+		Meta: meta, Local: cfg.LocalGossip, Logger: logger,
+	})
 	if err != nil {
 		return nil, err
 	}
-	c.fsm = fsm.New(c.store, logger)
+	ok = true
 
+	if cfg.Server {
+		if cfg.Bootstrap {
+			if err := c.bootstrapSelf(); err != nil {
+				c.Shutdown()
+				return nil, err
+			}
+		} else if cfg.BootstrapExpect > 0 {
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); c.bootstrapWhenExpected() }()
+		}
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.reconcileLoop() }()
+	}
+	if len(cfg.Join) > 0 {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.mem.join(cfg.Join, c.stop) }()
+	}
+	return c, nil
+}
+
+func (c *Cluster) startRaft(logger hclog.Logger) error {
+	cfg := c.cfg
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return err
+	}
+	var err error
+	c.store, err = openCatalog(filepath.Join(cfg.DataDir, "catalog.db"), c.logger)
+	if err != nil {
+		return err
+	}
+	c.fsm = fsm.New(c.store, logger)
 	c.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {
-		return nil, fmt.Errorf("open raft log: %w", err)
+		return fmt.Errorf("open raft log: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, logger.Named("snapshot"))
+	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, logger.Named("snapshot"))
 	if err != nil {
-		return nil, fmt.Errorf("open snapshot store: %w", err)
+		return fmt.Errorf("open snapshot store: %w", err)
 	}
-
-	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftBind)
-	if err != nil {
-		return nil, fmt.Errorf("raft bind %q: %w", cfg.RaftBind, err)
-	}
-	var adv net.Addr
-	if cfg.RaftAdvertise != "" {
-		if adv, err = net.ResolveTCPAddr("tcp", cfg.RaftAdvertise); err != nil {
-			return nil, fmt.Errorf("raft advertise %q: %w", cfg.RaftAdvertise, err)
-		}
-	}
-	c.transport, err = raft.NewTCPTransportWithLogger(addr.String(), adv, 3, 10*time.Second, logger.Named("transport"))
-	if err != nil {
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+	if c.transport, err = newTransport(cfg, logger); err != nil {
+		return err
 	}
 
 	rc := raft.DefaultConfig()
@@ -188,40 +281,76 @@ func New(cfg Config) (*Cluster, error) {
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
 	rc.NotifyCh = c.leaderCh
+	// A server removed from the configuration (say, after a long
+	// partition) keeps running so that the leader can add it back.
+	rc.ShutdownOnRemove = false
 	rc.Logger = logger.Named("raft")
 	// The catalog store is only fsync'd by the Raft log. If it already holds
 	// everything the newest snapshot holds, raft need not restore that
 	// snapshot at start: replay from the snapshot index skips what the store
 	// has applied. Otherwise (lost writes after a power cut, or a fresh
 	// store) the snapshot is restored and the log replayed on top of it.
-	rc.NoSnapshotRestoreOnStart, err = storeCoversSnapshot(c.store, snaps)
+	rc.NoSnapshotRestoreOnStart, err = storeCoversSnapshot(c.store, c.snaps)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	c.raft, err = raft.NewRaft(rc, c.fsm, c.logStore, c.logStore, snaps, c.transport)
+	c.raft, err = raft.NewRaft(rc, c.fsm, c.logStore, c.logStore, c.snaps, c.transport)
 	if err != nil {
-		return nil, fmt.Errorf("start raft: %w", err)
+		return fmt.Errorf("start raft: %w", err)
 	}
-	ok = true
+	return nil
+}
 
-	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(c.logStore, c.logStore, snaps)
-		if err != nil {
-			c.Shutdown()
-			return nil, err
-		}
-		if !has {
-			f := c.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
-				Suffrage: raft.Voter, ID: rc.LocalID, Address: c.transport.LocalAddr(),
-			}}})
-			if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
-				c.Shutdown()
-				return nil, fmt.Errorf("bootstrap: %w", err)
-			}
-		}
+func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, error) {
+	ln, err := net.Listen("tcp", cfg.RaftBind)
+	if err != nil {
+		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
 	}
-	return c, nil
+	adv := ln.Addr()
+	if cfg.RaftAdvertise != "" {
+		if adv, err = net.ResolveTCPAddr("tcp", cfg.RaftAdvertise); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("raft advertise %q: %w", cfg.RaftAdvertise, err)
+		}
+	} else if ta := adv.(*net.TCPAddr); ta.IP.IsUnspecified() {
+		ln.Close()
+		return nil, fmt.Errorf("raft bind %s is not an address other servers can dial: set an advertise address", cfg.RaftBind)
+	}
+	layer := &streamLayer{ln: ln, adv: adv, dial: cfg.Dialer}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger.Named("transport"),
+	}), nil
+}
+
+// streamLayer is raft's TCP stream layer with an injectable dialer.
+type streamLayer struct {
+	ln   net.Listener
+	adv  net.Addr
+	dial func(addr string, timeout time.Duration) (net.Conn, error)
+}
+
+func (s *streamLayer) Accept() (net.Conn, error) { return s.ln.Accept() }
+func (s *streamLayer) Close() error              { return s.ln.Close() }
+func (s *streamLayer) Addr() net.Addr            { return s.adv }
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	if s.dial != nil {
+		return s.dial(string(addr), timeout)
+	}
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+func (c *Cluster) bootstrapSelf() error {
+	has, err := raft.HasExistingState(c.logStore, c.logStore, c.snaps)
+	if err != nil || has {
+		return err
+	}
+	f := c.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter, ID: raft.ServerID(c.cfg.NodeName), Address: c.transport.LocalAddr(),
+	}}})
+	if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return nil
 }
 
 // openCatalog opens the catalog; a file that bbolt cannot open is moved aside
@@ -257,24 +386,36 @@ func storeCoversSnapshot(st *catalog.Store, snaps raft.SnapshotStore) (bool, err
 	return applied >= metas[0].Index, nil
 }
 
-// FSM returns the state machine.
+// IsServer reports whether this agent holds Raft state.
+func (c *Cluster) IsServer() bool { return c.cfg.Server }
+
+// FSM returns the state machine (nil on worker-only agents).
 func (c *Cluster) FSM() *fsm.FSM { return c.fsm }
 
-// Store returns the catalog store (read-only use: every write goes through Apply).
+// Store returns the catalog store (read-only use: every write goes through
+// Apply; nil on worker-only agents).
 func (c *Cluster) Store() *catalog.Store { return c.store }
 
-// NodeName returns this server's name.
+// NodeName returns this agent's name.
 func (c *Cluster) NodeName() string { return c.cfg.NodeName }
 
 // RaftAddr returns the address of this server's Raft transport.
-func (c *Cluster) RaftAddr() string { return string(c.transport.LocalAddr()) }
+func (c *Cluster) RaftAddr() string {
+	if c.transport == nil {
+		return ""
+	}
+	return string(c.transport.LocalAddr())
+}
+
+// GossipAddr returns the host:port others join this agent at.
+func (c *Cluster) GossipAddr() string { return c.mem.localAddr() }
 
 // LeaderCh delivers true when this server becomes leader and false when it
 // stops being leader. It has one consumer: the master loop.
 func (c *Cluster) LeaderCh() <-chan bool { return c.leaderCh }
 
 // IsLeader reports whether this server is the leader.
-func (c *Cluster) IsLeader() bool { return c.raft.State() == raft.Leader }
+func (c *Cluster) IsLeader() bool { return c.raft != nil && c.raft.State() == raft.Leader }
 
 // LeaderInfo names the current leader.
 type LeaderInfo struct {
@@ -283,16 +424,34 @@ type LeaderInfo struct {
 	API      string
 }
 
-// Leader returns the current leader, or ErrNoLeader.
+// Leader returns the current leader, or ErrNoLeader. Servers know it from
+// Raft; worker-only agents ask an alive server (cached for a second).
 func (c *Cluster) Leader() (LeaderInfo, error) {
+	if c.raft == nil {
+		return c.leaderFromServers()
+	}
 	addr, id := c.raft.LeaderWithID()
 	if id == "" {
 		return LeaderInfo{}, ErrNoLeader
 	}
-	c.mu.RLock()
-	api := c.peerAPIs[id]
-	c.mu.RUnlock()
-	return LeaderInfo{Node: string(id), RaftAddr: string(addr), API: api}, nil
+	li := LeaderInfo{Node: string(id), RaftAddr: string(addr)}
+	if string(id) == c.cfg.NodeName {
+		li.API = c.cfg.APIAddr
+	} else if m, ok := c.mem.member(string(id)); ok {
+		li.API = m.Meta.API
+	}
+	return li, nil
+}
+
+// Servers returns the API addresses of the alive servers (not this agent).
+func (c *Cluster) Servers() []string {
+	var out []string
+	for _, m := range c.mem.list() {
+		if m.Meta.Role == RoleServer && m.Status == StatusAlive && m.Name != c.cfg.NodeName && m.Meta.API != "" {
+			out = append(out, m.Meta.API)
+		}
+	}
+	return out
 }
 
 // WaitForLeader blocks until a leader is known or ctx ends.
@@ -311,30 +470,31 @@ func (c *Cluster) WaitForLeader(ctx context.Context) (LeaderInfo, error) {
 	}
 }
 
+// Members lists every agent gossip has seen, sorted by name.
+func (c *Cluster) Members() []Member { return c.mem.list() }
+
+// MemberEvents delivers members that gossip declared failed or left. It has
+// one consumer: the master loop.
+func (c *Cluster) MemberEvents() <-chan Member { return c.mem.events }
+
 // Apply replicates one command and returns the FSM's response. A business
 // error returned by the applier is returned as err; index is the entry's Raft
 // index.
 func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, uint64, error) {
+	if c.raft == nil {
+		return nil, 0, ErrNotServer
+	}
 	buf, err := fsm.Encode(t, msg)
 	if err != nil {
 		return nil, 0, err
 	}
-	timeout := c.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-		if timeout <= 0 {
-			return nil, 0, ctx.Err()
-		}
+	timeout, err := c.timeout(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	f := c.raft.Apply(buf, timeout)
 	if err := f.Error(); err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			return nil, 0, fmt.Errorf("%w: %v", ErrNotLeader, err)
-		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, 0, ErrShutdown
-		}
-		return nil, 0, err
+		return nil, 0, translate(err)
 	}
 	resp := f.Response()
 	if err, ok := resp.(error); ok {
@@ -343,37 +503,92 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 	return resp, f.Index(), nil
 }
 
-// Barrier waits until every entry committed before it is applied locally.
-func (c *Cluster) Barrier(ctx context.Context) error {
+func (c *Cluster) timeout(ctx context.Context) (time.Duration, error) {
 	timeout := c.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return 0, ctx.Err()
+		}
+	}
+	return timeout, nil
+}
+
+func translate(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %v", ErrNoLeader, err)
+	}
+	return err
+}
+
+// Barrier waits until every entry committed before it is applied locally
+// (leader only).
+func (c *Cluster) Barrier(ctx context.Context) error {
+	if c.raft == nil {
+		return ErrNotServer
+	}
+	timeout, err := c.timeout(ctx)
+	if err != nil {
+		return err
 	}
 	if err := c.raft.Barrier(timeout).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
-			return ErrNotLeader
-		}
-		return err
+		return translate(err)
 	}
 	return nil
 }
 
-// Shutdown stops Raft and closes every store. It is safe to call twice.
+// Snapshot takes a Raft snapshot now (and lets raft compact the log).
+func (c *Cluster) Snapshot() error {
+	if c.raft == nil {
+		return ErrNotServer
+	}
+	return c.raft.Snapshot().Error()
+}
+
+// Leave prepares a graceful exit: a leader hands leadership to another
+// server first, then the agent tells gossip it is leaving, so that the
+// leader removes it from the Raft configuration at once instead of after
+// the dead-server grace.
+func (c *Cluster) Leave(timeout time.Duration) {
+	if c.IsLeader() {
+		if err := c.raft.LeadershipTransfer().Error(); err != nil {
+			c.logger.Warn("leadership transfer before leaving failed", "error", err)
+		} else {
+			c.logger.Info("leadership transferred before leaving")
+		}
+	}
+	if err := c.mem.leave(timeout); err != nil {
+		c.logger.Warn("gossip leave", "error", err)
+	}
+}
+
+// Shutdown stops gossip and Raft and closes every store. It is safe to call
+// twice.
 func (c *Cluster) Shutdown() error {
 	var err error
 	c.shutdownOnce.Do(func() {
+		close(c.stop)
+		c.wg.Wait()
 		if c.raft != nil {
 			err = c.raft.Shutdown().Error()
 		}
-		if c.transport != nil {
-			_ = c.transport.Close()
-		}
-		c.closeStores()
+		c.closeAll()
 	})
 	return err
 }
 
-func (c *Cluster) closeStores() {
+func (c *Cluster) closeAll() {
+	if c.mem != nil {
+		_ = c.mem.shutdown()
+	}
+	if c.transport != nil {
+		_ = c.transport.Close()
+	}
 	if c.logStore != nil {
 		_ = c.logStore.Close()
 	}
@@ -382,9 +597,4 @@ func (c *Cluster) closeStores() {
 		_ = c.store.Sync()
 		_ = c.store.Close()
 	}
-}
-
-// Snapshot takes a Raft snapshot now (and lets raft compact the log).
-func (c *Cluster) Snapshot() error {
-	return c.raft.Snapshot().Error()
 }

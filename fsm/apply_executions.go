@@ -32,16 +32,18 @@ func (f *FSM) applyExecutionSubmit(tx *catalog.Tx, _ uint64, buf []byte) any {
 			return fatalError{err}
 		}
 		e := &catalog.Execution{
-			ID:          id,
-			Status:      catalog.StatusPending,
-			PackageName: n.PackageName,
-			PackageFile: n.PackageFile,
-			Source:      n.Source,
-			Params:      n.Params,
-			Sensitive:   n.Sensitive,
-			Retries:     n.Retries,
-			Caller:      req.Caller,
-			CreatedAt:   req.Time,
+			ID:            id,
+			Status:        catalog.StatusPending,
+			PackageName:   n.PackageName,
+			PackageFile:   n.PackageFile,
+			Source:        n.Source,
+			Params:        n.Params,
+			Sensitive:     n.Sensitive,
+			TargetWorkers: n.TargetWorkers,
+			TargetLabels:  n.TargetLabels,
+			Retries:       n.Retries,
+			Caller:        req.Caller,
+			CreatedAt:     req.Time,
 		}
 		ev := []catalog.Event{{Time: req.Time, Type: catalog.EventStatusChange, Message: "created -> pending"}}
 		if err := tx.AppendEvents(e, ev); err != nil {
@@ -141,7 +143,10 @@ func (f *FSM) applyExecutionExpire(tx *catalog.Tx, _ uint64, buf []byte) any {
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			it := req.Items[i]
 			rule := e.Expire
-			if it.Interrupted {
+			switch {
+			case it.HandBack:
+				rule = e.HandBack
+			case it.Interrupted:
 				rule = e.Interrupt
 			}
 			tr, err := rule(it.Attempt, it.Reason, req.Time)

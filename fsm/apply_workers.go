@@ -31,3 +31,39 @@ func (f *FSM) applyWorkerRegister(tx *catalog.Tx, _ uint64, buf []byte) any {
 	}
 	return nil
 }
+
+func init() {
+	register(WorkerEnableType, (*FSM).applyWorkerEnable)
+	register(WorkerRemoveType, (*FSM).applyWorkerRemove)
+}
+
+func (f *FSM) applyWorkerEnable(tx *catalog.Tx, _ uint64, buf []byte) any {
+	var req WorkerEnableRequest
+	mustDecode(buf, &req)
+	w, err := tx.Worker(req.ID)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return err
+	} else if err != nil {
+		return fatalError{err}
+	}
+	w.Enabled = req.Enabled
+	if err := tx.PutWorker(w); err != nil {
+		return fatalError{err}
+	}
+	return nil
+}
+
+func (f *FSM) applyWorkerRemove(tx *catalog.Tx, _ uint64, buf []byte) any {
+	var req WorkerRemoveRequest
+	mustDecode(buf, &req)
+	if _, err := tx.Worker(req.ID); err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		return fatalError{err}
+	}
+	if err := tx.DeleteWorker(req.ID); err != nil {
+		return fatalError{err}
+	}
+	return nil
+}

@@ -21,6 +21,8 @@ const (
 	ExecutionExpireType MessageType = 5
 	ExecutionStopType   MessageType = 6
 	WorkerRegisterType  MessageType = 7
+	WorkerEnableType    MessageType = 8
+	WorkerRemoveType    MessageType = 9
 
 	// IgnoreUnknownTypeFlag marks a command that a server which does not
 	// know its type may skip instead of stopping.
@@ -43,6 +45,10 @@ func (t MessageType) String() string {
 		return "ExecutionStop"
 	case WorkerRegisterType:
 		return "WorkerRegister"
+	case WorkerEnableType:
+		return "WorkerEnable"
+	case WorkerRemoveType:
+		return "WorkerRemove"
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -68,12 +74,14 @@ func Decode(buf []byte, out any) error {
 
 // NewExecution is one execution to create.
 type NewExecution struct {
-	PackageName string            `json:"package_name"`
-	PackageFile string            `json:"package_file,omitempty"`
-	Source      string            `json:"source"`
-	Params      map[string]string `json:"params,omitempty"`
-	Sensitive   []string          `json:"sensitive,omitempty"`
-	Retries     int               `json:"retries,omitempty"`
+	PackageName   string            `json:"package_name"`
+	PackageFile   string            `json:"package_file,omitempty"`
+	Source        string            `json:"source"`
+	Params        map[string]string `json:"params,omitempty"`
+	Sensitive     []string          `json:"sensitive,omitempty"`
+	Retries       int               `json:"retries,omitempty"`
+	TargetWorkers []string          `json:"target_workers,omitempty"`
+	TargetLabels  map[string]string `json:"target_labels,omitempty"`
 }
 
 // ExecutionSubmitRequest creates executions, queued as pending. One command
@@ -143,6 +151,9 @@ type ExpireItem struct {
 	// Interrupted means the worker gave the attempt back on purpose
 	// (shutdown): with no retries left the execution ends canceled.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// HandBack means a draining worker gave it back: it is retried without
+	// using up a retry.
+	HandBack bool `json:"hand_back,omitempty"`
 }
 
 // ExecutionExpireRequest ends lost attempts, decided by the leader. The
@@ -179,4 +190,18 @@ func (r *ItemsResponse) Err(i int) error {
 		return nil
 	}
 	return r.Errors[i]
+}
+
+// WorkerEnableRequest enables or disables a worker; a disabled worker gets
+// no new tasks. The response is nil or an error.
+type WorkerEnableRequest struct {
+	Time    time.Time `json:"time"`
+	ID      string    `json:"id"`
+	Enabled bool      `json:"enabled"`
+}
+
+// WorkerRemoveRequest forgets a worker. The response is nil or an error.
+type WorkerRemoveRequest struct {
+	Time time.Time `json:"time"`
+	ID   string    `json:"id"`
 }

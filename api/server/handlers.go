@@ -61,7 +61,11 @@ func (s *srv) execution(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return toAPIExecution(e), nil
+	out := toAPIExecution(e)
+	if e.Status == catalog.StatusPending {
+		out.PendingReason = s.b.PendingReason(e)
+	}
+	return out, nil
 }
 
 // events answers a page of events after `after`. With `wait`, it blocks until
@@ -172,15 +176,7 @@ func (s *srv) registerWorker(r *http.Request) (any, error) {
 }
 
 func (s *srv) listWorkers(r *http.Request) (any, error) {
-	list, err := s.b.Workers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Worker, 0, len(list))
-	for _, w := range list {
-		out = append(out, api.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Enabled: w.Enabled, RegisteredAt: w.RegisteredAt})
-	}
-	return out, nil
+	return s.b.Workers()
 }
 
 func (s *srv) poll(r *http.Request) (any, error) {
@@ -199,6 +195,7 @@ func toAPIExecution(e *catalog.Execution) api.Execution {
 		ID: e.ID, Status: string(e.Status), PackageName: e.PackageName, PackageFile: e.PackageFile,
 		Params: e.Params, Retries: e.Retries, Attempt: e.Attempt, Worker: e.Worker, Message: e.Message,
 		Caller: e.Caller, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, EndedAt: e.EndedAt, EventCount: e.EventCount,
+		TargetWorkers: e.TargetWorkers, TargetLabels: e.TargetLabels,
 	}
 	if len(e.Sensitive) > 0 {
 		out.Params = maps.Clone(e.Params)
@@ -224,4 +221,35 @@ func fromAPIEvents(evs []api.Event) []catalog.Event {
 		out = append(out, catalog.Event{Time: ev.Time, Type: ev.Type, Task: ev.Task, Message: ev.Message})
 	}
 	return out
+}
+
+func (s *srv) peers(r *http.Request) (any, error) {
+	return s.b.Peers()
+}
+
+func (s *srv) members(r *http.Request) (any, error) {
+	return s.b.Members(), nil
+}
+
+func (s *srv) removePeer(r *http.Request) (any, error) {
+	var req api.RemovePeerRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, codedErr(http.StatusBadRequest, "peer id is empty")
+	}
+	return nil, s.b.RemovePeer(r.Context(), req.ID)
+}
+
+func (s *srv) enableWorker(r *http.Request) (any, error) {
+	return nil, s.b.SetWorkerEnabled(r.Context(), r.PathValue("id"), true)
+}
+
+func (s *srv) disableWorker(r *http.Request) (any, error) {
+	return nil, s.b.SetWorkerEnabled(r.Context(), r.PathValue("id"), false)
+}
+
+func (s *srv) removeWorker(r *http.Request) (any, error) {
+	return nil, s.b.RemoveWorker(r.Context(), r.PathValue("id"))
 }

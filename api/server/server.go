@@ -20,6 +20,14 @@ import (
 // state; write methods go through Raft. Implementations must be safe for
 // concurrent use.
 type Backend interface {
+	Router
+	Members() []api.Member
+	Peers() ([]api.Peer, error)
+	RemovePeer(ctx context.Context, id string) error
+	SetWorkerEnabled(ctx context.Context, id string, enabled bool) error
+	RemoveWorker(ctx context.Context, id string) error
+	// PendingReason says why a pending execution waits ("" if a worker can take it).
+	PendingReason(e *catalog.Execution) string
 	Leader() (api.Leader, error)
 	Changed() <-chan struct{}
 	Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error)
@@ -28,7 +36,7 @@ type Backend interface {
 	Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error)
 	Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error)
 	RegisterWorker(ctx context.Context, w *catalog.Worker) error
-	Workers() ([]*catalog.Worker, error)
+	Workers() ([]api.Worker, error)
 	Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error)
 	ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error
 	ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error
@@ -59,20 +67,30 @@ func New(cfg Config, b Backend) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	s := &srv{cfg: cfg, b: b, logger: cfg.Logger.Named("http")}
+	s := &srv{cfg: cfg, b: b, logger: cfg.Logger.Named("http"),
+		transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
 	mux := http.NewServeMux()
-	h := func(pattern string, fn handlerFunc) { mux.Handle(pattern, s.wrap(fn)) }
-	h("GET /v1/status/leader", s.leader)
-	h("POST /v1/executions", s.submit)
-	h("GET /v1/executions", s.listExecutions)
-	h("GET /v1/executions/{id}", s.execution)
-	h("GET /v1/executions/{id}/events", s.events)
-	h("POST /v1/executions/{id}/stop", s.stop)
-	h("POST /v1/executions/{id}/attempts/{attempt}/events", s.reportEvents)
-	h("POST /v1/executions/{id}/attempts/{attempt}/result", s.reportResult)
-	h("POST /v1/workers", s.registerWorker)
-	h("GET /v1/workers", s.listWorkers)
-	h("POST /v1/workers/{id}/poll", s.poll)
+	// Where each route is served: local (this agent answers), read (local
+	// copy of the catalog unless ?consistent=true or this agent has none),
+	// leader (forwarded to the leader unless this agent leads).
+	h := func(pattern string, m mode, fn handlerFunc) { mux.Handle(pattern, s.route(m, s.wrap(fn))) }
+	h("GET /v1/status/leader", local, s.leader)
+	h("GET /v1/status/peers", read, s.peers)
+	h("GET /v1/members", local, s.members)
+	h("POST /v1/operator/raft/remove-peer", leader, s.removePeer)
+	h("POST /v1/executions", leader, s.submit)
+	h("GET /v1/executions", read, s.listExecutions)
+	h("GET /v1/executions/{id}", read, s.execution)
+	h("GET /v1/executions/{id}/events", read, s.events)
+	h("POST /v1/executions/{id}/stop", leader, s.stop)
+	h("POST /v1/executions/{id}/attempts/{attempt}/events", leader, s.reportEvents)
+	h("POST /v1/executions/{id}/attempts/{attempt}/result", leader, s.reportResult)
+	h("POST /v1/workers", leader, s.registerWorker)
+	h("GET /v1/workers", leader, s.listWorkers)
+	h("POST /v1/workers/{id}/poll", leader, s.poll)
+	h("POST /v1/workers/{id}/enable", leader, s.enableWorker)
+	h("POST /v1/workers/{id}/disable", leader, s.disableWorker)
+	h("DELETE /v1/workers/{id}", leader, s.removeWorker)
 	return jsonFallback(mux)
 }
 
@@ -115,9 +133,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
 
 type srv struct {
-	cfg    Config
-	b      Backend
-	logger hclog.Logger
+	cfg       Config
+	b         Backend
+	logger    hclog.Logger
+	transport http.RoundTripper // for forwarding to the leader
 }
 
 type handlerFunc func(r *http.Request) (any, error)

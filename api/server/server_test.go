@@ -23,6 +23,9 @@ type mockBackend struct {
 	submitted []*api.SubmitRequest
 	submitErr error
 	changed   chan struct{}
+	leaderAPI string // "" = this agent leads
+	stateless bool
+	barriers  int
 }
 
 func newMock() *mockBackend {
@@ -98,7 +101,20 @@ func (m *mockBackend) Stop(_ context.Context, id uint64, _ string) (catalog.Stat
 	return catalog.StatusCanceled, nil
 }
 func (m *mockBackend) RegisterWorker(context.Context, *catalog.Worker) error { return nil }
-func (m *mockBackend) Workers() ([]*catalog.Worker, error)                   { return nil, nil }
+func (m *mockBackend) Workers() ([]api.Worker, error)                        { return nil, nil }
+func (m *mockBackend) LeaderAPI() (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaderAPI, m.leaderAPI == "", nil
+}
+func (m *mockBackend) HasState() bool                                       { return !m.stateless }
+func (m *mockBackend) Barrier(context.Context) error                        { m.barriers++; return nil }
+func (m *mockBackend) Members() []api.Member                                { return []api.Member{{Name: "n1"}} }
+func (m *mockBackend) Peers() ([]api.Peer, error)                           { return nil, nil }
+func (m *mockBackend) RemovePeer(context.Context, string) error             { return nil }
+func (m *mockBackend) SetWorkerEnabled(context.Context, string, bool) error { return nil }
+func (m *mockBackend) RemoveWorker(context.Context, string) error           { return nil }
+func (m *mockBackend) PendingReason(*catalog.Execution) string              { return "waiting" }
 func (m *mockBackend) Poll(context.Context, string, *api.PollRequest) (*api.PollResponse, error) {
 	return &api.PollResponse{}, nil
 }
@@ -244,5 +260,53 @@ func TestServer_MasksSensitiveParams(t *testing.T) {
 	}
 	if b.execs[1].Params["password"] != "hunter2" {
 		t.Fatal("masking changed the stored value")
+	}
+}
+
+// TestServer_ForwardsToLeader puts a follower in front of a leader: writes
+// and consistent reads go to the leader, plain reads stay local, and a
+// worker-only agent forwards reads too.
+func TestServer_ForwardsToLeader(t *testing.T) {
+	lb := newMock()
+	leader := newTestServer(t, lb, 1<<20)
+	fb := newMock()
+	fb.leaderAPI = leader.URL
+	follower := newTestServer(t, fb, 1<<20)
+
+	code, body := do(t, follower, "POST", "/v1/executions", `{"package": "name: x"}`)
+	if code != 200 || len(lb.submitted) != 1 || len(fb.submitted) != 0 {
+		t.Fatalf("write through follower: %d %s; leader got %d, follower %d", code, body, len(lb.submitted), len(fb.submitted))
+	}
+	// Plain read: the follower's own (empty) copy.
+	if code, _ := do(t, follower, "GET", "/v1/executions/1", ""); code != 404 {
+		t.Fatalf("local read on follower: %d, want 404 from its own copy", code)
+	}
+	// Consistent read: the leader's copy, after a barrier.
+	if code, body := do(t, follower, "GET", "/v1/executions/1?consistent=true", ""); code != 200 || lb.barriers != 1 {
+		t.Fatalf("consistent read: %d %s, barriers %d", code, body, lb.barriers)
+	}
+	fb.stateless = true
+	if code, _ := do(t, follower, "GET", "/v1/executions/1", ""); code != 200 {
+		t.Fatalf("read on a worker-only agent: %d", code)
+	}
+	// Oversize bodies are refused before forwarding.
+	small := newTestServer(t, fb, 64)
+	if code, _ := do(t, small, "POST", "/v1/executions", `{"package": "`+strings.Repeat("x", 200)+`"}`); code != 413 {
+		t.Fatalf("oversize forwarded body: %d", code)
+	}
+	// An unreachable leader is a 502 naming it; a forwarding loop is cut.
+	fb.leaderAPI = "http://127.0.0.1:1"
+	if code, body := do(t, follower, "POST", "/v1/executions/1/stop", ""); code != 502 || !strings.Contains(body, "127.0.0.1:1") {
+		t.Fatalf("unreachable leader: %d %s", code, body)
+	}
+	req, _ := http.NewRequest("POST", follower.URL+"/v1/executions/1/stop", nil)
+	req.Header.Set(ForwardedHeader, "2")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("forwarding loop: %d", resp.StatusCode)
 	}
 }

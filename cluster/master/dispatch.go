@@ -35,6 +35,9 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 
+	m.mu.Lock()
+	m.lastSeen[workerID] = m.now()
+	m.mu.Unlock()
 	resp := &api.PollResponse{Tasks: []api.Task{}}
 	running := make(map[uint64]api.AttemptRef, len(req.Running))
 	for _, r := range req.Running {
@@ -48,7 +51,7 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 	for {
 		changed := m.fsm.Changed()
 		if slots > 0 && w.Enabled {
-			tasks, err := m.lease(ctx, workerID, slots)
+			tasks, err := m.lease(ctx, w, slots)
 			if err != nil {
 				return nil, err
 			}
@@ -162,22 +165,32 @@ func (m *Master) checkStops(running map[uint64]api.AttemptRef, resp *api.PollRes
 	return ended, err
 }
 
-// lease gives up to n pending executions to the worker in one command.
-func (m *Master) lease(ctx context.Context, workerID string, n int) ([]api.Task, error) {
+// maxPendingScan bounds how many pending executions one lease decision
+// looks at to find ones the worker may run.
+const maxPendingScan = 4096
+
+// lease gives up to n pending executions that w may run in one command.
+func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Task, error) {
+	workerID := w.ID
 	var items []fsm.LeaseItem
-	m.mu.Lock()
-	skip := len(m.inflight)
-	m.mu.Unlock()
 	err := m.store.View(func(tx *catalog.Tx) error {
-		for _, id := range tx.PendingIDs(n + skip) {
+		for _, id := range tx.PendingIDs(maxPendingScan) {
 			if len(items) == n {
 				break
+			}
+			m.mu.Lock()
+			busy := m.inflight[id]
+			m.mu.Unlock()
+			if busy {
+				continue
 			}
 			e, err := tx.Execution(id)
 			if err != nil {
 				return err
 			}
-			items = append(items, fsm.LeaseItem{ID: id, Attempt: e.Attempt + 1})
+			if e.Matches(w) {
+				items = append(items, fsm.LeaseItem{ID: id, Attempt: e.Attempt + 1})
+			}
 		}
 		return nil
 	})
@@ -273,6 +286,9 @@ const (
 	// ResultInterrupted means the worker stopped the attempt because it is
 	// shutting down; the execution is retried if it has retries left.
 	ResultInterrupted = "interrupted"
+	// ResultHandedBack means a draining worker gives the attempt back for
+	// another worker; it does not use up a retry.
+	ResultHandedBack = "handed_back"
 )
 
 // ReportResult ends an attempt with the worker's result and its last events.
@@ -288,16 +304,17 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
 		resp, err = m.apply(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(),
 			Items: []fsm.FinishItem{{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs}}})
-	case ResultInterrupted:
+	case ResultInterrupted, ResultHandedBack:
 		if len(evs) > 0 {
 			if err := m.ReportEvents(ctx, id, attempt, evs); err != nil {
 				return err
 			}
 		}
 		resp, err = m.apply(ctx, fsm.ExecutionExpireType, &fsm.ExecutionExpireRequest{Time: m.now(),
-			Items: []fsm.ExpireItem{{ID: id, Attempt: attempt, Reason: r.Message, Interrupted: true}}})
+			Items: []fsm.ExpireItem{{ID: id, Attempt: attempt, Reason: r.Message,
+				Interrupted: r.Status == ResultInterrupted, HandBack: r.Status == ResultHandedBack}}})
 	default:
-		return invalid(fmt.Errorf("invalid result status %q (want succeeded, failed, canceled or interrupted)", r.Status))
+		return invalid(fmt.Errorf("invalid result status %q (want succeeded, failed, canceled, interrupted or handed_back)", r.Status))
 	}
 	if err != nil {
 		return err

@@ -64,13 +64,18 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Raft is what the master needs of the cluster.
+// Raft is what the master needs of the cluster (*cluster.Cluster).
 type Raft interface {
 	Apply(ctx context.Context, t fsm.MessageType, msg any) (any, uint64, error)
 	Barrier(ctx context.Context) error
+	IsServer() bool
 	IsLeader() bool
 	Leader() (cluster.LeaderInfo, error)
 	LeaderCh() <-chan bool
+	Members() []cluster.Member
+	MemberEvents() <-chan cluster.Member
+	Peers() ([]cluster.Peer, error)
+	RemovePeer(id string) error
 	FSM() *fsm.FSM
 	Store() *catalog.Store
 }
@@ -86,8 +91,9 @@ type Master struct {
 
 	mu       sync.Mutex
 	leading  bool
-	leases   map[uint64]*lease // execution id -> current attempt's lease (leader only)
-	inflight map[uint64]bool   // ids in a lease command not yet applied
+	leases   map[uint64]*lease    // execution id -> current attempt's lease (leader only)
+	inflight map[uint64]bool      // ids in a lease command not yet applied
+	lastSeen map[string]time.Time // worker id -> last poll (leader only)
 	stopLead context.CancelFunc
 
 	done chan struct{}
@@ -112,11 +118,13 @@ func New(cfg Config, r Raft) (*Master, error) {
 	m := &Master{
 		cfg: cfg, raft: r, store: r.Store(), fsm: r.FSM(), logger: logger.Named("master"),
 		now:    func() time.Time { return time.Now().UTC() },
-		leases: map[uint64]*lease{}, inflight: map[uint64]bool{},
+		leases: map[uint64]*lease{}, inflight: map[uint64]bool{}, lastSeen: map[string]time.Time{},
 		done: make(chan struct{}),
 	}
-	m.wg.Add(1)
-	go m.followLeadership()
+	if r.IsServer() {
+		m.wg.Add(1)
+		go m.followLeadership()
+	}
 	return m, nil
 }
 
@@ -151,6 +159,8 @@ func (m *Master) followLeadership() {
 			} else {
 				m.loseLeadership()
 			}
+		case mem := <-m.raft.MemberEvents():
+			m.expireWorker(mem.Name, fmt.Sprintf("node %s %s (gossip)", mem.Name, mem.Status))
 		}
 	}
 }
@@ -202,6 +212,7 @@ func (m *Master) loseLeadership() {
 	m.leading = false
 	m.stopLead()
 	m.leases = map[uint64]*lease{}
+	m.lastSeen = map[string]time.Time{}
 	m.logger.Info("no longer leading")
 }
 
@@ -258,6 +269,28 @@ func (m *Master) expireDue(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	if len(items) > 0 {
+		m.expire(ctx, items)
+	}
+}
+
+// expireWorker ends at once every attempt leased to worker id (its node was
+// declared failed or left), if this server leads.
+func (m *Master) expireWorker(id, reason string) {
+	m.mu.Lock()
+	if !m.leading {
+		m.mu.Unlock()
+		return
+	}
+	var items []fsm.ExpireItem
+	for eid, l := range m.leases {
+		if l.worker == id {
+			items = append(items, fsm.ExpireItem{ID: eid, Attempt: l.attempt, Reason: reason})
+		}
+	}
+	m.mu.Unlock()
+	if len(items) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		m.expire(ctx, items)
 	}
 }
@@ -324,6 +357,16 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 	if req.Retries < 0 {
 		return 0, invalid(fmt.Errorf("retries must not be negative (got %d)", req.Retries))
 	}
+	for _, w := range req.Workers {
+		if w == "" {
+			return 0, invalid(errors.New("target worker id is empty"))
+		}
+	}
+	for k := range req.Labels {
+		if k == "" {
+			return 0, invalid(errors.New("target label name is empty"))
+		}
+	}
 	file := req.File
 	if file == "" {
 		file = "package.yaml"
@@ -347,7 +390,7 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 		Caller: caller,
 		Executions: []fsm.NewExecution{{
 			PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
-			Sensitive: sensitive, Retries: req.Retries,
+			Sensitive: sensitive, Retries: req.Retries, TargetWorkers: req.Workers, TargetLabels: req.Labels,
 		}},
 	})
 	if err != nil {
@@ -421,8 +464,7 @@ func (m *Master) RegisterWorker(ctx context.Context, w *catalog.Worker) error {
 	return err
 }
 
-// Workers lists registered workers.
-func (m *Master) Workers() ([]*catalog.Worker, error) {
+func (m *Master) catalogWorkers() ([]*catalog.Worker, error) {
 	var out []*catalog.Worker
 	err := m.store.View(func(tx *catalog.Tx) error {
 		var err error
@@ -430,4 +472,73 @@ func (m *Master) Workers() ([]*catalog.Worker, error) {
 		return err
 	})
 	return out, err
+}
+
+// Workers lists registered workers with the leader's soft state: when it last
+// heard from each and how many attempts each holds.
+func (m *Master) Workers() ([]api.Worker, error) {
+	list, err := m.catalogWorkers()
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	running := map[string]int{}
+	for _, l := range m.leases {
+		running[l.worker]++
+	}
+	out := make([]api.Worker, 0, len(list))
+	for _, w := range list {
+		aw := api.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Enabled: w.Enabled,
+			RegisteredAt: w.RegisteredAt, Running: running[w.ID]}
+		if t, ok := m.lastSeen[w.ID]; ok {
+			aw.LastSeen = &t
+		}
+		out = append(out, aw)
+	}
+	return out, nil
+}
+
+// SetWorkerEnabled enables or disables a worker.
+func (m *Master) SetWorkerEnabled(ctx context.Context, id string, enabled bool) error {
+	_, err := m.apply(ctx, fsm.WorkerEnableType, &fsm.WorkerEnableRequest{Time: m.now(), ID: id, Enabled: enabled})
+	return err
+}
+
+// RemoveWorker forgets a worker. A live agent registers again at its next
+// poll; disable a worker to keep it from getting tasks.
+func (m *Master) RemoveWorker(ctx context.Context, id string) error {
+	_, err := m.apply(ctx, fsm.WorkerRemoveType, &fsm.WorkerRemoveRequest{Time: m.now(), ID: id})
+	return err
+}
+
+// PendingReason says why a pending execution is not running: no enabled
+// worker may take it. "" means it waits for a free slot.
+func (m *Master) PendingReason(e *catalog.Execution) string {
+	list, err := m.catalogWorkers()
+	if err != nil {
+		return ""
+	}
+	var disabled []string
+	for _, w := range list {
+		if e.Matches(w) {
+			if w.Enabled {
+				return ""
+			}
+			disabled = append(disabled, w.ID)
+		}
+	}
+	target := "any worker"
+	if len(e.TargetWorkers) > 0 || len(e.TargetLabels) > 0 {
+		target = fmt.Sprintf("workers %v with labels %v", e.TargetWorkers, e.TargetLabels)
+		if len(e.TargetWorkers) == 0 {
+			target = fmt.Sprintf("workers with labels %v", e.TargetLabels)
+		} else if len(e.TargetLabels) == 0 {
+			target = fmt.Sprintf("workers %v", e.TargetWorkers)
+		}
+	}
+	if len(disabled) > 0 {
+		return fmt.Sprintf("waiting for %s: the matching workers %v are disabled", target, disabled)
+	}
+	return fmt.Sprintf("waiting for %s: no registered worker matches", target)
 }

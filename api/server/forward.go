@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+
+	"github.com/scaleout/scaleout/api"
+)
+
+// Router tells the handlers where a request must be served. Implementations
+// must be safe for concurrent use.
+type Router interface {
+	// LeaderAPI returns the base URL of the API to forward leader-only
+	// requests to, or self=true when this agent is the leader.
+	LeaderAPI() (addr string, self bool, err error)
+	// HasState reports whether this agent holds a copy of the catalog
+	// (servers do; worker-only agents forward every read).
+	HasState() bool
+	// Barrier waits until the leader has applied everything committed, for
+	// consistent reads.
+	Barrier(ctx context.Context) error
+}
+
+type mode int
+
+const (
+	local  mode = iota // answered by this agent
+	read               // local catalog copy, or the leader's when consistent or stateless
+	leader             // the leader only
+)
+
+// ForwardedHeader counts how often a request was forwarded, to stop loops
+// while leadership moves.
+const ForwardedHeader = "X-Scaleout-Forwarded"
+
+const maxForwards = 2
+
+func (s *srv) route(m mode, next http.Handler) http.Handler {
+	if m == local {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		consistent := r.URL.Query().Get("consistent") == "true"
+		if m == read && s.b.HasState() && !consistent {
+			next.ServeHTTP(w, r)
+			return
+		}
+		addr, self, err := s.b.LeaderAPI()
+		if err != nil {
+			writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "no leader: " + err.Error()})
+			return
+		}
+		if self {
+			if consistent {
+				if err := s.b.Barrier(r.Context()); err != nil {
+					writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "consistent read: " + err.Error()})
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.forward(w, r, addr)
+	})
+}
+
+func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string) {
+	hops, _ := strconv.Atoi(r.Header.Get(ForwardedHeader))
+	if hops >= maxForwards {
+		writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("request forwarded %d times without reaching the leader (leadership is changing); retry", hops)})
+		return
+	}
+	target, err := url.Parse(addr)
+	if err != nil || target.Host == "" {
+		writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("leader has an unusable API address %q", addr)})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			pr.Out.Header.Set(ForwardedHeader, strconv.Itoa(hops+1))
+		},
+		Transport: s.transport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				writeError(w, &codedError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)})
+				return
+			}
+			if errors.Is(err, context.Canceled) {
+				return // the client went away
+			}
+			writeError(w, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("forwarding to the leader at %s: %v", addr, err)})
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+func writeError(w http.ResponseWriter, err *codedError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(err.code)
+	_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: err.msg})
+}
