@@ -4,227 +4,299 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/scaleout/scaleout/api"
-	"github.com/scaleout/scaleout/api/server"
-	"github.com/scaleout/scaleout/cluster"
-	"github.com/scaleout/scaleout/cluster/master"
-	"github.com/scaleout/scaleout/executor/worker"
+	"github.com/scaleout/scaleout/cluster/agent"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 )
 
-// agentFlags is the user configuration of an agent.
+// fileConfig is the agent's YAML config file (--config). Every field is a
+// pointer so that a file only overrides what it sets; flags given on the
+// command line override the file.
+type fileConfig struct {
+	Node            *string           `yaml:"node"`
+	DataDir         *string           `yaml:"data_dir"`
+	Dev             *bool             `yaml:"dev"`
+	Server          *bool             `yaml:"server"`
+	Bind            *string           `yaml:"bind"`
+	Advertise       *string           `yaml:"advertise"`
+	HTTPAddr        *string           `yaml:"http_addr"`
+	RaftPort        *int              `yaml:"raft_port"`
+	GossipPort      *int              `yaml:"gossip_port"`
+	Join            []string          `yaml:"join"`
+	BootstrapExpect *int              `yaml:"bootstrap_expect"`
+	MaxVoters       *int              `yaml:"max_voters"`
+	DeadServerGrace *time.Duration    `yaml:"dead_server_grace"`
+	Labels          map[string]string `yaml:"labels"`
+	MaxTasks        *int              `yaml:"max_tasks"`
+	LeaseTimeout    *time.Duration    `yaml:"lease_timeout"`
+	Heartbeat       *time.Duration    `yaml:"heartbeat"`
+	KillGrace       *time.Duration    `yaml:"kill_grace"`
+	DrainTimeout    *time.Duration    `yaml:"drain_timeout"`
+	MaxRequestBytes *int64            `yaml:"max_request_bytes"`
+	LogLevel        *string           `yaml:"log_level"`
+}
+
+// agentFlags holds the flag values; only flags the user set override the
+// config file.
 type agentFlags struct {
-	dev          bool
-	httpAddr     string
-	dataDir      string
-	node         string
-	logLevel     string
-	maxTasks     int
-	maxBodyBytes int64
-	leaseTimeout time.Duration
-	heartbeat    time.Duration
-	killGrace    time.Duration
+	config          string
+	dev             bool
+	node            string
+	dataDir         string
+	server          bool
+	bind            string
+	advertise       string
+	httpAddr        string
+	raftPort        int
+	gossipPort      int
+	join            []string
+	bootstrapExpect int
+	maxVoters       int
+	deadServerGrace time.Duration
+	labels          string
+	maxTasks        int
+	leaseTimeout    time.Duration
+	heartbeat       time.Duration
+	killGrace       time.Duration
+	drainTimeout    time.Duration
+	maxBodyBytes    int64
+	logLevel        string
 }
 
 func newAgentCmd() *cobra.Command {
 	var f agentFlags
+	d := agent.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent: a cluster server (the master when it leads) and a worker",
 		Long: `Run a scaleout agent.
 
-Every agent serves the HTTP API, is a Scale Out Worker that runs package
-executions in child processes, and (as a server) holds a copy of the catalog
-in Raft; the Raft leader is the Scale Out Master.
+Every agent serves the HTTP API (any agent accepts any call and forwards writes
+to the leader), is a Scale Out Worker that runs executions in child processes,
+and, as a server, holds a copy of the catalog in Raft; the Raft leader is the
+Scale Out Master. Agents find each other by gossip (--join).
 
 --dev runs a one-node cluster on loopback: it bootstraps a single-server Raft
-group, and without --data-dir keeps its state in a temporary directory that is
-removed at exit. With --data-dir the state survives restarts (even kill -9):
-executions that were running when the agent died are retried if they have
-retries left, otherwise they end as ended_unexpectedly.
+group and, without --data-dir, keeps its state in a temporary directory removed
+at exit. With --data-dir the state survives restarts (even kill -9).
 
-SIGINT or SIGTERM stop the agent cleanly: running executions are stopped and
-recorded (retried later if they have retries left, else canceled).`,
+A cluster: start each server with the same --bootstrap-expect N and --join
+pointing at one or more of the others (gossip port); the servers bootstrap
+Raft once N of them see each other. Later servers and worker-only agents
+(--server=false) only need --join.
+
+SIGINT or SIGTERM: the agent drains (no new tasks; running executions get up to
+--drain-timeout, then are handed back to run elsewhere), hands over leadership,
+leaves the cluster and stops. In --dev mode running executions are stopped and
+recorded instead (retried after a restart if they have retries left, else
+canceled).
+
+Flags override the --config file; its keys are the flag names with '_' for '-'.`,
+		Example: `  scaleout agent --dev
+  scaleout agent --node a1 --data-dir /var/lib/scaleout --bootstrap-expect 3 --join 10.0.0.2:8393 --join 10.0.0.3:8393
+  scaleout agent --node w1 --server=false --join 10.0.0.1:8393 --labels os=linux,zone=a
+  scaleout agent --config /etc/scaleout/agent.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), cmd.Flags(), &f) },
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&f.dev, "dev", false, "run a one-node cluster on loopback for trying scaleout out and for tests")
-	fl.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8391", "address the HTTP API listens on (port 0 picks a free port)")
-	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the Raft log, snapshots and catalog (--dev: a temporary directory if empty)")
-	fl.StringVar(&f.node, "node", "", "node name (default: the host name)")
+	fl.StringVar(&f.config, "config", "", "YAML config file (keys as the flags, '-' written '_'); flags override it")
+	fl.BoolVar(&f.dev, "dev", false, "one-node cluster on loopback for trying scaleout out and for tests")
+	fl.StringVar(&f.node, "node", "", "node name, unique in the cluster (default: the host name)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory for Raft state, the catalog and work dirs (required; --dev: a temporary directory if empty)")
+	fl.BoolVar(&f.server, "server", d.Server, "hold Raft state and take part in elections; false = worker-only agent")
+	fl.StringVar(&f.bind, "bind", d.Bind, "address Raft and gossip listen on (--dev: 127.0.0.1)")
+	fl.StringVar(&f.advertise, "advertise", "", "address other agents reach this one at (default: --bind, or a private address of this host)")
+	fl.StringVar(&f.httpAddr, "http-addr", d.HTTPAddr, "address the HTTP API listens on; port 0 picks a free one (--dev: 127.0.0.1:8391)")
+	fl.IntVar(&f.raftPort, "raft-port", d.RaftPort, "Raft port (--dev: a free port)")
+	fl.IntVar(&f.gossipPort, "gossip-port", d.GossipPort, "gossip port, TCP and UDP (--dev: a free port)")
+	fl.StringArrayVar(&f.join, "join", nil, "gossip address HOST:PORT of an agent to join (repeatable; retried until one answers)")
+	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "number of servers that form a new cluster together; give every initial server the same value")
+	fl.IntVar(&f.maxVoters, "max-voters", d.MaxVoters, "Raft voters at most; further servers join as non-voters")
+	fl.DurationVar(&f.deadServerGrace, "dead-server-grace", d.DeadServerGrace, "a server failed this long is removed from Raft by the leader")
+	fl.StringVar(&f.labels, "labels", "", "worker labels k=v,... (executions can target them with run --label)")
+	fl.IntVar(&f.maxTasks, "max-tasks", d.MaxTasks, "executions this worker runs at once")
+	fl.DurationVar(&f.leaseTimeout, "lease-timeout", d.LeaseTimeout, "an execution whose worker is silent this long is expired and retried")
+	fl.DurationVar(&f.heartbeat, "heartbeat", d.Heartbeat, "worker heartbeat (long-poll) interval; shorter than --lease-timeout")
+	fl.DurationVar(&f.killGrace, "kill-grace", d.KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", d.DrainTimeout, "on SIGTERM, time running executions get to finish before they are handed back")
+	fl.Int64Var(&f.maxBodyBytes, "max-request-bytes", d.MaxBodyBytes, "largest accepted API request body; larger ones get 413")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
-	fl.IntVar(&f.maxTasks, "max-tasks", 10, "executions this worker runs at once")
-	fl.Int64Var(&f.maxBodyBytes, "max-request-bytes", server.DefaultConfig().MaxBodyBytes, "largest accepted API request body; larger ones get 413")
-	fl.DurationVar(&f.leaseTimeout, "lease-timeout", master.DefaultConfig().LeaseTimeout, "an attempt whose worker is silent this long is expired and retried")
-	fl.DurationVar(&f.heartbeat, "heartbeat", worker.DefaultConfig().PollWait, "worker heartbeat (long-poll) interval; must be shorter than --lease-timeout")
-	fl.DurationVar(&f.killGrace, "kill-grace", worker.DefaultConfig().KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")
 	return cmd
 }
 
-func runAgent(ctx context.Context, f *agentFlags) error {
-	if !f.dev {
-		return exitf(exitUsage, "only --dev (a one-node cluster) is implemented in this version; run 'scaleout agent --dev'")
+// buildAgentConfig merges defaults, the config file and the flags the user set.
+func buildAgentConfig(flags *pflag.FlagSet, f *agentFlags) (agent.Config, string, error) {
+	var fc fileConfig
+	if f.config != "" {
+		raw, err := os.ReadFile(f.config)
+		if err != nil {
+			return agent.Config{}, "", err
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+			return agent.Config{}, "", fmt.Errorf("config file %s: %w", f.config, err)
+		}
 	}
-	if f.maxTasks <= 0 {
-		return exitf(exitUsage, "--max-tasks must be positive (got %d)", f.maxTasks)
+	set := func(name string) bool { return flags.Changed(name) }
+	dev := pick(set("dev"), f.dev, fc.Dev, false)
+	c := agent.DefaultConfig()
+	if dev {
+		c.Dev = true
+		c.HTTPAddr = "127.0.0.1:8391"
+		c.Bind = "127.0.0.1"
+		c.RaftPort, c.GossipPort = 0, 0
 	}
-	if f.maxBodyBytes <= 0 {
-		return exitf(exitUsage, "--max-request-bytes must be positive (got %d)", f.maxBodyBytes)
+	c.Node = pick(set("node"), f.node, fc.Node, c.Node)
+	c.DataDir = pick(set("data-dir"), f.dataDir, fc.DataDir, "")
+	c.Server = pick(set("server"), f.server, fc.Server, c.Server)
+	c.Bind = pick(set("bind"), f.bind, fc.Bind, c.Bind)
+	c.Advertise = pick(set("advertise"), f.advertise, fc.Advertise, "")
+	c.HTTPAddr = pick(set("http-addr"), f.httpAddr, fc.HTTPAddr, c.HTTPAddr)
+	c.RaftPort = pick(set("raft-port"), f.raftPort, fc.RaftPort, c.RaftPort)
+	c.GossipPort = pick(set("gossip-port"), f.gossipPort, fc.GossipPort, c.GossipPort)
+	c.Join = fc.Join
+	if set("join") {
+		c.Join = f.join
 	}
-	if f.heartbeat <= 0 || f.leaseTimeout <= f.heartbeat {
-		return exitf(exitUsage, "--heartbeat (%s) must be positive and shorter than --lease-timeout (%s)", f.heartbeat, f.leaseTimeout)
+	c.BootstrapExpect = pick(set("bootstrap-expect"), f.bootstrapExpect, fc.BootstrapExpect, 0)
+	c.MaxVoters = pick(set("max-voters"), f.maxVoters, fc.MaxVoters, c.MaxVoters)
+	c.DeadServerGrace = pick(set("dead-server-grace"), f.deadServerGrace, fc.DeadServerGrace, c.DeadServerGrace)
+	c.Labels = fc.Labels
+	if set("labels") {
+		labels, err := parseLabels(f.labels)
+		if err != nil {
+			return agent.Config{}, "", err
+		}
+		c.Labels = labels
 	}
-	level := hclog.LevelFromString(f.logLevel)
-	if level == hclog.NoLevel {
-		return exitf(exitUsage, "unknown --log-level %q", f.logLevel)
+	c.MaxTasks = pick(set("max-tasks"), f.maxTasks, fc.MaxTasks, c.MaxTasks)
+	c.LeaseTimeout = pick(set("lease-timeout"), f.leaseTimeout, fc.LeaseTimeout, c.LeaseTimeout)
+	c.Heartbeat = pick(set("heartbeat"), f.heartbeat, fc.Heartbeat, c.Heartbeat)
+	c.KillGrace = pick(set("kill-grace"), f.killGrace, fc.KillGrace, c.KillGrace)
+	c.DrainTimeout = pick(set("drain-timeout"), f.drainTimeout, fc.DrainTimeout, c.DrainTimeout)
+	c.MaxBodyBytes = pick(set("max-request-bytes"), f.maxBodyBytes, fc.MaxRequestBytes, c.MaxBodyBytes)
+	logLevel := pick(set("log-level"), f.logLevel, fc.LogLevel, "info")
+	if c.Dev && (c.BootstrapExpect > 1 || len(c.Join) > 0 || !c.Server) {
+		return agent.Config{}, "", errors.New("--dev is a one-node cluster: it cannot be combined with --bootstrap-expect, --join or --server=false")
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "scaleout", Level: level, Output: os.Stderr})
-
-	node := f.node
-	if node == "" {
+	if c.Node == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return exitf(exitUsage, "no --node given and the host name is unknown: %v", err)
+			return agent.Config{}, "", fmt.Errorf("no --node given and the host name is unknown: %w", err)
 		}
-		node = h
+		c.Node = h
 	}
-	dataDir := f.dataDir
-	if dataDir == "" {
+	return c, logLevel, nil
+}
+
+// pick returns the flag value if the flag was set, else the file's value if
+// present, else def.
+func pick[T any](flagSet bool, flagVal T, fileVal *T, def T) T {
+	switch {
+	case flagSet:
+		return flagVal
+	case fileVal != nil:
+		return *fileVal
+	}
+	return def
+}
+
+func parseLabels(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("label %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func runAgent(ctx context.Context, flags *pflag.FlagSet, f *agentFlags) error {
+	cfg, logLevel, err := buildAgentConfig(flags, f)
+	if err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
+	level := hclog.LevelFromString(logLevel)
+	if level == hclog.NoLevel {
+		return exitf(exitUsage, "unknown log level %q (want trace, debug, info, warn or error)", logLevel)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "scaleout", Level: level, Output: os.Stderr})
+	if cfg.DataDir == "" {
+		if !cfg.Dev {
+			return exitf(exitUsage, "--data-dir is required (only --dev may use a temporary directory)")
+		}
 		tmp, err := os.MkdirTemp("", "scaleout-dev-")
 		if err != nil {
 			return exitf(exitFailed, "create temporary data dir: %v", err)
 		}
-		dataDir = tmp
+		cfg.DataDir = tmp
 		defer os.RemoveAll(tmp)
-	} else if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return exitf(exitFailed, "data dir: %v", err)
 	}
-
-	ln, err := net.Listen("tcp", f.httpAddr)
-	if err != nil {
-		return exitf(exitFailed, "HTTP API cannot listen on %s: %v", f.httpAddr, err)
-	}
-	apiURL := "http://" + ln.Addr().String()
-
-	ccfg := cluster.DevConfig()
-	ccfg.NodeName = node
-	ccfg.DataDir = dataDir
-	ccfg.APIAddr = apiURL
-	ccfg.Logger = logger
-	cl, err := cluster.New(ccfg)
-	if err != nil {
-		ln.Close()
-		return exitf(exitFailed, "start cluster: %v", err)
-	}
-	mcfg := master.DefaultConfig()
-	mcfg.LeaseTimeout = f.leaseTimeout
-	mcfg.Logger = logger
-	m, err := master.New(mcfg, cl)
-	if err != nil {
-		ln.Close()
-		cl.Shutdown()
-		return exitf(exitUsage, "%v", err)
-	}
-
-	scfg := server.DefaultConfig()
-	scfg.MaxBodyBytes = f.maxBodyBytes
-	scfg.Logger = logger
-	httpSrv := &http.Server{Handler: server.New(scfg, m), ReadHeaderTimeout: 10 * time.Second}
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- httpSrv.Serve(ln) }()
-
 	exe, err := os.Executable()
 	if err != nil {
 		return exitf(exitFailed, "find own executable for package processes: %v", err)
 	}
-	client, err := api.NewClient(api.Config{Address: apiURL, Caller: "worker " + node})
-	if err != nil {
-		return exitf(exitFailed, "%v", err)
-	}
-	wcfg := worker.DefaultConfig()
-	wcfg.ID = node
-	wcfg.Node = node
-	wcfg.MaxTasks = f.maxTasks
-	wcfg.PollWait = f.heartbeat
-	wcfg.LeaseTimeout = f.leaseTimeout
-	wcfg.KillGrace = f.killGrace
-	wcfg.Command = []string{exe, "exec"}
-	wcfg.WorkDir = filepath.Join(dataDir, "work")
-	wcfg.Client = client
-	wcfg.Logger = logger
-	wk, err := worker.New(wcfg)
-	if err != nil {
-		return exitf(exitFailed, "%v", err)
-	}
+	cfg.ExecCommand = []string{exe, "exec"}
+	cfg.Version = version
+	cfg.Logger = logger
 
-	wctx, stopWorker := context.WithCancel(context.Background())
-	workerDone := make(chan struct{})
-	go func() { defer close(workerDone); wk.Run(wctx) }()
+	a, err := agent.New(cfg)
+	if err != nil {
+		return exitf(exitUsage, "start agent: %v", err)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 
 	// Announce the agent once its worker is connected to a master, so that
 	// a package submitted right after the banner starts at once.
 	select {
-	case <-wk.Ready():
-	case <-time.After(30 * time.Second):
-		logger.Warn("worker not connected to a master after 30s; continuing")
+	case <-a.Ready():
+	case <-time.After(60 * time.Second):
+		logger.Warn("worker not connected to a master after 60s (no leader yet?); continuing")
+	case s := <-sigs:
+		logger.Info("signal before start-up completed; stopping", "signal", s.String())
+		a.Shutdown()
+		return nil
 	}
 	// This line is the contract with scripts and tests that start an agent
-	// on port 0: it names the address the API really listens on.
-	fmt.Fprintf(os.Stderr, "==> scaleout agent started: node=%s api=%s data-dir=%s dev=%t\n", node, apiURL, dataDir, f.dev)
-	if f.dev {
-		fmt.Fprintf(os.Stderr, "==> try: scaleout run testdata/hello.yaml --wait --address %s\n", apiURL)
+	// on port 0: it names the addresses the agent really uses.
+	fmt.Fprintf(os.Stderr, "==> scaleout agent started: node=%s api=%s gossip=%s server=%t data-dir=%s dev=%t\n",
+		cfg.Node, a.APIAddr(), a.GossipAddr(), cfg.Server, cfg.DataDir, cfg.Dev)
+	if cfg.Dev {
+		fmt.Fprintf(os.Stderr, "==> try: scaleout run testdata/hello.yaml --wait --address %s\n", a.APIAddr())
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	var runErr error
 	select {
 	case s := <-sigs:
-		logger.Info("shutting down", "signal", s.String())
-	case err := <-httpDone:
+		logger.Info("leaving", "signal", s.String())
+		go func() {
+			<-sigs
+			logger.Warn("second signal: stopping without draining")
+			os.Exit(exitFailed)
+		}()
+	case err := <-a.Done():
 		runErr = exitf(exitFailed, "HTTP API stopped: %v", err)
 	case <-ctx.Done():
 	}
-
-	// Order matters: the worker stops its attempts and reports them through
-	// the API to the master, so it goes first; then the API; then Raft.
-	stopWorker()
-	<-workerDone
-	m.Close()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = httpSrv.Shutdown(sctx)
-	scancel()
-	if err := cl.Shutdown(); err != nil && !errors.Is(err, cluster.ErrShutdown) {
-		logger.Warn("raft shutdown", "error", err)
-	}
+	a.Leave()
 	fmt.Fprintln(os.Stderr, "==> scaleout agent stopped")
 	return runErr
-}
-
-// parseParams turns NAME=VALUE flags into a map.
-func parseParams(kvs []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range kvs {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("--param %q: want NAME=VALUE", kv)
-		}
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("--param %s given twice", name)
-		}
-		out[name] = value
-	}
-	return out, nil
 }

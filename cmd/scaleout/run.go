@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -124,4 +125,20 @@ func printEvent(out io.Writer, ev api.Event) {
 		task = "[" + ev.Task + "] "
 	}
 	fmt.Fprintf(out, "%s %-13s %s%s\n", ev.Time.Local().Format("15:04:05.000"), ev.Type, task, ev.Message)
+}
+
+// parseParams turns NAME=VALUE flags into a map.
+func parseParams(kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--param %q: want NAME=VALUE", kv)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("--param %s given twice", name)
+		}
+		out[name] = value
+	}
+	return out, nil
 }

@@ -26,6 +26,7 @@ type attempt struct {
 	cmd         *exec.Cmd
 	stopping    bool // stop requested by the master: report canceled
 	interrupted bool // the worker is shutting down: report interrupted
+	handBack    bool // the worker is draining: report handed_back (retry elsewhere)
 	dropped     bool // the master no longer accepts this attempt: report nothing
 	ending      bool // the package process has exited; the result is being reported
 	reaped      bool // the child was waited for: its pid may be reused, never signal it again
@@ -61,6 +62,16 @@ func (a *attempt) stop() {
 func (a *attempt) interrupt() {
 	a.mu.Lock()
 	a.interrupted = true
+	a.mu.Unlock()
+	a.terminate()
+}
+
+// handBackNow stops the attempt because the worker drains: another worker
+// will run it.
+func (a *attempt) handBackNow() {
+	a.mu.Lock()
+	a.interrupted = true
+	a.handBack = true
 	a.mu.Unlock()
 	a.terminate()
 }
@@ -198,7 +209,7 @@ func (a *attempt) run(_ context.Context) {
 	if a.killTimer != nil {
 		a.killTimer.Stop()
 	}
-	res, stopping, interrupted, dropped := a.result, a.stopping, a.interrupted, a.dropped
+	res, stopping, interrupted, handBack, dropped := a.result, a.stopping, a.interrupted, a.handBack, a.dropped
 	a.mu.Unlock()
 
 	if dropped {
@@ -209,6 +220,8 @@ func (a *attempt) run(_ context.Context) {
 	switch {
 	case res != nil && (res.Status == api.StatusSucceeded || res.Status == api.StatusFailed) && !interrupted:
 		rep.Status, rep.Message = res.Status, res.Message
+	case handBack:
+		rep.Status, rep.Message = "handed_back", fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)
 	case interrupted:
 		rep.Status, rep.Message = "interrupted", fmt.Sprintf("worker %s shut down", a.w.cfg.ID)
 	case stopping:

@@ -85,6 +85,8 @@ type Worker struct {
 	mu          sync.Mutex
 	running     map[uint64]*attempt
 	lastContact time.Time
+	draining    bool          // lease nothing new
+	ended       chan struct{} // closed and replaced whenever an attempt ends
 
 	ready     chan struct{} // closed after the first successful poll
 	readyOnce sync.Once
@@ -106,7 +108,7 @@ func New(cfg Config) (*Worker, error) {
 	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{})}, nil
+	return &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{})}, nil
 }
 
 // Running returns the number of attempts running.
@@ -175,6 +177,9 @@ func (w *Worker) register(ctx context.Context) {
 func (w *Worker) pollOnce(ctx context.Context) error {
 	w.mu.Lock()
 	req := &api.PollRequest{Slots: w.cfg.MaxTasks, WaitMS: int(w.cfg.PollWait / time.Millisecond)}
+	if w.draining {
+		req.Slots = 0
+	}
 	for _, a := range w.running {
 		ref := a.ref()
 		req.Running = append(req.Running, ref)
@@ -263,8 +268,50 @@ func (w *Worker) start(ctx context.Context, t api.Task) {
 		if w.running[t.ID] == a {
 			delete(w.running, t.ID)
 		}
+		close(w.ended)
+		w.ended = make(chan struct{})
 		w.mu.Unlock()
 	}()
+}
+
+// Drain stops leasing new attempts, lets running ones finish for up to
+// timeout, then hands the rest back to the master so that other workers run
+// them (without using up their retries). It returns when every attempt has
+// ended and been reported. Run keeps polling meanwhile, so stops and leases
+// keep working.
+func (w *Worker) Drain(timeout time.Duration) {
+	w.mu.Lock()
+	w.draining = true
+	n := len(w.running)
+	w.mu.Unlock()
+	w.logger.Info("draining", "running", n, "timeout", timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		n, ended := len(w.running), w.ended
+		w.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ended:
+			continue
+		case <-timer.C:
+		}
+		break
+	}
+	w.mu.Lock()
+	var rest []*attempt
+	for _, a := range w.running {
+		rest = append(rest, a)
+	}
+	w.mu.Unlock()
+	for _, a := range rest {
+		w.logger.Info("handing attempt back", "id", a.task.ID, "attempt", a.task.Attempt)
+		a.handBackNow()
+	}
+	w.wg.Wait()
 }
 
 func (w *Worker) shutdown() {

@@ -1,0 +1,324 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/api/server"
+	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/cluster/master"
+	"github.com/scaleout/scaleout/executor/worker"
+)
+
+// Config is the runtime configuration of an agent.
+type Config struct {
+	// Node is the agent's name in gossip, Raft and as worker id. Required.
+	Node string
+	// DataDir holds Raft state, the catalog and attempt work directories. Required.
+	DataDir string
+	// Dev runs a one-node cluster: bootstrap alone, loopback, tight timings.
+	Dev bool
+	// Server makes the agent a Raft server; false is a worker-only agent.
+	Server bool
+	// HTTPAddr is where the API listens (port 0 picks one).
+	HTTPAddr string
+	// Bind is the address Raft and gossip listen on; Advertise the address
+	// other agents use (default: Bind, or a private address of this host
+	// when Bind is 0.0.0.0).
+	Bind      string
+	Advertise string
+	// RaftPort and GossipPort (0 picks a free port).
+	RaftPort   int
+	GossipPort int
+	// Join lists gossip addresses of agents to join (retried until one answers).
+	Join []string
+	// BootstrapExpect is the number of servers that bootstrap the cluster.
+	BootstrapExpect int
+	// MaxVoters caps the Raft voters.
+	MaxVoters int
+	// DeadServerGrace is how long a failed server stays a Raft peer.
+	DeadServerGrace time.Duration
+	// Labels describe this worker for targeting.
+	Labels map[string]string
+	// MaxTasks is the number of executions this worker runs at once.
+	MaxTasks int
+	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
+	// timings (see master.Config and worker.Config).
+	LeaseTimeout time.Duration
+	Heartbeat    time.Duration
+	KillGrace    time.Duration
+	DrainTimeout time.Duration
+	// MaxBodyBytes limits API request bodies.
+	MaxBodyBytes int64
+	// ExecCommand is the command line of the child that runs one attempt.
+	ExecCommand []string
+	// Version is gossiped and reported.
+	Version string
+	// FastTimings uses loopback Raft and gossip timings (tests).
+	FastTimings bool
+	// RaftDialer wraps outgoing Raft connections (tests cut the network with it).
+	RaftDialer func(addr string, timeout time.Duration) (net.Conn, error)
+	// Logger receives every log line.
+	Logger hclog.Logger
+}
+
+// DefaultConfig returns the defaults of `scaleout agent`.
+func DefaultConfig() Config {
+	mc, wc := master.DefaultConfig(), worker.DefaultConfig()
+	return Config{
+		Server: true, HTTPAddr: ":8391", Bind: "0.0.0.0", RaftPort: 8392, GossipPort: 8393,
+		MaxVoters: 5, DeadServerGrace: 10 * time.Minute, MaxTasks: wc.MaxTasks,
+		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
+		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	switch {
+	case c.Node == "":
+		return errors.New("node name is empty")
+	case c.DataDir == "":
+		return errors.New("data dir is empty")
+	case c.MaxTasks <= 0:
+		return fmt.Errorf("max tasks must be positive (got %d)", c.MaxTasks)
+	case c.MaxBodyBytes <= 0:
+		return fmt.Errorf("max request bytes must be positive (got %d)", c.MaxBodyBytes)
+	case c.Heartbeat <= 0 || c.LeaseTimeout <= c.Heartbeat:
+		return fmt.Errorf("heartbeat (%s) must be positive and shorter than the lease timeout (%s)", c.Heartbeat, c.LeaseTimeout)
+	case c.KillGrace <= 0:
+		return errors.New("kill grace must be positive")
+	case c.DrainTimeout < 0:
+		return errors.New("drain timeout must not be negative")
+	case c.RaftPort < 0 || c.RaftPort > 65535 || c.GossipPort < 0 || c.GossipPort > 65535:
+		return errors.New("ports must be between 0 and 65535")
+	case len(c.ExecCommand) == 0:
+		return errors.New("exec command is empty")
+	case !c.Dev && c.Server && c.BootstrapExpect == 0 && len(c.Join) == 0:
+		return errors.New("a server needs --bootstrap-expect N (to form a new cluster) or --join (to join one)")
+	case !c.Server && len(c.Join) == 0:
+		return errors.New("a worker-only agent needs --join to find the servers")
+	}
+	return nil
+}
+
+// Agent is a running agent.
+type Agent struct {
+	cfg     Config
+	logger  hclog.Logger
+	cluster *cluster.Cluster
+	master  *master.Master
+	worker  *worker.Worker
+	httpSrv *http.Server
+	apiURL  string
+
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
+	httpDone   chan error
+}
+
+// New starts an agent: the API listener, the cluster, the master and the
+// worker. It returns once everything is started (not necessarily connected).
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	a := &Agent{cfg: cfg, logger: logger, workerDone: make(chan struct{}), httpDone: make(chan error, 1)}
+
+	advertise, err := advertiseHost(cfg.Bind, cfg.Advertise)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if h, _, _ := net.SplitHostPort(cfg.HTTPAddr); h != "" && !net.ParseIP(h).IsUnspecified() {
+		a.apiURL = "http://" + ln.Addr().String()
+	} else {
+		a.apiURL = "http://" + net.JoinHostPort(advertise, strconv.Itoa(port))
+	}
+
+	ccfg := cluster.DefaultConfig()
+	if cfg.Dev || cfg.FastTimings {
+		ccfg = cluster.DevConfig()
+		ccfg.Bootstrap = cfg.Dev
+	}
+	ccfg.NodeName = cfg.Node
+	ccfg.DataDir = cfg.DataDir
+	ccfg.Server = cfg.Server
+	ccfg.RaftBind = net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.RaftPort))
+	if net.ParseIP(cfg.Bind).IsUnspecified() || cfg.Advertise != "" {
+		ccfg.RaftAdvertise = net.JoinHostPort(advertise, strconv.Itoa(cfg.RaftPort))
+	}
+	ccfg.GossipBind = cfg.Bind
+	ccfg.GossipPort = cfg.GossipPort
+	if cfg.Advertise != "" {
+		ccfg.GossipAdvertise = advertise
+	}
+	ccfg.Join = cfg.Join
+	ccfg.APIAddr = a.apiURL
+	ccfg.Labels = cfg.Labels
+	ccfg.Version = cfg.Version
+	ccfg.BootstrapExpect = cfg.BootstrapExpect
+	if cfg.MaxVoters > 0 {
+		ccfg.MaxVoters = cfg.MaxVoters
+	}
+	if cfg.DeadServerGrace > 0 {
+		ccfg.DeadServerGrace = cfg.DeadServerGrace
+	}
+	if cfg.FastTimings {
+		ccfg.ReconcileInterval = 100 * time.Millisecond
+	}
+	ccfg.Dialer = cfg.RaftDialer
+	ccfg.Logger = logger
+	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
+		// An ephemeral port is only known after listening: let the cluster
+		// advertise the listener's address.
+		ccfg.RaftAdvertise = ""
+	}
+	a.cluster, err = cluster.New(ccfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	mcfg := master.DefaultConfig()
+	mcfg.LeaseTimeout = cfg.LeaseTimeout
+	mcfg.Logger = logger
+	a.master, err = master.New(mcfg, a.cluster)
+	if err != nil {
+		ln.Close()
+		a.cluster.Shutdown()
+		return nil, err
+	}
+
+	scfg := server.DefaultConfig()
+	scfg.MaxBodyBytes = cfg.MaxBodyBytes
+	scfg.Logger = logger
+	a.httpSrv = &http.Server{Handler: server.New(scfg, a.master), ReadHeaderTimeout: 10 * time.Second}
+	go func() { a.httpDone <- a.httpSrv.Serve(ln) }()
+
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node})
+	if err != nil {
+		a.stopAll()
+		return nil, err
+	}
+	wcfg := worker.DefaultConfig()
+	wcfg.ID = cfg.Node
+	wcfg.Node = cfg.Node
+	wcfg.Labels = cfg.Labels
+	wcfg.MaxTasks = cfg.MaxTasks
+	wcfg.PollWait = cfg.Heartbeat
+	wcfg.LeaseTimeout = cfg.LeaseTimeout
+	wcfg.KillGrace = cfg.KillGrace
+	wcfg.Command = cfg.ExecCommand
+	wcfg.WorkDir = filepath.Join(cfg.DataDir, "work")
+	wcfg.Client = client
+	wcfg.Logger = logger
+	a.worker, err = worker.New(wcfg)
+	if err != nil {
+		a.stopAll()
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	a.stopWorker = cancel
+	go func() { defer close(a.workerDone); a.worker.Run(wctx) }()
+	return a, nil
+}
+
+// advertiseHost picks the address other agents reach this one at.
+func advertiseHost(bind, advertise string) (string, error) {
+	if advertise != "" {
+		if net.ParseIP(advertise) == nil {
+			return "", fmt.Errorf("advertise address %q is not an IP address", advertise)
+		}
+		return advertise, nil
+	}
+	ip := net.ParseIP(bind)
+	if ip == nil {
+		return "", fmt.Errorf("bind address %q is not an IP address", bind)
+	}
+	if !ip.IsUnspecified() {
+		return bind, nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", fmt.Errorf("bind is %s and no --advertise given: list interfaces: %w", bind, err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String(), nil
+		}
+	}
+	return "127.0.0.1", nil
+}
+
+// APIAddr returns the URL of this agent's API.
+func (a *Agent) APIAddr() string { return a.apiURL }
+
+// GossipAddr returns the address other agents join this one at.
+func (a *Agent) GossipAddr() string { return a.cluster.GossipAddr() }
+
+// Cluster returns the agent's cluster (tests).
+func (a *Agent) Cluster() *cluster.Cluster { return a.cluster }
+
+// Worker returns the agent's worker (tests).
+func (a *Agent) Worker() *worker.Worker { return a.worker }
+
+// Ready is closed once the worker is connected to a master.
+func (a *Agent) Ready() <-chan struct{} { return a.worker.Ready() }
+
+// Done delivers an error if the API server stops on its own.
+func (a *Agent) Done() <-chan error { return a.httpDone }
+
+// Leave is a graceful exit from the cluster: the worker drains (no new
+// tasks; running ones get up to DrainTimeout, then are handed back for
+// another worker), leadership is transferred, gossip announces the leave,
+// and everything stops. In dev mode (nowhere else to run) running attempts
+// are stopped and recorded instead.
+func (a *Agent) Leave() {
+	if !a.cfg.Dev {
+		a.worker.Drain(a.cfg.DrainTimeout)
+		a.cluster.Leave(5 * time.Second)
+	}
+	a.Shutdown()
+}
+
+// Shutdown stops the agent: running attempts are stopped and reported as
+// interrupted, then the API, the master and the cluster stop.
+func (a *Agent) Shutdown() {
+	a.stopWorker()
+	<-a.workerDone
+	a.stopAll()
+}
+
+func (a *Agent) stopAll() {
+	if a.stopWorker != nil {
+		a.stopWorker()
+	}
+	a.master.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = a.httpSrv.Shutdown(ctx)
+	cancel()
+	if err := a.cluster.Shutdown(); err != nil && !errors.Is(err, cluster.ErrShutdown) {
+		a.logger.Warn("raft shutdown", "error", err)
+	}
+}
