@@ -271,3 +271,17 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 func (c *Client) RemovePeer(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodPost, "/v1/operator/raft/remove-peer", nil, &RemovePeerRequest{ID: id}, nil)
 }
+
+// SetEnabled enables or disables a worker.
+func (w *Workers) SetEnabled(ctx context.Context, id string, enabled bool) error {
+	action := "disable"
+	if enabled {
+		action = "enable"
+	}
+	return w.c.do(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/"+action, nil, struct{}{}, nil)
+}
+
+// Remove forgets a worker.
+func (w *Workers) Remove(ctx context.Context, id string) error {
+	return w.c.do(ctx, http.MethodDelete, "/v1/workers/"+url.PathEscape(id), nil, nil, nil)
+}

@@ -302,6 +302,14 @@ func (a *Agent) Leave() {
 	a.Shutdown()
 }
 
+// Crash stops the agent as abruptly as one process allows: attempts are
+// killed without a report, gossip is not told, Raft just stops. Tests use
+// it to simulate kill -9 of an in-process agent.
+func (a *Agent) Crash() {
+	a.worker.Abandon()
+	a.Shutdown()
+}
+
 // Shutdown stops the agent: running attempts are stopped and reported as
 // interrupted, then the API, the master and the cluster stop.
 func (a *Agent) Shutdown() {

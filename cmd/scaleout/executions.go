@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
@@ -74,6 +75,13 @@ func newExecListCmd() *cobra.Command {
 	return cmd
 }
 
+func dashList(l []string) string {
+	if len(l) == 0 {
+		return "any"
+	}
+	return strings.Join(l, ",")
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
@@ -127,6 +135,12 @@ func printExecution(out io.Writer, e *api.Execution) {
 	}
 	fmt.Fprintf(tw, "Attempt\t%d of %d\n", e.Attempt, e.Retries+1)
 	fmt.Fprintf(tw, "Worker\t%s\n", dash(e.Worker))
+	if len(e.TargetWorkers) > 0 || len(e.TargetLabels) > 0 {
+		fmt.Fprintf(tw, "Targets\tworkers %s, labels %s\n", dashList(e.TargetWorkers), labelString(e.TargetLabels))
+	}
+	if e.PendingReason != "" {
+		fmt.Fprintf(tw, "Waiting\t%s\n", e.PendingReason)
+	}
 	fmt.Fprintf(tw, "Caller\t%s\n", dash(e.Caller))
 	fmt.Fprintf(tw, "Created\t%s\n", e.CreatedAt.Local().Format(time.RFC3339))
 	fmt.Fprintf(tw, "Started\t%s\n", fmtTime(e.StartedAt))

@@ -87,6 +87,7 @@ unexpectedly (or the command failed); 2 usage or validation error;
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newExecCmd())
+	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newExecCmd(),
+		newMembersCmd(), newWorkersCmd(), newOperatorCmd())
 	return root
 }

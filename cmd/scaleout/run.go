@@ -22,6 +22,8 @@ func newRunCmd() *cobra.Command {
 		params  []string
 		wait    bool
 		retries int
+		workers []string
+		labels  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE.yaml",
@@ -39,19 +41,43 @@ ended_unexpectedly.`,
   scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRun(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, retries)
+			target, err := parseTargets(workers, labels)
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			target.Retries = retries
+			return runRun(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, target)
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "parameter value NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "stream events until the execution ends; exit 0 only if it succeeded")
 	cmd.Flags().IntVar(&retries, "retries", 0, "retry a lost attempt this many times (attempts = retries + 1)")
+	cmd.Flags().StringArrayVar(&workers, "worker", nil, "run only on this worker id (repeatable: any of them)")
+	cmd.Flags().StringArrayVar(&labels, "label", nil, "run only on workers with label k=v (repeatable: all of them)")
 	return cmd
 }
 
-func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kvs []string, wait bool, retries int) error {
-	if retries < 0 {
-		return exitf(exitUsage, "--retries must not be negative (got %d)", retries)
+// parseTargets builds the targeting part of a submission from --worker and
+// --label flags.
+func parseTargets(workers, labels []string) (api.SubmitRequest, error) {
+	req := api.SubmitRequest{Workers: workers}
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return req, fmt.Errorf("--label %q: want key=value", l)
+		}
+		if req.Labels == nil {
+			req.Labels = map[string]string{}
+		}
+		req.Labels[k] = v
+	}
+	return req, nil
+}
+
+func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kvs []string, wait bool, target api.SubmitRequest) error {
+	if target.Retries < 0 {
+		return exitf(exitUsage, "--retries must not be negative (got %d)", target.Retries)
 	}
 	src, err := os.ReadFile(file)
 	if err != nil {
@@ -73,7 +99,9 @@ func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kv
 		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	id, err := c.Executions().Submit(sctx, &api.SubmitRequest{Package: string(src), File: filepath.Base(file), Params: given, Retries: retries})
+	req := target
+	req.Package, req.File, req.Params = string(src), filepath.Base(file), given
+	id, err := c.Executions().Submit(sctx, &req)
 	cancel()
 	if err != nil {
 		return apiErr(fmt.Errorf("submit %s: %w", file, err))

@@ -314,6 +314,20 @@ func (w *Worker) Drain(timeout time.Duration) {
 	w.wg.Wait()
 }
 
+// Abandon kills every attempt without reporting anything, as if the agent
+// had died with them (tests use it to simulate a crash in one process).
+func (w *Worker) Abandon() {
+	w.mu.Lock()
+	var all []*attempt
+	for _, a := range w.running {
+		all = append(all, a)
+	}
+	w.mu.Unlock()
+	for _, a := range all {
+		a.drop()
+	}
+}
+
 func (w *Worker) shutdown() {
 	w.mu.Lock()
 	var all []*attempt

@@ -1,0 +1,262 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/clustertest"
+)
+
+func TestMain(m *testing.M) { os.Exit(clustertest.RunChildOrTests(m)) }
+
+const echoPkg = `name: echo
+parameters:
+  msg: {type: string, default: hi}
+tasks:
+  - name: say
+    exec:
+      command: [/bin/echo, "${param.msg}"]
+`
+
+const sleepPkg = `name: sleep
+parameters:
+  s: {type: string, default: "0.5"}
+tasks:
+  - name: nap
+    exec:
+      command: [/bin/sleep, "${param.s}"]
+`
+
+func submit(t *testing.T, c *api.Client, req api.SubmitRequest) uint64 {
+	t.Helper()
+	if req.Package == "" {
+		req.Package = echoPkg
+	}
+	id, err := c.Executions().Submit(clustertest.Ctx(t, 30*time.Second), &req)
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	return id
+}
+
+func waitEnded(t *testing.T, c *api.Client, id uint64, timeout time.Duration) *api.Execution {
+	t.Helper()
+	var e *api.Execution
+	clustertest.WaitFor(t, timeout, fmt.Sprintf("execution %d to end", id), func() (bool, string) {
+		var err error
+		e, err = c.Executions().Info(context.Background(), id)
+		if err != nil {
+			return false, err.Error()
+		}
+		return api.Terminal(e.Status), e.Status
+	})
+	return e
+}
+
+func TestCluster_FormsAndServesThroughFollowers(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3, Workers: 1})
+	leader := c.WaitForLeader()
+
+	// Members: 4 alive agents, one leader, seen from a worker-only agent too.
+	for _, n := range []*clustertest.Node{c.Node("s1"), c.Node("w1")} {
+		clustertest.WaitFor(t, 10*time.Second, "4 alive members seen by "+n.Name, func() (bool, string) {
+			ms, err := n.Client.Members(context.Background())
+			if err != nil {
+				return false, err.Error()
+			}
+			alive, leaders := 0, 0
+			for _, m := range ms {
+				if m.Status == "alive" {
+					alive++
+				}
+				if m.Leader {
+					leaders++
+				}
+			}
+			return alive == 4 && leaders == 1, fmt.Sprintf("%+v", ms)
+		})
+	}
+	peers, err := leader.Client.Status().Peers(context.Background())
+	if err != nil || len(peers) != 3 {
+		t.Fatalf("raft peers %+v, %v", peers, err)
+	}
+
+	// Writes through a follower and through a worker-only agent.
+	f := c.Followers()[0]
+	for _, n := range []*clustertest.Node{f, c.Node("w1")} {
+		id := submit(t, n.Client, api.SubmitRequest{Params: map[string]string{"msg": "via " + n.Name}})
+		e := waitEnded(t, n.Client, id, 30*time.Second)
+		if e.Status != "succeeded" {
+			t.Fatalf("execution via %s: %s (%s)", n.Name, e.Status, e.Message)
+		}
+		evs, err := n.Client.Executions().Events(context.Background(), id, 0, 0, 0)
+		if err != nil || !strings.Contains(fmt.Sprint(evs.Events), "via "+n.Name) {
+			t.Fatalf("events via %s: %+v %v", n.Name, evs, err)
+		}
+	}
+	// A consistent read on a follower sees the leader's state at once.
+	id := submit(t, leader.Client, api.SubmitRequest{})
+	if _, err := f.Client.Executions().Info(context.Background(), id); err != nil {
+		// a plain read may lag; the consistent one may not
+		t.Logf("plain read on follower lagged: %v", err)
+	}
+}
+
+func TestCluster_LeaderFailover(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
+	old := c.WaitForLeader()
+	survivor := c.Followers()[0]
+	before := submit(t, survivor.Client, api.SubmitRequest{})
+	waitEnded(t, survivor.Client, before, 30*time.Second)
+
+	start := time.Now()
+	c.Kill(old)
+	leader := c.WaitForNewLeader(old)
+	t.Logf("new leader %s after %s", leader.Name, time.Since(start))
+
+	after := submit(t, survivor.Client, api.SubmitRequest{Params: map[string]string{"msg": "after failover"}})
+	if e := waitEnded(t, survivor.Client, after, 30*time.Second); e.Status != "succeeded" {
+		t.Fatalf("execution after failover: %s %s", e.Status, e.Message)
+	}
+	if e, err := leader.Client.Executions().Info(context.Background(), before); err != nil || e.Status != "succeeded" {
+		t.Fatalf("execution from before the failover: %+v %v", e, err)
+	}
+}
+
+func TestCluster_PartitionedMinorityCannotCommit(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
+	old := c.WaitForLeader()
+	c.Partition(old.Name)
+
+	// The old leader cannot commit: its submission does not succeed.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_, err := old.Client.Executions().Submit(ctx, &api.SubmitRequest{Package: echoPkg})
+	cancel()
+	if err == nil {
+		t.Fatal("a partitioned minority leader committed a submission")
+	}
+	// The majority elects a leader and commits.
+	var leader *clustertest.Node
+	clustertest.WaitFor(t, 30*time.Second, "a leader in the majority", func() (bool, string) {
+		for _, n := range c.Nodes {
+			if n != old && n.Agent.Cluster().IsLeader() {
+				leader = n
+				return true, ""
+			}
+		}
+		return false, "none"
+	})
+	id := submit(t, leader.Client, api.SubmitRequest{})
+	if e := waitEnded(t, leader.Client, id, 30*time.Second); e.Status != "succeeded" {
+		t.Fatalf("majority execution: %s", e.Status)
+	}
+	// After healing, the old leader follows and catches up.
+	c.Heal()
+	clustertest.WaitFor(t, 30*time.Second, "the old leader to catch up", func() (bool, string) {
+		e, err := old.Client.Executions().Info(context.Background(), id)
+		if err != nil {
+			return false, err.Error()
+		}
+		return e.Status == "succeeded" && !old.Agent.Cluster().IsLeader(), e.Status
+	})
+	list, _ := leader.Client.Executions().List(context.Background(), nil)
+	for _, e := range list {
+		if e.ID != id {
+			t.Fatalf("uncommitted submission of the minority appeared: %+v", e)
+		}
+	}
+}
+
+func TestCluster_DisabledWorkerAndTargeting(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3, Labels: map[string]map[string]string{
+		"s1": {"zone": "a"}, "s2": {"zone": "b"}, "s3": {"zone": "b", "gpu": "yes"},
+	}})
+	cl := c.WaitForLeader().Client
+	ctx := context.Background()
+
+	// Label targeting.
+	id := submit(t, cl, api.SubmitRequest{Labels: map[string]string{"gpu": "yes"}})
+	if e := waitEnded(t, cl, id, 30*time.Second); e.Worker != "s3" || e.Status != "succeeded" {
+		t.Fatalf("gpu execution ran on %s (%s)", e.Worker, e.Status)
+	}
+	// Worker targeting.
+	for i := 0; i < 3; i++ {
+		id := submit(t, cl, api.SubmitRequest{Workers: []string{"s2"}})
+		if e := waitEnded(t, cl, id, 30*time.Second); e.Worker != "s2" {
+			t.Fatalf("execution for s2 ran on %s", e.Worker)
+		}
+	}
+	// Disabled workers get nothing.
+	for _, w := range []string{"s1", "s3"} {
+		if err := cl.Workers().SetEnabled(ctx, w, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 6; i++ {
+		id := submit(t, cl, api.SubmitRequest{})
+		if e := waitEnded(t, cl, id, 30*time.Second); e.Worker != "s2" {
+			t.Fatalf("execution ran on disabled worker %s", e.Worker)
+		}
+	}
+	// No enabled worker can take it: it stays pending and says why.
+	id = submit(t, cl, api.SubmitRequest{Labels: map[string]string{"zone": "a"}})
+	var e *api.Execution
+	clustertest.WaitFor(t, 5*time.Second, "a pending reason", func() (bool, string) {
+		var err error
+		e, err = cl.Executions().Info(ctx, id)
+		return err == nil && e.Status == "pending" && strings.Contains(e.PendingReason, "disabled"), fmt.Sprintf("%+v %v", e, err)
+	})
+	ws, err := cl.Workers().List(ctx)
+	if err != nil || len(ws) != 3 {
+		t.Fatalf("workers %+v %v", ws, err)
+	}
+	// Enabling s1 lets it run.
+	if err := cl.Workers().SetEnabled(ctx, "s1", true); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEnded(t, cl, id, 30*time.Second); e.Worker != "s1" || e.Status != "succeeded" {
+		t.Fatalf("zone a execution: %s on %s", e.Status, e.Worker)
+	}
+	id = submit(t, cl, api.SubmitRequest{Labels: map[string]string{"zone": "mars"}})
+	clustertest.WaitFor(t, 5*time.Second, "no-match reason", func() (bool, string) {
+		e, err := cl.Executions().Info(ctx, id)
+		return err == nil && strings.Contains(e.PendingReason, "no registered worker matches"), fmt.Sprintf("%+v", e)
+	})
+}
+
+// TestCluster_LostWorkerIsRetriedElsewhere kills a worker-only agent while it
+// runs an execution; the master expires the attempt and another worker runs
+// attempt 2.
+func TestCluster_LostWorkerIsRetriedElsewhere(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3, Workers: 1, LeaseTimeout: time.Second})
+	cl := c.WaitForLeader().Client
+	ctx := context.Background()
+	// Only w1 may take new work while the execution starts.
+	for _, s := range []string{"s1", "s2", "s3"} {
+		if err := cl.Workers().SetEnabled(ctx, s, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := submit(t, cl, api.SubmitRequest{Package: sleepPkg, Params: map[string]string{"s": "2"}, Retries: 1})
+	clustertest.WaitFor(t, 30*time.Second, "running on w1", func() (bool, string) {
+		e, err := cl.Executions().Info(ctx, id)
+		return err == nil && e.Status == "running" && e.Worker == "w1", fmt.Sprint(e, err)
+	})
+	for _, s := range []string{"s1", "s2", "s3"} {
+		if err := cl.Workers().SetEnabled(ctx, s, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	c.Kill(c.Node("w1"))
+	e := waitEnded(t, cl, id, 30*time.Second)
+	t.Logf("retried after the loss of w1 and ended %s in %s", e.Status, time.Since(start))
+	if e.Status != "succeeded" || e.Attempt != 2 || len(e.Attempts) != 2 || e.Attempts[0].Worker != "w1" || e.Attempts[1].Worker == "w1" {
+		t.Fatalf("after the loss of w1: %s, attempt %d, attempts %+v", e.Status, e.Attempt, e.Attempts)
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newMembersCmd() *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "members",
+		Short: "List every agent of the cluster as gossip sees it",
+		Long: `List every agent the answering agent's gossip has seen: name, gossip address,
+role (server or worker-only), status (alive, suspect, failed, left) and which
+one is the leader (the Scale Out Master).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeout(cmd.Context())
+			defer cancel()
+			list, err := c.Members(ctx)
+			if err != nil {
+				return apiErr(err)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tADDRESS\tROLE\tSTATUS\tLEADER\tAPI\tLABELS")
+			for _, m := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", m.Name, m.Addr, m.Role, m.Status, m.Leader, dash(m.API), labelString(m.Labels))
+			}
+			return tw.Flush()
+		},
+	}
+	cf.register(cmd)
+	return cmd
+}
+
+func labelString(l map[string]string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, ",")
+}
