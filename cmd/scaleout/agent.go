@@ -263,6 +263,10 @@ func runAgent(ctx context.Context, flags *pflag.FlagSet, f *agentFlags) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// Scripts and tests that start agents on port 0 read the real addresses
+	// from this line (the others need the gossip address to --join).
+	fmt.Fprintf(os.Stderr, "==> scaleout agent starting: node=%s api=%s gossip=%s server=%t\n",
+		cfg.Node, a.APIAddr(), a.GossipAddr(), cfg.Server)
 
 	// Announce the agent once its worker is connected to a master, so that
 	// a package submitted right after the banner starts at once.

@@ -66,18 +66,34 @@ type agentProc struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	api     string
+	gossip  string
 	dataDir string
 	done    chan struct{}
+	started chan struct{}
 	mu      sync.Mutex
 	log     bytes.Buffer
 }
 
-var startedLine = regexp.MustCompile(`==> scaleout agent started: .* api=(\S+)`)
+var (
+	startingLine = regexp.MustCompile(`==> scaleout agent starting: .* api=(\S+) gossip=(\S+)`)
+	startedLine  = regexp.MustCompile(`==> scaleout agent started: `)
+)
 
+// startAgent starts `scaleout agent --dev` and waits until it is ready.
 func startAgent(t *testing.T, dataDir string, extra ...string) *agentProc {
 	t.Helper()
 	args := append([]string{"agent", "--dev", "--http-addr", "127.0.0.1:0", "--node", "e2e", "--data-dir", dataDir,
 		"--kill-grace", "1s"}, extra...)
+	a := spawnAgent(t, dataDir, args...)
+	a.waitStarted()
+	return a
+}
+
+// spawnAgent starts `scaleout args...` and waits for the line naming its
+// addresses (not for readiness: a cluster member is ready only once a
+// leader exists).
+func spawnAgent(t *testing.T, dataDir string, args ...string) *agentProc {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -86,8 +102,8 @@ func startAgent(t *testing.T, dataDir string, extra ...string) *agentProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{t: t, cmd: cmd, dataDir: dataDir, done: make(chan struct{})}
-	apiCh := make(chan string, 1)
+	a := &agentProc{t: t, cmd: cmd, dataDir: dataDir, done: make(chan struct{}), started: make(chan struct{})}
+	apiCh := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -95,8 +111,11 @@ func startAgent(t *testing.T, dataDir string, extra ...string) *agentProc {
 			a.mu.Lock()
 			a.log.WriteString(line + "\n")
 			a.mu.Unlock()
-			if m := startedLine.FindStringSubmatch(line); m != nil {
-				apiCh <- m[1]
+			if m := startingLine.FindStringSubmatch(line); m != nil {
+				apiCh <- m[1:]
+			}
+			if startedLine.MatchString(line) {
+				close(a.started)
 			}
 		}
 	}()
@@ -110,13 +129,25 @@ func startAgent(t *testing.T, dataDir string, extra ...string) *agentProc {
 		}
 	})
 	select {
-	case a.api = <-apiCh:
+	case m := <-apiCh:
+		a.api, a.gossip = m[0], m[1]
 	case <-a.done:
 		t.Fatalf("agent exited before starting:\n%s", a.logText())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("agent did not start in 30s:\n%s", a.logText())
 	}
 	return a
+}
+
+func (a *agentProc) waitStarted() {
+	a.t.Helper()
+	select {
+	case <-a.started:
+	case <-a.done:
+		a.t.Fatalf("agent exited before it was ready:\n%s", a.logText())
+	case <-time.After(60 * time.Second):
+		a.t.Fatalf("agent not ready after 60s:\n%s", a.logText())
+	}
 }
 
 func (a *agentProc) logText() string {
