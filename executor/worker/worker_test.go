@@ -1,0 +1,247 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+)
+
+// The test binary doubles as the package process: the worker re-executes it
+// with this variable set.
+const childEnv = "SCALEOUT_WORKER_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(ChildMain(os.Stdin, os.Stdout))
+	}
+	os.Setenv(childEnv, "1")
+	os.Exit(m.Run())
+}
+
+// fakeMaster answers the worker protocol from a script.
+type fakeMaster struct {
+	mu      sync.Mutex
+	polls   []api.PollRequest
+	answer  func(n int, req api.PollRequest) (*api.PollResponse, int)
+	results map[string]api.ResultReport
+	events  []api.Event
+}
+
+func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.URL.Path == "/v1/workers":
+		w.Write([]byte("{}"))
+	case strings.HasSuffix(r.URL.Path, "/poll"):
+		var req api.PollRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		f.polls = append(f.polls, req)
+		resp, code := f.answer(len(f.polls), req)
+		if code != 200 {
+			w.WriteHeader(code)
+			w.Write([]byte(`{"error":"master unavailable"}`))
+			return
+		}
+		if resp == nil {
+			time.Sleep(time.Duration(req.WaitMS) * time.Millisecond / 4) // a short long-poll
+			resp = &api.PollResponse{}
+		}
+		json.NewEncoder(w).Encode(resp)
+	case strings.HasSuffix(r.URL.Path, "/events"):
+		var rep api.EventsReport
+		json.NewDecoder(r.Body).Decode(&rep)
+		f.events = append(f.events, rep.Events...)
+		w.Write([]byte("{}"))
+	case strings.HasSuffix(r.URL.Path, "/result"):
+		var rep api.ResultReport
+		json.NewDecoder(r.Body).Decode(&rep)
+		f.results[r.URL.Path] = rep
+		f.events = append(f.events, rep.Events...)
+		w.Write([]byte("{}"))
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func (f *fakeMaster) result(id uint64, attempt int) (api.ResultReport, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.results[fmt.Sprintf("/v1/executions/%d/attempts/%d/result", id, attempt)]
+	return r, ok
+}
+
+func sleepTask(id uint64, marker string) api.Task {
+	return api.Task{ID: id, Attempt: 1, PackageName: "sleep", PackageFile: "sleep.yaml",
+		Package: "name: sleep\ntasks:\n  - name: nap\n    exec:\n      command: [/bin/sh, -c, 'sleep " + marker + "']\n"}
+}
+
+func startWorker(t *testing.T, f *fakeMaster, lease time.Duration) *Worker {
+	t.Helper()
+	f.results = map[string]api.ResultReport{}
+	ts := httptest.NewServer(f)
+	t.Cleanup(ts.Close)
+	exe, _ := os.Executable()
+	client, _ := api.NewClient(api.Config{Address: ts.URL})
+	cfg := DefaultConfig()
+	cfg.ID, cfg.Node = "w", "w"
+	cfg.PollWait = 100 * time.Millisecond
+	cfg.LeaseTimeout = lease
+	cfg.KillGrace = 500 * time.Millisecond
+	cfg.Command = []string{exe}
+	cfg.WorkDir = t.TempDir()
+	cfg.Client = client
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func processRunning(marker string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		raw, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if strings.Contains(strings.ReplaceAll(string(raw), "\x00", " "), "sleep "+marker) && !strings.Contains(string(stat), ") Z ") {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func marker() string { return strconv.Itoa(1000 + int(time.Now().UnixNano()%8000)) }
+
+// TestWorker_FencesItselfWhenCutOff: a worker that cannot reach the master
+// for a whole lease kills its attempts, since the master has given them away.
+func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
+	m := marker()
+	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			return &api.PollResponse{Tasks: []api.Task{sleepTask(1, m)}}, 200
+		}
+		return nil, 503
+	}}
+	w := startWorker(t, f, time.Second)
+	waitFor(t, "the task process", func() bool { return processRunning(m) })
+	cut := time.Now()
+	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) && w.Running() == 0 })
+	if d := time.Since(cut); d < 500*time.Millisecond {
+		t.Fatalf("attempt killed after %s, before the lease could have run out", d)
+	}
+	if _, reported := f.result(1, 1); reported {
+		t.Fatal("a fenced attempt reported a result")
+	}
+}
+
+func TestWorker_StopReportsCanceled(t *testing.T) {
+	m := marker()
+	var once sync.Once
+	f := &fakeMaster{}
+	f.answer = func(n int, req api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			return &api.PollResponse{Tasks: []api.Task{sleepTask(2, m)}}, 200
+		}
+		var resp *api.PollResponse
+		for _, r := range req.Running {
+			if r.ID == 2 && !r.Stopping && processRunning(m) {
+				once.Do(func() { resp = &api.PollResponse{Stop: []api.AttemptRef{{ID: 2, Attempt: 1}}} })
+			}
+		}
+		return resp, 200
+	}
+	w := startWorker(t, f, 5*time.Second)
+	waitFor(t, "a canceled result", func() bool { r, ok := f.result(2, 1); return ok && r.Status == "canceled" })
+	waitFor(t, "the process to be gone", func() bool { return !processRunning(m) && w.Running() == 0 })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var types []string
+	for _, ev := range f.events {
+		types = append(types, ev.Type)
+	}
+	if !strings.Contains(strings.Join(types, ","), "post_execute") {
+		t.Fatalf("events of the stopped attempt: %v", types)
+	}
+}
+
+func TestWorker_DropKillsWithoutReport(t *testing.T) {
+	m := marker()
+	f := &fakeMaster{}
+	f.answer = func(n int, req api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			return &api.PollResponse{Tasks: []api.Task{sleepTask(3, m)}}, 200
+		}
+		if len(req.Running) > 0 && processRunning(m) {
+			return &api.PollResponse{Drop: []api.AttemptRef{{ID: 3, Attempt: 1}}}, 200
+		}
+		return nil, 200
+	}
+	w := startWorker(t, f, 5*time.Second)
+	waitFor(t, "the dropped attempt to be gone", func() bool { return n(f) > 2 && !processRunning(m) && w.Running() == 0 })
+	if _, reported := f.result(3, 1); reported {
+		t.Fatal("a dropped attempt reported a result")
+	}
+}
+
+func n(f *fakeMaster) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.polls)
+}
+
+func TestWorker_DrainHandsBack(t *testing.T) {
+	m := marker()
+	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			return &api.PollResponse{Tasks: []api.Task{sleepTask(4, m)}}, 200
+		}
+		return nil, 200
+	}}
+	w := startWorker(t, f, 5*time.Second)
+	waitFor(t, "the task process", func() bool { return processRunning(m) })
+	w.Drain(200 * time.Millisecond)
+	r, ok := f.result(4, 1)
+	if !ok || r.Status != "handed_back" {
+		t.Fatalf("drained attempt reported %+v (%v)", r, ok)
+	}
+	if processRunning(m) {
+		t.Fatal("the handed-back attempt still runs")
+	}
+	f.mu.Lock()
+	last := f.polls[len(f.polls)-1]
+	f.mu.Unlock()
+	if last.Slots != 0 {
+		t.Fatalf("a draining worker asked for %d tasks", last.Slots)
+	}
+}
