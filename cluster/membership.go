@@ -3,8 +3,11 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"maps"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -37,6 +40,10 @@ type NodeMeta struct {
 	Expect  int               `json:"e,omitempty"`
 	Version string            `json:"v,omitempty"`
 	Labels  map[string]string `json:"l,omitempty"`
+	// Leaving is set just before a graceful leave, so that the others
+	// record the node as left rather than failed (memberlist itself does not
+	// tell the two apart in its events).
+	Leaving bool `json:"x,omitempty"`
 }
 
 // Member is one agent as this agent's gossip sees it.
@@ -65,12 +72,16 @@ type MemberConfig struct {
 // membership wraps memberlist with a table of every node ever seen, so that
 // failed and left nodes can be listed and timed.
 type membership struct {
-	ml     *memberlist.Memberlist
-	logger hclog.Logger
-	meta   []byte
+	ml      *memberlist.Memberlist
+	logger  hclog.Logger
+	local   bool
+	metaMu  sync.Mutex
+	meta    []byte
+	ownMeta NodeMeta
 
 	mu      sync.Mutex
 	members map[string]*Member
+	suspect map[string]time.Time // node -> until when it counts as suspect
 	events  chan Member // failed/left notifications for the master; dropped when full
 }
 
@@ -82,7 +93,8 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 	if len(meta) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("node metadata is %d bytes, over gossip's limit of %d: use fewer or shorter labels", len(meta), memberlist.MetaMaxSize)
 	}
-	m := &membership{logger: cfg.Logger.Named("gossip"), meta: meta, members: map[string]*Member{}, events: make(chan Member, 256)}
+	m := &membership{logger: cfg.Logger.Named("gossip"), meta: meta, ownMeta: cfg.Meta, local: cfg.Local,
+		members: map[string]*Member{}, suspect: map[string]time.Time{}, events: make(chan Member, 256)}
 	mc := memberlist.DefaultLANConfig()
 	if cfg.Local {
 		mc = memberlist.DefaultLocalConfig()
@@ -98,7 +110,10 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 	mc.AdvertisePort = cfg.AdvertisePort
 	mc.Delegate = m
 	mc.Events = m
-	mc.Logger = cfg.Logger.Named("memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	// memberlist reports suspicion only in its log, so the log passes
+	// through a scanner on its way to hclog.
+	std := cfg.Logger.Named("memberlist").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
+	mc.Logger = log.New(&suspicionScanner{m: m, out: std}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
@@ -108,7 +123,40 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 }
 
 // NodeMeta implements memberlist.Delegate.
-func (m *membership) NodeMeta(limit int) []byte { return m.meta }
+func (m *membership) NodeMeta(limit int) []byte {
+	m.metaMu.Lock()
+	defer m.metaMu.Unlock()
+	return m.meta
+}
+
+// suspicionScanner forwards memberlist's log and notes the nodes it
+// suspects ("Suspect NAME has failed, no acks received").
+type suspicionScanner struct {
+	m   *membership
+	out io.Writer
+}
+
+var suspectLine = regexp.MustCompile(`Suspect (\S+) has failed`)
+
+func (s *suspicionScanner) Write(p []byte) (int, error) {
+	if sm := suspectLine.FindSubmatch(p); sm != nil {
+		s.m.markSuspect(string(sm[1]))
+	}
+	return s.out.Write(p)
+}
+
+// markSuspect records that gossip suspects name. A suspect node is declared
+// failed within the suspicion timeout or refutes it; memberlist tells only
+// the first, so the mark simply expires.
+func (m *membership) markSuspect(name string) {
+	d := 10 * time.Second
+	if m.local {
+		d = 2 * time.Second
+	}
+	m.mu.Lock()
+	m.suspect[name] = time.Now().Add(d)
+	m.mu.Unlock()
+}
 
 // NotifyMsg implements memberlist.Delegate (unused).
 func (m *membership) NotifyMsg([]byte) {}
@@ -129,6 +177,15 @@ func (m *membership) update(n *memberlist.Node, status string) {
 	}
 	m.mu.Lock()
 	old := m.members[n.Name]
+	if status == StatusFailed && old != nil && old.Meta.Leaving {
+		status = StatusLeft
+	}
+	if status != StatusAlive {
+		delete(m.suspect, n.Name)
+	}
+	if len(n.Meta) == 0 && old != nil {
+		meta = old.Meta
+	}
 	mem := &Member{Name: n.Name, Addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), Status: status, Meta: meta, Since: time.Now()}
 	if old != nil && old.Status == status {
 		mem.Since = old.Since
@@ -152,27 +209,29 @@ func (m *membership) NotifyJoin(n *memberlist.Node) {
 // NotifyUpdate implements memberlist.EventDelegate.
 func (m *membership) NotifyUpdate(n *memberlist.Node) { m.update(n, StatusAlive) }
 
-// NotifyLeave implements memberlist.EventDelegate.
+// NotifyLeave implements memberlist.EventDelegate. memberlist does not say
+// whether the node left or failed (its Node.State is not maintained); a node
+// that announced Leaving in its metadata is recorded as left.
 func (m *membership) NotifyLeave(n *memberlist.Node) {
-	status := StatusFailed
-	if n.State == memberlist.StateLeft {
-		status = StatusLeft
-	}
-	m.logger.Info("member gone", "node", n.Name, "status", status)
-	m.update(n, status)
+	m.update(n, StatusFailed)
+	mem, _ := m.member(n.Name)
+	m.logger.Info("member gone", "node", n.Name, "status", mem.Status)
 }
 
 // list returns every node seen, with suspect nodes marked from memberlist's
 // live view, sorted by name.
 func (m *membership) list() []Member {
-	suspect := map[string]bool{}
-	for _, n := range m.ml.Members() {
-		if n.State == memberlist.StateSuspect {
-			suspect[n.Name] = true
-		}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := time.Now()
+	suspect := map[string]bool{}
+	for name, until := range m.suspect {
+		if now.Before(until) {
+			suspect[name] = true
+		} else {
+			delete(m.suspect, name)
+		}
+	}
 	out := make([]Member, 0, len(m.members))
 	for _, name := range slices.Sorted(maps.Keys(m.members)) {
 		mem := *m.members[name]
@@ -218,7 +277,23 @@ func (m *membership) join(addrs []string, stop <-chan struct{}) {
 	}
 }
 
+// leave tells the others this node is leaving (metadata first, so they
+// record it as left, then memberlist's leave broadcast).
 func (m *membership) leave(timeout time.Duration) error {
+	m.metaMu.Lock()
+	m.ownMeta.Leaving = true
+	m.meta, _ = json.Marshal(m.ownMeta)
+	m.metaMu.Unlock()
+	if err := m.ml.UpdateNode(timeout); err != nil {
+		m.logger.Warn("announce leaving", "error", err)
+	}
+	// Give the metadata a few gossip rounds to spread before the leave
+	// message itself (Consul waits similarly before leaving).
+	wait := 500 * time.Millisecond
+	if m.local {
+		wait = 150 * time.Millisecond
+	}
+	time.Sleep(wait)
 	return m.ml.Leave(timeout)
 }
 

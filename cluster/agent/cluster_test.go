@@ -260,3 +260,53 @@ func TestCluster_LostWorkerIsRetriedElsewhere(t *testing.T) {
 		t.Fatalf("after the loss of w1: %s, attempt %d, attempts %+v", e.Status, e.Attempt, e.Attempts)
 	}
 }
+
+// TestCluster_GracefulLeave: a leaving leader hands leadership over, its
+// running execution is handed back and finishes elsewhere without using a
+// retry, gossip records it as left and the new leader removes it from Raft.
+func TestCluster_GracefulLeave(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
+	old := c.WaitForLeader()
+	other := c.Followers()[0]
+	ctx := context.Background()
+	for _, n := range c.Nodes {
+		if n != old {
+			if err := other.Client.Workers().SetEnabled(ctx, n.Name, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	id := submit(t, other.Client, api.SubmitRequest{Package: sleepPkg, Params: map[string]string{"s": "30"}})
+	clustertest.WaitFor(t, 30*time.Second, "running on the leader", func() (bool, string) {
+		e, err := other.Client.Executions().Info(ctx, id)
+		return err == nil && e.Status == "running" && e.Worker == old.Name, fmt.Sprint(e, err)
+	})
+	for _, n := range c.Nodes {
+		if n != old {
+			if err := other.Client.Workers().SetEnabled(ctx, n.Name, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.Leave(old)
+	leader := c.WaitForLeader()
+	clustertest.WaitFor(t, 20*time.Second, "the leaver to be left and out of raft", func() (bool, string) {
+		ms, _ := leader.Client.Members(ctx)
+		peers, _ := leader.Client.Status().Peers(ctx)
+		left := false
+		for _, m := range ms {
+			left = left || (m.Name == old.Name && m.Status == "left")
+		}
+		return left && len(peers) == 2, fmt.Sprintf("members %+v peers %+v", ms, peers)
+	})
+	clustertest.WaitFor(t, 20*time.Second, "the handed-back execution to run elsewhere", func() (bool, string) {
+		e, err := leader.Client.Executions().Info(ctx, id)
+		return err == nil && e.Status == "running" && e.Attempt == 2 && e.Worker != old.Name, fmt.Sprint(e, err)
+	})
+	if _, err := leader.Client.Executions().Stop(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEnded(t, leader.Client, id, 20*time.Second); e.Status != "canceled" {
+		t.Fatalf("after stop: %s", e.Status)
+	}
+}

@@ -235,6 +235,13 @@ func (c *Cluster) Kill(n *Node) {
 	c.net.Heal(n.Name)
 }
 
+// Leave makes a node leave gracefully (drain, leadership transfer, gossip
+// leave) and stop.
+func (c *Cluster) Leave(n *Node) {
+	n.Agent.Leave()
+	n.down = true
+}
+
 // Partition cuts Raft traffic between the named nodes and the rest.
 func (c *Cluster) Partition(names ...string) { c.net.Partition(names...) }
 
