@@ -82,7 +82,7 @@ type membership struct {
 	mu      sync.Mutex
 	members map[string]*Member
 	suspect map[string]time.Time // node -> until when it counts as suspect
-	events  chan Member // failed/left notifications for the master; dropped when full
+	events  chan Member          // failed/left notifications for the master; dropped when full
 }
 
 func newMembership(cfg MemberConfig) (*membership, error) {
