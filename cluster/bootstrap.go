@@ -43,8 +43,12 @@ func (c *Cluster) bootstrapWhenExpected() {
 			return
 		}
 		var conf raft.Configuration
-		for _, m := range servers {
-			conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.Name), Address: raft.ServerAddress(m.Meta.Raft)})
+		for i, m := range servers {
+			suffrage := raft.Voter
+			if i >= c.cfg.MaxVoters {
+				suffrage = raft.Nonvoter
+			}
+			conf.Servers = append(conf.Servers, raft.Server{Suffrage: suffrage, ID: raft.ServerID(m.Name), Address: raft.ServerAddress(m.Meta.Raft)})
 		}
 		err = c.raft.BootstrapCluster(conf).Error()
 		if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {

@@ -310,3 +310,45 @@ func TestCluster_GracefulLeave(t *testing.T) {
 		t.Fatalf("after stop: %s", e.Status)
 	}
 }
+
+// TestCluster_MaxVoters: with --max-voters 3, a fourth server joins as a
+// non-voter and is promoted when a voter leaves.
+func TestCluster_MaxVoters(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 4, BootstrapExpect: 3, MaxVoters: 3})
+	leader := c.WaitForLeader()
+	suffrage := func() (map[string]string, string) {
+		peers, err := leader.Client.Status().Peers(context.Background())
+		out := map[string]string{}
+		for _, p := range peers {
+			out[p.ID] = p.Suffrage
+		}
+		return out, fmt.Sprint(peers, err)
+	}
+	var nonvoter string
+	clustertest.WaitFor(t, 20*time.Second, "3 voters and 1 non-voter", func() (bool, string) {
+		s, seen := suffrage()
+		voters := 0
+		for id, v := range s {
+			if v == "voter" {
+				voters++
+			} else {
+				nonvoter = id
+			}
+		}
+		return len(s) == 4 && voters == 3, seen
+	})
+	// A voter other than the leader leaves: the non-voter is promoted.
+	var leaver *clustertest.Node
+	for _, n := range c.Followers() {
+		if n.Name != nonvoter {
+			leaver = n
+			break
+		}
+	}
+	c.Leave(leaver)
+	clustertest.WaitFor(t, 20*time.Second, "the non-voter promoted", func() (bool, string) {
+		s, seen := suffrage()
+		_, still := s[leaver.Name]
+		return !still && s[nonvoter] == "voter" && len(s) == 3, seen
+	})
+}

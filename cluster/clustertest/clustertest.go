@@ -39,6 +39,9 @@ type Options struct {
 	Heartbeat    time.Duration
 	// MaxTasks per worker (default 4).
 	MaxTasks int
+	// BootstrapExpect for the servers (default: Servers); MaxVoters (default 5).
+	BootstrapExpect int
+	MaxVoters       int
 }
 
 // Node is one agent of a test cluster.
@@ -95,6 +98,12 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.FastTimings = true
 		if server {
 			cfg.BootstrapExpect = o.Servers
+			if o.BootstrapExpect > 0 {
+				cfg.BootstrapExpect = o.BootstrapExpect
+			}
+		}
+		if o.MaxVoters > 0 {
+			cfg.MaxVoters = o.MaxVoters
 		}
 		if i > 0 {
 			cfg.Join = []string{c.Nodes[0].Agent.GossipAddr()}

@@ -72,8 +72,10 @@ type agentFlags struct {
 	logLevel        string
 }
 
-func newAgentCmd() *cobra.Command {
-	var f agentFlags
+func newAgentCmd() *cobra.Command { return newAgentCmdWith(new(agentFlags)) }
+
+// newAgentCmdWith binds the agent's flags to f (tests read them back).
+func newAgentCmdWith(f *agentFlags) *cobra.Command {
 	d := agent.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -106,7 +108,7 @@ Flags override the --config file; its keys are the flag names with '_' for '-'.`
   scaleout agent --node w1 --server=false --join 10.0.0.1:8393 --labels os=linux,zone=a
   scaleout agent --config /etc/scaleout/agent.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), cmd.Flags(), &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), cmd.Flags(), f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "YAML config file (keys as the flags, '-' written '_'); flags override it")
