@@ -117,10 +117,10 @@ type Connection struct {
 
 // PackageInfo describes one package of a deployed project version.
 type PackageInfo struct {
-	Name        string `json:"name"`
-	File        string `json:"file"` // path inside the archive, e.g. packages/load.yaml
-	EntryPoint  bool   `json:"entry_point"`
-	Description string `json:"description,omitempty"`
+	Name        string     `json:"name"`
+	File        string     `json:"file"` // path inside the archive, e.g. packages/load.yaml
+	EntryPoint  bool       `json:"entry_point"`
+	Description string     `json:"description,omitempty"`
 	Parameters  []ParamDef `json:"parameters,omitempty"`
 }
 
