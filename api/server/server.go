@@ -32,6 +32,7 @@ type Backend interface {
 	Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error)
 	ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error
 	ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error
+	CatalogBackend // folders, projects, environments: handlers_catalog.go
 }
 
 // Config configures the handlers.
@@ -73,6 +74,7 @@ func New(cfg Config, b Backend) http.Handler {
 	h("POST /v1/workers", s.registerWorker)
 	h("GET /v1/workers", s.listWorkers)
 	h("POST /v1/workers/{id}/poll", s.poll)
+	s.registerCatalog(h, mux)
 	return jsonFallback(mux)
 }
 

@@ -34,6 +34,7 @@ type agentFlags struct {
 	leaseTimeout time.Duration
 	heartbeat    time.Duration
 	killGrace    time.Duration
+	catalog      *catalogFlags // agent_catalog.go
 }
 
 func newAgentCmd() *cobra.Command {
@@ -69,6 +70,7 @@ recorded (retried later if they have retries left, else canceled).`,
 	fl.DurationVar(&f.leaseTimeout, "lease-timeout", master.DefaultConfig().LeaseTimeout, "an attempt whose worker is silent this long is expired and retried")
 	fl.DurationVar(&f.heartbeat, "heartbeat", worker.DefaultConfig().PollWait, "worker heartbeat (long-poll) interval; must be shorter than --lease-timeout")
 	fl.DurationVar(&f.killGrace, "kill-grace", worker.DefaultConfig().KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")
+	f.catalog = addCatalogFlags(cmd)
 	return cmd
 }
 
@@ -137,10 +139,19 @@ func runAgent(ctx context.Context, f *agentFlags) error {
 		return exitf(exitUsage, "%v", err)
 	}
 
+	cat, err := startCatalog(f.catalog, f.dev, dataDir, cl, logger)
+	if err != nil {
+		ln.Close()
+		m.Close()
+		cl.Shutdown()
+		return err
+	}
+	defer cat.Close()
+
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = f.maxBodyBytes
 	scfg.Logger = logger
-	httpSrv := &http.Server{Handler: server.New(scfg, m), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: server.New(scfg, agentBackend{m, cat}), ReadHeaderTimeout: 10 * time.Second}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
 
