@@ -441,4 +441,3 @@ func addCatalogFields(out *api.Execution, e *catalog.Execution) {
 		}
 	}
 }
-
