@@ -17,13 +17,14 @@ import (
 
 // mockBackend records calls and answers from a map of executions.
 type mockBackend struct {
-	CatalogBackend // nil: catalog routes are tested in handlers_catalog_test.go
-	mu             sync.Mutex
-	execs          map[uint64]*catalog.Execution
-	events         map[uint64][]catalog.Event
-	submitted      []*api.SubmitRequest
-	submitErr      error
-	changed        chan struct{}
+	CatalogBackend // nil: the catalog routes have their own tests
+
+	mu        sync.Mutex
+	execs     map[uint64]*catalog.Execution
+	events    map[uint64][]catalog.Event
+	submitted []*api.SubmitRequest
+	submitErr error
+	changed   chan struct{}
 }
 
 func newMock() *mockBackend {
