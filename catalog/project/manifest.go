@@ -231,3 +231,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// PackageSource returns a package file of a project as the package parser
+// reads it (with entry_point commented out).
+func PackageSource(file string, src []byte) ([]byte, error) {
+	_, out, err := stripEntryPoint(file, src)
+	return out, err
+}
