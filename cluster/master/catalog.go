@@ -518,7 +518,7 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 	}
 	r, err := resolve(in)
 	if err != nil {
-		return 0, catalogErr(fmt.Errorf("%w: %w", catalog.ErrInvalid, err))
+		return 0, &Error{Status: http.StatusBadRequest, Err: err}
 	}
 	e := catalog.Execution{
 		PackageName: pkgName, Params: r.params, Sensitive: r.sensitive, Retries: req.Retries,

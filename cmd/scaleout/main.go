@@ -88,5 +88,6 @@ unexpectedly (or the command failed); 2 usage or validation error;
 		SilenceErrors: true,
 	}
 	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newExecCmd())
+	root.AddCommand(newDeployCmd(), newFoldersCmd(), newProjectsCmd(), newPackagesCmd(), newEnvironmentsCmd(), newKeygenCmd(), newOperatorCmd())
 	return root
 }

@@ -22,8 +22,9 @@ func newRunCmd() *cobra.Command {
 		wait    bool
 		retries int
 	)
+	var crf *catalogRunFlags
 	cmd := &cobra.Command{
-		Use:   "run FILE.yaml",
+		Use:   "run FILE.yaml | FOLDER/PROJECT/PACKAGE",
 		Short: "Submit a package for execution (and optionally wait for it)",
 		Long: `Submit a package file for execution and print the execution id.
 
@@ -38,6 +39,9 @@ ended_unexpectedly.`,
   scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isCatalogPath(args[0]) {
+				return runCatalog(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, retries, crf)
+			}
 			return runRun(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, retries)
 		},
 	}
@@ -45,6 +49,7 @@ ended_unexpectedly.`,
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "parameter value NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "stream events until the execution ends; exit 0 only if it succeeded")
 	cmd.Flags().IntVar(&retries, "retries", 0, "retry a lost attempt this many times (attempts = retries + 1)")
+	crf = addCatalogRunFlags(cmd) // run_catalog.go
 	return cmd
 }
 
