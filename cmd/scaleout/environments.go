@@ -21,7 +21,7 @@ func newEnvironmentsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "environments", Aliases: []string{"environment", "env"}, Short: "Create, list, show and delete environments; set their variables"}
 	var (
 		desc, typ string
-		sensitive        bool
+		sensitive bool
 	)
 	create := clientCmd("create FOLDER/ENVIRONMENT", "Create an environment", 1, func(x *cmdCtx) error {
 		folder, env, err := envArg(x.args[0])
