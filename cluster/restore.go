@@ -15,13 +15,13 @@ import (
 // writes it). Only the leader can do this: raft stores it as a new snapshot
 // after the last log entry, restores it into the local FSM and sends it to
 // the followers, so the restore is itself replicated and survives
-// restarts.
-func (c *Cluster) RestoreSnapshot(ctx context.Context, r io.Reader) error {
+// restarts. size is the exact length of the snapshot.
+func (c *Cluster) RestoreSnapshot(ctx context.Context, r io.Reader, size int64) error {
 	timeout := c.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	err := c.raft.Restore(&raft.SnapshotMeta{Version: raft.SnapshotVersionMax}, r, timeout)
+	err := c.raft.Restore(&raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}, r, timeout)
 	switch {
 	case err == nil:
 		return nil

@@ -83,7 +83,7 @@ type CatalogRaft interface {
 	Apply(ctx context.Context, t fsm.MessageType, msg any) (any, uint64, error)
 	IsLeader() bool
 	Store() *catalog.Store
-	RestoreSnapshot(ctx context.Context, r io.Reader) error
+	RestoreSnapshot(ctx context.Context, r io.Reader, size int64) error
 }
 
 // Catalog is the SSISDB side of the master: folders, projects, environments
@@ -630,5 +630,5 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return catalogErr(c.raft.RestoreSnapshot(ctx, &buf))
+	return catalogErr(c.raft.RestoreSnapshot(ctx, &buf, int64(buf.Len())))
 }
