@@ -204,4 +204,3 @@ func TestE2E_CatalogSample(t *testing.T) {
 		return err == nil && len(list) == len(after)+1, strconv.Itoa(len(list))
 	})
 }
-
