@@ -84,11 +84,20 @@ type Execution struct {
 	EndedAt     *time.Time        `json:"ended_at,omitempty"`
 	Attempts    []Attempt         `json:"attempts,omitempty"`
 	EventCount  uint64            `json:"event_count"`
+	// PendingReason says why a pending execution is not running yet.
+	PendingReason string `json:"pending_reason,omitempty"`
+
+	// Set for executions of a deployed project's package (see catalog.go).
+	Folder         string            `json:"folder,omitempty"`
+	Project        string            `json:"project,omitempty"`
+	ProjectVersion uint64            `json:"project_version,omitempty"`
+	Environment    string            `json:"environment,omitempty"`
+	ProjectParams  map[string]string `json:"project_params,omitempty"`
+	LoggingLevel   string            `json:"logging_level,omitempty"`
 	// TargetWorkers and TargetLabels restrict where the execution may run.
 	TargetWorkers []string          `json:"target_workers,omitempty"`
 	TargetLabels  map[string]string `json:"target_labels,omitempty"`
-	// PendingReason says why a pending execution is not running yet.
-	PendingReason string `json:"pending_reason,omitempty"`
+	Truncated     bool              `json:"truncated,omitempty"`
 }
 
 // Event is one event message of an execution.

@@ -26,7 +26,8 @@ var (
 	keyApplied = []byte("applied")
 	keyNextID  = []byte("next_execution_id")
 
-	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers}
+	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers,
+		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging}
 )
 
 // Options configures a Store.
@@ -363,6 +364,7 @@ func (t *Tx) ActiveExecutions() ([]*Execution, error) {
 // AppendEvents numbers evs after e's last event, stores them and updates
 // e.EventCount. The caller stores e.
 func (t *Tx) AppendEvents(e *Execution, evs []Event) error {
+	evs = e.admitEvents(evs) // logging level and event cap (events.go)
 	if len(evs) == 0 {
 		return nil
 	}

@@ -89,6 +89,32 @@ type Execution struct {
 	EndedAt       *time.Time        `json:"ended_at,omitempty"`
 	Attempts      []Attempt         `json:"attempts,omitempty"`
 	EventCount    uint64            `json:"event_count"` // sequence number of the last event
+
+	// The fields below are set on executions of a deployed project's
+	// package (issue 4, the catalog); they are empty for inline packages.
+
+	// Folder, Project and ProjectVersion name what ran; ArchiveHash is the
+	// content hash of that version's archive, which the worker fetches.
+	// PackageFile is then the package's path inside the archive and Source
+	// is empty (the worker reads the package from the archive).
+	Folder         string `json:"folder,omitempty"`
+	Project        string `json:"project,omitempty"`
+	ProjectVersion uint64 `json:"project_version,omitempty"`
+	ArchiveHash    string `json:"archive_hash,omitempty"`
+	// Environment is the environment reference used, as "folder/name".
+	Environment string `json:"environment,omitempty"`
+	// ProjectParams are the resolved project parameter values, frozen at
+	// creation; ProjectSensitive names the sensitive ones. Sensitive values
+	// here and in Params are sealed (see Cipher).
+	ProjectParams    map[string]string `json:"project_params,omitempty"`
+	ProjectSensitive []string          `json:"project_sensitive,omitempty"`
+	// LoggingLevel decides which events are kept (KeepEvent); empty keeps
+	// all.
+	LoggingLevel string `json:"logging_level,omitempty"`
+	// MaxEvents caps the event log (0: no cap); Truncated is set once the
+	// cap was reached and the truncation event written.
+	MaxEvents uint64 `json:"max_events,omitempty"`
+	Truncated bool   `json:"truncated,omitempty"`
 }
 
 // Attempt records one lease of an execution to a worker.

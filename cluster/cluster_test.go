@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,13 +18,29 @@ func testConfig(t *testing.T, dir string) Config {
 	c.NodeName = "n1"
 	c.DataDir = dir
 	c.APIAddr = "http://127.0.0.1:1"
-	c.Logger = hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Warn, Output: testWriter{t}})
+	c.Logger = hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Warn, Output: newTestWriter(t)})
 	return c
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter routes logs to t.Log until the test ends (gossip goroutines may
+// log after Shutdown, which t.Log does not allow).
+type testWriter struct {
+	t    *testing.T
+	done *atomic.Bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, done: new(atomic.Bool)}
+	t.Cleanup(func() { w.done.Store(true) })
+	return w
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 func start(t *testing.T, cfg Config) *Cluster {
 	t.Helper()

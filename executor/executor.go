@@ -103,6 +103,9 @@ type Options struct {
 	// caller can kill groups left behind if it crashes. It is called from
 	// several goroutines at once.
 	OnProcess func(pgid int, running bool)
+	// ProjectDir is the directory the attempt's project archive was
+	// extracted to (catalog executions); empty for inline packages.
+	ProjectDir string
 	// Env is the base environment of tasks, as "KEY=value" strings; a
 	// task's env entries override it. Nil means os.Environ().
 	Env []string

@@ -41,7 +41,9 @@ const ForwardedHeader = "X-Scaleout-Forwarded"
 
 const maxForwards = 2
 
-func (s *srv) route(m mode, next http.Handler) http.Handler {
+// route serves next here or forwards the request, per m. limit caps the
+// body of a forwarded request (0: the serving handler applies its own).
+func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 	if m == local {
 		return next
 	}
@@ -66,11 +68,11 @@ func (s *srv) route(m mode, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.forward(w, r, addr)
+		s.forward(w, r, addr, limit)
 	})
 }
 
-func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string) {
+func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit int64) {
 	hops, _ := strconv.Atoi(r.Header.Get(ForwardedHeader))
 	if hops >= maxForwards {
 		writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("request forwarded %d times without reaching the leader (leadership is changing); retry", hops)})
@@ -81,7 +83,9 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string) {
 		writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("leader has an unusable API address %q", addr)})
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if limit > 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)

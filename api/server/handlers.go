@@ -205,6 +205,7 @@ func toAPIExecution(e *catalog.Execution) api.Execution {
 			}
 		}
 	}
+	addCatalogFields(&out, e)
 	for _, a := range e.Attempts {
 		out.Attempts = append(out.Attempts, api.Attempt{N: a.N, Worker: a.Worker, StartedAt: a.StartedAt, EndedAt: a.EndedAt, Result: a.Result})
 	}

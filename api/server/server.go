@@ -40,6 +40,7 @@ type Backend interface {
 	Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error)
 	ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error
 	ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error
+	CatalogBackend // folders, projects, environments: handlers_catalog.go
 }
 
 // Config configures the handlers.
@@ -73,7 +74,9 @@ func New(cfg Config, b Backend) http.Handler {
 	// Where each route is served: local (this agent answers), read (local
 	// copy of the catalog unless ?consistent=true or this agent has none),
 	// leader (forwarded to the leader unless this agent leads).
-	h := func(pattern string, m mode, fn handlerFunc) { mux.Handle(pattern, s.route(m, s.wrap(fn))) }
+	h := func(pattern string, m mode, fn handlerFunc) {
+		mux.Handle(pattern, s.route(m, s.cfg.MaxBodyBytes, s.wrap(fn)))
+	}
 	h("GET /v1/status/leader", local, s.leader)
 	h("GET /v1/status/peers", read, s.peers)
 	h("GET /v1/members", local, s.members)
@@ -91,6 +94,9 @@ func New(cfg Config, b Backend) http.Handler {
 	h("POST /v1/workers/{id}/enable", leader, s.enableWorker)
 	h("POST /v1/workers/{id}/disable", leader, s.disableWorker)
 	h("DELETE /v1/workers/{id}", leader, s.removeWorker)
+	// Raw transfers set their own body limits where they are served.
+	raw := func(pattern string, m mode, hd http.Handler) { mux.Handle(pattern, s.route(m, 0, hd)) }
+	s.registerCatalog(h, raw)
 	return jsonFallback(mux)
 }
 

@@ -17,6 +17,8 @@ import (
 
 // mockBackend records calls and answers from a map of executions.
 type mockBackend struct {
+	CatalogBackend // nil: the catalog routes have their own tests
+
 	mu        sync.Mutex
 	execs     map[uint64]*catalog.Execution
 	events    map[uint64][]catalog.Event

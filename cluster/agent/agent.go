@@ -59,6 +59,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxBodyBytes limits API request bodies.
 	MaxBodyBytes int64
+	// Catalog configures the SSISDB catalog service (servers only; its
+	// Cipher must be the same on every server).
+	Catalog master.CatalogConfig
 	// ExecCommand is the command line of the child that runs one attempt.
 	ExecCommand []string
 	// Version is gossiped and reported.
@@ -79,6 +82,7 @@ func DefaultConfig() Config {
 		MaxVoters: 5, DeadServerGrace: 10 * time.Minute, MaxTasks: wc.MaxTasks,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
 		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes,
+		Catalog: master.DefaultCatalogConfig(),
 	}
 }
 
@@ -117,6 +121,7 @@ type Agent struct {
 	logger  hclog.Logger
 	cluster *cluster.Cluster
 	master  *master.Master
+	catalog *master.Catalog // nil on worker-only agents
 	worker  *worker.Worker
 	httpSrv *http.Server
 	apiURL  string
@@ -210,10 +215,23 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 
+	if cfg.Server {
+		ccfg := cfg.Catalog
+		if ccfg.Logger == nil {
+			ccfg.Logger = logger
+		}
+		if a.catalog, err = master.NewCatalog(ccfg, a.cluster); err != nil {
+			ln.Close()
+			a.master.Close()
+			a.cluster.Shutdown()
+			return nil, err
+		}
+	}
+
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = cfg.MaxBodyBytes
 	scfg.Logger = logger
-	a.httpSrv = &http.Server{Handler: server.New(scfg, a.master), ReadHeaderTimeout: 10 * time.Second}
+	a.httpSrv = &http.Server{Handler: server.New(scfg, backend{a.master, a.catalog}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { a.httpDone <- a.httpSrv.Serve(ln) }()
 
 	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node})
@@ -242,6 +260,14 @@ func New(cfg Config) (*Agent, error) {
 	a.stopWorker = cancel
 	go func() { defer close(a.workerDone); a.worker.Run(wctx) }()
 	return a, nil
+}
+
+// backend is what the API serves: the master's execution, worker and cluster
+// endpoints plus the catalog's. On a worker-only agent the catalog is nil and
+// never called: every catalog route is forwarded to a server.
+type backend struct {
+	*master.Master
+	*master.Catalog
 }
 
 // advertiseHost picks the address other agents reach this one at.
@@ -323,6 +349,9 @@ func (a *Agent) stopAll() {
 		a.stopWorker()
 	}
 	a.master.Close()
+	if a.catalog != nil {
+		a.catalog.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = a.httpSrv.Shutdown(ctx)
 	cancel()

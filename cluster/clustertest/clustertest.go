@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster/agent"
 	"github.com/scaleout/scaleout/executor/worker"
 )
@@ -78,7 +81,17 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		o.MaxTasks = 4
 	}
 	c := &Cluster{t: t, net: NewPartitioner()}
+	logs := newTestWriter(t)
 	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every server seals sensitive values with the same key.
+	key, err := catalog.ParseKey(catalog.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cipher, err := catalog.NewCipher(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +129,9 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.DrainTimeout = 2 * time.Second
 		cfg.DeadServerGrace = time.Hour
 		cfg.ExecCommand = []string{exe}
-		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: testWriter{t}})
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: logs})
 		cfg.RaftDialer = c.net.Dialer(name)
+		cfg.Catalog.Cipher = cipher
 		n := &Node{Name: name, dir: cfg.DataDir, cfg: cfg}
 		c.start(n)
 		c.Nodes = append(c.Nodes, n)
@@ -161,10 +175,24 @@ func (c *Cluster) start(n *Node) {
 	}
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter routes logs to t.Log until the test ends; background
+// goroutines (a memberlist probe finishing after Shutdown) may log later,
+// which t.Log does not allow.
+type testWriter struct {
+	t    testing.TB
+	done *atomic.Bool
+}
+
+func newTestWriter(t testing.TB) testWriter {
+	w := testWriter{t: t, done: new(atomic.Bool)}
+	t.Cleanup(func() { w.done.Store(true) }) // registered first, so it runs after the shutdowns
+	return w
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p[:len(p)-1]))
+	if !w.done.Load() {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
 	return len(p), nil
 }
 

@@ -43,6 +43,8 @@ type fileConfig struct {
 	DrainTimeout    *time.Duration    `yaml:"drain_timeout"`
 	MaxRequestBytes *int64            `yaml:"max_request_bytes"`
 	LogLevel        *string           `yaml:"log_level"`
+	EncryptKey      *string           `yaml:"encrypt_key"`
+	EncryptKeyFile  *string           `yaml:"encrypt_key_file"`
 }
 
 // agentFlags holds the flag values; only flags the user set override the
@@ -70,6 +72,7 @@ type agentFlags struct {
 	drainTimeout    time.Duration
 	maxBodyBytes    int64
 	logLevel        string
+	catalog         *catalogFlags // agent_catalog.go
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(new(agentFlags)) }
@@ -133,6 +136,7 @@ Flags override the --config file; its keys are the flag names with '_' for '-'.`
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", d.DrainTimeout, "on SIGTERM, time running executions get to finish before they are handed back")
 	fl.Int64Var(&f.maxBodyBytes, "max-request-bytes", d.MaxBodyBytes, "largest accepted API request body; larger ones get 413")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	f.catalog = addCatalogFlags(cmd)
 	return cmd
 }
 
@@ -189,6 +193,10 @@ func buildAgentConfig(flags *pflag.FlagSet, f *agentFlags) (agent.Config, string
 	c.DrainTimeout = pick(set("drain-timeout"), f.drainTimeout, fc.DrainTimeout, c.DrainTimeout)
 	c.MaxBodyBytes = pick(set("max-request-bytes"), f.maxBodyBytes, fc.MaxRequestBytes, c.MaxBodyBytes)
 	logLevel := pick(set("log-level"), f.logLevel, fc.LogLevel, "info")
+	if f.catalog != nil {
+		f.catalog.encryptKey = pick(set("encrypt-key"), f.catalog.encryptKey, fc.EncryptKey, "")
+		f.catalog.encryptKeyFile = pick(set("encrypt-key-file"), f.catalog.encryptKeyFile, fc.EncryptKeyFile, "")
+	}
 	if c.Dev && (c.BootstrapExpect > 1 || len(c.Join) > 0 || !c.Server) {
 		return agent.Config{}, "", errors.New("--dev is a one-node cluster: it cannot be combined with --bootstrap-expect, --join or --server=false")
 	}
@@ -255,6 +263,9 @@ func runAgent(ctx context.Context, flags *pflag.FlagSet, f *agentFlags) error {
 		return exitf(exitFailed, "find own executable for package processes: %v", err)
 	}
 	cfg.ExecCommand = []string{exe, "exec"}
+	if cfg.Catalog, err = f.catalog.catalogConfig(cfg.Server, cfg.Dev, cfg.DataDir, logger); err != nil {
+		return exitf(exitUsage, "%v", err)
+	}
 	cfg.Version = version
 	cfg.Logger = logger
 

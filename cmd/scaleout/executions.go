@@ -174,6 +174,7 @@ func newExecLogsCmd() *cobra.Command {
 	var (
 		cf     clientFlags
 		follow bool
+		types  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "logs ID",
@@ -192,8 +193,7 @@ func newExecLogsCmd() *cobra.Command {
 			if follow {
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				_, err := followEvents(ctx, out, c, id, 0)
-				return apiErr(err)
+				return apiErr(followEventsOf(ctx, out, c, id, types))
 			}
 			var after uint64
 			for {
@@ -204,7 +204,9 @@ func newExecLogsCmd() *cobra.Command {
 					return apiErr(err)
 				}
 				for _, ev := range resp.Events {
-					printEvent(out, ev)
+					if eventFilter(types).keep(ev) {
+						printEvent(out, ev)
+					}
 				}
 				if len(resp.Events) == 0 {
 					return nil
@@ -215,6 +217,7 @@ func newExecLogsCmd() *cobra.Command {
 	}
 	cf.register(cmd)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the execution ends")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "only events of these types (repeatable or comma-separated), e.g. stdout,error")
 	return cmd
 }
 

@@ -8,10 +8,10 @@ import (
 )
 
 func newOperatorCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "operator", Short: "Cluster operations: Raft peers"}
+	cmd := &cobra.Command{Use: "operator", Short: "Cluster operations: Raft peers, backups"}
 	raftCmd := &cobra.Command{Use: "raft", Short: "Inspect and change the Raft configuration"}
 	raftCmd.AddCommand(newListPeersCmd(), newRemovePeerCmd())
-	cmd.AddCommand(raftCmd)
+	cmd.AddCommand(raftCmd, newSnapshotCmd())
 	return cmd
 }
 

@@ -25,8 +25,9 @@ func newRunCmd() *cobra.Command {
 		workers []string
 		labels  []string
 	)
+	var crf *catalogRunFlags
 	cmd := &cobra.Command{
-		Use:   "run FILE.yaml",
+		Use:   "run FILE.yaml | FOLDER/PROJECT/PACKAGE",
 		Short: "Submit a package for execution (and optionally wait for it)",
 		Long: `Submit a package file for execution and print the execution id.
 
@@ -46,6 +47,9 @@ ended_unexpectedly.`,
 				return exitf(exitUsage, "%v", err)
 			}
 			target.Retries = retries
+			if isCatalogPath(args[0]) {
+				return runCatalog(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, target, crf)
+			}
 			return runRun(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, target)
 		},
 	}
@@ -55,6 +59,7 @@ ended_unexpectedly.`,
 	cmd.Flags().IntVar(&retries, "retries", 0, "retry a lost attempt this many times (attempts = retries + 1)")
 	cmd.Flags().StringArrayVar(&workers, "worker", nil, "run only on this worker id (repeatable: any of them)")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "run only on workers with label k=v (repeatable: all of them)")
+	crf = addCatalogRunFlags(cmd) // run_catalog.go
 	return cmd
 }
 

@@ -34,6 +34,7 @@ type attempt struct {
 	pgids       map[int]bool // task process groups the child announced
 	buf         []api.Event  // events not yet sent
 	result      *ChildResult
+	catalogJob  // archive, clear values and secrets to mask (archive.go)
 
 	flushNow chan struct{}
 }
@@ -121,6 +122,7 @@ func (a *attempt) errorf(format string, args ...any) api.Event {
 }
 
 func (a *attempt) emit(ev api.Event) {
+	ev.Message = a.mask(ev.Message)
 	a.mu.Lock()
 	a.buf = append(a.buf, ev)
 	full := len(a.buf) >= a.w.cfg.EventBatch
@@ -143,9 +145,16 @@ func (a *attempt) run(_ context.Context) {
 		return
 	}
 	defer os.RemoveAll(dir)
+	if err := a.prepareCatalog(dir); err != nil {
+		a.emit(a.errorf("prepare project: %v", err))
+		a.report(&api.ResultReport{Status: api.StatusFailed, Message: "cannot prepare the project: " + err.Error()})
+		return
+	}
+	t = a.task
 
 	cmd := exec.Command(a.w.cfg.Command[0], a.w.cfg.Command[1:]...)
 	cmd.Dir = dir
+	cmd.Env = a.childEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -179,7 +188,7 @@ func (a *attempt) run(_ context.Context) {
 	}
 	log.Debug("child started", "pid", cmd.Process.Pid, "start", time.Since(started))
 	job := Job{ExecutionID: t.ID, Attempt: t.Attempt, PackageFile: t.PackageFile, Package: t.Package,
-		Params: t.Params, WorkDir: dir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond)}
+		Params: t.Params, WorkDir: dir, ProjectDir: a.projectDir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond)}
 	line, _ := json.Marshal(&job)
 	if _, err := stdin.Write(append(line, '\n')); err != nil {
 		a.emit(a.errorf("send job to package process: %v", err))

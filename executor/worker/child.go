@@ -92,6 +92,7 @@ func ChildMain(in io.Reader, out io.Writer) int {
 		KillGrace: time.Duration(job.KillGraceMS) * time.Millisecond,
 		OnProcess: func(pgid int, running bool) { lw.write(&Message{Proc: &Proc{PGID: pgid, Running: running}}) },
 	}
+	opts.ProjectDir = job.ProjectDir
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
 	lw.write(&Message{Result: &ChildResult{Status: string(res.Status), Message: res.Message}})
 	return 0

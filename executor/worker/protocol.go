@@ -12,6 +12,7 @@ type Job struct {
 	Package     string            `json:"package"`
 	Params      map[string]string `json:"params"`
 	WorkDir     string            `json:"work_dir"`
+	ProjectDir  string            `json:"project_dir,omitempty"` // extracted project (catalog executions)
 	KillGraceMS int               `json:"kill_grace_ms"`
 }
 

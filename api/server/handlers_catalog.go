@@ -1,0 +1,443 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"strconv"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+)
+
+// CatalogBackend is the SSISDB part of the Backend: folders, projects,
+// environments, executions of deployed packages, archives and backups. Read
+// methods serve local state; write methods go through Raft.
+type CatalogBackend interface {
+	CreateFolder(ctx context.Context, name, description string) error
+	RenameFolder(ctx context.Context, name, newName string) error
+	DeleteFolder(ctx context.Context, name string) error
+	Folders() ([]*catalog.Folder, error)
+	Folder(name string) (*catalog.Folder, error)
+
+	StartUpload(hash string, size int64) (*api.UploadStatus, error)
+	PutChunk(ctx context.Context, hash string, size int64, n int, data []byte) error
+	WriteArchive(hash string, w io.Writer) error
+
+	Deploy(ctx context.Context, folder, name, hash, deployer string) (*catalog.ProjectVersion, error)
+	Projects(folder string) ([]*catalog.Project, error)
+	Project(folder, name string) (*catalog.Project, *catalog.ProjectVersion, error)
+	ProjectVersions(folder, name string) ([]*catalog.ProjectVersion, uint64, error)
+	RestoreVersion(ctx context.Context, folder, name string, version uint64) error
+	DeleteProject(ctx context.Context, folder, name string) error
+	SetValue(ctx context.Context, folder, name string, req *api.SetValueRequest) error
+	SetReference(ctx context.Context, folder, name, env string, remove bool) error
+
+	CreateEnvironment(ctx context.Context, folder, name, description string) error
+	DeleteEnvironment(ctx context.Context, folder, name string) error
+	Environments(folder string) ([]*catalog.Environment, error)
+	Environment(folder, name string) (*catalog.Environment, error)
+	SetVariable(ctx context.Context, folder, env, name string, req *api.VariableRequest, remove bool) error
+
+	CreateExecution(ctx context.Context, folder, project, pkg string, req *api.CreateExecutionRequest, caller string) (uint64, error)
+	Job(id uint64, attempt int, worker string) (*api.Job, error)
+
+	WriteSnapshot(w io.Writer) error
+	RestoreSnapshot(ctx context.Context, r io.Reader) error
+}
+
+// maxSnapshotBytes bounds a snapshot upload (PUT /v1/operator/snapshot).
+const maxSnapshotBytes = 64 << 30
+
+// registerCatalog adds the catalog routes. Archive and snapshot transfers
+// are raw bytes, not JSON, so they get their own handler on mux.
+func (s *srv) registerCatalog(h func(string, mode, handlerFunc), raw func(string, mode, http.Handler)) {
+	h("GET /v1/folders", read, s.listFolders)
+	h("POST /v1/folders", leader, s.createFolder)
+	h("GET /v1/folders/{folder}", read, s.getFolder)
+	h("POST /v1/folders/{folder}/rename", leader, s.renameFolder)
+	h("DELETE /v1/folders/{folder}", leader, s.deleteFolder)
+
+	h("POST /v1/archives", leader, s.startUpload)
+	h("PUT /v1/archives/{hash}/chunks/{n}", leader, s.putChunk)
+	raw("GET /v1/archives/{hash}", read, s.raw(0, s.getArchive))
+
+	h("GET /v1/folders/{folder}/projects", read, s.listProjects)
+	h("GET /v1/folders/{folder}/projects/{project}", read, s.getProject)
+	h("DELETE /v1/folders/{folder}/projects/{project}", leader, s.deleteProject)
+	h("POST /v1/folders/{folder}/projects/{project}/versions", leader, s.deploy)
+	h("GET /v1/folders/{folder}/projects/{project}/versions", read, s.listVersions)
+	h("POST /v1/folders/{folder}/projects/{project}/restore", leader, s.restoreVersion)
+	h("PUT /v1/folders/{folder}/projects/{project}/values", leader, s.setValue)
+	h("POST /v1/folders/{folder}/projects/{project}/references", leader, s.setReference)
+	h("GET /v1/folders/{folder}/projects/{project}/packages", read, s.listPackages)
+	h("POST /v1/folders/{folder}/projects/{project}/packages/{package}/executions", leader, s.createExecution)
+
+	h("GET /v1/folders/{folder}/environments", read, s.listEnvironments)
+	h("POST /v1/folders/{folder}/environments", leader, s.createEnvironment)
+	h("GET /v1/folders/{folder}/environments/{env}", read, s.getEnvironment)
+	h("DELETE /v1/folders/{folder}/environments/{env}", leader, s.deleteEnvironment)
+	h("PUT /v1/folders/{folder}/environments/{env}/variables/{name}", leader, s.setVariable)
+	h("DELETE /v1/folders/{folder}/environments/{env}/variables/{name}", leader, s.deleteVariable)
+
+	h("GET /v1/executions/{id}/attempts/{attempt}/job", leader, s.job)
+	raw("GET /v1/operator/snapshot", leader, s.raw(0, s.saveSnapshot))
+	raw("PUT /v1/operator/snapshot", leader, s.raw(maxSnapshotBytes, s.restoreSnapshot))
+}
+
+// countingWriter records whether anything was written, so an error before
+// the first byte can still be answered as JSON.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	if c.n == 0 {
+		c.ResponseWriter.Header().Set("Content-Type", "application/octet-stream")
+	}
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// raw serves a handler that reads or writes raw bytes; errors before any
+// output are JSON like everywhere else.
+func (s *srv) raw(limit int64, fn func(w io.Writer, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if limit > 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		cw := &countingWriter{ResponseWriter: w}
+		err := fn(cw, r)
+		if err == nil {
+			if cw.n == 0 {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte("{}\n"))
+			}
+			return
+		}
+		if cw.n > 0 {
+			s.logger.Error("raw response failed midway", "path", r.URL.Path, "error", err)
+			return
+		}
+		code := statusOf(err)
+		if code >= 500 {
+			s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: err.Error()})
+	})
+}
+
+func (s *srv) listFolders(r *http.Request) (any, error) {
+	list, err := s.b.Folders()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Folder, 0, len(list))
+	for _, f := range list {
+		out = append(out, api.Folder{Name: f.Name, Description: f.Description, CreatedAt: f.CreatedAt})
+	}
+	return out, nil
+}
+
+func (s *srv) createFolder(r *http.Request) (any, error) {
+	var req api.FolderRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.CreateFolder(r.Context(), req.Name, req.Description)
+}
+
+func (s *srv) getFolder(r *http.Request) (any, error) {
+	f, err := s.b.Folder(r.PathValue("folder"))
+	if err != nil {
+		return nil, err
+	}
+	return api.Folder{Name: f.Name, Description: f.Description, CreatedAt: f.CreatedAt}, nil
+}
+
+func (s *srv) renameFolder(r *http.Request) (any, error) {
+	var req api.FolderRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.RenameFolder(r.Context(), r.PathValue("folder"), req.Name)
+}
+
+func (s *srv) deleteFolder(r *http.Request) (any, error) {
+	return nil, s.b.DeleteFolder(r.Context(), r.PathValue("folder"))
+}
+
+func (s *srv) startUpload(r *http.Request) (any, error) {
+	var req api.UploadRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return s.b.StartUpload(req.Hash, req.Size)
+}
+
+func (s *srv) putChunk(r *http.Request) (any, error) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 {
+		return nil, codedErr(http.StatusBadRequest, "invalid chunk number %q", r.PathValue("n"))
+	}
+	size, err := strconv.ParseInt(r.URL.Query().Get("size"), 10, 64)
+	if err != nil {
+		return nil, codedErr(http.StatusBadRequest, "query parameter size (the archive's size in bytes) is required")
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, catalog.ArchiveChunkSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > catalog.ArchiveChunkSize {
+		return nil, codedErr(http.StatusRequestEntityTooLarge, "a chunk is at most %d bytes", catalog.ArchiveChunkSize)
+	}
+	return nil, s.b.PutChunk(r.Context(), r.PathValue("hash"), size, n, data)
+}
+
+func (s *srv) getArchive(w io.Writer, r *http.Request) error {
+	return s.b.WriteArchive(r.PathValue("hash"), w)
+}
+
+func toAPIParams(defs []catalog.ParamDef) []api.Param {
+	out := make([]api.Param, 0, len(defs))
+	for _, d := range defs {
+		out = append(out, api.Param{Name: d.Name, Type: d.Type, Default: d.Default, Required: d.Required, Sensitive: d.Sensitive, Description: d.Description})
+	}
+	return out
+}
+
+func toAPIPackages(v *catalog.ProjectVersion) []api.Package {
+	out := make([]api.Package, 0, len(v.Packages))
+	for _, p := range v.Packages {
+		out = append(out, api.Package{Name: p.Name, File: p.File, EntryPoint: p.EntryPoint, Description: p.Description, Parameters: toAPIParams(p.Parameters)})
+	}
+	return out
+}
+
+func toAPIVersion(v *catalog.ProjectVersion, current uint64) *api.ProjectVersion {
+	out := &api.ProjectVersion{Version: v.Version, Current: v.Version == current, Hash: v.Hash, Size: v.Size, Deployer: v.Deployer,
+		DeployedAt: v.DeployedAt, Description: v.Description, Parameters: toAPIParams(v.Parameters), Packages: toAPIPackages(v)}
+	for _, c := range v.Connections {
+		out.Connections = append(out.Connections, api.Connection{Name: c.Name, Type: c.Type, Description: c.Description, Properties: c.Properties})
+	}
+	return out
+}
+
+func toAPIProject(p *catalog.Project, cur *catalog.ProjectVersion) api.Project {
+	out := api.Project{Folder: p.Folder, Name: p.Name, Description: p.Description, Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if cur != nil {
+		out.Current = toAPIVersion(cur, p.Version)
+	}
+	for _, v := range p.Values {
+		av := api.ParamValue{Package: v.Package, Name: v.Name, Kind: v.Kind, Value: v.Value, Variable: v.Variable, Sensitive: v.Sensitive}
+		if v.Sensitive && v.Kind == catalog.ValueLiteral {
+			av.Value = api.Masked
+		}
+		out.Values = append(out.Values, av)
+	}
+	for _, r := range p.EnvRefs {
+		out.References = append(out.References, r.String())
+	}
+	return out
+}
+
+func (s *srv) listProjects(r *http.Request) (any, error) {
+	list, err := s.b.Projects(r.PathValue("folder"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Project, 0, len(list))
+	for _, p := range list {
+		out = append(out, toAPIProject(p, nil))
+	}
+	return out, nil
+}
+
+func (s *srv) getProject(r *http.Request) (any, error) {
+	p, cur, err := s.b.Project(r.PathValue("folder"), r.PathValue("project"))
+	if err != nil {
+		return nil, err
+	}
+	return toAPIProject(p, cur), nil
+}
+
+func (s *srv) deleteProject(r *http.Request) (any, error) {
+	return nil, s.b.DeleteProject(r.Context(), r.PathValue("folder"), r.PathValue("project"))
+}
+
+func (s *srv) deploy(r *http.Request) (any, error) {
+	var req api.DeployRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	v, err := s.b.Deploy(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Hash, caller(r))
+	if err != nil {
+		return nil, err
+	}
+	return toAPIVersion(v, v.Version), nil
+}
+
+func (s *srv) listVersions(r *http.Request) (any, error) {
+	list, current, err := s.b.ProjectVersions(r.PathValue("folder"), r.PathValue("project"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*api.ProjectVersion, 0, len(list))
+	for _, v := range list {
+		av := toAPIVersion(v, current)
+		av.Parameters, av.Packages, av.Connections = nil, nil, nil
+		out = append(out, av)
+	}
+	return out, nil
+}
+
+func (s *srv) restoreVersion(r *http.Request) (any, error) {
+	var req api.RestoreRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.RestoreVersion(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Version)
+}
+
+func (s *srv) setValue(r *http.Request) (any, error) {
+	var req api.SetValueRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.SetValue(r.Context(), r.PathValue("folder"), r.PathValue("project"), &req)
+}
+
+func (s *srv) setReference(r *http.Request) (any, error) {
+	var req api.ReferenceRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.SetReference(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Environment, req.Remove)
+}
+
+func (s *srv) listPackages(r *http.Request) (any, error) {
+	_, cur, err := s.b.Project(r.PathValue("folder"), r.PathValue("project"))
+	if err != nil {
+		return nil, err
+	}
+	return toAPIPackages(cur), nil
+}
+
+func (s *srv) createExecution(r *http.Request) (any, error) {
+	var req api.CreateExecutionRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	id, err := s.b.CreateExecution(r.Context(), r.PathValue("folder"), r.PathValue("project"), r.PathValue("package"), &req, caller(r))
+	if err != nil {
+		return nil, err
+	}
+	return api.SubmitResponse{ID: id}, nil
+}
+
+func toAPIEnvironment(e *catalog.Environment) api.Environment {
+	out := api.Environment{Folder: e.Folder, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt}
+	for _, v := range e.Variables {
+		av := api.Variable{Name: v.Name, Type: v.Type, Value: v.Value, Sensitive: v.Sensitive, Description: v.Description}
+		if v.Sensitive {
+			av.Value = api.Masked
+		}
+		out.Variables = append(out.Variables, av)
+	}
+	return out
+}
+
+func (s *srv) listEnvironments(r *http.Request) (any, error) {
+	list, err := s.b.Environments(r.PathValue("folder"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Environment, 0, len(list))
+	for _, e := range list {
+		out = append(out, toAPIEnvironment(e))
+	}
+	return out, nil
+}
+
+func (s *srv) createEnvironment(r *http.Request) (any, error) {
+	var req api.EnvironmentRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.CreateEnvironment(r.Context(), r.PathValue("folder"), req.Name, req.Description)
+}
+
+func (s *srv) getEnvironment(r *http.Request) (any, error) {
+	e, err := s.b.Environment(r.PathValue("folder"), r.PathValue("env"))
+	if err != nil {
+		return nil, err
+	}
+	return toAPIEnvironment(e), nil
+}
+
+func (s *srv) deleteEnvironment(r *http.Request) (any, error) {
+	return nil, s.b.DeleteEnvironment(r.Context(), r.PathValue("folder"), r.PathValue("env"))
+}
+
+func (s *srv) setVariable(r *http.Request) (any, error) {
+	var req api.VariableRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return nil, s.b.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &req, false)
+}
+
+func (s *srv) deleteVariable(r *http.Request) (any, error) {
+	return nil, s.b.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &api.VariableRequest{}, true)
+}
+
+func (s *srv) job(r *http.Request) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	attempt, err := pathAttempt(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.b.Job(id, attempt, r.URL.Query().Get("worker"))
+}
+
+func (s *srv) saveSnapshot(w io.Writer, r *http.Request) error {
+	return s.b.WriteSnapshot(w)
+}
+
+func (s *srv) restoreSnapshot(_ io.Writer, r *http.Request) error {
+	err := s.b.RestoreSnapshot(r.Context(), r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return codedErr(http.StatusRequestEntityTooLarge, "snapshot is larger than %d bytes", mbe.Limit)
+	}
+	return err
+}
+
+// addCatalogFields copies the catalog fields of an execution into its API
+// form, masking sensitive project parameters.
+func addCatalogFields(out *api.Execution, e *catalog.Execution) {
+	out.Folder, out.Project, out.ProjectVersion, out.Environment = e.Folder, e.Project, e.ProjectVersion, e.Environment
+	out.LoggingLevel, out.TargetWorkers, out.TargetLabels, out.Truncated = e.LoggingLevel, e.TargetWorkers, e.TargetLabels, e.Truncated
+	if e.Folder != "" && e.PackageFile != "" {
+		out.PackageFile = e.PackageFile
+	}
+	out.ProjectParams = e.ProjectParams
+	if len(e.ProjectSensitive) > 0 {
+		out.ProjectParams = maps.Clone(e.ProjectParams)
+		for _, name := range e.ProjectSensitive {
+			if _, ok := out.ProjectParams[name]; ok {
+				out.ProjectParams[name] = api.Masked
+			}
+		}
+	}
+}

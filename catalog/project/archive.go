@@ -1,0 +1,189 @@
+package project
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ManifestFile is the project manifest at the root of a project.
+const ManifestFile = "project.yaml"
+
+// PackagesDir holds the packages of a project.
+const PackagesDir = "packages"
+
+// ErrTooLarge means an archive or its content is over the size limit.
+var ErrTooLarge = errors.New("project archive too large")
+
+// Hash returns the hex SHA-256 of data, the content hash of an archive.
+func Hash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Pack archives the project directory dir as tar.gz. The archive is
+// deterministic (sorted entries, zero times and owners), so packing the same
+// content twice gives the same hash. Symbolic links and special files are
+// refused; hidden files and directories (".git") are left out. Pack stops
+// with ErrTooLarge once the archive would exceed limit bytes (0: no limit).
+func Pack(dir string, limit int64) ([]byte, error) {
+	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err != nil {
+		return nil, fmt.Errorf("%s is not a project directory: %w", dir, err)
+	}
+	var buf bytes.Buffer
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	tw := tar.NewWriter(gz)
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: name, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		switch {
+		case d.IsDir():
+			hdr.Typeflag, hdr.Name, hdr.Mode = tar.TypeDir, name+"/", 0o755
+			return tw.WriteHeader(hdr)
+		case info.Mode().IsRegular():
+			hdr.Typeflag, hdr.Size, hdr.Mode = tar.TypeReg, info.Size(), 0o644
+			if info.Mode()&0o111 != 0 {
+				hdr.Mode = 0o755
+			}
+		default:
+			return fmt.Errorf("%s: only regular files and directories can be deployed (symbolic links and devices are refused)", name)
+		}
+		total += info.Size()
+		if limit > 0 && total > limit {
+			return fmt.Errorf("%w: the files of %s add up to more than %d bytes", ErrTooLarge, dir, limit)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	if limit > 0 && int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: the archive of %s is %d bytes, over the limit of %d", ErrTooLarge, dir, buf.Len(), limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// walk calls fn for every regular file of an archive, with a clean relative
+// slash path. Paths that escape the root, links and special entries are
+// errors. limit caps the total unpacked size (0: no limit).
+func walk(r io.Reader, limit int64, fn func(name string, mode int64, r io.Reader) error, dir func(name string) error) error {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("not a project archive (gzip): %w", err)
+	}
+	tr := tar.NewReader(gz)
+	var total int64
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read project archive: %w", err)
+		}
+		name := path.Clean(strings.TrimSuffix(hdr.Name, "/"))
+		if name == "." || strings.HasPrefix(name, "../") || name == ".." || path.IsAbs(name) {
+			return fmt.Errorf("project archive entry %q escapes the project directory", hdr.Name)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if dir != nil {
+				if err := dir(name); err != nil {
+					return err
+				}
+			}
+		case tar.TypeReg:
+			total += hdr.Size
+			if limit > 0 && total > limit {
+				return fmt.Errorf("%w: unpacked content over %d bytes", ErrTooLarge, limit)
+			}
+			if err := fn(name, hdr.Mode, tr); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("project archive entry %q is not a regular file or directory", hdr.Name)
+		}
+	}
+}
+
+// ReadFiles returns the content of every file of an archive by path.
+func ReadFiles(archive []byte, limit int64) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := walk(bytes.NewReader(archive), limit, func(name string, _ int64, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		files[name] = b
+		return err
+	}, nil)
+	return files, err
+}
+
+// Unpack extracts an archive into dest (created if needed).
+func Unpack(r io.Reader, dest string, limit int64) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	mk := func(name string) error { return os.MkdirAll(filepath.Join(dest, filepath.FromSlash(name)), 0o755) }
+	return walk(r, limit, func(name string, mode int64, r io.Reader) error {
+		p := filepath.Join(dest, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		perm := os.FileMode(0o644)
+		if mode&0o111 != 0 {
+			perm = 0o755
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}, mk)
+}

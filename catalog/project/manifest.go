@@ -1,0 +1,240 @@
+package project
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"go.yaml.in/yaml/v3"
+)
+
+// Param is a parameter of a project or package.
+type Param struct {
+	Name        string
+	Type        string
+	Default     *string
+	Required    bool
+	Sensitive   bool
+	Description string
+}
+
+// Connection is a connection manager declared in project.yaml.
+type Connection struct {
+	Name        string
+	Type        string
+	Description string
+	Properties  map[string]string
+}
+
+// Package is one validated package of a project.
+type Package struct {
+	Name        string
+	File        string // path in the project, e.g. packages/load.yaml
+	EntryPoint  bool
+	Description string
+	Parameters  []Param
+	Source      []byte // the package file as pkgspec.Parse accepts it
+}
+
+// Manifest is a validated project.
+type Manifest struct {
+	Name        string
+	Description string
+	Parameters  []Param
+	Connections []Connection
+	Packages    []Package
+}
+
+// Package returns the package called name, or nil.
+func (m *Manifest) Package(name string) *Package {
+	for i := range m.Packages {
+		if m.Packages[i].Name == name {
+			return &m.Packages[i]
+		}
+	}
+	return nil
+}
+
+type yamlParam struct {
+	Type        string  `yaml:"type"`
+	Default     *string `yaml:"default"`
+	Required    bool    `yaml:"required"`
+	Sensitive   bool    `yaml:"sensitive"`
+	Description string  `yaml:"description"`
+}
+
+type yamlConnection struct {
+	Type        string            `yaml:"type"`
+	Description string            `yaml:"description"`
+	Properties  map[string]string `yaml:"properties"`
+}
+
+type yamlProject struct {
+	Name        string                    `yaml:"name"`
+	Description string                    `yaml:"description"`
+	Parameters  map[string]yamlParam      `yaml:"parameters"`
+	Connections map[string]yamlConnection `yaml:"connections"`
+}
+
+// sensitiveDefault is the rule that keeps secrets out of archives: the
+// archive is stored as is (only values set through the API are sealed).
+const sensitiveDefault = "sensitive parameter %q must not have a default (the project archive is not encrypted): give it a server-side value or bind it to a sensitive environment variable"
+
+// Load validates the files of a project (from ReadFiles) and returns its
+// manifest. Every problem is reported, one per line, with file:line where
+// known.
+func Load(files map[string][]byte) (*Manifest, error) {
+	var errs []error
+	src, ok := files[ManifestFile]
+	if !ok {
+		return nil, fmt.Errorf("%s is missing at the root of the project", ManifestFile)
+	}
+	m := &Manifest{}
+	var yp yamlProject
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&yp); err != nil {
+		return nil, fmt.Errorf("%s: %v", ManifestFile, err)
+	}
+	m.Name, m.Description = yp.Name, yp.Description
+	if err := pkgspec.ValidateName(yp.Name); err != nil {
+		errs = append(errs, fmt.Errorf("%s: project name %q: %v", ManifestFile, yp.Name, err))
+	}
+	for _, name := range sortedKeys(yp.Parameters) {
+		p := yp.Parameters[name]
+		pr := Param{Name: name, Type: p.Type, Default: p.Default, Required: p.Required || p.Default == nil, Sensitive: p.Sensitive, Description: p.Description}
+		if pr.Type == "" {
+			pr.Type = pkgspec.TypeString
+		}
+		if err := pkgspec.ValidateParamName(name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: project parameter %q: %v", ManifestFile, name, err))
+		}
+		if !slices.Contains(pkgspec.Types, pr.Type) {
+			errs = append(errs, fmt.Errorf("%s: project parameter %q has unknown type %q (want one of: %s)", ManifestFile, name, pr.Type, strings.Join(pkgspec.Types, ", ")))
+		} else if p.Default != nil {
+			if p.Required {
+				errs = append(errs, fmt.Errorf("%s: project parameter %q is required and has a default (choose one)", ManifestFile, name))
+			}
+			c, err := pkgspec.Canonical(pr.Type, *p.Default)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: project parameter %q default %q does not match type %s: %v", ManifestFile, name, *p.Default, pr.Type, err))
+			}
+			pr.Default = &c
+		}
+		if p.Sensitive && p.Default != nil {
+			errs = append(errs, fmt.Errorf("%s: "+sensitiveDefault, ManifestFile, name))
+		}
+		m.Parameters = append(m.Parameters, pr)
+	}
+	for _, name := range sortedKeys(yp.Connections) {
+		c := yp.Connections[name]
+		if err := pkgspec.ValidateName(name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: connection %q: %v", ManifestFile, name, err))
+		}
+		m.Connections = append(m.Connections, Connection{Name: name, Type: c.Type, Description: c.Description, Properties: c.Properties})
+	}
+
+	var pkgFiles []string
+	for name := range files {
+		if path.Dir(name) == PackagesDir && (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+			pkgFiles = append(pkgFiles, name)
+		}
+	}
+	sort.Strings(pkgFiles)
+	if len(pkgFiles) == 0 {
+		errs = append(errs, fmt.Errorf("the project has no packages (want %s/*.yaml)", PackagesDir))
+	}
+	seen := map[string]string{}
+	for _, file := range pkgFiles {
+		pkg, err := loadPackage(file, files[file])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if other, dup := seen[pkg.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: package name %q is also used by %s", file, pkg.Name, other))
+			continue
+		}
+		seen[pkg.Name] = file
+		m.Packages = append(m.Packages, *pkg)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadPackage(file string, src []byte) (*Package, error) {
+	entry, stripped, err := stripEntryPoint(file, src)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := pkgspec.Parse(file, stripped)
+	if err != nil {
+		return nil, err
+	}
+	pkg := &Package{Name: spec.Name, File: file, EntryPoint: entry, Description: spec.Description, Source: stripped}
+	var errs []error
+	for _, p := range spec.Parameters {
+		if p.Sensitive && p.Default != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: "+sensitiveDefault, file, p.Line, p.Name))
+		}
+		typ := p.Type
+		if typ == "" {
+			typ = pkgspec.TypeString
+		}
+		pkg.Parameters = append(pkg.Parameters, Param{Name: p.Name, Type: typ, Default: p.Default, Required: p.Required,
+			Sensitive: p.Sensitive, Description: p.Description})
+	}
+	return pkg, errors.Join(errs...)
+}
+
+// stripEntryPoint reads the top-level "entry_point: true|false" of a
+// package (default true) and comments that line out, so that the package
+// parser, which knows nothing of projects, sees a plain package with the
+// same line numbers.
+func stripEntryPoint(file string, src []byte) (bool, []byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return true, src, nil // let pkgspec report the problem
+	}
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if k.Value != "entry_point" {
+			continue
+		}
+		var entry bool
+		if v.Kind != yaml.ScalarNode || v.Decode(&entry) != nil {
+			return false, nil, fmt.Errorf("%s:%d: entry_point must be true or false", file, v.Line)
+		}
+		if k.Column != 1 || v.Line != k.Line || top.Style&yaml.FlowStyle != 0 {
+			return false, nil, fmt.Errorf("%s:%d: write entry_point on a line of its own: \"entry_point: %t\"", file, k.Line, entry)
+		}
+		lines := bytes.Split(src, []byte("\n"))
+		lines[k.Line-1] = append([]byte("# "), lines[k.Line-1]...)
+		return entry, bytes.Join(lines, []byte("\n")), nil
+	}
+	return true, src, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PackageSource returns a package file of a project as the package parser
+// reads it (with entry_point commented out).
+func PackageSource(file string, src []byte) ([]byte, error) {
+	_, out, err := stripEntryPoint(file, src)
+	return out, err
+}

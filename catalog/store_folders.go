@@ -1,0 +1,226 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the SSISDB objects. Projects and environments are keyed by
+// "folder\x00name" (names cannot contain control characters), versions by
+// "folder\x00project\x00" + 8-byte version, archives and uploads in staging
+// by content hash, each a nested bucket of chunks.
+var (
+	bucketFolders      = []byte("folders")
+	bucketProjects     = []byte("projects")
+	bucketVersions     = []byte("project_versions")
+	bucketEnvironments = []byte("environments")
+	bucketArchives     = []byte("archives")
+	bucketStaging      = []byte("staging")
+)
+
+func nameKey(parts ...string) []byte {
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(p)
+	}
+	return b.Bytes()
+}
+
+func getJSON(b *bolt.Bucket, k []byte, out any) (bool, error) {
+	v := b.Get(k)
+	if v == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(v, out)
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, buf)
+}
+
+// ValidateObjectName checks the name of a folder, project, environment or
+// package (pkgspec.ValidateName), naming what it is in the error.
+func ValidateObjectName(what, name string) error {
+	if err := pkgspec.ValidateName(name); err != nil {
+		return invalidf("%s name %q: %v", what, name, err)
+	}
+	return nil
+}
+
+// Folder reads one folder.
+func (t *Tx) Folder(name string) (*Folder, error) {
+	var f Folder
+	ok, err := getJSON(t.tx.Bucket(bucketFolders), []byte(name), &f)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("folder %q: %w", name, ErrNotFound)
+	}
+	return &f, nil
+}
+
+// Folders lists every folder by name.
+func (t *Tx) Folders() ([]*Folder, error) {
+	out := []*Folder{}
+	err := t.tx.Bucket(bucketFolders).ForEach(func(_, v []byte) error {
+		var f Folder
+		if err := json.Unmarshal(v, &f); err != nil {
+			return err
+		}
+		out = append(out, &f)
+		return nil
+	})
+	return out, err
+}
+
+// CreateFolder creates a folder; ErrExists if the name is taken.
+func (t *Tx) CreateFolder(name, description string, now time.Time) error {
+	if err := ValidateObjectName("folder", name); err != nil {
+		return err
+	}
+	b := t.tx.Bucket(bucketFolders)
+	if b.Get([]byte(name)) != nil {
+		return fmt.Errorf("folder %q: %w", name, ErrExists)
+	}
+	return putJSON(b, []byte(name), &Folder{Name: name, Description: description, CreatedAt: now})
+}
+
+// folderPrefix is the key prefix of a folder's projects and environments.
+func folderPrefix(folder string) []byte { return append([]byte(folder), 0) }
+
+func hasPrefix(b *bolt.Bucket, prefix []byte) bool {
+	k, _ := b.Cursor().Seek(prefix)
+	return k != nil && bytes.HasPrefix(k, prefix)
+}
+
+// DeleteFolder deletes an empty folder: ErrNotEmpty while it holds projects
+// or environments.
+func (t *Tx) DeleteFolder(name string) error {
+	if _, err := t.Folder(name); err != nil {
+		return err
+	}
+	p := folderPrefix(name)
+	if hasPrefix(t.tx.Bucket(bucketProjects), p) || hasPrefix(t.tx.Bucket(bucketEnvironments), p) {
+		return fmt.Errorf("folder %q holds projects or environments: %w (delete them first)", name, ErrNotEmpty)
+	}
+	return t.tx.Bucket(bucketFolders).Delete([]byte(name))
+}
+
+// moveByPrefix re-keys every entry of b under prefix from to prefix to.
+func moveByPrefix(b *bolt.Bucket, from, to []byte) error {
+	type kv struct{ k, v []byte }
+	var moved []kv
+	c := b.Cursor()
+	for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, from); k, _ = c.Next() {
+		nk := append(append([]byte{}, to...), k[len(from):]...)
+		moved = append(moved, kv{append([]byte{}, k...), nk})
+	}
+	for _, m := range moved {
+		v := append([]byte{}, b.Get(m.k)...)
+		if err := b.Delete(m.k); err != nil {
+			return err
+		}
+		if err := b.Put(m.v, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RenameFolder renames a folder with everything in it. Absolute environment
+// references of other projects follow the rename; executions keep the names
+// they ran under.
+func (t *Tx) RenameFolder(from, to string) error {
+	f, err := t.Folder(from)
+	if err != nil {
+		return err
+	}
+	if err := ValidateObjectName("folder", to); err != nil {
+		return err
+	}
+	if from == to {
+		return nil
+	}
+	fb := t.tx.Bucket(bucketFolders)
+	if fb.Get([]byte(to)) != nil {
+		return fmt.Errorf("folder %q: %w", to, ErrExists)
+	}
+	f.Name = to
+	if err := fb.Delete([]byte(from)); err != nil {
+		return err
+	}
+	if err := putJSON(fb, []byte(to), f); err != nil {
+		return err
+	}
+	oldP, newP := folderPrefix(from), folderPrefix(to)
+	for _, bn := range [][]byte{bucketProjects, bucketVersions, bucketEnvironments} {
+		if err := moveByPrefix(t.tx.Bucket(bn), oldP, newP); err != nil {
+			return err
+		}
+	}
+	// Rewrite the folder field inside the moved records and every absolute
+	// reference to the old name.
+	pb := t.tx.Bucket(bucketProjects)
+	projects, err := t.allProjects()
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		changed := false
+		if p.Folder == from {
+			p.Folder, changed = to, true
+		}
+		for i := range p.EnvRefs {
+			if p.EnvRefs[i].Folder == from {
+				p.EnvRefs[i].Folder, changed = to, true
+			}
+		}
+		if changed {
+			if err := putJSON(pb, nameKey(p.Folder, p.Name), p); err != nil {
+				return err
+			}
+		}
+	}
+	vb := t.tx.Bucket(bucketVersions)
+	var keys [][]byte
+	var vals []*ProjectVersion
+	c := vb.Cursor()
+	for k, v := c.Seek(newP); k != nil && bytes.HasPrefix(k, newP); k, v = c.Next() {
+		var pv ProjectVersion
+		if err := json.Unmarshal(v, &pv); err != nil {
+			return err
+		}
+		pv.Folder = to
+		keys, vals = append(keys, append([]byte{}, k...)), append(vals, &pv)
+	}
+	for i := range keys {
+		if err := putJSON(vb, keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
+	eb := t.tx.Bucket(bucketEnvironments)
+	envs, err := t.Environments(to)
+	if err != nil {
+		return err
+	}
+	for _, e := range envs {
+		e.Folder = to
+		if err := putJSON(eb, nameKey(to, e.Name), e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

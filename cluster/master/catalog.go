@@ -1,0 +1,634 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/catalog/project"
+	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/fsm"
+)
+
+// CatalogConfig configures the catalog service.
+type CatalogConfig struct {
+	// Cipher seals sensitive values before they are proposed to Raft and
+	// opens them for the worker running an execution. Required.
+	Cipher *catalog.Cipher
+	// KeepVersions is how many versions of each project are kept.
+	KeepVersions int
+	// MaxArchiveBytes is the largest accepted project archive (413 above).
+	MaxArchiveBytes int64
+	// MaxEvents caps the events kept per execution; the last one kept says
+	// the log was truncated.
+	MaxEvents uint64
+	// DefaultLoggingLevel applies to executions that name none.
+	DefaultLoggingLevel string
+	// Retention is how long ended executions and their events are kept.
+	Retention time.Duration
+	// RetentionInterval is how often the leader looks for expired
+	// executions; RetentionBatch caps the executions one purge command
+	// removes, so that no command is large.
+	RetentionInterval time.Duration
+	RetentionBatch    int
+	// UploadTTL is how long an unfinished archive upload is kept.
+	UploadTTL time.Duration
+	// Logger receives catalog logs.
+	Logger hclog.Logger
+}
+
+// DefaultCatalogConfig returns the defaults: 10 versions, 64 MiB archives,
+// 100,000 events per execution, basic logging, 365 days of retention.
+func DefaultCatalogConfig() CatalogConfig {
+	return CatalogConfig{
+		KeepVersions: catalog.DefaultKeepVersions, MaxArchiveBytes: catalog.DefaultMaxArchiveBytes,
+		MaxEvents: 100_000, DefaultLoggingLevel: catalog.DefaultLoggingLevel,
+		Retention: 365 * 24 * time.Hour, RetentionInterval: time.Minute, RetentionBatch: 100,
+		UploadTTL: time.Hour,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c *CatalogConfig) Validate() error {
+	switch {
+	case c.Cipher == nil:
+		return errors.New("catalog: no encryption key")
+	case c.KeepVersions <= 0:
+		return errors.New("catalog: versions to keep must be positive")
+	case c.MaxArchiveBytes <= 0:
+		return errors.New("catalog: max archive size must be positive")
+	case c.MaxEvents < 10:
+		return errors.New("catalog: max events per execution must be at least 10")
+	case !catalog.ValidLoggingLevel(c.DefaultLoggingLevel):
+		return fmt.Errorf("catalog: unknown logging level %q", c.DefaultLoggingLevel)
+	case c.Retention <= 0 || c.RetentionInterval <= 0 || c.RetentionBatch <= 0 || c.UploadTTL <= 0:
+		return errors.New("catalog: retention settings must be positive")
+	}
+	return nil
+}
+
+// CatalogRaft is what the catalog service needs of the cluster.
+type CatalogRaft interface {
+	Apply(ctx context.Context, t fsm.MessageType, msg any) (any, uint64, error)
+	IsLeader() bool
+	Store() *catalog.Store
+	RestoreSnapshot(ctx context.Context, r io.Reader, size int64) error
+}
+
+// Catalog is the SSISDB side of the master: folders, projects, environments
+// and executions of deployed packages. Reads serve local state; writes are
+// Raft commands, with sensitive values sealed first. On the leader it also
+// runs retention.
+type Catalog struct {
+	cfg    CatalogConfig
+	raft   CatalogRaft
+	store  *catalog.Store
+	logger hclog.Logger
+	now    func() time.Time
+
+	done chan struct{}
+	loop chan struct{}
+}
+
+// NewCatalog returns the catalog service and starts its retention loop.
+func NewCatalog(cfg CatalogConfig, r CatalogRaft) (*Catalog, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	c := &Catalog{cfg: cfg, raft: r, store: r.Store(), logger: cfg.Logger.Named("catalog"),
+		now: func() time.Time { return time.Now().UTC() }, done: make(chan struct{}), loop: make(chan struct{})}
+	go c.retentionLoop()
+	return c, nil
+}
+
+// Close stops the retention loop.
+func (c *Catalog) Close() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	close(c.done)
+	<-c.loop
+}
+
+// catalogErr gives a catalog error its HTTP status.
+func catalogErr(err error) error {
+	var coded *Error
+	switch {
+	case err == nil || errors.As(err, &coded):
+		return err
+	case errors.Is(err, catalog.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Err: err}
+	case errors.Is(err, catalog.ErrExists), errors.Is(err, catalog.ErrNotEmpty), errors.Is(err, catalog.ErrAlreadyEnded), errors.Is(err, catalog.ErrStaleAttempt):
+		return &Error{Status: http.StatusConflict, Err: err}
+	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, pkgspec.ErrParamType), errors.Is(err, pkgspec.ErrParamRequired),
+		errors.Is(err, pkgspec.ErrUnknownParam), errors.Is(err, ErrSensitiveBinding):
+		return &Error{Status: http.StatusBadRequest, Err: err}
+	case errors.Is(err, project.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Err: err}
+	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrShutdown), errors.Is(err, cluster.ErrNoLeader):
+		return &Error{Status: http.StatusServiceUnavailable, Err: err}
+	}
+	return err
+}
+
+func (c *Catalog) apply(ctx context.Context, t fsm.MessageType, msg any) (any, error) {
+	resp, _, err := c.raft.Apply(ctx, t, msg)
+	return resp, catalogErr(err)
+}
+
+func (c *Catalog) view(fn func(tx *catalog.Tx) error) error {
+	return catalogErr(c.store.View(fn))
+}
+
+func badRequest(format string, args ...any) error {
+	return &Error{Status: http.StatusBadRequest, Err: fmt.Errorf(format, args...)}
+}
+
+// CreateFolder creates a folder.
+func (c *Catalog) CreateFolder(ctx context.Context, name, description string) error {
+	if err := catalog.ValidateObjectName("folder", name); err != nil {
+		return catalogErr(err)
+	}
+	_, err := c.apply(ctx, fsm.FolderCreateType, &fsm.FolderCreateRequest{Time: c.now(), Name: name, Description: description})
+	return err
+}
+
+// RenameFolder renames a folder with its projects and environments.
+func (c *Catalog) RenameFolder(ctx context.Context, name, newName string) error {
+	if err := catalog.ValidateObjectName("folder", newName); err != nil {
+		return catalogErr(err)
+	}
+	_, err := c.apply(ctx, fsm.FolderRenameType, &fsm.FolderRenameRequest{Time: c.now(), Name: name, NewName: newName})
+	return err
+}
+
+// DeleteFolder deletes an empty folder.
+func (c *Catalog) DeleteFolder(ctx context.Context, name string) error {
+	_, err := c.apply(ctx, fsm.FolderDeleteType, &fsm.FolderDeleteRequest{Name: name})
+	return err
+}
+
+// Folders lists the folders.
+func (c *Catalog) Folders() (out []*catalog.Folder, err error) {
+	err = c.view(func(tx *catalog.Tx) error { out, err = tx.Folders(); return err })
+	return out, err
+}
+
+// Folder reads one folder.
+func (c *Catalog) Folder(name string) (f *catalog.Folder, err error) {
+	err = c.view(func(tx *catalog.Tx) error { f, err = tx.Folder(name); return err })
+	return f, err
+}
+
+var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (c *Catalog) checkUpload(hash string, size int64) error {
+	if !hashRE.MatchString(hash) {
+		return badRequest("invalid archive hash %q: want 64 lower-case hex digits (SHA-256)", hash)
+	}
+	if size <= 0 {
+		return badRequest("archive size must be positive")
+	}
+	if size > c.cfg.MaxArchiveBytes {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf(
+			"project archive is %d bytes, over the limit of %d bytes (the agent's --max-archive-bytes); leave large data out of the project", size, c.cfg.MaxArchiveBytes)}
+	}
+	return nil
+}
+
+// StartUpload tells a client which chunks of an archive it still has to
+// send; nothing when the archive is already stored.
+func (c *Catalog) StartUpload(hash string, size int64) (*api.UploadStatus, error) {
+	if err := c.checkUpload(hash, size); err != nil {
+		return nil, err
+	}
+	st := &api.UploadStatus{Hash: hash, Size: size, ChunkSize: catalog.ArchiveChunkSize, Chunks: catalog.ChunkCount(size)}
+	err := c.store.View(func(tx *catalog.Tx) error {
+		if m, err := tx.ArchiveInfo(hash); err == nil {
+			if m.Size != size {
+				return badRequest("archive %s is stored with size %d, not %d", hash, m.Size, size)
+			}
+			st.Exists = true
+			return nil
+		}
+		if m, have, err := tx.StagedChunks(hash); err == nil && m.Size == size {
+			st.Have = have
+		}
+		return nil
+	})
+	return st, err
+}
+
+// PutChunk stores chunk n of an archive upload (one Raft command).
+func (c *Catalog) PutChunk(ctx context.Context, hash string, size int64, n int, data []byte) error {
+	if err := c.checkUpload(hash, size); err != nil {
+		return err
+	}
+	_, err := c.apply(ctx, fsm.ArchiveChunkType, &fsm.ArchiveChunkRequest{Time: c.now(), Hash: hash, Size: size, N: n, Data: data})
+	return err
+}
+
+// WriteArchive writes a stored archive to w (the worker fetches it by hash).
+func (c *Catalog) WriteArchive(hash string, w io.Writer) error {
+	return c.view(func(tx *catalog.Tx) error { return tx.WriteArchive(hash, w) })
+}
+
+// Deploy validates an uploaded archive and stores it as the next version of
+// folder/name. The project name in project.yaml must be name.
+func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer string) (*catalog.ProjectVersion, error) {
+	if !hashRE.MatchString(hash) {
+		return nil, badRequest("invalid archive hash %q", hash)
+	}
+	var buf bytes.Buffer
+	err := c.view(func(tx *catalog.Tx) error {
+		if _, err := tx.Folder(folder); err != nil {
+			return err
+		}
+		if _, err := tx.ArchiveInfo(hash); err == nil {
+			return tx.WriteArchive(hash, &buf)
+		}
+		m, have, err := tx.StagedChunks(hash)
+		if err != nil {
+			return badRequest("archive %s was not uploaded (POST /v1/archives first)", hash)
+		}
+		if len(have) != m.Chunks {
+			return badRequest("upload of archive %s is incomplete: %d of %d chunks", hash, len(have), m.Chunks)
+		}
+		return tx.WriteStaged(hash, &buf)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if got := project.Hash(buf.Bytes()); got != hash {
+		return nil, badRequest("uploaded archive has hash %s, not %s (corrupt upload; deploy again)", got, hash)
+	}
+	files, err := project.ReadFiles(buf.Bytes(), 8*c.cfg.MaxArchiveBytes)
+	if err != nil {
+		return nil, catalogErr(fmt.Errorf("%w: %v", catalog.ErrInvalid, err))
+	}
+	m, err := project.Load(files)
+	if err != nil {
+		return nil, badRequest("invalid project:\n%v", err)
+	}
+	if m.Name != name {
+		return nil, badRequest("project.yaml names project %q, but it is being deployed as %q", m.Name, name)
+	}
+	pv := catalog.ProjectVersion{Folder: folder, Project: name, Hash: hash, Size: int64(buf.Len()), Deployer: deployer,
+		Description: m.Description, Parameters: toParamDefs(m.Parameters)}
+	for _, cn := range m.Connections {
+		pv.Connections = append(pv.Connections, catalog.Connection{Name: cn.Name, Type: cn.Type, Description: cn.Description, Properties: cn.Properties})
+	}
+	for _, p := range m.Packages {
+		pv.Packages = append(pv.Packages, catalog.PackageInfo{Name: p.Name, File: p.File, EntryPoint: p.EntryPoint,
+			Description: p.Description, Parameters: toParamDefs(p.Parameters)})
+	}
+	resp, err := c.apply(ctx, fsm.ProjectDeployType, &fsm.ProjectDeployRequest{Time: c.now(), Version: pv, Keep: c.cfg.KeepVersions})
+	if err != nil {
+		return nil, err
+	}
+	pv.Version = resp.(*fsm.DeployResponse).Version
+	return &pv, nil
+}
+
+func toParamDefs(ps []project.Param) []catalog.ParamDef {
+	out := make([]catalog.ParamDef, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, catalog.ParamDef{Name: p.Name, Type: p.Type, Default: p.Default, Required: p.Required, Sensitive: p.Sensitive, Description: p.Description})
+	}
+	return out
+}
+
+// Projects lists the projects of a folder.
+func (c *Catalog) Projects(folder string) (out []*catalog.Project, err error) {
+	err = c.view(func(tx *catalog.Tx) error { out, err = tx.Projects(folder); return err })
+	return out, err
+}
+
+// Project reads a project and its current version.
+func (c *Catalog) Project(folder, name string) (p *catalog.Project, cur *catalog.ProjectVersion, err error) {
+	err = c.view(func(tx *catalog.Tx) error {
+		if p, err = tx.Project(folder, name); err != nil {
+			return err
+		}
+		cur, err = tx.ProjectVersion(folder, name, p.Version)
+		return err
+	})
+	return p, cur, err
+}
+
+// ProjectVersions lists the kept versions of a project, oldest first, and
+// the current version number.
+func (c *Catalog) ProjectVersions(folder, name string) (out []*catalog.ProjectVersion, current uint64, err error) {
+	err = c.view(func(tx *catalog.Tx) error {
+		p, err := tx.Project(folder, name)
+		if err != nil {
+			return err
+		}
+		current = p.Version
+		out, err = tx.ProjectVersions(folder, name)
+		return err
+	})
+	return out, current, err
+}
+
+// RestoreVersion makes an earlier version current.
+func (c *Catalog) RestoreVersion(ctx context.Context, folder, name string, version uint64) error {
+	_, err := c.apply(ctx, fsm.ProjectRestoreType, &fsm.ProjectRestoreRequest{Time: c.now(), Folder: folder, Project: name, Version: version})
+	return err
+}
+
+// DeleteProject deletes a project with its versions.
+func (c *Catalog) DeleteProject(ctx context.Context, folder, name string) error {
+	_, err := c.apply(ctx, fsm.ProjectDeleteType, &fsm.ProjectDeleteRequest{Folder: folder, Project: name})
+	return err
+}
+
+// SetValue sets or clears a server-side parameter value, checked against
+// the project's current version. Sensitive literals are sealed.
+func (c *Catalog) SetValue(ctx context.Context, folder, name string, req *api.SetValueRequest) error {
+	_, cur, err := c.Project(folder, name)
+	if err != nil {
+		return err
+	}
+	defs := cur.Parameters
+	if req.Package != "" {
+		pkg := cur.Package(req.Package)
+		if pkg == nil {
+			return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("package %q is not in version %d of %s/%s", req.Package, cur.Version, folder, name)}
+		}
+		defs = pkg.Parameters
+	}
+	d := findParam(defs, req.Name)
+	if d == nil {
+		return badRequest("%s %q: declared are %s", pkgspec.ErrUnknownParam, req.Name, paramNames(defs))
+	}
+	v := catalog.ParamValue{Package: req.Package, Name: req.Name, Sensitive: d.Sensitive}
+	switch {
+	case req.Clear:
+	case (req.Value == nil) == (req.Variable == ""):
+		return badRequest("give exactly one of a value and a variable reference")
+	case req.Value != nil:
+		cv, err := pkgspec.Canonical(d.Type, *req.Value)
+		if err != nil {
+			shown := fmt.Sprintf("%q", *req.Value)
+			if d.Sensitive {
+				shown = "(sensitive value hidden)"
+			}
+			return badRequest("parameter %q (%s): invalid value %s: %v", d.Name, d.Type, shown, err)
+		}
+		v.Kind, v.Value = catalog.ValueLiteral, cv
+		if d.Sensitive {
+			if v.Value, err = c.cfg.Cipher.Seal(cv); err != nil {
+				return err
+			}
+		}
+	default:
+		if err := pkgspec.ValidateParamName(req.Variable); err != nil {
+			return badRequest("variable name %q: %v", req.Variable, err)
+		}
+		v.Kind, v.Variable = catalog.ValueReference, req.Variable
+	}
+	_, err = c.apply(ctx, fsm.ProjectSetValueType, &fsm.ProjectSetValueRequest{Time: c.now(), Folder: folder, Project: name, Value: v, Clear: req.Clear})
+	return err
+}
+
+// SetReference adds or removes an environment reference of a project.
+func (c *Catalog) SetReference(ctx context.Context, folder, name, env string, remove bool) error {
+	ref := catalog.ParseEnvRef(env)
+	if err := catalog.ValidateObjectName("environment", ref.Name); err != nil {
+		return catalogErr(err)
+	}
+	_, err := c.apply(ctx, fsm.ProjectEnvRefType, &fsm.ProjectEnvRefRequest{Time: c.now(), Folder: folder, Project: name, Ref: ref, Remove: remove})
+	return err
+}
+
+// CreateEnvironment creates an environment.
+func (c *Catalog) CreateEnvironment(ctx context.Context, folder, name, description string) error {
+	if err := catalog.ValidateObjectName("environment", name); err != nil {
+		return catalogErr(err)
+	}
+	_, err := c.apply(ctx, fsm.EnvironmentCreateType, &fsm.EnvironmentCreateRequest{Time: c.now(), Folder: folder, Name: name, Description: description})
+	return err
+}
+
+// DeleteEnvironment deletes an environment and the references to it.
+func (c *Catalog) DeleteEnvironment(ctx context.Context, folder, name string) error {
+	_, err := c.apply(ctx, fsm.EnvironmentDeleteType, &fsm.EnvironmentDeleteRequest{Folder: folder, Name: name})
+	return err
+}
+
+// Environments lists the environments of a folder.
+func (c *Catalog) Environments(folder string) (out []*catalog.Environment, err error) {
+	err = c.view(func(tx *catalog.Tx) error { out, err = tx.Environments(folder); return err })
+	return out, err
+}
+
+// Environment reads one environment.
+func (c *Catalog) Environment(folder, name string) (e *catalog.Environment, err error) {
+	err = c.view(func(tx *catalog.Tx) error { e, err = tx.Environment(folder, name); return err })
+	return e, err
+}
+
+// SetVariable sets (or with remove, deletes) a variable. The value is
+// checked against the type in clear, then sealed if sensitive.
+func (c *Catalog) SetVariable(ctx context.Context, folder, env, name string, req *api.VariableRequest, remove bool) error {
+	v := catalog.Variable{Name: name, Type: req.Type, Value: req.Value, Description: req.Description}
+	if !remove {
+		checked, err := catalog.ValidateVariable(v)
+		if err != nil {
+			if req.Sensitive {
+				err = fmt.Errorf("%w: variable %q (%s): the value does not match the type", catalog.ErrInvalid, name, v.Type)
+			}
+			return catalogErr(err)
+		}
+		v = checked
+		if req.Sensitive {
+			v.Sensitive = true
+			if v.Value, err = c.cfg.Cipher.Seal(checked.Value); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := c.apply(ctx, fsm.EnvironmentSetVariableType, &fsm.EnvironmentSetVariableRequest{Folder: folder, Environment: env, Variable: v, Remove: remove})
+	return err
+}
+
+// CreateExecution resolves and freezes the values of an execution of a
+// deployed package and creates it. Nothing is written when any check fails.
+func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgName string, req *api.CreateExecutionRequest, caller string) (uint64, error) {
+	if req.Retries < 0 {
+		return 0, badRequest("retries must not be negative (got %d)", req.Retries)
+	}
+	level := req.LoggingLevel
+	if level == "" {
+		level = c.cfg.DefaultLoggingLevel
+	}
+	if !catalog.ValidLoggingLevel(level) {
+		return 0, badRequest("unknown logging level %q (want one of: none, basic, performance, verbose)", level)
+	}
+	in := resolveInput{overrides: req.Params, seal: c.cfg.Cipher.Seal}
+	err := c.view(func(tx *catalog.Tx) error {
+		var err error
+		if in.project, err = tx.Project(folder, projectName); err != nil {
+			return err
+		}
+		if in.version, err = tx.ProjectVersion(folder, projectName, in.project.Version); err != nil {
+			return err
+		}
+		if in.pkg = in.version.Package(pkgName); in.pkg == nil {
+			names := make([]string, 0, len(in.version.Packages))
+			for _, p := range in.version.Packages {
+				names = append(names, p.Name)
+			}
+			return fmt.Errorf("package %q in version %d of %s/%s (packages: %v): %w", pkgName, in.version.Version, folder, projectName, names, catalog.ErrNotFound)
+		}
+		if !in.pkg.EntryPoint {
+			return badRequest("package %q is not an entry point (entry_point: false): it can only run from another package", pkgName)
+		}
+		if req.Environment != "" {
+			ref := catalog.ParseEnvRef(req.Environment)
+			ef, en := ref.Resolve(folder)
+			if in.env, err = tx.Environment(ef, en); err != nil {
+				return err
+			}
+			if !in.project.HasEnvRef(ref) {
+				return badRequest("project %s/%s does not reference environment %s/%s (add it with 'scaleout projects reference-env')", folder, projectName, ef, en)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	r, err := resolve(in)
+	if err != nil {
+		return 0, &Error{Status: http.StatusBadRequest, Err: err}
+	}
+	e := catalog.Execution{
+		PackageName: pkgName, Params: r.params, Sensitive: r.sensitive, Retries: req.Retries,
+		Folder: folder, Project: projectName, ProjectVersion: in.version.Version, ArchiveHash: in.version.Hash,
+		ProjectParams: r.projectParams, ProjectSensitive: r.projectSensitive, LoggingLevel: level,
+		TargetWorkers: req.TargetWorkers, TargetLabels: req.TargetLabels, MaxEvents: c.cfg.MaxEvents,
+	}
+	if in.env != nil {
+		e.Environment = in.env.Folder + "/" + in.env.Name
+	}
+	resp, err := c.apply(ctx, fsm.ExecutionCreateType, &fsm.ExecutionCreateRequest{Time: c.now(), Caller: caller, Execution: e})
+	if err != nil {
+		return 0, err
+	}
+	return resp.(*fsm.SubmitResponse).IDs[0], nil
+}
+
+// Job answers the worker that holds the current attempt of a catalog
+// execution with the archive to fetch and the values in clear. Any other
+// caller gets 409.
+func (c *Catalog) Job(id uint64, attempt int, worker string) (*api.Job, error) {
+	var e *catalog.Execution
+	if err := c.view(func(tx *catalog.Tx) (err error) { e, err = tx.Execution(id); return err }); err != nil {
+		return nil, err
+	}
+	if e.ArchiveHash == "" {
+		return nil, badRequest("execution %d runs an inline package: it has no job", id)
+	}
+	if !e.Status.Active() || e.Attempt != attempt || e.Worker != worker || worker == "" {
+		return nil, &Error{Status: http.StatusConflict, Err: fmt.Errorf("%w: attempt %d of execution %d is not held by worker %q", catalog.ErrStaleAttempt, attempt, id, worker)}
+	}
+	job := &api.Job{ID: id, Attempt: attempt, ArchiveHash: e.ArchiveHash, PackageFile: e.PackageFile, LoggingLevel: e.LoggingLevel}
+	var err error
+	if job.Params, err = c.open(e.Params); err != nil {
+		return nil, err
+	}
+	if job.ProjectParams, err = c.open(e.ProjectParams); err != nil {
+		return nil, err
+	}
+	for _, m := range []map[string]string{e.Params, e.ProjectParams} {
+		for _, v := range m {
+			if catalog.IsSealed(v) {
+				if clear, _ := c.cfg.Cipher.Open(v); clear != "" {
+					job.Sensitive = append(job.Sensitive, clear)
+				}
+			}
+		}
+	}
+	return job, nil
+}
+
+func (c *Catalog) open(m map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if catalog.IsSealed(v) {
+			clear, err := c.cfg.Cipher.Open(v)
+			if err != nil {
+				return nil, fmt.Errorf("parameter %q: %w", k, err)
+			}
+			v = clear
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// WriteSnapshot writes a consistent copy of the whole catalog to w, in the
+// format RestoreSnapshot and Raft snapshots use.
+func (c *Catalog) WriteSnapshot(w io.Writer) error {
+	sn, err := c.store.Snapshot()
+	if err != nil {
+		return err
+	}
+	defer sn.Release()
+	_, err = sn.WriteTo(w)
+	return err
+}
+
+// RestoreSnapshot replaces the state of the cluster with a snapshot written
+// by WriteSnapshot. The snapshot is checked first, and its applied index is
+// reset so that the entries raft appends after the restore are applied.
+func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
+	if !c.raft.IsLeader() {
+		return &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrNotLeader}
+	}
+	dir, err := os.MkdirTemp("", "scaleout-restore-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tmp, err := catalog.Open(filepath.Join(dir, "catalog.db"), catalog.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer tmp.Close()
+	if err := tmp.Restore(r); err != nil {
+		return badRequest("not a scaleout snapshot: %v", err)
+	}
+	if err := tmp.Update(func(tx *catalog.Tx) error { return tx.SetApplied(0, 0) }); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	sn, err := tmp.Snapshot()
+	if err != nil {
+		return err
+	}
+	_, err = sn.WriteTo(&buf)
+	sn.Release()
+	if err != nil {
+		return err
+	}
+	return catalogErr(c.raft.RestoreSnapshot(ctx, &buf, int64(buf.Len())))
+}

@@ -1,0 +1,34 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// RestoreSnapshot replaces the state of the whole cluster with a snapshot
+// (the catalog's snapshot format, as `scaleout operator snapshot save`
+// writes it). Only the leader can do this: raft stores it as a new snapshot
+// after the last log entry, restores it into the local FSM and sends it to
+// the followers, so the restore is itself replicated and survives
+// restarts. size is the exact length of the snapshot.
+func (c *Cluster) RestoreSnapshot(ctx context.Context, r io.Reader, size int64) error {
+	timeout := c.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	err := c.raft.Restore(&raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}, r, timeout)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		return ErrNotLeader
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrShutdown
+	}
+	return fmt.Errorf("restore snapshot: %w", err)
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/project"
+	"github.com/spf13/cobra"
+)
+
+func newDeployCmd() *cobra.Command {
+	var (
+		cf     clientFlags
+		folder string
+		limit  int64
+	)
+	cmd := &cobra.Command{
+		Use:   "deploy DIR --folder FOLDER",
+		Short: "Deploy a project directory as the next version of a project in a folder",
+		Long: `Pack a project directory (project.yaml, packages/*.yaml and the files its
+packages use) into an archive, validate every package, upload the archive in
+1 MiB chunks and store it as the next version of the project named in
+project.yaml. The agent keeps the last versions (--keep-versions, default 10).
+Validation errors are printed with file:line and exit code 2.`,
+		Example: `  scaleout folders create demo
+  scaleout deploy testdata/projects/etl-sample --folder demo`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if folder == "" {
+				return exitf(exitUsage, "--folder is required")
+			}
+			dir := args[0]
+			data, err := project.Pack(dir, limit)
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			files, err := project.ReadFiles(data, 0)
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			m, err := project.Load(files)
+			if err != nil {
+				return exitf(exitUsage, "invalid project %s:\n%v", filepath.Clean(dir), err)
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := timeout(cmd.Context())
+			defer cancel()
+			hash := project.Hash(data)
+			v, err := c.Projects(folder).Deploy(ctx, m.Name, hash, data)
+			if err != nil {
+				return apiErr(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deployed %s/%s version %d (%d bytes, sha256 %s, %d packages)\n",
+				folder, m.Name, v.Version, len(data), hash[:12], len(v.Packages))
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&folder, "folder", "", "folder to deploy into (required)")
+	cmd.Flags().Int64Var(&limit, "max-bytes", catalog.DefaultMaxArchiveBytes, "refuse to upload an archive larger than this")
+	return cmd
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newFoldersCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "folders", Aliases: []string{"folder"}, Short: "Create, list, show, rename and delete catalog folders"}
+	var desc string
+	create := clientCmd("create NAME", "Create a folder", 1, func(x *cmdCtx) error {
+		return x.c.Folders().Create(x.ctx, x.args[0], desc)
+	})
+	create.Flags().StringVar(&desc, "description", "", "description")
+	cmd.AddCommand(create,
+		clientCmd("list", "List folders", 0, func(x *cmdCtx) error {
+			list, err := x.c.Folders().List(x.ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCREATED\tDESCRIPTION")
+			for _, f := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, f.CreatedAt.Local().Format(time.DateTime), f.Description)
+			}
+			return tw.Flush()
+		}),
+		clientCmd("show NAME", "Show a folder with its projects and environments", 1, func(x *cmdCtx) error {
+			f, err := x.c.Folders().Info(x.ctx, x.args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(x.out, "Folder       %s\nDescription  %s\nCreated      %s\n", f.Name, dash(f.Description), f.CreatedAt.Local().Format(time.RFC3339))
+			projects, err := x.c.Projects(f.Name).List(x.ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(x.out, "\nProjects")
+			for _, p := range projects {
+				fmt.Fprintf(x.out, "  %s (version %d)\n", p.Name, p.Version)
+			}
+			envs, err := x.c.Environments(f.Name).List(x.ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(x.out, "\nEnvironments")
+			for _, e := range envs {
+				fmt.Fprintf(x.out, "  %s (%d variables)\n", e.Name, len(e.Variables))
+			}
+			return nil
+		}),
+		clientCmd("rename NAME NEW-NAME", "Rename a folder (its projects and environments move with it)", 2, func(x *cmdCtx) error {
+			return x.c.Folders().Rename(x.ctx, x.args[0], x.args[1])
+		}),
+		clientCmd("delete NAME", "Delete an empty folder", 1, func(x *cmdCtx) error {
+			return x.c.Folders().Delete(x.ctx, x.args[0])
+		}),
+	)
+	return cmd
+}
