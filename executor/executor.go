@@ -245,7 +245,7 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		defer cancel()
 	}
 	root := &scope{vars: map[string]*variable{}}
-	where := prefix
+	where := strings.TrimSuffix(prefix, "/")
 	r.emit(EventInformation, where, fmt.Sprintf("package %q started: %s", pkg.Name, plural(len(pkg.Tasks), "task")))
 	tc := &taskCtx{pr: pr, sc: root}
 	if err := tc.declare(pkg.Variables); err != nil {

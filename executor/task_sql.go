@@ -111,6 +111,9 @@ func (tc *taskCtx) sqlTask(ctx context.Context) taskOut {
 			return failed("single_row: the query returned no rows")
 		}
 		out.result = rows[0]
+		if len(cols) == 1 { // a lone value is more useful than a map of one
+			out.result = rows[0][cols[0]]
+		}
 		for i, name := range s.Into {
 			if i >= len(cols) {
 				return failed("into: %d variables but the query returns %d columns", len(s.Into), len(cols))

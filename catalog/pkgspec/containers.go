@@ -228,7 +228,7 @@ func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 			f.CSV = p.str(v, what+" csv")
 			p.tpl(v.Line, what+" csv", f.CSV)
 		case "query":
-			f.Query = p.sqlFields(v, what+" query", nil, nil)
+			f.Query = p.sqlFields(&SQLTask{Mode: ModeRowset}, v, what+" query", nil, nil)
 		}
 		sources = append(sources, k.Value)
 	})

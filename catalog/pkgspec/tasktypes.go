@@ -77,8 +77,7 @@ func (p *parser) command(n *yaml.Node, what string) []string {
 }
 
 // sqlFields decodes the fields shared by the sql task and a foreach query.
-func (p *parser) sqlFields(n *yaml.Node, what string, extra []string, fn func(k, v *yaml.Node)) *SQLTask {
-	s := &SQLTask{}
+func (p *parser) sqlFields(s *SQLTask, n *yaml.Node, what string, extra []string, fn func(k, v *yaml.Node)) *SQLTask {
 	if !p.body(n, what, "a connection and a statement or file") {
 		return s
 	}
@@ -117,7 +116,8 @@ func (p *parser) sqlFields(n *yaml.Node, what string, extra []string, fn func(k,
 func (p *parser) decodeSQL(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindSQL)
 	var intoLine int
-	t.SQL = p.sqlFields(n, what, []string{"mode", "into"}, func(k, v *yaml.Node) {
+	t.SQL = &SQLTask{}
+	p.sqlFields(t.SQL, n, what, []string{"mode", "into"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "mode":
 			t.SQL.Mode = p.str(v, what+" mode")
