@@ -135,6 +135,13 @@ func buildDSN(driver string, f dsnFields) (string, error) {
 		}
 		return u, nil
 	case pkgspec.DriverPostgres:
+		if strings.HasPrefix(f.host, "/") { // a Unix socket directory
+			q.Set("host", f.host)
+			if f.port != "" {
+				q.Set("port", f.port)
+			}
+			host = ""
+		}
 		u := url.URL{Scheme: "postgres", User: user, Host: host, RawQuery: q.Encode()}
 		if f.database != "" {
 			u.Path = "/" + f.database

@@ -88,5 +88,6 @@ unexpectedly (or the command failed); 2 usage or validation error;
 		SilenceErrors: true,
 	}
 	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newExecCmd())
+	root.AddCommand(newValidateCmd())
 	return root
 }
