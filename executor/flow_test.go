@@ -140,6 +140,9 @@ func TestRun_ExpressionErrors(t *testing.T) {
   - {name: a, when: 'vars.s + 1 > 2', exec: {command: ["true"]}}`, `task "a" failed: when: expression "vars.s + 1 > 2"`},
 		{"when not a bool", `
   - {name: a, when: 'vars.s', exec: {command: ["true"]}}`, `when: expression "vars.s" is string "x", not true or false`},
+		{"runtime error in a constraint fails the task", `
+  - {name: z, exec: {command: ["true"]}}
+  - {name: a, after: [{task: z, when: 'vars.s * 2 > 1'}], exec: {command: ["true"]}}`, `task "a" failed: after "z" when: expression "vars.s * 2 > 1"`},
 		{"runtime error in a template", `
   - {name: a, exec: {command: [echo, 'n=${vars.s / 2}']}}`, `task "a" failed: exec command[1]: expression "vars.s / 2" at character`},
 	}

@@ -51,6 +51,7 @@ type constraint struct {
 	decided bool
 	met     bool
 	why     string // why it is not met
+	err     error  // its when expression failed to evaluate
 }
 
 // runList runs a task list in scope sc: each task starts once its
@@ -88,6 +89,16 @@ func (pr *pkgRun) runList(ctx context.Context, sc *scope, tasks []*pkgspec.Task)
 			return
 		}
 		cs := in[i]
+		for _, c := range cs {
+			if c.err != nil { // a broken constraint fails the task instead of skipping it
+				tc := &taskCtx{pr: pr, sc: sc, task: tasks[i]}
+				pr.r.emit(EventPreExecute, pr.prefix+tasks[i].Name, "started")
+				pr.failWithoutRun(tc, c.err.Error())
+				lr.failures = append(lr.failures, fmt.Sprintf("task %q failed: %s", tasks[i].Name, c.err))
+				finish(i, stateFailed, c.err.Error())
+				return
+			}
+		}
 		or := tasks[i].Join == pkgspec.JoinOr
 		met, open := 0, 0
 		var unmet *constraint
@@ -250,7 +261,7 @@ func (pr *pkgRun) evalConstraint(sc *scope, tasks []*pkgspec.Task, c *constraint
 		tc := &taskCtx{pr: pr, sc: sc, task: tasks[c.to]}
 		ok, err := tc.condition(fmt.Sprintf("after %q when", from), c.when)
 		if err != nil {
-			pr.r.emit(EventError, pr.prefix+tasks[c.to].Name, err.Error())
+			c.err = err
 			c.why = fmt.Sprintf("constraint on %q: %v", from, err)
 			return
 		}
