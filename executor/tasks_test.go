@@ -191,10 +191,10 @@ variables: {n: {type: int}}
 tasks:
   - {name: mk, file: {op: mkdir, path: out/archive}}
   - {name: cp, after: [mk], result: n, file: {op: copy, from: 'in/*.txt', to: out}}
-  - {name: again, after: [cp], file: {op: copy, from: 'in/a.txt', to: out}}
+  - {name: again, after: [mv], file: {op: copy, from: 'in/a.txt', to: out/archive}}
   - {name: mv, after: [cp], file: {op: move, from: 'out/*.txt', to: out/archive}}
   - {name: ren, after: [mv], file: {op: rename, from: in/c.log, to: in/c.old}}
-  - {name: rm, after: [ren], file: {op: delete, path: 'in/*.txt'}}
+  - {name: rm, after: [ren, {task: again, on: completion}], file: {op: delete, path: 'in/*.txt'}}
   - {name: escape, file: {op: copy, from: escape/x.txt, to: out}}
   - {name: abs, file: {op: delete, path: '`+outside+`/*'}}
   - {name: check, after: [rm], when: 'vars.n == 2', exec: {command: ["true"]}}
