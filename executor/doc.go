@@ -1,11 +1,14 @@
 // Package executor runs a parsed package ([pkgspec.Package]) in the current
-// process: it starts each exec task as a child process once the tasks named
-// in its "after" list have succeeded, runs independent tasks concurrently,
-// streams every line the tasks write as an [Event], and turns context
-// cancellation into SIGTERM, then SIGKILL, for each running task's process
-// group.
+// process: precedence constraints (success, failure, completion, with
+// expressions, joined by AND or OR), containers (sequence, foreach, for),
+// scoped variables, and the exec, sql, file, http, package and set tasks,
+// with per-task timeouts and retries. It runs independent tasks
+// concurrently up to max_parallel, reports everything as an [Event]
+// filtered by the logging level, and turns context cancellation into
+// SIGTERM, then SIGKILL, for each running exec task's process group (and
+// into interrupted queries and requests for the others).
 //
-// The executor knows nothing of raft, HTTP or the catalog store: callers
+// The executor knows nothing of raft, the HTTP API or the catalog store: callers
 // pass a package, parameter values and a [Sink] for events, and get a
 // [Result] back. Recording an execution's state is the caller's business.
 //

@@ -2,10 +2,11 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,14 @@ const (
 	// EventTaskFailed reports that a task failed, and why, just before its
 	// post_execute event.
 	EventTaskFailed = "task_failed"
+	// EventWarning reports something unusual that did not fail a task, for
+	// example a task failure handled by a failure constraint.
+	EventWarning = "warning"
+	// EventProgress reports the progress of a loop: one per iteration.
+	EventProgress = "progress"
+	// EventDiagnostic carries details kept only at LevelVerbose: evaluated
+	// constraints and conditions, variable assignments, SQL statements.
+	EventDiagnostic = "diagnostic"
 )
 
 // MaxMessage is the largest Message of an output event, in bytes. Longer
@@ -70,10 +79,12 @@ type Status string
 
 // Package outcomes.
 const (
-	// StatusSucceeded means every task succeeded.
+	// StatusSucceeded means no task failed, or every failure was handled
+	// by a failure constraint.
 	StatusSucceeded Status = "succeeded"
-	// StatusFailed means a task failed, or the package or its parameters
-	// were invalid.
+	// StatusFailed means a task failed and no failure constraint handled
+	// it, the package timed out, or the package or its parameters were
+	// invalid.
 	StatusFailed Status = "failed"
 	// StatusCanceled means the context was canceled before all tasks
 	// ended.
@@ -88,14 +99,34 @@ type Result struct {
 
 // Options tunes Run. The zero value is ready to use.
 type Options struct {
-	// WorkDir is the default working directory of exec tasks and the base
-	// of relative task directories. Empty means the current directory.
+	// WorkDir is the attempt's scratch directory: the default working
+	// directory of exec tasks when there is no ProjectDir, the base of
+	// relative SQLite database files, and an allowed root of file tasks.
+	// Empty means the current directory.
 	WorkDir string
+	// ProjectDir is the directory of the project the package belongs to
+	// (project.yaml, packages/, data files), if any. Relative paths of tasks
+	// are relative to it, exec tasks run in it by default, package tasks
+	// read packages/NAME.yaml from it, and file tasks may touch it.
+	ProjectDir string
+	// Connections are connections defined outside the package (by the
+	// project), by name; the package's own connections of the same name
+	// take precedence.
+	Connections map[string]Connection
+	// Secrets are values that must never appear in events (passwords in
+	// Connections, sensitive project parameters); every event message has
+	// them replaced by Masked. Sensitive package parameters are added
+	// automatically.
+	Secrets []string
+	// LoggingLevel selects the events kept: LevelNone, LevelBasic (the
+	// default), LevelPerformance or LevelVerbose; see the Level constants.
+	LoggingLevel string
 	// KillGrace is how long a canceled task's process group has between
 	// SIGTERM and SIGKILL. Zero means 2s; negative means no grace.
 	KillGrace time.Duration
-	// MaxParallel caps the number of tasks running at once. Zero or
-	// negative means runtime.NumCPU()+2.
+	// MaxParallel caps the number of tasks (not containers) running at
+	// once. The package's max_parallel takes precedence; zero or negative
+	// means runtime.NumCPU()+2.
 	MaxParallel int
 	// OnProcess, if set, is called with a task's process group ID when the
 	// task process has started (running true) and again once it has been
@@ -103,12 +134,19 @@ type Options struct {
 	// caller can kill groups left behind if it crashes. It is called from
 	// several goroutines at once.
 	OnProcess func(pgid int, running bool)
-	// ProjectDir is the directory the attempt's project archive was
-	// extracted to (catalog executions); empty for inline packages.
-	ProjectDir string
 	// Env is the base environment of tasks, as "KEY=value" strings; a
 	// task's env entries override it. Nil means os.Environ().
 	Env []string
+	// HTTPClient sends the requests of http tasks; nil means a client
+	// without cookies whose timeout is the task's.
+	HTTPClient *http.Client
+}
+
+// Connection is a database connection given through Options: a driver
+// (one of pkgspec.Drivers) and its data source name, already resolved.
+type Connection struct {
+	Driver string
+	DSN    string
 }
 
 // DefaultKillGrace is the KillGrace used when Options.KillGrace is zero.
@@ -127,49 +165,20 @@ func (o Options) withDefaults() Options {
 	if o.Env == nil {
 		o.Env = os.Environ()
 	}
+	if o.LoggingLevel == "" {
+		o.LoggingLevel = LevelBasic
+	}
 	return o
-}
-
-// taskState is where one task is in its life.
-type taskState int
-
-const (
-	statePending taskState = iota
-	stateRunning
-	stateSucceeded
-	stateFailed
-	stateSkipped
-	stateCanceled
-)
-
-// outcome is how one task ended.
-type outcome struct {
-	task  *pkgspec.Task
-	state taskState
-	msg   string // failure reason
-}
-
-// runner holds the state of one Run call shared by its tasks.
-type runner struct {
-	pkg    *pkgspec.Package
-	opts   Options
-	sink   Sink
-	values map[string]string // resolved parameter values
-	shown  map[string]string // values with sensitive ones masked, for messages
-	// drainTimeout is the package constant, shortened by tests.
-	drainTimeout time.Duration
-}
-
-func (r *runner) emit(typ, task, msg string) {
-	r.sink.Emit(Event{Time: time.Now().UTC(), Type: typ, Task: task, Message: msg})
 }
 
 // Run runs pkg, which should come from pkgspec.Parse, and reports progress
 // to sink, which may be nil. params are the values given for this run; Run
-// checks them and fills in defaults with pkgspec.Package.ResolveParams. Tasks without "after" start at once, bounded by opts.MaxParallel; a
-// task starts when every task in its "after" list has succeeded, and is
-// skipped if one of them failed or was skipped. A failed task fails the
-// package but does not stop independent tasks.
+// checks them and fills in defaults with pkgspec.Package.ResolveParams.
+//
+// Tasks start when their precedence constraints allow (docs/packages.md),
+// at most MaxParallel at a time. A task whose constraints can no longer be
+// met is skipped. The package fails when a task fails and no task runs
+// because of a failure constraint on it.
 //
 // Canceling ctx terminates the running tasks (see Options.KillGrace),
 // starts no further task, and makes the result StatusCanceled. Run returns
@@ -179,46 +188,93 @@ func Run(ctx context.Context, pkg *pkgspec.Package, params map[string]string, op
 }
 
 func run(ctx context.Context, pkg *pkgspec.Package, params map[string]string, opts Options, sink Sink, drain time.Duration) Result {
-	start := time.Now()
 	if sink == nil {
 		sink = SinkFunc(func(Event) {})
 	}
-	r := &runner{pkg: pkg, opts: opts.withDefaults(), sink: sink, drainTimeout: drain}
+	opts = opts.withDefaults()
+	r := &runner{opts: opts, sink: sink, drainTimeout: drain, level: levelOf(opts.LoggingLevel)}
+	for _, s := range opts.Secrets {
+		r.addSecret(s)
+	}
 	if pkg == nil {
 		r.emit(EventError, "", "no package to run")
 		return Result{Status: StatusFailed, Message: "no package to run"}
 	}
-	if err := checkGraph(pkg); err != nil {
-		msg := "invalid package: " + err.Error()
+	if !validLevel(opts.LoggingLevel) {
+		msg := fmt.Sprintf("invalid logging level %q (want one of: %s)", opts.LoggingLevel, strings.Join(Levels, ", "))
 		r.emit(EventError, "", msg)
+		return Result{Status: StatusFailed, Message: msg}
+	}
+	limit := opts.MaxParallel
+	if pkg.MaxParallel > 0 {
+		limit = pkg.MaxParallel
+	}
+	r.sem = newSem(limit)
+	defer r.closeDBs()
+	return r.runPackage(ctx, pkg, params, "", 0)
+}
+
+// runPackage runs pkg (the top package, or a child of a package task whose
+// events are prefixed with prefix).
+func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params map[string]string, prefix string, depth int) Result {
+	start := time.Now()
+	if err := checkGraph(pkg.Tasks); err != nil {
+		msg := "invalid package: " + err.Error()
+		r.emit(EventError, prefix, msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}
 	values, err := pkg.ResolveParams(params)
 	if err != nil {
 		msg := "invalid parameters: " + strings.ReplaceAll(err.Error(), "\n", "; ")
-		r.emit(EventError, "", msg)
+		r.emit(EventError, prefix, msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}
-	r.values = values
-	r.shown = make(map[string]string, len(values))
+	pr := &pkgRun{r: r, pkg: pkg, prefix: prefix, depth: depth, start: start, results: map[string]map[string]any{}}
+	pr.params = make(map[string]any, len(values))
 	for name, v := range values {
-		if p := pkg.Param(name); p != nil && p.Sensitive {
-			v = Masked
+		p := pkg.Param(name)
+		if p.Sensitive {
+			r.addSecret(v)
 		}
-		r.shown[name] = v
+		pr.params[name] = typedParam(p.Type, v)
 	}
-	r.emit(EventInformation, "", fmt.Sprintf("package %q started: %s", pkg.Name, plural(len(pkg.Tasks), "task")))
-	res := r.schedule(ctx)
-	r.emit(EventInformation, "", fmt.Sprintf("package %q %s in %s: %s", pkg.Name, res.Status, roundDuration(time.Since(start)), res.Message))
+	pr.roots = pr.allowedRoots()
+	if pkg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, pkg.Timeout, errPackageTimeout)
+		defer cancel()
+	}
+	root := &scope{vars: map[string]*variable{}}
+	where := strings.TrimSuffix(prefix, "/")
+	r.emit(EventInformation, where, fmt.Sprintf("package %q started: %s", pkg.Name, plural(len(pkg.Tasks), "task")))
+	tc := &taskCtx{pr: pr, sc: root}
+	if err := tc.declare(pkg.Variables); err != nil {
+		msg := "variables: " + err.Error()
+		r.emit(EventError, where, msg)
+		return Result{Status: StatusFailed, Message: msg}
+	}
+	lr := pr.runList(ctx, root, pkg.Tasks)
+	res := lr.result(pkg.Tasks)
+	if lr.canceled && errors.Is(context.Cause(ctx), errPackageTimeout) {
+		res = Result{Status: StatusFailed, Message: fmt.Sprintf("package timed out after %s; %s", pkg.Timeout, res.Message)}
+	}
+	r.emit(EventInformation, where, fmt.Sprintf("package %q %s in %s: %s", pkg.Name, res.Status, roundDuration(time.Since(start)), res.Message))
 	return res
 }
+
+// errPackageTimeout and errTaskTimeout are the causes of contexts canceled
+// by a package or task timeout.
+var (
+	errPackageTimeout = errors.New("package timeout")
+	errTaskTimeout    = errors.New("task timeout")
+)
 
 // checkGraph rejects task graphs Run cannot schedule: duplicate names,
 // unknown "after" names and cycles. pkgspec.Parse never returns such a
 // package, but a Package can be built by hand.
-func checkGraph(pkg *pkgspec.Package) error {
-	seen := make(map[string]bool, len(pkg.Tasks))
-	for _, t := range pkg.Tasks {
+func checkGraph(tasks []*pkgspec.Task) error {
+	seen := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
 		if t == nil {
 			return fmt.Errorf("nil task")
 		}
@@ -227,134 +283,32 @@ func checkGraph(pkg *pkgspec.Package) error {
 		}
 		seen[t.Name] = true
 	}
-	for _, t := range pkg.Tasks {
+	for _, t := range tasks {
 		for _, dep := range t.After {
 			if !seen[dep] {
 				return fmt.Errorf("task %q runs after unknown task %q", t.Name, dep)
 			}
 		}
+		if len(t.Constraints) != 0 && len(t.Constraints) != len(t.After) {
+			return fmt.Errorf("task %q: %d constraints for %d after entries", t.Name, len(t.Constraints), len(t.After))
+		}
 	}
 	n := 0
-	for _, stage := range pkg.Order() {
+	for _, stage := range pkgspec.OrderTasks(tasks) {
 		n += len(stage)
 	}
-	if n != len(pkg.Tasks) {
-		return fmt.Errorf("%d tasks are on or behind a dependency cycle", len(pkg.Tasks)-n)
+	if n != len(tasks) {
+		return fmt.Errorf("%d tasks are on or behind a dependency cycle", len(tasks)-n)
+	}
+	for _, t := range tasks {
+		if b := t.Body(); b != nil {
+			if err := checkGraph(b.Tasks); err != nil {
+				return fmt.Errorf("in %q: %w", t.Name, err)
+			}
+		}
 	}
 	return nil
 }
-
-// schedule runs the tasks in dependency order and returns the result.
-func (r *runner) schedule(ctx context.Context) Result {
-	tasks := r.pkg.Tasks
-	index := make(map[string]int, len(tasks))
-	for i, t := range tasks {
-		index[t.Name] = i
-	}
-	state := make([]taskState, len(tasks))
-	waiting := make([]int, len(tasks)) // dependencies not yet succeeded
-	dependents := make([][]int, len(tasks))
-	var ready []int
-	for i, t := range tasks {
-		for _, dep := range t.After { // all known: see checkGraph
-			d := index[dep]
-			waiting[i]++
-			dependents[d] = append(dependents[d], i)
-		}
-		if waiting[i] == 0 {
-			ready = append(ready, i)
-		}
-	}
-
-	// skip marks the pending dependents of task i skipped, transitively.
-	var skip func(i int, why string)
-	skip = func(i int, why string) {
-		for _, d := range dependents[i] {
-			if state[d] != statePending {
-				continue
-			}
-			state[d] = stateSkipped
-			r.emit(EventPostExecute, tasks[d].Name, fmt.Sprintf("skipped: dependency %q %s", tasks[i].Name, why))
-			skip(d, "was skipped")
-		}
-	}
-
-	done := make(chan outcome)
-	ctxDone := ctx.Done()
-	running, canceled := 0, false
-	var failures []string
-	for {
-		if !canceled && ctx.Err() != nil { // select below may not have seen it yet
-			canceled, ctxDone = true, nil
-		}
-		for !canceled && running < r.opts.MaxParallel && len(ready) > 0 {
-			i := ready[0]
-			ready = ready[1:]
-			state[i] = stateRunning
-			running++
-			go func(t *pkgspec.Task) { done <- r.runTask(ctx, t) }(tasks[i])
-		}
-		if running == 0 {
-			break
-		}
-		select {
-		case o := <-done:
-			running--
-			i := index[o.task.Name]
-			state[i] = o.state
-			switch o.state {
-			case stateSucceeded:
-				for _, d := range dependents[i] {
-					if waiting[d]--; waiting[d] == 0 && state[d] == statePending {
-						ready = append(ready, d)
-					}
-				}
-				slices.Sort(ready) // file order among ready tasks
-			case stateFailed:
-				failures = append(failures, fmt.Sprintf("task %q failed: %s", o.task.Name, o.msg))
-				skip(i, "failed")
-			}
-		case <-ctxDone:
-			canceled, ctxDone = true, nil
-		}
-	}
-	return r.result(canceled, state, failures)
-}
-
-func (r *runner) result(canceled bool, state []taskState, failures []string) Result {
-	var names [taskStates][]string
-	for i, s := range state {
-		names[s] = append(names[s], r.pkg.Tasks[i].Name)
-	}
-	// A cancel that came after the last task ended changes nothing.
-	canceled = (canceled && len(names[statePending]) > 0) || len(names[stateCanceled]) > 0
-	if n := len(names[statePending]); n > 0 && canceled {
-		r.emit(EventInformation, "", fmt.Sprintf("canceled before start: %s", strings.Join(names[statePending], ", ")))
-	}
-	var parts []string
-	if canceled {
-		parts = append(parts, "canceled")
-		if c := names[stateCanceled]; len(c) > 0 {
-			parts = append(parts, "canceled while running: "+strings.Join(c, ", "))
-		}
-		if n := len(names[statePending]); n > 0 {
-			parts = append(parts, plural(n, "task")+" not started")
-		}
-	}
-	parts = append(parts, failures...)
-	if n := len(names[stateSkipped]); n > 0 {
-		parts = append(parts, plural(n, "task")+" skipped")
-	}
-	switch {
-	case canceled:
-		return Result{Status: StatusCanceled, Message: strings.Join(parts, "; ")}
-	case len(failures) > 0:
-		return Result{Status: StatusFailed, Message: strings.Join(parts, "; ")}
-	}
-	return Result{Status: StatusSucceeded, Message: plural(len(names[stateSucceeded]), "task") + " succeeded"}
-}
-
-const taskStates = int(stateCanceled) + 1
 
 func plural(n int, noun string) string {
 	if n == 1 {

@@ -260,7 +260,7 @@ func TestRun_Failures(t *testing.T) {
 		{name: "killed by signal", pkg: &pkgspec.Package{Name: "p", Tasks: []*pkgspec.Task{{Name: "t", Exec: &pkgspec.ExecTask{Command: []string{"/bin/sh", "-c", "kill -9 $$"}}}}},
 			msg: `task "t" failed: signal: killed`, ran: true},
 		{name: "bad interpolation", pkg: &pkgspec.Package{Name: "p", Tasks: []*pkgspec.Task{{Name: "t", Exec: &pkgspec.ExecTask{Command: []string{"echo", "${param.x}"}}}}},
-			msg: `command[1]: unknown parameter "x"`, event: "unknown parameter", ran: true},
+			msg: `unknown parameter "x"`, event: "unknown parameter", ran: true},
 		{name: "unsupported task type", pkg: &pkgspec.Package{Name: "p", Tasks: []*pkgspec.Task{{Name: "t"}}},
 			msg: `task "t" failed: unsupported task type ""`, event: "unsupported task type", ran: true},
 		{name: "unknown parameter given", pkg: mustParse(t, helloYAML), params: map[string]string{"whom": "x"},

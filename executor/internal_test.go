@@ -39,7 +39,7 @@ func TestPump(t *testing.T) {
 			r := &runner{sink: rec}
 			var wg sync.WaitGroup
 			wg.Add(1)
-			r.pump(&wg, strings.NewReader(tt.in), EventStdout, "t")
+			r.pump(&wg, strings.NewReader(tt.in), EventStdout, "t", nil)
 			wg.Wait()
 			if got := rec.messages(EventStdout, "t"); !slices.Equal(got, tt.want) {
 				t.Errorf("events = %d %q, want %d %q", len(got), abbrev(got), len(tt.want), abbrev(tt.want))

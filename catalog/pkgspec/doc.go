@@ -1,7 +1,10 @@
-// Package pkgspec defines scaleout package format v0: a YAML workflow of
-// named tasks with typed parameters. It parses and validates package files,
-// resolves parameter values given at execution time, and interpolates
-// ${param.NAME} references.
+// Package pkgspec defines the scaleout package format: a YAML control flow
+// of named tasks (exec, sql, file, http, package, set, and the containers
+// sequence, foreach and for) joined by precedence constraints, with typed
+// parameters, scoped variables, connections and expressions. It parses and
+// validates package files, compiles expressions and ${...} templates
+// (github.com/expr-lang/expr), and resolves parameter values given at
+// execution time. docs/packages.md describes the format.
 //
 // A package file looks like this:
 //
@@ -24,10 +27,9 @@
 // that do not match their type are all errors. [Parse] reports every problem
 // it finds, each with the file and line, in one [*ValidationError].
 //
-// Each task has exactly one task type. v0 knows only "exec"; further types
-// (sql, file, http, ...) become further pointer fields on [Task] and further
-// entries in the parser's table of task kinds.
+// Each task has exactly one task type: a pointer field of [Task] and an
+// entry in the parser's table of task kinds.
 //
-// The package imports only the standard library and go.yaml.in/yaml/v3, so
-// every other part of scaleout may depend on it.
+// The package imports only the standard library, go.yaml.in/yaml/v3 and
+// expr, so every other part of scaleout may depend on it.
 package pkgspec

@@ -123,51 +123,6 @@ parameters:
 	}
 }
 
-func TestInterpolate(t *testing.T) {
-	values := map[string]string{"who": "world", "n": "3", "empty": "", "dollar": "${param.who}"}
-	tests := []struct {
-		in, want string
-		err      error
-	}{
-		{"plain", "plain", nil},
-		{"", "", nil},
-		{"hello ${param.who}", "hello world", nil},
-		{"${param.who}${param.n}", "world3", nil},
-		{"[${param.empty}]", "[]", nil},
-		{"${param.dollar}", "${param.who}", nil}, // values are not re-expanded
-		{"$${param.who}", "${param.who}", nil},
-		{"$$${param.n}", "$${param.n}", nil}, // left to right: "$" then "$${"
-		{"echo $$ $HOME $", "echo $$ $HOME $", nil},
-		{"cost: $5 {x}", "cost: $5 {x}", nil},
-		{"héllo ${param.who} ✓", "héllo world ✓", nil},
-		{"${param.nope}", "", ErrUnknownParam},
-		{"${HOME}", "", ErrBadReference},
-		{"${param.}", "", ErrBadReference},
-		{"${param.a-b}", "", ErrBadReference},
-		{"${ param.who }", "", ErrBadReference},
-		{"${param.who", "", ErrBadReference},
-		{"tail ${", "", ErrBadReference},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := Interpolate(tt.in, values)
-			if !errors.Is(err, tt.err) || (tt.err == nil && err != nil) || got != tt.want {
-				t.Fatalf("Interpolate(%q) = %q, %v; want %q, %v", tt.in, got, err, tt.want, tt.err)
-			}
-		})
-	}
-}
-
-func TestReferences(t *testing.T) {
-	got, err := References("a ${param.x} $${param.y} ${param.z}${param.x}")
-	if want := []string{"x", "z", "x"}; err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("References = %v, %v; want %v", got, err, want)
-	}
-	if _, err := References("${env.X}"); !errors.Is(err, ErrBadReference) {
-		t.Errorf("References(${env.X}) error = %v, want ErrBadReference", err)
-	}
-}
-
 func TestValidateName(t *testing.T) {
 	tests := []struct {
 		name string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -48,6 +49,14 @@ type taskKind struct {
 // entry here and a pointer field to Task.
 var defaultKinds = []taskKind{
 	{key: KindExec, decode: (*parser).decodeExec},
+	{key: KindSQL, decode: (*parser).decodeSQL},
+	{key: KindFile, decode: (*parser).decodeFile},
+	{key: KindHTTP, decode: (*parser).decodeHTTP},
+	{key: KindPackage, decode: (*parser).decodePackage},
+	{key: KindSet, decode: (*parser).decodeSet},
+	{key: KindSequence, decode: (*parser).decodeSequence},
+	{key: KindForEach, decode: (*parser).decodeForEach},
+	{key: KindFor, decode: (*parser).decodeFor},
 }
 
 // parser holds the state of one Parse call.
@@ -55,16 +64,18 @@ type parser struct {
 	file     string
 	kinds    []taskKind
 	problems []Problem
-	// templates are strings checked for ${param.X} references once all
-	// parameters are known.
-	templates []template
-	// afterLines are all "after" entries, checked once all tasks are known.
-	afterLines []afterRef
-}
-
-type template struct {
-	line     int
-	where, s string
+	// exprs are the templates and expressions to check once every task
+	// is known.
+	exprs []exprRef
+	// targets are the variables tasks assign, checked like exprs.
+	targets []targetRef
+	// scope is the variable scope being decoded.
+	scope *scope
+	pkg   *Package
+	// lists are all task lists, checked once every task is known.
+	lists [][]*Task
+	// varHooks run once the current container's variables are declared.
+	varHooks []func()
 }
 
 func (p *parser) addf(line int, format string, args ...any) {
@@ -118,8 +129,9 @@ func (p *parser) parse(src []byte) *Package {
 		p.addf(root.Line, "package must be a YAML mapping with name and tasks")
 		return pkg
 	}
-	var nameNode, tasksKey, tasksVal *yaml.Node
-	p.fields(root, "package", []string{"name", "description", "parameters", "tasks"}, func(k, v *yaml.Node) {
+	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode *yaml.Node
+	p.pkg = pkg
+	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "tasks"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
 			nameNode = v
@@ -127,12 +139,40 @@ func (p *parser) parse(src []byte) *Package {
 		case "description":
 			pkg.Description = p.str(v, "package description")
 		case "parameters":
-			pkg.Parameters = p.parameters(v)
+			paramsNode = v
+		case "variables":
+			varsNode = v
+		case "connections":
+			connsNode = v
+		case "max_parallel":
+			pkg.MaxParallel = p.integer(v, "package max_parallel", 1)
+		case "timeout":
+			pkg.Timeout = p.duration(v, "package timeout")
+		case "allow_paths":
+			pkg.AllowPaths = p.strList(v, "package allow_paths")
+			for _, ap := range pkg.AllowPaths {
+				if !filepath.IsAbs(ap) {
+					p.addf(v.Line, "package allow_paths entry %q is not an absolute path", ap)
+				}
+			}
 		case "tasks":
 			tasksKey, tasksVal = k, v
-			pkg.Tasks = p.tasks(v)
 		}
 	})
+	// Parameters, variables and connections first: tasks refer to them.
+	if paramsNode != nil {
+		pkg.Parameters = p.parameters(paramsNode)
+	}
+	p.scope = &scope{vars: map[string]string{}}
+	if varsNode != nil {
+		pkg.Variables = p.variables(varsNode, "package")
+	}
+	if connsNode != nil {
+		pkg.Connections = p.connections(connsNode)
+	}
+	if tasksVal != nil {
+		pkg.Tasks = p.tasks(tasksVal)
+	}
 	switch {
 	case nameNode == nil:
 		p.addf(0, "package has no name")
@@ -153,7 +193,7 @@ func (p *parser) parse(src []byte) *Package {
 		p.addf(tasksKey.Line, "package has no tasks")
 	}
 	p.checkTasks(pkg)
-	p.checkTemplates(pkg)
+	p.checkRefs(pkg)
 	return pkg
 }
 

@@ -43,7 +43,7 @@ func TestParse_Hello(t *testing.T) {
 		},
 		Tasks: []*Task{
 			{Name: "greet", Line: 7, Exec: &ExecTask{Command: []string{"/bin/sh", "-c", `echo "hello ${param.who}"`}}},
-			{Name: "finish", Line: 10, After: []string{"greet"}, Exec: &ExecTask{Command: []string{"/bin/sh", "-c", "exit ${param.code}"}}},
+			{Name: "finish", Line: 10, After: []string{"greet"}, Constraints: []*Constraint{{Task: "greet", On: OnSuccess, Line: 11}}, Exec: &ExecTask{Command: []string{"/bin/sh", "-c", "exit ${param.code}"}}},
 		},
 	}
 	if !reflect.DeepEqual(pkg, want) {

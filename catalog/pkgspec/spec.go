@@ -1,12 +1,26 @@
 package pkgspec
 
+import "time"
+
 // Package is a parsed and validated package file.
 type Package struct {
 	Name        string
 	Description string
 	Parameters  []*Parameter // in file order
-	Tasks       []*Task      // in file order
-	File        string       // file name used in error messages
+	// Variables are the package-scope variables, in file order.
+	Variables []*Variable
+	// Connections are the package's named database connections.
+	Connections []*Connection
+	// MaxParallel caps the tasks (not containers) running at once in the
+	// whole execution; 0 means the executor's default (CPUs + 2).
+	MaxParallel int
+	// Timeout bounds the whole run; 0 means none.
+	Timeout time.Duration
+	// AllowPaths are directories file operations may touch besides the
+	// project and work directories.
+	AllowPaths []string
+	Tasks      []*Task // in file order
+	File       string  // file name used in error messages
 }
 
 // Parameter is a typed value the package accepts at execution time.
@@ -26,15 +40,104 @@ type Parameter struct {
 	Line      int // line of the parameter's name in the file
 }
 
-// Task is one step of a package. Exactly one of the task type fields (only
-// Exec in format v0) is set; Kind reports which.
+// Variable is a typed, named value of a scope (the package or a container)
+// that tasks set and read.
+type Variable struct {
+	Name string
+	// Type is one of Types or TypeObject.
+	Type        string
+	Description string
+	// Value is the initial value, a template (${...} is evaluated when the
+	// scope starts); empty means the zero value of the type.
+	Value string
+	Line  int
+}
+
+// Connection is a named database connection.
+type Connection struct {
+	Name string
+	// Driver is one of Drivers.
+	Driver string
+	// DSN is a template for the driver's data source name. When empty, the
+	// DSN is built from the fields below (each a template).
+	DSN      string
+	Host     string
+	Port     string
+	Database string // for sqlite: the database file
+	User     string
+	Password string
+	Options  map[string]string
+	Line     int
+}
+
+// Database drivers, the values of Connection.Driver.
+const (
+	DriverSQLite    = "sqlite"
+	DriverPostgres  = "postgres"
+	DriverSQLServer = "sqlserver"
+)
+
+// Drivers lists the database drivers.
+var Drivers = []string{DriverSQLite, DriverPostgres, DriverSQLServer}
+
+// Constraint kinds, the values of Constraint.On.
+const (
+	OnSuccess    = "success"
+	OnFailure    = "failure"
+	OnCompletion = "completion"
+)
+
+// Constraint is a precedence constraint: the task runs after Task ended
+// with outcome On (and When, if set, is true).
+type Constraint struct {
+	Task string
+	On   string // OnSuccess (default), OnFailure or OnCompletion
+	When string // optional expression
+	Line int
+}
+
+// Join modes, the values of Task.Join.
+const (
+	JoinAnd = "and"
+	JoinOr  = "or"
+)
+
+// Task is one step of a package. Exactly one of the task type fields is
+// set; Kind reports which.
 type Task struct {
 	Name        string
 	Description string
-	// After names the tasks that must succeed before this one starts.
+	// After names the tasks this one has constraints on, in order; see
+	// Constraints for the details of each.
 	After []string
-	Exec  *ExecTask
-	Line  int // line of the task's entry in the file
+	// Constraints has one entry per name in After.
+	Constraints []*Constraint
+	// Join is JoinAnd (every constraint must hold, the default) or JoinOr
+	// (one is enough).
+	Join string
+	// When is an expression evaluated when the task is ready to start;
+	// false skips it.
+	When string
+	// Timeout bounds each attempt of the task; 0 means none.
+	Timeout time.Duration
+	// Retries is how many times a failed task is run again.
+	Retries int
+	// RetryDelay is the pause before each retry.
+	RetryDelay time.Duration
+	// Result names a variable that receives the task's result value.
+	Result string
+
+	Exec     *ExecTask
+	SQL      *SQLTask
+	File     *FileTask
+	HTTP     *HTTPTask
+	Package  *PackageTask
+	Set      *SetTask
+	Sequence *Container
+	ForEach  *ForEachTask
+	For      *ForTask
+
+	Line int // line of the task's entry in the file
 }
 
 // ExecTask runs a program.
@@ -49,19 +152,179 @@ type ExecTask struct {
 	// Dir is the working directory; empty means the executor's default. A
 	// relative Dir is relative to that default.
 	Dir string
+	// SuccessCodes are the exit codes that count as success; nil means 0.
+	SuccessCodes []int
+	// Capture names a variable that receives the program's standard output.
+	Capture string
 }
 
-// KindExec is the kind of an exec task, as returned by Task.Kind and used as
-// the YAML key of the task type.
-const KindExec = "exec"
+// SQL result modes, the values of SQLTask.Mode.
+const (
+	ModeNone      = "none"
+	ModeRowCount  = "row_count"
+	ModeSingleRow = "single_row"
+	ModeRowset    = "rowset"
+)
 
-// Kind returns the task's type ("exec"), or "" if none is set.
+// SQLTask runs SQL on a named connection.
+type SQLTask struct {
+	Connection string
+	// Statement is the SQL text; File a .sql file of the project instead.
+	Statement string
+	File      string
+	// Params are bound to the "?" placeholders of the statement, in order.
+	Params []string
+	// Mode is one of ModeNone (default), ModeRowCount, ModeSingleRow,
+	// ModeRowset.
+	Mode string
+	// Into names variables that receive the columns of a single_row
+	// result, in column order.
+	Into []string
+	// Line is the line of the connection field.
+	Line int
+}
+
+// File operations, the values of FileTask.Op.
+const (
+	OpCopy   = "copy"
+	OpMove   = "move"
+	OpRename = "rename"
+	OpDelete = "delete"
+	OpMkdir  = "mkdir"
+)
+
+// FileTask copies, moves, renames, deletes files or makes directories.
+type FileTask struct {
+	Op string
+	// From is a glob (copy, move, delete) or one path (rename).
+	From string
+	// To is the destination: a directory when From matches several files.
+	To string
+	// Path is the path of mkdir and delete (a glob for delete).
+	Path      string
+	Overwrite bool
+}
+
+// HTTPTask sends one HTTP request.
+type HTTPTask struct {
+	Method  string
+	URL     string
+	Headers map[string]string
+	Body    string
+	// ExpectStatus lists the accepted status codes; nil means any 2xx.
+	ExpectStatus []int
+	Timeout      time.Duration
+	// OutputFile receives the response body; OutputVar names a variable
+	// that receives it.
+	OutputFile string
+	OutputVar  string
+}
+
+// PackageTask runs another package of the same project.
+type PackageTask struct {
+	// Name is the package name: the file packages/NAME.yaml of the project.
+	Name string
+	// Params binds the child's parameters to templates.
+	Params map[string]string
+}
+
+// SetTask assigns variables from expressions.
+type SetTask struct {
+	// Assign maps a variable name to an expression, in file order.
+	Assign []Assignment
+}
+
+// Assignment is one variable set from an expression.
+type Assignment struct {
+	Var  string
+	Expr string
+	Line int
+}
+
+// Container is a group of tasks with its own variables and constraints.
+type Container struct {
+	Variables []*Variable
+	Tasks     []*Task
+}
+
+// ForEachTask runs its tasks once per item. Exactly one source is set.
+type ForEachTask struct {
+	Container
+	// Var names the loop variable (scoped to the loop) bound to each item.
+	Var string
+	// Items is a literal list of templates.
+	Items []string
+	// In is an expression that returns a list.
+	In string
+	// Files is a glob; the items are the matching paths, sorted.
+	Files string
+	// CSV is a CSV file with a header line; each row is a map from header
+	// to value.
+	CSV string
+	// Query runs SQL; each row is a map from column to value.
+	Query *SQLTask
+}
+
+// ForTask runs its tasks while Condition holds.
+type ForTask struct {
+	Container
+	// Init and Step assign variables; Init once before the first check,
+	// Step after each iteration. Init declares any variable it names that
+	// is not declared already, in the loop's scope.
+	Init      []Assignment
+	Condition string
+	Step      []Assignment
+}
+
+// Task kinds, the YAML keys of the task types, as returned by Task.Kind.
+const (
+	KindExec     = "exec"
+	KindSQL      = "sql"
+	KindFile     = "file"
+	KindHTTP     = "http"
+	KindPackage  = "package"
+	KindSet      = "set"
+	KindSequence = "sequence"
+	KindForEach  = "foreach"
+	KindFor      = "for"
+)
+
+// Kind returns the task's type, or "" if none is set.
 func (t *Task) Kind() string {
 	switch {
 	case t.Exec != nil:
 		return KindExec
+	case t.SQL != nil:
+		return KindSQL
+	case t.File != nil:
+		return KindFile
+	case t.HTTP != nil:
+		return KindHTTP
+	case t.Package != nil:
+		return KindPackage
+	case t.Set != nil:
+		return KindSet
+	case t.Sequence != nil:
+		return KindSequence
+	case t.ForEach != nil:
+		return KindForEach
+	case t.For != nil:
+		return KindFor
 	}
 	return ""
+}
+
+// Body returns the container of a sequence, foreach or for task, or nil.
+func (t *Task) Body() *Container {
+	switch {
+	case t.Sequence != nil:
+		return t.Sequence
+	case t.ForEach != nil:
+		return &t.ForEach.Container
+	case t.For != nil:
+		return &t.For.Container
+	}
+	return nil
 }
 
 // Param returns the parameter called name, or nil.
@@ -74,28 +337,79 @@ func (p *Package) Param(name string) *Parameter {
 	return nil
 }
 
-// Task returns the task called name, or nil.
+// Task returns the task called name, at any depth, or nil.
 func (p *Package) Task(name string) *Task {
-	for _, t := range p.Tasks {
-		if t.Name == name {
-			return t
+	var find func(ts []*Task) *Task
+	find = func(ts []*Task) *Task {
+		for _, t := range ts {
+			if t.Name == name {
+				return t
+			}
+			if b := t.Body(); b != nil {
+				if f := find(b.Tasks); f != nil {
+					return f
+				}
+			}
+		}
+		return nil
+	}
+	return find(p.Tasks)
+}
+
+// Connection returns the connection called name, or nil.
+func (p *Package) Connection(name string) *Connection {
+	for _, c := range p.Connections {
+		if c.Name == name {
+			return c
 		}
 	}
 	return nil
 }
 
-// Order groups the tasks of a valid package into stages: stage 0 holds the
-// tasks without "after", and every later stage holds the tasks whose
-// dependencies all lie in earlier stages. Tasks keep file order within a
-// stage. Tasks on a dependency cycle (impossible in a package returned by
-// Parse) are left out.
-func (p *Package) Order() [][]*Task {
-	stage := make(map[string]int, len(p.Tasks))
+// ConnectionUse is a task's use of a named connection.
+type ConnectionUse struct {
+	Task, Connection string
+	Line             int
+}
+
+// ConnectionUses lists the connections the package's sql tasks and foreach
+// queries name, at any depth, in file order. A name the package does not
+// declare must come from the project (see executor.Options.Connections).
+func (p *Package) ConnectionUses() []ConnectionUse {
+	var out []ConnectionUse
+	var walk func(ts []*Task)
+	walk = func(ts []*Task) {
+		for _, t := range ts {
+			switch {
+			case t.SQL != nil:
+				out = append(out, ConnectionUse{t.Name, t.SQL.Connection, t.SQL.Line})
+			case t.ForEach != nil && t.ForEach.Query != nil:
+				out = append(out, ConnectionUse{t.Name, t.ForEach.Query.Connection, t.ForEach.Query.Line})
+			}
+			if b := t.Body(); b != nil {
+				walk(b.Tasks)
+			}
+		}
+	}
+	walk(p.Tasks)
+	return out
+}
+
+// Order groups the top-level tasks of a valid package into stages; see
+// OrderTasks.
+func (p *Package) Order() [][]*Task { return OrderTasks(p.Tasks) }
+
+// OrderTasks groups tasks into stages: stage 0 holds the tasks without
+// "after", and every later stage holds the tasks whose predecessors all lie
+// in earlier stages. Tasks keep file order within a stage. Tasks on a
+// dependency cycle (impossible in a package returned by Parse) are left out.
+func OrderTasks(tasks []*Task) [][]*Task {
+	stage := make(map[string]int, len(tasks))
 	var stages [][]*Task
 	for placed := true; placed; {
 		placed = false
 		var next []*Task
-		for _, t := range p.Tasks {
+		for _, t := range tasks {
 			if _, done := stage[t.Name]; done {
 				continue
 			}

@@ -8,6 +8,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// tasks decodes a task list (of the package or a container) in the
+// current scope.
 func (p *parser) tasks(n *yaml.Node) []*Task {
 	if isNull(n) {
 		return nil
@@ -22,10 +24,14 @@ func (p *parser) tasks(n *yaml.Node) []*Task {
 			tasks = append(tasks, t)
 		}
 	}
+	p.lists = append(p.lists, tasks)
 	return tasks
 }
 
-// task decodes the idx-th (1-based) entry of the task list.
+// taskFields are the fields every task may have besides its type.
+var taskFields = []string{"name", "description", "after", "join", "when", "timeout", "retries", "retry_delay", "result"}
+
+// task decodes the idx-th (1-based) entry of a task list.
 func (p *parser) task(idx int, n *yaml.Node) *Task {
 	if n.Kind != yaml.MappingNode {
 		p.addf(n.Line, "task #%d must be a mapping with a name and a task type", idx)
@@ -44,12 +50,15 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 	if t.Name != "" {
 		what = fmt.Sprintf("task %q", t.Name)
 	}
-	known := []string{"name", "description", "after"}
-	for _, k := range p.kinds {
-		known = append(known, k.key)
-	}
+	known := slices.Clone(taskFields)
+	known = append(known, p.kindKeys()...)
 	var nameNode *yaml.Node
 	var kinds []string
+	type kindNode struct {
+		kind taskKind
+		k, v *yaml.Node
+	}
+	var bodies []kindNode
 	p.fields(n, what, known, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
@@ -58,16 +67,36 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 		case "description":
 			t.Description = p.str(v, what+" description")
 		case "after":
-			t.After = p.after(v, what, t.Name)
+			t.After, t.Constraints = p.after(v, what, t.Name)
+		case "join":
+			t.Join = p.str(v, what+" join")
+			if t.Join != JoinAnd && t.Join != JoinOr {
+				p.addf(v.Line, "%s join must be %q or %q, not %q", what, JoinAnd, JoinOr, t.Join)
+			}
+		case "when":
+			t.When = p.str(v, what+" when")
+			p.expr(v.Line, what+" when", t.When)
+		case "timeout":
+			t.Timeout = p.duration(v, what+" timeout")
+		case "retries":
+			t.Retries = p.integer(v, what+" retries", 0)
+		case "retry_delay":
+			t.RetryDelay = p.duration(v, what+" retry_delay")
+		case "result":
+			t.Result = p.str(v, what+" result")
+			p.target(v.Line, what+" result", t.Result)
 		default:
 			for _, kind := range p.kinds {
 				if kind.key == k.Value {
 					kinds = append(kinds, kind.key)
-					kind.decode(p, t, k, v)
+					bodies = append(bodies, kindNode{kind, k, v})
 				}
 			}
 		}
 	})
+	for _, b := range bodies {
+		b.kind.decode(p, t, b.k, b.v)
+	}
 	switch {
 	case nameNode == nil:
 		p.addf(n.Line, "%s has no name", what)
@@ -86,6 +115,9 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 	default:
 		p.addf(n.Line, "%s has %d task types (%s); want exactly one", what, len(kinds), strings.Join(kinds, ", "))
 	}
+	if t.Join == JoinOr && len(t.Constraints) < 2 {
+		p.addf(n.Line, "%s join: or needs at least two entries in after", what)
+	}
 	return t
 }
 
@@ -97,146 +129,86 @@ func (p *parser) kindKeys() []string {
 	return keys
 }
 
-// afterRef remembers where an "after" entry is, for later checks.
-type afterRef struct {
-	from, name string
-	line       int
-}
-
-// after decodes the "after" list of the task self, described as what.
-func (p *parser) after(n *yaml.Node, what, self string) []string {
+// after decodes the "after" list of the task self, described as what. An
+// entry is a task name (a success constraint) or a mapping {task, on, when}.
+func (p *parser) after(n *yaml.Node, what, self string) ([]string, []*Constraint) {
 	items := []*yaml.Node{n}
 	switch {
 	case isNull(n):
-		return nil
+		return nil, nil
 	case n.Kind == yaml.SequenceNode:
 		items = n.Content
 	case n.Kind != yaml.ScalarNode:
-		p.addf(n.Line, "%s after must be a list of task names", what)
-		return nil
+		p.addf(n.Line, "%s after must be a list of task names or {task, on, when} entries", what)
+		return nil, nil
 	}
 	var names []string
+	var cons []*Constraint
 	for _, item := range items {
 		item = deref(item)
-		name := p.str(item, what+" after entry")
-		if item.Kind != yaml.ScalarNode {
-			continue
+		c := &Constraint{On: OnSuccess, Line: item.Line}
+		switch item.Kind {
+		case yaml.MappingNode:
+			p.fields(item, what+" after entry", []string{"task", "on", "when"}, func(k, v *yaml.Node) {
+				switch k.Value {
+				case "task":
+					c.Task = p.str(v, what+" after task")
+				case "on":
+					c.On = p.str(v, what+" after on")
+					if c.On != OnSuccess && c.On != OnFailure && c.On != OnCompletion {
+						p.addf(v.Line, "%s after %q: on must be success, failure or completion, not %q", what, c.Task, c.On)
+					}
+				case "when":
+					c.When = p.str(v, what+" after when")
+					p.expr(v.Line, fmt.Sprintf("%s after %q when", what, c.Task), c.When)
+				}
+			})
+			if c.Task == "" {
+				p.addf(item.Line, "%s after entry has no task", what)
+				continue
+			}
+		default:
+			c.Task = p.str(item, what+" after entry")
+			if item.Kind != yaml.ScalarNode {
+				continue
+			}
 		}
-		if name == self && self != "" {
+		if c.Task == self && self != "" {
 			p.addf(item.Line, "%s lists itself in after", what)
 			continue
 		}
-		if slices.Contains(names, name) {
-			p.addf(item.Line, "%s lists %q twice in after", what, name)
+		if slices.Contains(names, c.Task) {
+			p.addf(item.Line, "%s lists %q twice in after", what, c.Task)
 			continue
 		}
-		names = append(names, name)
-		p.afterLines = append(p.afterLines, afterRef{from: what, name: name, line: item.Line})
+		names = append(names, c.Task)
+		cons = append(cons, c)
 	}
-	return names
+	return names, cons
 }
 
-func (p *parser) decodeExec(t *Task, key, n *yaml.Node) {
-	what := "exec"
-	if t.Name != "" {
-		what = fmt.Sprintf("task %q exec", t.Name)
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "%s must be a mapping with a command", what)
-		t.Exec = &ExecTask{}
-		return
-	}
-	e := &ExecTask{}
-	t.Exec = e
-	var cmdNode *yaml.Node
-	p.fields(n, what, []string{"command", "env", "dir"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "command":
-			cmdNode = v
-			e.Command = p.command(v, what)
-		case "env":
-			e.Env = p.env(v, what)
-		case "dir":
-			e.Dir = p.str(v, what+" dir")
-			p.templates = append(p.templates, template{line: v.Line, where: what + " dir", s: e.Dir})
-		}
-	})
-	switch {
-	case cmdNode == nil:
-		p.addf(key.Line, "%s has no command", what)
-	case cmdNode.Kind != yaml.SequenceNode: // reported by command
-	case len(e.Command) == 0:
-		p.addf(cmdNode.Line, "%s command is empty", what)
-	case e.Command[0] == "":
-		p.addf(cmdNode.Line, "%s command[0] (the program) is empty", what)
-	}
-}
-
-func (p *parser) command(n *yaml.Node, what string) []string {
-	if n.Kind != yaml.SequenceNode {
-		p.addf(n.Line, "%s command must be a list such as [/bin/sh, -c, 'echo hi']", what)
-		return nil
-	}
-	args := make([]string, 0, len(n.Content))
-	for i, item := range n.Content {
-		item = deref(item)
-		where := fmt.Sprintf("%s command[%d]", what, i)
-		args = append(args, p.str(item, where))
-		p.templates = append(p.templates, template{line: item.Line, where: where, s: args[i]})
-	}
-	return args
-}
-
-func (p *parser) env(n *yaml.Node, what string) map[string]string {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "%s env must be a mapping from variable name to value", what)
-		return nil
-	}
-	env := make(map[string]string, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
-		name := p.str(k, what+" env name")
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			continue
-		case name == "" || strings.ContainsAny(name, "=\x00"):
-			p.addf(k.Line, "%s env has invalid variable name %q", what, name)
-			continue
-		}
-		if _, dup := env[name]; dup {
-			p.addf(k.Line, "%s env sets %q twice", what, name)
-			continue
-		}
-		where := fmt.Sprintf("%s env %s", what, name)
-		env[name] = p.str(v, where)
-		p.templates = append(p.templates, template{line: v.Line, where: where, s: env[name]})
-	}
-	return env
-}
-
-// checkTasks reports duplicate task names, bad "after" references and
-// dependency cycles.
-func (p *parser) checkTasks(pkg *Package) {
-	byName := make(map[string]*Task, len(pkg.Tasks))
-	for _, t := range pkg.Tasks {
-		if t.Name == "" {
-			continue
-		}
-		if first, dup := byName[t.Name]; dup {
-			p.addf(t.Line, "duplicate task name %q (lines %d and %d)", t.Name, first.Line, t.Line)
-			continue
-		}
-		byName[t.Name] = t
-	}
-	for _, ref := range p.afterLines {
-		if byName[ref.name] == nil {
-			p.addf(ref.line, "%s: after names unknown task %q", ref.from, ref.name)
+// checkList reports, for one task list, "after" entries naming tasks that
+// are not in the list and dependency cycles.
+func (p *parser) checkList(tasks []*Task) {
+	byName := make(map[string]*Task, len(tasks))
+	for _, t := range tasks {
+		if _, dup := byName[t.Name]; !dup && t.Name != "" {
+			byName[t.Name] = t
 		}
 	}
-	for _, cycle := range findCycles(pkg.Tasks, byName) {
+	for _, t := range tasks {
+		what := fmt.Sprintf("task %q", t.Name)
+		for _, c := range t.Constraints {
+			if byName[c.Task] == nil {
+				if p.pkg != nil && p.pkg.Task(c.Task) != nil {
+					p.addf(c.Line, "%s: after names task %q, which is in another task list (constraints join tasks of the same list)", what, c.Task)
+				} else {
+					p.addf(c.Line, "%s: after names unknown task %q", what, c.Task)
+				}
+			}
+		}
+	}
+	for _, cycle := range findCycles(tasks, byName) {
 		names := make([]string, len(cycle)+1)
 		for i, t := range cycle {
 			names[i] = t.Name
@@ -246,20 +218,27 @@ func (p *parser) checkTasks(pkg *Package) {
 	}
 }
 
-// checkTemplates reports ${...} references in exec fields that are malformed
-// or name undeclared parameters.
-func (p *parser) checkTemplates(pkg *Package) {
-	for _, tm := range p.templates {
-		names, err := References(tm.s)
-		if err != nil {
-			p.addf(tm.line, "%s: %v", tm.where, err)
-			continue
-		}
-		for _, name := range names {
-			if pkg.Param(name) == nil {
-				p.addf(tm.line, "%s references undeclared parameter %q", tm.where, name)
+// checkTasks reports task names used twice anywhere in the package.
+func (p *parser) checkTasks(pkg *Package) {
+	first := map[string]*Task{}
+	var walk func(ts []*Task)
+	walk = func(ts []*Task) {
+		for _, t := range ts {
+			if t.Name != "" {
+				if f, dup := first[t.Name]; dup {
+					p.addf(t.Line, "duplicate task name %q (lines %d and %d)", t.Name, f.Line, t.Line)
+				} else {
+					first[t.Name] = t
+				}
+			}
+			if b := t.Body(); b != nil {
+				walk(b.Tasks)
 			}
 		}
+	}
+	walk(pkg.Tasks)
+	for _, l := range p.lists {
+		p.checkList(l)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestParse_Problems(t *testing.T) {
 
 		// Strict fields.
 		{"unknown package field", "name: a\ndescripton: x\n" + okTasks, []want{{2, `unknown field "descripton" in package (did you mean "description"?)`}}},
-		{"unknown field far from any", "name: a\nzzzzzz: 1\n" + okTasks, []want{{2, `unknown field "zzzzzz" in package (known fields: name, description, parameters, tasks)`}}},
+		{"unknown field far from any", "name: a\nzzzzzz: 1\n" + okTasks, []want{{2, `unknown field "zzzzzz" in package (known fields: name, description, parameters, variables, connections, max_parallel, timeout, allow_paths, tasks)`}}},
 		{"duplicate package field", "name: a\nname: b\n" + okTasks, []want{{2, `duplicate field "name" in package (first at line 1)`}}},
 		{"non-string key", "name: a\n[x]: 1\n" + okTasks, []want{{2, "package has a key that is not a string"}}},
 		{"unknown task field", "name: a\ntasks:\n  - name: t\n    afterr: [x]\n    exec: {command: [x]}\n", []want{{4, `unknown field "afterr" in task "t" (did you mean "after"?)`}}},
@@ -75,7 +75,7 @@ func TestParse_Problems(t *testing.T) {
 			[]want{{3, "dependency cycle: a -> c -> b -> a"}}},
 		{"two cycles", "name: a\ntasks:\n  - {name: a, after: [b], exec: {command: [x]}}\n  - {name: b, after: [a], exec: {command: [x]}}\n  - {name: c, after: [d], exec: {command: [x]}}\n  - {name: d, after: [c], exec: {command: [x]}}\n",
 			[]want{{3, "dependency cycle: a -> b -> a"}, {5, "dependency cycle: c -> d -> c"}}},
-		{"no task type", "name: a\ntasks:\n  - name: t\n", []want{{3, `task "t" has no task type (want one of: exec)`}}},
+		{"no task type", "name: a\ntasks:\n  - name: t\n", []want{{3, `task "t" has no task type (want one of: exec, sql, file, http, package, set, sequence, foreach, for)`}}},
 		// Two task types: see TestParse_TwoTaskTypes.
 
 		// Exec.
@@ -111,8 +111,8 @@ func TestParse_Problems(t *testing.T) {
 		{"undeclared param in command", "name: a\ntasks:\n  - name: t\n    exec:\n      command:\n        - sh\n        - 'echo ${param.who}'\n", []want{{7, `task "t" exec command[1] references undeclared parameter "who"`}}},
 		{"undeclared param in env", "name: a\nparameters: {who: {default: x}}\ntasks:\n  - name: t\n    exec:\n      command: [x]\n      env:\n        A: '${param.who}${param.whom}'\n", []want{{8, `task "t" exec env A references undeclared parameter "whom"`}}},
 		{"undeclared param in dir", "name: a\ntasks:\n  - name: t\n    exec:\n      command: [x]\n      dir: /data/${param.d}\n", []want{{6, `task "t" exec dir references undeclared parameter "d"`}}},
-		{"non-param reference", "name: a\ntasks:\n  - name: t\n    exec: {command: [sh, -c, 'echo ${HOME}']}\n", []want{{4, `task "t" exec command[2]: bad reference "${HOME}": only ${param.NAME} is supported`}}},
-		{"empty param reference", "name: a\ntasks:\n  - name: t\n    exec: {command: ['${param.}']}\n", []want{{4, `bad reference "${param.}"`}}},
+		{"non-param reference", "name: a\ntasks:\n  - name: t\n    exec: {command: [sh, -c, 'echo ${HOME}']}\n", []want{{4, `task "t" exec command[2]: expression "HOME" at character 8: unknown name "HOME"`}}},
+		{"empty param reference", "name: a\ntasks:\n  - name: t\n    exec: {command: ['${param.}']}\n", []want{{4, `task "t" exec command[0]: expression "param." at character 8: unexpected end of expression`}}},
 		{"unterminated reference", "name: a\ntasks:\n  - name: t\n    exec: {command: ['${param.x']}\n", []want{{4, `task "t" exec command[0]: bad reference: unterminated "${"`}}},
 	}
 	for _, tt := range tests {

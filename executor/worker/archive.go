@@ -29,6 +29,8 @@ type catalogJob struct {
 	projectDir string
 	env        []string // extra environment of the package process
 	secrets    []string // clear sensitive values, masked in events
+	// loggingLevel is the execution's logging level for the executor.
+	loggingLevel string
 }
 
 // Environment variables a catalog package's tasks see.
@@ -57,6 +59,7 @@ func (a *attempt) prepareCatalog(dir string) error {
 	}
 	a.mu.Lock()
 	a.secrets = job.Sensitive
+	a.loggingLevel = job.LoggingLevel
 	a.mu.Unlock()
 	path, err := a.w.fetchArchive(ctx, job.ArchiveHash)
 	if err != nil {
@@ -89,6 +92,13 @@ func (a *attempt) prepareCatalog(dir string) error {
 		a.env = append(a.env, EnvProjectParamPrefix+k+"="+job.ProjectParams[k])
 	}
 	return nil
+}
+
+// secretValues returns the clear sensitive values of a catalog job.
+func (a *attempt) secretValues() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.secrets
 }
 
 // childEnv is the package process's environment: nil (inherit) for inline

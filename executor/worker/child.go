@@ -93,6 +93,8 @@ func ChildMain(in io.Reader, out io.Writer) int {
 		OnProcess: func(pgid int, running bool) { lw.write(&Message{Proc: &Proc{PGID: pgid, Running: running}}) },
 	}
 	opts.ProjectDir = job.ProjectDir
+	opts.LoggingLevel = job.LoggingLevel
+	opts.Secrets = job.Secrets
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
 	lw.write(&Message{Result: &ChildResult{Status: string(res.Status), Message: res.Message}})
 	return 0

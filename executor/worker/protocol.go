@@ -14,6 +14,10 @@ type Job struct {
 	WorkDir     string            `json:"work_dir"`
 	ProjectDir  string            `json:"project_dir,omitempty"` // extracted project (catalog executions)
 	KillGraceMS int               `json:"kill_grace_ms"`
+	// LoggingLevel selects the events the executor emits (empty: basic).
+	LoggingLevel string `json:"logging_level,omitempty"`
+	// Secrets are clear sensitive values the executor masks in every event.
+	Secrets []string `json:"secrets,omitempty"`
 }
 
 // Message is one line a child writes to its stdout; exactly one field is set.

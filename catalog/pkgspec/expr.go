@@ -1,0 +1,337 @@
+package pkgspec
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Roots of the expression environment: the names an expression may use
+// besides functions. The executor builds the environment with exactly these
+// keys.
+const (
+	// RootParam holds the package parameters by name, typed.
+	RootParam = "param"
+	// RootVars holds the variables visible in the current scope.
+	RootVars = "vars"
+	// RootTasks holds the results of the tasks that have ended, by name.
+	RootTasks = "tasks"
+	// RootSys holds run-wide values: work_dir, project_dir, package, task,
+	// start_time.
+	RootSys = "sys"
+)
+
+// Roots lists the expression roots in documentation order.
+var Roots = []string{RootParam, RootVars, RootTasks, RootSys}
+
+// ErrExpr reports an expression that does not compile or fails to evaluate.
+var ErrExpr = errors.New("expression error")
+
+// Expr is a compiled expression. It is safe for concurrent use.
+type Expr struct {
+	// Src is the source text of the expression.
+	Src  string
+	prog *vm.Program
+	// Refs lists the names the expression reads below the roots, for
+	// example "param.who", "vars.count", "tasks.load"; first use only.
+	Refs []string
+}
+
+// ExprError is a compile or evaluation error of an expression, with its
+// position: Offset is the byte offset of the expression in the field's
+// string and Column the 1-based character of the error in the expression
+// (0 if unknown).
+type ExprError struct {
+	Src    string
+	Offset int
+	Column int
+	Msg    string
+}
+
+// Error formats the error as `in "SRC" at character N: MSG`, counting
+// characters from the start of the field's string.
+func (e *ExprError) Error() string {
+	if e.Column > 0 {
+		return fmt.Sprintf("expression %q at character %d: %s", e.Src, e.Offset+e.Column, e.Msg)
+	}
+	return fmt.Sprintf("expression %q: %s", e.Src, e.Msg)
+}
+
+// Unwrap returns ErrExpr.
+func (e *ExprError) Unwrap() error { return ErrExpr }
+
+func exprError(src string, offset int, err error) *ExprError {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return &ExprError{Src: src, Offset: offset, Column: fe.Column + 1, Msg: fe.Message}
+	}
+	return &ExprError{Src: src, Offset: offset, Msg: err.Error()}
+}
+
+// CompileExpr compiles an expression and checks that it names only the
+// roots (param, vars, tasks, sys), functions, and its own let/predicate
+// variables.
+func CompileExpr(src string) (*Expr, error) { return compileExpr(src, 0) }
+
+func compileExpr(src string, offset int) (*Expr, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, &ExprError{Src: src, Offset: offset, Msg: "empty expression"}
+	}
+	prog, err := expr.Compile(src, exprOptions...)
+	if err != nil {
+		return nil, exprError(src, offset, err)
+	}
+	c := &nameChecker{}
+	node := prog.Node()
+	ast.Walk(&node, c)
+	if c.err != "" {
+		return nil, &ExprError{Src: src, Offset: offset, Column: c.col, Msg: c.err}
+	}
+	return &Expr{Src: src, prog: prog, Refs: c.refs}, nil
+}
+
+// Eval runs the expression against env, a map with the keys in Roots.
+func (e *Expr) Eval(env map[string]any) (any, error) {
+	v, err := expr.Run(e.prog, env)
+	if err != nil {
+		return nil, exprError(e.Src, 0, err)
+	}
+	return v, nil
+}
+
+// nameChecker collects root references and reports unknown identifiers.
+type nameChecker struct {
+	refs  []string
+	local []string // let and predicate variable names
+	err   string
+	col   int
+}
+
+func (c *nameChecker) Visit(n *ast.Node) {
+	switch n := (*n).(type) {
+	case *ast.VariableDeclaratorNode:
+		c.local = append(c.local, n.Name)
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		if !ok || !slices.Contains(Roots, id.Value) {
+			return
+		}
+		if s, ok := n.Property.(*ast.StringNode); ok {
+			ref := id.Value + "." + s.Value
+			if !slices.Contains(c.refs, ref) {
+				c.refs = append(c.refs, ref)
+			}
+		}
+	case *ast.IdentifierNode:
+		name := n.Value
+		if slices.Contains(Roots, name) || slices.Contains(c.local, name) || name == "$env" ||
+			slices.Contains(builtin.Names, name) || slices.Contains(FunctionNames, name) {
+			return
+		}
+		if c.err == "" {
+			c.col = n.Location().From + 1
+			c.err = fmt.Sprintf("unknown name %q (expressions read param.NAME, vars.NAME, tasks.NAME.FIELD, sys.FIELD and functions; write $${ for a literal ${)", name)
+		}
+	}
+}
+
+// Template is a string field that may hold ${EXPR} parts.
+type Template struct {
+	// Src is the field's text.
+	Src   string
+	parts []tplPart
+}
+
+type tplPart struct {
+	lit string
+	e   *Expr // nil for literal text
+}
+
+// Single returns the expression if the template is exactly one ${EXPR} and
+// nothing else, so that its value keeps its type (an int stays an int).
+func (t *Template) Single() *Expr {
+	if len(t.parts) == 1 {
+		return t.parts[0].e
+	}
+	return nil
+}
+
+// Exprs returns the template's expressions in order.
+func (t *Template) Exprs() []*Expr {
+	var out []*Expr
+	for _, p := range t.parts {
+		if p.e != nil {
+			out = append(out, p.e)
+		}
+	}
+	return out
+}
+
+// Expand evaluates each ${EXPR} with eval and joins the results with the
+// literal text, formatting values with format.
+func (t *Template) Expand(eval func(*Expr) (any, error), format func(any) string) (string, error) {
+	if len(t.parts) == 1 && t.parts[0].e == nil {
+		return t.parts[0].lit, nil
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.e == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		v, err := eval(p.e)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(format(v))
+	}
+	return b.String(), nil
+}
+
+// ParseTemplate splits s into literal text and ${EXPR} parts and compiles
+// each expression. "$${" stands for a literal "${"; any other "$" is kept.
+// An expression ends at the first "}" outside brackets and string literals,
+// so ${ {a: 1}.a } and ${ "}" } work. Errors are *ExprError or wrap
+// ErrBadReference.
+func ParseTemplate(s string) (*Template, error) {
+	t := &Template{Src: s}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.parts = append(t.parts, tplPart{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			lit.WriteString("${")
+			i += 3
+		case strings.HasPrefix(s[i:], "${"):
+			end, err := exprEnd(s, i+2)
+			if err != nil {
+				return nil, err
+			}
+			e, err := compileExpr(s[i+2:end], i+2)
+			if err != nil {
+				return nil, err
+			}
+			flush()
+			t.parts = append(t.parts, tplPart{e: e})
+			i = end + 1
+		default:
+			lit.WriteByte(s[i])
+			i++
+		}
+	}
+	flush()
+	if len(t.parts) == 0 {
+		t.parts = []tplPart{{lit: ""}}
+	}
+	return t, nil
+}
+
+// exprEnd returns the index of the "}" that closes the expression starting
+// at s[start].
+func exprEnd(s string, start int) (int, error) {
+	depth := 0
+	for i := start; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\'', '`':
+			j := i + 1
+			for ; j < len(s) && s[j] != c; j++ {
+				if s[j] == '\\' && c != '`' {
+					j++
+				}
+			}
+			if j >= len(s) {
+				return 0, fmt.Errorf(`%w: unterminated string in "${" at character %d`, ErrBadReference, i+1)
+			}
+			i = j
+		case '{', '[', '(':
+			depth++
+		case ')', ']':
+			depth--
+		case '}':
+			if depth == 0 {
+				return i, nil
+			}
+			depth--
+		}
+	}
+	return 0, fmt.Errorf(`%w: unterminated "${" at character %d (write "$${" for a literal "${")`, ErrBadReference, start-1)
+}
+
+// FunctionNames lists the functions scaleout adds to those of expr
+// (https://expr-lang.org/docs/language-definition): basename, dirname, ext,
+// stem, joinPath, formatDate, addDays, today, sprintf.
+var FunctionNames = []string{"basename", "dirname", "ext", "stem", "joinPath", "formatDate", "addDays", "today", "sprintf"}
+
+var exprOptions = []expr.Option{
+	expr.Function("basename", func(a ...any) (any, error) { return filepath.Base(a[0].(string)), nil }, new(func(string) string)),
+	expr.Function("dirname", func(a ...any) (any, error) { return filepath.Dir(a[0].(string)), nil }, new(func(string) string)),
+	expr.Function("ext", func(a ...any) (any, error) { return filepath.Ext(a[0].(string)), nil }, new(func(string) string)),
+	expr.Function("stem", func(a ...any) (any, error) {
+		b := filepath.Base(a[0].(string))
+		return strings.TrimSuffix(b, filepath.Ext(b)), nil
+	}, new(func(string) string)),
+	expr.Function("joinPath", func(a ...any) (any, error) {
+		parts := make([]string, len(a))
+		for i, p := range a {
+			s, ok := p.(string)
+			if !ok {
+				return nil, fmt.Errorf("joinPath: argument %d is %T, not a string", i+1, p)
+			}
+			parts[i] = s
+		}
+		return filepath.Join(parts...), nil
+	}),
+	expr.Function("formatDate", func(a ...any) (any, error) {
+		t, err := asTime(a[0])
+		if err != nil {
+			return nil, err
+		}
+		return t.Format(a[1].(string)), nil
+	}, new(func(any, string) string)),
+	expr.Function("addDays", func(a ...any) (any, error) {
+		t, err := asTime(a[0])
+		if err != nil {
+			return nil, err
+		}
+		return t.AddDate(0, 0, a[1].(int)), nil
+	}, new(func(any, int) time.Time)),
+	expr.Function("today", func(...any) (any, error) {
+		return time.Now().UTC().Truncate(24 * time.Hour), nil
+	}, new(func() time.Time)),
+	expr.Function("sprintf", func(a ...any) (any, error) {
+		f, ok := a[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("sprintf: format is %T, not a string", a[0])
+		}
+		return fmt.Sprintf(f, a[1:]...), nil
+	}),
+}
+
+// asTime accepts a time.Time or an RFC 3339 string.
+func asTime(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case time.Time:
+		return v, nil
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("not an RFC 3339 date and time: %q", v)
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("not a date and time: %T", v)
+}

@@ -1,0 +1,171 @@
+package executor
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Logging levels, the values of Options.LoggingLevel, as in SSIS.
+const (
+	// LevelNone keeps only error and task_failed events.
+	LevelNone = "none"
+	// LevelBasic keeps every event except diagnostic ones. The default.
+	LevelBasic = "basic"
+	// LevelPerformance keeps what measures the run: post_execute (with
+	// durations), progress, warning, error and task_failed events.
+	LevelPerformance = "performance"
+	// LevelVerbose keeps every event, diagnostic ones included.
+	LevelVerbose = "verbose"
+)
+
+// Levels lists the logging levels from least to most.
+var Levels = []string{LevelNone, LevelBasic, LevelPerformance, LevelVerbose}
+
+func validLevel(l string) bool { return slices.Contains(Levels, l) }
+
+// levelFilter reports whether an event type is kept.
+type levelFilter func(typ string) bool
+
+func levelOf(l string) levelFilter {
+	switch l {
+	case LevelNone:
+		return func(typ string) bool { return typ == EventError || typ == EventTaskFailed }
+	case LevelPerformance:
+		return func(typ string) bool {
+			switch typ {
+			case EventPostExecute, EventProgress, EventWarning, EventError, EventTaskFailed:
+				return true
+			}
+			return false
+		}
+	case LevelVerbose:
+		return func(string) bool { return true }
+	}
+	return func(typ string) bool { return typ != EventDiagnostic }
+}
+
+// runner holds the state of one Run call, shared by the packages it runs
+// (the top one and those of package tasks).
+type runner struct {
+	opts  Options
+	sink  Sink
+	level levelFilter
+	sem   *sem
+	// drainTimeout is the package constant, shortened by tests.
+	drainTimeout time.Duration
+
+	mu      sync.Mutex
+	secrets []string           // longest first
+	dbs     map[string]*sql.DB // by driver and DSN
+}
+
+// minSecret is the shortest secret that is masked: masking every "1" of
+// the output for a one-character secret would destroy the log and tell
+// little.
+const minSecret = 4
+
+func (r *runner) addSecret(s string) {
+	if len(s) < minSecret {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if slices.Contains(r.secrets, s) {
+		return
+	}
+	r.secrets = append(r.secrets, s)
+	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+}
+
+// mask replaces every secret in s with Masked.
+func (r *runner) mask(s string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sec := range r.secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Masked)
+		}
+	}
+	return s
+}
+
+func (r *runner) emit(typ, task, msg string) {
+	if r.level != nil && !r.level(typ) {
+		return
+	}
+	r.sink.Emit(Event{Time: time.Now().UTC(), Type: typ, Task: task, Message: r.mask(msg)})
+}
+
+// sem is a FIFO counting semaphore: slots go to waiters in the order they
+// enqueued, so that ready tasks start in file order.
+type sem struct {
+	mu    sync.Mutex
+	free  int
+	queue []*ticket
+}
+
+// ticket is one place in the semaphore's queue.
+type ticket struct {
+	s       *sem
+	ch      chan struct{}
+	granted bool
+}
+
+func newSem(n int) *sem { return &sem{free: n} }
+
+// enqueue takes a place in the queue; wait on the ticket for the slot.
+func (s *sem) enqueue() *ticket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &ticket{s: s, ch: make(chan struct{})}
+	if s.free > 0 && len(s.queue) == 0 {
+		s.free--
+		t.granted = true
+		close(t.ch)
+	} else {
+		s.queue = append(s.queue, t)
+	}
+	return t
+}
+
+// wait blocks until the ticket holds a slot (true) or ctx is done (false,
+// and the slot or the place is given up).
+func (t *ticket) wait(ctx context.Context) bool {
+	select {
+	case <-t.ch:
+		if ctx.Err() == nil {
+			return true
+		}
+	case <-ctx.Done():
+	}
+	s := t.s
+	s.mu.Lock()
+	if t.granted {
+		s.mu.Unlock()
+		s.release()
+		return false
+	}
+	if i := slices.Index(s.queue, t); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+	}
+	s.mu.Unlock()
+	return false
+}
+
+// release frees a slot, handing it to the first waiter.
+func (s *sem) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) > 0 {
+		t := s.queue[0]
+		s.queue = s.queue[1:]
+		t.granted = true
+		close(t.ch)
+		return
+	}
+	s.free++
+}

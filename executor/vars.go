@@ -1,0 +1,403 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
+)
+
+// pkgRun is one package being run: the top package or the child of a
+// package task.
+type pkgRun struct {
+	r      *runner
+	pkg    *pkgspec.Package
+	prefix string // prepended to task names in events ("parent/")
+	depth  int
+	start  time.Time
+	params map[string]any // typed parameter values
+	roots  []string       // directories file operations may touch
+
+	mu sync.Mutex // guards results and every scope's variables
+	// results holds tasks.NAME: the result of each task that has ended.
+	results map[string]map[string]any
+
+	cache sync.Map // template or expression source -> compiled
+}
+
+// scope holds the variables of the package or of one container run.
+type scope struct {
+	parent *scope
+	vars   map[string]*variable
+}
+
+// variable is a typed value.
+type variable struct {
+	typ string
+	val any
+}
+
+// taskCtx is what a task (or container) evaluates expressions in.
+type taskCtx struct {
+	pr   *pkgRun
+	sc   *scope
+	task *pkgspec.Task // nil at package level
+}
+
+func (tc *taskCtx) name() string {
+	if tc.task == nil {
+		return strings.TrimSuffix(tc.pr.prefix, "/")
+	}
+	return tc.pr.prefix + tc.task.Name
+}
+
+// env builds the expression environment.
+func (tc *taskCtx) env() map[string]any {
+	pr := tc.pr
+	pr.mu.Lock()
+	vars := map[string]any{}
+	var chain []*scope
+	for s := tc.sc; s != nil; s = s.parent {
+		chain = append(chain, s)
+	}
+	for i := len(chain) - 1; i >= 0; i-- { // inner scopes shadow outer ones
+		for name, v := range chain[i].vars {
+			vars[name] = v.val
+		}
+	}
+	tasks := make(map[string]any, len(pr.results))
+	for name, res := range pr.results {
+		tasks[name] = maps.Clone(res)
+	}
+	pr.mu.Unlock()
+	task := ""
+	if tc.task != nil {
+		task = tc.task.Name
+	}
+	return map[string]any{
+		pkgspec.RootParam: pr.params,
+		pkgspec.RootVars:  vars,
+		pkgspec.RootTasks: tasks,
+		pkgspec.RootSys: map[string]any{
+			"work_dir":    pr.r.opts.WorkDir,
+			"project_dir": pr.r.opts.ProjectDir,
+			"package":     pr.pkg.Name,
+			"task":        task,
+			"start_time":  pr.start.UTC(),
+		},
+	}
+}
+
+// fieldError is an expression error in a field of a task.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+// eval evaluates the expression src of field.
+func (tc *taskCtx) eval(field, src string) (any, error) {
+	var e *pkgspec.Expr
+	if c, ok := tc.pr.cache.Load("e:" + src); ok {
+		e = c.(*pkgspec.Expr)
+	} else {
+		var err error
+		if e, err = pkgspec.CompileExpr(src); err != nil {
+			return nil, &fieldError{field, err}
+		}
+		tc.pr.cache.Store("e:"+src, e)
+	}
+	v, err := tc.run(e, tc.env())
+	if err != nil {
+		return nil, &fieldError{field, err}
+	}
+	return v, nil
+}
+
+// run evaluates e, first checking that the parameters and variables it
+// names exist (a map lookup of a missing key would quietly give nil).
+func (tc *taskCtx) run(e *pkgspec.Expr, env map[string]any) (any, error) {
+	for _, ref := range e.Refs {
+		root, name, _ := strings.Cut(ref, ".")
+		switch root {
+		case pkgspec.RootParam:
+			if _, ok := tc.pr.params[name]; !ok {
+				return nil, fmt.Errorf("expression %q: unknown parameter %q", e.Src, name)
+			}
+		case pkgspec.RootVars:
+			if _, ok := env[pkgspec.RootVars].(map[string]any)[name]; !ok {
+				return nil, fmt.Errorf("expression %q: variable %q is not declared in this scope", e.Src, name)
+			}
+		}
+	}
+	return e.Eval(env)
+}
+
+// template compiles (once) the template s of field.
+func (tc *taskCtx) template(field, s string) (*pkgspec.Template, error) {
+	if c, ok := tc.pr.cache.Load("t:" + s); ok {
+		return c.(*pkgspec.Template), nil
+	}
+	t, err := pkgspec.ParseTemplate(s)
+	if err != nil {
+		return nil, &fieldError{field, err}
+	}
+	tc.pr.cache.Store("t:"+s, t)
+	return t, nil
+}
+
+// expand evaluates the ${...} parts of the string field s.
+func (tc *taskCtx) expand(field, s string) (string, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	t, err := tc.template(field, s)
+	if err != nil {
+		return "", err
+	}
+	env := tc.env()
+	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
+	if err != nil {
+		return "", &fieldError{field, err}
+	}
+	return out, nil
+}
+
+// value evaluates the string field s keeping the type of a lone ${EXPR}.
+func (tc *taskCtx) value(field, s string) (any, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	t, err := tc.template(field, s)
+	if err != nil {
+		return nil, err
+	}
+	if e := t.Single(); e != nil {
+		v, err := tc.run(e, tc.env())
+		if err != nil {
+			return nil, &fieldError{field, err}
+		}
+		return v, nil
+	}
+	return tc.expand(field, s)
+}
+
+// declare creates the variables of the current scope with their initial
+// values.
+func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
+	for _, v := range vs {
+		var val any
+		if v.Value != "" {
+			raw, err := tc.value(fmt.Sprintf("variable %q value", v.Name), v.Value)
+			if err != nil {
+				return err
+			}
+			if val, err = convert(v.Type, raw); err != nil {
+				return fmt.Errorf("variable %q: %w", v.Name, err)
+			}
+		} else {
+			val = zero(v.Type)
+		}
+		tc.pr.mu.Lock()
+		tc.sc.vars[v.Name] = &variable{typ: v.Type, val: val}
+		tc.pr.mu.Unlock()
+	}
+	return nil
+}
+
+// set assigns val to the variable name visible from the current scope,
+// converting it to the variable's type.
+func (tc *taskCtx) set(name string, val any) error {
+	tc.pr.mu.Lock()
+	defer tc.pr.mu.Unlock()
+	for s := tc.sc; s != nil; s = s.parent {
+		if v, ok := s.vars[name]; ok {
+			c, err := convert(v.typ, val)
+			if err != nil {
+				return fmt.Errorf("variable %q (%s): %w", name, v.typ, err)
+			}
+			v.val = c
+			return nil
+		}
+	}
+	return fmt.Errorf("variable %q is not declared in this scope", name)
+}
+
+// setResult records tasks.NAME for the task.
+func (pr *pkgRun) setResult(name string, res map[string]any) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.results[name] = res
+}
+
+// typedParam turns a canonical parameter value into its typed form.
+func typedParam(typ, v string) any {
+	switch typ {
+	case pkgspec.TypeInt:
+		n, _ := strconv.Atoi(v)
+		return n
+	case pkgspec.TypeFloat:
+		f, _ := strconv.ParseFloat(v, 64)
+		return f
+	case pkgspec.TypeBool:
+		b, _ := strconv.ParseBool(v)
+		return b
+	case pkgspec.TypeDateTime:
+		t, _ := time.Parse(time.RFC3339Nano, v)
+		return t
+	}
+	return v
+}
+
+func zero(typ string) any {
+	switch typ {
+	case pkgspec.TypeInt:
+		return 0
+	case pkgspec.TypeFloat:
+		return 0.0
+	case pkgspec.TypeBool:
+		return false
+	case pkgspec.TypeDateTime:
+		return time.Time{}
+	case pkgspec.TypeObject:
+		return nil
+	}
+	return ""
+}
+
+// convert converts v to the variable type typ.
+func convert(typ string, v any) (any, error) {
+	switch typ {
+	case pkgspec.TypeObject:
+		return v, nil
+	case pkgspec.TypeString, "":
+		return format(v), nil
+	case pkgspec.TypeInt:
+		switch n := v.(type) {
+		case int:
+			return n, nil
+		case int64:
+			return int(n), nil
+		case int32:
+			return int(n), nil
+		case float64:
+			if n == math.Trunc(n) && math.Abs(n) < 1<<62 {
+				return int(n), nil
+			}
+		case string:
+			if i, err := strconv.Atoi(strings.TrimSpace(n)); err == nil {
+				return i, nil
+			}
+		case bool:
+			if n {
+				return 1, nil
+			}
+			return 0, nil
+		}
+	case pkgspec.TypeFloat:
+		switch n := v.(type) {
+		case float64:
+			return n, nil
+		case float32:
+			return float64(n), nil
+		case int:
+			return float64(n), nil
+		case int64:
+			return float64(n), nil
+		case string:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(n), 64); err == nil {
+				return f, nil
+			}
+		}
+	case pkgspec.TypeBool:
+		switch b := v.(type) {
+		case bool:
+			return b, nil
+		case string:
+			if x, err := strconv.ParseBool(strings.TrimSpace(b)); err == nil {
+				return x, nil
+			}
+		case int:
+			return b != 0, nil
+		case int64:
+			return b != 0, nil
+		}
+	case pkgspec.TypeDateTime:
+		switch t := v.(type) {
+		case time.Time:
+			return t, nil
+		case string:
+			if x, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(t)); err == nil {
+				return x, nil
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown type %q", typ)
+	}
+	return nil, fmt.Errorf("cannot convert %s to %s", describe(v), typ)
+}
+
+// describe shows a value in an error message: its type and a short form.
+func describe(v any) string {
+	s := format(v)
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return fmt.Sprintf("%T %q", v, s)
+}
+
+// format turns a value into the text ${...} writes: strings as they are,
+// times in RFC 3339, lists and maps as JSON, nil as "".
+func format(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	case time.Time:
+		return v.Format(time.RFC3339Nano)
+	case time.Duration:
+		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case int, int64, int32, bool, uint, uint64:
+		return fmt.Sprint(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// allowedRoots returns the directories file operations may touch.
+func (pr *pkgRun) allowedRoots() []string {
+	var roots []string
+	work := pr.r.opts.WorkDir
+	if work == "" {
+		work = "."
+	}
+	for _, d := range append([]string{pr.r.opts.ProjectDir, work}, pr.pkg.AllowPaths...) {
+		if d == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(d); err == nil {
+			if real, err := filepath.EvalSymlinks(abs); err == nil {
+				abs = real
+			}
+			roots = append(roots, abs)
+		}
+	}
+	return roots
+}
