@@ -131,7 +131,7 @@ func (p *parser) parse(src []byte) *Package {
 	}
 	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode *yaml.Node
 	p.pkg = pkg
-	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "tasks"}, func(k, v *yaml.Node) {
+	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "entry_point", "tasks"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
 			nameNode = v
@@ -155,6 +155,9 @@ func (p *parser) parse(src []byte) *Package {
 					p.addf(v.Line, "package allow_paths entry %q is not an absolute path", ap)
 				}
 			}
+		case "entry_point":
+			ep := p.boolean(v, "package entry_point")
+			pkg.EntryPoint = &ep
 		case "tasks":
 			tasksKey, tasksVal = k, v
 		}

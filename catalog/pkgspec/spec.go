@@ -19,6 +19,9 @@ type Package struct {
 	// AllowPaths are directories file operations may touch besides the
 	// project and work directories.
 	AllowPaths []string
+	// EntryPoint is the package's entry_point flag in a project: nil means
+	// true; a package with false can only run as a child of another.
+	EntryPoint *bool
 	Tasks      []*Task // in file order
 	File       string  // file name used in error messages
 }

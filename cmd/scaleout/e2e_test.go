@@ -470,3 +470,26 @@ func TestE2E_GracefulShutdownRecordsStop(t *testing.T) {
 		t.Fatalf("message %q does not say why", e.Message)
 	}
 }
+
+// TestE2E_ETLProjectThroughAgent deploys the runtime's sample ETL project
+// into the catalog and runs its entry package through a dev agent: the
+// worker fetches the archive, the executor loads CSV files into SQLite,
+// loops, and runs the child report package.
+func TestE2E_ETLProjectThroughAgent(t *testing.T) {
+	a := startAgent(t, t.TempDir())
+	if r := cli(t, a.api, "folders", "create", "F"); r.code != 0 {
+		t.Fatalf("folders create: %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, a.api, "deploy", "testdata/projects/etl", "--folder", "F"); r.code != 0 {
+		t.Fatalf("deploy: %d %s", r.code, r.stderr)
+	}
+	r := cli(t, a.api, "run", "F/etl/load", "--wait")
+	if r.code != 0 {
+		t.Fatalf("run F/etl/load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"loaded 6 orders from 3 files", "FR: 3 orders, 172.60", "[report/print]", "running -> succeeded"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
