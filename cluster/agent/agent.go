@@ -207,6 +207,7 @@ func New(cfg Config) (*Agent, error) {
 
 	mcfg := master.DefaultConfig()
 	mcfg.LeaseTimeout = cfg.LeaseTimeout
+	mcfg.Cipher = cfg.Catalog.Cipher
 	mcfg.Logger = logger
 	a.master, err = master.New(mcfg, a.cluster)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -235,8 +236,12 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 			if err != nil {
 				return err
 			}
+			params, err := m.openParams(e.Params)
+			if err != nil {
+				return fmt.Errorf("execution %d: %w", e.ID, err)
+			}
 			tasks = append(tasks, api.Task{ID: e.ID, Attempt: it.Attempt, PackageName: e.PackageName,
-				PackageFile: e.PackageFile, Package: e.Source, Params: e.Params})
+				PackageFile: e.PackageFile, Package: e.Source, Params: params})
 		}
 		return nil
 	})
@@ -246,6 +251,32 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	}
 	m.mu.Unlock()
 	return tasks, err
+}
+
+// openParams returns params with sealed values opened, for the worker that
+// runs the attempt.
+func (m *Master) openParams(params map[string]string) (map[string]string, error) {
+	var out map[string]string
+	for k, v := range params {
+		if !catalog.IsSealed(v) {
+			continue
+		}
+		if m.cfg.Cipher == nil {
+			return nil, fmt.Errorf("parameter %s is sealed and this server has no key", k)
+		}
+		clear, err := m.cfg.Cipher.Open(v)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", k, err)
+		}
+		if out == nil {
+			out = maps.Clone(params)
+		}
+		out[k] = clear
+	}
+	if out == nil {
+		return params, nil
+	}
+	return out, nil
 }
 
 func (m *Master) renew(id uint64, attempt int) {

@@ -42,6 +42,10 @@ type Config struct {
 	ExpiryInterval time.Duration
 	// MaxPollWait caps the long-poll wait a worker may ask for.
 	MaxPollWait time.Duration
+	// Cipher seals the values of sensitive parameters of inline packages
+	// before they enter the Raft log; they are opened only in the lease
+	// answer to the worker. Nil keeps them in clear (tests only).
+	Cipher *catalog.Cipher
 	// Logger receives master logs.
 	Logger hclog.Logger
 }
@@ -381,8 +385,14 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 	}
 	var sensitive []string
 	for _, p := range pkg.Parameters {
-		if p.Sensitive {
-			sensitive = append(sensitive, p.Name)
+		if !p.Sensitive {
+			continue
+		}
+		sensitive = append(sensitive, p.Name)
+		if v, ok := params[p.Name]; ok && m.cfg.Cipher != nil {
+			if params[p.Name], err = m.cfg.Cipher.Seal(v); err != nil {
+				return 0, fmt.Errorf("seal parameter %s: %w", p.Name, err)
+			}
 		}
 	}
 	resp, err := m.apply(ctx, fsm.ExecutionSubmitType, &fsm.ExecutionSubmitRequest{

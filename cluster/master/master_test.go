@@ -24,6 +24,11 @@ tasks:
 
 func newMaster(t *testing.T, lease time.Duration) *Master {
 	t.Helper()
+	return newMasterWith(t, lease, nil)
+}
+
+func newMasterWith(t *testing.T, lease time.Duration, cipher *catalog.Cipher) *Master {
+	t.Helper()
 	cfg := cluster.DevConfig()
 	cfg.NodeName = "n1"
 	cfg.DataDir = t.TempDir()
@@ -37,6 +42,7 @@ func newMaster(t *testing.T, lease time.Duration) *Master {
 	mc := DefaultConfig()
 	mc.LeaseTimeout = lease
 	mc.ExpiryInterval = 20 * time.Millisecond
+	mc.Cipher = cipher
 	m, err := New(mc, c)
 	if err != nil {
 		t.Fatal(err)
@@ -242,5 +248,27 @@ func TestMaster_WorkerThatLostAttemptIsReconciled(t *testing.T) {
 	}
 	if len(r.Tasks) != 1 || r.Tasks[0].Attempt != 2 {
 		t.Fatalf("after reconcile: %+v (status %s)", r, status(t, m, id))
+	}
+}
+
+func TestMaster_InlineSensitiveParamsAreSealed(t *testing.T) {
+	key, _ := catalog.ParseKey(catalog.GenerateKey())
+	cipher, err := catalog.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMasterWith(t, 10*time.Second, cipher)
+	pkg := "name: s\nparameters:\n  pw: {type: string, sensitive: true}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
+	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: pkg, Params: map[string]string{"pw": "hunter2"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := m.Execution(id)
+	if !catalog.IsSealed(e.Params["pw"]) {
+		t.Fatalf("stored value %q is not sealed", e.Params["pw"])
+	}
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if err != nil || len(r.Tasks) != 1 || r.Tasks[0].Params["pw"] != "hunter2" {
+		t.Fatalf("lease: %+v %v", r, err)
 	}
 }
