@@ -111,6 +111,12 @@ func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kv
 	if err != nil {
 		return apiErr(fmt.Errorf("submit %s: %w", file, err))
 	}
+	return announce(ctx, out, c, id, wait)
+}
+
+// announce prints the id of a new execution and, with wait, streams its
+// events until it ends; the exit code then follows its final status.
+func announce(ctx context.Context, out io.Writer, c *api.Client, id uint64, wait bool) error {
 	fmt.Fprintln(out, id)
 	if !wait {
 		return nil

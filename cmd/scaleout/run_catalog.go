@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -64,17 +62,7 @@ func runCatalog(ctx context.Context, out io.Writer, cf *clientFlags, path string
 	if err != nil {
 		return apiErr(fmt.Errorf("run %s: %w", path, err))
 	}
-	fmt.Fprintln(out, id)
-	if !wait {
-		return nil
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	status, err := followEvents(ctx, out, c, id, 0)
-	if err != nil {
-		return apiErr(err)
-	}
-	return statusExit(id, status)
+	return announce(ctx, out, c, id, wait)
 }
 
 // eventFilter keeps the events whose type is in types (all when empty).
