@@ -2,6 +2,7 @@ package pkgspec
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -300,4 +301,27 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("valid package with no stages")
 		}
 	})
+}
+
+func TestParse_EntryPoint(t *testing.T) {
+	for src, want := range map[string]string{
+		"name: a\ntasks:\n  - name: t\n    exec: {command: [x]}\n":                     "<nil>",
+		"name: a\nentry_point: false\ntasks:\n  - name: t\n    exec: {command: [x]}\n": "false",
+		"name: a\nentry_point: true\ntasks:\n  - name: t\n    exec: {command: [x]}\n":  "true",
+	} {
+		p, err := Parse("p.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "<nil>"
+		if p.EntryPoint != nil {
+			got = fmt.Sprint(*p.EntryPoint)
+		}
+		if got != want {
+			t.Errorf("entry_point of %q = %s, want %s", src, got, want)
+		}
+	}
+	if _, err := Parse("p.yaml", []byte("name: a\nentry_point: maybe\ntasks:\n  - name: t\n    exec: {command: [x]}\n")); err == nil {
+		t.Error("entry_point: maybe was accepted")
+	}
 }
