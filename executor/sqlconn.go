@@ -267,3 +267,49 @@ func (r *runner) closeDBs() {
 		delete(r.dbs, k)
 	}
 }
+
+// NewConnection builds a Connection from a driver and plain (already
+// resolved) properties, as a project declares them: either "dsn", or
+// "host", "port", "database" (alias "path"), "user", "password"; any other
+// property is a driver option. A relative SQLite file is relative to
+// workDir. It returns the values that must be masked (the password).
+func NewConnection(driver string, props map[string]string, workDir string) (Connection, []string, error) {
+	if !slices.Contains(pkgspec.Drivers, driver) {
+		return Connection{}, nil, fmt.Errorf("unknown driver %q (want one of %s)", driver, strings.Join(pkgspec.Drivers, ", "))
+	}
+	var secrets []string
+	if dsn := props["dsn"]; dsn != "" {
+		if driver == pkgspec.DriverSQLite {
+			dsn = sqliteDSN(dsn, workDir)
+		}
+		return Connection{Driver: driver, DSN: dsn}, nil, nil
+	}
+	f := dsnFields{options: map[string]string{}}
+	for k, v := range props {
+		switch k {
+		case "host":
+			f.host = v
+		case "port":
+			f.port = v
+		case "database", "path":
+			f.database = v
+		case "user":
+			f.user = v
+		case "password":
+			f.password = v
+			if v != "" {
+				secrets = append(secrets, v)
+			}
+		default:
+			f.options[k] = v
+		}
+	}
+	dsn, err := buildDSN(driver, f)
+	if err != nil {
+		return Connection{}, nil, err
+	}
+	if driver == pkgspec.DriverSQLite {
+		dsn = sqliteDSN(dsn, workDir)
+	}
+	return Connection{Driver: driver, DSN: dsn}, secrets, nil
+}

@@ -493,3 +493,48 @@ func TestE2E_ETLProjectThroughAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_ProjectConnection: a connection declared in project.yaml, with a
+// property taken from a project parameter, is used by a package's sql
+// tasks through an agent.
+func TestE2E_ProjectConnection(t *testing.T) {
+	a := startAgent(t, t.TempDir())
+	dir := t.TempDir()
+	files := map[string]string{
+		"project.yaml": "name: pc\nparameters:\n  dbfile: {type: string, default: wh.db}\n" +
+			"connections:\n  warehouse: {type: sqlite, properties: {path: \"${project.dbfile}\"}}\n",
+		"packages/load.yaml": `name: load
+variables:
+  rows: {type: int}
+tasks:
+  - name: create
+    sql: {connection: warehouse, statement: "create table t(x int)"}
+  - name: fill
+    after: [create]
+    sql: {connection: warehouse, statement: "insert into t values (1),(2),(3)", mode: row_count}
+  - name: count
+    after: [fill]
+    sql: {connection: warehouse, statement: "select count(*) from t", mode: single_row, into: [rows]}
+  - name: show
+    after: [count]
+    exec: {command: [/bin/echo, "rows=${vars.rows}"]}
+`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cli(t, a.api, "folders", "create", "F")
+	if r := cli(t, a.api, "deploy", dir, "--folder", "F"); r.code != 0 {
+		t.Fatalf("deploy: %d %s", r.code, r.stderr)
+	}
+	r := cli(t, a.api, "run", "F/pc/load", "--wait")
+	if r.code != 0 || !strings.Contains(r.stdout, "rows=3") {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -9,12 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog/project"
+	"github.com/scaleout/scaleout/executor"
 )
 
 // catalogJob is the part of an attempt that runs a deployed project's
@@ -31,6 +33,8 @@ type catalogJob struct {
 	secrets    []string // clear sensitive values, masked in events
 	// loggingLevel is the execution's logging level for the executor.
 	loggingLevel string
+	// connections are the project's connections, resolved for the executor.
+	connections map[string]executor.Connection
 }
 
 // Environment variables a catalog package's tasks see.
@@ -73,6 +77,9 @@ func (a *attempt) prepareCatalog(dir string) error {
 	if err := project.Unpack(f, dir, 0); err != nil {
 		return fmt.Errorf("extract project archive %s: %w", job.ArchiveHash, err)
 	}
+	if err := a.projectConnections(path, dir, job.ProjectParams); err != nil {
+		return err
+	}
 	src, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(job.PackageFile)))
 	if err != nil {
 		return fmt.Errorf("package file: %w", err)
@@ -99,6 +106,56 @@ func (a *attempt) secretValues() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.secrets
+}
+
+// projectRef is a reference to a project parameter in a connection property.
+var projectRef = regexp.MustCompile(`\$\{project\.([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// projectConnections resolves the connections of the extracted project's
+// project.yaml: ${project.NAME} in a property is replaced by that project
+// parameter's value, and passwords join the values masked in events.
+func (a *attempt) projectConnections(archive, dir string, params map[string]string) error {
+	raw, err := os.ReadFile(archive)
+	if err != nil {
+		return err
+	}
+	files, err := project.ReadFiles(raw, 0)
+	if err != nil {
+		return err
+	}
+	m, err := project.Load(files)
+	if err != nil {
+		return err
+	}
+	for _, c := range m.Connections {
+		props := map[string]string{}
+		for k, v := range c.Properties {
+			var missing string
+			props[k] = projectRef.ReplaceAllStringFunc(v, func(ref string) string {
+				name := projectRef.FindStringSubmatch(ref)[1]
+				val, ok := params[name]
+				if !ok {
+					missing = name
+				}
+				return val
+			})
+			if missing != "" {
+				return fmt.Errorf("connection %q property %s: unknown project parameter %q", c.Name, k, missing)
+			}
+		}
+		conn, secrets, err := executor.NewConnection(c.Type, props, dir)
+		if err != nil {
+			return fmt.Errorf("connection %q: %w", c.Name, err)
+		}
+		if a.connections == nil {
+			a.connections = map[string]executor.Connection{}
+		}
+		a.connections[c.Name] = conn
+		a.mu.Lock()
+		a.secrets = append(a.secrets, secrets...)
+		a.mu.Unlock()
+	}
+	return nil
 }
 
 // childEnv is the package process's environment: nil (inherit) for inline

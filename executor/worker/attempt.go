@@ -189,7 +189,7 @@ func (a *attempt) run(_ context.Context) {
 	log.Debug("child started", "pid", cmd.Process.Pid, "start", time.Since(started))
 	job := Job{ExecutionID: t.ID, Attempt: t.Attempt, PackageFile: t.PackageFile, Package: t.Package,
 		Params: t.Params, WorkDir: dir, ProjectDir: a.projectDir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond),
-		LoggingLevel: a.loggingLevel, Secrets: a.secretValues()}
+		LoggingLevel: a.loggingLevel, Secrets: a.secretValues(), Connections: a.connections}
 	line, _ := json.Marshal(&job)
 	if _, err := stdin.Write(append(line, '\n')); err != nil {
 		a.emit(a.errorf("send job to package process: %v", err))

@@ -95,6 +95,7 @@ func ChildMain(in io.Reader, out io.Writer) int {
 	opts.ProjectDir = job.ProjectDir
 	opts.LoggingLevel = job.LoggingLevel
 	opts.Secrets = job.Secrets
+	opts.Connections = job.Connections
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
 	lw.write(&Message{Result: &ChildResult{Status: string(res.Status), Message: res.Message}})
 	return 0

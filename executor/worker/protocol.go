@@ -18,6 +18,8 @@ type Job struct {
 	LoggingLevel string `json:"logging_level,omitempty"`
 	// Secrets are clear sensitive values the executor masks in every event.
 	Secrets []string `json:"secrets,omitempty"`
+	// Connections are the project's connections, resolved.
+	Connections map[string]executor.Connection `json:"connections,omitempty"`
 }
 
 // Message is one line a child writes to its stdout; exactly one field is set.
