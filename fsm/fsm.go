@@ -152,6 +152,15 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := f.store.Restore(rc); err != nil {
 		return err
 	}
+	// The applied index inside the snapshot belongs to the log it was taken
+	// from, which may be another cluster's (an operator restore of a
+	// backup) and run ahead of this log. After a restore raft hands the FSM
+	// only entries after the snapshot, so every one of them must be applied:
+	// reset the index. (On the next start, a store behind the newest
+	// snapshot is restored from it; see cluster.storeCoversSnapshot.)
+	if err := f.store.Update(func(tx *catalog.Tx) error { return tx.SetApplied(0, 0) }); err != nil {
+		return err
+	}
 	f.notify()
 	return nil
 }

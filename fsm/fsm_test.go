@@ -283,3 +283,31 @@ func TestFSM_UnknownCommand(t *testing.T) {
 	}()
 	h.fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{99, '{', '}'}})
 }
+
+// TestFSM_RestoreFromAnotherLog restores a snapshot whose applied index is
+// far ahead of this log (a backup of an older cluster restored into a young
+// one): the entries raft hands over afterwards must still be applied.
+func TestFSM_RestoreFromAnotherLog(t *testing.T) {
+	old := newHarness(t)
+	old.index = 5000
+	old.submit(2, 0)
+	snap, err := old.fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s sink
+	if err := snap.Persist(&s); err != nil {
+		t.Fatal(err)
+	}
+	snap.Release()
+
+	young := newHarness(t)
+	young.index = 20
+	if err := young.fsm.Restore(ioNopCloser{bytes.NewReader(s.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	ids := young.submit(1, 0)
+	if len(ids) != 1 || ids[0] != 3 {
+		t.Fatalf("submission after restoring a snapshot from a longer log got ids %v, want [3]", ids)
+	}
+}
