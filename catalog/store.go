@@ -280,6 +280,11 @@ func (t *Tx) PutExecution(e *Execution) error {
 		return err
 	}
 	k := u64key(e.ID)
+	if e.ArchiveHash != "" {
+		if err := t.trackArchiveUse(k, e); err != nil {
+			return err
+		}
+	}
 	if err := t.tx.Bucket(bucketExecutions).Put(k, v); err != nil {
 		return err
 	}

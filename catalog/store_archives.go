@@ -172,6 +172,28 @@ func (t *Tx) CommitArchive(hash string) error {
 
 // addArchiveRef changes the number of versions using an archive and deletes
 // it when none is left.
+// trackArchiveUse makes an execution that has not ended hold a reference to
+// its project archive, so that pruning the version it runs does not delete
+// the archive a worker has still to fetch. The reference is taken when the
+// execution is created and dropped when it ends.
+func (t *Tx) trackArchiveUse(key []byte, e *Execution) error {
+	live := !e.Status.Terminal()
+	wasLive := false
+	if old := t.tx.Bucket(bucketExecutions).Get(key); old != nil {
+		var prev Execution
+		if err := json.Unmarshal(old, &prev); err != nil {
+			return err
+		}
+		wasLive = !prev.Status.Terminal()
+	} else if live {
+		return t.addArchiveRef(e.ArchiveHash, +1)
+	}
+	if wasLive && !live {
+		return t.addArchiveRef(e.ArchiveHash, -1)
+	}
+	return nil
+}
+
 func (t *Tx) addArchiveRef(hash string, delta int) error {
 	b := t.tx.Bucket(bucketArchives).Bucket([]byte(hash))
 	if b == nil {

@@ -363,3 +363,52 @@ func TestStore_Retention(t *testing.T) {
 		return nil
 	})
 }
+
+// TestStore_ArchiveKeptForLiveExecutions: pruning the version a pending
+// execution runs keeps its archive until the execution ends.
+func TestStore_ArchiveKeptForLiveExecutions(t *testing.T) {
+	s := TestStore(t)
+	var h1 string
+	e := &Execution{ID: 1, Status: StatusPending}
+	mustUpdate(t, s, func(tx *Tx) error {
+		if err := tx.CreateFolder("F", "", t0); err != nil {
+			return err
+		}
+		h1 = stageArchive(t, tx, []byte("v1"))
+		if _, err := tx.DeployVersion(&ProjectVersion{Folder: "F", Project: "P", Hash: h1}, 1, t0); err != nil {
+			return err
+		}
+		e.ArchiveHash = h1
+		if err := tx.PutExecution(e); err != nil {
+			return err
+		}
+		// Version 2 with keep 1 prunes version 1.
+		h2 := stageArchive(t, tx, []byte("v2"))
+		_, err := tx.DeployVersion(&ProjectVersion{Folder: "F", Project: "P", Hash: h2}, 1, t0)
+		return err
+	})
+	_ = s.View(func(tx *Tx) error {
+		if m, err := tx.ArchiveInfo(h1); err != nil || m.Refs != 1 {
+			t.Errorf("archive of a pending execution after its version was pruned: %+v %v", m, err)
+		}
+		return nil
+	})
+	mustUpdate(t, s, func(tx *Tx) error {
+		if _, err := e.Lease("w", 1, t0); err != nil {
+			return err
+		}
+		if err := tx.PutExecution(e); err != nil {
+			return err
+		}
+		if _, err := e.Finish(1, StatusSucceeded, "", t0); err != nil {
+			return err
+		}
+		return tx.PutExecution(e)
+	})
+	_ = s.View(func(tx *Tx) error {
+		if _, err := tx.ArchiveInfo(h1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("archive kept after its last execution ended: %v", err)
+		}
+		return nil
+	})
+}
