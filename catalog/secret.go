@@ -4,7 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,7 +29,13 @@ var ErrDecrypt = errors.New("cannot decrypt sensitive value (is every server giv
 // call it on the leader before Apply, never inside the FSM.
 type Cipher struct {
 	aead cipher.AEAD
+	id   string
 }
+
+// KeyID names the key without revealing it: the first 8 bytes of a SHA-256
+// over a fixed label and the key, in hex. Servers gossip it so that a server
+// started with another key is reported at once.
+func (c *Cipher) KeyID() string { return c.id }
 
 // NewCipher returns a cipher for a KeySize-byte key.
 func NewCipher(key []byte) (*Cipher, error) {
@@ -42,7 +50,8 @@ func NewCipher(key []byte) (*Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cipher{aead: aead}, nil
+	sum := sha256.Sum256(append([]byte("scaleout key id\x00"), key...))
+	return &Cipher{aead: aead, id: hex.EncodeToString(sum[:8])}, nil
 }
 
 // GenerateKey returns a new random key in the text form ParseKey reads.

@@ -62,6 +62,9 @@ type Config struct {
 	Labels map[string]string
 	// Version is gossiped with the node.
 	Version string
+	// KeyID identifies the server's encryption key; gossiped so that a
+	// server with another key is reported.
+	KeyID string
 	// Bootstrap makes this server bootstrap a one-server cluster if it has no
 	// Raft state yet (dev mode).
 	Bootstrap bool
@@ -214,6 +217,7 @@ func New(cfg Config) (*Cluster, error) {
 		meta.Role = RoleServer
 		meta.Raft = string(c.transport.LocalAddr())
 		meta.Expect = cfg.BootstrapExpect
+		meta.KeyID = cfg.KeyID
 	}
 	var err error
 	c.mem, err = newMembership(MemberConfig{

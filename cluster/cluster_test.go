@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -173,3 +175,42 @@ func TestConfig_Validate(t *testing.T) {
 		}
 	}
 }
+
+// TestCluster_ReportsKeyMismatch: a server gossiping another key id is
+// reported in the log as soon as it joins.
+func TestCluster_ReportsKeyMismatch(t *testing.T) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	out := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	mk := func(name, key string, join []string) *Cluster {
+		c := DevConfig()
+		c.NodeName, c.DataDir, c.KeyID, c.Join = name, t.TempDir(), key, join
+		c.Bootstrap = name == "a"
+		c.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: out})
+		cl, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cl.Shutdown() })
+		return cl
+	}
+	a := mk("a", "key1", nil)
+	mk("b", "key2", []string{a.GossipAddr()})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		found := strings.Contains(logs.String(), "different encryption key")
+		mu.Unlock()
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no key mismatch reported; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -40,6 +40,8 @@ type NodeMeta struct {
 	Expect  int               `json:"e,omitempty"`
 	Version string            `json:"v,omitempty"`
 	Labels  map[string]string `json:"l,omitempty"`
+	// KeyID identifies a server's encryption key (catalog.Cipher.KeyID).
+	KeyID string `json:"k,omitempty"`
 	// Leaving is set just before a graceful leave, so that the others
 	// record the node as left rather than failed (memberlist itself does not
 	// tell the two apart in its events).
@@ -78,6 +80,7 @@ type membership struct {
 	metaMu  sync.Mutex
 	meta    []byte
 	ownMeta NodeMeta
+	ownName string
 
 	mu      sync.Mutex
 	members map[string]*Member
@@ -93,7 +96,7 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 	if len(meta) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("node metadata is %d bytes, over gossip's limit of %d: use fewer or shorter labels", len(meta), memberlist.MetaMaxSize)
 	}
-	m := &membership{logger: cfg.Logger.Named("gossip"), meta: meta, ownMeta: cfg.Meta, local: cfg.Local,
+	m := &membership{logger: cfg.Logger.Named("gossip"), meta: meta, ownMeta: cfg.Meta, ownName: cfg.NodeName, local: cfg.Local,
 		members: map[string]*Member{}, suspect: map[string]time.Time{}, events: make(chan Member, 256)}
 	mc := memberlist.DefaultLANConfig()
 	if cfg.Local {
@@ -185,6 +188,11 @@ func (m *membership) update(n *memberlist.Node, status string) {
 	}
 	if len(n.Meta) == 0 && old != nil {
 		meta = old.Meta
+	}
+	if ours := m.ownMeta.KeyID; ours != "" && meta.KeyID != "" && meta.KeyID != ours && n.Name != m.ownName &&
+		(old == nil || old.Meta.KeyID != meta.KeyID) {
+		m.logger.Error("server uses a different encryption key: values one seals the other cannot open; give every server the same --encrypt-key",
+			"node", n.Name, "their_key_id", meta.KeyID, "our_key_id", ours)
 	}
 	mem := &Member{Name: n.Name, Addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))), Status: status, Meta: meta, Since: time.Now()}
 	if old != nil && old.Status == status {

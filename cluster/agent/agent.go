@@ -182,6 +182,9 @@ func New(cfg Config) (*Agent, error) {
 	ccfg.APIAddr = a.apiURL
 	ccfg.Labels = cfg.Labels
 	ccfg.Version = cfg.Version
+	if cfg.Catalog.Cipher != nil {
+		ccfg.KeyID = cfg.Catalog.Cipher.KeyID()
+	}
 	ccfg.BootstrapExpect = cfg.BootstrapExpect
 	if cfg.MaxVoters > 0 {
 		ccfg.MaxVoters = cfg.MaxVoters
