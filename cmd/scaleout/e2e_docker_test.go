@@ -233,7 +233,7 @@ func testDockerPartitionLeader(t *testing.T, dc *dockerCluster, old string) {
 		return true, ""
 	})
 	t.Logf("old leader %s follows %s and caught up %s after the heal", old, leader, time.Since(healed).Round(time.Millisecond))
-	waitFor(t, "gossip to heal: 4 alive members everywhere", 45*time.Second, func() (bool, string) {
+	waitFor(t, "gossip to heal: 4 alive members everywhere", 30*time.Second, func() (bool, string) {
 		var seen []string
 		ok := true
 		for _, name := range dc.order {
