@@ -6,10 +6,10 @@ LDFLAGS  := -X main.version=$(VERSION)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-short e2e bench lint check dev clean
+.PHONY: help build demo test test-short e2e e2e-docker bench lint check dev clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/scaleout (static, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/scaleout
@@ -22,6 +22,9 @@ test-short: ## unit tests only (skips end-to-end tests that start processes)
 
 e2e: ## end-to-end tests only: real scaleout processes
 	$(GO) test $(TESTFLAGS) -run 'E2E' ./cmd/scaleout/
+
+e2e-docker: ## the docker multi-host test only: one container per agent, real partitions and kills
+	$(GO) test $(TESTFLAGS) -v -run 'E2EDocker' ./cmd/scaleout/
 
 bench: ## Go benchmarks of the hot functions
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/scaleout/scaleout/catalog"
@@ -92,9 +93,15 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	// ApplyTimeout bounds a single Apply that has no context deadline.
 	ApplyTimeout time.Duration
+	// ReconnectInterval is how often gossip tries to join a member it holds
+	// as failed, so that views split by a partition merge again.
+	ReconnectInterval time.Duration
 	// Dialer, if set, wraps every outgoing Raft connection (tests use it
 	// to cut the network between servers).
 	Dialer func(addr string, timeout time.Duration) (net.Conn, error)
+	// GossipTransport, if set, wraps gossip's network transport (tests use
+	// it to cut gossip as well).
+	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
 	// Logger receives Raft and cluster logs.
 	Logger hclog.Logger
 }
@@ -110,6 +117,7 @@ func DefaultConfig() Config {
 		MaxVoters:          5,
 		DeadServerGrace:    10 * time.Minute,
 		ReconcileInterval:  time.Second,
+		ReconnectInterval:  10 * time.Second,
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -155,8 +163,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max voters must be at least 1 (got %d)", c.MaxVoters)
 	case c.BootstrapExpect > c.MaxVoters:
 		return fmt.Errorf("bootstrap-expect %d is more than max voters %d", c.BootstrapExpect, c.MaxVoters)
-	case c.ReconcileInterval <= 0 || c.DeadServerGrace <= 0:
-		return errors.New("reconcile interval and dead server grace must be positive")
+	case c.ReconcileInterval <= 0 || c.DeadServerGrace <= 0 || c.ReconnectInterval <= 0:
+		return errors.New("reconcile interval, reconnect interval and dead server grace must be positive")
 	case c.GossipPort < 0 || c.GossipPort > 65535:
 		return fmt.Errorf("gossip port %d out of range", c.GossipPort)
 	}
@@ -223,12 +231,15 @@ func New(cfg Config) (*Cluster, error) {
 	c.mem, err = newMembership(MemberConfig{
 		NodeName: cfg.NodeName, BindAddr: cfg.GossipBind, BindPort: cfg.GossipPort,
 		AdvertiseAddr: cfg.GossipAdvertise, AdvertisePort: cfg.GossipPort,
-		Meta: meta, Local: cfg.LocalGossip, Logger: logger,
+		Meta: meta, Local: cfg.LocalGossip, WrapTransport: cfg.GossipTransport, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	ok = true
+	// Not in c.wg: a join to a failed member may wait for a TCP timeout,
+	// which must not hold up Shutdown; the loop ends when stop is closed.
+	go c.mem.reconnect(cfg.ReconnectInterval, c.stop)
 
 	if cfg.Server {
 		if cfg.Bootstrap {

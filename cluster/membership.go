@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"regexp"
 	"slices"
@@ -67,8 +68,11 @@ type MemberConfig struct {
 	AdvertisePort int
 	Meta          NodeMeta
 	// Local uses memberlist's loopback timings (dev mode and tests).
-	Local  bool
-	Logger hclog.Logger
+	Local bool
+	// WrapTransport, if set, wraps gossip's network transport (tests cut
+	// the network with it).
+	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+	Logger        hclog.Logger
 }
 
 // membership wraps memberlist with a table of every node ever seen, so that
@@ -105,6 +109,7 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 		mc.ProbeTimeout = 100 * time.Millisecond
 		mc.GossipInterval = 50 * time.Millisecond
 		mc.SuspicionMult = 2
+		mc.GossipToTheDeadTime = 2 * time.Second
 	}
 	mc.Name = cfg.NodeName
 	mc.BindAddr = cfg.BindAddr
@@ -117,6 +122,14 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 	// through a scanner on its way to hclog.
 	std := cfg.Logger.Named("memberlist").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
 	mc.Logger = log.New(&suspicionScanner{m: m, out: std}, "", 0)
+	if cfg.WrapTransport != nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{cfg.BindAddr}, BindPort: cfg.BindPort, Logger: mc.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
+		}
+		mc.Transport = cfg.WrapTransport(nt)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("gossip on %s:%d: %w", cfg.BindAddr, cfg.BindPort, err)
@@ -281,6 +294,46 @@ func (m *membership) join(addrs []string, stop <-chan struct{}) {
 		}
 		if backoff *= 2; backoff > 5*time.Second {
 			backoff = 5 * time.Second
+		}
+	}
+}
+
+// reconnectTimeout is how long a failed member is still tried by reconnect.
+const reconnectTimeout = 24 * time.Hour
+
+// reconnect joins a failed (not left) member every interval until stop is
+// closed. memberlist gossips to a dead node only for GossipToTheDeadTime and
+// pushes/pulls only with live ones, so after a partition longer than that
+// both sides hold the other as failed for good, although the network is
+// back (and Raft, which dials by address, already works again): the leader
+// would then remove healthy servers after the dead-server grace. A join
+// exchanges the full state and the node that was declared dead refutes it
+// (Serf's reconnector does the same).
+func (m *membership) reconnect(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var failed []string
+		m.mu.Lock()
+		for _, mem := range m.members {
+			if mem.Status == StatusFailed && time.Since(mem.Since) < reconnectTimeout {
+				failed = append(failed, mem.Addr)
+			}
+		}
+		m.mu.Unlock()
+		if len(failed) == 0 {
+			continue
+		}
+		addr := failed[rand.IntN(len(failed))]
+		if n, err := m.ml.Join([]string{addr}); n > 0 {
+			m.logger.Info("reconnected to a failed member", "addr", addr)
+		} else {
+			m.logger.Debug("reconnect to a failed member failed", "addr", addr, "error", err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/api/server"
 	"github.com/scaleout/scaleout/cluster"
@@ -70,6 +71,8 @@ type Config struct {
 	FastTimings bool
 	// RaftDialer wraps outgoing Raft connections (tests cut the network with it).
 	RaftDialer func(addr string, timeout time.Duration) (net.Conn, error)
+	// GossipTransport wraps gossip's transport (tests cut gossip with it).
+	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
 	// Logger receives every log line.
 	Logger hclog.Logger
 }
@@ -194,8 +197,10 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.FastTimings {
 		ccfg.ReconcileInterval = 100 * time.Millisecond
+		ccfg.ReconnectInterval = 500 * time.Millisecond
 	}
 	ccfg.Dialer = cfg.RaftDialer
+	ccfg.GossipTransport = cfg.GossipTransport
 	ccfg.Logger = logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
 		// An ephemeral port is only known after listening: let the cluster

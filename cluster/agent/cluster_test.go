@@ -352,3 +352,59 @@ func TestCluster_MaxVoters(t *testing.T) {
 		return !still && s[nonvoter] == "voter" && len(s) == 3, seen
 	})
 }
+
+// TestCluster_GossipHealsAfterLongPartition cuts a server off (gossip and
+// Raft) until both sides hold each other as failed and memberlist has stopped
+// gossiping to the dead (2 s with the loopback timings), then heals the
+// network: gossip must merge the two views again by itself. Without
+// reconnecting to failed members it never does, and the leader would remove
+// the healthy server from Raft after the dead-server grace.
+func TestCluster_GossipHealsAfterLongPartition(t *testing.T) {
+	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
+	c.WaitForLeader()
+	cut := c.Followers()[0]
+	aliveSeenBy := func(n *clustertest.Node) (int, string) {
+		list, err := n.Client.Members(clustertest.Ctx(t, 5*time.Second))
+		if err != nil {
+			return 0, err.Error()
+		}
+		alive := 0
+		var seen []string
+		for _, m := range list {
+			if m.Status == "alive" {
+				alive++
+			}
+			seen = append(seen, m.Name+"="+m.Status)
+		}
+		return alive, n.Name + " sees " + strings.Join(seen, ",")
+	}
+	c.Partition(cut.Name)
+	clustertest.WaitFor(t, 30*time.Second, "both sides to hold the other as failed", func() (bool, string) {
+		var seen []string
+		for _, n := range c.Nodes {
+			alive, s := aliveSeenBy(n)
+			seen = append(seen, s)
+			if (n == cut && alive != 1) || (n != cut && alive != 2) {
+				return false, strings.Join(seen, "; ")
+			}
+		}
+		return true, ""
+	})
+	// Keep the partition past memberlist's gossip-to-the-dead time, after
+	// which only a join can bring the views together again.
+	time.Sleep(3 * time.Second)
+	c.Heal()
+	healed := time.Now()
+	clustertest.WaitFor(t, 15*time.Second, "every server to see 3 alive members", func() (bool, string) {
+		var seen []string
+		for _, n := range c.Nodes {
+			alive, s := aliveSeenBy(n)
+			seen = append(seen, s)
+			if alive != 3 {
+				return false, strings.Join(seen, "; ")
+			}
+		}
+		return true, ""
+	})
+	t.Logf("gossip healed %s after the network", time.Since(healed).Round(time.Millisecond))
+}

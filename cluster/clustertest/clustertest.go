@@ -131,6 +131,7 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.ExecCommand = []string{exe}
 		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: logs})
 		cfg.RaftDialer = c.net.Dialer(name)
+		cfg.GossipTransport = c.net.GossipTransport(name)
 		cfg.Catalog.Cipher = cipher
 		n := &Node{Name: name, dir: cfg.DataDir, cfg: cfg}
 		c.start(n)
@@ -167,6 +168,7 @@ func (c *Cluster) start(n *Node) {
 	if n.cfg.Server {
 		c.net.Register(n.Name, a.Cluster().RaftAddr())
 	}
+	c.net.Register(n.Name, a.GossipAddr())
 	n.Agent = a
 	n.down = false
 	n.Client, err = api.NewClient(api.Config{Address: a.APIAddr(), Caller: "test"})
@@ -279,7 +281,7 @@ func (c *Cluster) Leave(n *Node) {
 	n.down = true
 }
 
-// Partition cuts Raft traffic between the named nodes and the rest.
+// Partition cuts Raft and gossip traffic between the named nodes and the rest.
 func (c *Cluster) Partition(names ...string) { c.net.Partition(names...) }
 
 // Heal restores every link.

@@ -5,18 +5,21 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // errPartitioned is what a cut link answers.
 var errPartitioned = errors.New("clustertest: network partitioned")
 
-// Partitioner decides which Raft links are cut. Outgoing connections of
-// every node go through Dialer; a connection checks the partition on every
-// read and write, so a cut also breaks pooled connections (the accepting side
-// then sees EOF).
+// Partitioner decides which links are cut, for Raft and gossip alike.
+// Outgoing Raft connections of every node go through Dialer, gossip through
+// GossipTransport; a connection checks the partition on every read and
+// write, so a cut also breaks pooled connections (the accepting side then
+// sees EOF).
 type Partitioner struct {
 	mu      sync.Mutex
-	addrs   map[string]string          // raft address -> node name
+	addrs   map[string]string          // raft or gossip address -> node name
 	cut     map[string]map[string]bool // node -> nodes it cannot reach
 	isolate map[string]bool
 }
@@ -26,7 +29,7 @@ func NewPartitioner() *Partitioner {
 	return &Partitioner{addrs: map[string]string{}, cut: map[string]map[string]bool{}, isolate: map[string]bool{}}
 }
 
-// Register records node's Raft address.
+// Register records one of node's addresses (Raft or gossip).
 func (p *Partitioner) Register(node, addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -132,4 +135,50 @@ func (c *faultConn) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Write(b)
+}
+
+// GossipTransport returns the gossip transport wrapper of node from: packets
+// to a node it cannot reach are dropped (as a cut network drops UDP) and
+// streams to it fail. Cutting the sending side of every link is enough,
+// because a partition is symmetric: replies go through the other node's
+// transport.
+func (p *Partitioner) GossipTransport(from string) func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
+	return func(inner memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
+		return &faultTransport{NodeAwareTransport: inner, p: p, from: from}
+	}
+}
+
+type faultTransport struct {
+	memberlist.NodeAwareTransport
+	p    *Partitioner
+	from string
+}
+
+func (t *faultTransport) WriteTo(b []byte, addr string) (time.Time, error) {
+	if t.p.blocked(t.from, addr) {
+		return time.Now(), nil
+	}
+	return t.NodeAwareTransport.WriteTo(b, addr)
+}
+
+func (t *faultTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	if t.p.blocked(t.from, a.Addr) {
+		return time.Now(), nil
+	}
+	return t.NodeAwareTransport.WriteToAddress(b, a)
+}
+
+func (t *faultTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return t.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+func (t *faultTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	if t.p.blocked(t.from, a.Addr) {
+		return nil, errPartitioned
+	}
+	c, err := t.NodeAwareTransport.DialAddressTimeout(a, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &faultConn{Conn: c, p: t.p, from: t.from, to: a.Addr}, nil
 }

@@ -164,7 +164,14 @@ func (m *Master) followLeadership() {
 				m.loseLeadership()
 			}
 		case mem := <-m.raft.MemberEvents():
-			m.expireWorker(mem.Name, fmt.Sprintf("node %s %s (gossip)", mem.Name, mem.Status))
+			// Only a node that left has stopped its attempts (it handed
+			// them back or reported them). A failed node may merely be cut
+			// off and still running them: its worker kills them when its
+			// own lease runs out, so giving them away now would run a
+			// second copy beside the first. The lease expiry retries them.
+			if mem.Status == cluster.StatusLeft {
+				m.expireWorker(mem.Name, fmt.Sprintf("node %s left (gossip)", mem.Name))
+			}
 		}
 	}
 }

@@ -272,3 +272,63 @@ func TestMaster_InlineSensitiveParamsAreSealed(t *testing.T) {
 		t.Fatalf("lease: %+v %v", r, err)
 	}
 }
+
+// gossipRaft is the cluster with member events the test sends.
+type gossipRaft struct {
+	Raft
+	events chan cluster.Member
+}
+
+func (g gossipRaft) MemberEvents() <-chan cluster.Member { return g.events }
+
+// TestMaster_GossipFailureWaitsForTheLease: a node that gossip declares
+// failed may only be cut off, with its worker still running its attempts
+// until its own lease runs out; the master must not give them away before
+// that. A node that left has stopped them: its attempts expire at once.
+func TestMaster_GossipFailureWaitsForTheLease(t *testing.T) {
+	lease := 600 * time.Millisecond
+	cfg := cluster.DevConfig()
+	cfg.NodeName = "n1"
+	cfg.DataDir = t.TempDir()
+	cfg.APIAddr = "http://127.0.0.1:1"
+	cfg.Logger = hclog.NewNullLogger()
+	c, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown() })
+	g := gossipRaft{Raft: c, events: make(chan cluster.Member, 4)}
+	mc := DefaultConfig()
+	mc.LeaseTimeout = lease
+	mc.ExpiryInterval = 20 * time.Millisecond
+	m, err := New(mc, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	waitFor(t, "leadership", func() bool { return m.requireLeader() == nil })
+	ctx := context.Background()
+	for _, w := range []string{"w1", "w2"} {
+		if err := m.RegisterWorker(ctx, &catalog.Worker{ID: w, Node: w, MaxTasks: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failed, left := submit(t, m, 1), submit(t, m, 1)
+	if r, _ := m.Poll(ctx, "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 || r.Tasks[0].ID != failed {
+		t.Fatalf("lease to w1: %+v", r)
+	}
+	leased := time.Now()
+	if r, _ := m.Poll(ctx, "w2", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 || r.Tasks[0].ID != left {
+		t.Fatalf("lease to w2: %+v", r)
+	}
+	g.events <- cluster.Member{Name: "w1", Status: cluster.StatusFailed}
+	g.events <- cluster.Member{Name: "w2", Status: cluster.StatusLeft}
+	waitFor(t, "the left node's attempt to expire", func() bool { return status(t, m, left) == catalog.StatusPending })
+	if st := status(t, m, failed); st != catalog.StatusRunning && time.Since(leased) < lease {
+		t.Fatalf("the failed node's attempt is %s before its lease ran out", st)
+	}
+	waitFor(t, "the failed node's attempt to expire with its lease", func() bool { return status(t, m, failed) == catalog.StatusPending })
+	if d := time.Since(leased); d < lease {
+		t.Fatalf("the failed node's attempt expired after %s, before its lease of %s", d, lease)
+	}
+}

@@ -126,6 +126,20 @@ func (w *Worker) Run(ctx context.Context) {
 	w.mu.Lock()
 	w.lastContact = time.Now()
 	w.mu.Unlock()
+	// Fence on a clock of its own: a poll that hangs (a partition that
+	// drops packets) must not postpone it past the lease.
+	go func() {
+		t := time.NewTicker(w.cfg.LeaseTimeout / 10)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.fenceIfCutOff()
+			}
+		}
+	}()
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.pollOnce(ctx)
@@ -197,13 +211,16 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	// time instead.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.PollWait+5*time.Second)
 	defer cancel()
+	// The master renews the leases when the poll arrives, not when it
+	// answers (up to PollWait later): count the lease from the sending.
+	sent := time.Now()
 	resp, err := w.cfg.Client.Workers().Poll(pctx, w.cfg.ID, req)
 	if err != nil {
 		return err
 	}
 	w.readyOnce.Do(func() { close(w.ready) })
 	w.mu.Lock()
-	w.lastContact = time.Now()
+	w.lastContact = sent
 	w.mu.Unlock()
 	for _, ref := range resp.Drop {
 		if a := w.get(ref); a != nil && !a.ref().Ending {

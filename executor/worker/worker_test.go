@@ -165,6 +165,33 @@ func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 	}
 }
 
+// TestWorker_FencesItselfWhenPollHangs: when the network drops packets, a
+// poll hangs instead of failing (up to PollWait + 5 s); the worker must still
+// kill its attempts when its lease runs out, counted from the last poll's
+// sending, since the master renewed the lease when that poll arrived.
+func TestWorker_FencesItselfWhenPollHangs(t *testing.T) {
+	m := marker()
+	release := make(chan struct{})
+	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			return &api.PollResponse{Tasks: []api.Task{sleepTask(1, m)}}, 200
+		}
+		<-release
+		return nil, 503
+	}}
+	lease := time.Second
+	startWorker(t, f, lease)
+	t.Cleanup(func() { close(release) }) // runs before the server closes
+	waitFor(t, "the task process", func() bool { return processRunning(m) })
+	start := time.Now()
+	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) })
+	// The last successful poll was sent before start: the process must be
+	// gone within a lease of it, plus the fencing clock's tick and the kill.
+	if d := time.Since(start); d > lease+lease/10+300*time.Millisecond {
+		t.Fatalf("attempt killed %s after the polls began to hang, lease %s", d, lease)
+	}
+}
+
 func TestWorker_StopReportsCanceled(t *testing.T) {
 	m := marker()
 	var once sync.Once
