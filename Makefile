@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-short e2e bench lint check dev clean
+.PHONY: help build demo test test-short e2e bench bench-go lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,8 +23,12 @@ test-short: ## unit tests only (skips end-to-end tests that start processes)
 e2e: ## end-to-end tests only: real scaleout processes
 	$(GO) test $(TESTFLAGS) -run 'E2E' ./cmd/scaleout/
 
-bench: ## Go benchmarks of the hot functions
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+BENCH_JSON ?= bench-results.json
+bench: build ## start 3 local servers, run every bench scenario, print the table, write $(BENCH_JSON)
+	$(BIN) bench --local 3 --json $(BENCH_JSON)
+
+bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, package parse)
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/
 
 lint: check ## alias of check
 

@@ -65,3 +65,19 @@ func TestCoalescer_BatchError(t *testing.T) {
 		t.Fatalf("after close: %v, want errClosed", err)
 	}
 }
+
+// BenchmarkCoalescer measures the overhead of queueing through the coalescer
+// with 64 concurrent callers and an apply that does nothing.
+func BenchmarkCoalescer(b *testing.B) {
+	c := newCoalescer(256, 2, func(context.Context, []int) ([]error, error) { return nil, nil })
+	defer c.close()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := c.do(context.Background(), 1); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
-	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/fsm"
 )
@@ -108,6 +107,7 @@ type Master struct {
 	submits  *coalescer[*submitItem]
 	finishes *coalescer[fsm.FinishItem]
 	events   *coalescer[fsm.EventsItem]
+	parsed   parseCache
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -381,16 +381,15 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 
 // SubmitBulk validates every request and creates all the executions with one
 // Raft command, or none of them when one is invalid. A package text shared
-// by several requests is parsed once.
+// by several requests is parsed once (parsecache.go).
 func (m *Master) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
 	return m.submit(ctx, reqs, caller, true)
 }
 
 func (m *Master) submit(ctx context.Context, reqs []api.SubmitRequest, caller string, bulk bool) ([]uint64, error) {
-	parsed := map[[2]string]*pkgspec.Package{}
 	execs := make([]fsm.NewExecution, 0, len(reqs))
 	for i := range reqs {
-		n, err := m.newExecution(&reqs[i], parsed)
+		n, err := m.newExecution(&reqs[i])
 		if err != nil {
 			if bulk {
 				err = fmt.Errorf("execution %d of the request: %w", i, err)
@@ -406,9 +405,8 @@ func (m *Master) submit(ctx context.Context, reqs []api.SubmitRequest, caller st
 	return it.ids, nil
 }
 
-// newExecution validates one request; parsed caches packages by file name and
-// text within one submission.
-func (m *Master) newExecution(req *api.SubmitRequest, parsed map[[2]string]*pkgspec.Package) (fsm.NewExecution, error) {
+// newExecution validates one request (packages come from the parse cache).
+func (m *Master) newExecution(req *api.SubmitRequest) (fsm.NewExecution, error) {
 	if req.Package == "" {
 		return fsm.NewExecution{}, errors.New("package is empty")
 	}
@@ -429,14 +427,9 @@ func (m *Master) newExecution(req *api.SubmitRequest, parsed map[[2]string]*pkgs
 	if file == "" {
 		file = "package.yaml"
 	}
-	key := [2]string{file, req.Package}
-	pkg := parsed[key]
-	if pkg == nil {
-		var err error
-		if pkg, err = pkgspec.Parse(file, []byte(req.Package)); err != nil {
-			return fsm.NewExecution{}, err
-		}
-		parsed[key] = pkg
+	pkg, err := m.parsed.parse(file, req.Package)
+	if err != nil {
+		return fsm.NewExecution{}, err
 	}
 	params, err := pkg.ResolveParams(req.Params)
 	if err != nil {
