@@ -68,7 +68,9 @@ Speeds are printed, never asserted.`,
   scaleout bench --local 3 --scenarios latency,throughput --executions 2000
   scaleout bench --address http://10.0.0.1:8391 --scenarios submit,latency`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBench(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
 	}
 	f.register(cmd)
 	fl := cmd.Flags()

@@ -83,22 +83,36 @@ func (b *bench) runBaseline(ctx context.Context) error {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 
-// rss reads VmRSS of pid in MiB.
-func rss(pid int) (float64, error) {
+// rss reads VmRSS, RssAnon (heap, stacks) and RssFile (mapped files: the
+// binary and the bbolt files) of pid from /proc/PID/status, in MiB.
+func rss(pid int) (total, anon, file float64, err error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
+	found := false
 	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb float64
-			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%f kB", &kb); err != nil {
-				return 0, err
-			}
-			return kb / 1024, nil
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var kb float64
+		if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%f kB", &kb); err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			total, found = kb/1024, true
+		case "RssAnon":
+			anon = kb / 1024
+		case "RssFile":
+			file = kb / 1024
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if !found {
+		return 0, 0, 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	}
+	return total, anon, file, nil
 }
 
 func (b *bench) memory(ctx context.Context, metric string) error {
@@ -115,7 +129,7 @@ func (b *bench) memory(ctx context.Context, metric string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		v, err := rss(b.pids[n])
+		v, anon, file, err := rss(b.pids[n])
 		if err != nil {
 			return err
 		}
@@ -123,7 +137,8 @@ func (b *bench) memory(ctx context.Context, metric string) error {
 		if n == leader {
 			role = " (leader)"
 		}
-		b.add(benchRow{Scenario: "memory", Metric: fmt.Sprintf("%s, agent %s%s", metric, n, role), Value: v, Unit: "MiB"})
+		b.add(benchRow{Scenario: "memory", Metric: fmt.Sprintf("%s, agent %s%s", metric, n, role), Value: v, Unit: "MiB",
+			Note: fmt.Sprintf("RssAnon %.1f MiB (heap, stacks), RssFile %.1f MiB (binary and mmapped bbolt pages, reclaimable)", anon, file)})
 	}
 	return nil
 }
@@ -184,10 +199,10 @@ func (b *bench) childStart(ctx context.Context) error {
 // submission to start (lease) and to end, from the client's clock before the
 // submit call to the leader's timestamps (same machine with --local).
 func (b *bench) latency(ctx context.Context) error {
-	const n = 100
+	const n, warmup = 200, 5
 	c := b.clients[0]
 	var toStart, toEnd []time.Duration
-	for range n {
+	for i := range n + warmup {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -203,13 +218,15 @@ func (b *bench) latency(ctx context.Context) error {
 		if e.Status != api.StatusSucceeded || len(e.Attempts) == 0 || e.EndedAt == nil {
 			return fmt.Errorf("execution %d ended %s: %s", id, e.Status, e.Message)
 		}
-		toStart = append(toStart, e.Attempts[0].StartedAt.Sub(t0))
-		toEnd = append(toEnd, e.EndedAt.Sub(t0))
+		if i >= warmup {
+			toStart = append(toStart, e.Attempts[0].StartedAt.Sub(t0))
+			toEnd = append(toEnd, e.EndedAt.Sub(t0))
+		}
 	}
 	slices.Sort(toStart)
 	slices.Sort(toEnd)
 	p := func(l []time.Duration, q int) float64 { return float64(l[min(len(l)-1, len(l)*q/100)]) / 1e6 }
-	note := fmt.Sprintf("%d executions one at a time; client clock before submit to the leader's lease/end stamps", n)
+	note := fmt.Sprintf("%d executions one at a time after %d not counted; client clock before submit to the leader's lease/end stamps", n, warmup)
 	b.add(benchRow{Scenario: "latency", Metric: "submission to start p50", Value: p(toStart, 50), Unit: "ms", Note: note})
 	b.add(benchRow{Scenario: "latency", Metric: "submission to start p99", Value: p(toStart, 99), Unit: "ms"})
 	b.add(benchRow{Scenario: "latency", Metric: "submission to end p50", Value: p(toEnd, 50), Unit: "ms"})
