@@ -399,6 +399,15 @@ func (m *Master) submit(ctx context.Context, reqs []api.SubmitRequest, caller st
 		execs = append(execs, n)
 	}
 	it := &submitItem{caller: caller, execs: execs}
+	if len(execs) > 1 {
+		// A bulk submission is a batch already: coalescing it with others
+		// would only make entries of megabytes and serialise them behind
+		// the coalescer's drainers (measured: docs/PERFORMANCE.md).
+		if _, err := m.applySubmits(ctx, []*submitItem{it}); err != nil {
+			return nil, err
+		}
+		return it.ids, nil
+	}
 	if err := m.submits.do(ctx, it); err != nil {
 		return nil, err
 	}
