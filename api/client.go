@@ -169,6 +169,16 @@ func (e *Executions) Submit(ctx context.Context, req *SubmitRequest) (uint64, er
 	return out.ID, nil
 }
 
+// SubmitBulk creates many executions with one request and one Raft command;
+// the ids come back in request order. Nothing is created if any is invalid.
+func (e *Executions) SubmitBulk(ctx context.Context, reqs []SubmitRequest) ([]uint64, error) {
+	var out BulkSubmitResponse
+	if err := e.c.do(ctx, http.MethodPost, "/v1/executions/bulk", nil, &BulkSubmitRequest{Executions: reqs}, &out); err != nil {
+		return nil, err
+	}
+	return out.IDs, nil
+}
+
 // ListOptions filters List.
 type ListOptions struct {
 	Status   string

@@ -33,6 +33,10 @@ const Masked = "******"
 type Leader struct {
 	Node string `json:"node"`
 	API  string `json:"api"`
+	// Index is the last Raft index the answering agent has applied to its
+	// catalog (0 on worker-only agents). Benchmarks read it to count the
+	// Raft commands a workload needs.
+	Index uint64 `json:"index,omitempty"`
 }
 
 // SubmitRequest is the body of POST /v1/executions: a package given inline.
@@ -56,6 +60,19 @@ type SubmitRequest struct {
 // SubmitResponse is the answer of POST /v1/executions.
 type SubmitResponse struct {
 	ID uint64 `json:"id"`
+}
+
+// BulkSubmitRequest is the body of POST /v1/executions/bulk: many
+// executions created by one Raft command. Either all are created or none
+// (a validation error names the index of the first bad one).
+type BulkSubmitRequest struct {
+	Executions []SubmitRequest `json:"executions"`
+}
+
+// BulkSubmitResponse is the answer of POST /v1/executions/bulk: the ids in
+// request order.
+type BulkSubmitResponse struct {
+	IDs []uint64 `json:"ids"`
 }
 
 // Attempt is one lease of an execution to a worker.

@@ -27,6 +27,10 @@ func (f *FSM) applyExecutionSubmit(tx *catalog.Tx, _ uint64, buf []byte) any {
 	}
 	resp := &SubmitResponse{IDs: make([]uint64, 0, len(req.Executions))}
 	for _, n := range req.Executions {
+		caller := req.Caller
+		if n.Caller != "" {
+			caller = n.Caller
+		}
 		id, err := tx.NextExecutionID()
 		if err != nil {
 			return fatalError{err}
@@ -42,7 +46,7 @@ func (f *FSM) applyExecutionSubmit(tx *catalog.Tx, _ uint64, buf []byte) any {
 			TargetWorkers: n.TargetWorkers,
 			TargetLabels:  n.TargetLabels,
 			Retries:       n.Retries,
-			Caller:        req.Caller,
+			Caller:        caller,
 			CreatedAt:     req.Time,
 		}
 		ev := []catalog.Event{{Time: req.Time, Type: catalog.EventStatusChange, Message: "created -> pending"}}

@@ -82,6 +82,9 @@ type NewExecution struct {
 	Retries       int               `json:"retries,omitempty"`
 	TargetWorkers []string          `json:"target_workers,omitempty"`
 	TargetLabels  map[string]string `json:"target_labels,omitempty"`
+	// Caller overrides the request's Caller for this execution (the leader
+	// coalesces submissions of different callers into one command).
+	Caller string `json:"caller,omitempty"`
 }
 
 // ExecutionSubmitRequest creates executions, queued as pending. One command

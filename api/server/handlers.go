@@ -29,6 +29,21 @@ func (s *srv) submit(r *http.Request) (any, error) {
 	return api.SubmitResponse{ID: id}, nil
 }
 
+func (s *srv) submitBulk(r *http.Request) (any, error) {
+	var req api.BulkSubmitRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if len(req.Executions) == 0 {
+		return nil, codedErr(http.StatusBadRequest, "no executions in the request")
+	}
+	ids, err := s.b.SubmitBulk(r.Context(), req.Executions, caller(r))
+	if err != nil {
+		return nil, err
+	}
+	return api.BulkSubmitResponse{IDs: ids}, nil
+}
+
 func (s *srv) listExecutions(r *http.Request) (any, error) {
 	o := catalog.ListOptions{Status: catalog.Status(r.URL.Query().Get("status"))}
 	if o.Status != "" && !o.Status.Valid() {

@@ -31,6 +31,8 @@ type Backend interface {
 	Leader() (api.Leader, error)
 	Changed() <-chan struct{}
 	Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error)
+	// SubmitBulk creates many executions in one Raft command, all or none.
+	SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error)
 	Execution(id uint64) (*catalog.Execution, error)
 	Executions(o catalog.ListOptions) ([]*catalog.Execution, error)
 	Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error)
@@ -82,6 +84,7 @@ func New(cfg Config, b Backend) http.Handler {
 	h("GET /v1/members", local, s.members)
 	h("POST /v1/operator/raft/remove-peer", leader, s.removePeer)
 	h("POST /v1/executions", leader, s.submit)
+	h("POST /v1/executions/bulk", leader, s.submitBulk)
 	h("GET /v1/executions", read, s.listExecutions)
 	h("GET /v1/executions/{id}", read, s.execution)
 	h("GET /v1/executions/{id}/events", read, s.events)

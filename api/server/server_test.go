@@ -59,6 +59,17 @@ func (m *mockBackend) Submit(_ context.Context, req *api.SubmitRequest, caller s
 	m.execs[id] = &catalog.Execution{ID: id, Status: catalog.StatusPending, Caller: caller}
 	return id, nil
 }
+func (m *mockBackend) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
+	var ids []uint64
+	for i := range reqs {
+		id, err := m.Submit(ctx, &reqs[i], caller)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
 func (m *mockBackend) Execution(id uint64) (*catalog.Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -211,6 +222,13 @@ func TestServer_SubmitAndRead(t *testing.T) {
 	l, err := c.Status().Leader(ctx)
 	if err != nil || l.Node != "n1" {
 		t.Fatalf("leader: %+v %v", l, err)
+	}
+	ids, err := c.Executions().SubmitBulk(ctx, []api.SubmitRequest{{Package: "name: y"}, {Package: "name: z"}})
+	if err != nil || len(ids) != 2 || ids[0] != 2 || ids[1] != 3 {
+		t.Fatalf("bulk submit: %v %v", ids, err)
+	}
+	if _, err := c.Executions().SubmitBulk(ctx, nil); !api.IsStatus(err, 400) {
+		t.Fatalf("empty bulk submit: %v, want 400", err)
 	}
 	b.submitErr = fmt.Errorf("wrapped: %w", catalog.ErrNotFound)
 	if _, err := c.Executions().Submit(ctx, &api.SubmitRequest{Package: "x"}); !api.IsStatus(err, 404) {

@@ -60,6 +60,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxBodyBytes limits API request bodies.
 	MaxBodyBytes int64
+	// CoalesceMax is the most requests the leader gathers into one Raft
+	// command (master.Config.CoalesceMax); 0 keeps the master's default.
+	CoalesceMax int
 	// Catalog configures the SSISDB catalog service (servers only; its
 	// Cipher must be the same on every server).
 	Catalog master.CatalogConfig
@@ -216,6 +219,9 @@ func New(cfg Config) (*Agent, error) {
 	mcfg := master.DefaultConfig()
 	mcfg.LeaseTimeout = cfg.LeaseTimeout
 	mcfg.Cipher = cfg.Catalog.Cipher
+	if cfg.CoalesceMax > 0 {
+		mcfg.CoalesceMax = cfg.CoalesceMax
+	}
 	mcfg.Logger = logger
 	a.master, err = master.New(mcfg, a.cluster)
 	if err != nil {

@@ -300,12 +300,7 @@ func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs [
 	if err := m.requireLeader(); err != nil {
 		return err
 	}
-	resp, err := m.apply(ctx, fsm.ExecutionEventsType, &fsm.ExecutionEventsRequest{Time: m.now(),
-		Items: []fsm.EventsItem{{ID: id, Attempt: attempt, Events: evs}}})
-	if err != nil {
-		return err
-	}
-	if err := resp.(*fsm.ItemsResponse).Err(0); err != nil {
+	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs}); err != nil {
 		return stale(err)
 	}
 	m.renew(id, attempt)
@@ -327,31 +322,29 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	if err := m.requireLeader(); err != nil {
 		return err
 	}
-	var (
-		resp any
-		err  error
-	)
 	switch catalog.Status(r.Status) {
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
-		resp, err = m.apply(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(),
-			Items: []fsm.FinishItem{{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs}}})
+		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs})
+		if err != nil {
+			return stale(err)
+		}
 	case ResultInterrupted, ResultHandedBack:
 		if len(evs) > 0 {
 			if err := m.ReportEvents(ctx, id, attempt, evs); err != nil {
 				return err
 			}
 		}
-		resp, err = m.apply(ctx, fsm.ExecutionExpireType, &fsm.ExecutionExpireRequest{Time: m.now(),
+		resp, err := m.apply(ctx, fsm.ExecutionExpireType, &fsm.ExecutionExpireRequest{Time: m.now(),
 			Items: []fsm.ExpireItem{{ID: id, Attempt: attempt, Reason: r.Message,
 				Interrupted: r.Status == ResultInterrupted, HandBack: r.Status == ResultHandedBack}}})
+		if err != nil {
+			return err
+		}
+		if err := resp.(*fsm.ItemsResponse).Err(0); err != nil {
+			return stale(err)
+		}
 	default:
 		return invalid(fmt.Errorf("invalid result status %q (want succeeded, failed, canceled, interrupted or handed_back)", r.Status))
-	}
-	if err != nil {
-		return err
-	}
-	if err := resp.(*fsm.ItemsResponse).Err(0); err != nil {
-		return stale(err)
 	}
 	m.mu.Lock()
 	if l := m.leases[id]; l != nil && l.attempt == attempt {

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
-	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/fsm"
 )
@@ -46,13 +45,18 @@ type Config struct {
 	// before they enter the Raft log; they are opened only in the lease
 	// answer to the worker. Nil keeps them in clear (tests only).
 	Cipher *catalog.Cipher
+	// CoalesceMax is the most requests (submissions, results, event
+	// batches) the leader gathers into one Raft command; 1 proposes one
+	// command per request.
+	CoalesceMax int
 	// Logger receives master logs.
 	Logger hclog.Logger
 }
 
 // DefaultConfig returns the defaults: a 10 s lease.
 func DefaultConfig() Config {
-	return Config{LeaseTimeout: 10 * time.Second, ExpiryInterval: 500 * time.Millisecond, MaxPollWait: 30 * time.Second}
+	return Config{LeaseTimeout: 10 * time.Second, ExpiryInterval: 500 * time.Millisecond, MaxPollWait: 30 * time.Second,
+		CoalesceMax: 256}
 }
 
 // Validate reports the first problem with c.
@@ -64,6 +68,8 @@ func (c *Config) Validate() error {
 		return errors.New("expiry interval must be positive")
 	case c.MaxPollWait <= 0:
 		return errors.New("max poll wait must be positive")
+	case c.CoalesceMax <= 0:
+		return errors.New("coalesce max must be positive")
 	}
 	return nil
 }
@@ -100,6 +106,13 @@ type Master struct {
 	lastSeen map[string]time.Time // worker id -> last poll (leader only)
 	stopLead context.CancelFunc
 
+	// Coalescers gather concurrent requests into one Raft command each
+	// (coalesce.go).
+	submits  *coalescer[*submitItem]
+	finishes *coalescer[fsm.FinishItem]
+	events   *coalescer[fsm.EventsItem]
+	parsed   parseCache
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -125,6 +138,7 @@ func New(cfg Config, r Raft) (*Master, error) {
 		leases: map[uint64]*lease{}, inflight: map[uint64]bool{}, lastSeen: map[string]time.Time{},
 		done: make(chan struct{}),
 	}
+	m.startCoalescers()
 	if r.IsServer() {
 		m.wg.Add(1)
 		go m.followLeadership()
@@ -146,6 +160,9 @@ func (m *Master) Close() {
 	}
 	m.mu.Unlock()
 	m.wg.Wait()
+	m.submits.close()
+	m.finishes.close()
+	m.events.close()
 }
 
 func (m *Master) followLeadership() {
@@ -353,7 +370,11 @@ func (m *Master) Leader() (api.Leader, error) {
 	if err != nil {
 		return api.Leader{}, &Error{Status: http.StatusServiceUnavailable, Err: err}
 	}
-	return api.Leader{Node: li.Node, API: li.API}, nil
+	out := api.Leader{Node: li.Node, API: li.API}
+	if m.store != nil {
+		out.Index, _, _ = m.store.Applied()
+	}
+	return out, nil
 }
 
 // Changed returns a channel closed at the next applied change.
@@ -362,33 +383,77 @@ func (m *Master) Changed() <-chan struct{} { return m.fsm.Changed() }
 // Submit validates an inline package and its parameter values and creates
 // an execution. Nothing is written when validation fails.
 func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
+	ids, err := m.submit(ctx, []api.SubmitRequest{*req}, caller, false)
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// SubmitBulk validates every request and creates all the executions with one
+// Raft command, or none of them when one is invalid. A package text shared
+// by several requests is parsed once (parsecache.go).
+func (m *Master) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
+	return m.submit(ctx, reqs, caller, true)
+}
+
+func (m *Master) submit(ctx context.Context, reqs []api.SubmitRequest, caller string, bulk bool) ([]uint64, error) {
+	execs := make([]fsm.NewExecution, 0, len(reqs))
+	for i := range reqs {
+		n, err := m.newExecution(&reqs[i])
+		if err != nil {
+			if bulk {
+				err = fmt.Errorf("execution %d of the request: %w", i, err)
+			}
+			return nil, invalid(err)
+		}
+		execs = append(execs, n)
+	}
+	it := &submitItem{caller: caller, execs: execs}
+	if len(execs) > 1 {
+		// A bulk submission is a batch already: coalescing it with others
+		// would only make entries of megabytes and serialise them behind
+		// the coalescer's drainers (measured: docs/PERFORMANCE.md).
+		if _, err := m.applySubmits(ctx, []*submitItem{it}); err != nil {
+			return nil, err
+		}
+		return it.ids, nil
+	}
+	if err := m.submits.do(ctx, it); err != nil {
+		return nil, err
+	}
+	return it.ids, nil
+}
+
+// newExecution validates one request (packages come from the parse cache).
+func (m *Master) newExecution(req *api.SubmitRequest) (fsm.NewExecution, error) {
 	if req.Package == "" {
-		return 0, invalid(errors.New("package is empty"))
+		return fsm.NewExecution{}, errors.New("package is empty")
 	}
 	if req.Retries < 0 {
-		return 0, invalid(fmt.Errorf("retries must not be negative (got %d)", req.Retries))
+		return fsm.NewExecution{}, fmt.Errorf("retries must not be negative (got %d)", req.Retries)
 	}
 	for _, w := range req.Workers {
 		if w == "" {
-			return 0, invalid(errors.New("target worker id is empty"))
+			return fsm.NewExecution{}, errors.New("target worker id is empty")
 		}
 	}
 	for k := range req.Labels {
 		if k == "" {
-			return 0, invalid(errors.New("target label name is empty"))
+			return fsm.NewExecution{}, errors.New("target label name is empty")
 		}
 	}
 	file := req.File
 	if file == "" {
 		file = "package.yaml"
 	}
-	pkg, err := pkgspec.Parse(file, []byte(req.Package))
+	pkg, err := m.parsed.parse(file, req.Package)
 	if err != nil {
-		return 0, invalid(err)
+		return fsm.NewExecution{}, err
 	}
 	params, err := pkg.ResolveParams(req.Params)
 	if err != nil {
-		return 0, invalid(err)
+		return fsm.NewExecution{}, err
 	}
 	var sensitive []string
 	for _, p := range pkg.Parameters {
@@ -398,26 +463,14 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 		sensitive = append(sensitive, p.Name)
 		if v, ok := params[p.Name]; ok && m.cfg.Cipher != nil {
 			if params[p.Name], err = m.cfg.Cipher.Seal(v); err != nil {
-				return 0, fmt.Errorf("seal parameter %s: %w", p.Name, err)
+				return fsm.NewExecution{}, fmt.Errorf("seal parameter %s: %w", p.Name, err)
 			}
 		}
 	}
-	resp, err := m.apply(ctx, fsm.ExecutionSubmitType, &fsm.ExecutionSubmitRequest{
-		Time:   m.now(),
-		Caller: caller,
-		Executions: []fsm.NewExecution{{
-			PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
-			Sensitive: sensitive, Retries: req.Retries, TargetWorkers: req.Workers, TargetLabels: req.Labels,
-		}},
-	})
-	if err != nil {
-		return 0, err
-	}
-	sr, ok := resp.(*fsm.SubmitResponse)
-	if !ok || len(sr.IDs) != 1 {
-		return 0, fmt.Errorf("unexpected submit response %T", resp)
-	}
-	return sr.IDs[0], nil
+	return fsm.NewExecution{
+		PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
+		Sensitive: sensitive, Retries: req.Retries, TargetWorkers: req.Workers, TargetLabels: req.Labels,
+	}, nil
 }
 
 // Execution reads one execution from local state.

@@ -71,6 +71,7 @@ type agentFlags struct {
 	killGrace       time.Duration
 	drainTimeout    time.Duration
 	maxBodyBytes    int64
+	coalesceMax     int
 	logLevel        string
 	catalog         *catalogFlags // agent_catalog.go
 }
@@ -136,6 +137,8 @@ Flags override the --config file; its keys are the flag names with '_' for '-'.`
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", d.DrainTimeout, "on SIGTERM, time running executions get to finish before they are handed back")
 	fl.Int64Var(&f.maxBodyBytes, "max-request-bytes", d.MaxBodyBytes, "largest accepted API request body; larger ones get 413")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
+	fl.IntVar(&f.coalesceMax, "coalesce-max", 0, "most requests the leader gathers into one Raft command (0: default 256; 1: none, for benchmarks)")
+	_ = fl.MarkHidden("coalesce-max")
 	f.catalog = addCatalogFlags(cmd)
 	return cmd
 }
@@ -192,6 +195,10 @@ func buildAgentConfig(flags *pflag.FlagSet, f *agentFlags) (agent.Config, string
 	c.KillGrace = pick(set("kill-grace"), f.killGrace, fc.KillGrace, c.KillGrace)
 	c.DrainTimeout = pick(set("drain-timeout"), f.drainTimeout, fc.DrainTimeout, c.DrainTimeout)
 	c.MaxBodyBytes = pick(set("max-request-bytes"), f.maxBodyBytes, fc.MaxRequestBytes, c.MaxBodyBytes)
+	if f.coalesceMax < 0 {
+		return agent.Config{}, "", fmt.Errorf("--coalesce-max must not be negative (got %d)", f.coalesceMax)
+	}
+	c.CoalesceMax = f.coalesceMax
 	logLevel := pick(set("log-level"), f.logLevel, fc.LogLevel, "info")
 	if f.catalog != nil {
 		f.catalog.encryptKey = pick(set("encrypt-key"), f.catalog.encryptKey, fc.EncryptKey, "")

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog"
+)
+
+// benchAgent is one `scaleout agent` process that `scaleout bench --local`
+// started (and must stop).
+type benchAgent struct {
+	name    string
+	api     string
+	gossip  string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+// localCluster is N servers on 127.0.0.1 with temporary data dirs.
+type localCluster struct {
+	dir    string
+	agents []*benchAgent
+}
+
+var benchStartingLine = regexp.MustCompile(`==> scaleout agent starting: node=(\S+) api=(\S+) gossip=(\S+)`)
+
+// startLocalCluster starts n server agents from this very binary, bound to
+// loopback only, and waits until every worker is connected to a leader.
+func startLocalCluster(ctx context.Context, n, maxTasks, coalesceMax int, logf func(string, ...any)) (*localCluster, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "scaleout-bench-")
+	if err != nil {
+		return nil, err
+	}
+	lc := &localCluster{dir: dir}
+	key := catalog.GenerateKey()
+	join := ""
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("b%d", i)
+		args := []string{"agent", "--node", name, "--data-dir", filepath.Join(dir, name),
+			"--bind", "127.0.0.1", "--http-addr", "127.0.0.1:0", "--raft-port", "0", "--gossip-port", "0",
+			"--bootstrap-expect", strconv.Itoa(n), "--encrypt-key", key, "--max-tasks", strconv.Itoa(maxTasks),
+			"--drain-timeout", "1s", "--log-level", "warn"}
+		if coalesceMax > 0 {
+			args = append(args, "--coalesce-max", strconv.Itoa(coalesceMax))
+		}
+		if join != "" {
+			args = append(args, "--join", join)
+		}
+		a, err := lc.spawn(exe, name, args)
+		if err != nil {
+			lc.stop()
+			return nil, err
+		}
+		if join == "" {
+			join = a.gossip
+		}
+	}
+	logf("started %d agents (pids %s) under %s; waiting for a leader", n, lc.pids(), dir)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ready := 0
+		for _, a := range lc.agents {
+			if agentLogHas(a.logPath, "==> scaleout agent started") {
+				ready++
+			}
+		}
+		if ready == n {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			lc.stop()
+			return nil, fmt.Errorf("only %d of %d agents ready after 60s (logs under %s)", ready, n, dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return lc, nil
+}
+
+func (lc *localCluster) spawn(exe, name string, args []string) (*benchAgent, error) {
+	logPath := filepath.Join(lc.dir, name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.SysProcAttr = benchSysProcAttr()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	a := &benchAgent{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	lc.agents = append(lc.agents, a)
+	addrs := make(chan []string, 1)
+	var once sync.Once
+	go func() {
+		defer logFile.Close()
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logFile, line)
+			if m := benchStartingLine.FindStringSubmatch(line); m != nil {
+				once.Do(func() { addrs <- m[2:] })
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(a.done) }()
+	select {
+	case m := <-addrs:
+		a.api, a.gossip = m[0], m[1]
+		return a, nil
+	case <-a.done:
+		return nil, fmt.Errorf("agent %s exited at start; log: %s", name, logPath)
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("agent %s did not start in 30s; log: %s", name, logPath)
+	}
+}
+
+func agentLogHas(path, s string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), s)
+}
+
+func (lc *localCluster) pids() string {
+	var out []string
+	for _, a := range lc.agents {
+		out = append(out, strconv.Itoa(a.cmd.Process.Pid))
+	}
+	return strings.Join(out, ",")
+}
+
+// addrs returns the API addresses of the agents that are still running.
+func (lc *localCluster) addrs() []string {
+	var out []string
+	for _, a := range lc.agents {
+		if a.alive() {
+			out = append(out, a.api)
+		}
+	}
+	return out
+}
+
+func (a *benchAgent) alive() bool {
+	select {
+	case <-a.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// byNode finds the agent with node name name.
+func (lc *localCluster) byNode(name string) *benchAgent {
+	for _, a := range lc.agents {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// kill9 kills an agent as a crash would.
+func (a *benchAgent) kill9() {
+	_ = a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.done
+}
+
+// stop ends every agent (SIGTERM, SIGKILL after 10 s) and removes the data.
+func (lc *localCluster) stop() {
+	for _, a := range lc.agents {
+		if a.alive() {
+			_ = a.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, a := range lc.agents {
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+			_ = a.cmd.Process.Signal(syscall.SIGKILL)
+			<-a.done
+		}
+	}
+	_ = os.RemoveAll(lc.dir)
+}
+
+// leader asks the running agents who leads.
+func (lc *localCluster) leader(ctx context.Context) (*benchAgent, error) {
+	for _, addr := range lc.addrs() {
+		c, err := api.NewClient(api.Config{Address: addr})
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		l, err := c.Status().Leader(cctx)
+		cancel()
+		if err == nil && l.Node != "" {
+			if a := lc.byNode(l.Node); a != nil {
+				return a, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no leader known to %v", lc.addrs())
+}
