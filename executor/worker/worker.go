@@ -77,6 +77,9 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// maxPollBackoff caps the wait between failed polls.
+const maxPollBackoff = 250 * time.Millisecond
+
 // Worker runs attempts leased from the master.
 type Worker struct {
 	cfg    Config
@@ -160,8 +163,11 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		if backoff *= 2; backoff > time.Second {
-			backoff = time.Second
+		// Capped low: while a new leader is elected every poll fails fast
+		// (503), and the first poll after the election is what resumes
+		// dispatch, so a long wait here would add straight to failover.
+		if backoff *= 2; backoff > maxPollBackoff {
+			backoff = maxPollBackoff
 		}
 	}
 	w.shutdown()
