@@ -3,46 +3,21 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 )
 
 // doRaw sends body (may be nil) as raw bytes and, on success, copies the
 // answer to out (may be nil).
 func (c *Client) doRaw(ctx context.Context, method, path string, q url.Values, body io.Reader, out io.Writer) error {
-	u := *c.base
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	if q != nil {
-		u.RawQuery = q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/octet-stream")
-	}
-	if c.caller != "" {
-		req.Header.Set(CallerHeader, c.caller)
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, method, path, q, body, "application/octet-stream")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var er ErrorResponse
-		if json.Unmarshal(raw, &er) != nil || er.Error == "" {
-			er.Error = strings.TrimSpace(string(raw))
-		}
-		return &Error{StatusCode: resp.StatusCode, Message: er.Error}
-	}
 	if out == nil {
 		out = io.Discard
 	}

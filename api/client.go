@@ -92,12 +92,45 @@ func NewClient(cfg Config) (*Client, error) {
 // Address returns the base URL the client uses.
 func (c *Client) Address() string { return c.base.String() }
 
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+// send makes one request and turns an error answer (status >= 300) into an
+// *Error. The caller closes the body of a successful answer.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader, contentType string) (*http.Response, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	if q != nil {
 		u.RawQuery = q.Encode()
 	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.caller != "" {
+		req.Header.Set(CallerHeader, c.caller)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var er ErrorResponse
+	if json.Unmarshal(raw, &er) != nil || er.Error == "" {
+		er.Error = strings.TrimSpace(string(raw))
+		if er.Error == "" {
+			er.Error = resp.Status
+		}
+	}
+	return nil, &Error{StatusCode: resp.StatusCode, Message: er.Error}
+}
+
+// do sends in as JSON (if not nil) and decodes the answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		buf, err := json.Marshal(in)
@@ -106,32 +139,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		}
 		body = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.caller != "" {
-		req.Header.Set(CallerHeader, c.caller)
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, method, path, q, body, "application/json")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var er ErrorResponse
-		if json.Unmarshal(raw, &er) != nil || er.Error == "" {
-			er.Error = strings.TrimSpace(string(raw))
-			if er.Error == "" {
-				er.Error = resp.Status
-			}
-		}
-		return &Error{StatusCode: resp.StatusCode, Message: er.Error}
-	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
