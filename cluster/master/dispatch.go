@@ -226,6 +226,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	}
 	ir, _ := resp.(*fsm.ItemsResponse)
 	var tasks []api.Task
+	var unusable []fsm.FinishItem // leased, but their sealed values cannot be opened here
 	deadline := now.Add(m.cfg.LeaseTimeout)
 	err = m.store.View(func(tx *catalog.Tx) error {
 		for i, it := range claimed {
@@ -238,7 +239,9 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 			}
 			params, err := m.openParams(e.Params)
 			if err != nil {
-				return fmt.Errorf("execution %d: %w", e.ID, err)
+				unusable = append(unusable, fsm.FinishItem{ID: e.ID, Attempt: it.Attempt, Status: catalog.StatusFailed,
+					Message: fmt.Sprintf("cannot open its sensitive values on the leader (%v); do all servers have the same --encrypt-key?", err)})
+				continue
 			}
 			tasks = append(tasks, api.Task{ID: e.ID, Attempt: it.Attempt, PackageName: e.PackageName,
 				PackageFile: e.PackageFile, Package: e.Source, Params: params})
@@ -250,6 +253,14 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 		m.leases[t.ID] = &lease{attempt: t.Attempt, worker: workerID, deadline: deadline}
 	}
 	m.mu.Unlock()
+	if len(unusable) > 0 {
+		// Retrying cannot help: every attempt would meet the same key.
+		// End them with a message that says why instead of handing a
+		// worker values it cannot use.
+		if _, ferr := m.apply(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(), Items: unusable}); ferr != nil {
+			m.logger.Error("fail executions with unopenable values", "count", len(unusable), "error", ferr)
+		}
+	}
 	return tasks, err
 }
 

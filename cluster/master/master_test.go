@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,8 +259,7 @@ func TestMaster_InlineSensitiveParamsAreSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newMasterWith(t, 10*time.Second, cipher)
-	pkg := "name: s\nparameters:\n  pw: {type: string, sensitive: true}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
-	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: pkg, Params: map[string]string{"pw": "hunter2"}}, "t")
+	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: sensitivePkg, Params: map[string]string{"pw": "hunter2"}}, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,3 +332,29 @@ func TestMaster_GossipFailureWaitsForTheLease(t *testing.T) {
 		t.Fatalf("the failed node's attempt expired after %s, before its lease of %s", d, lease)
 	}
 }
+
+// TestMaster_UnopenableSealedValueFailsExecution: a value sealed with
+// another key fails its execution with a message instead of looping.
+func TestMaster_UnopenableSealedValueFailsExecution(t *testing.T) {
+	k1, _ := catalog.ParseKey(catalog.GenerateKey())
+	k2, _ := catalog.ParseKey(catalog.GenerateKey())
+	c1, _ := catalog.NewCipher(k1)
+	c2, _ := catalog.NewCipher(k2)
+	m := newMasterWith(t, 10*time.Second, c1)
+	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: sensitivePkg, Params: map[string]string{"pw": "x"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cfg.Cipher = c2 // as if the leader had another key
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if err != nil || len(r.Tasks) != 0 {
+		t.Fatalf("poll: %+v %v", r, err)
+	}
+	e, _ := m.Execution(id)
+	if e.Status != catalog.StatusFailed || !strings.Contains(e.Message, "encrypt-key") {
+		t.Fatalf("execution %s: %q", e.Status, e.Message)
+	}
+}
+
+// sensitivePkg declares one sensitive parameter, pw.
+const sensitivePkg = "name: s\nparameters:\n  pw: {type: string, sensitive: true}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
