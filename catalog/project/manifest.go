@@ -170,15 +170,12 @@ func Load(files map[string][]byte) (*Manifest, error) {
 }
 
 func loadPackage(file string, src []byte) (*Package, error) {
-	entry, stripped, err := stripEntryPoint(file, src)
+	spec, err := pkgspec.Parse(file, src)
 	if err != nil {
 		return nil, err
 	}
-	spec, err := pkgspec.Parse(file, stripped)
-	if err != nil {
-		return nil, err
-	}
-	pkg := &Package{Name: spec.Name, File: file, EntryPoint: entry, Description: spec.Description, Source: stripped}
+	entry := spec.EntryPoint == nil || *spec.EntryPoint
+	pkg := &Package{Name: spec.Name, File: file, EntryPoint: entry, Description: spec.Description, Source: src}
 	var errs []error
 	for _, p := range spec.Parameters {
 		if p.Sensitive && p.Default != nil {
@@ -194,35 +191,6 @@ func loadPackage(file string, src []byte) (*Package, error) {
 	return pkg, errors.Join(errs...)
 }
 
-// stripEntryPoint reads the top-level "entry_point: true|false" of a
-// package (default true) and comments that line out, so that the package
-// parser, which knows nothing of projects, sees a plain package with the
-// same line numbers.
-func stripEntryPoint(file string, src []byte) (bool, []byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return true, src, nil // let pkgspec report the problem
-	}
-	top := doc.Content[0]
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		k, v := top.Content[i], top.Content[i+1]
-		if k.Value != "entry_point" {
-			continue
-		}
-		var entry bool
-		if v.Kind != yaml.ScalarNode || v.Decode(&entry) != nil {
-			return false, nil, fmt.Errorf("%s:%d: entry_point must be true or false", file, v.Line)
-		}
-		if k.Column != 1 || v.Line != k.Line || top.Style&yaml.FlowStyle != 0 {
-			return false, nil, fmt.Errorf("%s:%d: write entry_point on a line of its own: \"entry_point: %t\"", file, k.Line, entry)
-		}
-		lines := bytes.Split(src, []byte("\n"))
-		lines[k.Line-1] = append([]byte("# "), lines[k.Line-1]...)
-		return entry, bytes.Join(lines, []byte("\n")), nil
-	}
-	return true, src, nil
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -230,11 +198,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// PackageSource returns a package file of a project as the package parser
-// reads it (with entry_point commented out).
-func PackageSource(file string, src []byte) ([]byte, error) {
-	_, out, err := stripEntryPoint(file, src)
-	return out, err
 }

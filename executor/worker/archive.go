@@ -84,9 +84,6 @@ func (a *attempt) prepareCatalog(dir string) error {
 	if err != nil {
 		return fmt.Errorf("package file: %w", err)
 	}
-	if src, err = project.PackageSource(job.PackageFile, src); err != nil {
-		return err
-	}
 	a.task.Package, a.task.PackageFile, a.task.Params = string(src), job.PackageFile, job.Params
 	a.projectDir = dir
 	a.env = append(os.Environ(), EnvProjectDir+"="+dir)
