@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -57,9 +58,19 @@ func AddressFromEnv() string {
 
 // Client talks to one agent's HTTP API.
 type Client struct {
-	base   *url.URL
-	hc     *http.Client
-	caller string
+	base       *url.URL
+	hc         *http.Client
+	caller     string
+	consistent bool
+}
+
+// Consistent returns a client whose reads are served by the leader after a
+// Raft barrier (?consistent=true) instead of the answering agent's own copy
+// of the catalog, which may lag a little behind.
+func (c *Client) Consistent() *Client {
+	cc := *c
+	cc.consistent = true
+	return &cc
 }
 
 // NewClient returns a client for cfg.Address.
@@ -97,6 +108,13 @@ func (c *Client) Address() string { return c.base.String() }
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader, contentType string) (*http.Response, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + path
+	if c.consistent && method == http.MethodGet {
+		q = maps.Clone(q)
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("consistent", "true")
+	}
 	if q != nil {
 		u.RawQuery = q.Encode()
 	}
