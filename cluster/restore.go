@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -17,18 +15,15 @@ import (
 // the followers, so the restore is itself replicated and survives
 // restarts. size is the exact length of the snapshot.
 func (c *Cluster) RestoreSnapshot(ctx context.Context, r io.Reader, size int64) error {
-	timeout := c.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+	if c.raft == nil {
+		return ErrNotServer
 	}
-	err := c.raft.Restore(&raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}, r, timeout)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, raft.ErrNotLeader):
-		return ErrNotLeader
-	case errors.Is(err, raft.ErrRaftShutdown):
-		return ErrShutdown
+	timeout, err := c.timeout(ctx)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("restore snapshot: %w", err)
+	if err := c.raft.Restore(&raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}, r, timeout); err != nil {
+		return fmt.Errorf("restore snapshot: %w", translate(err))
+	}
+	return nil
 }

@@ -598,8 +598,8 @@ func (c *Catalog) WriteSnapshot(w io.Writer) error {
 }
 
 // RestoreSnapshot replaces the state of the cluster with a snapshot written
-// by WriteSnapshot. The snapshot is checked first, and its applied index is
-// reset so that the entries raft appends after the restore are applied.
+// by WriteSnapshot. The snapshot is checked (opened as a catalog) first; the
+// FSM resets its applied index when raft restores it (fsm.FSM.Restore).
 func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	if !c.raft.IsLeader() {
 		return &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrNotLeader}
@@ -616,9 +616,6 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	defer tmp.Close()
 	if err := tmp.Restore(r); err != nil {
 		return badRequest("not a scaleout snapshot: %v", err)
-	}
-	if err := tmp.Update(func(tx *catalog.Tx) error { return tx.SetApplied(0, 0) }); err != nil {
-		return err
 	}
 	var buf bytes.Buffer
 	sn, err := tmp.Snapshot()
