@@ -1,3 +1,5 @@
+//go:build unix
+
 package executor
 
 import (
@@ -80,31 +82,7 @@ func TestRun_PostgreSQL(t *testing.T) {
 	res, rec := runSrc(t, fmt.Sprintf(`name: pg
 connections:
   db: {driver: postgres, host: 127.0.0.1, port: "%d", user: scaleout, database: postgres, options: {sslmode: disable}}
-variables:
-  total: {type: int}
-  top: {}
-  rows: {type: object}
-tasks:
-  - {name: create, sql: {connection: db, statement: "CREATE TABLE t (id INTEGER, name TEXT)"}}
-  - name: load
-    after: [create]
-    result: total
-    sql:
-      connection: db
-      statement: "INSERT INTO t VALUES (1, 'ann'), (2, ?), (3, 'it''s ?')"
-      params: ["bob'); DROP TABLE t; --"]
-      mode: row_count
-  - name: report
-    after: [{task: load, when: 'vars.total == 3'}]
-    sql: {connection: db, statement: "SELECT count(*) AS n, max(name) AS top FROM t WHERE id >= ?", params: ['${1 + 1}'], mode: single_row, into: [total, top]}
-  - name: all
-    after: [report]
-    result: rows
-    sql: {connection: db, statement: "SELECT id, name FROM t ORDER BY id", mode: rowset}
-  - name: check
-    after: [{task: all, when: 'vars.total == 2 && len(vars.rows) == 3 && vars.rows[1].name == "bob''); DROP TABLE t; --"'}]
-    exec: {command: [echo, '${vars.top}']}
-`, port), nil, Options{WorkDir: t.TempDir()})
+`, port)+sqlCoreTasks, nil, Options{WorkDir: t.TempDir()})
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}

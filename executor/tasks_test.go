@@ -14,12 +14,10 @@ import (
 	"testing"
 )
 
-func TestRun_SQLite(t *testing.T) {
-	dir := t.TempDir()
-	res, rec := runSrc(t, `name: sql
-parameters: {min: {type: int, default: 2}}
-connections:
-  db: {driver: sqlite, database: etl.db}
+// sqlCoreTasks is the part of the sql test package that every driver runs:
+// ? markers, a bound injection attempt, and the row_count, single_row and
+// rowset modes, with connection db and parameter min (2).
+const sqlCoreTasks = `parameters: {min: {type: int, default: 2}}
 variables:
   total: {type: int}
   top: {}
@@ -49,7 +47,14 @@ tasks:
   - name: check
     after: [{task: all, when: 'vars.total == 2 && len(vars.rows) == 3 && vars.rows[1].name == "bob''); DROP TABLE t; --"'}]
     exec: {command: [echo, '${vars.top}']}
-  - name: each
+`
+
+func TestRun_SQLite(t *testing.T) {
+	dir := t.TempDir()
+	res, rec := runSrc(t, `name: sql
+connections:
+  db: {driver: sqlite, database: etl.db}
+`+sqlCoreTasks+`  - name: each
     after: [check]
     foreach:
       var: row
