@@ -42,34 +42,21 @@ func timeout(ctx context.Context) (context.Context, context.CancelFunc) {
 
 func newExecListCmd() *cobra.Command {
 	var (
-		cf     clientFlags
 		status string
 		limit  int
 	)
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List executions, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			list, err := c.Executions().List(ctx, &api.ListOptions{Status: status, Limit: limit})
-			if err != nil {
-				return apiErr(err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tPACKAGE\tATTEMPT\tWORKER\tCREATED")
-			for _, e := range list {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.PackageName, e.Attempt, dash(e.Worker), e.CreatedAt.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
-		},
-	}
-	cf.register(cmd)
+	cmd := clientCmd("list", "List executions, newest first", 0, func(x *cmdCtx) error {
+		list, err := x.c.Executions().List(x.ctx, &api.ListOptions{Status: status, Limit: limit})
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tPACKAGE\tATTEMPT\tWORKER\tCREATED")
+		for _, e := range list {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.PackageName, e.Attempt, dash(e.Worker), e.CreatedAt.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	})
 	cmd.Flags().StringVar(&status, "status", "", "only executions with this status")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
 	return cmd
@@ -90,32 +77,18 @@ func dash(s string) string {
 }
 
 func newExecStatusCmd() *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "status ID",
-		Short: "Show one execution: status, parameters, attempts",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			e, err := c.Executions().Info(ctx, id)
-			if err != nil {
-				return apiErr(err)
-			}
-			printExecution(cmd.OutOrStdout(), e)
-			return nil
-		},
-	}
-	cf.register(cmd)
-	return cmd
+	return clientCmd("status ID", "Show one execution: status, parameters, attempts", 1, func(x *cmdCtx) error {
+		id, err := parseID(x.args[0])
+		if err != nil {
+			return err
+		}
+		e, err := x.c.Executions().Info(x.ctx, id)
+		if err != nil {
+			return err
+		}
+		printExecution(x.out, e)
+		return nil
+	})
 }
 
 func fmtTime(t *time.Time) string {
@@ -222,30 +195,16 @@ func newExecLogsCmd() *cobra.Command {
 }
 
 func newExecStopCmd() *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "stop ID",
-		Short: "Stop an execution (pending: canceled at once; running: its tasks get SIGTERM, then SIGKILL)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			st, err := c.Executions().Stop(ctx, id)
-			if err != nil {
-				return apiErr(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "execution %d: %s\n", id, st)
-			return nil
-		},
-	}
-	cf.register(cmd)
-	return cmd
+	return clientCmd("stop ID", "Stop an execution (pending: canceled at once; running: its tasks get SIGTERM, then SIGKILL)", 1, func(x *cmdCtx) error {
+		id, err := parseID(x.args[0])
+		if err != nil {
+			return err
+		}
+		st, err := x.c.Executions().Stop(x.ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(x.out, "execution %d: %s\n", id, st)
+		return nil
+	})
 }

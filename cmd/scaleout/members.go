@@ -11,34 +11,21 @@ import (
 )
 
 func newMembersCmd() *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "members",
-		Short: "List every agent of the cluster as gossip sees it",
-		Long: `List every agent the answering agent's gossip has seen: name, gossip address,
+	cmd := clientCmd("members", "List every agent of the cluster as gossip sees it", 0, func(x *cmdCtx) error {
+		list, err := x.c.Members(x.ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tADDRESS\tROLE\tSTATUS\tLEADER\tAPI\tLABELS")
+		for _, m := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", m.Name, m.Addr, m.Role, m.Status, m.Leader, dash(m.API), labelString(m.Labels))
+		}
+		return tw.Flush()
+	})
+	cmd.Long = `List every agent the answering agent's gossip has seen: name, gossip address,
 role (server or worker-only), status (alive, suspect, failed, left) and which
-one is the leader (the Scale Out Master).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			list, err := c.Members(ctx)
-			if err != nil {
-				return apiErr(err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tADDRESS\tROLE\tSTATUS\tLEADER\tAPI\tLABELS")
-			for _, m := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", m.Name, m.Addr, m.Role, m.Status, m.Leader, dash(m.API), labelString(m.Labels))
-			}
-			return tw.Flush()
-		},
-	}
-	cf.register(cmd)
+one is the leader (the Scale Out Master).`
 	return cmd
 }
 

@@ -16,55 +16,22 @@ func newWorkersCmd() *cobra.Command {
 new executions (running ones continue); remove forgets a worker (a live agent
 registers again at its next poll, so disable it to keep it idle).`,
 	}
-	cmd.AddCommand(newWorkersListCmd(),
-		newWorkerActionCmd("enable", "Let a worker take new executions again", func(c *clientFlags, cmd *cobra.Command, id string) error {
-			cl, err := c.client()
+	action := func(name, short string, call func(x *cmdCtx, id string) error) *cobra.Command {
+		return clientCmd(name+" ID", short, 1, func(x *cmdCtx) error {
+			if err := call(x, x.args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(x.out, "worker %s: %sd\n", x.args[0], name)
+			return nil
+		})
+	}
+	cmd.AddCommand(
+		clientCmd("list", "List workers: id, node, labels, max tasks, running, enabled, last seen", 0, func(x *cmdCtx) error {
+			list, err := x.c.Workers().List(x.ctx)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			return apiErr(cl.Workers().SetEnabled(ctx, id, true))
-		}),
-		newWorkerActionCmd("disable", "Give a worker no new executions (running ones continue)", func(c *clientFlags, cmd *cobra.Command, id string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			return apiErr(cl.Workers().SetEnabled(ctx, id, false))
-		}),
-		newWorkerActionCmd("remove", "Forget a worker", func(c *clientFlags, cmd *cobra.Command, id string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			return apiErr(cl.Workers().Remove(ctx, id))
-		}))
-	return cmd
-}
-
-func newWorkersListCmd() *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List workers: id, node, labels, max tasks, running, enabled, last seen",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := timeout(cmd.Context())
-			defer cancel()
-			list, err := c.Workers().List(ctx)
-			if err != nil {
-				return apiErr(err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNODE\tENABLED\tRUNNING\tMAX TASKS\tLAST SEEN\tLABELS")
 			for _, w := range list {
 				seen := "-"
@@ -74,26 +41,15 @@ func newWorkersListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%d\t%s\t%s\n", w.ID, w.Node, w.Enabled, w.Running, w.MaxTasks, seen, labelString(w.Labels))
 			}
 			return tw.Flush()
-		},
-	}
-	cf.register(cmd)
-	return cmd
-}
-
-func newWorkerActionCmd(name, short string, fn func(*clientFlags, *cobra.Command, string) error) *cobra.Command {
-	var cf clientFlags
-	cmd := &cobra.Command{
-		Use:   name + " ID",
-		Short: short,
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := fn(&cf, cmd, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "worker %s: %sd\n", args[0], name)
-			return nil
-		},
-	}
-	cf.register(cmd)
+		}),
+		action("enable", "Let a worker take new executions again", func(x *cmdCtx, id string) error {
+			return x.c.Workers().SetEnabled(x.ctx, id, true)
+		}),
+		action("disable", "Give a worker no new executions (running ones continue)", func(x *cmdCtx, id string) error {
+			return x.c.Workers().SetEnabled(x.ctx, id, false)
+		}),
+		action("remove", "Forget a worker", func(x *cmdCtx, id string) error {
+			return x.c.Workers().Remove(x.ctx, id)
+		}))
 	return cmd
 }
