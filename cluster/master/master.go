@@ -598,14 +598,15 @@ func (m *Master) PendingReason(e *catalog.Execution) string {
 			disabled = append(disabled, w.ID)
 		}
 	}
-	target := "any worker"
-	if len(e.TargetWorkers) > 0 || len(e.TargetLabels) > 0 {
-		target = fmt.Sprintf("workers %v with labels %v", e.TargetWorkers, e.TargetLabels)
-		if len(e.TargetWorkers) == 0 {
-			target = fmt.Sprintf("workers with labels %v", e.TargetLabels)
-		} else if len(e.TargetLabels) == 0 {
-			target = fmt.Sprintf("workers %v", e.TargetWorkers)
-		}
+	target := "workers"
+	if len(e.TargetWorkers) > 0 {
+		target += fmt.Sprintf(" %v", e.TargetWorkers)
+	}
+	if len(e.TargetLabels) > 0 {
+		target += fmt.Sprintf(" with labels %v", e.TargetLabels)
+	}
+	if target == "workers" {
+		target = "any worker"
 	}
 	if len(disabled) > 0 {
 		return fmt.Sprintf("waiting for %s: the matching workers %v are disabled", target, disabled)
