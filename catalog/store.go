@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"sync"
 	"time"
@@ -345,11 +346,25 @@ func (t *Tx) ListExecutions(o ListOptions) ([]*Execution, error) {
 // oldest first.
 func (t *Tx) PendingIDs(limit int) []uint64 {
 	var out []uint64
-	c := t.tx.Bucket(bucketPending).Cursor()
-	for k, _ := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
-		out = append(out, keyU64(k))
+	for id := range t.Pending(limit) {
+		out = append(out, id)
 	}
 	return out
+}
+
+// Pending yields up to limit (0: all) ids of executions waiting for a
+// worker, oldest first, reading the index only as far as the caller goes.
+func (t *Tx) Pending(limit int) iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		c := t.tx.Bucket(bucketPending).Cursor()
+		n := 0
+		for k, _ := c.First(); k != nil && (limit <= 0 || n < limit); k, _ = c.Next() {
+			n++
+			if !yield(keyU64(k)) {
+				return
+			}
+		}
+	}
 }
 
 // ActiveExecutions returns every execution that has a leased attempt.

@@ -175,7 +175,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	workerID := w.ID
 	var items []fsm.LeaseItem
 	err := m.store.View(func(tx *catalog.Tx) error {
-		for _, id := range tx.PendingIDs(maxPendingScan) {
+		for id := range tx.Pending(maxPendingScan) {
 			if len(items) == n {
 				break
 			}
