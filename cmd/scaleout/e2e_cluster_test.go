@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -192,15 +191,11 @@ tasks:
 // how many needed more than one attempt.
 func checkAllSucceededOnce(t *testing.T, cl *api.Client, ids []uint64, timeout time.Duration) int {
 	t.Helper()
-	var mu sync.Mutex
 	final := map[uint64]*api.Execution{}
 	waitFor(t, fmt.Sprintf("%d executions to end", len(ids)), timeout, func() (bool, string) {
 		pending := 0
 		for _, id := range ids {
-			mu.Lock()
-			_, done := final[id]
-			mu.Unlock()
-			if done {
+			if _, done := final[id]; done {
 				continue
 			}
 			e, err := cl.Executions().Info(context.Background(), id)
@@ -208,9 +203,7 @@ func checkAllSucceededOnce(t *testing.T, cl *api.Client, ids []uint64, timeout t
 				pending++
 				continue
 			}
-			mu.Lock()
 			final[id] = e
-			mu.Unlock()
 		}
 		return pending == 0, fmt.Sprintf("%d not ended", pending)
 	})
