@@ -35,10 +35,12 @@ bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, packa
 
 lint: check ## alias of check
 
-check: ## gofmt, go vet, go.mod tidy, and the import-boundary rules
+check: ## gofmt, go vet (Linux, Windows, macOS), and the import-boundary rules
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=windows $(GO) build ./... && GOOS=windows $(GO) vet ./...
+	GOOS=darwin $(GO) build ./... && GOOS=darwin $(GO) vet ./...
 	@./.ci/check-imports
 
 dev: build ## build and run a dev agent (one-node cluster on 127.0.0.1:8391) until Ctrl-C

@@ -187,20 +187,3 @@ type CreateExecutionRequest struct {
 	TargetWorkers []string          `json:"target_workers,omitempty"`
 	TargetLabels  map[string]string `json:"target_labels,omitempty"`
 }
-
-// Job is what the worker running an attempt of a catalog execution needs
-// and the lease does not carry: GET
-// /v1/executions/{id}/attempts/{n}/job?worker=ID. It is answered only for
-// the current attempt of the worker that holds it, and is the only answer
-// that carries sensitive values in clear.
-type Job struct {
-	ID            uint64            `json:"id"`
-	Attempt       int               `json:"attempt"`
-	ArchiveHash   string            `json:"archive_hash"`
-	PackageFile   string            `json:"package_file"`
-	Params        map[string]string `json:"params,omitempty"`
-	ProjectParams map[string]string `json:"project_params,omitempty"`
-	// Sensitive lists the clear values the worker must mask in events.
-	Sensitive    []string `json:"sensitive,omitempty"`
-	LoggingLevel string   `json:"logging_level,omitempty"`
-}

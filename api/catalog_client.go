@@ -238,14 +238,6 @@ func (e *Environments) DeleteVariable(ctx context.Context, env, name string) err
 	return e.c.do(ctx, http.MethodDelete, e.path(env)+"/variables/"+esc(name), nil, nil, nil)
 }
 
-// Job returns what the worker holding attempt n of a catalog execution
-// needs to run it, sensitive values in clear.
-func (e *Executions) Job(ctx context.Context, id uint64, attempt int, worker string) (*Job, error) {
-	var out Job
-	q := url.Values{"worker": {worker}}
-	return &out, e.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/executions/%d/attempts/%d/job", id, attempt), q, nil, &out)
-}
-
 // Operator returns the operator endpoints.
 func (c *Client) Operator() *Operator { return &Operator{c} }
 

@@ -178,14 +178,35 @@ type PollRequest struct {
 	WaitMS  int          `json:"wait_ms"`
 }
 
-// Task is an attempt leased to a worker.
+// Task is one attempt leased to a worker, complete: everything the package
+// process needs, with the execution's sensitive values opened for this
+// attempt only. The worker passes it on to the child process unchanged
+// (with its local directories); nothing is fetched or resolved again but
+// the project archive, by hash.
 type Task struct {
-	ID          uint64            `json:"id"`
-	Attempt     int               `json:"attempt"`
-	PackageName string            `json:"package_name"`
-	PackageFile string            `json:"package_file,omitempty"`
-	Package     string            `json:"package"`
+	ID          uint64 `json:"id"`
+	Attempt     int    `json:"attempt"`
+	PackageName string `json:"package_name"`
+	// PackageFile is the inline package's file name (for messages), or the
+	// package's path inside the project archive.
+	PackageFile string `json:"package_file,omitempty"`
+	// Package is the YAML of an inline package; empty when ArchiveHash is
+	// set.
+	Package string `json:"package,omitempty"`
+	// ArchiveHash is the SHA-256 of the deployed project version's archive
+	// (GET /v1/archives/{hash}); empty for inline packages.
+	ArchiveHash string            `json:"archive_hash,omitempty"`
 	Params      map[string]string `json:"params,omitempty"`
+	// ProjectParams are the project parameter values (deployed packages).
+	ProjectParams map[string]string `json:"project_params,omitempty"`
+	// Connections are the project's connections, ${project.X} resolved.
+	Connections []Connection `json:"connections,omitempty"`
+	// LoggingLevel selects the events the package process emits (empty:
+	// basic).
+	LoggingLevel string `json:"logging_level,omitempty"`
+	// Secrets are the clear sensitive values of this attempt; they must
+	// never appear in an event.
+	Secrets []string `json:"secrets,omitempty"`
 }
 
 // PollResponse tells a worker what to start and what to stop. Stop lists

@@ -256,7 +256,7 @@ func TestExecution_EventLevelsAndCap(t *testing.T) {
 		{"", strings.Join(all, " ")},
 	}
 	for _, c := range cases {
-		e := &Execution{LoggingLevel: c.level}
+		e := &Execution{ExecutionSpec: ExecutionSpec{LoggingLevel: c.level}}
 		var evs []Event
 		for _, typ := range all {
 			evs = append(evs, Event{Type: typ})
@@ -271,7 +271,7 @@ func TestExecution_EventLevelsAndCap(t *testing.T) {
 	}
 
 	s := TestStore(t)
-	e := &Execution{ID: 1, LoggingLevel: LoggingVerbose, MaxEvents: 5}
+	e := &Execution{ID: 1, ExecutionSpec: ExecutionSpec{LoggingLevel: LoggingVerbose, MaxEvents: 5}}
 	mustUpdate(t, s, func(tx *Tx) error {
 		for i := 0; i < 3; i++ {
 			if err := tx.AppendEvents(e, []Event{{Type: "stdout"}, {Type: "stdout"}, {Type: EventStatusChange}}); err != nil {

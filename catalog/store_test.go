@@ -117,7 +117,7 @@ func TestStore_EventsPaging(t *testing.T) {
 func TestStore_SnapshotRestoreRoundTrip(t *testing.T) {
 	src := TestStore(t)
 	_ = src.Update(func(tx *Tx) error {
-		e := &Execution{ID: 1, Status: StatusPending, Params: map[string]string{"a": "b"}}
+		e := &Execution{ID: 1, Status: StatusPending, ExecutionSpec: ExecutionSpec{Params: map[string]string{"a": "b"}}}
 		_ = tx.AppendEvents(e, []Event{{Type: "x", Message: "y"}})
 		_ = tx.PutWorker(&Worker{ID: "w1", MaxTasks: 3, Enabled: true})
 		_ = tx.SetApplied(10, 1)

@@ -61,60 +61,122 @@ var (
 	ErrNotPending = errors.New("execution is not pending")
 )
 
-// Execution is one run of a package, with its frozen parameter values and the
-// history of its attempts.
-type Execution struct {
-	ID          uint64            `json:"id"`
-	Status      Status            `json:"status"`
-	PackageName string            `json:"package_name"`
-	PackageFile string            `json:"package_file,omitempty"`
-	Source      string            `json:"source,omitempty"`    // package YAML, frozen at creation
-	Params      map[string]string `json:"params,omitempty"`    // resolved values, frozen at creation
-	Sensitive   []string          `json:"sensitive,omitempty"` // names of sensitive parameters: masked by read APIs
-	Retries     int               `json:"retries"`             // attempts = retries + 1
-	// HandBacks counts attempts that draining workers gave back; they do
-	// not use up retries.
-	HandBacks int `json:"hand_backs,omitempty"`
+// ExecutionSpec is what an execution runs, resolved and frozen when it is
+// created, as SSIS freezes an execution's parameter values at
+// start_execution: the package (inline source, or a deployed project
+// version's package), every parameter value (sensitive ones sealed, see
+// Cipher), the project's connections with ${project.X} already substituted,
+// the logging level, retries and targeting. It is the one payload that
+// creates an execution (fsm.ExecutionSubmit) and the only source of what a
+// worker is told to run; nothing is looked up again at dispatch.
+//
+// Its JSON fields are inlined into Execution's, so records written before
+// the spec had its own type read unchanged.
+type ExecutionSpec struct {
+	PackageName string `json:"package_name"`
+	// PackageFile is the package's file name for messages (inline), or its
+	// path inside the project archive (deployed packages).
+	PackageFile string `json:"package_file,omitempty"`
+	// Source is the package YAML of an inline execution; empty for a
+	// deployed package, which the worker reads from the archive.
+	Source    string            `json:"source,omitempty"`
+	Params    map[string]string `json:"params,omitempty"`    // resolved values
+	Sensitive []string          `json:"sensitive,omitempty"` // names of sensitive parameters: masked by read APIs
+	Retries   int               `json:"retries"`             // attempts = retries + 1
 	// TargetWorkers and TargetLabels restrict where the execution may run:
 	// a worker must be one of TargetWorkers (if any) and carry every label
 	// of TargetLabels.
 	TargetWorkers []string          `json:"target_workers,omitempty"`
 	TargetLabels  map[string]string `json:"target_labels,omitempty"`
-	Caller        string            `json:"caller,omitempty"`
-	Attempt       int               `json:"attempt"` // current (last) attempt number, 0 before the first lease
-	Worker        string            `json:"worker,omitempty"`
-	Message       string            `json:"message,omitempty"` // why it ended, or why it waits
-	CreatedAt     time.Time         `json:"created_at"`
-	StartedAt     *time.Time        `json:"started_at,omitempty"`
-	EndedAt       *time.Time        `json:"ended_at,omitempty"`
-	Attempts      []Attempt         `json:"attempts,omitempty"`
-	EventCount    uint64            `json:"event_count"` // sequence number of the last event
 
-	// The fields below are set on executions of a deployed project's
-	// package (issue 4, the catalog); they are empty for inline packages.
-
-	// Folder, Project and ProjectVersion name what ran; ArchiveHash is the
-	// content hash of that version's archive, which the worker fetches.
-	// PackageFile is then the package's path inside the archive and Source
-	// is empty (the worker reads the package from the archive).
+	// Folder, Project and ProjectVersion name the deployed project version
+	// an execution of a catalog package runs; ArchiveHash is the content
+	// hash of that version's archive, which the worker fetches. All four are
+	// empty for inline packages (see FromProject).
 	Folder         string `json:"folder,omitempty"`
 	Project        string `json:"project,omitempty"`
 	ProjectVersion uint64 `json:"project_version,omitempty"`
 	ArchiveHash    string `json:"archive_hash,omitempty"`
 	// Environment is the environment reference used, as "folder/name".
 	Environment string `json:"environment,omitempty"`
-	// ProjectParams are the resolved project parameter values, frozen at
-	// creation; ProjectSensitive names the sensitive ones. Sensitive values
-	// here and in Params are sealed (see Cipher).
+	// ProjectParams are the resolved project parameter values;
+	// ProjectSensitive names the sensitive ones.
 	ProjectParams    map[string]string `json:"project_params,omitempty"`
 	ProjectSensitive []string          `json:"project_sensitive,omitempty"`
+	// Connections are the project's connections with ${project.NAME}
+	// references resolved; a property that took a sensitive value is sealed.
+	Connections []Connection `json:"connections,omitempty"`
 	// LoggingLevel decides which events are kept (KeepEvent); empty keeps
 	// all.
 	LoggingLevel string `json:"logging_level,omitempty"`
-	// MaxEvents caps the event log (0: no cap); Truncated is set once the
-	// cap was reached and the truncation event written.
+	// MaxEvents caps the event log (0: no cap).
 	MaxEvents uint64 `json:"max_events,omitempty"`
-	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// FromProject reports whether the spec runs a deployed project's package
+// rather than an inline one. Check guarantees that exactly one is named.
+func (s *ExecutionSpec) FromProject() bool { return s.Project != "" }
+
+// Check reports the first rule s breaks. It is deterministic (the FSM runs
+// it on every server); the master checks the same before proposing.
+func (s *ExecutionSpec) Check() error {
+	switch {
+	case s.PackageName == "":
+		return fmt.Errorf("%w: package name is empty", ErrInvalid)
+	case s.Retries < 0:
+		return fmt.Errorf("%w: negative retry count %d", ErrInvalid, s.Retries)
+	case s.LoggingLevel != "" && !ValidLoggingLevel(s.LoggingLevel):
+		return fmt.Errorf("%w: unknown logging level %q", ErrInvalid, s.LoggingLevel)
+	}
+	if s.FromProject() {
+		if s.Source != "" {
+			return fmt.Errorf("%w: an execution of a deployed package carries no package source", ErrInvalid)
+		}
+		if s.Folder == "" || s.ProjectVersion == 0 || s.ArchiveHash == "" || s.PackageFile == "" {
+			return fmt.Errorf("%w: an execution of a deployed package needs folder, project version, archive hash and package file", ErrInvalid)
+		}
+	} else {
+		if s.Source == "" {
+			return fmt.Errorf("%w: package %q has no source", ErrInvalid, s.PackageName)
+		}
+		if s.Folder != "" || s.ArchiveHash != "" || s.ProjectVersion != 0 || len(s.ProjectParams) > 0 || len(s.Connections) > 0 || s.Environment != "" {
+			return fmt.Errorf("%w: an inline package names no project, environment or project values", ErrInvalid)
+		}
+	}
+	for _, w := range s.TargetWorkers {
+		if w == "" {
+			return fmt.Errorf("%w: target worker id is empty", ErrInvalid)
+		}
+	}
+	for k := range s.TargetLabels {
+		if k == "" {
+			return fmt.Errorf("%w: target label name is empty", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Execution is one run of a package: its frozen spec, its status and the
+// history of its attempts.
+type Execution struct {
+	ID     uint64 `json:"id"`
+	Status Status `json:"status"`
+	ExecutionSpec
+	// HandBacks counts attempts that draining workers gave back; they do
+	// not use up retries.
+	HandBacks  int        `json:"hand_backs,omitempty"`
+	Caller     string     `json:"caller,omitempty"`
+	Attempt    int        `json:"attempt"` // current (last) attempt number, 0 before the first lease
+	Worker     string     `json:"worker,omitempty"`
+	Message    string     `json:"message,omitempty"` // why it ended, or why it waits
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	Attempts   []Attempt  `json:"attempts,omitempty"`
+	EventCount uint64     `json:"event_count"` // sequence number of the last event
+	// Truncated is set once MaxEvents was reached and the truncation event
+	// written.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Attempt records one lease of an execution to a worker.
@@ -154,12 +216,12 @@ type Worker struct {
 // workers before it ends ended_unexpectedly, so that it cannot bounce forever.
 const MaxHandBacks = 10
 
-// Matches reports whether worker w may run e.
-func (e *Execution) Matches(w *Worker) bool {
-	if len(e.TargetWorkers) > 0 && !slices.Contains(e.TargetWorkers, w.ID) {
+// Matches reports whether worker w may run an execution of s.
+func (s *ExecutionSpec) Matches(w *Worker) bool {
+	if len(s.TargetWorkers) > 0 && !slices.Contains(s.TargetWorkers, w.ID) {
 		return false
 	}
-	for k, v := range e.TargetLabels {
+	for k, v := range s.TargetLabels {
 		if w.Labels[k] != v {
 			return false
 		}

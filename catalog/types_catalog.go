@@ -31,6 +31,9 @@ const (
 // LoggingLevels lists the logging levels in documentation order.
 var LoggingLevels = []string{LoggingNone, LoggingBasic, LoggingPerformance, LoggingVerbose}
 
+// DefaultMaxEvents is the default cap on the events kept per execution.
+const DefaultMaxEvents = 100_000
+
 // DefaultLoggingLevel is the server default logging level.
 const DefaultLoggingLevel = LoggingBasic
 

@@ -10,7 +10,7 @@ import (
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 func pending(retries int) *Execution {
-	return &Execution{ID: 1, Status: StatusPending, Retries: retries, CreatedAt: t0}
+	return &Execution{ID: 1, Status: StatusPending, ExecutionSpec: ExecutionSpec{Retries: retries}, CreatedAt: t0}
 }
 
 func TestExecution_LeaseFinish(t *testing.T) {
@@ -182,15 +182,15 @@ func TestExecution_HandBackKeepsRetries(t *testing.T) {
 func TestExecution_Matches(t *testing.T) {
 	w := &Worker{ID: "w1", Labels: map[string]string{"os": "linux", "zone": "a"}}
 	cases := []struct {
-		e    Execution
+		e    ExecutionSpec
 		want bool
 	}{
-		{Execution{}, true},
-		{Execution{TargetWorkers: []string{"w2", "w1"}}, true},
-		{Execution{TargetWorkers: []string{"w2"}}, false},
-		{Execution{TargetLabels: map[string]string{"os": "linux"}}, true},
-		{Execution{TargetLabels: map[string]string{"os": "windows"}}, false},
-		{Execution{TargetWorkers: []string{"w1"}, TargetLabels: map[string]string{"gpu": "yes"}}, false},
+		{ExecutionSpec{}, true},
+		{ExecutionSpec{TargetWorkers: []string{"w2", "w1"}}, true},
+		{ExecutionSpec{TargetWorkers: []string{"w2"}}, false},
+		{ExecutionSpec{TargetLabels: map[string]string{"os": "linux"}}, true},
+		{ExecutionSpec{TargetLabels: map[string]string{"os": "windows"}}, false},
+		{ExecutionSpec{TargetWorkers: []string{"w1"}, TargetLabels: map[string]string{"gpu": "yes"}}, false},
 	}
 	for i, c := range cases {
 		if got := c.e.Matches(w); got != c.want {

@@ -67,7 +67,7 @@ func submit(t *testing.T, c *Cluster, n int) []uint64 {
 	t.Helper()
 	req := &fsm.ExecutionSubmitRequest{Time: time.Now()}
 	for i := 0; i < n; i++ {
-		req.Executions = append(req.Executions, fsm.NewExecution{PackageName: "p", Source: "x"})
+		req.Executions = append(req.Executions, fsm.NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "x"}})
 	}
 	resp, _, err := c.Apply(context.Background(), fsm.ExecutionSubmitType, req)
 	if err != nil {

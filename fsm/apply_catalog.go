@@ -21,19 +21,28 @@ func init() {
 	register(EnvironmentSetVariableType, (*FSM).applyEnvironmentSetVariable)
 }
 
-// catalogResult turns the error of a catalog rule into the applier's
-// response: business errors (the catalog's sentinels) are returned to the
-// caller, anything else is a storage failure that stops the server.
-func catalogResult(resp any, err error) any {
+// classify returns a business error (one of the catalog's sentinels) as it
+// is, for the caller of the command; anything else is a storage failure,
+// wrapped as a fatalError that stops the server.
+func classify(err error) error {
 	switch {
 	case err == nil:
-		return resp
+		return nil
 	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, catalog.ErrExists),
 		errors.Is(err, catalog.ErrNotEmpty), errors.Is(err, catalog.ErrInvalid),
 		errors.Is(err, catalog.ErrAlreadyEnded):
 		return err
 	}
 	return fatalError{err}
+}
+
+// catalogResult turns the error of a catalog rule into the applier's
+// response (see classify).
+func catalogResult(resp any, err error) any {
+	if err = classify(err); err != nil {
+		return err
+	}
+	return resp
 }
 
 // bizOnly is catalogResult without a value. The catalog rules check

@@ -68,10 +68,22 @@ func TestFSM_CatalogCommands(t *testing.T) {
 		t.Fatalf("delete non-empty folder: %v", r)
 	}
 
+	spec := func(version uint64, hash string, retries int) catalog.ExecutionSpec {
+		return catalog.ExecutionSpec{Folder: "F", Project: "P", ProjectVersion: version, ArchiveHash: hash, PackageName: "main",
+			PackageFile: "packages/main.yaml", Retries: retries, LoggingLevel: catalog.LoggingBasic, MaxEvents: 100}
+	}
+	// create submits one execution of a deployed package and returns its
+	// response, or the execution's own error.
 	create := func(version uint64, hash string, retries int) any {
-		return h.apply(ExecutionCreateType, &ExecutionCreateRequest{Time: t0, Caller: "me", Execution: catalog.Execution{
-			Folder: "F", Project: "P", ProjectVersion: version, ArchiveHash: hash, PackageName: "main",
-			Retries: retries, LoggingLevel: catalog.LoggingBasic, MaxEvents: 100}})
+		r := h.apply(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Caller: "me",
+			Executions: []NewExecution{{ExecutionSpec: spec(version, hash, retries)}}})
+		if sr, ok := r.(*SubmitResponse); ok && sr.Err(0) != nil {
+			if sr.IDs[0] != 0 {
+				t.Errorf("a failed execution got id %d", sr.IDs[0])
+			}
+			return sr.Err(0)
+		}
+		return r
 	}
 	var pv *catalog.ProjectVersion
 	_ = h.fsm.Store().View(func(tx *catalog.Tx) (err error) { pv, err = tx.ProjectVersion("F", "P", 2); return })
@@ -106,6 +118,22 @@ func TestFSM_CatalogCommands(t *testing.T) {
 	if e.Status != catalog.StatusPending || e.PackageFile != "packages/main.yaml" || e.Caller != "me" || e.ProjectVersion != 2 {
 		t.Fatalf("created %+v", e)
 	}
+	// A log written before every execution went through ExecutionSubmit
+	// still replays: the retired ExecutionCreate creates the same record
+	// by the same rules.
+	old := h.apply(ExecutionCreateType, &ExecutionCreateRequest{Time: t0, Caller: "old", Execution: catalog.Execution{
+		ID: 99, Status: catalog.StatusFailed, Attempt: 4, ExecutionSpec: spec(2, pv.Hash, 0)}})
+	osr, ok := old.(*SubmitResponse)
+	if !ok || osr.Err(0) != nil || osr.IDs[0] != e.ID+1 {
+		t.Fatalf("retired create: %v", old)
+	}
+	if oe := h.execution(osr.IDs[0]); oe.Status != catalog.StatusPending || oe.Attempt != 0 || oe.Caller != "old" || oe.ArchiveHash != pv.Hash {
+		t.Fatalf("retired create made %+v", oe)
+	}
+	if r := h.apply(ExecutionCreateType, &ExecutionCreateRequest{Time: t0, Execution: catalog.Execution{ExecutionSpec: spec(1, pv.Hash, 0)}}); !errors.Is(r.(error), catalog.ErrNotFound) {
+		t.Fatalf("retired create of a pruned version: %v", r)
+	}
+
 	// Events of a basic-level execution drop progress.
 	h.apply(ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w", Items: []LeaseItem{{ID: e.ID, Attempt: 1}}})
 	h.apply(ExecutionFinishType, &ExecutionFinishRequest{Time: t0.Add(time.Second), Items: []FinishItem{{ID: e.ID, Attempt: 1,

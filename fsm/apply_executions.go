@@ -20,45 +20,90 @@ func init() {
 func (f *FSM) applyExecutionSubmit(tx *catalog.Tx, _ uint64, buf []byte) any {
 	var req ExecutionSubmitRequest
 	mustDecode(buf, &req)
-	for i, n := range req.Executions {
-		if n.Retries < 0 {
-			return fmt.Errorf("execution %d of the request: negative retry count %d", i, n.Retries)
+	resp := &SubmitResponse{IDs: make([]uint64, len(req.Executions)), Errors: make([]error, len(req.Executions))}
+	if req.Atomic {
+		// All or none: check every execution before creating any.
+		for i := range req.Executions {
+			if err := checkSpec(tx, &req.Executions[i].ExecutionSpec); err != nil {
+				if fe, ok := err.(fatalError); ok {
+					return fe
+				}
+				return fmt.Errorf("execution %d of the request: %w", i, err)
+			}
 		}
 	}
-	resp := &SubmitResponse{IDs: make([]uint64, 0, len(req.Executions))}
-	for _, n := range req.Executions {
+	for i, n := range req.Executions {
 		caller := req.Caller
 		if n.Caller != "" {
 			caller = n.Caller
 		}
-		id, err := tx.NextExecutionID()
-		if err != nil {
-			return fatalError{err}
+		id, err := createExecution(tx, n.ExecutionSpec, caller, req.Time)
+		if fe, ok := err.(fatalError); ok {
+			return fe
 		}
-		e := &catalog.Execution{
-			ID:            id,
-			Status:        catalog.StatusPending,
-			PackageName:   n.PackageName,
-			PackageFile:   n.PackageFile,
-			Source:        n.Source,
-			Params:        n.Params,
-			Sensitive:     n.Sensitive,
-			TargetWorkers: n.TargetWorkers,
-			TargetLabels:  n.TargetLabels,
-			Retries:       n.Retries,
-			Caller:        caller,
-			CreatedAt:     req.Time,
-		}
-		ev := []catalog.Event{{Time: req.Time, Type: catalog.EventStatusChange, Message: "created -> pending"}}
-		if err := tx.AppendEvents(e, ev); err != nil {
-			return fatalError{err}
-		}
-		if err := tx.PutExecution(e); err != nil {
-			return fatalError{err}
-		}
-		resp.IDs = append(resp.IDs, id)
+		resp.IDs[i], resp.Errors[i] = id, err
 	}
 	return resp
+}
+
+// checkSpec checks a spec against the rules and, for a deployed package,
+// against the catalog as of this log position: the leader resolved it
+// against its state, and the version may have gone since.
+func checkSpec(tx *catalog.Tx, s *catalog.ExecutionSpec) error {
+	if err := s.Check(); err != nil {
+		return err
+	}
+	if !s.FromProject() {
+		return nil
+	}
+	pv, err := tx.ProjectVersion(s.Folder, s.Project, s.ProjectVersion)
+	if err != nil {
+		return classify(err)
+	}
+	if pv.Hash != s.ArchiveHash {
+		return fmt.Errorf("%w: version %d of %s/%s has archive %s, not %s", catalog.ErrInvalid, pv.Version, s.Folder, s.Project, pv.Hash, s.ArchiveHash)
+	}
+	pkg := pv.Package(s.PackageName)
+	if pkg == nil {
+		return fmt.Errorf("package %q in version %d of %s/%s: %w", s.PackageName, pv.Version, s.Folder, s.Project, catalog.ErrNotFound)
+	}
+	if !pkg.EntryPoint {
+		return fmt.Errorf("%w: package %q is not an entry point (entry_point: false)", catalog.ErrInvalid, s.PackageName)
+	}
+	if pkg.File != s.PackageFile {
+		return fmt.Errorf("%w: package %q is file %s in version %d of %s/%s, not %s", catalog.ErrInvalid, s.PackageName, pkg.File, pv.Version, s.Folder, s.Project, s.PackageFile)
+	}
+	return nil
+}
+
+// createExecution is the one way an execution comes to exist: the spec is
+// checked, an id assigned, and the execution queued as pending. A business
+// error leaves nothing written; a storage error comes back as a
+// fatalError.
+func createExecution(tx *catalog.Tx, spec catalog.ExecutionSpec, caller string, now time.Time) (uint64, error) {
+	if err := checkSpec(tx, &spec); err != nil {
+		return 0, err
+	}
+	id, err := tx.NextExecutionID()
+	if err != nil {
+		return 0, fatalError{err}
+	}
+	e := &catalog.Execution{ID: id, Status: catalog.StatusPending, ExecutionSpec: spec, Caller: caller, CreatedAt: now}
+	msg := "created -> pending"
+	if spec.FromProject() {
+		msg += fmt.Sprintf(": %s/%s version %d, package %s", spec.Folder, spec.Project, spec.ProjectVersion, spec.PackageName)
+		if spec.Environment != "" {
+			msg += ", environment " + spec.Environment
+		}
+	}
+	ev := []catalog.Event{{Time: now, Type: catalog.EventStatusChange, Message: msg}}
+	if err := tx.AppendEvents(e, ev); err != nil {
+		return 0, fatalError{err}
+	}
+	if err := tx.PutExecution(e); err != nil {
+		return 0, fatalError{err}
+	}
+	return id, nil
 }
 
 // applyItems runs one rule per item; a business error of one item leaves the

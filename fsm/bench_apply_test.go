@@ -53,7 +53,7 @@ func (h *benchFSM) submitN(n int) []uint64 {
 	for len(ids) < n {
 		req := &ExecutionSubmitRequest{Time: t0, Caller: "bench"}
 		for range min(1000, n-len(ids)) {
-			req.Executions = append(req.Executions, NewExecution{PackageName: "noop", Source: benchSource})
+			req.Executions = append(req.Executions, NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "noop", Source: benchSource}})
 		}
 		h.index++
 		r := h.f.Apply(&raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: h.encode(ExecutionSubmitType, req)})
@@ -107,7 +107,7 @@ func BenchmarkApply(b *testing.B) {
 	running := func(h *benchFSM, n int) []uint64 { ids := h.submitN(n); h.leaseAll(ids); return ids }
 	b.Run("ExecutionSubmit", func(b *testing.B) {
 		runApply(b, none, func(h *benchFSM, _ uint64) []byte {
-			return h.encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "noop", Source: benchSource}}})
+			return h.encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "noop", Source: benchSource}}}})
 		})
 	})
 	b.Run("ExecutionLease", func(b *testing.B) {
@@ -167,7 +167,7 @@ func BenchmarkEncodeDecode(b *testing.B) {
 		msg any
 		out func() any
 	}{
-		{ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "noop", Source: benchSource, Params: map[string]string{"who": "world"}}}}, func() any { return new(ExecutionSubmitRequest) }},
+		{ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "noop", Source: benchSource, Params: map[string]string{"who": "world"}}}}}, func() any { return new(ExecutionSubmitRequest) }},
 		{ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w1", Items: []LeaseItem{{ID: 1, Attempt: 1}}}, func() any { return new(ExecutionLeaseRequest) }},
 		{ExecutionEventsType, &ExecutionEventsRequest{Time: t0, Items: []EventsItem{{ID: 1, Attempt: 1, Events: benchEvents(500)}}}, func() any { return new(ExecutionEventsRequest) }},
 		{ExecutionFinishType, &ExecutionFinishRequest{Time: t0, Items: []FinishItem{{ID: 1, Attempt: 1, Status: catalog.StatusSucceeded, Events: benchEvents(3)}}}, func() any { return new(ExecutionFinishRequest) }},

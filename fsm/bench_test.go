@@ -8,7 +8,7 @@ import (
 )
 
 func BenchmarkEncodeSubmit(b *testing.B) {
-	req := &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "hello", Source: string(make([]byte, 300)), Params: map[string]string{"who": "world", "code": "0"}}}}
+	req := &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "hello", Source: string(make([]byte, 300)), Params: map[string]string{"who": "world", "code": "0"}}}}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Encode(ExecutionSubmitType, req); err != nil {
@@ -18,7 +18,7 @@ func BenchmarkEncodeSubmit(b *testing.B) {
 }
 
 func BenchmarkDecodeSubmit(b *testing.B) {
-	buf, _ := Encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "hello", Source: "name: hello", Params: map[string]string{"who": "world"}}}})
+	buf, _ := Encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "hello", Source: "name: hello", Params: map[string]string{"who": "world"}}}}})
 	b.ReportAllocs()
 	for b.Loop() {
 		var out ExecutionSubmitRequest
@@ -32,7 +32,7 @@ func BenchmarkDecodeSubmit(b *testing.B) {
 // transaction per batch, as raft hands them to the BatchingFSM.
 func BenchmarkApplySubmitBatch(b *testing.B) {
 	f := New(catalog.TestStore(b), nil)
-	buf, _ := Encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "hello", Source: "name: hello"}}})
+	buf, _ := Encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "hello", Source: "name: hello"}}}})
 	var index uint64
 	b.ReportAllocs()
 	for b.Loop() {

@@ -29,6 +29,8 @@ func register(t MessageType, fn applyFunc) {
 // fatalError wraps a storage error that must abort the apply.
 type fatalError struct{ err error }
 
+func (f fatalError) Error() string { return "storage failure: " + f.err.Error() }
+
 // FSM applies committed Raft entries to the catalog store. It implements
 // raft.BatchingFSM: every batch of entries is applied in one bbolt
 // transaction, which also records the index of the last entry, so a replay

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func (h *harness) submit(n int, retries int) []uint64 {
 	h.t.Helper()
 	req := &ExecutionSubmitRequest{Time: t0, Caller: "test"}
 	for i := 0; i < n; i++ {
-		req.Executions = append(req.Executions, NewExecution{PackageName: "p", Source: "name: p", Retries: retries})
+		req.Executions = append(req.Executions, NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "name: p", Retries: retries}})
 	}
 	resp, ok := h.apply(ExecutionSubmitType, req).(*SubmitResponse)
 	if !ok {
@@ -139,11 +140,19 @@ func TestFSM_ApplyExecutionLifecycle(t *testing.T) {
 
 func TestFSM_SubmitRejectsNegativeRetries(t *testing.T) {
 	h := newHarness(t)
-	r := h.apply(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "p", Retries: -1}}})
-	if _, ok := r.(error); !ok {
-		t.Fatalf("response %v, want an error", r)
+	bad := NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "name: p", Retries: -1}}
+	good := NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "name: p"}}
+	// Atomic (bulk): one bad execution fails the command, nothing is created.
+	r := h.apply(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Atomic: true, Executions: []NewExecution{good, bad}})
+	if err, ok := r.(error); !ok || !errors.Is(err, catalog.ErrInvalid) {
+		t.Fatalf("atomic response %v, want an invalid error", r)
 	}
-	if h.submit(1, 0)[0] != 1 {
+	// Coalesced: the bad one fails alone.
+	sr, ok := h.apply(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{bad, good}}).(*SubmitResponse)
+	if !ok || !errors.Is(sr.Err(0), catalog.ErrInvalid) || sr.IDs[0] != 0 || sr.Err(1) != nil || sr.IDs[1] != 1 {
+		t.Fatalf("coalesced response %+v", sr)
+	}
+	if h.submit(1, 0)[0] != 2 {
 		t.Fatal("a rejected submit consumed an id")
 	}
 }
@@ -177,7 +186,7 @@ func TestFSM_ReplaySkipsApplied(t *testing.T) {
 	h := &harness{t: t, fsm: New(st, nil)}
 	var logs []*raft.Log
 	for i := 0; i < 3; i++ {
-		logs = append(logs, h.log(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "p"}}}))
+		logs = append(logs, h.log(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "name: p"}}}}))
 	}
 	h.fsm.ApplyBatch(logs)
 	st.Close()
@@ -189,7 +198,7 @@ func TestFSM_ReplaySkipsApplied(t *testing.T) {
 	defer st.Close()
 	f := New(st, nil)
 	// Replay from index 2 (as after a snapshot at 1) plus one new entry.
-	next := h.log(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{PackageName: "p"}}})
+	next := h.log(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "name: p"}}}})
 	resps := f.ApplyBatch(append(logs[1:], next))
 	if resps[0] != nil || resps[1] != nil {
 		t.Fatalf("replayed entries answered %v", resps[:2])
@@ -309,5 +318,21 @@ func TestFSM_RestoreFromAnotherLog(t *testing.T) {
 	ids := young.submit(1, 0)
 	if len(ids) != 1 || ids[0] != 3 {
 		t.Fatalf("submission after restoring a snapshot from a longer log got ids %v, want [3]", ids)
+	}
+}
+
+// TestMessageType_Names checks that every command with an applier has a
+// name in the one table logs and errors use.
+func TestMessageType_Names(t *testing.T) {
+	for mt := range appliers {
+		if n := mt.String(); strings.HasPrefix(n, "MessageType(") {
+			t.Errorf("command type %d has no name", uint8(mt))
+		}
+		if n := (mt | IgnoreUnknownTypeFlag).String(); n != mt.String() {
+			t.Errorf("flagged %d is named %q, want %q", uint8(mt), n, mt.String())
+		}
+	}
+	if n := MessageType(77).String(); n != "MessageType(77)" {
+		t.Errorf("unknown type named %q", n)
 	}
 }

@@ -29,26 +29,25 @@ const (
 	IgnoreUnknownTypeFlag MessageType = 128
 )
 
+// typeNames names every command type, for logs and errors. A type without
+// a name here is a programming error (TestMessageType_Names checks it).
+var typeNames = map[MessageType]string{
+	ExecutionSubmitType: "ExecutionSubmit", ExecutionLeaseType: "ExecutionLease",
+	ExecutionEventsType: "ExecutionEvents", ExecutionFinishType: "ExecutionFinish",
+	ExecutionExpireType: "ExecutionExpire", ExecutionStopType: "ExecutionStop",
+	WorkerRegisterType: "WorkerRegister", WorkerEnableType: "WorkerEnable", WorkerRemoveType: "WorkerRemove",
+	FolderCreateType: "FolderCreate", FolderRenameType: "FolderRename", FolderDeleteType: "FolderDelete",
+	ArchiveChunkType: "ArchiveChunk", ProjectDeployType: "ProjectDeploy", ProjectRestoreType: "ProjectRestore",
+	ProjectDeleteType: "ProjectDelete", ProjectSetValueType: "ProjectSetValue", ProjectEnvRefType: "ProjectEnvRef",
+	EnvironmentCreateType: "EnvironmentCreate", EnvironmentDeleteType: "EnvironmentDelete",
+	EnvironmentSetVariableType: "EnvironmentSetVariable", ExecutionCreateType: "ExecutionCreate (retired)",
+	ExecutionPurgeType: "ExecutionPurge",
+}
+
+// String returns the command's name, or MessageType(N) for an unknown one.
 func (t MessageType) String() string {
-	switch t &^ IgnoreUnknownTypeFlag {
-	case ExecutionSubmitType:
-		return "ExecutionSubmit"
-	case ExecutionLeaseType:
-		return "ExecutionLease"
-	case ExecutionEventsType:
-		return "ExecutionEvents"
-	case ExecutionFinishType:
-		return "ExecutionFinish"
-	case ExecutionExpireType:
-		return "ExecutionExpire"
-	case ExecutionStopType:
-		return "ExecutionStop"
-	case WorkerRegisterType:
-		return "WorkerRegister"
-	case WorkerEnableType:
-		return "WorkerEnable"
-	case WorkerRemoveType:
-		return "WorkerRemove"
+	if n, ok := typeNames[t&^IgnoreUnknownTypeFlag]; ok {
+		return n
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
 }
@@ -72,34 +71,44 @@ func Decode(buf []byte, out any) error {
 	return json.Unmarshal(buf[1:], out)
 }
 
-// NewExecution is one execution to create.
+// NewExecution is one execution to create: its spec, resolved and checked
+// by the leader, and who asked for it.
 type NewExecution struct {
-	PackageName   string            `json:"package_name"`
-	PackageFile   string            `json:"package_file,omitempty"`
-	Source        string            `json:"source"`
-	Params        map[string]string `json:"params,omitempty"`
-	Sensitive     []string          `json:"sensitive,omitempty"`
-	Retries       int               `json:"retries,omitempty"`
-	TargetWorkers []string          `json:"target_workers,omitempty"`
-	TargetLabels  map[string]string `json:"target_labels,omitempty"`
+	catalog.ExecutionSpec
 	// Caller overrides the request's Caller for this execution (the leader
 	// coalesces submissions of different callers into one command).
 	Caller string `json:"caller,omitempty"`
 }
 
-// ExecutionSubmitRequest creates executions, queued as pending. One command
-// may carry many executions (bulk submission). The response is a
-// *SubmitResponse.
+// ExecutionSubmitRequest creates executions, queued as pending: inline
+// packages and deployed ones alike. One command may carry many executions
+// (a bulk submission, or single submissions coalesced by the leader). The
+// response is a *SubmitResponse.
 type ExecutionSubmitRequest struct {
 	Time       time.Time      `json:"time"`
 	Caller     string         `json:"caller,omitempty"`
 	Executions []NewExecution `json:"executions"`
+	// Atomic creates all the executions or none: the first one that cannot
+	// be created fails the whole command (a bulk submission). Otherwise
+	// each execution succeeds or fails on its own (coalesced submissions
+	// of different callers).
+	Atomic bool `json:"atomic,omitempty"`
 }
 
 // SubmitResponse holds the ids given to the executions of a submit command,
-// in request order.
+// in request order, and one error (or nil) per execution; a failed
+// execution has id 0.
 type SubmitResponse struct {
-	IDs []uint64
+	IDs    []uint64
+	Errors []error
+}
+
+// Err returns the error of execution i.
+func (r *SubmitResponse) Err(i int) error {
+	if r == nil || i >= len(r.Errors) {
+		return nil
+	}
+	return r.Errors[i]
 }
 
 // LeaseItem names one attempt.

@@ -6,7 +6,8 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 )
 
-// Command types of the catalog (issue 4). The catalog owns numbers 20-49.
+// Command types of the catalog: folders, projects, environments and
+// retention. The catalog owns numbers 20-49.
 const (
 	FolderCreateType           MessageType = 20
 	FolderRenameType           MessageType = 21
@@ -20,23 +21,9 @@ const (
 	EnvironmentCreateType      MessageType = 29
 	EnvironmentDeleteType      MessageType = 30
 	EnvironmentSetVariableType MessageType = 31
-	ExecutionCreateType        MessageType = 32
+	ExecutionCreateType        MessageType = 32 // retired: replayed from old logs only
 	ExecutionPurgeType         MessageType = 33
 )
-
-// catalogTypeNames names the catalog commands for logs (MessageType.String
-// falls back to numbers for them; see CatalogTypeName).
-var catalogTypeNames = map[MessageType]string{
-	FolderCreateType: "FolderCreate", FolderRenameType: "FolderRename", FolderDeleteType: "FolderDelete",
-	ArchiveChunkType: "ArchiveChunk", ProjectDeployType: "ProjectDeploy", ProjectRestoreType: "ProjectRestore",
-	ProjectDeleteType: "ProjectDelete", ProjectSetValueType: "ProjectSetValue", ProjectEnvRefType: "ProjectEnvRef",
-	EnvironmentCreateType: "EnvironmentCreate", EnvironmentDeleteType: "EnvironmentDelete",
-	EnvironmentSetVariableType: "EnvironmentSetVariable", ExecutionCreateType: "ExecutionCreate",
-	ExecutionPurgeType: "ExecutionPurge",
-}
-
-// CatalogTypeName returns the name of a catalog command type, or "".
-func CatalogTypeName(t MessageType) string { return catalogTypeNames[t&^IgnoreUnknownTypeFlag] }
 
 // FolderCreateRequest creates a folder.
 type FolderCreateRequest struct {
@@ -138,10 +125,11 @@ type EnvironmentSetVariableRequest struct {
 	Remove      bool             `json:"remove,omitempty"`
 }
 
-// ExecutionCreateRequest creates an execution of a deployed package with
-// values the leader resolved and sealed. The FSM checks that the project
-// version still exists and the package is an entry point, assigns the id and
-// queues it as pending. The response is a *SubmitResponse.
+// ExecutionCreateRequest is the payload of the retired ExecutionCreate
+// command, which created an execution of a deployed package before every
+// execution was created by ExecutionSubmit. Servers still apply it when
+// they replay a log written then (as an ExecutionSubmit of Execution's
+// spec); nothing proposes it any more.
 type ExecutionCreateRequest struct {
 	Time      time.Time         `json:"time"`
 	Caller    string            `json:"caller,omitempty"`

@@ -43,7 +43,6 @@ type CatalogBackend interface {
 	SetVariable(ctx context.Context, folder, env, name string, req *api.VariableRequest, remove bool) error
 
 	CreateExecution(ctx context.Context, folder, project, pkg string, req *api.CreateExecutionRequest, caller string) (uint64, error)
-	Job(id uint64, attempt int, worker string) (*api.Job, error)
 
 	WriteSnapshot(w io.Writer) error
 	RestoreSnapshot(ctx context.Context, r io.Reader) error
@@ -83,7 +82,6 @@ func (s *srv) registerCatalog(h func(string, mode, handlerFunc), raw func(string
 	h("PUT /v1/folders/{folder}/environments/{env}/variables/{name}", leader, s.setVariable)
 	h("DELETE /v1/folders/{folder}/environments/{env}/variables/{name}", leader, s.deleteVariable)
 
-	h("GET /v1/executions/{id}/attempts/{attempt}/job", leader, s.job)
 	raw("GET /v1/operator/snapshot", leader, s.raw(0, s.saveSnapshot))
 	raw("PUT /v1/operator/snapshot", leader, s.raw(maxSnapshotBytes, s.restoreSnapshot))
 }
@@ -396,18 +394,6 @@ func (s *srv) setVariable(r *http.Request) (any, error) {
 
 func (s *srv) deleteVariable(r *http.Request) (any, error) {
 	return nil, s.b.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &api.VariableRequest{}, true)
-}
-
-func (s *srv) job(r *http.Request) (any, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return nil, err
-	}
-	attempt, err := pathAttempt(r)
-	if err != nil {
-		return nil, err
-	}
-	return s.b.Job(id, attempt, r.URL.Query().Get("worker"))
 }
 
 func (s *srv) saveSnapshot(w io.Writer, r *http.Request) error {

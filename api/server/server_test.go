@@ -269,8 +269,8 @@ func TestServer_EventsLongPoll(t *testing.T) {
 
 func TestServer_MasksSensitiveParams(t *testing.T) {
 	b := newMock()
-	b.execs[1] = &catalog.Execution{ID: 1, Status: catalog.StatusPending,
-		Params: map[string]string{"password": "hunter2", "user": "sa"}, Sensitive: []string{"password"}}
+	b.execs[1] = &catalog.Execution{ID: 1, Status: catalog.StatusPending, ExecutionSpec: catalog.ExecutionSpec{
+		Params: map[string]string{"password": "hunter2", "user": "sa"}, Sensitive: []string{"password"}}}
 	ts := newTestServer(t, b, 1<<20)
 	for _, path := range []string{"/v1/executions/1", "/v1/executions"} {
 		code, body := do(t, ts, "GET", path, "")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -136,6 +137,13 @@ func Load(files map[string][]byte) (*Manifest, error) {
 		if err := pkgspec.ValidateName(name); err != nil {
 			errs = append(errs, fmt.Errorf("%s: connection %q: %v", ManifestFile, name, err))
 		}
+		for _, k := range sortedKeys(c.Properties) {
+			for _, ref := range projectRef.FindAllStringSubmatch(c.Properties[k], -1) {
+				if _, ok := yp.Parameters[ref[1]]; !ok {
+					errs = append(errs, fmt.Errorf("%s: connection %q property %s refers to ${project.%s}, which the project does not declare", ManifestFile, name, k, ref[1]))
+				}
+			}
+		}
 		m.Connections = append(m.Connections, Connection{Name: name, Type: c.Type, Description: c.Description, Properties: c.Properties})
 	}
 
@@ -168,6 +176,10 @@ func Load(files map[string][]byte) (*Manifest, error) {
 	}
 	return m, nil
 }
+
+// projectRef is a reference to a project parameter in a connection
+// property, resolved when an execution is created.
+var projectRef = regexp.MustCompile(`\$\{project\.([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 func loadPackage(file string, src []byte) (*Package, error) {
 	spec, err := pkgspec.Parse(file, src)

@@ -69,6 +69,8 @@ func TestLoad_Errors(t *testing.T) {
 			"packages/p.yaml": "name: p\nparameters:\n  pw: {sensitive: true, default: x}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"}, "p.yaml:3: sensitive parameter"},
 		{"invalid package", map[string]string{"project.yaml": "name: x\n", "packages/p.yaml": "name: p\ntasks: []\n"}, "packages/p.yaml"},
 		{"duplicate package", map[string]string{"project.yaml": "name: x\n", "packages/p.yaml": pkg, "packages/q.yaml": pkg}, "also used by"},
+		{"undeclared project reference", map[string]string{"project.yaml": "name: x\nparameters:\n  host: {default: h}\nconnections:\n  db: {type: postgres, properties: {host: '${project.host}', password: '${project.pw}'}}\n", "packages/p.yaml": pkg},
+			`connection "db" property password refers to ${project.pw}`},
 		{"entry_point not bool", map[string]string{"project.yaml": "name: x\n", "packages/p.yaml": "entry_point: maybe\n" + pkg}, "true or false"},
 	}
 	for _, c := range cases {

@@ -17,7 +17,7 @@ import (
 	"github.com/scaleout/scaleout/api/server"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
-	"github.com/scaleout/scaleout/executor/worker"
+	"github.com/scaleout/scaleout/cluster/worker"
 )
 
 // Config is the runtime configuration of an agent.
@@ -219,6 +219,7 @@ func New(cfg Config) (*Agent, error) {
 	mcfg := master.DefaultConfig()
 	mcfg.LeaseTimeout = cfg.LeaseTimeout
 	mcfg.Cipher = cfg.Catalog.Cipher
+	mcfg.MaxEvents = cfg.Catalog.MaxEvents
 	if cfg.CoalesceMax > 0 {
 		mcfg.CoalesceMax = cfg.CoalesceMax
 	}
@@ -235,7 +236,7 @@ func New(cfg Config) (*Agent, error) {
 		if ccfg.Logger == nil {
 			ccfg.Logger = logger
 		}
-		if a.catalog, err = master.NewCatalog(ccfg, a.cluster); err != nil {
+		if a.catalog, err = master.NewCatalog(ccfg, a.cluster, a.master); err != nil {
 			ln.Close()
 			a.master.Close()
 			a.cluster.Shutdown()

@@ -14,7 +14,7 @@ import (
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster/agent"
-	"github.com/scaleout/scaleout/executor/worker"
+	"github.com/scaleout/scaleout/cluster/worker"
 )
 
 const childEnv = "SCALEOUT_CLUSTERTEST_CHILD"

@@ -53,7 +53,7 @@ type CatalogConfig struct {
 func DefaultCatalogConfig() CatalogConfig {
 	return CatalogConfig{
 		KeepVersions: catalog.DefaultKeepVersions, MaxArchiveBytes: catalog.DefaultMaxArchiveBytes,
-		MaxEvents: 100_000, DefaultLoggingLevel: catalog.DefaultLoggingLevel,
+		MaxEvents: catalog.DefaultMaxEvents, DefaultLoggingLevel: catalog.DefaultLoggingLevel,
 		Retention: 365 * 24 * time.Hour, RetentionInterval: time.Minute, RetentionBatch: 100,
 		UploadTTL: time.Hour,
 	}
@@ -86,6 +86,12 @@ type CatalogRaft interface {
 	RestoreSnapshot(ctx context.Context, r io.Reader, size int64) error
 }
 
+// Creator creates executions from resolved specs: *Master, whose Create is
+// the one path into Raft for every execution.
+type Creator interface {
+	Create(ctx context.Context, specs []catalog.ExecutionSpec, caller string) ([]uint64, error)
+}
+
 // Catalog is the SSISDB side of the master: folders, projects, environments
 // and executions of deployed packages. Reads serve local state; writes are
 // Raft commands, with sensitive values sealed first. On the leader it also
@@ -93,6 +99,7 @@ type CatalogRaft interface {
 type Catalog struct {
 	cfg    CatalogConfig
 	raft   CatalogRaft
+	exec   Creator
 	store  *catalog.Store
 	logger hclog.Logger
 	now    func() time.Time
@@ -102,14 +109,16 @@ type Catalog struct {
 }
 
 // NewCatalog returns the catalog service and starts its retention loop.
-func NewCatalog(cfg CatalogConfig, r CatalogRaft) (*Catalog, error) {
+// Executions of deployed packages are resolved here and created through
+// exec.
+func NewCatalog(cfg CatalogConfig, r CatalogRaft, exec Creator) (*Catalog, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	c := &Catalog{cfg: cfg, raft: r, store: r.Store(), logger: cfg.Logger.Named("catalog"),
+	c := &Catalog{cfg: cfg, raft: r, exec: exec, store: r.Store(), logger: cfg.Logger.Named("catalog"),
 		now: func() time.Time { return time.Now().UTC() }, done: make(chan struct{}), loop: make(chan struct{})}
 	go c.retentionLoop()
 	return c, nil
@@ -520,69 +529,24 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 	if err != nil {
 		return 0, &Error{Status: http.StatusBadRequest, Err: err}
 	}
-	e := catalog.Execution{
-		PackageName: pkgName, Params: r.params, Sensitive: r.sensitive, Retries: req.Retries,
+	conns, err := resolveConnections(in.version.Connections, r.projectParams, c.cfg.Cipher)
+	if err != nil {
+		return 0, &Error{Status: http.StatusBadRequest, Err: err}
+	}
+	spec := catalog.ExecutionSpec{
+		PackageName: pkgName, PackageFile: in.pkg.File, Params: r.params, Sensitive: r.sensitive, Retries: req.Retries,
 		Folder: folder, Project: projectName, ProjectVersion: in.version.Version, ArchiveHash: in.version.Hash,
-		ProjectParams: r.projectParams, ProjectSensitive: r.projectSensitive, LoggingLevel: level,
+		ProjectParams: r.projectParams, ProjectSensitive: r.projectSensitive, Connections: conns, LoggingLevel: level,
 		TargetWorkers: req.TargetWorkers, TargetLabels: req.TargetLabels, MaxEvents: c.cfg.MaxEvents,
 	}
 	if in.env != nil {
-		e.Environment = in.env.Folder + "/" + in.env.Name
+		spec.Environment = in.env.Folder + "/" + in.env.Name
 	}
-	resp, err := c.apply(ctx, fsm.ExecutionCreateType, &fsm.ExecutionCreateRequest{Time: c.now(), Caller: caller, Execution: e})
+	ids, err := c.exec.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
 	if err != nil {
-		return 0, err
+		return 0, catalogErr(err)
 	}
-	return resp.(*fsm.SubmitResponse).IDs[0], nil
-}
-
-// Job answers the worker that holds the current attempt of a catalog
-// execution with the archive to fetch and the values in clear. Any other
-// caller gets 409.
-func (c *Catalog) Job(id uint64, attempt int, worker string) (*api.Job, error) {
-	var e *catalog.Execution
-	if err := c.view(func(tx *catalog.Tx) (err error) { e, err = tx.Execution(id); return err }); err != nil {
-		return nil, err
-	}
-	if e.ArchiveHash == "" {
-		return nil, badRequest("execution %d runs an inline package: it has no job", id)
-	}
-	if !e.Status.Active() || e.Attempt != attempt || e.Worker != worker || worker == "" {
-		return nil, &Error{Status: http.StatusConflict, Err: fmt.Errorf("%w: attempt %d of execution %d is not held by worker %q", catalog.ErrStaleAttempt, attempt, id, worker)}
-	}
-	job := &api.Job{ID: id, Attempt: attempt, ArchiveHash: e.ArchiveHash, PackageFile: e.PackageFile, LoggingLevel: e.LoggingLevel}
-	var err error
-	if job.Params, err = c.open(e.Params); err != nil {
-		return nil, err
-	}
-	if job.ProjectParams, err = c.open(e.ProjectParams); err != nil {
-		return nil, err
-	}
-	for _, m := range []map[string]string{e.Params, e.ProjectParams} {
-		for _, v := range m {
-			if catalog.IsSealed(v) {
-				if clear, _ := c.cfg.Cipher.Open(v); clear != "" {
-					job.Sensitive = append(job.Sensitive, clear)
-				}
-			}
-		}
-	}
-	return job, nil
-}
-
-func (c *Catalog) open(m map[string]string) (map[string]string, error) {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		if catalog.IsSealed(v) {
-			clear, err := c.cfg.Cipher.Open(v)
-			if err != nil {
-				return nil, fmt.Errorf("parameter %q: %w", k, err)
-			}
-			v = clear
-		}
-		out[k] = v
-	}
-	return out, nil
+	return ids[0], nil
 }
 
 // WriteSnapshot writes a consistent copy of the whole catalog to w, in the

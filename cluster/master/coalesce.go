@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/fsm"
 )
@@ -164,11 +165,12 @@ func (c *coalescer[T]) close() {
 // errClosed answers requests queued when the master stops.
 var errClosed = &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrShutdown}
 
-// submitItem is one submission (one or many executions); the drainer fills
-// in ids.
+// submitItem is one submission: one execution, or all of a bulk
+// submission (atomic); the drainer fills in ids.
 type submitItem struct {
 	caller string
-	execs  []fsm.NewExecution
+	specs  []catalog.ExecutionSpec
+	atomic bool
 	ids    []uint64
 }
 
@@ -190,18 +192,21 @@ func (m *Master) startCoalescers() {
 	})
 }
 
-// applySubmits creates the executions of several submissions in one command.
+// applySubmits creates the executions of several submissions in one
+// command. A bulk submission comes alone and atomic (all or none);
+// coalesced single submissions fail or succeed each on its own.
 func (m *Master) applySubmits(ctx context.Context, items []*submitItem) ([]error, error) {
 	req := &fsm.ExecutionSubmitRequest{Time: m.now()}
 	if len(items) == 1 {
-		req.Caller = items[0].caller
-		req.Executions = items[0].execs
-	} else {
-		for _, it := range items {
-			for _, n := range it.execs {
+		req.Caller, req.Atomic = items[0].caller, items[0].atomic
+	}
+	for _, it := range items {
+		for _, s := range it.specs {
+			n := fsm.NewExecution{ExecutionSpec: s}
+			if len(items) > 1 {
 				n.Caller = it.caller
-				req.Executions = append(req.Executions, n)
 			}
+			req.Executions = append(req.Executions, n)
 		}
 	}
 	resp, err := m.apply(ctx, fsm.ExecutionSubmitType, req)
@@ -212,11 +217,18 @@ func (m *Master) applySubmits(ctx context.Context, items []*submitItem) ([]error
 	if !ok || len(sr.IDs) != len(req.Executions) {
 		return nil, fmt.Errorf("unexpected submit response %T", resp)
 	}
-	ids := sr.IDs
-	for _, it := range items {
-		it.ids, ids = ids[:len(it.execs):len(it.execs)], ids[len(it.execs):]
+	errs := make([]error, len(items))
+	k := 0
+	for i, it := range items {
+		it.ids = sr.IDs[k : k+len(it.specs) : k+len(it.specs)]
+		for j := range it.specs {
+			if err := sr.Err(k + j); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		k += len(it.specs)
 	}
-	return nil, nil
+	return errs, nil
 }
 
 // applyItems proposes a multi-item command and returns its per-item errors.

@@ -237,14 +237,13 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 			if err != nil {
 				return err
 			}
-			params, err := m.openParams(e.Params)
+			t, err := m.task(e, it.Attempt)
 			if err != nil {
 				unusable = append(unusable, fsm.FinishItem{ID: e.ID, Attempt: it.Attempt, Status: catalog.StatusFailed,
 					Message: fmt.Sprintf("cannot open its sensitive values on the leader (%v); do all servers have the same --encrypt-key?", err)})
 				continue
 			}
-			tasks = append(tasks, api.Task{ID: e.ID, Attempt: it.Attempt, PackageName: e.PackageName,
-				PackageFile: e.PackageFile, Package: e.Source, Params: params})
+			tasks = append(tasks, t)
 		}
 		return nil
 	})
@@ -264,28 +263,55 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	return tasks, err
 }
 
-// openParams returns params with sealed values opened, for the worker that
-// runs the attempt.
-func (m *Master) openParams(params map[string]string) (map[string]string, error) {
+// task turns attempt n of e into the complete task its worker runs: the
+// spec's values with every sealed one opened, and the clear sensitive
+// values listed so that they are masked in events.
+func (m *Master) task(e *catalog.Execution, n int) (api.Task, error) {
+	t := api.Task{ID: e.ID, Attempt: n, PackageName: e.PackageName, PackageFile: e.PackageFile, Package: e.Source,
+		ArchiveHash: e.ArchiveHash, LoggingLevel: e.LoggingLevel}
+	var err error
+	if t.Params, err = m.open("parameter", e.Params, &t.Secrets); err != nil {
+		return api.Task{}, err
+	}
+	if t.ProjectParams, err = m.open("project parameter", e.ProjectParams, &t.Secrets); err != nil {
+		return api.Task{}, err
+	}
+	for _, c := range e.Connections {
+		props, err := m.open("connection "+c.Name+" property", c.Properties, &t.Secrets)
+		if err != nil {
+			return api.Task{}, err
+		}
+		t.Connections = append(t.Connections, api.Connection{Name: c.Name, Type: c.Type, Description: c.Description, Properties: props})
+	}
+	return t, nil
+}
+
+// open returns values with the sealed ones opened (values itself when none
+// is sealed) and appends each opened value to secrets.
+func (m *Master) open(what string, values map[string]string, secrets *[]string) (map[string]string, error) {
 	var out map[string]string
-	for k, v := range params {
+	for _, k := range sortedKeys(values) {
+		v := values[k]
 		if !catalog.IsSealed(v) {
 			continue
 		}
 		if m.cfg.Cipher == nil {
-			return nil, fmt.Errorf("parameter %s is sealed and this server has no key", k)
+			return nil, fmt.Errorf("%s %s is sealed and this server has no key", what, k)
 		}
 		clear, err := m.cfg.Cipher.Open(v)
 		if err != nil {
-			return nil, fmt.Errorf("parameter %s: %w", k, err)
+			return nil, fmt.Errorf("%s %s: %w", what, k, err)
 		}
 		if out == nil {
-			out = maps.Clone(params)
+			out = maps.Clone(values)
 		}
 		out[k] = clear
+		if clear != "" {
+			*secrets = append(*secrets, clear)
+		}
 	}
 	if out == nil {
-		return params, nil
+		return values, nil
 	}
 	return out, nil
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// before they enter the Raft log; they are opened only in the lease
 	// answer to the worker. Nil keeps them in clear (tests only).
 	Cipher *catalog.Cipher
+	// MaxEvents caps the events kept per execution (0: no cap); the last
+	// one kept says the log was truncated.
+	MaxEvents uint64
 	// CoalesceMax is the most requests (submissions, results, event
 	// batches) the leader gathers into one Raft command; 1 proposes one
 	// command per request.
@@ -56,7 +59,7 @@ type Config struct {
 // DefaultConfig returns the defaults: a 10 s lease.
 func DefaultConfig() Config {
 	return Config{LeaseTimeout: 10 * time.Second, ExpiryInterval: 500 * time.Millisecond, MaxPollWait: 30 * time.Second,
-		CoalesceMax: 256}
+		CoalesceMax: 256, MaxEvents: catalog.DefaultMaxEvents}
 }
 
 // Validate reports the first problem with c.
@@ -383,7 +386,11 @@ func (m *Master) Changed() <-chan struct{} { return m.fsm.Changed() }
 // Submit validates an inline package and its parameter values and creates
 // an execution. Nothing is written when validation fails.
 func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
-	ids, err := m.submit(ctx, []api.SubmitRequest{*req}, caller, false)
+	spec, err := m.inlineSpec(req)
+	if err != nil {
+		return 0, invalid(err)
+	}
+	ids, err := m.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
 	if err != nil {
 		return 0, err
 	}
@@ -394,27 +401,40 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 // Raft command, or none of them when one is invalid. A package text shared
 // by several requests is parsed once (parsecache.go).
 func (m *Master) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
-	return m.submit(ctx, reqs, caller, true)
+	specs := make([]catalog.ExecutionSpec, 0, len(reqs))
+	for i := range reqs {
+		s, err := m.inlineSpec(&reqs[i])
+		if err != nil {
+			return nil, invalid(fmt.Errorf("execution %d of the request: %w", i, err))
+		}
+		specs = append(specs, s)
+	}
+	return m.Create(ctx, specs, caller)
 }
 
-func (m *Master) submit(ctx context.Context, reqs []api.SubmitRequest, caller string, bulk bool) ([]uint64, error) {
-	execs := make([]fsm.NewExecution, 0, len(reqs))
-	for i := range reqs {
-		n, err := m.newExecution(&reqs[i])
-		if err != nil {
-			if bulk {
-				err = fmt.Errorf("execution %d of the request: %w", i, err)
-			}
+// Create is the one way executions are created, inline and deployed
+// packages alike: resolved specs go into one ExecutionSubmit command. One
+// spec is coalesced with concurrent submissions; several (a bulk
+// submission) are proposed on their own and created all or none.
+func (m *Master) Create(ctx context.Context, specs []catalog.ExecutionSpec, caller string) ([]uint64, error) {
+	for i := range specs {
+		if specs[i].MaxEvents == 0 {
+			specs[i].MaxEvents = m.cfg.MaxEvents
+		}
+		if err := specs[i].Check(); err != nil {
 			return nil, invalid(err)
 		}
-		execs = append(execs, n)
 	}
-	it := &submitItem{caller: caller, execs: execs}
-	if len(execs) > 1 {
+	it := &submitItem{caller: caller, specs: specs, atomic: len(specs) > 1}
+	if len(specs) > 1 {
 		// A bulk submission is a batch already: coalescing it with others
 		// would only make entries of megabytes and serialise them behind
 		// the coalescer's drainers (measured: docs/PERFORMANCE.md).
-		if _, err := m.applySubmits(ctx, []*submitItem{it}); err != nil {
+		errs, err := m.applySubmits(ctx, []*submitItem{it})
+		if err == nil {
+			err = errs[0]
+		}
+		if err != nil {
 			return nil, err
 		}
 		return it.ids, nil
@@ -425,23 +445,14 @@ func (m *Master) submit(ctx context.Context, reqs []api.SubmitRequest, caller st
 	return it.ids, nil
 }
 
-// newExecution validates one request (packages come from the parse cache).
-func (m *Master) newExecution(req *api.SubmitRequest) (fsm.NewExecution, error) {
+// inlineSpec validates one inline submission (packages come from the parse
+// cache) and resolves it into a spec, sensitive values sealed.
+func (m *Master) inlineSpec(req *api.SubmitRequest) (catalog.ExecutionSpec, error) {
 	if req.Package == "" {
-		return fsm.NewExecution{}, errors.New("package is empty")
+		return catalog.ExecutionSpec{}, errors.New("package is empty")
 	}
 	if req.Retries < 0 {
-		return fsm.NewExecution{}, fmt.Errorf("retries must not be negative (got %d)", req.Retries)
-	}
-	for _, w := range req.Workers {
-		if w == "" {
-			return fsm.NewExecution{}, errors.New("target worker id is empty")
-		}
-	}
-	for k := range req.Labels {
-		if k == "" {
-			return fsm.NewExecution{}, errors.New("target label name is empty")
-		}
+		return catalog.ExecutionSpec{}, fmt.Errorf("retries must not be negative (got %d)", req.Retries)
 	}
 	file := req.File
 	if file == "" {
@@ -449,11 +460,11 @@ func (m *Master) newExecution(req *api.SubmitRequest) (fsm.NewExecution, error) 
 	}
 	pkg, err := m.parsed.parse(file, req.Package)
 	if err != nil {
-		return fsm.NewExecution{}, err
+		return catalog.ExecutionSpec{}, err
 	}
 	params, err := pkg.ResolveParams(req.Params)
 	if err != nil {
-		return fsm.NewExecution{}, err
+		return catalog.ExecutionSpec{}, err
 	}
 	var sensitive []string
 	for _, p := range pkg.Parameters {
@@ -463,14 +474,18 @@ func (m *Master) newExecution(req *api.SubmitRequest) (fsm.NewExecution, error) 
 		sensitive = append(sensitive, p.Name)
 		if v, ok := params[p.Name]; ok && m.cfg.Cipher != nil {
 			if params[p.Name], err = m.cfg.Cipher.Seal(v); err != nil {
-				return fsm.NewExecution{}, fmt.Errorf("seal parameter %s: %w", p.Name, err)
+				return catalog.ExecutionSpec{}, fmt.Errorf("seal parameter %s: %w", p.Name, err)
 			}
 		}
 	}
-	return fsm.NewExecution{
+	s := catalog.ExecutionSpec{
 		PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
 		Sensitive: sensitive, Retries: req.Retries, TargetWorkers: req.Workers, TargetLabels: req.Labels,
-	}, nil
+	}
+	if err := s.Check(); err != nil {
+		return catalog.ExecutionSpec{}, err
+	}
+	return s, nil
 }
 
 // Execution reads one execution from local state.

@@ -3,6 +3,7 @@ package master
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -190,4 +191,67 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// projectRef is a reference to a project parameter in a connection
+// property: ${project.NAME}.
+var projectRef = regexp.MustCompile(`\$\{project\.([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// resolveConnections substitutes ${project.NAME} in the properties of the
+// project's connections with the resolved project parameter values, so
+// that the worker gets them ready to use. A property that takes a
+// sensitive (sealed) value is sealed as a whole; a reference to a project
+// parameter without a value is an error naming the connection.
+func resolveConnections(conns []catalog.Connection, projectParams map[string]string, cipher *catalog.Cipher) ([]catalog.Connection, error) {
+	var errs []error
+	out := make([]catalog.Connection, 0, len(conns))
+	for _, c := range conns {
+		rc := catalog.Connection{Name: c.Name, Type: c.Type, Description: c.Description}
+		if len(c.Properties) > 0 {
+			rc.Properties = make(map[string]string, len(c.Properties))
+		}
+		for _, k := range sortedKeys(c.Properties) {
+			v, sensitive, err := substituteProject(c.Properties[k], projectParams, cipher)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: connection %q property %s: %v", catalog.ErrInvalid, c.Name, k, err))
+				continue
+			}
+			if sensitive {
+				if v, err = cipher.Seal(v); err != nil {
+					return nil, err
+				}
+			}
+			rc.Properties[k] = v
+		}
+		out = append(out, rc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// substituteProject replaces every ${project.NAME} in v, opening sealed
+// values; sensitive reports whether one was sealed.
+func substituteProject(v string, params map[string]string, cipher *catalog.Cipher) (out string, sensitive bool, err error) {
+	out = projectRef.ReplaceAllStringFunc(v, func(ref string) string {
+		name := projectRef.FindStringSubmatch(ref)[1]
+		val, ok := params[name]
+		if !ok {
+			if err == nil {
+				err = fmt.Errorf("project parameter %q has no value (it is not declared, or optional and not given)", name)
+			}
+			return ""
+		}
+		if catalog.IsSealed(val) {
+			sensitive = true
+			clear, oerr := cipher.Open(val)
+			if oerr != nil && err == nil {
+				err = fmt.Errorf("project parameter %q: %v", name, oerr)
+			}
+			return clear
+		}
+		return val
+	})
+	return out, sensitive, err
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/cluster/raftbench"
-	"github.com/scaleout/scaleout/executor/worker"
+	"github.com/scaleout/scaleout/cluster/worker"
 )
 
 // benchNoopPackage does nothing that needs a process of its own: one set
@@ -157,7 +157,7 @@ func (b *bench) childStart(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	job, _ := json.Marshal(&worker.Job{ExecutionID: 1, Attempt: 1, PackageFile: "noop.yaml", Package: b.noop, WorkDir: dir, KillGraceMS: 1000})
+	job, _ := json.Marshal(&worker.Job{Task: api.Task{ID: 1, Attempt: 1, PackageFile: "noop.yaml", Package: b.noop}, WorkDir: dir, KillGraceMS: 1000})
 	job = append(job, '\n')
 	var lat []time.Duration
 	for range 50 {

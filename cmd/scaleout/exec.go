@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/scaleout/scaleout/executor/worker"
+	"github.com/scaleout/scaleout/cluster/worker"
 	"github.com/spf13/cobra"
 )
 

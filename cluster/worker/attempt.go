@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -34,7 +35,7 @@ type attempt struct {
 	pgids       map[int]bool // task process groups the child announced
 	buf         []api.Event  // events not yet sent
 	result      *ChildResult
-	catalogJob  // archive, clear values and secrets to mask (archive.go)
+	stdin       io.Closer // closing it asks the child to stop where signals cannot (proc_other.go)
 
 	flushNow chan struct{}
 }
@@ -91,7 +92,7 @@ func (a *attempt) terminate() {
 	if a.cmd == nil || a.cmd.Process == nil || a.killTimer != nil {
 		return
 	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	askToStop(a.cmd, a.stdin)
 	// The child stops its tasks within KillGrace; give it a little more to
 	// report, then kill everything.
 	a.killTimer = time.AfterFunc(a.w.cfg.KillGrace+2*time.Second, a.kill)
@@ -106,15 +107,11 @@ func (a *attempt) kill() {
 		return
 	}
 	if a.cmd != nil && a.cmd.Process != nil {
-		_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
+		killTree(a.cmd.Process)
 	}
 	for pgid := range a.pgids {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		killGroup(pgid)
 	}
-}
-
-func (a *attempt) logf(format string, args ...any) api.Event {
-	return api.Event{Time: time.Now().UTC(), Type: "information", Message: fmt.Sprintf(format, args...)}
 }
 
 func (a *attempt) errorf(format string, args ...any) api.Event {
@@ -145,17 +142,19 @@ func (a *attempt) run(_ context.Context) {
 		return
 	}
 	defer os.RemoveAll(dir)
-	if err := a.prepareCatalog(dir); err != nil {
-		a.emit(a.errorf("prepare project: %v", err))
-		a.report(&api.ResultReport{Status: api.StatusFailed, Message: "cannot prepare the project: " + err.Error()})
-		return
+	job := Job{Task: t, WorkDir: dir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond)}
+	if t.ArchiveHash != "" {
+		if err := a.prepareProject(dir); err != nil {
+			a.emit(a.errorf("prepare project: %v", err))
+			a.report(&api.ResultReport{Status: api.StatusFailed, Message: "cannot prepare the project: " + err.Error()})
+			return
+		}
+		job.ProjectDir = dir
 	}
-	t = a.task
 
 	cmd := exec.Command(a.w.cfg.Command[0], a.w.cfg.Command[1:]...)
 	cmd.Dir = dir
-	cmd.Env = a.childEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setGroup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		a.failStart(err)
@@ -175,7 +174,7 @@ func (a *attempt) run(_ context.Context) {
 	a.mu.Lock()
 	err = cmd.Start()
 	if err == nil {
-		a.cmd = cmd
+		a.cmd, a.stdin = cmd, stdin
 	}
 	pending := a.stopping || a.interrupted
 	a.mu.Unlock()
@@ -187,9 +186,6 @@ func (a *attempt) run(_ context.Context) {
 		a.terminate()
 	}
 	log.Debug("child started", "pid", cmd.Process.Pid, "start", time.Since(started))
-	job := Job{ExecutionID: t.ID, Attempt: t.Attempt, PackageFile: t.PackageFile, Package: t.Package,
-		Params: t.Params, WorkDir: dir, ProjectDir: a.projectDir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond),
-		LoggingLevel: a.loggingLevel, Secrets: a.secretValues(), Connections: a.connections}
 	line, _ := json.Marshal(&job)
 	if _, err := stdin.Write(append(line, '\n')); err != nil {
 		a.emit(a.errorf("send job to package process: %v", err))
@@ -367,4 +363,16 @@ func (a *attempt) send(fn func(ctx context.Context) error) error {
 			backoff = time.Second
 		}
 	}
+}
+
+// mask replaces every clear sensitive value of the attempt in s with
+// api.Masked. The child masks its events already; this also covers what
+// the worker itself reports (stderr lines of the child, its errors).
+func (a *attempt) mask(s string) string {
+	for _, v := range a.task.Secrets {
+		if v != "" && strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, api.Masked)
+		}
+	}
+	return s
 }

@@ -1,0 +1,26 @@
+//go:build unix
+
+package worker
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// stopSignals are the signals that ask a child to stop its package.
+var stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+
+// setGroup makes the child lead a process group of its own, so that it and
+// everything it starts can be killed together.
+func setGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
+
+// askToStop sends the child SIGTERM: it stops its tasks and reports.
+func askToStop(cmd *exec.Cmd, _ io.Closer) { _ = cmd.Process.Signal(syscall.SIGTERM) }
+
+// killTree SIGKILLs the child's process group.
+func killTree(p *os.Process) { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
+
+// killGroup SIGKILLs a task process group the child announced.
+func killGroup(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }

@@ -1,0 +1,40 @@
+package worker
+
+import (
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/executor"
+)
+
+// Job is what the worker writes to a child's stdin: the task the master
+// leased, exactly as it came, and where to run it. It is the only
+// description of an attempt between the master and the package process.
+type Job struct {
+	api.Task
+	// WorkDir is the attempt's scratch directory; for a deployed package it
+	// holds the extracted project and is also ProjectDir.
+	WorkDir    string `json:"work_dir"`
+	ProjectDir string `json:"project_dir,omitempty"`
+	// KillGraceMS is how long a stopped task gets between SIGTERM and
+	// SIGKILL.
+	KillGraceMS int `json:"kill_grace_ms"`
+}
+
+// Message is one line a child writes to its stdout; exactly one field is set.
+type Message struct {
+	Event  *executor.Event `json:"event,omitempty"`
+	Proc   *Proc           `json:"proc,omitempty"`
+	Result *ChildResult    `json:"result,omitempty"`
+}
+
+// Proc announces a task process group (Running) and its end (!Running), so
+// that the worker can kill orphans if the child itself dies.
+type Proc struct {
+	PGID    int  `json:"pgid"`
+	Running bool `json:"running"`
+}
+
+// ChildResult is the package's result as the child saw it.
+type ChildResult struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
