@@ -7,7 +7,6 @@ const DefaultAddress = "http://127.0.0.1:8391"
 
 // Execution statuses, spelled as in SSIS.
 const (
-	StatusCreated           = "created"
 	StatusPending           = "pending"
 	StatusRunning           = "running"
 	StatusStopping          = "stopping"

@@ -10,10 +10,13 @@ import (
 // Status is the status of an execution, spelled as in SSIS.
 type Status string
 
-// Execution statuses. created and pending wait for a worker; running and
-// stopping have a current attempt on a worker; the last four are terminal.
+// Execution statuses. pending waits for a worker; running and stopping
+// have a current attempt on a worker; the last four are terminal. (SSIS
+// also has "created", for an execution whose values are set before it is
+// started; scaleout creates and starts in one step, so no execution is
+// ever created: the status is not defined until a create-then-start API
+// produces it.)
 const (
-	StatusCreated           Status = "created"
 	StatusPending           Status = "pending"
 	StatusRunning           Status = "running"
 	StatusStopping          Status = "stopping"
@@ -38,7 +41,7 @@ func (s Status) Active() bool { return s == StatusRunning || s == StatusStopping
 // Valid reports whether s is one of the defined statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusCreated, StatusPending, StatusRunning, StatusStopping,
+	case StatusPending, StatusRunning, StatusStopping,
 		StatusSucceeded, StatusFailed, StatusCanceled, StatusEndedUnexpectedly:
 		return true
 	}
@@ -379,7 +382,7 @@ func (e *Execution) Stop(caller string, now time.Time) (Transition, error) {
 		msg += " by " + caller
 	}
 	switch e.Status {
-	case StatusCreated, StatusPending:
+	case StatusPending:
 		e.Message = msg
 		e.setStatus(StatusCanceled, now, msg, &tr)
 	case StatusRunning:

@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"strings"
 	"time"
 )
@@ -99,16 +100,6 @@ type Folder struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// ParamDef declares a project or package parameter.
-type ParamDef struct {
-	Name        string  `json:"name"`
-	Type        string  `json:"type"`
-	Default     *string `json:"default,omitempty"`
-	Required    bool    `json:"required,omitempty"`
-	Sensitive   bool    `json:"sensitive,omitempty"`
-	Description string  `json:"description,omitempty"`
-}
-
 // Connection is a connection manager declared in project.yaml. The catalog
 // stores it for listing; the package runtime interprets it.
 type Connection struct {
@@ -120,27 +111,27 @@ type Connection struct {
 
 // PackageInfo describes one package of a deployed project version.
 type PackageInfo struct {
-	Name        string     `json:"name"`
-	File        string     `json:"file"` // path inside the archive, e.g. packages/load.yaml
-	EntryPoint  bool       `json:"entry_point"`
-	Description string     `json:"description,omitempty"`
-	Parameters  []ParamDef `json:"parameters,omitempty"`
+	Name        string              `json:"name"`
+	File        string              `json:"file"` // path inside the archive, e.g. packages/load.yaml
+	EntryPoint  bool                `json:"entry_point"`
+	Description string              `json:"description,omitempty"`
+	Parameters  []pkgspec.Parameter `json:"parameters,omitempty"`
 }
 
 // ProjectVersion is one deployment of a project: an archive identified by
 // its content hash plus the manifest the leader extracted from it.
 type ProjectVersion struct {
-	Folder      string        `json:"folder"`
-	Project     string        `json:"project"`
-	Version     uint64        `json:"version"`
-	Hash        string        `json:"hash"` // hex SHA-256 of the archive
-	Size        int64         `json:"size"`
-	Deployer    string        `json:"deployer,omitempty"`
-	DeployedAt  time.Time     `json:"deployed_at"`
-	Description string        `json:"description,omitempty"`
-	Parameters  []ParamDef    `json:"parameters,omitempty"`
-	Connections []Connection  `json:"connections,omitempty"`
-	Packages    []PackageInfo `json:"packages"`
+	Folder      string              `json:"folder"`
+	Project     string              `json:"project"`
+	Version     uint64              `json:"version"`
+	Hash        string              `json:"hash"` // hex SHA-256 of the archive
+	Size        int64               `json:"size"`
+	Deployer    string              `json:"deployer,omitempty"`
+	DeployedAt  time.Time           `json:"deployed_at"`
+	Description string              `json:"description,omitempty"`
+	Parameters  []pkgspec.Parameter `json:"parameters,omitempty"`
+	Connections []Connection        `json:"connections,omitempty"`
+	Packages    []PackageInfo       `json:"packages"`
 }
 
 // Package returns the package called name, or nil.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // CatalogBackend is the SSISDB part of the Backend: folders, projects,
@@ -203,7 +204,7 @@ func (s *srv) getArchive(w io.Writer, r *http.Request) error {
 	return s.b.WriteArchive(r.PathValue("hash"), w)
 }
 
-func toAPIParams(defs []catalog.ParamDef) []api.Param {
+func toAPIParams(defs []pkgspec.Parameter) []api.Param {
 	out := make([]api.Param, 0, len(defs))
 	for _, d := range defs {
 		out = append(out, api.Param{Name: d.Name, Type: d.Type, Default: d.Default, Required: d.Required, Sensitive: d.Sensitive, Description: d.Description})

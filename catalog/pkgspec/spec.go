@@ -26,21 +26,24 @@ type Package struct {
 	File       string  // file name used in error messages
 }
 
-// Parameter is a typed value the package accepts at execution time.
+// Parameter is a typed value a package or a project accepts at execution
+// time. It is the one definition of a parameter: the parser makes it, the
+// catalog stores it (JSON) with each deployed project version, and the
+// master resolves values against it.
 type Parameter struct {
-	Name        string
-	Type        string // one of the Type constants; a missing type means TypeString
-	Description string
+	Name string `json:"name"`
+	Type string `json:"type"` // one of the Type constants; a missing type means TypeString
 	// Default is the canonical string form of the default value (see
 	// Canonical), nil if the file gives none.
-	Default *string
+	Default *string `json:"default,omitempty"`
 	// Required reports that a value must be given at execution time. It is
 	// true when the file says "required: true" and also when the parameter
 	// has no default, because such a parameter has no value otherwise.
-	Required bool
+	Required bool `json:"required,omitempty"`
 	// Sensitive marks a value that must not be shown in logs or messages.
-	Sensitive bool
-	Line      int // line of the parameter's name in the file
+	Sensitive   bool   `json:"sensitive,omitempty"`
+	Description string `json:"description,omitempty"`
+	Line        int    `json:"-"` // line of the parameter's name in the file (0 outside a file)
 }
 
 // Variable is a typed, named value of a scope (the package or a container)

@@ -10,27 +10,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"go.yaml.in/yaml/v3"
 )
-
-// Param is a parameter of a project or package.
-type Param struct {
-	Name        string
-	Type        string
-	Default     *string
-	Required    bool
-	Sensitive   bool
-	Description string
-}
-
-// Connection is a connection manager declared in project.yaml.
-type Connection struct {
-	Name        string
-	Type        string
-	Description string
-	Properties  map[string]string
-}
 
 // Package is one validated package of a project.
 type Package struct {
@@ -38,7 +21,7 @@ type Package struct {
 	File        string // path in the project, e.g. packages/load.yaml
 	EntryPoint  bool
 	Description string
-	Parameters  []Param
+	Parameters  []pkgspec.Parameter
 	Source      []byte // the package file as pkgspec.Parse accepts it
 }
 
@@ -46,8 +29,8 @@ type Package struct {
 type Manifest struct {
 	Name        string
 	Description string
-	Parameters  []Param
-	Connections []Connection
+	Parameters  []pkgspec.Parameter
+	Connections []catalog.Connection
 	Packages    []Package
 }
 
@@ -108,7 +91,7 @@ func Load(files map[string][]byte) (*Manifest, error) {
 	}
 	for _, name := range sortedKeys(yp.Parameters) {
 		p := yp.Parameters[name]
-		pr := Param{Name: name, Type: p.Type, Default: p.Default, Required: p.Required || p.Default == nil, Sensitive: p.Sensitive, Description: p.Description}
+		pr := pkgspec.Parameter{Name: name, Type: p.Type, Default: p.Default, Required: p.Required || p.Default == nil, Sensitive: p.Sensitive, Description: p.Description}
 		if pr.Type == "" {
 			pr.Type = pkgspec.TypeString
 		}
@@ -144,7 +127,7 @@ func Load(files map[string][]byte) (*Manifest, error) {
 				}
 			}
 		}
-		m.Connections = append(m.Connections, Connection{Name: name, Type: c.Type, Description: c.Description, Properties: c.Properties})
+		m.Connections = append(m.Connections, catalog.Connection{Name: name, Type: c.Type, Description: c.Description, Properties: c.Properties})
 	}
 
 	var pkgFiles []string
@@ -197,8 +180,9 @@ func loadPackage(file string, src []byte) (*Package, error) {
 		if typ == "" {
 			typ = pkgspec.TypeString
 		}
-		pkg.Parameters = append(pkg.Parameters, Param{Name: p.Name, Type: typ, Default: p.Default, Required: p.Required,
-			Sensitive: p.Sensitive, Description: p.Description})
+		q := *p
+		q.Type, q.Line = typ, 0
+		pkg.Parameters = append(pkg.Parameters, q)
 	}
 	return pkg, errors.Join(errs...)
 }

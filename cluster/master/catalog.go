@@ -299,13 +299,10 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 		return nil, badRequest("project.yaml names project %q, but it is being deployed as %q", m.Name, name)
 	}
 	pv := catalog.ProjectVersion{Folder: folder, Project: name, Hash: hash, Size: int64(buf.Len()), Deployer: deployer,
-		Description: m.Description, Parameters: toParamDefs(m.Parameters)}
-	for _, cn := range m.Connections {
-		pv.Connections = append(pv.Connections, catalog.Connection{Name: cn.Name, Type: cn.Type, Description: cn.Description, Properties: cn.Properties})
-	}
+		Description: m.Description, Parameters: m.Parameters, Connections: m.Connections}
 	for _, p := range m.Packages {
 		pv.Packages = append(pv.Packages, catalog.PackageInfo{Name: p.Name, File: p.File, EntryPoint: p.EntryPoint,
-			Description: p.Description, Parameters: toParamDefs(p.Parameters)})
+			Description: p.Description, Parameters: p.Parameters})
 	}
 	resp, err := c.apply(ctx, fsm.ProjectDeployType, &fsm.ProjectDeployRequest{Time: c.now(), Version: pv, Keep: c.cfg.KeepVersions})
 	if err != nil {
@@ -313,14 +310,6 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 	}
 	pv.Version = resp.(*fsm.DeployResponse).Version
 	return &pv, nil
-}
-
-func toParamDefs(ps []project.Param) []catalog.ParamDef {
-	out := make([]catalog.ParamDef, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, catalog.ParamDef{Name: p.Name, Type: p.Type, Default: p.Default, Required: p.Required, Sensitive: p.Sensitive, Description: p.Description})
-	}
-	return out
 }
 
 // Projects lists the projects of a folder.

@@ -57,7 +57,7 @@ func resolve(in resolveInput) (*resolved, error) {
 				in.pkg.Name, paramNames(in.pkg.Parameters), in.version.Project, paramNames(in.version.Parameters)))
 		}
 	}
-	one := func(owner string, defs []catalog.ParamDef, overrides map[string]string, values map[string]string, sensitive *[]string) {
+	one := func(owner string, defs []pkgspec.Parameter, overrides map[string]string, values map[string]string, sensitive *[]string) {
 		for _, d := range defs {
 			v, err := resolveOne(in, owner, d, overrides)
 			if err != nil {
@@ -81,7 +81,7 @@ func resolve(in resolveInput) (*resolved, error) {
 	return out, nil
 }
 
-func describe(owner string, d catalog.ParamDef) string {
+func describe(owner string, d pkgspec.Parameter) string {
 	if owner == "" {
 		return fmt.Sprintf("project parameter %q (%s)", d.Name, d.Type)
 	}
@@ -90,7 +90,7 @@ func describe(owner string, d catalog.ParamDef) string {
 
 // resolveOne returns the value of one parameter, or nil for an optional
 // parameter without any value.
-func resolveOne(in resolveInput, owner string, d catalog.ParamDef, overrides map[string]string) (*string, error) {
+func resolveOne(in resolveInput, owner string, d pkgspec.Parameter, overrides map[string]string) (*string, error) {
 	what := describe(owner, d)
 	finish := func(v string, sealed bool) (*string, error) {
 		if !sealed {
@@ -147,7 +147,7 @@ func resolveOne(in resolveInput, owner string, d catalog.ParamDef, overrides map
 // parameter that is not sensitive (its value would be shown in clear).
 var ErrSensitiveBinding = errors.New("sensitive variable bound to a non-sensitive parameter")
 
-func bindVariable(what string, d catalog.ParamDef, vr *catalog.Variable, finish func(string, bool) (*string, error)) (*string, error) {
+func bindVariable(what string, d pkgspec.Parameter, vr *catalog.Variable, finish func(string, bool) (*string, error)) (*string, error) {
 	if vr.Sensitive && !d.Sensitive {
 		return nil, fmt.Errorf("%w: %s takes variable %q", ErrSensitiveBinding, what, vr.Name)
 	}
@@ -164,7 +164,7 @@ func bindVariable(what string, d catalog.ParamDef, vr *catalog.Variable, finish 
 	return finish(vr.Value, vr.Sensitive)
 }
 
-func findParam(defs []catalog.ParamDef, name string) *catalog.ParamDef {
+func findParam(defs []pkgspec.Parameter, name string) *pkgspec.Parameter {
 	for i := range defs {
 		if defs[i].Name == name {
 			return &defs[i]
@@ -173,7 +173,7 @@ func findParam(defs []catalog.ParamDef, name string) *catalog.ParamDef {
 	return nil
 }
 
-func paramNames(defs []catalog.ParamDef) string {
+func paramNames(defs []pkgspec.Parameter) string {
 	if len(defs) == 0 {
 		return "no parameters"
 	}

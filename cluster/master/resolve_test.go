@@ -16,11 +16,11 @@ func fakeSeal(s string) (string, error) { return catalog.SealedPrefix + "[" + s 
 // TestResolve covers each resolution rule and each error, one row per case.
 func TestResolve(t *testing.T) {
 	version := &catalog.ProjectVersion{Folder: "F", Project: "P", Version: 3,
-		Parameters: []catalog.ParamDef{
+		Parameters: []pkgspec.Parameter{
 			{Name: "region", Type: "string", Default: sp("emea")},
 			{Name: "pw", Type: "string", Sensitive: true, Required: true},
 		}}
-	pkg := &catalog.PackageInfo{Name: "load", EntryPoint: true, Parameters: []catalog.ParamDef{
+	pkg := &catalog.PackageInfo{Name: "load", EntryPoint: true, Parameters: []pkgspec.Parameter{
 		{Name: "n", Type: "int", Default: sp("1")},
 		{Name: "when", Type: "datetime", Required: true},
 		{Name: "token", Type: "string", Sensitive: true, Default: nil, Required: true},
