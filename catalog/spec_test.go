@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"errors"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"testing"
 )
 
@@ -22,7 +23,7 @@ func TestExecutionSpec_Check(t *testing.T) {
 		{"bad level", with(inline, func(s *ExecutionSpec) { s.LoggingLevel = "loud" }), false},
 		{"inline without source", with(inline, func(s *ExecutionSpec) { s.Source = "" }), false},
 		{"inline with project values", with(inline, func(s *ExecutionSpec) { s.ProjectParams = map[string]string{"a": "b"} }), false},
-		{"inline with connections", with(inline, func(s *ExecutionSpec) { s.Connections = []Connection{{Name: "c"}} }), false},
+		{"inline with connections", with(inline, func(s *ExecutionSpec) { s.Connections = []pkgspec.ConnectionManager{{Name: "c"}} }), false},
 		{"deployed with source", with(deployed, func(s *ExecutionSpec) { s.Source = "name: p" }), false},
 		{"deployed without hash", with(deployed, func(s *ExecutionSpec) { s.ArchiveHash = "" }), false},
 		{"deployed without version", with(deployed, func(s *ExecutionSpec) { s.ProjectVersion = 0 }), false},

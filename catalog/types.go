@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"slices"
 	"time"
 )
@@ -108,7 +109,7 @@ type ExecutionSpec struct {
 	ProjectSensitive []string          `json:"project_sensitive,omitempty"`
 	// Connections are the project's connections with ${project.NAME}
 	// references resolved; a property that took a sensitive value is sealed.
-	Connections []Connection `json:"connections,omitempty"`
+	Connections []pkgspec.ConnectionManager `json:"connections,omitempty"`
 	// LoggingLevel decides which events are kept (KeepEvent); empty keeps
 	// all.
 	LoggingLevel string `json:"logging_level,omitempty"`

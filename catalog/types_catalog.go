@@ -100,15 +100,6 @@ type Folder struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// Connection is a connection manager declared in project.yaml. The catalog
-// stores it for listing; the package runtime interprets it.
-type Connection struct {
-	Name        string            `json:"name"`
-	Type        string            `json:"type,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Properties  map[string]string `json:"properties,omitempty"`
-}
-
 // PackageInfo describes one package of a deployed project version.
 type PackageInfo struct {
 	Name        string              `json:"name"`
@@ -121,17 +112,17 @@ type PackageInfo struct {
 // ProjectVersion is one deployment of a project: an archive identified by
 // its content hash plus the manifest the leader extracted from it.
 type ProjectVersion struct {
-	Folder      string              `json:"folder"`
-	Project     string              `json:"project"`
-	Version     uint64              `json:"version"`
-	Hash        string              `json:"hash"` // hex SHA-256 of the archive
-	Size        int64               `json:"size"`
-	Deployer    string              `json:"deployer,omitempty"`
-	DeployedAt  time.Time           `json:"deployed_at"`
-	Description string              `json:"description,omitempty"`
-	Parameters  []pkgspec.Parameter `json:"parameters,omitempty"`
-	Connections []Connection        `json:"connections,omitempty"`
-	Packages    []PackageInfo       `json:"packages"`
+	Folder      string                      `json:"folder"`
+	Project     string                      `json:"project"`
+	Version     uint64                      `json:"version"`
+	Hash        string                      `json:"hash"` // hex SHA-256 of the archive
+	Size        int64                       `json:"size"`
+	Deployer    string                      `json:"deployer,omitempty"`
+	DeployedAt  time.Time                   `json:"deployed_at"`
+	Description string                      `json:"description,omitempty"`
+	Parameters  []pkgspec.Parameter         `json:"parameters,omitempty"`
+	Connections []pkgspec.ConnectionManager `json:"connections,omitempty"`
+	Packages    []PackageInfo               `json:"packages"`
 }
 
 // Package returns the package called name, or nil.

@@ -59,7 +59,20 @@ type Variable struct {
 	Line  int
 }
 
-// Connection is a named database connection.
+// ConnectionManager is a connection a project declares (project.yaml's
+// connections:): a type (one of Drivers) and properties, which may refer
+// to project parameters as ${project.NAME}. It is the one definition of a
+// declared connection: the project loader makes it, the catalog stores it
+// with each deployed version and, resolved, with each execution, and the
+// package runtime opens it (executor.NewConnection).
+type ConnectionManager struct {
+	Name        string            `json:"name"`
+	Type        string            `json:"type,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Properties  map[string]string `json:"properties,omitempty"`
+}
+
+// Connection is a named database connection a package declares itself.
 type Connection struct {
 	Name string
 	// Driver is one of Drivers.

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"go.yaml.in/yaml/v3"
 )
@@ -30,7 +29,7 @@ type Manifest struct {
 	Name        string
 	Description string
 	Parameters  []pkgspec.Parameter
-	Connections []catalog.Connection
+	Connections []pkgspec.ConnectionManager
 	Packages    []Package
 }
 
@@ -127,7 +126,7 @@ func Load(files map[string][]byte) (*Manifest, error) {
 				}
 			}
 		}
-		m.Connections = append(m.Connections, catalog.Connection{Name: name, Type: c.Type, Description: c.Description, Properties: c.Properties})
+		m.Connections = append(m.Connections, pkgspec.ConnectionManager{Name: name, Type: c.Type, Description: c.Description, Properties: c.Properties})
 	}
 
 	var pkgFiles []string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/catalog/project"
 )
 
@@ -161,7 +162,7 @@ func TestCatalog_ConnectionReferenceWithoutValue(t *testing.T) {
 		t.Fatalf("deploy: %v", err)
 	}
 
-	conns := []catalog.Connection{{Name: "other", Type: "sqlite", Properties: map[string]string{"path": "${project.nosuch}.db"}}}
+	conns := []pkgspec.ConnectionManager{{Name: "other", Type: "sqlite", Properties: map[string]string{"path": "${project.nosuch}.db"}}}
 	_, err = resolveConnections(conns, map[string]string{"pw": "x"}, cipher)
 	if !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), `connection "other" property path`) || !strings.Contains(err.Error(), `"nosuch"`) {
 		t.Fatalf("resolve: %v", err)

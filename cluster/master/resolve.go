@@ -202,11 +202,11 @@ var projectRef = regexp.MustCompile(`\$\{project\.([A-Za-z_][A-Za-z0-9_]*)\}`)
 // that the worker gets them ready to use. A property that takes a
 // sensitive (sealed) value is sealed as a whole; a reference to a project
 // parameter without a value is an error naming the connection.
-func resolveConnections(conns []catalog.Connection, projectParams map[string]string, cipher *catalog.Cipher) ([]catalog.Connection, error) {
+func resolveConnections(conns []pkgspec.ConnectionManager, projectParams map[string]string, cipher *catalog.Cipher) ([]pkgspec.ConnectionManager, error) {
 	var errs []error
-	out := make([]catalog.Connection, 0, len(conns))
+	out := make([]pkgspec.ConnectionManager, 0, len(conns))
 	for _, c := range conns {
-		rc := catalog.Connection{Name: c.Name, Type: c.Type, Description: c.Description}
+		rc := pkgspec.ConnectionManager{Name: c.Name, Type: c.Type, Description: c.Description}
 		if len(c.Properties) > 0 {
 			rc.Properties = make(map[string]string, len(c.Properties))
 		}
