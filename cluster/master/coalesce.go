@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 
 	"github.com/scaleout/scaleout/cluster"
@@ -162,7 +161,7 @@ func (c *coalescer[T]) close() {
 }
 
 // errClosed answers requests queued when the master stops.
-var errClosed = &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrShutdown}
+var errClosed = cluster.ErrShutdown
 
 // submitItem is one submission (one or many executions); the drainer fills
 // in ids.
