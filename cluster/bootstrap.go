@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/scaleout/scaleout/api"
 )
 
 // bootstrapWhenExpected waits until BootstrapExpect servers (this one
@@ -103,15 +102,14 @@ func (c *Cluster) anyPeerHasCluster(servers []Member) bool {
 		if m.Name == c.cfg.NodeName || m.Meta.API == "" {
 			continue
 		}
-		cl, err := api.NewClient(api.Config{Address: m.Meta.API})
-		if err != nil {
-			continue
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		peers, err := cl.Status().Peers(ctx)
+		peers, err := c.cfg.PeerClient.RaftPeers(ctx, m.Meta.API)
 		cancel()
 		if err == nil && len(peers) > 0 {
 			return true
+		}
+		if err != nil {
+			c.logger.Debug("bootstrap: asking a server for its raft peers", "node", m.Name, "error", err)
 		}
 	}
 	return false

@@ -15,17 +15,21 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/fsm"
 )
 
-// Sentinel errors.
+// Sentinel errors. The first four are package service's, so that the API
+// layer can map them to status codes without importing cluster (and Raft).
 var (
 	// ErrNotLeader means the command must be sent to the leader.
-	ErrNotLeader = errors.New("not the leader")
+	ErrNotLeader = service.ErrNotLeader
 	// ErrNoLeader means the cluster has no leader at the moment.
-	ErrNoLeader = errors.New("no leader elected")
+	ErrNoLeader = service.ErrNoLeader
 	// ErrShutdown means the cluster is shutting down.
-	ErrShutdown = errors.New("cluster is shutting down")
+	ErrShutdown = service.ErrShutdown
+	// ErrUnknownPeer means the named server is not in the Raft configuration.
+	ErrUnknownPeer = service.ErrUnknownPeer
 	// ErrNotServer means the call needs Raft state and this agent is a
 	// worker-only agent.
 	ErrNotServer = errors.New("this agent is not a server")
@@ -102,6 +106,10 @@ type Config struct {
 	// GossipTransport, if set, wraps gossip's network transport (tests use
 	// it to cut gossip as well).
 	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+	// PeerClient asks other agents, by their API address, for their Raft
+	// peers (bootstrap) and their leader (worker-only agents). Required for
+	// servers with BootstrapExpect > 0 and for worker-only agents.
+	PeerClient PeerClient
 	// Logger receives Raft and cluster logs.
 	Logger hclog.Logger
 }
@@ -167,6 +175,8 @@ func (c *Config) Validate() error {
 		return errors.New("reconcile interval, reconnect interval and dead server grace must be positive")
 	case c.GossipPort < 0 || c.GossipPort > 65535:
 		return fmt.Errorf("gossip port %d out of range", c.GossipPort)
+	case c.PeerClient == nil && (c.BootstrapExpect > 0 || !c.Server):
+		return errors.New("a peer client is required to bootstrap with other servers or to run worker-only")
 	}
 	return nil
 }

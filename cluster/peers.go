@@ -2,13 +2,26 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/scaleout/scaleout/api"
 )
+
+// PeerClient is how cluster asks another agent, by the API address it
+// gossips, what it cannot learn from gossip: a server's Raft configuration
+// (bootstrap checks that no server already belongs to a cluster) and who
+// leads (worker-only agents have no Raft). It is implemented outside cluster,
+// over the agents' API (cluster/agent), so that cluster knows no HTTP.
+// Implementations must be safe for concurrent use and honour ctx.
+type PeerClient interface {
+	// RaftPeers returns the Raft configuration the agent at apiAddr knows
+	// (empty when it belongs to no cluster yet).
+	RaftPeers(ctx context.Context, apiAddr string) ([]Peer, error)
+	// Leader returns the leader the agent at apiAddr knows (Node and API
+	// set), or an error when it knows none.
+	Leader(ctx context.Context, apiAddr string) (LeaderInfo, error)
+}
 
 // Peer is a server in the Raft configuration.
 type Peer struct {
@@ -62,9 +75,6 @@ func (c *Cluster) RemovePeer(id string) error {
 	return nil
 }
 
-// ErrUnknownPeer means the named server is not in the Raft configuration.
-var ErrUnknownPeer = errors.New("unknown peer")
-
 // leaderFromServers asks alive servers who leads (worker-only agents).
 func (c *Cluster) leaderFromServers() (LeaderInfo, error) {
 	c.leaderMu.Lock()
@@ -73,16 +83,15 @@ func (c *Cluster) leaderFromServers() (LeaderInfo, error) {
 		return c.leaderCache, nil
 	}
 	for _, addr := range c.Servers() {
-		cl, err := api.NewClient(api.Config{Address: addr})
-		if err != nil {
-			continue
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		l, err := cl.Status().Leader(ctx)
+		l, err := c.cfg.PeerClient.Leader(ctx, addr)
 		cancel()
 		if err == nil && l.Node != "" {
-			c.leaderCache, c.leaderAt = LeaderInfo{Node: l.Node, API: l.API}, time.Now()
+			c.leaderCache, c.leaderAt = l, time.Now()
 			return c.leaderCache, nil
+		}
+		if err != nil {
+			c.logger.Debug("asking a server for the leader", "server", addr, "error", err)
 		}
 	}
 	return LeaderInfo{}, ErrNoLeader

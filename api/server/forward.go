@@ -49,18 +49,18 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		consistent := r.URL.Query().Get("consistent") == "true"
-		if m == read && s.b.HasState() && !consistent {
+		if m == read && s.svc.Router.HasState() && !consistent {
 			next.ServeHTTP(w, r)
 			return
 		}
-		addr, self, err := s.b.LeaderAPI()
+		addr, self, err := s.svc.Router.LeaderAPI()
 		if err != nil {
 			writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "no leader: " + err.Error()})
 			return
 		}
 		if self {
 			if consistent {
-				if err := s.b.Barrier(r.Context()); err != nil {
+				if err := s.svc.Router.Barrier(r.Context()); err != nil {
 					writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "consistent read: " + err.Error()})
 					return
 				}

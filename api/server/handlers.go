@@ -7,14 +7,15 @@ import (
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/service"
 )
 
 func (s *srv) leader(r *http.Request) (any, error) {
-	l, err := s.b.Leader()
+	l, err := s.svc.Status.Leader()
 	if err != nil {
 		return nil, err
 	}
-	return l, nil
+	return api.Leader{Node: l.Node, API: l.API, Index: l.Index}, nil
 }
 
 func (s *srv) submit(r *http.Request) (any, error) {
@@ -22,7 +23,7 @@ func (s *srv) submit(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	id, err := s.b.Submit(r.Context(), &req, caller(r))
+	id, err := s.svc.Executions.Submit(r.Context(), &req, caller(r))
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +38,7 @@ func (s *srv) submitBulk(r *http.Request) (any, error) {
 	if len(req.Executions) == 0 {
 		return nil, codedErr(http.StatusBadRequest, "no executions in the request")
 	}
-	ids, err := s.b.SubmitBulk(r.Context(), req.Executions, caller(r))
+	ids, err := s.svc.Executions.SubmitBulk(r.Context(), req.Executions, caller(r))
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func (s *srv) listExecutions(r *http.Request) (any, error) {
 	if o.BeforeID, err = queryUint(r, "before"); err != nil {
 		return nil, err
 	}
-	list, err := s.b.Executions(o)
+	list, err := s.svc.Executions.Executions(o)
 	if err != nil {
 		return nil, err
 	}
@@ -72,13 +73,13 @@ func (s *srv) execution(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.b.Execution(id)
+	e, err := s.svc.Executions.Execution(id)
 	if err != nil {
 		return nil, err
 	}
 	out := toAPIExecution(e)
 	if e.Status == catalog.StatusPending {
-		out.PendingReason = s.b.PendingReason(e)
+		out.PendingReason = s.svc.Executions.PendingReason(e)
 	}
 	return out, nil
 }
@@ -110,8 +111,8 @@ func (s *srv) events(r *http.Request) (any, error) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		changed := s.b.Changed()
-		evs, e, err := s.b.Events(id, after, limit)
+		changed := s.svc.Executions.Changed()
+		evs, e, err := s.svc.Executions.Events(id, after, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +144,7 @@ func (s *srv) stop(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.b.Stop(r.Context(), id, caller(r))
+	st, err := s.svc.Executions.Stop(r.Context(), id, caller(r))
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +164,7 @@ func (s *srv) reportEvents(r *http.Request) (any, error) {
 	if err := decode(r, &rep); err != nil {
 		return nil, err
 	}
-	return nil, s.b.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
+	return nil, s.svc.Workers.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
 }
 
 func (s *srv) reportResult(r *http.Request) (any, error) {
@@ -179,7 +180,7 @@ func (s *srv) reportResult(r *http.Request) (any, error) {
 	if err := decode(r, &rep); err != nil {
 		return nil, err
 	}
-	return nil, s.b.ReportResult(r.Context(), id, attempt, &rep, fromAPIEvents(rep.Events))
+	return nil, s.svc.Workers.ReportResult(r.Context(), id, attempt, &rep, fromAPIEvents(rep.Events))
 }
 
 func (s *srv) registerWorker(r *http.Request) (any, error) {
@@ -187,11 +188,29 @@ func (s *srv) registerWorker(r *http.Request) (any, error) {
 	if err := decode(r, &w); err != nil {
 		return nil, err
 	}
-	return nil, s.b.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks})
+	return nil, s.svc.Workers.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks})
 }
 
 func (s *srv) listWorkers(r *http.Request) (any, error) {
-	return s.b.Workers()
+	list, err := s.svc.Workers.Workers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Worker, 0, len(list))
+	for _, w := range list {
+		out = append(out, toAPIWorker(w))
+	}
+	return out, nil
+}
+
+func toAPIWorker(w service.WorkerStatus) api.Worker {
+	out := api.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Enabled: w.Enabled,
+		RegisteredAt: w.RegisteredAt, Running: w.Running}
+	if !w.LastSeen.IsZero() {
+		t := w.LastSeen
+		out.LastSeen = &t
+	}
+	return out
 }
 
 func (s *srv) poll(r *http.Request) (any, error) {
@@ -202,7 +221,7 @@ func (s *srv) poll(r *http.Request) (any, error) {
 	if req.Slots < 0 {
 		return nil, codedErr(http.StatusBadRequest, "slots must not be negative")
 	}
-	return s.b.Poll(r.Context(), r.PathValue("id"), &req)
+	return s.svc.Workers.Poll(r.Context(), r.PathValue("id"), &req)
 }
 
 func toAPIExecution(e *catalog.Execution) api.Execution {
@@ -240,11 +259,11 @@ func fromAPIEvents(evs []api.Event) []catalog.Event {
 }
 
 func (s *srv) peers(r *http.Request) (any, error) {
-	return s.b.Peers()
+	return s.svc.Status.Peers()
 }
 
 func (s *srv) members(r *http.Request) (any, error) {
-	return s.b.Members(), nil
+	return s.svc.Status.Members(), nil
 }
 
 func (s *srv) removePeer(r *http.Request) (any, error) {
@@ -255,17 +274,17 @@ func (s *srv) removePeer(r *http.Request) (any, error) {
 	if req.ID == "" {
 		return nil, codedErr(http.StatusBadRequest, "peer id is empty")
 	}
-	return nil, s.b.RemovePeer(r.Context(), req.ID)
+	return nil, s.svc.Status.RemovePeer(r.Context(), req.ID)
 }
 
 func (s *srv) enableWorker(r *http.Request) (any, error) {
-	return nil, s.b.SetWorkerEnabled(r.Context(), r.PathValue("id"), true)
+	return nil, s.svc.Workers.SetWorkerEnabled(r.Context(), r.PathValue("id"), true)
 }
 
 func (s *srv) disableWorker(r *http.Request) (any, error) {
-	return nil, s.b.SetWorkerEnabled(r.Context(), r.PathValue("id"), false)
+	return nil, s.svc.Workers.SetWorkerEnabled(r.Context(), r.PathValue("id"), false)
 }
 
 func (s *srv) removeWorker(r *http.Request) (any, error) {
-	return nil, s.b.RemoveWorker(r.Context(), r.PathValue("id"))
+	return nil, s.svc.Workers.RemoveWorker(r.Context(), r.PathValue("id"))
 }

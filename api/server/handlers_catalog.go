@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,77 +13,43 @@ import (
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
-// CatalogBackend is the SSISDB part of the Backend: folders, projects,
-// environments, executions of deployed packages, archives and backups. Read
-// methods serve local state; write methods go through Raft.
-type CatalogBackend interface {
-	CreateFolder(ctx context.Context, name, description string) error
-	RenameFolder(ctx context.Context, name, newName string) error
-	DeleteFolder(ctx context.Context, name string) error
-	Folders() ([]*catalog.Folder, error)
-	Folder(name string) (*catalog.Folder, error)
-
-	StartUpload(hash string, size int64) (*api.UploadStatus, error)
-	PutChunk(ctx context.Context, hash string, size int64, n int, data []byte) error
-	WriteArchive(hash string, w io.Writer) error
-
-	Deploy(ctx context.Context, folder, name, hash, deployer string) (*catalog.ProjectVersion, error)
-	Projects(folder string) ([]*catalog.Project, error)
-	Project(folder, name string) (*catalog.Project, *catalog.ProjectVersion, error)
-	ProjectVersions(folder, name string) ([]*catalog.ProjectVersion, uint64, error)
-	RestoreVersion(ctx context.Context, folder, name string, version uint64) error
-	DeleteProject(ctx context.Context, folder, name string) error
-	SetValue(ctx context.Context, folder, name string, req *api.SetValueRequest) error
-	SetReference(ctx context.Context, folder, name, env string, remove bool) error
-
-	CreateEnvironment(ctx context.Context, folder, name, description string) error
-	DeleteEnvironment(ctx context.Context, folder, name string) error
-	Environments(folder string) ([]*catalog.Environment, error)
-	Environment(folder, name string) (*catalog.Environment, error)
-	SetVariable(ctx context.Context, folder, env, name string, req *api.VariableRequest, remove bool) error
-
-	CreateExecution(ctx context.Context, folder, project, pkg string, req *api.CreateExecutionRequest, caller string) (uint64, error)
-
-	WriteSnapshot(w io.Writer) error
-	RestoreSnapshot(ctx context.Context, r io.Reader) error
-}
-
 // maxSnapshotBytes bounds a snapshot upload (PUT /v1/operator/snapshot).
 const maxSnapshotBytes = 64 << 30
 
 // registerCatalog adds the catalog routes. Archive and snapshot transfers
 // are raw bytes, not JSON, so they get their own handler on mux.
-func (s *srv) registerCatalog(h func(string, mode, handlerFunc), raw func(string, mode, http.Handler)) {
-	h("GET /v1/folders", read, s.listFolders)
-	h("POST /v1/folders", leader, s.createFolder)
-	h("GET /v1/folders/{folder}", read, s.getFolder)
-	h("POST /v1/folders/{folder}/rename", leader, s.renameFolder)
-	h("DELETE /v1/folders/{folder}", leader, s.deleteFolder)
+func (s *srv) registerCatalog(h func(string, mode, bool, handlerFunc), raw func(string, mode, bool, http.Handler)) {
+	cat, op := s.svc.Catalog != nil, s.svc.Operator != nil
+	h("GET /v1/folders", read, cat, s.listFolders)
+	h("POST /v1/folders", leader, cat, s.createFolder)
+	h("GET /v1/folders/{folder}", read, cat, s.getFolder)
+	h("POST /v1/folders/{folder}/rename", leader, cat, s.renameFolder)
+	h("DELETE /v1/folders/{folder}", leader, cat, s.deleteFolder)
 
-	h("POST /v1/archives", leader, s.startUpload)
-	h("PUT /v1/archives/{hash}/chunks/{n}", leader, s.putChunk)
-	raw("GET /v1/archives/{hash}", read, s.raw(0, s.getArchive))
+	h("POST /v1/archives", leader, cat, s.startUpload)
+	h("PUT /v1/archives/{hash}/chunks/{n}", leader, cat, s.putChunk)
+	raw("GET /v1/archives/{hash}", read, cat, s.raw(0, s.getArchive))
 
-	h("GET /v1/folders/{folder}/projects", read, s.listProjects)
-	h("GET /v1/folders/{folder}/projects/{project}", read, s.getProject)
-	h("DELETE /v1/folders/{folder}/projects/{project}", leader, s.deleteProject)
-	h("POST /v1/folders/{folder}/projects/{project}/versions", leader, s.deploy)
-	h("GET /v1/folders/{folder}/projects/{project}/versions", read, s.listVersions)
-	h("POST /v1/folders/{folder}/projects/{project}/restore", leader, s.restoreVersion)
-	h("PUT /v1/folders/{folder}/projects/{project}/values", leader, s.setValue)
-	h("POST /v1/folders/{folder}/projects/{project}/references", leader, s.setReference)
-	h("GET /v1/folders/{folder}/projects/{project}/packages", read, s.listPackages)
-	h("POST /v1/folders/{folder}/projects/{project}/packages/{package}/executions", leader, s.createExecution)
+	h("GET /v1/folders/{folder}/projects", read, cat, s.listProjects)
+	h("GET /v1/folders/{folder}/projects/{project}", read, cat, s.getProject)
+	h("DELETE /v1/folders/{folder}/projects/{project}", leader, cat, s.deleteProject)
+	h("POST /v1/folders/{folder}/projects/{project}/versions", leader, cat, s.deploy)
+	h("GET /v1/folders/{folder}/projects/{project}/versions", read, cat, s.listVersions)
+	h("POST /v1/folders/{folder}/projects/{project}/restore", leader, cat, s.restoreVersion)
+	h("PUT /v1/folders/{folder}/projects/{project}/values", leader, cat, s.setValue)
+	h("POST /v1/folders/{folder}/projects/{project}/references", leader, cat, s.setReference)
+	h("GET /v1/folders/{folder}/projects/{project}/packages", read, cat, s.listPackages)
+	h("POST /v1/folders/{folder}/projects/{project}/packages/{package}/executions", leader, cat, s.createExecution)
 
-	h("GET /v1/folders/{folder}/environments", read, s.listEnvironments)
-	h("POST /v1/folders/{folder}/environments", leader, s.createEnvironment)
-	h("GET /v1/folders/{folder}/environments/{env}", read, s.getEnvironment)
-	h("DELETE /v1/folders/{folder}/environments/{env}", leader, s.deleteEnvironment)
-	h("PUT /v1/folders/{folder}/environments/{env}/variables/{name}", leader, s.setVariable)
-	h("DELETE /v1/folders/{folder}/environments/{env}/variables/{name}", leader, s.deleteVariable)
+	h("GET /v1/folders/{folder}/environments", read, cat, s.listEnvironments)
+	h("POST /v1/folders/{folder}/environments", leader, cat, s.createEnvironment)
+	h("GET /v1/folders/{folder}/environments/{env}", read, cat, s.getEnvironment)
+	h("DELETE /v1/folders/{folder}/environments/{env}", leader, cat, s.deleteEnvironment)
+	h("PUT /v1/folders/{folder}/environments/{env}/variables/{name}", leader, cat, s.setVariable)
+	h("DELETE /v1/folders/{folder}/environments/{env}/variables/{name}", leader, cat, s.deleteVariable)
 
-	raw("GET /v1/operator/snapshot", leader, s.raw(0, s.saveSnapshot))
-	raw("PUT /v1/operator/snapshot", leader, s.raw(maxSnapshotBytes, s.restoreSnapshot))
+	raw("GET /v1/operator/snapshot", leader, op, s.raw(0, s.saveSnapshot))
+	raw("PUT /v1/operator/snapshot", leader, op, s.raw(maxSnapshotBytes, s.restoreSnapshot))
 }
 
 // countingWriter records whether anything was written, so an error before
@@ -123,7 +88,7 @@ func (s *srv) raw(limit int64, fn func(w io.Writer, r *http.Request) error) http
 			s.logger.Error("raw response failed midway", "path", r.URL.Path, "error", err)
 			return
 		}
-		code := statusOf(err)
+		code := errorStatus(err)
 		if code >= 500 {
 			s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
@@ -134,7 +99,7 @@ func (s *srv) raw(limit int64, fn func(w io.Writer, r *http.Request) error) http
 }
 
 func (s *srv) listFolders(r *http.Request) (any, error) {
-	list, err := s.b.Folders()
+	list, err := s.svc.Catalog.Folders()
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +115,11 @@ func (s *srv) createFolder(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.CreateFolder(r.Context(), req.Name, req.Description)
+	return nil, s.svc.Catalog.CreateFolder(r.Context(), req.Name, req.Description)
 }
 
 func (s *srv) getFolder(r *http.Request) (any, error) {
-	f, err := s.b.Folder(r.PathValue("folder"))
+	f, err := s.svc.Catalog.Folder(r.PathValue("folder"))
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +131,11 @@ func (s *srv) renameFolder(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.RenameFolder(r.Context(), r.PathValue("folder"), req.Name)
+	return nil, s.svc.Catalog.RenameFolder(r.Context(), r.PathValue("folder"), req.Name)
 }
 
 func (s *srv) deleteFolder(r *http.Request) (any, error) {
-	return nil, s.b.DeleteFolder(r.Context(), r.PathValue("folder"))
+	return nil, s.svc.Catalog.DeleteFolder(r.Context(), r.PathValue("folder"))
 }
 
 func (s *srv) startUpload(r *http.Request) (any, error) {
@@ -178,7 +143,7 @@ func (s *srv) startUpload(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return s.b.StartUpload(req.Hash, req.Size)
+	return s.svc.Catalog.StartUpload(req.Hash, req.Size)
 }
 
 func (s *srv) putChunk(r *http.Request) (any, error) {
@@ -197,11 +162,11 @@ func (s *srv) putChunk(r *http.Request) (any, error) {
 	if len(data) > catalog.ArchiveChunkSize {
 		return nil, codedErr(http.StatusRequestEntityTooLarge, "a chunk is at most %d bytes", catalog.ArchiveChunkSize)
 	}
-	return nil, s.b.PutChunk(r.Context(), r.PathValue("hash"), size, n, data)
+	return nil, s.svc.Catalog.PutChunk(r.Context(), r.PathValue("hash"), size, n, data)
 }
 
 func (s *srv) getArchive(w io.Writer, r *http.Request) error {
-	return s.b.WriteArchive(r.PathValue("hash"), w)
+	return s.svc.Catalog.WriteArchive(r.PathValue("hash"), w)
 }
 
 func toAPIParams(defs []pkgspec.Parameter) []api.Param {
@@ -248,7 +213,7 @@ func toAPIProject(p *catalog.Project, cur *catalog.ProjectVersion) api.Project {
 }
 
 func (s *srv) listProjects(r *http.Request) (any, error) {
-	list, err := s.b.Projects(r.PathValue("folder"))
+	list, err := s.svc.Catalog.Projects(r.PathValue("folder"))
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +225,7 @@ func (s *srv) listProjects(r *http.Request) (any, error) {
 }
 
 func (s *srv) getProject(r *http.Request) (any, error) {
-	p, cur, err := s.b.Project(r.PathValue("folder"), r.PathValue("project"))
+	p, cur, err := s.svc.Catalog.Project(r.PathValue("folder"), r.PathValue("project"))
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +233,7 @@ func (s *srv) getProject(r *http.Request) (any, error) {
 }
 
 func (s *srv) deleteProject(r *http.Request) (any, error) {
-	return nil, s.b.DeleteProject(r.Context(), r.PathValue("folder"), r.PathValue("project"))
+	return nil, s.svc.Catalog.DeleteProject(r.Context(), r.PathValue("folder"), r.PathValue("project"))
 }
 
 func (s *srv) deploy(r *http.Request) (any, error) {
@@ -276,7 +241,7 @@ func (s *srv) deploy(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	v, err := s.b.Deploy(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Hash, caller(r))
+	v, err := s.svc.Catalog.Deploy(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Hash, caller(r))
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +249,7 @@ func (s *srv) deploy(r *http.Request) (any, error) {
 }
 
 func (s *srv) listVersions(r *http.Request) (any, error) {
-	list, current, err := s.b.ProjectVersions(r.PathValue("folder"), r.PathValue("project"))
+	list, current, err := s.svc.Catalog.ProjectVersions(r.PathValue("folder"), r.PathValue("project"))
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +267,7 @@ func (s *srv) restoreVersion(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.RestoreVersion(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Version)
+	return nil, s.svc.Catalog.RestoreVersion(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Version)
 }
 
 func (s *srv) setValue(r *http.Request) (any, error) {
@@ -310,7 +275,7 @@ func (s *srv) setValue(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.SetValue(r.Context(), r.PathValue("folder"), r.PathValue("project"), &req)
+	return nil, s.svc.Catalog.SetValue(r.Context(), r.PathValue("folder"), r.PathValue("project"), &req)
 }
 
 func (s *srv) setReference(r *http.Request) (any, error) {
@@ -318,11 +283,11 @@ func (s *srv) setReference(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.SetReference(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Environment, req.Remove)
+	return nil, s.svc.Catalog.SetReference(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Environment, req.Remove)
 }
 
 func (s *srv) listPackages(r *http.Request) (any, error) {
-	_, cur, err := s.b.Project(r.PathValue("folder"), r.PathValue("project"))
+	_, cur, err := s.svc.Catalog.Project(r.PathValue("folder"), r.PathValue("project"))
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +299,7 @@ func (s *srv) createExecution(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	id, err := s.b.CreateExecution(r.Context(), r.PathValue("folder"), r.PathValue("project"), r.PathValue("package"), &req, caller(r))
+	id, err := s.svc.Catalog.CreateExecution(r.Context(), r.PathValue("folder"), r.PathValue("project"), r.PathValue("package"), &req, caller(r))
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +319,7 @@ func toAPIEnvironment(e *catalog.Environment) api.Environment {
 }
 
 func (s *srv) listEnvironments(r *http.Request) (any, error) {
-	list, err := s.b.Environments(r.PathValue("folder"))
+	list, err := s.svc.Catalog.Environments(r.PathValue("folder"))
 	if err != nil {
 		return nil, err
 	}
@@ -370,11 +335,11 @@ func (s *srv) createEnvironment(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.CreateEnvironment(r.Context(), r.PathValue("folder"), req.Name, req.Description)
+	return nil, s.svc.Catalog.CreateEnvironment(r.Context(), r.PathValue("folder"), req.Name, req.Description)
 }
 
 func (s *srv) getEnvironment(r *http.Request) (any, error) {
-	e, err := s.b.Environment(r.PathValue("folder"), r.PathValue("env"))
+	e, err := s.svc.Catalog.Environment(r.PathValue("folder"), r.PathValue("env"))
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +347,7 @@ func (s *srv) getEnvironment(r *http.Request) (any, error) {
 }
 
 func (s *srv) deleteEnvironment(r *http.Request) (any, error) {
-	return nil, s.b.DeleteEnvironment(r.Context(), r.PathValue("folder"), r.PathValue("env"))
+	return nil, s.svc.Catalog.DeleteEnvironment(r.Context(), r.PathValue("folder"), r.PathValue("env"))
 }
 
 func (s *srv) setVariable(r *http.Request) (any, error) {
@@ -390,19 +355,19 @@ func (s *srv) setVariable(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return nil, s.b.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &req, false)
+	return nil, s.svc.Catalog.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &req, false)
 }
 
 func (s *srv) deleteVariable(r *http.Request) (any, error) {
-	return nil, s.b.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &api.VariableRequest{}, true)
+	return nil, s.svc.Catalog.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &api.VariableRequest{}, true)
 }
 
 func (s *srv) saveSnapshot(w io.Writer, r *http.Request) error {
-	return s.b.WriteSnapshot(w)
+	return s.svc.Operator.WriteSnapshot(w)
 }
 
 func (s *srv) restoreSnapshot(_ io.Writer, r *http.Request) error {
-	err := s.b.RestoreSnapshot(r.Context(), r.Body)
+	err := s.svc.Operator.RestoreSnapshot(r.Context(), r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return codedErr(http.StatusRequestEntityTooLarge, "snapshot is larger than %d bytes", mbe.Limit)

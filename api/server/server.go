@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,37 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
-	"github.com/scaleout/scaleout/catalog"
 )
-
-// Backend is what the handlers need from the agent. Read methods serve local
-// state; write methods go through Raft. Implementations must be safe for
-// concurrent use.
-type Backend interface {
-	Router
-	Members() []api.Member
-	Peers() ([]api.Peer, error)
-	RemovePeer(ctx context.Context, id string) error
-	SetWorkerEnabled(ctx context.Context, id string, enabled bool) error
-	RemoveWorker(ctx context.Context, id string) error
-	// PendingReason says why a pending execution waits ("" if a worker can take it).
-	PendingReason(e *catalog.Execution) string
-	Leader() (api.Leader, error)
-	Changed() <-chan struct{}
-	Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error)
-	// SubmitBulk creates many executions in one Raft command, all or none.
-	SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error)
-	Execution(id uint64) (*catalog.Execution, error)
-	Executions(o catalog.ListOptions) ([]*catalog.Execution, error)
-	Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error)
-	Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error)
-	RegisterWorker(ctx context.Context, w *catalog.Worker) error
-	Workers() ([]api.Worker, error)
-	Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error)
-	ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error
-	ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error
-	CatalogBackend // folders, projects, environments: handlers_catalog.go
-}
 
 // Config configures the handlers.
 type Config struct {
@@ -59,8 +28,8 @@ func DefaultConfig() Config {
 	return Config{MaxBodyBytes: 16 << 20, MaxEventsWait: 5 * time.Minute}
 }
 
-// New returns the API handler.
-func New(cfg Config, b Backend) http.Handler {
+// New returns the API handler serving svc.
+func New(cfg Config, svc Services) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultConfig().MaxBodyBytes
 	}
@@ -70,37 +39,55 @@ func New(cfg Config, b Backend) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	s := &srv{cfg: cfg, b: b, logger: cfg.Logger.Named("http"),
+	if svc.Router == nil {
+		svc.Router = selfRouter{}
+	}
+	s := &srv{cfg: cfg, svc: svc, logger: cfg.Logger.Named("http"),
 		transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
 	mux := http.NewServeMux()
 	// Where each route is served: local (this agent answers), read (local
 	// copy of the catalog unless ?consistent=true or this agent has none),
 	// leader (forwarded to the leader unless this agent leads).
-	h := func(pattern string, m mode, fn handlerFunc) {
+	// A route of a service the agent does not have answers 501 instead of
+	// calling a nil interface.
+	h := func(pattern string, m mode, have bool, fn handlerFunc) {
+		if !have {
+			fn = func(*http.Request) (any, error) { return nil, errNoService(pattern) }
+		}
 		mux.Handle(pattern, s.route(m, s.cfg.MaxBodyBytes, s.wrap(fn)))
 	}
-	h("GET /v1/status/leader", local, s.leader)
-	h("GET /v1/status/peers", read, s.peers)
-	h("GET /v1/members", local, s.members)
-	h("POST /v1/operator/raft/remove-peer", leader, s.removePeer)
-	h("POST /v1/executions", leader, s.submit)
-	h("POST /v1/executions/bulk", leader, s.submitBulk)
-	h("GET /v1/executions", read, s.listExecutions)
-	h("GET /v1/executions/{id}", read, s.execution)
-	h("GET /v1/executions/{id}/events", read, s.events)
-	h("POST /v1/executions/{id}/stop", leader, s.stop)
-	h("POST /v1/executions/{id}/attempts/{attempt}/events", leader, s.reportEvents)
-	h("POST /v1/executions/{id}/attempts/{attempt}/result", leader, s.reportResult)
-	h("POST /v1/workers", leader, s.registerWorker)
-	h("GET /v1/workers", leader, s.listWorkers)
-	h("POST /v1/workers/{id}/poll", leader, s.poll)
-	h("POST /v1/workers/{id}/enable", leader, s.enableWorker)
-	h("POST /v1/workers/{id}/disable", leader, s.disableWorker)
-	h("DELETE /v1/workers/{id}", leader, s.removeWorker)
+	st, ex, wk := svc.Status != nil, svc.Executions != nil, svc.Workers != nil
+	h("GET /v1/status/leader", local, st, s.leader)
+	h("GET /v1/status/peers", read, st, s.peers)
+	h("GET /v1/members", local, st, s.members)
+	h("POST /v1/operator/raft/remove-peer", leader, st, s.removePeer)
+	h("POST /v1/executions", leader, ex, s.submit)
+	h("POST /v1/executions/bulk", leader, ex, s.submitBulk)
+	h("GET /v1/executions", read, ex, s.listExecutions)
+	h("GET /v1/executions/{id}", read, ex, s.execution)
+	h("GET /v1/executions/{id}/events", read, ex, s.events)
+	h("POST /v1/executions/{id}/stop", leader, ex, s.stop)
+	h("POST /v1/executions/{id}/attempts/{attempt}/events", leader, wk, s.reportEvents)
+	h("POST /v1/executions/{id}/attempts/{attempt}/result", leader, wk, s.reportResult)
+	h("POST /v1/workers", leader, wk, s.registerWorker)
+	h("GET /v1/workers", leader, wk, s.listWorkers)
+	h("POST /v1/workers/{id}/poll", leader, wk, s.poll)
+	h("POST /v1/workers/{id}/enable", leader, wk, s.enableWorker)
+	h("POST /v1/workers/{id}/disable", leader, wk, s.disableWorker)
+	h("DELETE /v1/workers/{id}", leader, wk, s.removeWorker)
 	// Raw transfers set their own body limits where they are served.
-	raw := func(pattern string, m mode, hd http.Handler) { mux.Handle(pattern, s.route(m, 0, hd)) }
+	raw := func(pattern string, m mode, have bool, hd http.Handler) {
+		if !have {
+			hd = s.raw(0, func(io.Writer, *http.Request) error { return errNoService(pattern) })
+		}
+		mux.Handle(pattern, s.route(m, 0, hd))
+	}
 	s.registerCatalog(h, raw)
 	return jsonFallback(mux)
+}
+
+func errNoService(pattern string) error {
+	return codedErr(http.StatusNotImplemented, "this agent does not serve %s", pattern)
 }
 
 // jsonFallback answers requests no pattern matches (404, or 405 for a known
@@ -143,43 +130,12 @@ func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
 
 type srv struct {
 	cfg       Config
-	b         Backend
+	svc       Services
 	logger    hclog.Logger
 	transport http.RoundTripper // for forwarding to the leader
 }
 
 type handlerFunc func(r *http.Request) (any, error)
-
-type codedError struct {
-	code int
-	msg  string
-}
-
-func (e *codedError) Error() string   { return e.msg }
-func (e *codedError) HTTPStatus() int { return e.code }
-
-func codedErr(code int, format string, args ...any) error {
-	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
-// statusOf maps an error to an HTTP status.
-func statusOf(err error) int {
-	var hs interface{ HTTPStatus() int }
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
-	case errors.As(err, &hs):
-		return hs.HTTPStatus()
-	case errors.Is(err, catalog.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, catalog.ErrAlreadyEnded), errors.Is(err, catalog.ErrStaleAttempt), errors.Is(err, catalog.ErrNotPending):
-		return http.StatusConflict
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
 
 func (s *srv) wrap(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +143,7 @@ func (s *srv) wrap(fn handlerFunc) http.Handler {
 		out, err := fn(r)
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
-			code := statusOf(err)
+			code := errorStatus(err)
 			msg := err.Error()
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {

@@ -13,42 +13,36 @@ import (
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/service"
 )
 
-// mockBackend records calls and answers from a map of executions.
-type mockBackend struct {
-	CatalogBackend // nil: the catalog routes have their own tests
-
+// execMock is an ExecutionService over a map of executions; it records
+// submissions.
+type execMock struct {
 	mu        sync.Mutex
 	execs     map[uint64]*catalog.Execution
 	events    map[uint64][]catalog.Event
 	submitted []*api.SubmitRequest
 	submitErr error
 	changed   chan struct{}
-	leaderAPI string // "" = this agent leads
-	stateless bool
-	barriers  int
 }
 
-func newMock() *mockBackend {
-	return &mockBackend{execs: map[uint64]*catalog.Execution{}, events: map[uint64][]catalog.Event{}, changed: make(chan struct{})}
+func newExecMock() *execMock {
+	return &execMock{execs: map[uint64]*catalog.Execution{}, events: map[uint64][]catalog.Event{}, changed: make(chan struct{})}
 }
 
-func (m *mockBackend) Leader() (api.Leader, error) {
-	return api.Leader{Node: "n1", API: "http://x"}, nil
-}
-func (m *mockBackend) Changed() <-chan struct{} {
+func (m *execMock) Changed() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.changed
 }
-func (m *mockBackend) notify() {
+func (m *execMock) notify() {
 	m.mu.Lock()
 	close(m.changed)
 	m.changed = make(chan struct{})
 	m.mu.Unlock()
 }
-func (m *mockBackend) Submit(_ context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
+func (m *execMock) Submit(_ context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.submitErr != nil {
@@ -59,7 +53,7 @@ func (m *mockBackend) Submit(_ context.Context, req *api.SubmitRequest, caller s
 	m.execs[id] = &catalog.Execution{ID: id, Status: catalog.StatusPending, Caller: caller}
 	return id, nil
 }
-func (m *mockBackend) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
+func (m *execMock) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
 	var ids []uint64
 	for i := range reqs {
 		id, err := m.Submit(ctx, &reqs[i], caller)
@@ -70,7 +64,7 @@ func (m *mockBackend) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, 
 	}
 	return ids, nil
 }
-func (m *mockBackend) Execution(id uint64) (*catalog.Execution, error) {
+func (m *execMock) Execution(id uint64) (*catalog.Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e := m.execs[id]; e != nil {
@@ -79,7 +73,7 @@ func (m *mockBackend) Execution(id uint64) (*catalog.Execution, error) {
 	}
 	return nil, fmt.Errorf("execution %d: %w", id, catalog.ErrNotFound)
 }
-func (m *mockBackend) Executions(catalog.ListOptions) ([]*catalog.Execution, error) {
+func (m *execMock) Executions(catalog.ListOptions) ([]*catalog.Execution, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*catalog.Execution
@@ -88,7 +82,7 @@ func (m *mockBackend) Executions(catalog.ListOptions) ([]*catalog.Execution, err
 	}
 	return out, nil
 }
-func (m *mockBackend) Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error) {
+func (m *execMock) Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error) {
 	e, err := m.Execution(id)
 	if err != nil {
 		return nil, nil, err
@@ -103,7 +97,7 @@ func (m *mockBackend) Events(id, after uint64, limit int) ([]catalog.Event, *cat
 	}
 	return out, e, nil
 }
-func (m *mockBackend) Stop(_ context.Context, id uint64, _ string) (catalog.Status, error) {
+func (m *execMock) Stop(_ context.Context, id uint64, _ string) (catalog.Status, error) {
 	e, err := m.Execution(id)
 	if err != nil {
 		return "", err
@@ -113,33 +107,69 @@ func (m *mockBackend) Stop(_ context.Context, id uint64, _ string) (catalog.Stat
 	}
 	return catalog.StatusCanceled, nil
 }
-func (m *mockBackend) RegisterWorker(context.Context, *catalog.Worker) error { return nil }
-func (m *mockBackend) Workers() ([]api.Worker, error)                        { return nil, nil }
-func (m *mockBackend) LeaderAPI() (string, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.leaderAPI, m.leaderAPI == "", nil
-}
-func (m *mockBackend) HasState() bool                                       { return !m.stateless }
-func (m *mockBackend) Barrier(context.Context) error                        { m.barriers++; return nil }
-func (m *mockBackend) Members() []api.Member                                { return []api.Member{{Name: "n1"}} }
-func (m *mockBackend) Peers() ([]api.Peer, error)                           { return nil, nil }
-func (m *mockBackend) RemovePeer(context.Context, string) error             { return nil }
-func (m *mockBackend) SetWorkerEnabled(context.Context, string, bool) error { return nil }
-func (m *mockBackend) RemoveWorker(context.Context, string) error           { return nil }
-func (m *mockBackend) PendingReason(*catalog.Execution) string              { return "waiting" }
-func (m *mockBackend) Poll(context.Context, string, *api.PollRequest) (*api.PollResponse, error) {
-	return &api.PollResponse{}, nil
-}
-func (m *mockBackend) ReportEvents(context.Context, uint64, int, []catalog.Event) error { return nil }
-func (m *mockBackend) ReportResult(context.Context, uint64, int, *api.ResultReport, []catalog.Event) error {
-	return catalog.ErrStaleAttempt
+func (m *execMock) PendingReason(*catalog.Execution) string { return "waiting" }
+
+// workerMock is a WorkerService with a fixed list of workers whose reports
+// get reportErr.
+type workerMock struct {
+	list      []service.WorkerStatus
+	reportErr error
 }
 
-func newTestServer(t *testing.T, b Backend, maxBody int64) *httptest.Server {
+func (w *workerMock) RegisterWorker(context.Context, *catalog.Worker) error { return nil }
+func (w *workerMock) Workers() ([]service.WorkerStatus, error)              { return w.list, nil }
+func (w *workerMock) SetWorkerEnabled(context.Context, string, bool) error  { return nil }
+func (w *workerMock) RemoveWorker(context.Context, string) error            { return nil }
+func (w *workerMock) Poll(context.Context, string, *api.PollRequest) (*api.PollResponse, error) {
+	return &api.PollResponse{}, nil
+}
+func (w *workerMock) ReportEvents(context.Context, uint64, int, []catalog.Event) error {
+	return w.reportErr
+}
+func (w *workerMock) ReportResult(context.Context, uint64, int, *api.ResultReport, []catalog.Event) error {
+	return w.reportErr
+}
+
+// statusMock is a StatusService that knows one leader, or none (err).
+type statusMock struct {
+	leader service.LeaderStatus
+	err    error
+}
+
+func (s *statusMock) Leader() (service.LeaderStatus, error)    { return s.leader, s.err }
+func (s *statusMock) Peers() ([]api.Peer, error)               { return nil, s.err }
+func (s *statusMock) Members() []api.Member                    { return []api.Member{{Name: s.leader.Node, Leader: true}} }
+func (s *statusMock) RemovePeer(context.Context, string) error { return s.err }
+
+// routerMock is a Router: this agent leads unless leaderAPI is set.
+type routerMock struct {
+	mu        sync.Mutex
+	leaderAPI string
+	stateless bool
+	barriers  int
+}
+
+func (r *routerMock) LeaderAPI() (string, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leaderAPI, r.leaderAPI == "", nil
+}
+func (r *routerMock) HasState() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.stateless
+}
+func (r *routerMock) Barrier(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.barriers++
+	return nil
+}
+
+func newTestServer(t *testing.T, svc Services, maxBody int64) *httptest.Server {
 	cfg := DefaultConfig()
 	cfg.MaxBodyBytes = maxBody
-	ts := httptest.NewServer(New(cfg, b))
+	ts := httptest.NewServer(New(cfg, svc))
 	t.Cleanup(ts.Close)
 	return ts
 }
@@ -157,8 +187,8 @@ func do(t *testing.T, ts *httptest.Server, method, path, body string) (int, stri
 }
 
 func TestServer_ErrorsChangeNothing(t *testing.T) {
-	b := newMock()
-	ts := newTestServer(t, b, 1024)
+	b := newExecMock()
+	ts := newTestServer(t, Services{Executions: b, Workers: &workerMock{reportErr: catalog.ErrStaleAttempt}}, 1024)
 	cases := []struct {
 		name, method, path, body string
 		code                     int
@@ -200,8 +230,8 @@ func TestServer_ErrorsChangeNothing(t *testing.T) {
 }
 
 func TestServer_SubmitAndRead(t *testing.T) {
-	b := newMock()
-	ts := newTestServer(t, b, 1<<20)
+	b := newExecMock()
+	ts := newTestServer(t, Services{Executions: b, Status: &statusMock{leader: service.LeaderStatus{Node: "n1", API: "http://x", Index: 7}}}, 1<<20)
 	c, err := api.NewClient(api.Config{Address: ts.URL, Caller: "alice@host"})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +250,7 @@ func TestServer_SubmitAndRead(t *testing.T) {
 		t.Fatalf("list: %v %v", list, err)
 	}
 	l, err := c.Status().Leader(ctx)
-	if err != nil || l.Node != "n1" {
+	if err != nil || l.Node != "n1" || l.API != "http://x" || l.Index != 7 {
 		t.Fatalf("leader: %+v %v", l, err)
 	}
 	ids, err := c.Executions().SubmitBulk(ctx, []api.SubmitRequest{{Package: "name: y"}, {Package: "name: z"}})
@@ -237,9 +267,9 @@ func TestServer_SubmitAndRead(t *testing.T) {
 }
 
 func TestServer_EventsLongPoll(t *testing.T) {
-	b := newMock()
+	b := newExecMock()
 	b.execs[1] = &catalog.Execution{ID: 1, Status: catalog.StatusRunning}
-	ts := newTestServer(t, b, 1<<20)
+	ts := newTestServer(t, Services{Executions: b}, 1<<20)
 	c, _ := api.NewClient(api.Config{Address: ts.URL})
 	got := make(chan *api.EventsResponse, 1)
 	go func() {
@@ -268,10 +298,10 @@ func TestServer_EventsLongPoll(t *testing.T) {
 }
 
 func TestServer_MasksSensitiveParams(t *testing.T) {
-	b := newMock()
+	b := newExecMock()
 	b.execs[1] = &catalog.Execution{ID: 1, Status: catalog.StatusPending, ExecutionSpec: catalog.ExecutionSpec{
 		Params: map[string]string{"password": "hunter2", "user": "sa"}, Sensitive: []string{"password"}}}
-	ts := newTestServer(t, b, 1<<20)
+	ts := newTestServer(t, Services{Executions: b}, 1<<20)
 	for _, path := range []string{"/v1/executions/1", "/v1/executions"} {
 		code, body := do(t, ts, "GET", path, "")
 		if code != 200 || strings.Contains(body, "hunter2") || !strings.Contains(body, api.Masked) || !strings.Contains(body, `"sa"`) {
@@ -287,11 +317,10 @@ func TestServer_MasksSensitiveParams(t *testing.T) {
 // and consistent reads go to the leader, plain reads stay local, and a
 // worker-only agent forwards reads too.
 func TestServer_ForwardsToLeader(t *testing.T) {
-	lb := newMock()
-	leader := newTestServer(t, lb, 1<<20)
-	fb := newMock()
-	fb.leaderAPI = leader.URL
-	follower := newTestServer(t, fb, 1<<20)
+	lb, lr := newExecMock(), &routerMock{}
+	leader := newTestServer(t, Services{Router: lr, Executions: lb}, 1<<20)
+	fb, fr := newExecMock(), &routerMock{leaderAPI: leader.URL}
+	follower := newTestServer(t, Services{Router: fr, Executions: fb}, 1<<20)
 
 	code, body := do(t, follower, "POST", "/v1/executions", `{"package": "name: x"}`)
 	if code != 200 || len(lb.submitted) != 1 || len(fb.submitted) != 0 {
@@ -302,20 +331,22 @@ func TestServer_ForwardsToLeader(t *testing.T) {
 		t.Fatalf("local read on follower: %d, want 404 from its own copy", code)
 	}
 	// Consistent read: the leader's copy, after a barrier.
-	if code, body := do(t, follower, "GET", "/v1/executions/1?consistent=true", ""); code != 200 || lb.barriers != 1 {
-		t.Fatalf("consistent read: %d %s, barriers %d", code, body, lb.barriers)
+	if code, body := do(t, follower, "GET", "/v1/executions/1?consistent=true", ""); code != 200 || lr.barriers != 1 {
+		t.Fatalf("consistent read: %d %s, barriers %d", code, body, lr.barriers)
 	}
-	fb.stateless = true
+	fr.stateless = true
 	if code, _ := do(t, follower, "GET", "/v1/executions/1", ""); code != 200 {
 		t.Fatalf("read on a worker-only agent: %d", code)
 	}
 	// Oversize bodies are refused before forwarding.
-	small := newTestServer(t, fb, 64)
+	small := newTestServer(t, Services{Router: fr, Executions: fb}, 64)
 	if code, _ := do(t, small, "POST", "/v1/executions", `{"package": "`+strings.Repeat("x", 200)+`"}`); code != 413 {
 		t.Fatalf("oversize forwarded body: %d", code)
 	}
 	// An unreachable leader is a 502 naming it; a forwarding loop is cut.
-	fb.leaderAPI = "http://127.0.0.1:1"
+	fr.mu.Lock()
+	fr.leaderAPI = "http://127.0.0.1:1"
+	fr.mu.Unlock()
 	if code, body := do(t, follower, "POST", "/v1/executions/1/stop", ""); code != 502 || !strings.Contains(body, "127.0.0.1:1") {
 		t.Fatalf("unreachable leader: %d %s", code, body)
 	}

@@ -204,6 +204,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	ccfg.Dialer = cfg.RaftDialer
 	ccfg.GossipTransport = cfg.GossipTransport
+	ccfg.PeerClient = newPeerClient()
 	ccfg.Logger = logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
 		// An ephemeral port is only known after listening: let the cluster
@@ -247,7 +248,11 @@ func New(cfg Config) (*Agent, error) {
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = cfg.MaxBodyBytes
 	scfg.Logger = logger
-	a.httpSrv = &http.Server{Handler: server.New(scfg, backend{a.master, a.catalog}), ReadHeaderTimeout: 10 * time.Second}
+	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Workers: a.master}
+	if a.catalog != nil { // worker-only agents forward every catalog route
+		svc.Catalog, svc.Operator = a.catalog, a.catalog
+	}
+	a.httpSrv = &http.Server{Handler: server.New(scfg, svc), ReadHeaderTimeout: 10 * time.Second}
 	go func() { a.httpDone <- a.httpSrv.Serve(ln) }()
 
 	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node})
@@ -276,14 +281,6 @@ func New(cfg Config) (*Agent, error) {
 	a.stopWorker = cancel
 	go func() { defer close(a.workerDone); a.worker.Run(wctx) }()
 	return a, nil
-}
-
-// backend is what the API serves: the master's execution, worker and cluster
-// endpoints plus the catalog's. On a worker-only agent the catalog is nil and
-// never called: every catalog route is forwarded to a server.
-type backend struct {
-	*master.Master
-	*master.Catalog
 }
 
 // advertiseHost picks the address other agents reach this one at.

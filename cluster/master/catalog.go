@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/catalog/project"
+	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/fsm"
 )
@@ -135,44 +135,19 @@ func (c *Catalog) Close() {
 	<-c.loop
 }
 
-// catalogErr gives a catalog error its HTTP status.
-func catalogErr(err error) error {
-	var coded *Error
-	switch {
-	case err == nil || errors.As(err, &coded):
-		return err
-	case errors.Is(err, catalog.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Err: err}
-	case errors.Is(err, catalog.ErrExists), errors.Is(err, catalog.ErrNotEmpty), errors.Is(err, catalog.ErrAlreadyEnded), errors.Is(err, catalog.ErrStaleAttempt):
-		return &Error{Status: http.StatusConflict, Err: err}
-	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, pkgspec.ErrParamType), errors.Is(err, pkgspec.ErrParamRequired),
-		errors.Is(err, pkgspec.ErrUnknownParam), errors.Is(err, ErrSensitiveBinding):
-		return &Error{Status: http.StatusBadRequest, Err: err}
-	case errors.Is(err, project.ErrTooLarge):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Err: err}
-	case errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrShutdown), errors.Is(err, cluster.ErrNoLeader):
-		return &Error{Status: http.StatusServiceUnavailable, Err: err}
-	}
-	return err
-}
-
 func (c *Catalog) apply(ctx context.Context, t fsm.MessageType, msg any) (any, error) {
 	resp, _, err := c.raft.Apply(ctx, t, msg)
-	return resp, catalogErr(err)
+	return resp, err
 }
 
 func (c *Catalog) view(fn func(tx *catalog.Tx) error) error {
-	return catalogErr(c.store.View(fn))
-}
-
-func badRequest(format string, args ...any) error {
-	return &Error{Status: http.StatusBadRequest, Err: fmt.Errorf(format, args...)}
+	return c.store.View(fn)
 }
 
 // CreateFolder creates a folder.
 func (c *Catalog) CreateFolder(ctx context.Context, name, description string) error {
 	if err := catalog.ValidateObjectName("folder", name); err != nil {
-		return catalogErr(err)
+		return err
 	}
 	_, err := c.apply(ctx, fsm.FolderCreateType, &fsm.FolderCreateRequest{Time: c.now(), Name: name, Description: description})
 	return err
@@ -181,7 +156,7 @@ func (c *Catalog) CreateFolder(ctx context.Context, name, description string) er
 // RenameFolder renames a folder with its projects and environments.
 func (c *Catalog) RenameFolder(ctx context.Context, name, newName string) error {
 	if err := catalog.ValidateObjectName("folder", newName); err != nil {
-		return catalogErr(err)
+		return err
 	}
 	_, err := c.apply(ctx, fsm.FolderRenameType, &fsm.FolderRenameRequest{Time: c.now(), Name: name, NewName: newName})
 	return err
@@ -209,14 +184,14 @@ var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func (c *Catalog) checkUpload(hash string, size int64) error {
 	if !hashRE.MatchString(hash) {
-		return badRequest("invalid archive hash %q: want 64 lower-case hex digits (SHA-256)", hash)
+		return invalidf("invalid archive hash %q: want 64 lower-case hex digits (SHA-256)", hash)
 	}
 	if size <= 0 {
-		return badRequest("archive size must be positive")
+		return invalidf("archive size must be positive")
 	}
 	if size > c.cfg.MaxArchiveBytes {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf(
-			"project archive is %d bytes, over the limit of %d bytes (the agent's --max-archive-bytes); leave large data out of the project", size, c.cfg.MaxArchiveBytes)}
+		return service.Classify(project.ErrTooLarge, fmt.Errorf(
+			"project archive is %d bytes, over the limit of %d bytes (the agent's --max-archive-bytes); leave large data out of the project", size, c.cfg.MaxArchiveBytes))
 	}
 	return nil
 }
@@ -231,7 +206,7 @@ func (c *Catalog) StartUpload(hash string, size int64) (*api.UploadStatus, error
 	err := c.store.View(func(tx *catalog.Tx) error {
 		if m, err := tx.ArchiveInfo(hash); err == nil {
 			if m.Size != size {
-				return badRequest("archive %s is stored with size %d, not %d", hash, m.Size, size)
+				return invalidf("archive %s is stored with size %d, not %d", hash, m.Size, size)
 			}
 			st.Exists = true
 			return nil
@@ -262,7 +237,7 @@ func (c *Catalog) WriteArchive(hash string, w io.Writer) error {
 // folder/name. The project name in project.yaml must be name.
 func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer string) (*catalog.ProjectVersion, error) {
 	if !hashRE.MatchString(hash) {
-		return nil, badRequest("invalid archive hash %q", hash)
+		return nil, invalidf("invalid archive hash %q", hash)
 	}
 	var buf bytes.Buffer
 	err := c.view(func(tx *catalog.Tx) error {
@@ -274,10 +249,10 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 		}
 		m, have, err := tx.StagedChunks(hash)
 		if err != nil {
-			return badRequest("archive %s was not uploaded (POST /v1/archives first)", hash)
+			return invalidf("archive %s was not uploaded (POST /v1/archives first)", hash)
 		}
 		if len(have) != m.Chunks {
-			return badRequest("upload of archive %s is incomplete: %d of %d chunks", hash, len(have), m.Chunks)
+			return invalidf("upload of archive %s is incomplete: %d of %d chunks", hash, len(have), m.Chunks)
 		}
 		return tx.WriteStaged(hash, &buf)
 	})
@@ -285,18 +260,18 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 		return nil, err
 	}
 	if got := project.Hash(buf.Bytes()); got != hash {
-		return nil, badRequest("uploaded archive has hash %s, not %s (corrupt upload; deploy again)", got, hash)
+		return nil, invalidf("uploaded archive has hash %s, not %s (corrupt upload; deploy again)", got, hash)
 	}
 	files, err := project.ReadFiles(buf.Bytes(), 8*c.cfg.MaxArchiveBytes)
 	if err != nil {
-		return nil, catalogErr(fmt.Errorf("%w: %v", catalog.ErrInvalid, err))
+		return nil, fmt.Errorf("%w: %v", catalog.ErrInvalid, err)
 	}
 	m, err := project.Load(files)
 	if err != nil {
-		return nil, badRequest("invalid project:\n%v", err)
+		return nil, invalidf("invalid project:\n%v", err)
 	}
 	if m.Name != name {
-		return nil, badRequest("project.yaml names project %q, but it is being deployed as %q", m.Name, name)
+		return nil, invalidf("project.yaml names project %q, but it is being deployed as %q", m.Name, name)
 	}
 	pv := catalog.ProjectVersion{Folder: folder, Project: name, Hash: hash, Size: int64(buf.Len()), Deployer: deployer,
 		Description: m.Description, Parameters: m.Parameters, Connections: m.Connections}
@@ -368,19 +343,19 @@ func (c *Catalog) SetValue(ctx context.Context, folder, name string, req *api.Se
 	if req.Package != "" {
 		pkg := cur.Package(req.Package)
 		if pkg == nil {
-			return &Error{Status: http.StatusNotFound, Err: fmt.Errorf("package %q is not in version %d of %s/%s", req.Package, cur.Version, folder, name)}
+			return service.Classify(catalog.ErrNotFound, fmt.Errorf("package %q is not in version %d of %s/%s", req.Package, cur.Version, folder, name))
 		}
 		defs = pkg.Parameters
 	}
 	d := findParam(defs, req.Name)
 	if d == nil {
-		return badRequest("%s %q: declared are %s", pkgspec.ErrUnknownParam, req.Name, paramNames(defs))
+		return invalidf("%s %q: declared are %s", pkgspec.ErrUnknownParam, req.Name, paramNames(defs))
 	}
 	v := catalog.ParamValue{Package: req.Package, Name: req.Name, Sensitive: d.Sensitive}
 	switch {
 	case req.Clear:
 	case (req.Value == nil) == (req.Variable == ""):
-		return badRequest("give exactly one of a value and a variable reference")
+		return invalidf("give exactly one of a value and a variable reference")
 	case req.Value != nil:
 		cv, err := pkgspec.Canonical(d.Type, *req.Value)
 		if err != nil {
@@ -388,7 +363,7 @@ func (c *Catalog) SetValue(ctx context.Context, folder, name string, req *api.Se
 			if d.Sensitive {
 				shown = "(sensitive value hidden)"
 			}
-			return badRequest("parameter %q (%s): invalid value %s: %v", d.Name, d.Type, shown, err)
+			return invalidf("parameter %q (%s): invalid value %s: %v", d.Name, d.Type, shown, err)
 		}
 		v.Kind, v.Value = catalog.ValueLiteral, cv
 		if d.Sensitive {
@@ -398,7 +373,7 @@ func (c *Catalog) SetValue(ctx context.Context, folder, name string, req *api.Se
 		}
 	default:
 		if err := pkgspec.ValidateParamName(req.Variable); err != nil {
-			return badRequest("variable name %q: %v", req.Variable, err)
+			return invalidf("variable name %q: %v", req.Variable, err)
 		}
 		v.Kind, v.Variable = catalog.ValueReference, req.Variable
 	}
@@ -410,7 +385,7 @@ func (c *Catalog) SetValue(ctx context.Context, folder, name string, req *api.Se
 func (c *Catalog) SetReference(ctx context.Context, folder, name, env string, remove bool) error {
 	ref := catalog.ParseEnvRef(env)
 	if err := catalog.ValidateObjectName("environment", ref.Name); err != nil {
-		return catalogErr(err)
+		return err
 	}
 	_, err := c.apply(ctx, fsm.ProjectEnvRefType, &fsm.ProjectEnvRefRequest{Time: c.now(), Folder: folder, Project: name, Ref: ref, Remove: remove})
 	return err
@@ -419,7 +394,7 @@ func (c *Catalog) SetReference(ctx context.Context, folder, name, env string, re
 // CreateEnvironment creates an environment.
 func (c *Catalog) CreateEnvironment(ctx context.Context, folder, name, description string) error {
 	if err := catalog.ValidateObjectName("environment", name); err != nil {
-		return catalogErr(err)
+		return err
 	}
 	_, err := c.apply(ctx, fsm.EnvironmentCreateType, &fsm.EnvironmentCreateRequest{Time: c.now(), Folder: folder, Name: name, Description: description})
 	return err
@@ -453,7 +428,7 @@ func (c *Catalog) SetVariable(ctx context.Context, folder, env, name string, req
 			if req.Sensitive {
 				err = fmt.Errorf("%w: variable %q (%s): the value does not match the type", catalog.ErrInvalid, name, v.Type)
 			}
-			return catalogErr(err)
+			return err
 		}
 		v = checked
 		if req.Sensitive {
@@ -471,14 +446,14 @@ func (c *Catalog) SetVariable(ctx context.Context, folder, env, name string, req
 // deployed package and creates it. Nothing is written when any check fails.
 func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgName string, req *api.CreateExecutionRequest, caller string) (uint64, error) {
 	if req.Retries < 0 {
-		return 0, badRequest("retries must not be negative (got %d)", req.Retries)
+		return 0, invalidf("retries must not be negative (got %d)", req.Retries)
 	}
 	level := req.LoggingLevel
 	if level == "" {
 		level = c.cfg.DefaultLoggingLevel
 	}
 	if !catalog.ValidLoggingLevel(level) {
-		return 0, badRequest("unknown logging level %q (want one of: none, basic, performance, verbose)", level)
+		return 0, invalidf("unknown logging level %q (want one of: none, basic, performance, verbose)", level)
 	}
 	in := resolveInput{overrides: req.Params, seal: c.cfg.Cipher.Seal}
 	err := c.view(func(tx *catalog.Tx) error {
@@ -497,7 +472,7 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 			return fmt.Errorf("package %q in version %d of %s/%s (packages: %v): %w", pkgName, in.version.Version, folder, projectName, names, catalog.ErrNotFound)
 		}
 		if !in.pkg.EntryPoint {
-			return badRequest("package %q is not an entry point (entry_point: false): it can only run from another package", pkgName)
+			return invalidf("package %q is not an entry point (entry_point: false): it can only run from another package", pkgName)
 		}
 		if req.Environment != "" {
 			ref := catalog.ParseEnvRef(req.Environment)
@@ -506,7 +481,7 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 				return err
 			}
 			if !in.project.HasEnvRef(ref) {
-				return badRequest("project %s/%s does not reference environment %s/%s (add it with 'scaleout projects reference-env')", folder, projectName, ef, en)
+				return invalidf("project %s/%s does not reference environment %s/%s (add it with 'scaleout projects reference-env')", folder, projectName, ef, en)
 			}
 		}
 		return nil
@@ -516,11 +491,11 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 	}
 	r, err := resolve(in)
 	if err != nil {
-		return 0, &Error{Status: http.StatusBadRequest, Err: err}
+		return 0, invalid(err)
 	}
 	conns, err := resolveConnections(in.version.Connections, r.projectParams, c.cfg.Cipher)
 	if err != nil {
-		return 0, &Error{Status: http.StatusBadRequest, Err: err}
+		return 0, invalid(err)
 	}
 	spec := catalog.ExecutionSpec{
 		PackageName: pkgName, PackageFile: in.pkg.File, Params: r.params, Sensitive: r.sensitive, Retries: req.Retries,
@@ -533,7 +508,7 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 	}
 	ids, err := c.exec.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
 	if err != nil {
-		return 0, catalogErr(err)
+		return 0, err
 	}
 	return ids[0], nil
 }
@@ -555,7 +530,7 @@ func (c *Catalog) WriteSnapshot(w io.Writer) error {
 // FSM resets its applied index when raft restores it (fsm.FSM.Restore).
 func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	if !c.raft.IsLeader() {
-		return &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrNotLeader}
+		return cluster.ErrNotLeader
 	}
 	dir, err := os.MkdirTemp("", "scaleout-restore-")
 	if err != nil {
@@ -568,7 +543,7 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	}
 	defer tmp.Close()
 	if err := tmp.Restore(r); err != nil {
-		return badRequest("not a scaleout snapshot: %v", err)
+		return invalidf("not a scaleout snapshot: %v", err)
 	}
 	var buf bytes.Buffer
 	sn, err := tmp.Snapshot()
@@ -580,5 +555,5 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return catalogErr(c.raft.RestoreSnapshot(ctx, &buf, int64(buf.Len())))
+	return c.raft.RestoreSnapshot(ctx, &buf, int64(buf.Len()))
 }

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 
 	"github.com/scaleout/scaleout/catalog"
@@ -163,7 +162,7 @@ func (c *coalescer[T]) close() {
 }
 
 // errClosed answers requests queued when the master stops.
-var errClosed = &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrShutdown}
+var errClosed = cluster.ErrShutdown
 
 // submitItem is one submission: one execution, or all of a bulk
 // submission (atomic); the drainer fills in ids.

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/fsm"
 )
 
@@ -96,7 +96,7 @@ func (m *Master) worker(id string) (*catalog.Worker, error) {
 		return err
 	})
 	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, &Error{Status: http.StatusNotFound, Err: fmt.Errorf("worker %q is not registered", id)}
+		return nil, service.Classify(catalog.ErrNotFound, fmt.Errorf("worker %q is not registered", id))
 	}
 	return w, err
 }
@@ -324,13 +324,6 @@ func (m *Master) renew(id uint64, attempt int) {
 	m.mu.Unlock()
 }
 
-func stale(err error) error {
-	if errors.Is(err, catalog.ErrStaleAttempt) {
-		return &Error{Status: http.StatusConflict, Err: err}
-	}
-	return err
-}
-
 // ReportEvents commits a batch of events of a running attempt; it also counts
 // as a heartbeat of that attempt.
 func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error {
@@ -338,7 +331,7 @@ func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs [
 		return err
 	}
 	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs}); err != nil {
-		return stale(err)
+		return err
 	}
 	m.renew(id, attempt)
 	return nil
@@ -363,7 +356,7 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
 		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs})
 		if err != nil {
-			return stale(err)
+			return err
 		}
 	case ResultInterrupted, ResultHandedBack:
 		if len(evs) > 0 {
@@ -378,7 +371,7 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 			return err
 		}
 		if err := resp.(*fsm.ItemsResponse).Err(0); err != nil {
-			return stale(err)
+			return err
 		}
 	default:
 		return invalid(fmt.Errorf("invalid result status %q (want succeeded, failed, canceled, interrupted or handed_back)", r.Status))

@@ -4,32 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/fsm"
 )
-
-// Error is an error with the HTTP status the API answers it with.
-type Error struct {
-	Status int
-	Err    error
-}
-
-func (e *Error) Error() string { return e.Err.Error() }
-
-// Unwrap returns the wrapped error.
-func (e *Error) Unwrap() error { return e.Err }
-
-// HTTPStatus returns the status code for the API.
-func (e *Error) HTTPStatus() int { return e.Status }
-
-func invalid(err error) error { return &Error{Status: http.StatusBadRequest, Err: err} }
 
 // Config configures the master.
 type Config struct {
@@ -354,26 +338,26 @@ func (m *Master) requireLeader() error {
 	leading := m.leading
 	m.mu.Unlock()
 	if !leading || !m.raft.IsLeader() {
-		return &Error{Status: http.StatusServiceUnavailable, Err: cluster.ErrNotLeader}
+		return cluster.ErrNotLeader
 	}
 	return nil
 }
 
 func (m *Master) apply(ctx context.Context, t fsm.MessageType, msg any) (any, error) {
 	resp, _, err := m.raft.Apply(ctx, t, msg)
-	if errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrShutdown) {
-		return nil, &Error{Status: http.StatusServiceUnavailable, Err: err}
-	}
 	return resp, err
 }
 
-// Leader returns the current leader.
-func (m *Master) Leader() (api.Leader, error) {
+// Leader returns the current leader, or an error that is cluster.ErrNoLeader.
+func (m *Master) Leader() (service.LeaderStatus, error) {
 	li, err := m.raft.Leader()
 	if err != nil {
-		return api.Leader{}, &Error{Status: http.StatusServiceUnavailable, Err: err}
+		if !errors.Is(err, cluster.ErrNoLeader) {
+			err = fmt.Errorf("%w: %w", cluster.ErrNoLeader, err)
+		}
+		return service.LeaderStatus{}, err
 	}
-	out := api.Leader{Node: li.Node, API: li.API}
+	out := service.LeaderStatus{Node: li.Node, API: li.API}
 	if m.store != nil {
 		out.Index, _, _ = m.store.Applied()
 	}
@@ -561,7 +545,7 @@ func (m *Master) catalogWorkers() ([]*catalog.Worker, error) {
 
 // Workers lists registered workers with the leader's soft state: when it last
 // heard from each and how many attempts each holds.
-func (m *Master) Workers() ([]api.Worker, error) {
+func (m *Master) Workers() ([]service.WorkerStatus, error) {
 	list, err := m.catalogWorkers()
 	if err != nil {
 		return nil, err
@@ -572,14 +556,9 @@ func (m *Master) Workers() ([]api.Worker, error) {
 	for _, l := range m.leases {
 		running[l.worker]++
 	}
-	out := make([]api.Worker, 0, len(list))
+	out := make([]service.WorkerStatus, 0, len(list))
 	for _, w := range list {
-		aw := api.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Enabled: w.Enabled,
-			RegisteredAt: w.RegisteredAt, Running: running[w.ID]}
-		if t, ok := m.lastSeen[w.ID]; ok {
-			aw.LastSeen = &t
-		}
-		out = append(out, aw)
+		out = append(out, service.WorkerStatus{Worker: *w, LastSeen: m.lastSeen[w.ID], Running: running[w.ID]})
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package master
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -85,14 +84,6 @@ func submit(t *testing.T, m *Master, retries int) uint64 {
 	return id
 }
 
-func httpStatus(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return 0
-}
-
 func TestMaster_SubmitValidates(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	cases := map[string]*api.SubmitRequest{
@@ -103,8 +94,8 @@ func TestMaster_SubmitValidates(t *testing.T) {
 		"missing command": {Package: "name: x\ntasks:\n  - name: a\n    exec: {}\n"},
 	}
 	for name, req := range cases {
-		if _, err := m.Submit(context.Background(), req, ""); httpStatus(err) != http.StatusBadRequest {
-			t.Errorf("%s: err = %v, want a 400", name, err)
+		if _, err := m.Submit(context.Background(), req, ""); !errors.Is(err, catalog.ErrInvalid) {
+			t.Errorf("%s: err = %v, want catalog.ErrInvalid (400)", name, err)
 		}
 	}
 	list, _ := m.Executions(catalog.ListOptions{})
@@ -138,12 +129,12 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 		t.Fatalf("status after lease %s", st)
 	}
 	// Unknown workers are told so (404) and must register.
-	if _, err := m.Poll(context.Background(), "nobody", &api.PollRequest{}); httpStatus(err) != http.StatusNotFound {
+	if _, err := m.Poll(context.Background(), "nobody", &api.PollRequest{}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("poll of unknown worker: %v", err)
 	}
 	// Result of a superseded attempt is rejected with 409 and changes nothing.
 	err := m.ReportResult(context.Background(), id, 2, &api.ResultReport{Status: "succeeded"}, nil)
-	if httpStatus(err) != http.StatusConflict {
+	if !errors.Is(err, catalog.ErrStaleAttempt) {
 		t.Fatalf("stale result: %v", err)
 	}
 	if err := m.ReportEvents(context.Background(), id, 1, []catalog.Event{{Type: "stdout", Message: "hi"}}); err != nil {
@@ -155,7 +146,7 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 	if st := status(t, m, id); st != catalog.StatusSucceeded {
 		t.Fatalf("final status %s", st)
 	}
-	if err := m.ReportEvents(context.Background(), id, 1, nil); httpStatus(err) != http.StatusConflict {
+	if err := m.ReportEvents(context.Background(), id, 1, nil); !errors.Is(err, catalog.ErrStaleAttempt) {
 		t.Fatalf("events after the end: %v", err)
 	}
 }
@@ -211,7 +202,7 @@ func TestMaster_ExpiresSilentAttemptAndRetries(t *testing.T) {
 		t.Fatalf("retry lease %+v", r)
 	}
 	// The first attempt's late report is rejected.
-	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); httpStatus(err) != http.StatusConflict {
+	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); !errors.Is(err, catalog.ErrStaleAttempt) {
 		t.Fatalf("late report of attempt 1: %v", err)
 	}
 	waitFor(t, "second expiry", func() bool { return status(t, m, id) == catalog.StatusEndedUnexpectedly })

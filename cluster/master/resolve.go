@@ -9,6 +9,7 @@ import (
 
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/catalog/service"
 )
 
 // ProjectParamPrefix marks an override of a project parameter whose name a
@@ -144,8 +145,9 @@ func resolveOne(in resolveInput, owner string, d pkgspec.Parameter, overrides ma
 }
 
 // ErrSensitiveBinding is reported when a sensitive variable is bound to a
-// parameter that is not sensitive (its value would be shown in clear).
-var ErrSensitiveBinding = errors.New("sensitive variable bound to a non-sensitive parameter")
+// parameter that is not sensitive (its value would be shown in clear). It is
+// also a catalog.ErrInvalid (the API answers 400).
+var ErrSensitiveBinding = service.Classify(catalog.ErrInvalid, errors.New("sensitive variable bound to a non-sensitive parameter"))
 
 func bindVariable(what string, d pkgspec.Parameter, vr *catalog.Variable, finish func(string, bool) (*string, error)) (*string, error) {
 	if vr.Sensitive && !d.Sensitive {

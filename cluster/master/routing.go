@@ -3,10 +3,8 @@ package master
 import (
 	"context"
 	"errors"
-	"net/http"
 
 	"github.com/scaleout/scaleout/api"
-	"github.com/scaleout/scaleout/cluster"
 )
 
 // LeaderAPI implements server.Router: the leader's API address, or
@@ -58,12 +56,5 @@ func (m *Master) Peers() ([]api.Peer, error) {
 
 // RemovePeer removes a server from the Raft configuration.
 func (m *Master) RemovePeer(ctx context.Context, id string) error {
-	err := m.raft.RemovePeer(id)
-	if errors.Is(err, cluster.ErrUnknownPeer) {
-		return &Error{Status: http.StatusNotFound, Err: err}
-	}
-	if errors.Is(err, cluster.ErrNotLeader) {
-		return &Error{Status: http.StatusServiceUnavailable, Err: err}
-	}
-	return err
+	return m.raft.RemovePeer(id)
 }

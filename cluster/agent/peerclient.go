@@ -1,0 +1,56 @@
+package agent
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster"
+)
+
+// peerClient is cluster.PeerClient over the agents' public API
+// (GET /v1/status/peers and /v1/status/leader), so that cluster itself knows
+// no HTTP. One HTTP client (one connection pool) serves every call.
+type peerClient struct {
+	hc *http.Client
+}
+
+func newPeerClient() *peerClient {
+	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second}}}
+}
+
+func (p *peerClient) client(apiAddr string) (*api.Client, error) {
+	return api.NewClient(api.Config{Address: apiAddr, HTTPClient: p.hc})
+}
+
+// RaftPeers implements cluster.PeerClient. It asks for the configuration of
+// that server itself, not its leader's (a plain read is served locally).
+func (p *peerClient) RaftPeers(ctx context.Context, apiAddr string) ([]cluster.Peer, error) {
+	c, err := p.client(apiAddr)
+	if err != nil {
+		return nil, err
+	}
+	peers, err := c.Status().Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cluster.Peer, 0, len(peers))
+	for _, pr := range peers {
+		out = append(out, cluster.Peer{ID: pr.ID, Address: pr.Address, Suffrage: pr.Suffrage, Leader: pr.Leader})
+	}
+	return out, nil
+}
+
+// Leader implements cluster.PeerClient.
+func (p *peerClient) Leader(ctx context.Context, apiAddr string) (cluster.LeaderInfo, error) {
+	c, err := p.client(apiAddr)
+	if err != nil {
+		return cluster.LeaderInfo{}, err
+	}
+	l, err := c.Status().Leader(ctx)
+	if err != nil {
+		return cluster.LeaderInfo{}, err
+	}
+	return cluster.LeaderInfo{Node: l.Node, API: l.API}, nil
+}
