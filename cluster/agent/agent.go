@@ -21,64 +21,67 @@ import (
 	"github.com/scaleout/scaleout/executor/worker"
 )
 
-// Config is the runtime configuration of an agent.
+// Config is the runtime configuration of an agent. The fields a user sets
+// carry the key they have in the agent's config file (cmd/scaleout reads
+// the file straight into a Config; the flag of a key is the key with '-'
+// for '_'); the others are set by the program.
 type Config struct {
 	// Node is the agent's name in gossip, Raft and as worker id. Required.
-	Node string
+	Node string `yaml:"node"`
 	// DataDir holds Raft state, the catalog and attempt work directories. Required.
-	DataDir string
+	DataDir string `yaml:"data_dir"`
 	// Dev runs a one-node cluster: bootstrap alone, loopback, tight timings.
-	Dev bool
+	Dev bool `yaml:"dev"`
 	// Server makes the agent a Raft server; false is a worker-only agent.
-	Server bool
+	Server bool `yaml:"server"`
 	// HTTPAddr is where the API listens (port 0 picks one).
-	HTTPAddr string
+	HTTPAddr string `yaml:"http_addr"`
 	// Bind is the address Raft and gossip listen on; Advertise the address
 	// other agents use (default: Bind, or a private address of this host
 	// when Bind is 0.0.0.0).
-	Bind      string
-	Advertise string
+	Bind      string `yaml:"bind"`
+	Advertise string `yaml:"advertise"`
 	// RaftPort and GossipPort (0 picks a free port).
-	RaftPort   int
-	GossipPort int
+	RaftPort   int `yaml:"raft_port"`
+	GossipPort int `yaml:"gossip_port"`
 	// Join lists gossip addresses of agents to join (retried until one answers).
-	Join []string
+	Join []string `yaml:"join"`
 	// BootstrapExpect is the number of servers that bootstrap the cluster.
-	BootstrapExpect int
+	BootstrapExpect int `yaml:"bootstrap_expect"`
 	// MaxVoters caps the Raft voters.
-	MaxVoters int
+	MaxVoters int `yaml:"max_voters"`
 	// DeadServerGrace is how long a failed server stays a Raft peer.
-	DeadServerGrace time.Duration
+	DeadServerGrace time.Duration `yaml:"dead_server_grace"`
 	// Labels describe this worker for targeting.
-	Labels map[string]string
+	Labels map[string]string `yaml:"labels"`
 	// MaxTasks is the number of executions this worker runs at once.
-	MaxTasks int
+	MaxTasks int `yaml:"max_tasks"`
 	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
 	// timings (see master.Config and worker.Config).
-	LeaseTimeout time.Duration
-	Heartbeat    time.Duration
-	KillGrace    time.Duration
-	DrainTimeout time.Duration
+	LeaseTimeout time.Duration `yaml:"lease_timeout"`
+	Heartbeat    time.Duration `yaml:"heartbeat"`
+	KillGrace    time.Duration `yaml:"kill_grace"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// MaxBodyBytes limits API request bodies.
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `yaml:"max_request_bytes"`
 	// CoalesceMax is the most requests the leader gathers into one Raft
 	// command (master.Config.CoalesceMax); 0 keeps the master's default.
-	CoalesceMax int
+	CoalesceMax int `yaml:"coalesce_max"`
 	// Catalog configures the SSISDB catalog service (servers only; its
 	// Cipher must be the same on every server).
-	Catalog master.CatalogConfig
+	Catalog master.CatalogConfig `yaml:"-"`
 	// ExecCommand is the command line of the child that runs one attempt.
-	ExecCommand []string
+	ExecCommand []string `yaml:"-"`
 	// Version is gossiped and reported.
-	Version string
+	Version string `yaml:"-"`
 	// FastTimings uses loopback Raft and gossip timings (tests).
-	FastTimings bool
+	FastTimings bool `yaml:"-"`
 	// RaftDialer wraps outgoing Raft connections (tests cut the network with it).
-	RaftDialer func(addr string, timeout time.Duration) (net.Conn, error)
+	RaftDialer func(addr string, timeout time.Duration) (net.Conn, error) `yaml:"-"`
 	// GossipTransport wraps gossip's transport (tests cut gossip with it).
-	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport `yaml:"-"`
 	// Logger receives every log line.
-	Logger hclog.Logger
+	Logger hclog.Logger `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults of `scaleout agent`. Every value
@@ -95,7 +98,7 @@ func DefaultConfig() Config {
 		Server: cc.Server, HTTPAddr: ":8391", Bind: cc.GossipBind, GossipPort: cc.GossipPort,
 		MaxVoters: cc.MaxVoters, DeadServerGrace: cc.DeadServerGrace, MaxTasks: wc.MaxTasks,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
-		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes,
+		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
 		Catalog: master.DefaultCatalogConfig(),
 	}
 	if c.RaftPort, err = strconv.Atoi(raftPort); err != nil {

@@ -18,7 +18,7 @@ func TestDefaultConfig(t *testing.T) {
 	if !c.Server || c.HTTPAddr != ":8391" || c.Bind != "0.0.0.0" || c.RaftPort != 8392 || c.GossipPort != 8393 ||
 		c.MaxVoters != 5 || c.DeadServerGrace != 10*time.Minute || c.MaxTasks != 10 ||
 		c.LeaseTimeout != 10*time.Second || c.Heartbeat != 2*time.Second || c.KillGrace != 3*time.Second ||
-		c.DrainTimeout != 30*time.Second || c.MaxBodyBytes != 16<<20 || c.Dev || c.CoalesceMax != 0 {
+		c.DrainTimeout != 30*time.Second || c.MaxBodyBytes != 16<<20 || c.Dev || c.CoalesceMax != 256 {
 		t.Fatalf("defaults changed: %+v", c)
 	}
 	d := DevConfig()
