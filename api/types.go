@@ -223,6 +223,18 @@ type EventsReport struct {
 	Events []Event `json:"events"`
 }
 
+// Results a worker may report for an attempt besides succeeded, failed and
+// canceled.
+const (
+	// ResultInterrupted means the worker stopped the attempt because it is
+	// shutting down; the execution is retried if it has retries left, else
+	// canceled.
+	ResultInterrupted = "interrupted"
+	// ResultHandedBack means a draining worker gives the attempt back for
+	// another worker; it does not use up a retry.
+	ResultHandedBack = "handed_back"
+)
+
 // ResultReport ends an attempt (POST /v1/executions/{id}/attempts/{n}/result).
 // Status is succeeded, failed or canceled; Events are the attempt's last
 // events, committed with the result.

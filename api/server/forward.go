@@ -9,8 +9,10 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog/service"
 )
 
 // Router tells the handlers where a request must be served. Implementations
@@ -41,6 +43,9 @@ const ForwardedHeader = "X-Scaleout-Forwarded"
 
 const maxForwards = 2
 
+// leaderPoll is how often a request waiting for a leader looks again.
+const leaderPoll = 25 * time.Millisecond
+
 // route serves next here or forwards the request, per m. limit caps the
 // body of a forwarded request (0: the serving handler applies its own).
 func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
@@ -53,20 +58,36 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		addr, self, err := s.svc.Router.LeaderAPI()
-		if err != nil {
-			writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "no leader: " + err.Error()})
-			return
-		}
-		if self {
-			if consistent {
-				if err := s.svc.Router.Barrier(r.Context()); err != nil {
+		// While there is no leader (an election), wait for one instead of
+		// failing at once; nothing has been proposed yet. A consistent read
+		// whose barrier loses leadership is asked of the next leader.
+		deadline := time.Now().Add(s.cfg.LeaderWait)
+		var addr string
+		for {
+			a, self, err := s.svc.Router.LeaderAPI()
+			if err == nil && self && consistent {
+				if err = s.svc.Router.Barrier(r.Context()); err != nil && !errors.Is(err, service.ErrNotLeader) {
 					writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "consistent read: " + err.Error()})
 					return
 				}
 			}
-			next.ServeHTTP(w, r)
-			return
+			if err == nil {
+				if self {
+					next.ServeHTTP(w, r)
+					return
+				}
+				addr = a
+				break
+			}
+			if !time.Now().Before(deadline) {
+				writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "no leader: " + err.Error()})
+				return
+			}
+			select {
+			case <-r.Context().Done():
+				return // the client went away
+			case <-time.After(leaderPoll):
+			}
 		}
 		s.forward(w, r, addr, limit)
 	})

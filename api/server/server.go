@@ -20,12 +20,17 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEventsWait caps the wait of a blocking events query.
 	MaxEventsWait time.Duration
-	Logger        hclog.Logger
+	// LeaderWait is how long a request that needs the leader waits for one
+	// while none is known (an election), before it is answered 503. Such a
+	// request has not been proposed yet, so waiting cannot duplicate it.
+	LeaderWait time.Duration
+	Logger     hclog.Logger
 }
 
-// DefaultConfig returns the defaults: 16 MiB bodies, 5 minute waits.
+// DefaultConfig returns the defaults: 16 MiB bodies, 5 minute waits, 5 s
+// to wait for a leader.
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 16 << 20, MaxEventsWait: 5 * time.Minute}
+	return Config{MaxBodyBytes: 16 << 20, MaxEventsWait: 5 * time.Minute, LeaderWait: 5 * time.Second}
 }
 
 // New returns the API handler serving svc.
@@ -35,6 +40,9 @@ func New(cfg Config, svc Services) http.Handler {
 	}
 	if cfg.MaxEventsWait <= 0 {
 		cfg.MaxEventsWait = DefaultConfig().MaxEventsWait
+	}
+	if cfg.LeaderWait < 0 {
+		cfg.LeaderWait = 0
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,76 +21,103 @@ import (
 	"github.com/scaleout/scaleout/cluster/worker"
 )
 
-// Config is the runtime configuration of an agent.
+// Config is the runtime configuration of an agent. The fields a user sets
+// carry the key they have in the agent's config file (cmd/scaleout reads
+// the file straight into a Config; the flag of a key is the key with '-'
+// for '_'); the others are set by the program.
 type Config struct {
 	// Node is the agent's name in gossip, Raft and as worker id. Required.
-	Node string
+	Node string `yaml:"node"`
 	// DataDir holds Raft state, the catalog and attempt work directories. Required.
-	DataDir string
+	DataDir string `yaml:"data_dir"`
 	// Dev runs a one-node cluster: bootstrap alone, loopback, tight timings.
-	Dev bool
+	Dev bool `yaml:"dev"`
 	// Server makes the agent a Raft server; false is a worker-only agent.
-	Server bool
+	Server bool `yaml:"server"`
 	// HTTPAddr is where the API listens (port 0 picks one).
-	HTTPAddr string
+	HTTPAddr string `yaml:"http_addr"`
 	// Bind is the address Raft and gossip listen on; Advertise the address
 	// other agents use (default: Bind, or a private address of this host
 	// when Bind is 0.0.0.0).
-	Bind      string
-	Advertise string
+	Bind      string `yaml:"bind"`
+	Advertise string `yaml:"advertise"`
 	// RaftPort and GossipPort (0 picks a free port).
-	RaftPort   int
-	GossipPort int
+	RaftPort   int `yaml:"raft_port"`
+	GossipPort int `yaml:"gossip_port"`
 	// Join lists gossip addresses of agents to join (retried until one answers).
-	Join []string
+	Join []string `yaml:"join"`
 	// BootstrapExpect is the number of servers that bootstrap the cluster.
-	BootstrapExpect int
+	BootstrapExpect int `yaml:"bootstrap_expect"`
 	// MaxVoters caps the Raft voters.
-	MaxVoters int
+	MaxVoters int `yaml:"max_voters"`
 	// DeadServerGrace is how long a failed server stays a Raft peer.
-	DeadServerGrace time.Duration
+	DeadServerGrace time.Duration `yaml:"dead_server_grace"`
 	// Labels describe this worker for targeting.
-	Labels map[string]string
+	Labels map[string]string `yaml:"labels"`
 	// MaxTasks is the number of executions this worker runs at once.
-	MaxTasks int
+	MaxTasks int `yaml:"max_tasks"`
 	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
 	// timings (see master.Config and worker.Config).
-	LeaseTimeout time.Duration
-	Heartbeat    time.Duration
-	KillGrace    time.Duration
-	DrainTimeout time.Duration
+	LeaseTimeout time.Duration `yaml:"lease_timeout"`
+	Heartbeat    time.Duration `yaml:"heartbeat"`
+	KillGrace    time.Duration `yaml:"kill_grace"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// MaxBodyBytes limits API request bodies.
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `yaml:"max_request_bytes"`
 	// CoalesceMax is the most requests the leader gathers into one Raft
 	// command (master.Config.CoalesceMax); 0 keeps the master's default.
-	CoalesceMax int
+	CoalesceMax int `yaml:"coalesce_max"`
 	// Catalog configures the SSISDB catalog service (servers only; its
 	// Cipher must be the same on every server).
-	Catalog master.CatalogConfig
+	Catalog master.CatalogConfig `yaml:"-"`
 	// ExecCommand is the command line of the child that runs one attempt.
-	ExecCommand []string
+	ExecCommand []string `yaml:"-"`
 	// Version is gossiped and reported.
-	Version string
+	Version string `yaml:"-"`
 	// FastTimings uses loopback Raft and gossip timings (tests).
-	FastTimings bool
+	FastTimings bool `yaml:"-"`
 	// RaftDialer wraps outgoing Raft connections (tests cut the network with it).
-	RaftDialer func(addr string, timeout time.Duration) (net.Conn, error)
+	RaftDialer func(addr string, timeout time.Duration) (net.Conn, error) `yaml:"-"`
 	// GossipTransport wraps gossip's transport (tests cut gossip with it).
-	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport `yaml:"-"`
 	// Logger receives every log line.
-	Logger hclog.Logger
+	Logger hclog.Logger `yaml:"-"`
 }
 
-// DefaultConfig returns the defaults of `scaleout agent`.
+// DefaultConfig returns the defaults of `scaleout agent`. Every value
+// comes from the component it configures (cluster, master, catalog, worker,
+// API server); only the agent's own settings (API address, drain timeout)
+// are set here.
 func DefaultConfig() Config {
-	mc, wc := master.DefaultConfig(), worker.DefaultConfig()
-	return Config{
-		Server: true, HTTPAddr: ":8391", Bind: "0.0.0.0", RaftPort: 8392, GossipPort: 8393,
-		MaxVoters: 5, DeadServerGrace: 10 * time.Minute, MaxTasks: wc.MaxTasks,
+	cc, mc, wc := cluster.DefaultConfig(), master.DefaultConfig(), worker.DefaultConfig()
+	_, raftPort, err := net.SplitHostPort(cc.RaftBind)
+	if err != nil {
+		panic(fmt.Sprintf("cluster.DefaultConfig().RaftBind %q: %v", cc.RaftBind, err))
+	}
+	c := Config{
+		Server: cc.Server, HTTPAddr: ":8391", Bind: cc.GossipBind, GossipPort: cc.GossipPort,
+		MaxVoters: cc.MaxVoters, DeadServerGrace: cc.DeadServerGrace, MaxTasks: wc.MaxTasks,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
-		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes,
+		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
 		Catalog: master.DefaultCatalogConfig(),
 	}
+	if c.RaftPort, err = strconv.Atoi(raftPort); err != nil {
+		panic(fmt.Sprintf("cluster.DefaultConfig().RaftBind %q: %v", cc.RaftBind, err))
+	}
+	return c
+}
+
+// DevConfig returns DefaultConfig for `scaleout agent --dev`: a one-node
+// cluster on loopback, the API on the default port of 127.0.0.1, Raft and
+// gossip on free ports.
+func DevConfig() Config {
+	c := DefaultConfig()
+	c.Dev = true
+	c.Bind = "127.0.0.1"
+	_, port, _ := net.SplitHostPort(c.HTTPAddr)
+	c.HTTPAddr = net.JoinHostPort(c.Bind, port)
+	c.RaftPort, c.GossipPort = 0, 0
+	return c
 }
 
 // Validate reports the first problem with c.
@@ -132,13 +160,17 @@ type Agent struct {
 	httpSrv *http.Server
 	apiURL  string
 
-	stopWorker context.CancelFunc
+	// stops holds what New started, undone in reverse by Shutdown (or by
+	// New itself when a later step fails).
+	stops      stack
 	workerDone chan struct{}
 	httpDone   chan error
 }
 
 // New starts an agent: the API listener, the cluster, the master and the
 // worker. It returns once everything is started (not necessarily connected).
+// Each step pushes its own cleanup; if one fails, what the earlier ones
+// started is stopped in reverse order.
 func New(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -151,22 +183,80 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	a := &Agent{cfg: cfg, logger: logger, workerDone: make(chan struct{}), httpDone: make(chan error, 1)}
-
 	advertise, err := advertiseHost(cfg.Bind, cfg.Advertise)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := a.listenAPI(advertise)
 	if err != nil {
-		return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", cfg.HTTPAddr, err)
+		return nil, err
 	}
+	for _, step := range []func() error{
+		func() error { return a.startCluster(advertise) },
+		// The API stops after the master and the catalog (closing them ends
+		// the long polls its requests wait in) and before the cluster
+		// (requests in flight are still answered): its cleanup goes here,
+		// between theirs.
+		func() error { a.stops.push(a.stopHTTP); return nil },
+		a.startMaster,
+		a.startCatalog,
+		func() error { a.startHTTP(ln); return nil },
+		a.startWorker,
+	} {
+		if err := step(); err != nil {
+			a.stops.run()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// stack is a cleanup stack: run calls the functions pushed onto it in
+// reverse order, once. It is safe for concurrent use; a second run waits for
+// the first and then has nothing left to do.
+type stack struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (s *stack) push(fn func()) {
+	s.mu.Lock()
+	s.fns = append(s.fns, fn)
+	s.mu.Unlock()
+}
+
+func (s *stack) run() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.fns) > 0 {
+		fn := s.fns[len(s.fns)-1]
+		s.fns = s.fns[:len(s.fns)-1]
+		fn()
+	}
+}
+
+// listenAPI opens the API listener (port 0 is resolved here, because the
+// cluster gossips the API's URL) and works out that URL.
+func (a *Agent) listenAPI(advertise string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	// Until the server serves it (and closes it on shutdown), the listener
+	// is ours to close; a second Close is harmless.
+	a.stops.push(func() { ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
-	if h, _, _ := net.SplitHostPort(cfg.HTTPAddr); h != "" && !net.ParseIP(h).IsUnspecified() {
+	if h, _, _ := net.SplitHostPort(a.cfg.HTTPAddr); h != "" && !net.ParseIP(h).IsUnspecified() {
 		a.apiURL = "http://" + ln.Addr().String()
 	} else {
 		a.apiURL = "http://" + net.JoinHostPort(advertise, strconv.Itoa(port))
 	}
+	return ln, nil
+}
 
+// startCluster starts gossip and, on servers, Raft.
+func (a *Agent) startCluster(advertise string) error {
+	cfg := a.cfg
 	ccfg := cluster.DefaultConfig()
 	if cfg.Dev || cfg.FastTimings {
 		ccfg = cluster.DevConfig()
@@ -205,60 +295,97 @@ func New(cfg Config) (*Agent, error) {
 	ccfg.Dialer = cfg.RaftDialer
 	ccfg.GossipTransport = cfg.GossipTransport
 	ccfg.PeerClient = newPeerClient()
-	ccfg.Logger = logger
+	ccfg.Logger = a.logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
 		// An ephemeral port is only known after listening: let the cluster
 		// advertise the listener's address.
 		ccfg.RaftAdvertise = ""
 	}
-	a.cluster, err = cluster.New(ccfg)
+	c, err := cluster.New(ccfg)
 	if err != nil {
-		ln.Close()
-		return nil, err
+		return err
 	}
+	a.cluster = c
+	a.stops.push(func() {
+		if err := c.Shutdown(); err != nil && !errors.Is(err, cluster.ErrShutdown) {
+			a.logger.Warn("raft shutdown", "error", err)
+		}
+	})
+	return nil
+}
 
+// startMaster starts the master service (it leads while its server does).
+func (a *Agent) startMaster() error {
 	mcfg := master.DefaultConfig()
-	mcfg.LeaseTimeout = cfg.LeaseTimeout
-	mcfg.Cipher = cfg.Catalog.Cipher
-	mcfg.MaxEvents = cfg.Catalog.MaxEvents
-	if cfg.CoalesceMax > 0 {
-		mcfg.CoalesceMax = cfg.CoalesceMax
+	mcfg.LeaseTimeout = a.cfg.LeaseTimeout
+	mcfg.Cipher = a.cfg.Catalog.Cipher
+	mcfg.MaxEvents = a.cfg.Catalog.MaxEvents
+	if a.cfg.CoalesceMax > 0 {
+		mcfg.CoalesceMax = a.cfg.CoalesceMax
 	}
-	mcfg.Logger = logger
-	a.master, err = master.New(mcfg, a.cluster)
+	mcfg.Logger = a.logger
+	m, err := master.New(mcfg, a.cluster)
 	if err != nil {
-		ln.Close()
-		a.cluster.Shutdown()
-		return nil, err
+		return err
 	}
+	a.master = m
+	a.stops.push(m.Close)
+	return nil
+}
 
-	if cfg.Server {
-		ccfg := cfg.Catalog
-		if ccfg.Logger == nil {
-			ccfg.Logger = logger
-		}
-		if a.catalog, err = master.NewCatalog(ccfg, a.cluster, a.master); err != nil {
-			ln.Close()
-			a.master.Close()
-			a.cluster.Shutdown()
-			return nil, err
-		}
+// startCatalog starts the catalog service on servers; a worker-only agent
+// has none (its API forwards catalog calls). Executions of deployed
+// packages are created through the master, like every other.
+func (a *Agent) startCatalog() error {
+	if !a.cfg.Server {
+		return nil
 	}
+	ccfg := a.cfg.Catalog
+	if ccfg.Logger == nil {
+		ccfg.Logger = a.logger
+	}
+	c, err := master.NewCatalog(ccfg, a.cluster, a.master)
+	if err != nil {
+		return err
+	}
+	a.catalog = c
+	a.stops.push(c.Close)
+	return nil
+}
 
+// startHTTP serves the API on ln. Its cleanup (stopHTTP) was pushed before
+// the master's: see New.
+func (a *Agent) startHTTP(ln net.Listener) {
 	scfg := server.DefaultConfig()
-	scfg.MaxBodyBytes = cfg.MaxBodyBytes
-	scfg.Logger = logger
+	scfg.MaxBodyBytes = a.cfg.MaxBodyBytes
+	scfg.Logger = a.logger
 	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Workers: a.master}
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator = a.catalog, a.catalog
 	}
-	a.httpSrv = &http.Server{Handler: server.New(scfg, svc), ReadHeaderTimeout: 10 * time.Second}
-	go func() { a.httpDone <- a.httpSrv.Serve(ln) }()
+	srv := &http.Server{Handler: server.New(scfg, svc), ReadHeaderTimeout: 10 * time.Second}
+	a.httpSrv = srv
+	go func() { a.httpDone <- srv.Serve(ln) }()
+}
 
+// stopHTTP stops the API server, if it was started, giving requests in
+// flight up to 5 s.
+func (a *Agent) stopHTTP() {
+	if a.httpSrv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = a.httpSrv.Shutdown(ctx)
+	cancel()
+}
+
+// startWorker starts the worker, which reaches the master through this
+// agent's own API.
+func (a *Agent) startWorker() error {
+	cfg := a.cfg
 	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node})
 	if err != nil {
-		a.stopAll()
-		return nil, err
+		return err
 	}
 	wcfg := worker.DefaultConfig()
 	wcfg.ID = cfg.Node
@@ -271,16 +398,18 @@ func New(cfg Config) (*Agent, error) {
 	wcfg.Command = cfg.ExecCommand
 	wcfg.WorkDir = filepath.Join(cfg.DataDir, "work")
 	wcfg.Client = client
-	wcfg.Logger = logger
-	a.worker, err = worker.New(wcfg)
+	wcfg.Logger = a.logger
+	w, err := worker.New(wcfg)
 	if err != nil {
-		a.stopAll()
-		return nil, err
+		return err
 	}
-	wctx, cancel := context.WithCancel(context.Background())
-	a.stopWorker = cancel
-	go func() { defer close(a.workerDone); a.worker.Run(wctx) }()
-	return a, nil
+	a.worker = w
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { defer close(a.workerDone); w.Run(ctx) }()
+	// Running attempts are stopped and reported as interrupted before
+	// anything below the worker stops.
+	a.stops.push(func() { cancel(); <-a.workerDone })
+	return nil
 }
 
 // advertiseHost picks the address other agents reach this one at.
@@ -350,25 +479,6 @@ func (a *Agent) Crash() {
 }
 
 // Shutdown stops the agent: running attempts are stopped and reported as
-// interrupted, then the API, the master and the cluster stop.
-func (a *Agent) Shutdown() {
-	a.stopWorker()
-	<-a.workerDone
-	a.stopAll()
-}
-
-func (a *Agent) stopAll() {
-	if a.stopWorker != nil {
-		a.stopWorker()
-	}
-	a.master.Close()
-	if a.catalog != nil {
-		a.catalog.Close()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = a.httpSrv.Shutdown(ctx)
-	cancel()
-	if err := a.cluster.Shutdown(); err != nil && !errors.Is(err, cluster.ErrShutdown) {
-		a.logger.Warn("raft shutdown", "error", err)
-	}
-}
+// interrupted, then the master, the catalog, the API and the cluster stop.
+// It may be called more than once.
+func (a *Agent) Shutdown() { a.stops.run() }

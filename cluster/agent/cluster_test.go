@@ -100,11 +100,29 @@ func TestCluster_FormsAndServesThroughFollowers(t *testing.T) {
 		}
 	}
 	// A consistent read on a follower sees the leader's state at once
-	// (a plain read may lag behind by the replication delay).
+	// (a plain read may lag behind by the replication delay): never a 404.
+	// On a busy machine leadership may move meanwhile; the read then gets
+	// 503 (no leader to ask) and is asked again, as a client would.
 	for i := 0; i < 20; i++ {
-		id := submit(t, leader.Client, api.SubmitRequest{})
-		if _, err := f.Client.Consistent().Executions().Info(context.Background(), id); err != nil {
-			t.Fatalf("consistent read of execution %d on follower %s right after its submission: %v", id, f.Name, err)
+		// A write whose commit meets a leadership change is not retried
+		// by the agent (it may have committed): skip it, as its id is
+		// unknown.
+		id, err := leader.Client.Executions().Submit(clustertest.Ctx(t, 30*time.Second), &api.SubmitRequest{Package: echoPkg})
+		if api.IsStatus(err, 503) {
+			continue
+		} else if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			_, err := f.Client.Consistent().Executions().Info(context.Background(), id)
+			if err == nil {
+				break
+			}
+			if !api.IsStatus(err, 503) || time.Now().After(deadline) {
+				t.Fatalf("consistent read of execution %d on follower %s right after its submission: %v", id, f.Name, err)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }

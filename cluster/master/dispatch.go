@@ -337,16 +337,6 @@ func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs [
 	return nil
 }
 
-// Result values a worker may report besides the terminal statuses.
-const (
-	// ResultInterrupted means the worker stopped the attempt because it is
-	// shutting down; the execution is retried if it has retries left.
-	ResultInterrupted = "interrupted"
-	// ResultHandedBack means a draining worker gives the attempt back for
-	// another worker; it does not use up a retry.
-	ResultHandedBack = "handed_back"
-)
-
 // ReportResult ends an attempt with the worker's result and its last events.
 func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error {
 	if err := m.requireLeader(); err != nil {
@@ -358,7 +348,7 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 		if err != nil {
 			return err
 		}
-	case ResultInterrupted, ResultHandedBack:
+	case api.ResultInterrupted, api.ResultHandedBack:
 		if len(evs) > 0 {
 			if err := m.ReportEvents(ctx, id, attempt, evs); err != nil {
 				return err
@@ -366,7 +356,7 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 		}
 		resp, err := m.apply(ctx, fsm.ExecutionExpireType, &fsm.ExecutionExpireRequest{Time: m.now(),
 			Items: []fsm.ExpireItem{{ID: id, Attempt: attempt, Reason: r.Message,
-				Interrupted: r.Status == ResultInterrupted, HandBack: r.Status == ResultHandedBack}}})
+				Interrupted: r.Status == api.ResultInterrupted, HandBack: r.Status == api.ResultHandedBack}}})
 		if err != nil {
 			return err
 		}

@@ -227,9 +227,9 @@ func (a *attempt) run(_ context.Context) {
 	case res != nil && (res.Status == api.StatusSucceeded || res.Status == api.StatusFailed) && !interrupted:
 		rep.Status, rep.Message = res.Status, res.Message
 	case handBack:
-		rep.Status, rep.Message = "handed_back", fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)
+		rep.Status, rep.Message = api.ResultHandedBack, fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)
 	case interrupted:
-		rep.Status, rep.Message = "interrupted", fmt.Sprintf("worker %s shut down", a.w.cfg.ID)
+		rep.Status, rep.Message = api.ResultInterrupted, fmt.Sprintf("worker %s shut down", a.w.cfg.ID)
 	case stopping:
 		rep.Status, rep.Message = api.StatusCanceled, "stopped on request"
 	case res != nil:

@@ -6,59 +6,31 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/catalog"
-	"github.com/scaleout/scaleout/cluster/master"
-	"github.com/spf13/cobra"
+	"github.com/scaleout/scaleout/cmd/scaleout/internal/config"
 )
-
-// catalogFlags are the agent's catalog settings.
-type catalogFlags struct {
-	encryptKey      string
-	encryptKeyFile  string
-	keepVersions    int
-	maxArchiveBytes int64
-	maxEvents       uint64
-	loggingLevel    string
-	retention       time.Duration
-}
-
-// addCatalogFlags registers the catalog flags on the agent command.
-func addCatalogFlags(cmd *cobra.Command) *catalogFlags {
-	f := &catalogFlags{}
-	d := master.DefaultCatalogConfig()
-	fl := cmd.Flags()
-	fl.StringVar(&f.encryptKey, "encrypt-key", "", "key that seals sensitive values, base64 of 32 bytes ('scaleout keygen'); every server needs the same one (default: $SCALEOUT_ENCRYPT_KEY; --dev makes one)")
-	fl.StringVar(&f.encryptKeyFile, "encrypt-key-file", "", "file holding the --encrypt-key")
-	fl.IntVar(&f.keepVersions, "keep-versions", d.KeepVersions, "versions kept per project")
-	fl.Int64Var(&f.maxArchiveBytes, "max-archive-bytes", d.MaxArchiveBytes, "largest project archive accepted by deploy (413 above)")
-	fl.Uint64Var(&f.maxEvents, "max-events", d.MaxEvents, "events kept per execution; the last one says the log was truncated")
-	fl.StringVar(&f.loggingLevel, "logging-level", d.DefaultLoggingLevel, "default logging level of executions: none, basic, performance, verbose")
-	fl.DurationVar(&f.retention, "retention", d.Retention, "ended executions and their events are removed after this long")
-	return f
-}
 
 // devKeyFile is where a dev agent keeps the key it made, so that a dev agent
 // restarted on the same --data-dir can still open its sealed values.
 const devKeyFile = "dev-encrypt.key"
 
-// encryptionKey returns the key from the flags, the environment, or (dev
-// mode) the data dir, making one there if needed.
-func (f *catalogFlags) encryptionKey(dev bool, dataDir string, logger hclog.Logger) ([]byte, error) {
-	text := f.encryptKey
+// encryptionKey returns the key from the settings (flag or config file),
+// the environment, or (dev mode) the data dir, making one there if needed.
+func encryptionKey(s *config.Settings, dataDir string, logger hclog.Logger) ([]byte, error) {
+	text := s.EncryptKey
 	switch {
 	case text != "":
-	case f.encryptKeyFile != "":
-		b, err := os.ReadFile(f.encryptKeyFile)
+	case s.EncryptKeyFile != "":
+		b, err := os.ReadFile(s.EncryptKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("--encrypt-key-file: %w", err)
 		}
 		text = string(b)
 	case os.Getenv("SCALEOUT_ENCRYPT_KEY") != "":
 		text = os.Getenv("SCALEOUT_ENCRYPT_KEY")
-	case dev:
+	case s.Dev:
 		path := filepath.Join(dataDir, devKeyFile)
 		b, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -77,22 +49,12 @@ func (f *catalogFlags) encryptionKey(dev bool, dataDir string, logger hclog.Logg
 	return catalog.ParseKey(strings.TrimSpace(text))
 }
 
-// catalogConfig builds the agent's catalog settings. Only servers need
-// the encryption key.
-func (f *catalogFlags) catalogConfig(server, dev bool, dataDir string, logger hclog.Logger) (master.CatalogConfig, error) {
-	cfg := master.DefaultCatalogConfig()
-	cfg.KeepVersions = f.keepVersions
-	cfg.MaxArchiveBytes = f.maxArchiveBytes
-	cfg.MaxEvents = f.maxEvents
-	cfg.DefaultLoggingLevel = f.loggingLevel
-	cfg.Retention = f.retention
-	if !server {
-		return cfg, nil
-	}
-	key, err := f.encryptionKey(dev, dataDir, logger)
+// catalogCipher returns the cipher that seals sensitive values in the
+// catalog. Only servers need it.
+func catalogCipher(s *config.Settings, dataDir string, logger hclog.Logger) (*catalog.Cipher, error) {
+	key, err := encryptionKey(s, dataDir, logger)
 	if err != nil {
-		return cfg, err
+		return nil, err
 	}
-	cfg.Cipher, err = catalog.NewCipher(key)
-	return cfg, err
+	return catalog.NewCipher(key)
 }

@@ -3,17 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/raftbench"
+	"github.com/scaleout/scaleout/cluster/worker"
+	"github.com/scaleout/scaleout/cmd/scaleout/internal/bench"
 	"github.com/spf13/cobra"
 )
 
@@ -32,10 +34,6 @@ type benchFlags struct {
 	pids         string
 	baselineSecs time.Duration
 }
-
-// allScenarios is the order the scenarios run in: the idle measurements
-// first, the leader kill last.
-var allScenarios = []string{"baseline", "memory-idle", "childstart", "latency", "submit", "throughput", "memory", "failover"}
 
 func newBenchCmd() *cobra.Command {
 	f := &benchFlags{}
@@ -75,7 +73,7 @@ Speeds are printed, never asserted.`,
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.IntVar(&f.local, "local", 0, "start this many server agents on 127.0.0.1 (temporary dirs), bench them, stop them")
-	fl.StringVar(&f.scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run, comma-separated")
+	fl.StringVar(&f.scenarios, "scenarios", strings.Join(bench.Scenarios, ","), "scenarios to run, comma-separated")
 	fl.IntVar(&f.executions, "executions", 10000, "executions in the throughput scenario")
 	fl.IntVar(&f.clients, "clients", 32, "concurrent clients in the submit scenario")
 	fl.IntVar(&f.maxTasks, "max-tasks", 16, "with --local: executions each agent runs at once")
@@ -88,139 +86,35 @@ Speeds are printed, never asserted.`,
 	return cmd
 }
 
-// benchRow is one line of the table.
-type benchRow struct {
-	Scenario string  `json:"scenario"`
-	Metric   string  `json:"metric"`
-	Value    float64 `json:"value"`
-	Unit     string  `json:"unit"`
-	// Baseline is the Raft baseline's applies/s at the same concurrency
-	// (0: no comparison).
-	Baseline float64 `json:"baseline_applies_per_s,omitempty"`
-	// Ratio is Value / Baseline, or what Note says it is.
-	Ratio float64 `json:"ratio,omitempty"`
-	Note  string  `json:"note,omitempty"`
-}
-
-// benchReport is the JSON document.
-type benchReport struct {
-	Time      time.Time  `json:"time"`
-	Version   string     `json:"version"`
-	GoVersion string     `json:"go_version"`
-	CPUs      int        `json:"cpus"`
-	Host      string     `json:"host"`
-	Local     int        `json:"local_servers,omitempty"`
-	MaxTasks  int        `json:"max_tasks,omitempty"`
-	Coalesce  int        `json:"coalesce_max,omitempty"`
-	Rows      []benchRow `json:"rows"`
-	Duration  string     `json:"duration"`
-}
-
-// bench is one run's state.
-type bench struct {
-	f        *benchFlags
-	out      io.Writer
-	logw     io.Writer
-	lc       *localCluster // nil against a foreign cluster
-	addrs    []string
-	clients  []*api.Client
-	rows     []benchRow
-	baseline map[int]float64 // concurrency -> applies/s
-	pids     map[string]int
-	noop     string
-	ended    int // executions this run has ended (for the memory scenario)
-}
-
-func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(b.logw, "bench: "+format+"\n", args...)
-}
-
-func (b *bench) add(r benchRow) {
-	if r.Baseline > 0 && r.Ratio == 0 {
-		r.Ratio = r.Value / r.Baseline
-	}
-	b.rows = append(b.rows, r)
-	b.logf("%-12s %-44s %10.1f %s", r.Scenario, r.Metric, r.Value, r.Unit)
-}
-
+// runBench runs the bench package with the flags, prints the table and
+// writes the JSON.
 func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	start := time.Now()
-	b := &bench{f: f, out: out, logw: logw, baseline: map[int]float64{}, pids: map[string]int{}, noop: benchNoopPackage}
-	want := map[string]bool{}
-	for _, s := range strings.Split(f.scenarios, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if !contains(allScenarios, s) {
-			return exitf(exitUsage, "unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
-		}
-		want[s] = true
+	exe, err := os.Executable()
+	if err != nil {
+		return exitf(exitFailed, "find own executable: %v", err)
 	}
-	if f.local > 0 {
-		lc, err := startLocalCluster(ctx, f.local, f.maxTasks, f.coalesceMax, b.logf)
-		if err != nil {
-			return exitf(exitFailed, "start local cluster: %v", err)
-		}
-		defer lc.stop()
-		b.lc = lc
-		b.addrs = lc.addrs()
-		for _, a := range lc.agents {
-			b.pids[a.name] = a.cmd.Process.Pid
-		}
-	} else {
-		addr := f.address
-		if addr == "" {
-			addr = api.AddressFromEnv()
-		}
-		b.addrs = []string{addr}
-		if err := parsePids(f.pids, b.pids); err != nil {
-			return exitf(exitUsage, "%v", err)
-		}
+	rep, err := bench.Run(ctx, bench.Options{
+		Exe: exe, Version: version, Local: f.local, Address: f.address, Scenarios: strings.Split(f.scenarios, ","),
+		Executions: f.executions, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, Ended: f.ended,
+		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs,
+		StartBaseline: startRaftBaseline, ChildJob: benchChildJob, Log: logw,
+	})
+	switch {
+	case errors.Is(err, bench.ErrUsage):
+		return exitf(exitUsage, "%v", err)
+	case errors.Is(err, bench.ErrUnreachable):
+		return exitf(exitUnreached, "%v", err)
+	case err != nil:
+		return exitf(exitFailed, "%v", err)
 	}
-	for _, a := range b.addrs {
-		c, err := api.NewClient(api.Config{Address: a, Caller: "scaleout-bench"})
-		if err != nil {
-			return exitf(exitUsage, "%v", err)
-		}
-		b.clients = append(b.clients, c)
-	}
-	if _, err := b.clients[0].Status().Leader(ctx); err != nil {
-		return exitf(exitUnreached, "cluster at %s: %v", b.addrs[0], err)
-	}
-
-	type scenario struct {
-		name string
-		run  func(context.Context) error
-	}
-	for _, s := range []scenario{
-		{"baseline", b.runBaseline}, {"memory-idle", b.memoryIdle}, {"childstart", b.childStart},
-		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput},
-		{"memory", b.memoryAfter}, {"failover", b.failover},
-	} {
-		if !want[s.name] {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		b.logf("== %s", s.name)
-		if err := s.run(ctx); err != nil {
-			b.add(benchRow{Scenario: s.name, Metric: "error", Note: err.Error()})
-			b.logf("%s failed: %v", s.name, err)
-		}
-	}
-	rep := benchReport{Time: start.UTC(), Version: version, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-		Local: f.local, MaxTasks: f.maxTasks, Coalesce: f.coalesceMax, Rows: b.rows, Duration: time.Since(start).Round(time.Second).String()}
-	rep.Host, _ = os.Hostname()
-	printBenchTable(out, &rep)
+	rep.WriteTable(out)
 	if f.jsonOut != "" {
-		buf, _ := json.MarshalIndent(&rep, "", "  ")
+		buf, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(f.jsonOut, append(buf, '\n'), 0o644); err != nil {
 			return exitf(exitFailed, "write %s: %v", f.jsonOut, err)
 		}
@@ -232,56 +126,24 @@ func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	return nil
 }
 
-func printBenchTable(out io.Writer, rep *benchReport) {
-	fmt.Fprintf(out, "\nscaleout bench %s: %s, %d CPUs, %s, %d local servers, max-tasks %d, took %s\n\n",
-		rep.Version, rep.GoVersion, rep.CPUs, runtime.GOOS+"/"+runtime.GOARCH, rep.Local, rep.MaxTasks, rep.Duration)
-	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| scenario\t| metric\t| value\t| unit\t| raft baseline/s\t| ratio\t|")
-	fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
-	for _, r := range rep.Rows {
-		base, ratio := "", ""
-		if r.Baseline > 0 {
-			base = fmt.Sprintf("%.0f", r.Baseline)
-		}
-		if r.Ratio != 0 {
-			ratio = fmt.Sprintf("%.3f", r.Ratio)
-		}
-		val := fmt.Sprintf("%.1f", r.Value)
-		if r.Metric == "error" {
-			val = ""
-		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %s\t|\n", r.Scenario, r.Metric, val, r.Unit, base, ratio)
+// raftBaseline is the bench's Raft baseline: cluster/raftbench.
+type raftBaseline struct{ *raftbench.Cluster }
+
+func startRaftBaseline(dir string) (bench.Baseline, error) {
+	c, err := raftbench.Start(dir)
+	if err != nil {
+		return nil, err
 	}
-	_ = tw.Flush()
-	fmt.Fprintln(out)
-	for _, r := range rep.Rows {
-		if r.Note != "" {
-			fmt.Fprintf(out, "  %s / %s: %s\n", r.Scenario, r.Metric, r.Note)
-		}
-	}
-	fmt.Fprintln(out)
+	return raftBaseline{c}, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+func (r raftBaseline) Measure(ctx context.Context, concurrency int, d time.Duration) (bench.BaselineResult, error) {
+	res, err := r.Run(ctx, raftbench.Config{Concurrency: concurrency, Duration: d})
+	return bench.BaselineResult{PerSecond: res.PerSecond, P50: res.P50, P99: res.P99}, err
 }
 
-func parsePids(s string, into map[string]int) error {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		var pid int
-		if _, err := fmt.Sscanf(v, "%d", &pid); !ok || err != nil || k == "" || pid <= 0 {
-			return fmt.Errorf("--pids %q: want name=pid,...", kv)
-		}
-		into[k] = pid
-	}
-	return nil
+// benchChildJob is the job the childstart scenario gives each `scaleout exec`
+// child: attempt 1 of execution 1, the package as noop.yaml.
+func benchChildJob(pkg, workDir string) ([]byte, error) {
+	return json.Marshal(&worker.Job{Task: api.Task{ID: 1, Attempt: 1, PackageFile: "noop.yaml", Package: pkg}, WorkDir: workDir, KillGraceMS: 1000})
 }

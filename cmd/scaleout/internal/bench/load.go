@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -103,7 +103,7 @@ func waitEnded(ctx context.Context, clients []*api.Client, ids []uint64, timeout
 // throughput submits --executions no-op executions (bulk) and measures
 // the time until the last has succeeded.
 func (b *bench) throughput(ctx context.Context) error {
-	n := b.f.executions
+	n := b.o.Executions
 	conc := b.throughputConcurrency(ctx)
 	idx0 := b.leaderIndex(ctx)
 	t0 := time.Now()
@@ -128,15 +128,15 @@ func (b *bench) throughput(ctx context.Context) error {
 	rate := float64(len(ids)) / el.Seconds()
 	entries := float64(idx1-idx0) / float64(len(ids))
 	base := b.baseline[conc]
-	b.add(benchRow{Scenario: "throughput", Metric: fmt.Sprintf("no-op executions, submission to succeeded (%d)", len(ids)), Value: rate, Unit: "executions/s",
+	b.add(Row{Scenario: "throughput", Metric: fmt.Sprintf("no-op executions, submission to succeeded (%d)", len(ids)), Value: rate, Unit: "executions/s",
 		Baseline: base, Note: fmt.Sprintf("%d of %d succeeded in %s (submission took %s); %d attempts at once; %.3f Raft entries per execution (%d logical commands)",
 			ok, len(ids), el.Round(time.Millisecond), tSub.Round(time.Millisecond), conc, entries, logicalCommandsPerExecution)})
 	if base > 0 {
 		target := 0.5 * base / logicalCommandsPerExecution
-		b.add(benchRow{Scenario: "throughput", Metric: "target: 50% of baseline / 3 commands", Value: target, Unit: "executions/s",
+		b.add(Row{Scenario: "throughput", Metric: "target: 50% of baseline / 3 commands", Value: target, Unit: "executions/s",
 			Ratio: rate / target, Note: "ratio = measured throughput / target (>= 1 meets it)"})
 	}
-	b.add(benchRow{Scenario: "throughput", Metric: "Raft entries per execution", Value: entries, Unit: "entries"})
+	b.add(Row{Scenario: "throughput", Metric: "Raft entries per execution", Value: entries, Unit: "entries"})
 	return nil
 }
 
@@ -146,7 +146,7 @@ func (b *bench) memoryAfter(ctx context.Context) error {
 	if len(b.pids) == 0 {
 		return fmt.Errorf("no agent pids known (use --local, or --pids name=pid,...)")
 	}
-	if left := b.f.ended - b.ended; left > 0 {
+	if left := b.o.Ended - b.ended; left > 0 {
 		t0 := time.Now()
 		if err := b.setWorkersEnabled(ctx, false); err != nil {
 			return err
@@ -172,7 +172,7 @@ func (b *bench) memoryAfter(ctx context.Context) error {
 // failover kills the leader (kill -9) while executions are submitted and
 // run, and measures when a new leader is known and when it dispatches.
 func (b *bench) failover(ctx context.Context) error {
-	if b.lc == nil && b.f.killCmd == "" {
+	if b.lc == nil && b.o.KillCmd == "" {
 		return fmt.Errorf("skipped: needs --local or --failover-kill-cmd")
 	}
 	l, err := b.clients[0].Status().Leader(ctx)
@@ -237,7 +237,7 @@ func (b *bench) failover(ctx context.Context) error {
 		b.lc.byNode(old).kill9()
 		b.logf("killed leader %s (kill -9)", old)
 	} else {
-		cmd := strings.ReplaceAll(b.f.killCmd, "{leader}", old)
+		cmd := strings.ReplaceAll(b.o.KillCmd, "{leader}", old)
 		if out, err := exec.CommandContext(ctx, "sh", "-c", cmd).CombinedOutput(); err != nil {
 			close(stopLoad)
 			<-loadDone
@@ -325,13 +325,13 @@ func (b *bench) failover(ctx context.Context) error {
 		}
 	}
 	b.ended += len(final)
-	b.add(benchRow{Scenario: "failover", Metric: "new leader known after kill -9", Value: float64(elected) / 1e6, Unit: "ms",
+	b.add(Row{Scenario: "failover", Metric: "new leader known after kill -9", Value: float64(elected) / 1e6, Unit: "ms",
 		Note: fmt.Sprintf("leader %s killed under ~200 executions/s", old)})
-	b.add(benchRow{Scenario: "failover", Metric: "dispatch resumes after kill -9", Value: float64(resume) / 1e6, Unit: "ms",
+	b.add(Row{Scenario: "failover", Metric: "dispatch resumes after kill -9", Value: float64(resume) / 1e6, Unit: "ms",
 		Note: "first attempt leased after the kill (leader's lease stamp)"})
-	b.add(benchRow{Scenario: "failover", Metric: "executions lost", Value: float64(lost), Unit: "executions",
+	b.add(Row{Scenario: "failover", Metric: "executions lost", Value: float64(lost), Unit: "executions",
 		Note: fmt.Sprintf("%d executions created, %d succeeded, %d needed a retry, %d submissions refused during the election (not accepted, not counted)",
 			len(final), succeeded, retried, rejected)})
-	b.add(benchRow{Scenario: "failover", Metric: "executions succeeded twice", Value: float64(double), Unit: "executions"})
+	b.add(Row{Scenario: "failover", Metric: "executions succeeded twice", Value: float64(double), Unit: "executions"})
 	return nil
 }

@@ -1,9 +1,8 @@
-package main
+package bench
 
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,14 +14,12 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
-	"github.com/scaleout/scaleout/cluster/raftbench"
-	"github.com/scaleout/scaleout/cluster/worker"
 )
 
-// benchNoopPackage does nothing that needs a process of its own: one set
+// noopPackage does nothing that needs a process of its own: one set
 // task. Every execution still runs in a `scaleout exec` child (the isolation
 // guarantee), which the childstart scenario measures on its own.
-const benchNoopPackage = `name: noop
+const noopPackage = `name: noop
 variables:
   x: {type: int, value: 0}
 tasks:
@@ -35,7 +32,7 @@ tasks:
 // measured at for the throughput scenario.
 func (b *bench) throughputConcurrency(ctx context.Context) int {
 	if b.lc != nil {
-		return len(b.lc.agents) * b.f.maxTasks
+		return len(b.lc.agents) * b.o.MaxTasks
 	}
 	ws, err := b.clients[0].Workers().List(ctx)
 	n := 0
@@ -57,25 +54,28 @@ func (b *bench) runBaseline(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	rc, err := raftbench.Start(dir)
+	if b.o.StartBaseline == nil {
+		return fmt.Errorf("no Raft baseline in this build")
+	}
+	rc, err := b.o.StartBaseline(dir)
 	if err != nil {
 		return err
 	}
 	defer rc.Stop()
-	levels := []int{1, b.f.clients, b.throughputConcurrency(ctx)}
+	levels := []int{1, b.o.Clients, b.throughputConcurrency(ctx)}
 	slices.Sort(levels)
 	levels = slices.Compact(levels)
 	for _, c := range levels {
-		res, err := rc.Run(ctx, raftbench.Config{Concurrency: c, Duration: b.f.baselineSecs})
+		res, err := rc.Measure(ctx, c, b.o.BaselineDuration)
 		if err != nil {
 			return err
 		}
 		b.baseline[c] = res.PerSecond
-		b.add(benchRow{Scenario: "baseline", Metric: fmt.Sprintf("raft applies, %d concurrent", c), Value: res.PerSecond, Unit: "applies/s",
+		b.add(Row{Scenario: "baseline", Metric: fmt.Sprintf("raft applies, %d concurrent", c), Value: res.PerSecond, Unit: "applies/s",
 			Note: fmt.Sprintf("%d concurrent: p50 %s, p99 %s (3 servers in the bench process, raft-boltdb, TCP loopback, BatchingFSM, bbolt NoSync)",
 				c, ms(res.P50), ms(res.P99))})
 		if c == 1 {
-			b.add(benchRow{Scenario: "baseline", Metric: "raft apply p99, 1 concurrent", Value: float64(res.P99) / 1e6, Unit: "ms"})
+			b.add(Row{Scenario: "baseline", Metric: "raft apply p99, 1 concurrent", Value: float64(res.P99) / 1e6, Unit: "ms"})
 		}
 	}
 	return nil
@@ -137,7 +137,7 @@ func (b *bench) memory(ctx context.Context, metric string) error {
 		if n == leader {
 			role = " (leader)"
 		}
-		b.add(benchRow{Scenario: "memory", Metric: fmt.Sprintf("%s, agent %s%s", metric, n, role), Value: v, Unit: "MiB",
+		b.add(Row{Scenario: "memory", Metric: fmt.Sprintf("%s, agent %s%s", metric, n, role), Value: v, Unit: "MiB",
 			Note: fmt.Sprintf("RssAnon %.1f MiB (heap, stacks), RssFile %.1f MiB (binary and mmapped bbolt pages, reclaimable)", anon, file)})
 	}
 	return nil
@@ -148,16 +148,18 @@ func (b *bench) memoryIdle(ctx context.Context) error { return b.memory(ctx, "RS
 // childStart runs the no-op package in `scaleout exec` children one after
 // another, as a worker does for every attempt.
 func (b *bench) childStart(ctx context.Context) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+	if b.o.ChildJob == nil {
+		return fmt.Errorf("no child job encoder in this build")
 	}
 	dir, err := os.MkdirTemp("", "scaleout-bench-child-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	job, _ := json.Marshal(&worker.Job{Task: api.Task{ID: 1, Attempt: 1, PackageFile: "noop.yaml", Package: b.noop}, WorkDir: dir, KillGraceMS: 1000})
+	job, err := b.o.ChildJob(b.noop, dir)
+	if err != nil {
+		return err
+	}
 	job = append(job, '\n')
 	var lat []time.Duration
 	for range 50 {
@@ -165,7 +167,7 @@ func (b *bench) childStart(ctx context.Context) error {
 			return ctx.Err()
 		}
 		t0 := time.Now()
-		cmd := exec.Command(exe, "exec")
+		cmd := exec.Command(b.o.Exe, "exec")
 		cmd.Dir = dir
 		stdin, _ := cmd.StdinPipe()
 		stdout, _ := cmd.StdoutPipe()
@@ -190,7 +192,7 @@ func (b *bench) childStart(ctx context.Context) error {
 	}
 	slices.Sort(lat)
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
-	b.add(benchRow{Scenario: "childstart", Metric: "no-op child start to result p50", Value: float64(p50) / 1e6, Unit: "ms",
+	b.add(Row{Scenario: "childstart", Metric: "no-op child start to result p50", Value: float64(p50) / 1e6, Unit: "ms",
 		Note: fmt.Sprintf("p99 %s; one child per attempt bounds a core at ~%.0f no-op executions/s", ms(p99), 1/p50.Seconds())})
 	return nil
 }
@@ -227,10 +229,10 @@ func (b *bench) latency(ctx context.Context) error {
 	slices.Sort(toEnd)
 	p := func(l []time.Duration, q int) float64 { return float64(l[min(len(l)-1, len(l)*q/100)]) / 1e6 }
 	note := fmt.Sprintf("%d executions one at a time after %d not counted; client clock before submit to the leader's lease/end stamps", n, warmup)
-	b.add(benchRow{Scenario: "latency", Metric: "submission to start p50", Value: p(toStart, 50), Unit: "ms", Note: note})
-	b.add(benchRow{Scenario: "latency", Metric: "submission to start p99", Value: p(toStart, 99), Unit: "ms"})
-	b.add(benchRow{Scenario: "latency", Metric: "submission to end p50", Value: p(toEnd, 50), Unit: "ms"})
-	b.add(benchRow{Scenario: "latency", Metric: "submission to end p99", Value: p(toEnd, 99), Unit: "ms"})
+	b.add(Row{Scenario: "latency", Metric: "submission to start p50", Value: p(toStart, 50), Unit: "ms", Note: note})
+	b.add(Row{Scenario: "latency", Metric: "submission to start p99", Value: p(toStart, 99), Unit: "ms"})
+	b.add(Row{Scenario: "latency", Metric: "submission to end p50", Value: p(toEnd, 50), Unit: "ms"})
+	b.add(Row{Scenario: "latency", Metric: "submission to end p99", Value: p(toEnd, 99), Unit: "ms"})
 	return nil
 }
 
@@ -333,16 +335,16 @@ func (b *bench) submit(ctx context.Context) error {
 		if idx1 := b.leaderIndex(ctx); idx1 > idx0 && count.Load() > 0 {
 			note += fmt.Sprintf("; %.3f Raft entries per execution", float64(idx1-idx0)/float64(count.Load()))
 		}
-		b.add(benchRow{Scenario: "submit", Metric: metric, Value: rate, Unit: "executions/s", Baseline: b.baseline[clients], Note: note})
+		b.add(Row{Scenario: "submit", Metric: metric, Value: rate, Unit: "executions/s", Baseline: b.baseline[clients], Note: note})
 		return nil
 	}
 	if err := run("single, 1 client", 1, 1, 2*time.Second); err != nil {
 		return err
 	}
-	if err := run(fmt.Sprintf("single, %d clients", b.f.clients), b.f.clients, 1, 3*time.Second); err != nil {
+	if err := run(fmt.Sprintf("single, %d clients", b.o.Clients), b.o.Clients, 1, 3*time.Second); err != nil {
 		return err
 	}
-	if err := run(fmt.Sprintf("bulk of 100, %d clients", b.f.clients), b.f.clients, 100, 3*time.Second); err != nil {
+	if err := run(fmt.Sprintf("bulk of 100, %d clients", b.o.Clients), b.o.Clients, 100, 3*time.Second); err != nil {
 		return err
 	}
 	b.ended += len(held)

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -15,12 +15,11 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
-	"github.com/scaleout/scaleout/catalog"
 )
 
-// benchAgent is one `scaleout agent` process that `scaleout bench --local`
+// agentProc is one `scaleout agent` process that `scaleout bench --local`
 // started (and must stop).
-type benchAgent struct {
+type agentProc struct {
 	name    string
 	api     string
 	gossip  string
@@ -32,15 +31,16 @@ type benchAgent struct {
 // localCluster is N servers on 127.0.0.1 with temporary data dirs.
 type localCluster struct {
 	dir    string
-	agents []*benchAgent
+	agents []*agentProc
 }
 
-var benchStartingLine = regexp.MustCompile(`==> scaleout agent starting: node=(\S+) api=(\S+) gossip=(\S+)`)
+var startingLine = regexp.MustCompile(`==> scaleout agent starting: node=(\S+) api=(\S+) gossip=(\S+)`)
 
-// startLocalCluster starts n server agents from this very binary, bound to
-// loopback only, and waits until every worker is connected to a leader.
-func startLocalCluster(ctx context.Context, n, maxTasks, coalesceMax int, logf func(string, ...any)) (*localCluster, error) {
-	exe, err := os.Executable()
+// startLocalCluster starts n server agents from the scaleout binary exe,
+// bound to loopback only, and waits until every worker is connected to a
+// leader.
+func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax int, logf func(string, ...any)) (*localCluster, error) {
+	key, err := keygen(ctx, exe)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,6 @@ func startLocalCluster(ctx context.Context, n, maxTasks, coalesceMax int, logf f
 		return nil, err
 	}
 	lc := &localCluster{dir: dir}
-	key := catalog.GenerateKey()
 	join := ""
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("b%d", i)
@@ -93,14 +92,24 @@ func startLocalCluster(ctx context.Context, n, maxTasks, coalesceMax int, logf f
 	return lc, nil
 }
 
-func (lc *localCluster) spawn(exe, name string, args []string) (*benchAgent, error) {
+// keygen asks the binary for a new encryption key ('scaleout keygen'): the
+// servers of one cluster share it.
+func keygen(ctx context.Context, exe string) (string, error) {
+	out, err := exec.CommandContext(ctx, exe, "keygen").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s keygen: %w", exe, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func (lc *localCluster) spawn(exe, name string, args []string) (*agentProc, error) {
 	logPath := filepath.Join(lc.dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.SysProcAttr = benchSysProcAttr()
+	cmd.SysProcAttr = sysProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		logFile.Close()
@@ -110,7 +119,7 @@ func (lc *localCluster) spawn(exe, name string, args []string) (*benchAgent, err
 		logFile.Close()
 		return nil, err
 	}
-	a := &benchAgent{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	a := &agentProc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	lc.agents = append(lc.agents, a)
 	addrs := make(chan []string, 1)
 	var once sync.Once
@@ -121,7 +130,7 @@ func (lc *localCluster) spawn(exe, name string, args []string) (*benchAgent, err
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logFile, line)
-			if m := benchStartingLine.FindStringSubmatch(line); m != nil {
+			if m := startingLine.FindStringSubmatch(line); m != nil {
 				once.Do(func() { addrs <- m[2:] })
 			}
 		}
@@ -162,7 +171,7 @@ func (lc *localCluster) addrs() []string {
 	return out
 }
 
-func (a *benchAgent) alive() bool {
+func (a *agentProc) alive() bool {
 	select {
 	case <-a.done:
 		return false
@@ -172,7 +181,7 @@ func (a *benchAgent) alive() bool {
 }
 
 // byNode finds the agent with node name name.
-func (lc *localCluster) byNode(name string) *benchAgent {
+func (lc *localCluster) byNode(name string) *agentProc {
 	for _, a := range lc.agents {
 		if a.name == name {
 			return a
@@ -182,7 +191,7 @@ func (lc *localCluster) byNode(name string) *benchAgent {
 }
 
 // kill9 kills an agent as a crash would.
-func (a *benchAgent) kill9() {
+func (a *agentProc) kill9() {
 	_ = a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
 }
@@ -206,7 +215,7 @@ func (lc *localCluster) stop() {
 }
 
 // leader asks the running agents who leads.
-func (lc *localCluster) leader(ctx context.Context) (*benchAgent, error) {
+func (lc *localCluster) leader(ctx context.Context) (*agentProc, error) {
 	for _, addr := range lc.addrs() {
 		c, err := api.NewClient(api.Config{Address: addr})
 		if err != nil {

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBench_OptionsAndTable checks the parts of the bench that need no
+// cluster: --pids parsing, unknown scenarios, the table layout and the JSON
+// field names. It measures nothing.
+func TestBench_OptionsAndTable(t *testing.T) {
+	pids := map[string]int{}
+	if err := parsePids("a1=10, a2=20", pids); err != nil || pids["a1"] != 10 || pids["a2"] != 20 {
+		t.Fatalf("parsePids: %v %v", pids, err)
+	}
+	for _, bad := range []string{"a1", "=3", "a1=x", "a1=-1"} {
+		if err := parsePids(bad, map[string]int{}); err == nil {
+			t.Errorf("parsePids(%q) accepted", bad)
+		}
+	}
+	rep, err := Run(t.Context(), Options{Scenarios: []string{"latency", "nope"}})
+	if rep != nil || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), `unknown scenario "nope"`) {
+		t.Fatalf("unknown scenario: %v %v, want a usage error", rep, err)
+	}
+	_, err = Run(t.Context(), Options{Address: "http://127.0.0.1:1", Pids: "a1"})
+	if !errors.Is(err, ErrUsage) {
+		t.Fatalf("bad pids: %v, want a usage error", err)
+	}
+	_, err = Run(t.Context(), Options{Address: "http://127.0.0.1:1"})
+	if !errors.Is(err, ErrUnreachable) || !strings.HasPrefix(err.Error(), "cluster at http://127.0.0.1:1: ") {
+		t.Fatalf("nobody at the address: %v, want ErrUnreachable", err)
+	}
+
+	var out bytes.Buffer
+	rep = &Report{Rows: []Row{
+		{Scenario: "submit", Metric: "bulk", Value: 200, Unit: "executions/s", Baseline: 100, Ratio: 2, Note: "n"},
+		{Scenario: "latency", Metric: "error", Note: "boom"},
+	}}
+	rep.WriteTable(&out)
+	for _, want := range []string{"| submit", "| 200.0", "| 2.000", "latency / error: boom"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	rep.Time, rep.Local, rep.Coalesce = time.Unix(0, 0).UTC(), 3, 1
+	buf, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"time"`, `"version"`, `"go_version"`, `"cpus"`, `"host"`, `"local_servers":3`,
+		`"coalesce_max":1`, `"rows"`, `"duration"`, `"baseline_applies_per_s":100`, `"ratio":2`, `"note":"boom"`} {
+		if !bytes.Contains(buf, []byte(key)) {
+			t.Errorf("JSON lacks %s: %s", key, buf)
+		}
+	}
+}
