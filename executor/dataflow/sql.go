@@ -272,7 +272,7 @@ func (s *copySource) Next() bool {
 }
 
 func (s *copySource) Values() ([]any, error) { return s.vals, nil }
-func (s *copySource) Err() error              { return s.err }
+func (s *copySource) Err() error             { return s.err }
 
 // pgValue returns the value pgx encodes for v: numeric as pgtype.Numeric
 // built from the exact mantissa.
