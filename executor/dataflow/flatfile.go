@@ -410,7 +410,11 @@ func (n *node) fixedWidth(ctx context.Context, r io.Reader, fp *fieldParser) err
 			if end-off < c.Width && end == len(line) && i < len(fp.cols)-1 {
 				short = true
 			}
-			fields[i] = bytes.TrimRight(line[off:end], " ")
+			if st := c.Type.Store(); st == pkgspec.StoreString || st == pkgspec.StoreBytes {
+				fields[i] = bytes.TrimRight(line[off:end], " ") // padding
+			} else {
+				fields[i] = bytes.TrimSpace(line[off:end]) // right-aligned numbers
+			}
 			off = end
 		}
 		where := func() string { return "line " + strconv.Itoa(rr.line) }
