@@ -145,9 +145,9 @@ func (p *parser) resolvePath(cw string, c *Component, in *PathRef, byName map[st
 func errorOutput(cols []Column) *Output {
 	out := slices.Clone(cols)
 	out = append(out,
-		Column{Name: ErrorCodeColumn, Type: DataType{Name: "DT_I4"}},
-		Column{Name: ErrorColumnColumn, Type: DataType{Name: "DT_WSTR"}},
-		Column{Name: ErrorDescriptionColumn, Type: DataType{Name: "DT_WSTR"}})
+		Column{Name: ErrorCodeColumn, Type: TypeNamed("DT_I4")},
+		Column{Name: ErrorColumnColumn, Type: TypeNamed("DT_WSTR")},
+		Column{Name: ErrorDescriptionColumn, Type: TypeNamed("DT_WSTR")})
 	return &Output{Name: OutputError, Columns: out, Error: true}
 }
 
@@ -195,7 +195,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		var cols, raw []Column
 		for _, sc := range c.SourceCols {
 			cols = append(cols, sc.Column)
-			raw = append(raw, Column{Name: sc.Name, Type: DataType{Name: "DT_WSTR"}})
+			raw = append(raw, Column{Name: sc.Name, Type: TypeNamed("DT_WSTR")})
 		}
 		o := def(cols)
 		for _, s := range c.SortedBy {
@@ -355,7 +355,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 			}
 			switch ag.Op {
 			case AggCount, AggCountDistinct:
-				ag.Type = DataType{Name: "DT_I8"}
+				ag.Type = TypeNamed("DT_I8")
 			case AggSum, AggAvg:
 				if !src.Type.IsNumeric() {
 					p.addf(ag.Line, "%s aggregation %q: %s needs a numeric column; %q is %s", cw, ag.Name, ag.Op, src.Name, src.Type)
@@ -364,9 +364,9 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 				ag.Type = src.Type
 				switch {
 				case ag.Op == AggAvg || src.Type.Store() == StoreFloat:
-					ag.Type = DataType{Name: "DT_R8"}
+					ag.Type = TypeNamed("DT_R8")
 				case src.Type.Store() == StoreInt:
-					ag.Type = DataType{Name: "DT_I8"}
+					ag.Type = TypeNamed("DT_I8")
 				default: // decimal: widen the precision
 					ag.Type.Precision = MaxDecimalPrecision
 				}

@@ -42,7 +42,13 @@ type DataType struct {
 	// Precision and Scale are those of DT_NUMERIC and DT_DECIMAL; Scale is
 	// also the fractional digits of DT_DBTIMESTAMP2.
 	Precision, Scale int
+	// store caches the storage kind: Store is on every hot path.
+	store int
 }
+
+// TypeNamed returns the type called name (an SSIS name such as "DT_I8")
+// with no length, precision or scale.
+func TypeNamed(name string) DataType { return DataType{Name: name, store: dataTypes[name].store} }
 
 // dataTypeInfo describes one SSIS type name.
 type dataTypeInfo struct {
@@ -94,7 +100,7 @@ func ParseDataType(s string) (DataType, error) {
 	if !ok {
 		return DataType{}, fmt.Errorf("unknown data type %q (want one of: %s)", s, strings.Join(DataTypeNames, ", "))
 	}
-	t := DataType{Name: name}
+	t := TypeNamed(name)
 	var nums []int
 	if hasArgs {
 		if !strings.HasSuffix(args, ")") {
@@ -154,7 +160,12 @@ func ParseDataType(s string) (DataType, error) {
 }
 
 // Store returns the storage kind of the type (one of the Store constants).
-func (t DataType) Store() int { return dataTypes[t.Name].store }
+func (t DataType) Store() int {
+	if t.store != 0 {
+		return t.store
+	}
+	return dataTypes[t.Name].store
+}
 
 // IntRange returns the range of an integer type.
 func (t DataType) IntRange() (lo, hi int64) {
@@ -232,17 +243,17 @@ func typeOfExpr(rt reflect.Type) (DataType, bool) {
 	}
 	switch rt.Kind() {
 	case reflect.Bool:
-		return DataType{Name: "DT_BOOL"}, true
+		return TypeNamed("DT_BOOL"), true
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return DataType{Name: "DT_I8"}, true
+		return TypeNamed("DT_I8"), true
 	case reflect.Float32, reflect.Float64:
-		return DataType{Name: "DT_R8"}, true
+		return TypeNamed("DT_R8"), true
 	case reflect.String:
-		return DataType{Name: "DT_WSTR"}, true
+		return TypeNamed("DT_WSTR"), true
 	}
 	if rt == reflect.TypeOf(time.Time{}) {
-		return DataType{Name: "DT_DBTIMESTAMP"}, true
+		return TypeNamed("DT_DBTIMESTAMP"), true
 	}
 	return DataType{}, false
 }

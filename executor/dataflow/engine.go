@@ -125,6 +125,26 @@ type node struct {
 	stats  *ComponentStats
 	// rowCount is the row_count result.
 	rowCount int64
+	pools    pools
+}
+
+// pools recycle buffers by row width: a buffer goes back once the
+// component that received it has read every row, which keeps the garbage
+// collector's work flat. The map is filled before the components start.
+type pools map[int]*sync.Pool
+
+func (ps pools) get(w, size int) *Batch {
+	if b, ok := ps[w].Get().(*Batch); ok {
+		b.N = 0
+		return b
+	}
+	return newBatch(w, size)
+}
+
+func (ps pools) put(b *Batch) {
+	if p := ps[b.W]; p != nil && len(b.V) > 0 {
+		p.Put(b)
+	}
 }
 
 // port is one output of a node.
@@ -148,7 +168,7 @@ func (p *port) slot(ctx context.Context) ([]Value, error) {
 		}
 	}
 	if p.cur == nil {
-		p.cur = newBatch(p.w, p.size)
+		p.cur = p.n.pools.get(p.w, p.size)
 	}
 	i := p.cur.N
 	p.cur.N++
@@ -218,6 +238,7 @@ func (n *node) each(ctx context.Context, fn func(row []Value) error) error {
 				return err
 			}
 		}
+		n.pools.put(b) // fn copies what it keeps
 	}
 }
 
@@ -273,8 +294,16 @@ func Run(ctx context.Context, flow *pkgspec.DataFlowTask, env Env) (*Stats, erro
 	nodes := make(map[string]*node, len(flow.Order))
 	var order []*node
 	stats := &Stats{RowCounts: map[string]int64{}}
+	ps := pools{}
 	for _, c := range flow.Order {
-		n := &node{c: c, flow: flow, env: &env, stats: &ComponentStats{Name: c.Name, Type: c.Type}}
+		for _, o := range c.Outputs {
+			if ps[len(o.Columns)] == nil {
+				ps[len(o.Columns)] = &sync.Pool{}
+			}
+		}
+	}
+	for _, c := range flow.Order {
+		n := &node{c: c, flow: flow, env: &env, stats: &ComponentStats{Name: c.Name, Type: c.Type}, pools: ps}
 		for _, o := range c.Outputs {
 			p := &port{name: o.Name, w: len(o.Columns), size: size, n: n}
 			n.outs = append(n.outs, p)

@@ -75,6 +75,15 @@ var pow10 = func() [19]int64 {
 var timeLayouts = []string{"2006-01-02", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05Z07:00"}
 
 func parseTime(s string) (time.Time, bool) {
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' { // YYYY-MM-DD, the common case, without time.Parse
+		y, ok1 := digits(s[0:4])
+		m, ok2 := digits(s[5:7])
+		d, ok3 := digits(s[8:10])
+		if ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(m, y) {
+			return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true
+		}
+		return time.Time{}, false
+	}
 	for _, l := range timeLayouts {
 		if len(s) < 10 || (l == "2006-01-02" && len(s) != 10) {
 			continue
@@ -84,6 +93,21 @@ func parseTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+func daysIn(m, y int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // parseDecimal parses s into a mantissa scaled by 10^scale, rounding half
