@@ -318,8 +318,8 @@ func sameTotals(a, b string) (bool, string) {
 
 type postgres struct {
 	dir, binDir, data string
-	as            []string
-	port          int
+	as                []string
+	port              int
 }
 
 func (p *postgres) bin(name string) string { return filepath.Join(p.binDir, name) }
