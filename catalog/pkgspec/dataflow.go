@@ -35,6 +35,7 @@ const (
 	CompFlatFileSource  = "flat_file_source"
 	CompJSONSource      = "json_source"
 	CompSQLSource       = "sql_source"
+	CompExcelSource     = "excel_source"
 	CompDerivedColumn   = "derived_column"
 	CompConditionalSplt = "conditional_split"
 	CompDataConversion  = "data_conversion"
@@ -85,7 +86,7 @@ type Component struct {
 	In      []*Output
 	Outputs []*Output
 
-	FlatFile   *FlatFileConfig // flat_file_source and flat_file_destination
+	FlatFile   *FlatFileConfig // flat_file_source, flat_file_destination, excel_source
 	JSON       *JSONConfig     // json_source and json_destination
 	SQL        *SQLConfig      // sql_source and sql_destination
 	Derived    []*DerivedColumn
@@ -185,6 +186,8 @@ type FlatFileConfig struct {
 	NullValue string
 	// Append (destination) appends instead of replacing the file.
 	Append bool
+	// Sheet is the worksheet of an Excel source; default the first.
+	Sheet string
 }
 
 // JSONConfig configures a JSON lines source or destination.

@@ -191,7 +191,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 	}
 	def := func(cols []Column) *Output { return &Output{Name: OutputDefault, Columns: cols} }
 	switch c.Type {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource:
 		var cols, raw []Column
 		for _, sc := range c.SourceCols {
 			cols = append(cols, sc.Column)

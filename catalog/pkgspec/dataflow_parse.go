@@ -16,6 +16,7 @@ var compFields = map[string][]string{
 	CompFlatFileSource:  {"path", "format", "delimiter", "quote", "escape", "header", "skip_rows", "encoding", "null_value", "columns", "sorted_by"},
 	CompJSONSource:      {"path", "columns", "sorted_by"},
 	CompSQLSource:       {"connection", "query", "params", "columns", "sorted_by"},
+	CompExcelSource:     {"path", "sheet", "header", "skip_rows", "columns", "sorted_by"},
 	CompDerivedColumn:   {"columns"},
 	CompConditionalSplt: {"cases", "default"},
 	CompDataConversion:  {"columns"},
@@ -33,13 +34,13 @@ var compFields = map[string][]string{
 }
 
 // compTypes lists the component types in documentation order.
-var compTypes = []string{CompFlatFileSource, CompJSONSource, CompSQLSource, CompDerivedColumn, CompConditionalSplt,
+var compTypes = []string{CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompDerivedColumn, CompConditionalSplt,
 	CompDataConversion, CompLookup, CompMergeJoin, CompSort, CompAggregate, CompUnionAll, CompMulticast,
 	CompRowCount, CompTop, CompFlatFileDest, CompJSONDest, CompSQLDest}
 
 // IsSource reports a component type without inputs.
 func IsSource(typ string) bool {
-	return typ == CompFlatFileSource || typ == CompJSONSource || typ == CompSQLSource
+	return typ == CompFlatFileSource || typ == CompJSONSource || typ == CompSQLSource || typ == CompExcelSource
 }
 
 // IsDestination reports a component type without outputs.
@@ -50,7 +51,7 @@ func IsDestination(typ string) bool {
 // hasErrorOutput reports a component type with an error output.
 func hasErrorOutput(typ string) bool {
 	switch typ {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup:
 		return true
 	}
 	return false
@@ -266,6 +267,8 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 		if !slices.Contains(Encodings, d.flat().Encoding) {
 			p.addf(v.Line, "%s %q is not one of %s", f, d.flat().Encoding, strings.Join(Encodings, ", "))
 		}
+	case "sheet":
+		d.flat().Sheet = p.str(v, f)
 	case "null_value":
 		d.flat().NullValue = p.str(v, f)
 	case "append":
@@ -546,7 +549,7 @@ func (d *compDecoder) finish(body *yaml.Node) {
 		limit = d.df.MemoryLimit
 	}
 	switch c.Type {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource:
 		if d.colsNode != nil {
 			c.SourceCols = d.sourceColumns(d.colsNode, what+" columns")
 		} else {
@@ -564,6 +567,8 @@ func (d *compDecoder) finish(body *yaml.Node) {
 			}
 		case CompJSONSource:
 			need(c.JSON != nil && c.JSON.Path != "", "path")
+		case CompExcelSource:
+			need(d.flat().Path != "", "path (an .xlsx file)")
 		case CompSQLSource:
 			need(d.sql().Connection != "" && d.sql().Query != "", "connection and query")
 		}

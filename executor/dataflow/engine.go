@@ -427,6 +427,8 @@ func (n *node) run(ctx context.Context) error {
 		return n.jsonSource(ctx)
 	case pkgspec.CompSQLSource:
 		return n.sqlSource(ctx)
+	case pkgspec.CompExcelSource:
+		return n.excelSource(ctx)
 	case pkgspec.CompDerivedColumn:
 		return n.derivedColumn(ctx)
 	case pkgspec.CompConditionalSplt:
