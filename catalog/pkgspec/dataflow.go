@@ -36,6 +36,7 @@ const (
 	CompJSONSource      = "json_source"
 	CompSQLSource       = "sql_source"
 	CompExcelSource     = "excel_source"
+	CompParquetSource   = "parquet_source"
 	CompDerivedColumn   = "derived_column"
 	CompConditionalSplt = "conditional_split"
 	CompDataConversion  = "data_conversion"
@@ -50,6 +51,7 @@ const (
 	CompFlatFileDest    = "flat_file_destination"
 	CompJSONDest        = "json_destination"
 	CompSQLDest         = "sql_destination"
+	CompParquetDest     = "parquet_destination"
 )
 
 // Error dispositions, the values of Component.OnError (SSIS error row
@@ -86,7 +88,7 @@ type Component struct {
 	In      []*Output
 	Outputs []*Output
 
-	FlatFile   *FlatFileConfig // flat_file_source, flat_file_destination, excel_source
+	FlatFile   *FlatFileConfig // flat files, excel_source, parquet (path only)
 	JSON       *JSONConfig     // json_source and json_destination
 	SQL        *SQLConfig      // sql_source and sql_destination
 	Derived    []*DerivedColumn

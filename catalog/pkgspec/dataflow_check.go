@@ -191,7 +191,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 	}
 	def := func(cols []Column) *Output { return &Output{Name: OutputDefault, Columns: cols} }
 	switch c.Type {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource:
 		var cols, raw []Column
 		for _, sc := range c.SourceCols {
 			cols = append(cols, sc.Column)
@@ -402,7 +402,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		}
 	case CompRowCount, CompTop:
 		c.Outputs = []*Output{{Name: OutputDefault, Columns: in.Columns, SortedBy: in.SortedBy}}
-	case CompFlatFileDest, CompJSONDest:
+	case CompFlatFileDest, CompJSONDest, CompParquetDest:
 		c.Outputs = []*Output{}
 	case CompSQLDest:
 		seen := map[string]bool{}

@@ -17,6 +17,8 @@ var compFields = map[string][]string{
 	CompJSONSource:      {"path", "columns", "sorted_by"},
 	CompSQLSource:       {"connection", "query", "params", "columns", "sorted_by"},
 	CompExcelSource:     {"path", "sheet", "header", "skip_rows", "columns", "sorted_by"},
+	CompParquetSource:   {"path", "columns", "sorted_by"},
+	CompParquetDest:     {"path"},
 	CompDerivedColumn:   {"columns"},
 	CompConditionalSplt: {"cases", "default"},
 	CompDataConversion:  {"columns"},
@@ -34,24 +36,24 @@ var compFields = map[string][]string{
 }
 
 // compTypes lists the component types in documentation order.
-var compTypes = []string{CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompDerivedColumn, CompConditionalSplt,
+var compTypes = []string{CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt,
 	CompDataConversion, CompLookup, CompMergeJoin, CompSort, CompAggregate, CompUnionAll, CompMulticast,
-	CompRowCount, CompTop, CompFlatFileDest, CompJSONDest, CompSQLDest}
+	CompRowCount, CompTop, CompFlatFileDest, CompJSONDest, CompParquetDest, CompSQLDest}
 
 // IsSource reports a component type without inputs.
 func IsSource(typ string) bool {
-	return typ == CompFlatFileSource || typ == CompJSONSource || typ == CompSQLSource || typ == CompExcelSource
+	return typ == CompFlatFileSource || typ == CompJSONSource || typ == CompSQLSource || typ == CompExcelSource || typ == CompParquetSource
 }
 
 // IsDestination reports a component type without outputs.
 func IsDestination(typ string) bool {
-	return typ == CompFlatFileDest || typ == CompJSONDest || typ == CompSQLDest
+	return typ == CompFlatFileDest || typ == CompJSONDest || typ == CompSQLDest || typ == CompParquetDest
 }
 
 // hasErrorOutput reports a component type with an error output.
 func hasErrorOutput(typ string) bool {
 	switch typ {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup:
 		return true
 	}
 	return false
@@ -549,7 +551,7 @@ func (d *compDecoder) finish(body *yaml.Node) {
 		limit = d.df.MemoryLimit
 	}
 	switch c.Type {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource:
 		if d.colsNode != nil {
 			c.SourceCols = d.sourceColumns(d.colsNode, what+" columns")
 		} else {
@@ -569,10 +571,12 @@ func (d *compDecoder) finish(body *yaml.Node) {
 			need(c.JSON != nil && c.JSON.Path != "", "path")
 		case CompExcelSource:
 			need(d.flat().Path != "", "path (an .xlsx file)")
+		case CompParquetSource:
+			need(d.flat().Path != "", "path (a .parquet file)")
 		case CompSQLSource:
 			need(d.sql().Connection != "" && d.sql().Query != "", "connection and query")
 		}
-	case CompFlatFileDest:
+	case CompFlatFileDest, CompParquetDest:
 		need(d.flat().Path != "", "path")
 	case CompJSONDest:
 		need(c.JSON != nil && c.JSON.Path != "", "path")

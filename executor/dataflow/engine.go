@@ -429,6 +429,10 @@ func (n *node) run(ctx context.Context) error {
 		return n.sqlSource(ctx)
 	case pkgspec.CompExcelSource:
 		return n.excelSource(ctx)
+	case pkgspec.CompParquetSource:
+		return n.parquetSource(ctx)
+	case pkgspec.CompParquetDest:
+		return n.parquetDest(ctx)
 	case pkgspec.CompDerivedColumn:
 		return n.derivedColumn(ctx)
 	case pkgspec.CompConditionalSplt:
