@@ -103,3 +103,71 @@ func TestRun_DataFlowSample(t *testing.T) {
 		t.Errorf("sales_by_country =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestRun_DataFlowPostgresCopy loads awkward text (tabs, newlines,
+// backslashes, NULLs), bytes, times and decimals into PostgreSQL in
+// batches of two rows, with a table lock and a column mapping, then reads
+// them back exactly.
+func TestRun_DataFlowPostgresCopy(t *testing.T) {
+	port := startPostgres(t)
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "in.jsonl"), []byte(`{"id": 1, "s": "tab\there", "b": "raw", "at": "2026-01-02 03:04:05.123456", "d": "1.50"}
+{"id": 2, "s": "line\nbreak \\ back", "b": null, "at": null, "d": "-0.01"}
+{"id": 3, "s": null, "b": "", "at": "2026-07-01", "d": null}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, rec := runSrc(t, fmt.Sprintf(`name: pgcopy
+connections:
+  db: {driver: postgres, host: 127.0.0.1, port: "%d", user: scaleout, database: postgres, options: {sslmode: disable}}
+tasks:
+  - name: schema
+    sql: {connection: db, statement: 'CREATE TABLE t (id int, txt text, raw bytea, at timestamptz, amount numeric(6,2))'}
+  - name: load
+    after: [schema]
+    dataflow:
+      components:
+        - name: src
+          json_source:
+            path: in.jsonl
+            columns: [{name: id, type: DT_I4}, {name: s, type: DT_WSTR}, {name: b, type: DT_BYTES}, {name: at, type: DT_DBTIMESTAMP}, {name: d, type: 'DT_NUMERIC(6,2)'}]
+        - name: dst
+          sql_destination:
+            input: src
+            connection: db
+            table: t
+            batch_size: 2
+            table_lock: true
+            mapping: {id: id, txt: s, raw: b, at: at, amount: d}
+`, port), nil, Options{WorkDir: work, ProjectDir: work})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	db, err := sql.Open("pgx", fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id, coalesce(txt, 'NULL'), coalesce(encode(raw, 'escape'), 'NULL'), coalesce(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'NULL'), coalesce(amount::text, 'NULL') FROM t ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id int
+		var s, b, at, d string
+		if err := rows.Scan(&id, &s, &b, &at, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d|%s|%s|%s|%s", id, s, b, at, d))
+	}
+	want := []string{
+		"1|tab\there|raw|2026-01-02 03:04:05.123456|1.50",
+		"2|line\nbreak \\ back|NULL|NULL|-0.01",
+		"3|NULL||2026-07-01 00:00:00.000000|NULL",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("table t =\n%q\nwant\n%q", got, want)
+	}
+}

@@ -131,7 +131,7 @@ func load(pg *postgres, dir, csv, label string, n int, mb float64) []result {
 		check(pg.psql("TRUNCATE orders"))
 		lf := loadFlow(dir, csv, pg.port)
 		load := measure(exec.Command(self(), "flow", lf))
-		rows = append(rows, throughput("load "+label, "scaleout data flow (pgx CopyFrom)", n, mb, load, 0)...)
+		rows = append(rows, throughput("load "+label, "scaleout data flow (pgx COPY)", n, mb, load, 0)...)
 		rows = append(rows, result{"load " + label, "scaleout / COPY rows/s", cp.seconds / load.seconds, "ratio", "target >= 0.5"})
 		if cnt, err := pg.count(); err != nil || cnt != n {
 			rows = append(rows, result{"load " + label, "rows loaded differ", float64(cnt), "rows", fmt.Sprint(err)})
