@@ -137,8 +137,8 @@ func TestParse_DataFlowProblems(t *testing.T) {
           row_count: {input: out, variable: n}
 `, []want{{19, `reads "out", a destination, which has no output`}}},
 		{"unknown component type", `        - name: src
-          excel_source: {path: a.xlsx}
-`, []want{{10, `unknown field "excel_source"`}, {9, `has no component type`}}},
+          xml_source: {path: a.xml}
+`, []want{{10, `unknown field "xml_source"`}, {9, `has no component type`}}},
 		{"undeclared parameter in expression", dfSource + `        - name: d
           derived_column:
             input: src
