@@ -104,6 +104,17 @@ type Component struct {
 	SourceCols []*SourceColumn // columns of sources
 	// SortedBy (sources) declares the columns the rows come sorted on.
 	SortedBy []string
+	// lines holds the line of each field of the component's body, for
+	// messages about it.
+	lines map[string]int
+}
+
+// line returns the line of the component's field, or of the component.
+func (c *Component) line(field string) int {
+	if l := c.lines[field]; l > 0 {
+		return l
+	}
+	return c.Line
 }
 
 // Output returns the output called name, or nil.

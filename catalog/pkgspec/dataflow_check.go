@@ -199,7 +199,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		}
 		o := def(cols)
 		for _, s := range c.SortedBy {
-			if _, ok := p.col(c.Line, cw, "sorted_by", o, s); ok {
+			if _, ok := p.col(c.line("sorted_by"), cw, "sorted_by", o, s); ok {
 				o.SortedBy = append(o.SortedBy, s)
 			}
 		}
@@ -275,20 +275,20 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 			ref.Columns = append(ref.Columns, rc.Column)
 		}
 		for i := range l.JoinIn {
-			a, ok1 := p.col(c.Line, cw, "join", in, l.JoinIn[i])
-			b, ok2 := p.col(c.Line, cw+" join (reference_columns)", "", ref, l.JoinRef[i])
+			a, ok1 := p.col(c.line("join"), cw, "join", in, l.JoinIn[i])
+			b, ok2 := p.col(c.line("join"), cw+" join (reference_columns)", "", ref, l.JoinRef[i])
 			if ok1 && ok2 && !Comparable(a.Type, b.Type) {
-				p.addf(c.Line, "%s join %s = %s: %s and %s cannot be compared", cw, a.Name, b.Name, a.Type, b.Type)
+				p.addf(c.line("join"), "%s join %s = %s: %s and %s cannot be compared", cw, a.Name, b.Name, a.Type, b.Type)
 			}
 		}
 		cols := slices.Clone(in.Columns)
 		for i, name := range l.Add {
-			rc, ok := p.col(c.Line, cw+" columns (reference_columns)", "", ref, name)
+			rc, ok := p.col(c.line("columns"), cw+" columns (reference_columns)", "", ref, name)
 			if !ok {
 				continue
 			}
 			if indexOf(cols, l.AddAs[i]) >= 0 {
-				p.addf(c.Line, "%s: column %q exists in the input already (write {name: %s, as: OTHER})", cw, l.AddAs[i], name)
+				p.addf(c.line("columns"), "%s: column %q exists in the input already (write {name: %s, as: OTHER})", cw, l.AddAs[i], name)
 				continue
 			}
 			cols = append(cols, Column{Name: l.AddAs[i], Type: rc.Type})
@@ -298,10 +298,10 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		m := c.MergeJoin
 		left, right := c.In[0], c.In[1]
 		for i := range min(len(m.LeftKeys), len(m.RightKeys)) {
-			a, ok1 := p.col(c.Line, cw, "left_keys", left, m.LeftKeys[i])
-			b, ok2 := p.col(c.Line, cw, "right_keys", right, m.RightKeys[i])
+			a, ok1 := p.col(c.line("left_keys"), cw, "left_keys", left, m.LeftKeys[i])
+			b, ok2 := p.col(c.line("right_keys"), cw, "right_keys", right, m.RightKeys[i])
 			if ok1 && ok2 && !Comparable(a.Type, b.Type) {
-				p.addf(c.Line, "%s keys %s and %s: %s and %s cannot be compared", cw, a.Name, b.Name, a.Type, b.Type)
+				p.addf(c.line("right_keys"), "%s keys %s and %s: %s and %s cannot be compared", cw, a.Name, b.Name, a.Type, b.Type)
 			}
 		}
 		for side, o := range map[string]*Output{"left": left, "right": right} {
@@ -310,7 +310,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 				keys = m.RightKeys
 			}
 			if len(o.SortedBy) < len(keys) || !slices.Equal(o.SortedBy[:len(keys)], keys) {
-				p.addf(c.Line, "%s: the %s input must be sorted on %s (add a sort, or declare sorted_by on its source); it is sorted on [%s]", cw, side, strings.Join(keys, ", "), strings.Join(o.SortedBy, ", "))
+				p.addf(c.line("inputs"), "%s: the %s input must be sorted on %s (add a sort, or declare sorted_by on its source); it is sorted on [%s]", cw, side, strings.Join(keys, ", "), strings.Join(o.SortedBy, ", "))
 			}
 		}
 		cols := slices.Clone(left.Columns)
@@ -320,7 +320,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 			}
 			rc.Name = m.RightPrefix + rc.Name
 			if indexOf(cols, rc.Name) >= 0 {
-				p.addf(c.Line, "%s: right column %q exists on the left too (set right_prefix)", cw, rc.Name)
+				p.addf(c.line("inputs"), "%s: right column %q exists on the left too (set right_prefix)", cw, rc.Name)
 				continue
 			}
 			cols = append(cols, rc)
@@ -330,7 +330,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		var sorted []string
 		asc := true
 		for _, k := range c.Sort.Keys {
-			p.col(c.Line, cw, "by", in, k.Column)
+			p.col(c.line("by"), cw, "by", in, k.Column)
 			asc = asc && !k.Desc
 			if asc {
 				sorted = append(sorted, k.Column)
@@ -341,7 +341,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		a := c.Aggregate
 		var cols []Column
 		for _, g := range a.GroupBy {
-			if col, ok := p.col(c.Line, cw, "group_by", in, g); ok {
+			if col, ok := p.col(c.line("group_by"), cw, "group_by", in, g); ok {
 				cols = append(cols, col)
 			}
 		}
@@ -396,7 +396,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 	case CompMulticast:
 		for _, name := range c.Multicast {
 			if c.Output(name) != nil {
-				p.addf(c.Line, "%s: output %q twice", cw, name)
+				p.addf(c.line("outputs"), "%s: output %q twice", cw, name)
 			}
 			c.Outputs = append(c.Outputs, &Output{Name: name, Columns: in.Columns, SortedBy: in.SortedBy})
 		}

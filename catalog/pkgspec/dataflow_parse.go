@@ -221,6 +221,10 @@ func (d *compDecoder) char(v *yaml.Node, field string) rune {
 
 func (d *compDecoder) field(k, v *yaml.Node) {
 	p, c, what := d.p, d.c, d.what
+	if c.lines == nil {
+		c.lines = map[string]int{}
+	}
+	c.lines[k.Value] = v.Line
 	f := what + " " + k.Value
 	switch k.Value {
 	case "input":

@@ -66,7 +66,7 @@ func TestParse_DataFlowProblems(t *testing.T) {
             input: src
             group_by: [country]
             aggregations: [{name: c, op: count}]
-`, []want{{16, `group_by: no column "country" in the input (columns: id, amount, name)`}}},
+`, []want{{19, `group_by: no column "country" in the input (columns: id, amount, name)`}}},
 		{"split condition not bool", dfSource + `        - name: s
           conditional_split:
             input: src
@@ -102,7 +102,7 @@ func TestParse_DataFlowProblems(t *testing.T) {
             inputs: [src, src2]
             left_keys: [id]
             right_keys: [id]
-`, []want{{21, `the left input must be sorted on id (add a sort, or declare sorted_by on its source); it is sorted on []`}}},
+`, []want{{23, `the left input must be sorted on id (add a sort, or declare sorted_by on its source); it is sorted on []`}}},
 		{"union type mismatch", dfSource + `        - name: src2
           json_source:
             path: b.jsonl
@@ -117,7 +117,7 @@ func TestParse_DataFlowProblems(t *testing.T) {
             reference_columns: [{name: id, type: DT_I8}, {name: name, type: DT_WSTR}]
             join: {id: id}
             columns: [name]
-`, []want{{16, `column "name" exists in the input already (write {name: name, as: OTHER})`}}},
+`, []want{{22, `column "name" exists in the input already (write {name: name, as: OTHER})`}}},
 		{"row count undeclared variable", dfSource + `        - name: c
           row_count: {input: src, variable: nope}
 `, []want{{17, `assigns variable "nope", which is not declared`}}},
