@@ -3,14 +3,12 @@ package dataflow
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	_ "modernc.org/sqlite"
@@ -239,10 +237,6 @@ func TestRun_SplitConversionMulticastRowCountTop(t *testing.T) {
 		t.Errorf("stats:\n%s", st.Table())
 	}
 }
-
-var _ = errors.New
-var _ = fmt.Sprint
-var _ = time.Second
 
 func itoa(i int) string     { return fmt.Sprint(i) }
 func ftoa(f float64) string { return fmt.Sprint(f) }

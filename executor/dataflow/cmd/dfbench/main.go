@@ -100,23 +100,20 @@ func main() {
 // transform runs the data flow and Miller on the same file.
 func transform(dir, csv, label string, n int, mb float64) []result {
 	var rows []result
-	{
-		df := transformFlow(dir, csv, filepath.Join(dir, "by_country-df.csv"))
-		scale := measure(exec.Command(self(), "flow", df))
-		rows = append(rows, throughput("transform "+label, "scaleout data flow", n, mb, scale, 0)...)
-		mlr := exec.Command("mlr", "--icsv", "--ocsv", "filter", "$qty > 1", "then", "put", "$net = $amount * $qty",
-			"then", "stats1", "-a", "count,sum", "-f", "net", "-g", "country", csv)
-		mlrOut, err := os.Create(filepath.Join(dir, "by_country-mlr.csv"))
-		check(err)
-		mlr.Stdout = mlrOut
-		miller := measure(mlr)
-		mlrOut.Close()
-		rows = append(rows, throughput("transform "+label, "miller (mlr)", n, mb, miller, 0)...)
-		rows = append(rows, result{"transform " + label, "scaleout / miller rows/s", miller.seconds / scale.seconds, "ratio", "target >= 1"})
-		if same, msg := sameTotals(filepath.Join(dir, "by_country-df.csv"), filepath.Join(dir, "by_country-mlr.csv")); !same {
-			rows = append(rows, result{"transform " + label, "results differ", 0, "", msg})
-		}
-
+	df := transformFlow(dir, csv, filepath.Join(dir, "by_country-df.csv"))
+	scale := measure(exec.Command(self(), "flow", df))
+	rows = append(rows, throughput("transform "+label, "scaleout data flow", n, mb, scale, 0)...)
+	mlr := exec.Command("mlr", "--icsv", "--ocsv", "filter", "$qty > 1", "then", "put", "$net = $amount * $qty",
+		"then", "stats1", "-a", "count,sum", "-f", "net", "-g", "country", csv)
+	mlrOut, err := os.Create(filepath.Join(dir, "by_country-mlr.csv"))
+	check(err)
+	mlr.Stdout = mlrOut
+	miller := measure(mlr)
+	mlrOut.Close()
+	rows = append(rows, throughput("transform "+label, "miller (mlr)", n, mb, miller, 0)...)
+	rows = append(rows, result{"transform " + label, "scaleout / miller rows/s", miller.seconds / scale.seconds, "ratio", "target >= 1"})
+	if same, msg := sameTotals(filepath.Join(dir, "by_country-df.csv"), filepath.Join(dir, "by_country-mlr.csv")); !same {
+		rows = append(rows, result{"transform " + label, "results differ", 0, "", msg})
 	}
 	return rows
 }
@@ -124,18 +121,16 @@ func transform(dir, csv, label string, n int, mb float64) []result {
 // load loads the file with COPY FROM and with the data flow.
 func load(pg *postgres, dir, csv, label string, n int, mb float64) []result {
 	var rows []result
-	{
-		check(pg.psql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id bigint, customer_id int, country text, order_date date, amount numeric(10,2), qty smallint, note text)"))
-		cp := measure(exec.Command(pg.bin("psql"), pg.url(), "-qc", fmt.Sprintf("COPY orders FROM '%s' CSV HEADER", csv)))
-		rows = append(rows, throughput("load "+label, "postgres COPY FROM (server)", n, mb, cp, -1)...)
-		check(pg.psql("TRUNCATE orders"))
-		lf := loadFlow(dir, csv, pg.port)
-		load := measure(exec.Command(self(), "flow", lf))
-		rows = append(rows, throughput("load "+label, "scaleout data flow (pgx COPY)", n, mb, load, 0)...)
-		rows = append(rows, result{"load " + label, "scaleout / COPY rows/s", cp.seconds / load.seconds, "ratio", "target >= 0.5"})
-		if cnt, err := pg.count(); err != nil || cnt != n {
-			rows = append(rows, result{"load " + label, "rows loaded differ", float64(cnt), "rows", fmt.Sprint(err)})
-		}
+	check(pg.psql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id bigint, customer_id int, country text, order_date date, amount numeric(10,2), qty smallint, note text)"))
+	cp := measure(exec.Command(pg.bin("psql"), pg.url(), "-qc", fmt.Sprintf("COPY orders FROM '%s' CSV HEADER", csv)))
+	rows = append(rows, throughput("load "+label, "postgres COPY FROM (server)", n, mb, cp, -1)...)
+	check(pg.psql("TRUNCATE orders"))
+	lf := loadFlow(dir, csv, pg.port)
+	load := measure(exec.Command(self(), "flow", lf))
+	rows = append(rows, throughput("load "+label, "scaleout data flow (pgx COPY)", n, mb, load, 0)...)
+	rows = append(rows, result{"load " + label, "scaleout / COPY rows/s", cp.seconds / load.seconds, "ratio", "target >= 0.5"})
+	if cnt, err := pg.count(); err != nil || cnt != n {
+		rows = append(rows, result{"load " + label, "rows loaded differ", float64(cnt), "rows", fmt.Sprint(err)})
 	}
 	return rows
 }
