@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-short e2e e2e-docker bench bench-go lint check dev clean
+.PHONY: help build demo test test-short e2e e2e-docker bench bench-go bench-dataflow lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ bench: build ## start 3 local servers, run every bench scenario, print the table
 
 bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, package parse)
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/
+
+DATAFLOW_ROWS ?= 1000000,10000000
+bench-dataflow: ## data flow vs Miller (CSV transform) and vs COPY (PostgreSQL load) on generated files; installs miller if missing
+	@command -v mlr >/dev/null || { apt-get update -qq && apt-get install -y -qq miller; }
+	$(GO) build -o bin/dfbench ./executor/dataflow/cmd/dfbench
+	bin/dfbench -rows $(DATAFLOW_ROWS)
 
 lint: check ## alias of check
 

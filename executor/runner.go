@@ -57,6 +57,9 @@ type runner struct {
 	sem   *sem
 	// drainTimeout is the package constant, shortened by tests.
 	drainTimeout time.Duration
+	// dataflowProgress is the interval of data flow progress events; 0
+	// means the engine's default. Tests shorten it.
+	dataflowProgress time.Duration
 
 	mu      sync.Mutex
 	secrets []string           // longest first

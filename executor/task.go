@@ -114,6 +114,8 @@ func (pr *pkgRun) attempt(ctx context.Context, tc *taskCtx) taskOut {
 		out = tc.packageTask(tctx)
 	case t.Set != nil:
 		out = tc.setTask()
+	case t.DataFlow != nil:
+		out = tc.dataflowTask(tctx)
 	case t.Sequence != nil:
 		out = tc.sequence(tctx)
 	case t.ForEach != nil:

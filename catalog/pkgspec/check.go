@@ -16,6 +16,9 @@ type exprRef struct {
 	src      string
 	template bool
 	scope    *scope
+	// refs, when set, are the references of an expression compiled
+	// elsewhere (data flow row expressions); src is not compiled again.
+	refs []string
 }
 
 // targetRef is a variable a task assigns.
@@ -48,7 +51,9 @@ func (p *parser) target(line int, where, name string) {
 func (p *parser) checkRefs(pkg *Package) {
 	for _, r := range p.exprs {
 		var exprs []*Expr
-		if r.template {
+		if r.refs != nil {
+			exprs = []*Expr{{Src: r.src, Refs: r.refs}}
+		} else if r.template {
 			t, err := ParseTemplate(r.src)
 			if err != nil {
 				p.addf(r.line, "%s: %v", r.where, err)

@@ -54,6 +54,7 @@ var defaultKinds = []taskKind{
 	{key: KindHTTP, decode: (*parser).decodeHTTP},
 	{key: KindPackage, decode: (*parser).decodePackage},
 	{key: KindSet, decode: (*parser).decodeSet},
+	{key: KindDataFlow, decode: (*parser).decodeDataFlow},
 	{key: KindSequence, decode: (*parser).decodeSequence},
 	{key: KindForEach, decode: (*parser).decodeForEach},
 	{key: KindFor, decode: (*parser).decodeFor},

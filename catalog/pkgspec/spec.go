@@ -152,6 +152,7 @@ type Task struct {
 	HTTP     *HTTPTask
 	Package  *PackageTask
 	Set      *SetTask
+	DataFlow *DataFlowTask
 	Sequence *Container
 	ForEach  *ForEachTask
 	For      *ForTask
@@ -323,6 +324,8 @@ func (t *Task) Kind() string {
 		return KindPackage
 	case t.Set != nil:
 		return KindSet
+	case t.DataFlow != nil:
+		return KindDataFlow
 	case t.Sequence != nil:
 		return KindSequence
 	case t.ForEach != nil:
@@ -404,6 +407,15 @@ func (p *Package) ConnectionUses() []ConnectionUse {
 				out = append(out, ConnectionUse{t.Name, t.SQL.Connection, t.SQL.Line})
 			case t.ForEach != nil && t.ForEach.Query != nil:
 				out = append(out, ConnectionUse{t.Name, t.ForEach.Query.Connection, t.ForEach.Query.Line})
+			case t.DataFlow != nil:
+				for _, c := range t.DataFlow.Components {
+					if s := c.SQL; s != nil {
+						out = append(out, ConnectionUse{t.Name, s.Connection, s.Line})
+					}
+					if c.Lookup != nil && c.Lookup.SQL != nil {
+						out = append(out, ConnectionUse{t.Name, c.Lookup.SQL.Connection, c.Lookup.SQL.Line})
+					}
+				}
 			}
 			if b := t.Body(); b != nil {
 				walk(b.Tasks)
