@@ -83,7 +83,72 @@ func (p *parser) checkDataFlow(what string, df *DataFlowTask) {
 			continue // the error is reported; metadata below would only repeat it
 		}
 		p.componentOutputs(cw, c)
+		if c.Type == CompMergeJoin && len(c.Inputs) == 2 {
+			p.checkIndependentInputs(cw, c, byName)
+		}
 	}
+}
+
+// checkIndependentInputs refuses a merge join whose two inputs come from a
+// common upstream component (a multicast, a conditional split, or one
+// source through two branches). The engine streams through bounded
+// buffers: while the join waits for rows on one input, the other input's
+// buffer fills, the shared component blocks writing to it, and neither
+// input moves again. SSIS would buffer without bound instead; here the
+// data flow must read the two sides independently (two sources, or land
+// one side in a file first).
+func (p *parser) checkIndependentInputs(cw string, c *Component, byName map[string]*Component) {
+	left := upstream(c.Inputs[0].Component, byName)
+	right := upstream(c.Inputs[1].Component, byName)
+	var common []string
+	for _, up := range sortedSet(left) {
+		if right[up] {
+			common = append(common, up)
+		}
+	}
+	// Name the nearest shared component: the one no other shared one reads.
+	for _, x := range common {
+		nearest := true
+		for _, y := range common {
+			if y != x && upstream(y, byName)[x] {
+				nearest = false
+				break
+			}
+		}
+		if nearest {
+			p.addf(c.line("inputs"), "%s: both inputs come from %q, so the join could wait forever on one input while the other's buffer is full; read each side from its own source", cw, x)
+			return
+		}
+	}
+}
+
+// upstream returns name and every component it reads from, directly or not.
+func upstream(name string, byName map[string]*Component) map[string]bool {
+	seen := map[string]bool{}
+	stack := []string{name}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		c := byName[n]
+		if c == nil || seen[n] {
+			continue
+		}
+		seen[n] = true
+		for _, in := range c.Inputs {
+			stack = append(stack, in.Component)
+		}
+	}
+	return seen
+}
+
+// sortedSet returns the names in set, sorted, for stable messages.
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func compNames(df *DataFlowTask) []string {

@@ -103,6 +103,19 @@ func TestParse_DataFlowProblems(t *testing.T) {
             left_keys: [id]
             right_keys: [id]
 `, []want{{23, `the left input must be sorted on id (add a sort, or declare sorted_by on its source); it is sorted on []`}}},
+		{"merge join of one multicast", dfSource + `        - name: m
+          multicast: {input: src, outputs: [a, b]}
+        - name: sa
+          sort: {input: m.a, by: [id]}
+        - name: sb
+          sort: {input: m.b, by: [id]}
+        - name: mj
+          merge_join:
+            inputs: [sa, sb]
+            left_keys: [id]
+            right_keys: [id]
+            right_prefix: r_
+`, []want{{24, `both inputs come from "m", so the join could wait forever`}}},
 		{"union type mismatch", dfSource + `        - name: src2
           json_source:
             path: b.jsonl
