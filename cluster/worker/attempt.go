@@ -52,37 +52,35 @@ func (a *attempt) ref() api.AttemptRef {
 		Stopping: a.stopping || a.interrupted || a.dropped, Ending: a.ending}
 }
 
+// mark sets flags of the attempt under its lock.
+func (a *attempt) mark(set func()) {
+	a.mu.Lock()
+	set()
+	a.mu.Unlock()
+}
+
 // stop asks the child to stop (SIGTERM) and kills it after the grace period.
 func (a *attempt) stop() {
-	a.mu.Lock()
-	a.stopping = true
-	a.mu.Unlock()
+	a.mark(func() { a.stopping = true })
 	a.terminate()
 }
 
 // interrupt stops the attempt because the worker is shutting down.
 func (a *attempt) interrupt() {
-	a.mu.Lock()
-	a.interrupted = true
-	a.mu.Unlock()
+	a.mark(func() { a.interrupted = true })
 	a.terminate()
 }
 
 // handBackNow stops the attempt because the worker drains: another worker
 // will run it.
 func (a *attempt) handBackNow() {
-	a.mu.Lock()
-	a.interrupted = true
-	a.handBack = true
-	a.mu.Unlock()
+	a.mark(func() { a.interrupted, a.handBack = true, true })
 	a.terminate()
 }
 
 // drop kills the attempt at once and suppresses its report.
 func (a *attempt) drop() {
-	a.mu.Lock()
-	a.dropped = true
-	a.mu.Unlock()
+	a.mark(func() { a.dropped = true })
 	a.kill()
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -261,14 +263,11 @@ func (w *Worker) get(ref api.AttemptRef) *attempt {
 func (w *Worker) fenceIfCutOff() {
 	w.mu.Lock()
 	cut := time.Since(w.lastContact) > w.cfg.LeaseTimeout
-	var victims []*attempt
-	if cut {
-		for _, a := range w.running {
-			victims = append(victims, a)
-		}
-	}
 	w.mu.Unlock()
-	for _, a := range victims {
+	if !cut {
+		return
+	}
+	for _, a := range w.attempts() {
 		w.logger.Error("master unreachable for a whole lease; killing attempt", "id", a.task.ID, "attempt", a.task.Attempt)
 		a.drop()
 	}
@@ -324,13 +323,7 @@ func (w *Worker) Drain(timeout time.Duration) {
 		}
 		break
 	}
-	w.mu.Lock()
-	var rest []*attempt
-	for _, a := range w.running {
-		rest = append(rest, a)
-	}
-	w.mu.Unlock()
-	for _, a := range rest {
+	for _, a := range w.attempts() {
 		w.logger.Info("handing attempt back", "id", a.task.ID, "attempt", a.task.Attempt)
 		a.handBackNow()
 	}
@@ -340,28 +333,23 @@ func (w *Worker) Drain(timeout time.Duration) {
 // Abandon kills every attempt without reporting anything, as if the agent
 // had died with them (tests use it to simulate a crash in one process).
 func (w *Worker) Abandon() {
-	w.mu.Lock()
-	var all []*attempt
-	for _, a := range w.running {
-		all = append(all, a)
-	}
-	w.mu.Unlock()
-	for _, a := range all {
+	for _, a := range w.attempts() {
 		a.drop()
 	}
 }
 
 func (w *Worker) shutdown() {
-	w.mu.Lock()
-	var all []*attempt
-	for _, a := range w.running {
-		all = append(all, a)
-	}
-	w.mu.Unlock()
-	for _, a := range all {
+	for _, a := range w.attempts() {
 		a.interrupt()
 	}
 	w.wg.Wait()
+}
+
+// attempts returns the running attempts.
+func (w *Worker) attempts() []*attempt {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Collect(maps.Values(w.running))
 }
 
 func (w *Worker) attemptDir(t api.Task) string {
