@@ -12,6 +12,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/fsm"
 )
 
@@ -259,16 +260,7 @@ func (m *Master) rebuildLeases() error {
 }
 
 func (m *Master) expiryLoop(ctx context.Context) {
-	t := time.NewTicker(m.cfg.ExpiryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.expireDue(ctx)
-		}
-	}
+	tick.Every(m.cfg.ExpiryInterval, ctx.Done(), func() { m.expireDue(ctx) })
 }
 
 // expireDue ends every attempt whose lease ran out, in one command.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 )
 
 // Config configures a worker.
@@ -133,18 +134,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.mu.Unlock()
 	// Fence on a clock of its own: a poll that hangs (a partition that
 	// drops packets) must not postpone it past the lease.
-	go func() {
-		t := time.NewTicker(w.cfg.LeaseTimeout / 10)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				w.fenceIfCutOff()
-			}
-		}
-	}()
+	go tick.Every(w.cfg.LeaseTimeout/10, ctx.Done(), w.fenceIfCutOff)
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.pollOnce(ctx)
