@@ -119,6 +119,17 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
 }
 
+// Read runs fn in a read transaction and returns what it read.
+func Read[T any](s *Store, fn func(tx *Tx) (T, error)) (T, error) {
+	var out T
+	err := s.View(func(tx *Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
 // Applied returns the index and term of the last Raft entry applied.
 func (s *Store) Applied() (index, term uint64, err error) {
 	err = s.View(func(tx *Tx) error {

@@ -72,12 +72,7 @@ func (h *harness) apply(typ MessageType, msg any) any {
 
 func (h *harness) execution(id uint64) *catalog.Execution {
 	h.t.Helper()
-	var e *catalog.Execution
-	err := h.fsm.Store().View(func(tx *catalog.Tx) error {
-		var err error
-		e, err = tx.Execution(id)
-		return err
-	})
+	e, err := catalog.Read(h.fsm.Store(), func(tx *catalog.Tx) (*catalog.Execution, error) { return tx.Execution(id) })
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -239,12 +239,7 @@ func (m *Master) leaseCount() int {
 }
 
 func (m *Master) rebuildLeases() error {
-	var active []*catalog.Execution
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		active, err = tx.ActiveExecutions()
-		return err
-	})
+	active, err := catalog.Read(m.store, (*catalog.Tx).ActiveExecutions)
 	if err != nil {
 		return err
 	}
@@ -466,23 +461,12 @@ func (m *Master) inlineSpec(req *api.SubmitRequest) (catalog.ExecutionSpec, erro
 
 // Execution reads one execution from local state.
 func (m *Master) Execution(id uint64) (*catalog.Execution, error) {
-	var e *catalog.Execution
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		e, err = tx.Execution(id)
-		return err
-	})
-	return e, err
+	return catalog.Read(m.store, func(tx *catalog.Tx) (*catalog.Execution, error) { return tx.Execution(id) })
 }
 
 // Executions lists executions from local state.
 func (m *Master) Executions(o catalog.ListOptions) ([]*catalog.Execution, error) {
-	var out []*catalog.Execution
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		out, err = tx.ListExecutions(o)
-		return err
-	})
+	out, err := catalog.Read(m.store, func(tx *catalog.Tx) ([]*catalog.Execution, error) { return tx.ListExecutions(o) })
 	return out, err
 }
 
@@ -526,13 +510,7 @@ func (m *Master) RegisterWorker(ctx context.Context, w *catalog.Worker) error {
 }
 
 func (m *Master) catalogWorkers() ([]*catalog.Worker, error) {
-	var out []*catalog.Worker
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		out, err = tx.Workers()
-		return err
-	})
-	return out, err
+	return catalog.Read(m.store, (*catalog.Tx).Workers)
 }
 
 // Workers lists registered workers with the leader's soft state: when it last
