@@ -126,12 +126,9 @@ func NewCatalog(cfg CatalogConfig, r CatalogRaft, exec Creator) (*Catalog, error
 
 // Close stops the retention loop.
 func (c *Catalog) Close() {
-	select {
-	case <-c.done:
+	if !closeOnce(c.done) {
 		return
-	default:
 	}
-	close(c.done)
 	<-c.loop
 }
 

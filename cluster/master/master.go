@@ -136,12 +136,9 @@ func New(cfg Config, r Raft) (*Master, error) {
 
 // Close stops the master's loops.
 func (m *Master) Close() {
-	select {
-	case <-m.done:
+	if !closeOnce(m.done) {
 		return
-	default:
 	}
-	close(m.done)
 	m.mu.Lock()
 	if m.stopLead != nil {
 		m.stopLead()
@@ -151,6 +148,19 @@ func (m *Master) Close() {
 	m.submits.close()
 	m.finishes.close()
 	m.events.close()
+}
+
+// closeOnce closes done unless a Close before closed it, and reports
+// whether it did (Close may be called more than once, from one goroutine
+// at a time).
+func closeOnce(done chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	default:
+	}
+	close(done)
+	return true
 }
 
 func (m *Master) followLeadership() {

@@ -27,3 +27,24 @@ func TestEvery_CallsUntilStopped(t *testing.T) {
 		t.Fatal("Every did not return after stop was closed")
 	}
 }
+
+func TestEveryOrWhen_WakesAndEnds(t *testing.T) {
+	wake := make(chan struct{}, 1)
+	done := make(chan struct{})
+	calls := 0
+	go func() {
+		// An interval far beyond the test: only wake can cause the calls.
+		EveryOrWhen(time.Hour, nil, wake, func() bool { calls++; return calls < 2 })
+		close(done)
+	}()
+	wake <- struct{}{}
+	wake <- struct{}{}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("EveryOrWhen did not end when fn returned false")
+	}
+	if calls != 2 {
+		t.Fatalf("%d calls, want 2", calls)
+	}
+}
