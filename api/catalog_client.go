@@ -40,14 +40,12 @@ func (f *Folders) Create(ctx context.Context, name, description string) error {
 
 // List returns every folder.
 func (f *Folders) List(ctx context.Context) ([]Folder, error) {
-	var out []Folder
-	return out, f.c.do(ctx, http.MethodGet, "/v1/folders", nil, nil, &out)
+	return getList[Folder](ctx, f.c, "/v1/folders")
 }
 
 // Info returns one folder.
 func (f *Folders) Info(ctx context.Context, name string) (*Folder, error) {
-	var out Folder
-	return &out, f.c.do(ctx, http.MethodGet, "/v1/folders/"+esc(name), nil, nil, &out)
+	return getOne[Folder](ctx, f.c, "/v1/folders/"+esc(name))
 }
 
 // Rename renames a folder.
@@ -106,17 +104,16 @@ func (a *Archives) Download(ctx context.Context, hash string, w io.Writer) error
 	return a.c.doRaw(ctx, http.MethodGet, "/v1/archives/"+esc(hash), nil, nil, w)
 }
 
-// Projects returns the project endpoints of a folder.
-func (c *Client) Projects(folder string) *Projects { return &Projects{c, folder} }
-
-// Projects is the handle for /v1/folders/{folder}/projects.
-type Projects struct {
+// folderObjects is what the handles of objects in a folder share: the
+// paths, list, info and delete. kind names the collection ("projects").
+type folderObjects[T any] struct {
 	c      *Client
 	folder string
+	kind   string
 }
 
-func (p *Projects) path(name string, rest ...string) string {
-	s := "/v1/folders/" + esc(p.folder) + "/projects"
+func (f folderObjects[T]) path(name string, rest ...string) string {
+	s := "/v1/folders/" + esc(f.folder) + "/" + f.kind
 	if name != "" {
 		s += "/" + esc(name)
 	}
@@ -124,6 +121,33 @@ func (p *Projects) path(name string, rest ...string) string {
 		s += "/" + r
 	}
 	return s
+}
+
+// List returns the objects of the folder.
+func (f folderObjects[T]) List(ctx context.Context) ([]T, error) {
+	return getList[T](ctx, f.c, f.path(""))
+}
+
+// Info returns one object: a project with its current version, an
+// environment with its sensitive values masked.
+func (f folderObjects[T]) Info(ctx context.Context, name string) (*T, error) {
+	return getOne[T](ctx, f.c, f.path(name))
+}
+
+// Delete deletes an object: a project and its versions, an environment and
+// the references to it.
+func (f folderObjects[T]) Delete(ctx context.Context, name string) error {
+	return f.c.do(ctx, http.MethodDelete, f.path(name), nil, nil, nil)
+}
+
+// Projects returns the project endpoints of a folder.
+func (c *Client) Projects(folder string) *Projects {
+	return &Projects{folderObjects[Project]{c, folder, "projects"}}
+}
+
+// Projects is the handle for /v1/folders/{folder}/projects.
+type Projects struct {
+	folderObjects[Project]
 }
 
 // Deploy uploads an archive (from project.Pack) and deploys it as the next
@@ -136,27 +160,9 @@ func (p *Projects) Deploy(ctx context.Context, name, hash string, archive []byte
 	return &out, p.c.do(ctx, http.MethodPost, p.path(name, "versions"), nil, &DeployRequest{Hash: hash}, &out)
 }
 
-// List returns the projects of the folder.
-func (p *Projects) List(ctx context.Context) ([]Project, error) {
-	var out []Project
-	return out, p.c.do(ctx, http.MethodGet, p.path(""), nil, nil, &out)
-}
-
-// Info returns a project with its current version.
-func (p *Projects) Info(ctx context.Context, name string) (*Project, error) {
-	var out Project
-	return &out, p.c.do(ctx, http.MethodGet, p.path(name), nil, nil, &out)
-}
-
-// Delete deletes a project and its versions.
-func (p *Projects) Delete(ctx context.Context, name string) error {
-	return p.c.do(ctx, http.MethodDelete, p.path(name), nil, nil, nil)
-}
-
 // Versions lists the kept versions, oldest first.
 func (p *Projects) Versions(ctx context.Context, name string) ([]ProjectVersion, error) {
-	var out []ProjectVersion
-	return out, p.c.do(ctx, http.MethodGet, p.path(name, "versions"), nil, nil, &out)
+	return getList[ProjectVersion](ctx, p.c, p.path(name, "versions"))
 }
 
 // Restore makes an earlier version current.
@@ -177,8 +183,7 @@ func (p *Projects) Reference(ctx context.Context, name, env string, remove bool)
 
 // Packages lists the packages of the current version.
 func (p *Projects) Packages(ctx context.Context, name string) ([]Package, error) {
-	var out []Package
-	return out, p.c.do(ctx, http.MethodGet, p.path(name, "packages"), nil, nil, &out)
+	return getList[Package](ctx, p.c, p.path(name, "packages"))
 }
 
 // Execute creates an execution of a package of the project's current
@@ -190,42 +195,18 @@ func (p *Projects) Execute(ctx context.Context, name, pkg string, req *CreateExe
 }
 
 // Environments returns the environment endpoints of a folder.
-func (c *Client) Environments(folder string) *Environments { return &Environments{c, folder} }
+func (c *Client) Environments(folder string) *Environments {
+	return &Environments{folderObjects[Environment]{c, folder, "environments"}}
+}
 
 // Environments is the handle for /v1/folders/{folder}/environments.
 type Environments struct {
-	c      *Client
-	folder string
-}
-
-func (e *Environments) path(name string) string {
-	s := "/v1/folders/" + esc(e.folder) + "/environments"
-	if name != "" {
-		s += "/" + esc(name)
-	}
-	return s
+	folderObjects[Environment]
 }
 
 // Create creates an environment.
 func (e *Environments) Create(ctx context.Context, name, description string) error {
 	return e.c.do(ctx, http.MethodPost, e.path(""), nil, &EnvironmentRequest{Name: name, Description: description}, nil)
-}
-
-// List returns the environments of the folder.
-func (e *Environments) List(ctx context.Context) ([]Environment, error) {
-	var out []Environment
-	return out, e.c.do(ctx, http.MethodGet, e.path(""), nil, nil, &out)
-}
-
-// Info returns one environment (sensitive values masked).
-func (e *Environments) Info(ctx context.Context, name string) (*Environment, error) {
-	var out Environment
-	return &out, e.c.do(ctx, http.MethodGet, e.path(name), nil, nil, &out)
-}
-
-// Delete deletes an environment and the references to it.
-func (e *Environments) Delete(ctx context.Context, name string) error {
-	return e.c.do(ctx, http.MethodDelete, e.path(name), nil, nil, nil)
 }
 
 // SetVariable creates or replaces a variable.

@@ -148,6 +148,18 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 }
 
 // do sends in as JSON (if not nil) and decodes the answer into out (if not nil).
+// getList GETs path and decodes the answer, a list of T.
+func getList[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var out []T
+	return out, c.do(ctx, http.MethodGet, path, nil, nil, &out)
+}
+
+// getOne GETs path and decodes the answer, one T.
+func getOne[T any](ctx context.Context, c *Client, path string) (*T, error) {
+	var out T
+	return &out, c.do(ctx, http.MethodGet, path, nil, nil, &out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -180,8 +192,7 @@ type Status struct{ c *Client }
 
 // Leader returns the current leader.
 func (s *Status) Leader(ctx context.Context) (*Leader, error) {
-	var out Leader
-	return &out, s.c.do(ctx, http.MethodGet, "/v1/status/leader", nil, nil, &out)
+	return getOne[Leader](ctx, s.c, "/v1/status/leader")
 }
 
 // Executions returns the execution endpoints.
@@ -236,8 +247,7 @@ func (e *Executions) List(ctx context.Context, o *ListOptions) ([]Execution, err
 
 // Info returns one execution.
 func (e *Executions) Info(ctx context.Context, id uint64) (*Execution, error) {
-	var out Execution
-	return &out, e.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/executions/%d", id), nil, nil, &out)
+	return getOne[Execution](ctx, e.c, fmt.Sprintf("/v1/executions/%d", id))
 }
 
 // Events returns events with seq > after. With wait > 0 the server holds the
@@ -285,8 +295,7 @@ func (w *Workers) Register(ctx context.Context, wk *Worker) error {
 
 // List returns the registered workers.
 func (w *Workers) List(ctx context.Context) ([]Worker, error) {
-	var out []Worker
-	return out, w.c.do(ctx, http.MethodGet, "/v1/workers", nil, nil, &out)
+	return getList[Worker](ctx, w.c, "/v1/workers")
 }
 
 // Poll is a worker's long-poll for tasks and stops.
@@ -297,14 +306,12 @@ func (w *Workers) Poll(ctx context.Context, id string, req *PollRequest) (*PollR
 
 // Peers returns the Raft configuration as the answering server sees it.
 func (s *Status) Peers(ctx context.Context) ([]Peer, error) {
-	var out []Peer
-	return out, s.c.do(ctx, http.MethodGet, "/v1/status/peers", nil, nil, &out)
+	return getList[Peer](ctx, s.c, "/v1/status/peers")
 }
 
 // Members lists every agent the answering agent's gossip has seen.
 func (c *Client) Members(ctx context.Context) ([]Member, error) {
-	var out []Member
-	return out, c.do(ctx, http.MethodGet, "/v1/members", nil, nil, &out)
+	return getList[Member](ctx, c, "/v1/members")
 }
 
 // RemovePeer removes a server from the Raft configuration (operator action).

@@ -119,6 +119,17 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
 }
 
+// Read runs fn in a read transaction and returns what it read.
+func Read[T any](s *Store, fn func(tx *Tx) (T, error)) (T, error) {
+	var out T
+	err := s.View(func(tx *Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
 // Applied returns the index and term of the last Raft entry applied.
 func (s *Store) Applied() (index, term uint64, err error) {
 	err = s.View(func(tx *Tx) error {
@@ -429,11 +440,7 @@ func (t *Tx) Events(id uint64, after uint64, limit int) ([]Event, error) {
 
 // PutWorker stores a worker registration.
 func (t *Tx) PutWorker(w *Worker) error {
-	v, err := json.Marshal(w)
-	if err != nil {
-		return err
-	}
-	return t.tx.Bucket(bucketWorkers).Put([]byte(w.ID), v)
+	return putJSON(t.tx.Bucket(bucketWorkers), []byte(w.ID), w)
 }
 
 // Worker reads one worker.
@@ -448,16 +455,7 @@ func (t *Tx) Worker(id string) (*Worker, error) {
 
 // Workers lists every registered worker by id.
 func (t *Tx) Workers() ([]*Worker, error) {
-	var out []*Worker
-	err := t.tx.Bucket(bucketWorkers).ForEach(func(k, v []byte) error {
-		var w Worker
-		if err := json.Unmarshal(v, &w); err != nil {
-			return err
-		}
-		out = append(out, &w)
-		return nil
-	})
-	return out, err
+	return listJSON[Worker](t.tx.Bucket(bucketWorkers), nil, nil)
 }
 
 // DeleteWorker removes a worker registration.

@@ -1,8 +1,6 @@
 package catalog
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -12,36 +10,12 @@ import (
 
 // Environment reads one environment.
 func (t *Tx) Environment(folder, name string) (*Environment, error) {
-	var e Environment
-	ok, err := getJSON(t.tx.Bucket(bucketEnvironments), nameKey(folder, name), &e)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		if _, ferr := t.Folder(folder); ferr != nil {
-			return nil, ferr
-		}
-		return nil, fmt.Errorf("environment %q in folder %q: %w", name, folder, ErrNotFound)
-	}
-	return &e, nil
+	return getInFolder[Environment](t, bucketEnvironments, "environment", folder, name)
 }
 
 // Environments lists the environments of a folder by name.
 func (t *Tx) Environments(folder string) ([]*Environment, error) {
-	if _, err := t.Folder(folder); err != nil {
-		return nil, err
-	}
-	out := []*Environment{}
-	prefix := folderPrefix(folder)
-	c := t.tx.Bucket(bucketEnvironments).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var e Environment
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, err
-		}
-		out = append(out, &e)
-	}
-	return out, nil
+	return listInFolder[Environment](t, bucketEnvironments, folder)
 }
 
 // CreateEnvironment creates an empty environment in a folder.

@@ -42,6 +42,51 @@ func getJSON(b *bolt.Bucket, k []byte, out any) (bool, error) {
 	return true, json.Unmarshal(v, out)
 }
 
+// listJSON decodes the values of b whose keys start with prefix (all of
+// them for a nil prefix), in key order; keep, if not nil, says which keys
+// count.
+func listJSON[T any](b *bolt.Bucket, prefix []byte, keep func(k []byte) bool) ([]*T, error) {
+	out := []*T{}
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if keep != nil && !keep(k) {
+			continue
+		}
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, err
+		}
+		out = append(out, &x)
+	}
+	return out, nil
+}
+
+// getInFolder reads the object (folder, name) of bucket, a project or an
+// environment (what): a missing one is ErrNotFound, or the folder's error
+// when the folder is missing too.
+func getInFolder[T any](t *Tx, bucket []byte, what, folder, name string) (*T, error) {
+	var x T
+	ok, err := getJSON(t.tx.Bucket(bucket), nameKey(folder, name), &x)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if _, ferr := t.Folder(folder); ferr != nil {
+			return nil, ferr
+		}
+		return nil, fmt.Errorf("%s %q in folder %q: %w", what, name, folder, ErrNotFound)
+	}
+	return &x, nil
+}
+
+// listInFolder lists the objects of a folder in bucket by name.
+func listInFolder[T any](t *Tx, bucket []byte, folder string) ([]*T, error) {
+	if _, err := t.Folder(folder); err != nil {
+		return nil, err
+	}
+	return listJSON[T](t.tx.Bucket(bucket), folderPrefix(folder), nil)
+}
+
 func putJSON(b *bolt.Bucket, k []byte, v any) error {
 	buf, err := json.Marshal(v)
 	if err != nil {
@@ -74,16 +119,7 @@ func (t *Tx) Folder(name string) (*Folder, error) {
 
 // Folders lists every folder by name.
 func (t *Tx) Folders() ([]*Folder, error) {
-	out := []*Folder{}
-	err := t.tx.Bucket(bucketFolders).ForEach(func(_, v []byte) error {
-		var f Folder
-		if err := json.Unmarshal(v, &f); err != nil {
-			return err
-		}
-		out = append(out, &f)
-		return nil
-	})
-	return out, err
+	return listJSON[Folder](t.tx.Bucket(bucketFolders), nil, nil)
 }
 
 // CreateFolder creates a folder; ErrExists if the name is taken.

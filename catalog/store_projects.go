@@ -1,8 +1,6 @@
 package catalog
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -14,18 +12,7 @@ const DefaultKeepVersions = 10
 
 // Project reads one project.
 func (t *Tx) Project(folder, name string) (*Project, error) {
-	var p Project
-	ok, err := getJSON(t.tx.Bucket(bucketProjects), nameKey(folder, name), &p)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		if _, ferr := t.Folder(folder); ferr != nil {
-			return nil, ferr
-		}
-		return nil, fmt.Errorf("project %q in folder %q: %w", name, folder, ErrNotFound)
-	}
-	return &p, nil
+	return getInFolder[Project](t, bucketProjects, "project", folder, name)
 }
 
 func (t *Tx) putProject(p *Project) error {
@@ -34,33 +21,11 @@ func (t *Tx) putProject(p *Project) error {
 
 // Projects lists the projects of a folder by name.
 func (t *Tx) Projects(folder string) ([]*Project, error) {
-	if _, err := t.Folder(folder); err != nil {
-		return nil, err
-	}
-	out := []*Project{}
-	prefix := folderPrefix(folder)
-	c := t.tx.Bucket(bucketProjects).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var p Project
-		if err := json.Unmarshal(v, &p); err != nil {
-			return nil, err
-		}
-		out = append(out, &p)
-	}
-	return out, nil
+	return listInFolder[Project](t, bucketProjects, folder)
 }
 
 func (t *Tx) allProjects() ([]*Project, error) {
-	var out []*Project
-	err := t.tx.Bucket(bucketProjects).ForEach(func(_, v []byte) error {
-		var p Project
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
-		}
-		out = append(out, &p)
-		return nil
-	})
-	return out, err
+	return listJSON[Project](t.tx.Bucket(bucketProjects), nil, nil)
 }
 
 func versionKey(folder, project string, v uint64) []byte {
@@ -88,20 +53,9 @@ func (t *Tx) ProjectVersions(folder, project string) ([]*ProjectVersion, error) 
 	if _, err := t.Project(folder, project); err != nil {
 		return nil, err
 	}
-	out := []*ProjectVersion{}
 	prefix := append(nameKey(folder, project), 0)
-	c := t.tx.Bucket(bucketVersions).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if len(k) != len(prefix)+8 {
-			continue // a project whose name extends this one's
-		}
-		var pv ProjectVersion
-		if err := json.Unmarshal(v, &pv); err != nil {
-			return nil, err
-		}
-		out = append(out, &pv)
-	}
-	return out, nil
+	// A key of another length is a project whose name extends this one's.
+	return listJSON[ProjectVersion](t.tx.Bucket(bucketVersions), prefix, func(k []byte) bool { return len(k) == len(prefix)+8 })
 }
 
 // DeployVersion stores pv as the next version of its project (creating the

@@ -44,13 +44,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func start(t *testing.T, cfg Config) *Cluster {
+// newTestCluster starts a cluster node, shut down when the test ends.
+func newTestCluster(t *testing.T, cfg Config) *Cluster {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Shutdown() })
+	return c
+}
+
+// start starts the one-node cluster n1 and waits until it leads.
+func start(t *testing.T, cfg Config) *Cluster {
+	t.Helper()
+	c := newTestCluster(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	li, err := c.WaitForLeader(ctx)
@@ -109,13 +117,7 @@ func TestCluster_RestartKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c = start(t, testConfig(t, dir))
-	if err := c.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, c); n != 3 {
-		t.Fatalf("%d executions after restart, want 3", n)
-	}
+	c = restart(t, dir, 3, "restart")
 	if ids := submit(t, c, 1); ids[0] != 4 {
 		t.Fatalf("id after restart %v, want 4", ids)
 	}
@@ -129,13 +131,7 @@ func TestCluster_RestartKeepsState(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "catalog.db")); err != nil {
 		t.Fatal(err)
 	}
-	c = start(t, testConfig(t, dir))
-	if err := c.Barrier(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(t, c); n != 5 {
-		t.Fatalf("%d executions after rebuild from snapshot, want 5", n)
-	}
+	c = restart(t, dir, 5, "rebuild from snapshot")
 	if ids := submit(t, c, 1); ids[0] != 6 {
 		t.Fatalf("id after rebuild %v, want 6", ids)
 	}
@@ -149,13 +145,21 @@ func TestCluster_CorruptCatalogIsRebuilt(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "catalog.db"), []byte("this is not a bbolt file, not at all"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c = start(t, testConfig(t, dir))
+	restart(t, dir, 2, "rebuild from the log")
+}
+
+// restart starts a server on dir again and checks, after a barrier, that
+// it holds want executions (after what).
+func restart(t *testing.T, dir string, want int, what string) *Cluster {
+	t.Helper()
+	c := start(t, testConfig(t, dir))
 	if err := c.Barrier(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, c); n != 2 {
-		t.Fatalf("%d executions after rebuild from the log, want 2", n)
+	if n := count(t, c); n != want {
+		t.Fatalf("%d executions after %s, want %d", n, what, want)
 	}
+	return c
 }
 
 func TestConfig_Validate(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 )
 
 // Roles of an agent in gossip metadata.
@@ -310,14 +311,7 @@ const reconnectTimeout = 24 * time.Hour
 // exchanges the full state and the node that was declared dead refutes it
 // (Serf's reconnector does the same).
 func (m *membership) reconnect(interval time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
+	tick.Every(interval, stop, func() {
 		var failed []string
 		m.mu.Lock()
 		for _, mem := range m.members {
@@ -327,7 +321,7 @@ func (m *membership) reconnect(interval time.Duration, stop <-chan struct{}) {
 		}
 		m.mu.Unlock()
 		if len(failed) == 0 {
-			continue
+			return
 		}
 		addr := failed[rand.IntN(len(failed))]
 		if n, err := m.ml.Join([]string{addr}); n > 0 {
@@ -335,7 +329,7 @@ func (m *membership) reconnect(interval time.Duration, stop <-chan struct{}) {
 		} else {
 			m.logger.Debug("reconnect to a failed member failed", "addr", addr, "error", err)
 		}
-	}
+	})
 }
 
 // leave tells the others this node is leaving (metadata first, so they

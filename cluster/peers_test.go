@@ -58,16 +58,6 @@ func poll(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
-func newTestCluster(t *testing.T, cfg Config) *Cluster {
-	t.Helper()
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Shutdown() })
-	return c
-}
-
 // TestCluster_WorkerOnlyLeaderFromPeerClient: a worker-only agent has no
 // Raft and learns the leader by asking a server through its PeerClient, at
 // the API address the server gossips.

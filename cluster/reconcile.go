@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 )
 
 // reconcileLoop makes the Raft configuration follow gossip while this server
@@ -11,18 +12,11 @@ import (
 // promoted when a voter slot frees up), servers that left are removed at
 // once, and servers that stayed failed past DeadServerGrace are removed.
 func (c *Cluster) reconcileLoop() {
-	t := time.NewTicker(c.cfg.ReconcileInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
+	tick.Every(c.cfg.ReconcileInterval, c.stop, func() {
 		if c.IsLeader() {
 			c.reconcile()
 		}
-	}
+	})
 }
 
 func (c *Cluster) reconcile() {

@@ -13,22 +13,11 @@ import (
 	"testing"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
-const helloYAML = `name: hello
-description: optional text
-parameters:
-  who:  {type: string, default: world}
-  code: {type: int, default: 0}
-tasks:
-  - name: greet
-    exec:
-      command: [/bin/sh, -c, 'echo "hello ${param.who}"']
-  - name: finish
-    after: [greet]
-    exec:
-      command: [/bin/sh, -c, 'exit ${param.code}']
-`
+// helloYAML is the shared fixture (see pkgspectest).
+const helloYAML = pkgspectest.HelloYAML
 
 func TestRun_Hello(t *testing.T) {
 	tests := []struct {

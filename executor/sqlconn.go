@@ -203,21 +203,9 @@ func placeholders(driver, stmt string) (string, int) {
 			b.WriteString(stmt[i : i+j+1])
 			i += j
 		case c == '/' && strings.HasPrefix(stmt[i:], "/*"):
-			j := strings.Index(stmt[i+2:], "*/")
-			end := len(stmt)
-			if j >= 0 {
-				end = i + 2 + j + 2
-			}
-			b.WriteString(stmt[i:end])
-			i = end - 1
+			i = copyThrough(&b, stmt, i, "*/")
 		case c == '$' && driver == pkgspec.DriverPostgres && strings.HasPrefix(stmt[i:], "$$"):
-			j := strings.Index(stmt[i+2:], "$$")
-			end := len(stmt)
-			if j >= 0 {
-				end = i + 2 + j + 2
-			}
-			b.WriteString(stmt[i:end])
-			i = end - 1
+			i = copyThrough(&b, stmt, i, "$$")
 		case c == '?':
 			n++
 			switch driver {
@@ -233,6 +221,18 @@ func placeholders(driver, stmt string) (string, int) {
 		}
 	}
 	return b.String(), n
+}
+
+// copyThrough writes stmt from the two-character opener at i through the
+// first close after it (to the end when there is none) and returns the
+// index of the last byte written.
+func copyThrough(b *strings.Builder, stmt string, i int, close string) int {
+	end := len(stmt)
+	if j := strings.Index(stmt[i+2:], close); j >= 0 {
+		end = i + 2 + j + len(close)
+	}
+	b.WriteString(stmt[i:end])
+	return end - 1
 }
 
 // db returns the execution's pool for a connection, opening it once.

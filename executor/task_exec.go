@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,12 +47,7 @@ func (tc *taskCtx) execTask(ctx context.Context) taskOut {
 		shown[i] = r.mask(argv[i])
 	}
 	env := slices.Clip(r.opts.Env) // appends must not write into the shared base
-	keys := make([]string, 0, len(e.Env))
-	for k := range e.Env {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(e.Env)) {
 		v, err := tc.expand("exec env "+k, e.Env[k])
 		if err != nil {
 			return failed("%v", err)

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 
@@ -36,12 +37,7 @@ func (tc *taskCtx) packageTask(ctx context.Context) taskOut {
 		return failed("package %q: %v", pt.Name, err)
 	}
 	params := make(map[string]string, len(pt.Params))
-	keys := make([]string, 0, len(pt.Params))
-	for k := range pt.Params {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(pt.Params)) {
 		v, err := tc.value("package params "+k, pt.Params[k])
 		if err != nil {
 			return failed("%v", err)

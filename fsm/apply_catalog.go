@@ -7,18 +7,18 @@ import (
 )
 
 func init() {
-	register(FolderCreateType, (*FSM).applyFolderCreate)
-	register(FolderRenameType, (*FSM).applyFolderRename)
-	register(FolderDeleteType, (*FSM).applyFolderDelete)
-	register(ArchiveChunkType, (*FSM).applyArchiveChunk)
-	register(ProjectDeployType, (*FSM).applyProjectDeploy)
-	register(ProjectRestoreType, (*FSM).applyProjectRestore)
-	register(ProjectDeleteType, (*FSM).applyProjectDelete)
-	register(ProjectSetValueType, (*FSM).applyProjectSetValue)
-	register(ProjectEnvRefType, (*FSM).applyProjectEnvRef)
-	register(EnvironmentCreateType, (*FSM).applyEnvironmentCreate)
-	register(EnvironmentDeleteType, (*FSM).applyEnvironmentDelete)
-	register(EnvironmentSetVariableType, (*FSM).applyEnvironmentSetVariable)
+	register(FolderCreateType, applyFolderCreate)
+	register(FolderRenameType, applyFolderRename)
+	register(FolderDeleteType, applyFolderDelete)
+	register(ArchiveChunkType, applyArchiveChunk)
+	register(ProjectDeployType, applyProjectDeploy)
+	register(ProjectRestoreType, applyProjectRestore)
+	register(ProjectDeleteType, applyProjectDelete)
+	register(ProjectSetValueType, applyProjectSetValue)
+	register(ProjectEnvRefType, applyProjectEnvRef)
+	register(EnvironmentCreateType, applyEnvironmentCreate)
+	register(EnvironmentDeleteType, applyEnvironmentDelete)
+	register(EnvironmentSetVariableType, applyEnvironmentSetVariable)
 }
 
 // classify returns a business error (one of the catalog's sentinels) as it
@@ -50,33 +50,23 @@ func catalogResult(resp any, err error) any {
 // transaction unchanged.
 func bizOnly(err error) any { return catalogResult(nil, err) }
 
-func (f *FSM) applyFolderCreate(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req FolderCreateRequest
-	mustDecode(buf, &req)
+func applyFolderCreate(tx *catalog.Tx, req *FolderCreateRequest) any {
 	return bizOnly(tx.CreateFolder(req.Name, req.Description, req.Time))
 }
 
-func (f *FSM) applyFolderRename(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req FolderRenameRequest
-	mustDecode(buf, &req)
+func applyFolderRename(tx *catalog.Tx, req *FolderRenameRequest) any {
 	return bizOnly(tx.RenameFolder(req.Name, req.NewName))
 }
 
-func (f *FSM) applyFolderDelete(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req FolderDeleteRequest
-	mustDecode(buf, &req)
+func applyFolderDelete(tx *catalog.Tx, req *FolderDeleteRequest) any {
 	return bizOnly(tx.DeleteFolder(req.Name))
 }
 
-func (f *FSM) applyArchiveChunk(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ArchiveChunkRequest
-	mustDecode(buf, &req)
+func applyArchiveChunk(tx *catalog.Tx, req *ArchiveChunkRequest) any {
 	return bizOnly(tx.PutArchiveChunk(req.Hash, req.Size, req.N, req.Data, req.Time))
 }
 
-func (f *FSM) applyProjectDeploy(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ProjectDeployRequest
-	mustDecode(buf, &req)
+func applyProjectDeploy(tx *catalog.Tx, req *ProjectDeployRequest) any {
 	// Check everything that can fail as a business error before writing.
 	if _, err := tx.Folder(req.Version.Folder); err != nil {
 		return bizOnly(err)
@@ -91,47 +81,33 @@ func (f *FSM) applyProjectDeploy(tx *catalog.Tx, _ uint64, buf []byte) any {
 	return catalogResult(&DeployResponse{Version: v}, err)
 }
 
-func (f *FSM) applyProjectRestore(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ProjectRestoreRequest
-	mustDecode(buf, &req)
+func applyProjectRestore(tx *catalog.Tx, req *ProjectRestoreRequest) any {
 	return bizOnly(tx.RestoreVersion(req.Folder, req.Project, req.Version, req.Time))
 }
 
-func (f *FSM) applyProjectDelete(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ProjectDeleteRequest
-	mustDecode(buf, &req)
+func applyProjectDelete(tx *catalog.Tx, req *ProjectDeleteRequest) any {
 	return bizOnly(tx.DeleteProject(req.Folder, req.Project))
 }
 
-func (f *FSM) applyProjectSetValue(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ProjectSetValueRequest
-	mustDecode(buf, &req)
+func applyProjectSetValue(tx *catalog.Tx, req *ProjectSetValueRequest) any {
 	if req.Value.Sensitive && req.Value.Kind == catalog.ValueLiteral && !catalog.IsSealed(req.Value.Value) {
 		return errors.New("sensitive value is not sealed") // a leader bug; never store plaintext
 	}
 	return bizOnly(tx.SetParamValue(req.Folder, req.Project, req.Value, req.Clear, req.Time))
 }
 
-func (f *FSM) applyProjectEnvRef(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ProjectEnvRefRequest
-	mustDecode(buf, &req)
+func applyProjectEnvRef(tx *catalog.Tx, req *ProjectEnvRefRequest) any {
 	return bizOnly(tx.SetEnvRef(req.Folder, req.Project, req.Ref, req.Remove, req.Time))
 }
 
-func (f *FSM) applyEnvironmentCreate(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req EnvironmentCreateRequest
-	mustDecode(buf, &req)
+func applyEnvironmentCreate(tx *catalog.Tx, req *EnvironmentCreateRequest) any {
 	return bizOnly(tx.CreateEnvironment(req.Folder, req.Name, req.Description, req.Time))
 }
 
-func (f *FSM) applyEnvironmentDelete(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req EnvironmentDeleteRequest
-	mustDecode(buf, &req)
+func applyEnvironmentDelete(tx *catalog.Tx, req *EnvironmentDeleteRequest) any {
 	return bizOnly(tx.DeleteEnvironment(req.Folder, req.Name))
 }
 
-func (f *FSM) applyEnvironmentSetVariable(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req EnvironmentSetVariableRequest
-	mustDecode(buf, &req)
+func applyEnvironmentSetVariable(tx *catalog.Tx, req *EnvironmentSetVariableRequest) any {
 	return bizOnly(tx.SetVariable(req.Folder, req.Environment, req.Variable, req.Remove))
 }

@@ -5,15 +5,13 @@ import (
 )
 
 func init() {
-	register(ExecutionCreateType, (*FSM).applyExecutionCreate)
-	register(ExecutionPurgeType, (*FSM).applyExecutionPurge)
+	register(ExecutionCreateType, applyExecutionCreate)
+	register(ExecutionPurgeType, applyExecutionPurge)
 }
 
 // applyExecutionCreate replays the retired ExecutionCreate command: the
 // stored execution's spec is created exactly as ExecutionSubmit creates one.
-func (f *FSM) applyExecutionCreate(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionCreateRequest
-	mustDecode(buf, &req)
+func applyExecutionCreate(tx *catalog.Tx, req *ExecutionCreateRequest) any {
 	id, err := createExecution(tx, req.Execution.ExecutionSpec, req.Caller, req.Time)
 	if err != nil {
 		if fe, ok := err.(fatalError); ok {
@@ -21,12 +19,10 @@ func (f *FSM) applyExecutionCreate(tx *catalog.Tx, _ uint64, buf []byte) any {
 		}
 		return err
 	}
-	return &SubmitResponse{IDs: []uint64{id}, Errors: []error{nil}}
+	return &SubmitResponse{IDs: []uint64{id}, ItemsResponse: ItemsResponse{Errors: []error{nil}}}
 }
 
-func (f *FSM) applyExecutionPurge(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionPurgeRequest
-	mustDecode(buf, &req)
+func applyExecutionPurge(tx *catalog.Tx, req *ExecutionPurgeRequest) any {
 	resp := &PurgeResponse{}
 	for _, id := range req.IDs {
 		e, err := tx.Execution(id)

@@ -178,20 +178,10 @@ func TestFSM_CatalogSnapshotRoundTrip(t *testing.T) {
 	h.apply(ArchiveChunkType, &ArchiveChunkRequest{Time: t0, Hash: "h", Size: catalog.ArchiveChunkSize + 1, N: 1, Data: []byte("x")})
 	h.submit(2, 0)
 
-	snap, err := h.fsm.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s sink
-	if err := snap.Persist(&s); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	data := h.snapshot()
 	h2 := newHarness(t)
 	h2.apply(FolderCreateType, &FolderCreateRequest{Time: t0, Name: "other"})
-	if err := h2.fsm.Restore(ioNopCloser{bytes.NewReader(s.Bytes())}); err != nil {
-		t.Fatal(err)
-	}
+	h2.restore(data)
 	d1, err1 := h.fsm.Store().Digest()
 	d2, err2 := h2.fsm.Store().Digest()
 	if err1 != nil || err2 != nil || d1 != d2 {

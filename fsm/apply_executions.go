@@ -9,18 +9,17 @@ import (
 )
 
 func init() {
-	register(ExecutionSubmitType, (*FSM).applyExecutionSubmit)
-	register(ExecutionLeaseType, (*FSM).applyExecutionLease)
-	register(ExecutionEventsType, (*FSM).applyExecutionEvents)
-	register(ExecutionFinishType, (*FSM).applyExecutionFinish)
-	register(ExecutionExpireType, (*FSM).applyExecutionExpire)
-	register(ExecutionStopType, (*FSM).applyExecutionStop)
+	register(ExecutionSubmitType, applyExecutionSubmit)
+	register(ExecutionLeaseType, applyExecutionLease)
+	register(ExecutionEventsType, applyExecutionEvents)
+	register(ExecutionFinishType, applyExecutionFinish)
+	register(ExecutionExpireType, applyExecutionExpire)
+	register(ExecutionStopType, applyExecutionStop)
 }
 
-func (f *FSM) applyExecutionSubmit(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionSubmitRequest
-	mustDecode(buf, &req)
-	resp := &SubmitResponse{IDs: make([]uint64, len(req.Executions)), Errors: make([]error, len(req.Executions))}
+func applyExecutionSubmit(tx *catalog.Tx, req *ExecutionSubmitRequest) any {
+	count := len(req.Executions)
+	resp := &SubmitResponse{IDs: make([]uint64, count), ItemsResponse: ItemsResponse{Errors: make([]error, count)}}
 	if req.Atomic {
 		// All or none: check every execution before creating any.
 		for i := range req.Executions {
@@ -133,9 +132,7 @@ func applyItems(tx *catalog.Tx, n int, id func(i int) uint64, rule func(i int, e
 	return resp
 }
 
-func (f *FSM) applyExecutionLease(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionLeaseRequest
-	mustDecode(buf, &req)
+func applyExecutionLease(tx *catalog.Tx, req *ExecutionLeaseRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			tr, err := e.Lease(req.Worker, req.Items[i].Attempt, req.Time)
@@ -143,40 +140,37 @@ func (f *FSM) applyExecutionLease(tx *catalog.Tx, _ uint64, buf []byte) any {
 		})
 }
 
-// stampEvents fills in the attempt and a missing time on reported events.
-func stampEvents(evs []catalog.Event, attempt int, now time.Time) []catalog.Event {
+// reportedEvents checks that a report comes from e's current attempt and
+// fills in the attempt and a missing time on its events.
+func reportedEvents(e *catalog.Execution, attempt int, evs []catalog.Event, now time.Time) ([]catalog.Event, error) {
+	if err := e.CheckReport(attempt); err != nil {
+		return nil, err
+	}
 	for i := range evs {
 		evs[i].Attempt = attempt
 		if evs[i].Time.IsZero() {
 			evs[i].Time = now
 		}
 	}
-	return evs
+	return evs, nil
 }
 
-func (f *FSM) applyExecutionEvents(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionEventsRequest
-	mustDecode(buf, &req)
+func applyExecutionEvents(tx *catalog.Tx, req *ExecutionEventsRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			it := req.Items[i]
-			if err := e.CheckReport(it.Attempt); err != nil {
-				return nil, err
-			}
-			return stampEvents(it.Events, it.Attempt, req.Time), nil
+			return reportedEvents(e, it.Attempt, it.Events, req.Time)
 		})
 }
 
-func (f *FSM) applyExecutionFinish(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionFinishRequest
-	mustDecode(buf, &req)
+func applyExecutionFinish(tx *catalog.Tx, req *ExecutionFinishRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			it := req.Items[i]
-			if err := e.CheckReport(it.Attempt); err != nil {
+			evs, err := reportedEvents(e, it.Attempt, it.Events, req.Time)
+			if err != nil {
 				return nil, err
 			}
-			evs := stampEvents(it.Events, it.Attempt, req.Time)
 			tr, err := e.Finish(it.Attempt, it.Status, it.Message, req.Time)
 			if err != nil {
 				return nil, err
@@ -185,9 +179,7 @@ func (f *FSM) applyExecutionFinish(tx *catalog.Tx, _ uint64, buf []byte) any {
 		})
 }
 
-func (f *FSM) applyExecutionExpire(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionExpireRequest
-	mustDecode(buf, &req)
+func applyExecutionExpire(tx *catalog.Tx, req *ExecutionExpireRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			it := req.Items[i]
@@ -203,9 +195,7 @@ func (f *FSM) applyExecutionExpire(tx *catalog.Tx, _ uint64, buf []byte) any {
 		})
 }
 
-func (f *FSM) applyExecutionStop(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req ExecutionStopRequest
-	mustDecode(buf, &req)
+func applyExecutionStop(tx *catalog.Tx, req *ExecutionStopRequest) any {
 	resp := applyItems(tx, 1, func(int) uint64 { return req.ID },
 		func(_ int, e *catalog.Execution) ([]catalog.Event, error) {
 			tr, err := e.Stop(req.Caller, req.Time)

@@ -7,12 +7,12 @@ import (
 )
 
 func init() {
-	register(WorkerRegisterType, (*FSM).applyWorkerRegister)
+	register(WorkerRegisterType, applyWorkerRegister)
+	register(WorkerEnableType, applyWorkerEnable)
+	register(WorkerRemoveType, applyWorkerRemove)
 }
 
-func (f *FSM) applyWorkerRegister(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req WorkerRegisterRequest
-	mustDecode(buf, &req)
+func applyWorkerRegister(tx *catalog.Tx, req *WorkerRegisterRequest) any {
 	w := req.Worker
 	if w.ID == "" {
 		return errors.New("worker id is empty")
@@ -32,14 +32,7 @@ func (f *FSM) applyWorkerRegister(tx *catalog.Tx, _ uint64, buf []byte) any {
 	return nil
 }
 
-func init() {
-	register(WorkerEnableType, (*FSM).applyWorkerEnable)
-	register(WorkerRemoveType, (*FSM).applyWorkerRemove)
-}
-
-func (f *FSM) applyWorkerEnable(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req WorkerEnableRequest
-	mustDecode(buf, &req)
+func applyWorkerEnable(tx *catalog.Tx, req *WorkerEnableRequest) any {
 	w, err := tx.Worker(req.ID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return err
@@ -53,9 +46,7 @@ func (f *FSM) applyWorkerEnable(tx *catalog.Tx, _ uint64, buf []byte) any {
 	return nil
 }
 
-func (f *FSM) applyWorkerRemove(tx *catalog.Tx, _ uint64, buf []byte) any {
-	var req WorkerRemoveRequest
-	mustDecode(buf, &req)
+func applyWorkerRemove(tx *catalog.Tx, req *WorkerRemoveRequest) any {
 	if _, err := tx.Worker(req.ID); err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return err

@@ -8,27 +8,9 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 )
 
-// benchFSM applies encoded commands the way raft hands them to the
+// applyAll applies encoded commands the way raft hands them to the
 // BatchingFSM: in batches of up to 64 entries, one bbolt transaction each.
-type benchFSM struct {
-	b     *testing.B
-	f     *FSM
-	index uint64
-}
-
-func newBenchFSM(b *testing.B) *benchFSM {
-	return &benchFSM{b: b, f: New(catalog.TestStore(b), nil)}
-}
-
-func (h *benchFSM) encode(t MessageType, msg any) []byte {
-	buf, err := Encode(t, msg)
-	if err != nil {
-		h.b.Fatal(err)
-	}
-	return buf
-}
-
-func (h *benchFSM) applyAll(bufs [][]byte) {
+func (h *harness) applyAll(bufs [][]byte) {
 	for len(bufs) > 0 {
 		n := min(64, len(bufs))
 		logs := make([]*raft.Log, n)
@@ -36,11 +18,11 @@ func (h *benchFSM) applyAll(bufs [][]byte) {
 			h.index++
 			logs[i] = &raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: bufs[i]}
 		}
-		for i, r := range h.f.ApplyBatch(logs) {
+		for i, r := range h.fsm.ApplyBatch(logs) {
 			if ir, ok := r.(*ItemsResponse); ok && ir.Err(0) != nil {
-				h.b.Fatalf("entry %d: %v", i, ir.Err(0))
+				h.t.Fatalf("entry %d: %v", i, ir.Err(0))
 			} else if err, ok := r.(error); ok {
-				h.b.Fatalf("entry %d: %v", i, err)
+				h.t.Fatalf("entry %d: %v", i, err)
 			}
 		}
 		bufs = bufs[n:]
@@ -48,7 +30,7 @@ func (h *benchFSM) applyAll(bufs [][]byte) {
 }
 
 // submitN creates n pending executions (1,000 per command) and returns ids.
-func (h *benchFSM) submitN(n int) []uint64 {
+func (h *harness) submitN(n int) []uint64 {
 	var ids []uint64
 	for len(ids) < n {
 		req := &ExecutionSubmitRequest{Time: t0, Caller: "bench"}
@@ -56,13 +38,13 @@ func (h *benchFSM) submitN(n int) []uint64 {
 			req.Executions = append(req.Executions, NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "noop", Source: benchSource}})
 		}
 		h.index++
-		r := h.f.Apply(&raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: h.encode(ExecutionSubmitType, req)})
+		r := h.fsm.Apply(&raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: h.encode(ExecutionSubmitType, req)})
 		ids = append(ids, r.(*SubmitResponse).IDs...)
 	}
 	return ids
 }
 
-func (h *benchFSM) leaseAll(ids []uint64) {
+func (h *harness) leaseAll(ids []uint64) {
 	var bufs [][]byte
 	for _, id := range ids {
 		bufs = append(bufs, h.encode(ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w1", Items: []LeaseItem{{ID: id, Attempt: 1}}}))
@@ -82,8 +64,8 @@ func benchEvents(n int) []catalog.Event {
 
 // runApply measures applying one command per execution: setup prepares the
 // executions, cmd encodes the measured command for one of them.
-func runApply(b *testing.B, setup func(h *benchFSM, n int) []uint64, cmd func(h *benchFSM, id uint64) []byte) {
-	h := newBenchFSM(b)
+func runApply(b *testing.B, setup func(h *harness, n int) []uint64, cmd func(h *harness, id uint64) []byte) {
+	h := newHarness(b)
 	ids := setup(h, b.N)
 	bufs := make([][]byte, len(ids))
 	for i, id := range ids {
@@ -96,53 +78,53 @@ func runApply(b *testing.B, setup func(h *benchFSM, n int) []uint64, cmd func(h 
 }
 
 func BenchmarkApply(b *testing.B) {
-	none := func(h *benchFSM, n int) []uint64 {
+	none := func(h *harness, n int) []uint64 {
 		ids := make([]uint64, n)
 		for i := range ids {
 			ids[i] = uint64(i + 1)
 		}
 		return ids
 	}
-	pending := func(h *benchFSM, n int) []uint64 { return h.submitN(n) }
-	running := func(h *benchFSM, n int) []uint64 { ids := h.submitN(n); h.leaseAll(ids); return ids }
+	pending := func(h *harness, n int) []uint64 { return h.submitN(n) }
+	running := func(h *harness, n int) []uint64 { ids := h.submitN(n); h.leaseAll(ids); return ids }
 	b.Run("ExecutionSubmit", func(b *testing.B) {
-		runApply(b, none, func(h *benchFSM, _ uint64) []byte {
+		runApply(b, none, func(h *harness, _ uint64) []byte {
 			return h.encode(ExecutionSubmitType, &ExecutionSubmitRequest{Time: t0, Executions: []NewExecution{{ExecutionSpec: catalog.ExecutionSpec{PackageName: "noop", Source: benchSource}}}})
 		})
 	})
 	b.Run("ExecutionLease", func(b *testing.B) {
-		runApply(b, pending, func(h *benchFSM, id uint64) []byte {
+		runApply(b, pending, func(h *harness, id uint64) []byte {
 			return h.encode(ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w1", Items: []LeaseItem{{ID: id, Attempt: 1}}})
 		})
 	})
 	b.Run("ExecutionEvents10", func(b *testing.B) {
-		runApply(b, running, func(h *benchFSM, id uint64) []byte {
+		runApply(b, running, func(h *harness, id uint64) []byte {
 			return h.encode(ExecutionEventsType, &ExecutionEventsRequest{Time: t0, Items: []EventsItem{{ID: id, Attempt: 1, Events: benchEvents(10)}}})
 		})
 	})
 	b.Run("ExecutionFinish", func(b *testing.B) {
-		runApply(b, running, func(h *benchFSM, id uint64) []byte {
+		runApply(b, running, func(h *harness, id uint64) []byte {
 			return h.encode(ExecutionFinishType, &ExecutionFinishRequest{Time: t0, Items: []FinishItem{{ID: id, Attempt: 1, Status: catalog.StatusSucceeded, Events: benchEvents(3)}}})
 		})
 	})
 	b.Run("ExecutionExpire", func(b *testing.B) {
-		runApply(b, running, func(h *benchFSM, id uint64) []byte {
+		runApply(b, running, func(h *harness, id uint64) []byte {
 			return h.encode(ExecutionExpireType, &ExecutionExpireRequest{Time: t0, Items: []ExpireItem{{ID: id, Attempt: 1, Reason: "lost"}}})
 		})
 	})
 	b.Run("ExecutionStop", func(b *testing.B) {
-		runApply(b, pending, func(h *benchFSM, id uint64) []byte {
+		runApply(b, pending, func(h *harness, id uint64) []byte {
 			return h.encode(ExecutionStopType, &ExecutionStopRequest{Time: t0, ID: id, Caller: "bench"})
 		})
 	})
 	b.Run("WorkerRegister", func(b *testing.B) {
-		runApply(b, none, func(h *benchFSM, id uint64) []byte {
+		runApply(b, none, func(h *harness, id uint64) []byte {
 			return h.encode(WorkerRegisterType, &WorkerRegisterRequest{Time: t0, Worker: catalog.Worker{ID: fmt.Sprintf("w%d", id), Node: "n1", MaxTasks: 10}})
 		})
 	})
 	// Coalesced: one finish command carrying 64 results.
 	b.Run("ExecutionFinish64Items", func(b *testing.B) {
-		h := newBenchFSM(b)
+		h := newHarness(b)
 		ids := h.submitN(b.N)
 		h.leaseAll(ids)
 		var bufs [][]byte

@@ -10,20 +10,25 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 )
 
-// applyFunc applies one decoded command inside the batch's transaction. It
-// returns the response for the caller of raft.Apply: a value or a
-// deterministic business error. An error that means the transaction is
-// broken (I/O) must be returned through fatal, which aborts the process.
-type applyFunc func(f *FSM, tx *catalog.Tx, index uint64, buf []byte) any
+// applyFunc applies one command inside the batch's transaction. It returns
+// the response for the caller of raft.Apply: a value or a deterministic
+// business error. An error that means the transaction is broken (I/O) must
+// be returned as a fatalError, which aborts the process.
+type applyFunc func(tx *catalog.Tx, buf []byte) any
 
 var appliers = map[MessageType]applyFunc{}
 
-// register adds the applier of t; a duplicate is a programming error.
-func register(t MessageType, fn applyFunc) {
+// register adds the applier of t, which gets the command's payload decoded
+// into a T (see mustDecode); a duplicate is a programming error.
+func register[T any](t MessageType, fn func(tx *catalog.Tx, req *T) any) {
 	if _, dup := appliers[t]; dup {
 		panic(fmt.Sprintf("fsm: applier for %s registered twice", t))
 	}
-	appliers[t] = fn
+	appliers[t] = func(tx *catalog.Tx, buf []byte) any {
+		var req T
+		mustDecode(buf, &req)
+		return fn(tx, &req)
+	}
 }
 
 // fatalError wraps a storage error that must abort the apply.
@@ -128,7 +133,7 @@ func (f *FSM) applyCommand(tx *catalog.Tx, l *raft.Log) any {
 		}
 		panic(fmt.Sprintf("fsm: unknown command type %d at index %d (a newer server wrote it?)", t, l.Index))
 	}
-	return fn(f, tx, l.Index, l.Data)
+	return fn(tx, l.Data)
 }
 
 // mustDecode decodes a command payload; a payload this version cannot read

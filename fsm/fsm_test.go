@@ -14,24 +14,55 @@ import (
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
+// harness applies commands to an FSM over a fresh store, for tests and
+// benchmarks.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	fsm   *FSM
 	index uint64
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	return &harness{t: t, fsm: New(catalog.TestStore(t), nil)}
 }
 
-func (h *harness) log(typ MessageType, msg any) *raft.Log {
+func (h *harness) encode(typ MessageType, msg any) []byte {
 	h.t.Helper()
 	buf, err := Encode(typ, msg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return buf
+}
+
+func (h *harness) log(typ MessageType, msg any) *raft.Log {
+	h.t.Helper()
+	buf := h.encode(typ, msg)
 	h.index++
 	return &raft.Log{Index: h.index, Term: 1, Type: raft.LogCommand, Data: buf}
+}
+
+// snapshot persists a snapshot of h's FSM and returns its bytes.
+func (h *harness) snapshot() []byte {
+	h.t.Helper()
+	snap, err := h.fsm.Snapshot()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer snap.Release()
+	var s sink
+	if err := snap.Persist(&s); err != nil {
+		h.t.Fatal(err)
+	}
+	return s.Bytes()
+}
+
+// restore restores h's FSM from snapshot bytes.
+func (h *harness) restore(data []byte) {
+	h.t.Helper()
+	if err := h.fsm.Restore(ioNopCloser{bytes.NewReader(data)}); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) apply(typ MessageType, msg any) any {
@@ -41,12 +72,7 @@ func (h *harness) apply(typ MessageType, msg any) any {
 
 func (h *harness) execution(id uint64) *catalog.Execution {
 	h.t.Helper()
-	var e *catalog.Execution
-	err := h.fsm.Store().View(func(tx *catalog.Tx) error {
-		var err error
-		e, err = tx.Execution(id)
-		return err
-	})
+	e, err := catalog.Read(h.fsm.Store(), func(tx *catalog.Tx) (*catalog.Execution, error) { return tx.Execution(id) })
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -232,22 +258,12 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 	h.apply(ExecutionLeaseType, &ExecutionLeaseRequest{Time: t0, Worker: "w1", Items: []LeaseItem{{ID: 2, Attempt: 1}}})
 	h.apply(WorkerRegisterType, &WorkerRegisterRequest{Time: t0, Worker: catalog.Worker{ID: "w1", MaxTasks: 2}})
 
-	snap, err := h.fsm.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s sink
-	if err := snap.Persist(&s); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	data := h.snapshot()
 
 	h2 := newHarness(t)
 	h2.submit(5, 0) // state that the restore must replace
 	changed := h2.fsm.Changed()
-	if err := h2.fsm.Restore(ioNopCloser{bytes.NewReader(s.Bytes())}); err != nil {
-		t.Fatal(err)
-	}
+	h2.restore(data)
 	select {
 	case <-changed:
 	default:
@@ -300,21 +316,11 @@ func TestFSM_RestoreFromAnotherLog(t *testing.T) {
 	old := newHarness(t)
 	old.index = 5000
 	old.submit(2, 0)
-	snap, err := old.fsm.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s sink
-	if err := snap.Persist(&s); err != nil {
-		t.Fatal(err)
-	}
-	snap.Release()
+	data := old.snapshot()
 
 	young := newHarness(t)
 	young.index = 20
-	if err := young.fsm.Restore(ioNopCloser{bytes.NewReader(s.Bytes())}); err != nil {
-		t.Fatal(err)
-	}
+	young.restore(data)
 	ids := young.submit(1, 0)
 	if len(ids) != 1 || ids[0] != 3 {
 		t.Fatalf("submission after restoring a snapshot from a longer log got ids %v, want [3]", ids)

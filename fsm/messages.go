@@ -99,16 +99,8 @@ type ExecutionSubmitRequest struct {
 // in request order, and one error (or nil) per execution; a failed
 // execution has id 0.
 type SubmitResponse struct {
-	IDs    []uint64
-	Errors []error
-}
-
-// Err returns the error of execution i.
-func (r *SubmitResponse) Err(i int) error {
-	if r == nil || i >= len(r.Errors) {
-		return nil
-	}
-	return r.Errors[i]
+	IDs []uint64
+	ItemsResponse
 }
 
 // LeaseItem names one attempt.
@@ -132,12 +124,8 @@ type EventsItem struct {
 	Events  []catalog.Event `json:"events"`
 }
 
-// ExecutionEventsRequest appends events reported by workers. The response is
-// an *ItemsResponse.
-type ExecutionEventsRequest struct {
-	Time  time.Time    `json:"time"`
-	Items []EventsItem `json:"items"`
-}
+// ExecutionEventsRequest appends events reported by workers.
+type ExecutionEventsRequest = ItemsRequest[EventsItem]
 
 // FinishItem is the result of one attempt, with its last events.
 type FinishItem struct {
@@ -148,12 +136,8 @@ type FinishItem struct {
 	Events  []catalog.Event `json:"events,omitempty"`
 }
 
-// ExecutionFinishRequest records attempt results. The response is an
-// *ItemsResponse.
-type ExecutionFinishRequest struct {
-	Time  time.Time    `json:"time"`
-	Items []FinishItem `json:"items"`
-}
+// ExecutionFinishRequest records attempt results.
+type ExecutionFinishRequest = ItemsRequest[FinishItem]
 
 // ExpireItem ends an attempt whose worker was lost.
 type ExpireItem struct {
@@ -168,12 +152,8 @@ type ExpireItem struct {
 	HandBack bool `json:"hand_back,omitempty"`
 }
 
-// ExecutionExpireRequest ends lost attempts, decided by the leader. The
-// response is an *ItemsResponse.
-type ExecutionExpireRequest struct {
-	Time  time.Time    `json:"time"`
-	Items []ExpireItem `json:"items"`
-}
+// ExecutionExpireRequest ends lost attempts, decided by the leader.
+type ExecutionExpireRequest = ItemsRequest[ExpireItem]
 
 // ExecutionStopRequest asks for an execution to end. The response is nil or
 // an error.
@@ -188,6 +168,13 @@ type ExecutionStopRequest struct {
 type WorkerRegisterRequest struct {
 	Time   time.Time      `json:"time"`
 	Worker catalog.Worker `json:"worker"`
+}
+
+// ItemsRequest is a command of independent items (attempts of executions)
+// stamped with one time. The response is an *ItemsResponse.
+type ItemsRequest[T any] struct {
+	Time  time.Time `json:"time"`
+	Items []T       `json:"items"`
 }
 
 // ItemsResponse carries one error (or nil) per item of a multi-item command,

@@ -19,30 +19,26 @@ func (s *srv) leader(r *http.Request) (any, error) {
 }
 
 func (s *srv) submit(r *http.Request) (any, error) {
-	var req api.SubmitRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := s.svc.Executions.Submit(r.Context(), &req, caller(r))
-	if err != nil {
-		return nil, err
-	}
-	return api.SubmitResponse{ID: id}, nil
+	return withBody(r, func(req *api.SubmitRequest) (any, error) {
+		id, err := s.svc.Executions.Submit(r.Context(), req, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		return api.SubmitResponse{ID: id}, nil
+	})
 }
 
 func (s *srv) submitBulk(r *http.Request) (any, error) {
-	var req api.BulkSubmitRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	if len(req.Executions) == 0 {
-		return nil, codedErr(http.StatusBadRequest, "no executions in the request")
-	}
-	ids, err := s.svc.Executions.SubmitBulk(r.Context(), req.Executions, caller(r))
-	if err != nil {
-		return nil, err
-	}
-	return api.BulkSubmitResponse{IDs: ids}, nil
+	return withBody(r, func(req *api.BulkSubmitRequest) (any, error) {
+		if len(req.Executions) == 0 {
+			return nil, codedErr(http.StatusBadRequest, "no executions in the request")
+		}
+		ids, err := s.svc.Executions.SubmitBulk(r.Context(), req.Executions, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		return api.BulkSubmitResponse{IDs: ids}, nil
+	})
 }
 
 func (s *srv) listExecutions(r *http.Request) (any, error) {
@@ -57,76 +53,64 @@ func (s *srv) listExecutions(r *http.Request) (any, error) {
 	if o.BeforeID, err = queryUint(r, "before"); err != nil {
 		return nil, err
 	}
-	list, err := s.svc.Executions.Executions(o)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Execution, 0, len(list))
-	for _, e := range list {
-		out = append(out, toAPIExecution(e))
-	}
-	return out, nil
+	return apiList(toAPIExecution)(s.svc.Executions.Executions(o))
 }
 
 func (s *srv) execution(r *http.Request) (any, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.svc.Executions.Execution(id)
-	if err != nil {
-		return nil, err
-	}
-	out := toAPIExecution(e)
-	if e.Status == catalog.StatusPending {
-		out.PendingReason = s.svc.Executions.PendingReason(e)
-	}
-	return out, nil
+	return withID(r, func(id uint64) (any, error) {
+		e, err := s.svc.Executions.Execution(id)
+		if err != nil {
+			return nil, err
+		}
+		out := toAPIExecution(e)
+		if e.Status == catalog.StatusPending {
+			out.PendingReason = s.svc.Executions.PendingReason(e)
+		}
+		return out, nil
+	})
 }
 
 // events answers a page of events after `after`. With `wait`, it blocks until
 // there is a new event, the execution has ended, or the wait has passed.
 func (s *srv) events(r *http.Request) (any, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return nil, err
-	}
-	after, err := queryUint(r, "after")
-	if err != nil {
-		return nil, err
-	}
-	limit, err := queryInt(r, "limit", 10000)
-	if err != nil {
-		return nil, err
-	}
-	var wait time.Duration
-	if raw := r.URL.Query().Get("wait"); raw != "" {
-		if wait, err = time.ParseDuration(raw); err != nil || wait < 0 {
-			return nil, codedErr(http.StatusBadRequest, "invalid wait %q: want a duration such as 30s", raw)
-		}
-		if wait > s.cfg.MaxEventsWait {
-			wait = s.cfg.MaxEventsWait
-		}
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		changed := s.svc.Executions.Changed()
-		evs, e, err := s.svc.Executions.Events(id, after, limit)
+	return withID(r, func(id uint64) (any, error) {
+		after, err := queryUint(r, "after")
 		if err != nil {
 			return nil, err
 		}
-		if len(evs) > 0 || e.Status.Terminal() || wait == 0 {
-			return eventsResponse(evs, after, e), nil
+		limit, err := queryInt(r, "limit", 10000)
+		if err != nil {
+			return nil, err
 		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return eventsResponse(evs, after, e), nil
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
+		var wait time.Duration
+		if raw := r.URL.Query().Get("wait"); raw != "" {
+			if wait, err = time.ParseDuration(raw); err != nil || wait < 0 {
+				return nil, codedErr(http.StatusBadRequest, "invalid wait %q: want a duration such as 30s", raw)
+			}
+			if wait > s.cfg.MaxEventsWait {
+				wait = s.cfg.MaxEventsWait
+			}
 		}
-	}
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for {
+			changed := s.svc.Executions.Changed()
+			evs, e, err := s.svc.Executions.Events(id, after, limit)
+			if err != nil {
+				return nil, err
+			}
+			if len(evs) > 0 || e.Status.Terminal() || wait == 0 {
+				return eventsResponse(evs, after, e), nil
+			}
+			select {
+			case <-changed:
+			case <-timer.C:
+				return eventsResponse(evs, after, e), nil
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+		}
+	})
 }
 
 func eventsResponse(evs []catalog.Event, after uint64, e *catalog.Execution) api.EventsResponse {
@@ -140,67 +124,35 @@ func eventsResponse(evs []catalog.Event, after uint64, e *catalog.Execution) api
 }
 
 func (s *srv) stop(r *http.Request) (any, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.svc.Executions.Stop(r.Context(), id, caller(r))
-	if err != nil {
-		return nil, err
-	}
-	return api.StopResponse{Status: string(st)}, nil
+	return withID(r, func(id uint64) (any, error) {
+		st, err := s.svc.Executions.Stop(r.Context(), id, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		return api.StopResponse{Status: string(st)}, nil
+	})
 }
 
 func (s *srv) reportEvents(r *http.Request) (any, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return nil, err
-	}
-	attempt, err := pathAttempt(r)
-	if err != nil {
-		return nil, err
-	}
-	var rep api.EventsReport
-	if err := decode(r, &rep); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Workers.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
+	return forAttempt(r, func(id uint64, attempt int, rep *api.EventsReport) error {
+		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
+	})
 }
 
 func (s *srv) reportResult(r *http.Request) (any, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return nil, err
-	}
-	attempt, err := pathAttempt(r)
-	if err != nil {
-		return nil, err
-	}
-	var rep api.ResultReport
-	if err := decode(r, &rep); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Workers.ReportResult(r.Context(), id, attempt, &rep, fromAPIEvents(rep.Events))
+	return forAttempt(r, func(id uint64, attempt int, rep *api.ResultReport) error {
+		return s.svc.Workers.ReportResult(r.Context(), id, attempt, rep, fromAPIEvents(rep.Events))
+	})
 }
 
 func (s *srv) registerWorker(r *http.Request) (any, error) {
-	var w api.Worker
-	if err := decode(r, &w); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Workers.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks})
+	return withBody(r, func(w *api.Worker) (any, error) {
+		return nil, s.svc.Workers.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks})
+	})
 }
 
 func (s *srv) listWorkers(r *http.Request) (any, error) {
-	list, err := s.svc.Workers.Workers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Worker, 0, len(list))
-	for _, w := range list {
-		out = append(out, toAPIWorker(w))
-	}
-	return out, nil
+	return apiList(toAPIWorker)(s.svc.Workers.Workers())
 }
 
 func toAPIWorker(w service.WorkerStatus) api.Worker {
@@ -214,14 +166,12 @@ func toAPIWorker(w service.WorkerStatus) api.Worker {
 }
 
 func (s *srv) poll(r *http.Request) (any, error) {
-	var req api.PollRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	if req.Slots < 0 {
-		return nil, codedErr(http.StatusBadRequest, "slots must not be negative")
-	}
-	return s.svc.Workers.Poll(r.Context(), r.PathValue("id"), &req)
+	return withBody(r, func(req *api.PollRequest) (any, error) {
+		if req.Slots < 0 {
+			return nil, codedErr(http.StatusBadRequest, "slots must not be negative")
+		}
+		return s.svc.Workers.Poll(r.Context(), r.PathValue("id"), req)
+	})
 }
 
 func toAPIExecution(e *catalog.Execution) api.Execution {
@@ -267,14 +217,12 @@ func (s *srv) members(r *http.Request) (any, error) {
 }
 
 func (s *srv) removePeer(r *http.Request) (any, error) {
-	var req api.RemovePeerRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	if req.ID == "" {
-		return nil, codedErr(http.StatusBadRequest, "peer id is empty")
-	}
-	return nil, s.svc.Status.RemovePeer(r.Context(), req.ID)
+	return withBody(r, func(req *api.RemovePeerRequest) (any, error) {
+		if req.ID == "" {
+			return nil, codedErr(http.StatusBadRequest, "peer id is empty")
+		}
+		return nil, s.svc.Status.RemovePeer(r.Context(), req.ID)
+	})
 }
 
 func (s *srv) enableWorker(r *http.Request) (any, error) {

@@ -99,39 +99,27 @@ func (s *srv) raw(limit int64, fn func(w io.Writer, r *http.Request) error) http
 }
 
 func (s *srv) listFolders(r *http.Request) (any, error) {
-	list, err := s.svc.Catalog.Folders()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Folder, 0, len(list))
-	for _, f := range list {
-		out = append(out, api.Folder{Name: f.Name, Description: f.Description, CreatedAt: f.CreatedAt})
-	}
-	return out, nil
+	return apiList(toAPIFolder)(s.svc.Catalog.Folders())
 }
 
 func (s *srv) createFolder(r *http.Request) (any, error) {
-	var req api.FolderRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.CreateFolder(r.Context(), req.Name, req.Description)
+	return withBody(r, func(req *api.FolderRequest) (any, error) {
+		return nil, s.svc.Catalog.CreateFolder(r.Context(), req.Name, req.Description)
+	})
+}
+
+func toAPIFolder(f *catalog.Folder) api.Folder {
+	return api.Folder{Name: f.Name, Description: f.Description, CreatedAt: f.CreatedAt}
 }
 
 func (s *srv) getFolder(r *http.Request) (any, error) {
-	f, err := s.svc.Catalog.Folder(r.PathValue("folder"))
-	if err != nil {
-		return nil, err
-	}
-	return api.Folder{Name: f.Name, Description: f.Description, CreatedAt: f.CreatedAt}, nil
+	return apiValue(toAPIFolder)(s.svc.Catalog.Folder(r.PathValue("folder")))
 }
 
 func (s *srv) renameFolder(r *http.Request) (any, error) {
-	var req api.FolderRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.RenameFolder(r.Context(), r.PathValue("folder"), req.Name)
+	return withBody(r, func(req *api.FolderRequest) (any, error) {
+		return nil, s.svc.Catalog.RenameFolder(r.Context(), r.PathValue("folder"), req.Name)
+	})
 }
 
 func (s *srv) deleteFolder(r *http.Request) (any, error) {
@@ -139,11 +127,9 @@ func (s *srv) deleteFolder(r *http.Request) (any, error) {
 }
 
 func (s *srv) startUpload(r *http.Request) (any, error) {
-	var req api.UploadRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return s.svc.Catalog.StartUpload(req.Hash, req.Size)
+	return withBody(r, func(req *api.UploadRequest) (any, error) {
+		return s.svc.Catalog.StartUpload(req.Hash, req.Size)
+	})
 }
 
 func (s *srv) putChunk(r *http.Request) (any, error) {
@@ -213,15 +199,7 @@ func toAPIProject(p *catalog.Project, cur *catalog.ProjectVersion) api.Project {
 }
 
 func (s *srv) listProjects(r *http.Request) (any, error) {
-	list, err := s.svc.Catalog.Projects(r.PathValue("folder"))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Project, 0, len(list))
-	for _, p := range list {
-		out = append(out, toAPIProject(p, nil))
-	}
-	return out, nil
+	return apiList(func(p *catalog.Project) api.Project { return toAPIProject(p, nil) })(s.svc.Catalog.Projects(r.PathValue("folder")))
 }
 
 func (s *srv) getProject(r *http.Request) (any, error) {
@@ -237,15 +215,13 @@ func (s *srv) deleteProject(r *http.Request) (any, error) {
 }
 
 func (s *srv) deploy(r *http.Request) (any, error) {
-	var req api.DeployRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	v, err := s.svc.Catalog.Deploy(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Hash, caller(r))
-	if err != nil {
-		return nil, err
-	}
-	return toAPIVersion(v, v.Version), nil
+	return withBody(r, func(req *api.DeployRequest) (any, error) {
+		v, err := s.svc.Catalog.Deploy(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Hash, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		return toAPIVersion(v, v.Version), nil
+	})
 }
 
 func (s *srv) listVersions(r *http.Request) (any, error) {
@@ -263,27 +239,21 @@ func (s *srv) listVersions(r *http.Request) (any, error) {
 }
 
 func (s *srv) restoreVersion(r *http.Request) (any, error) {
-	var req api.RestoreRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.RestoreVersion(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Version)
+	return withBody(r, func(req *api.RestoreRequest) (any, error) {
+		return nil, s.svc.Catalog.RestoreVersion(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Version)
+	})
 }
 
 func (s *srv) setValue(r *http.Request) (any, error) {
-	var req api.SetValueRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.SetValue(r.Context(), r.PathValue("folder"), r.PathValue("project"), &req)
+	return withBody(r, func(req *api.SetValueRequest) (any, error) {
+		return nil, s.svc.Catalog.SetValue(r.Context(), r.PathValue("folder"), r.PathValue("project"), req)
+	})
 }
 
 func (s *srv) setReference(r *http.Request) (any, error) {
-	var req api.ReferenceRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.SetReference(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Environment, req.Remove)
+	return withBody(r, func(req *api.ReferenceRequest) (any, error) {
+		return nil, s.svc.Catalog.SetReference(r.Context(), r.PathValue("folder"), r.PathValue("project"), req.Environment, req.Remove)
+	})
 }
 
 func (s *srv) listPackages(r *http.Request) (any, error) {
@@ -295,15 +265,13 @@ func (s *srv) listPackages(r *http.Request) (any, error) {
 }
 
 func (s *srv) createExecution(r *http.Request) (any, error) {
-	var req api.CreateExecutionRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := s.svc.Catalog.CreateExecution(r.Context(), r.PathValue("folder"), r.PathValue("project"), r.PathValue("package"), &req, caller(r))
-	if err != nil {
-		return nil, err
-	}
-	return api.SubmitResponse{ID: id}, nil
+	return withBody(r, func(req *api.CreateExecutionRequest) (any, error) {
+		id, err := s.svc.Catalog.CreateExecution(r.Context(), r.PathValue("folder"), r.PathValue("project"), r.PathValue("package"), req, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		return api.SubmitResponse{ID: id}, nil
+	})
 }
 
 func toAPIEnvironment(e *catalog.Environment) api.Environment {
@@ -319,31 +287,17 @@ func toAPIEnvironment(e *catalog.Environment) api.Environment {
 }
 
 func (s *srv) listEnvironments(r *http.Request) (any, error) {
-	list, err := s.svc.Catalog.Environments(r.PathValue("folder"))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Environment, 0, len(list))
-	for _, e := range list {
-		out = append(out, toAPIEnvironment(e))
-	}
-	return out, nil
+	return apiList(toAPIEnvironment)(s.svc.Catalog.Environments(r.PathValue("folder")))
 }
 
 func (s *srv) createEnvironment(r *http.Request) (any, error) {
-	var req api.EnvironmentRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.CreateEnvironment(r.Context(), r.PathValue("folder"), req.Name, req.Description)
+	return withBody(r, func(req *api.EnvironmentRequest) (any, error) {
+		return nil, s.svc.Catalog.CreateEnvironment(r.Context(), r.PathValue("folder"), req.Name, req.Description)
+	})
 }
 
 func (s *srv) getEnvironment(r *http.Request) (any, error) {
-	e, err := s.svc.Catalog.Environment(r.PathValue("folder"), r.PathValue("env"))
-	if err != nil {
-		return nil, err
-	}
-	return toAPIEnvironment(e), nil
+	return apiValue(toAPIEnvironment)(s.svc.Catalog.Environment(r.PathValue("folder"), r.PathValue("env")))
 }
 
 func (s *srv) deleteEnvironment(r *http.Request) (any, error) {
@@ -351,11 +305,9 @@ func (s *srv) deleteEnvironment(r *http.Request) (any, error) {
 }
 
 func (s *srv) setVariable(r *http.Request) (any, error) {
-	var req api.VariableRequest
-	if err := decode(r, &req); err != nil {
-		return nil, err
-	}
-	return nil, s.svc.Catalog.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), &req, false)
+	return withBody(r, func(req *api.VariableRequest) (any, error) {
+		return nil, s.svc.Catalog.SetVariable(r.Context(), r.PathValue("folder"), r.PathValue("env"), r.PathValue("name"), req, false)
+	})
 }
 
 func (s *srv) deleteVariable(r *http.Request) (any, error) {

@@ -196,6 +196,65 @@ func decode(r *http.Request, out any) error {
 	return nil
 }
 
+// apiList returns a handler's answer from a list call's result: the list
+// converted by conv, element by element ([] when empty), or the error.
+func apiList[E, A any](conv func(E) A) func(list []E, err error) (any, error) {
+	return func(list []E, err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		out := make([]A, 0, len(list))
+		for _, e := range list {
+			out = append(out, conv(e))
+		}
+		return out, nil
+	}
+}
+
+// apiValue is apiList for a call that returns one value.
+func apiValue[E, A any](conv func(E) A) func(v E, err error) (any, error) {
+	return func(v E, err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		return conv(v), nil
+	}
+}
+
+// withBody decodes the request's JSON body as a T and answers what fn does
+// with it.
+func withBody[T any](r *http.Request, fn func(req *T) (any, error)) (any, error) {
+	var req T
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return fn(&req)
+}
+
+// withID reads the execution id, {id} in the path, and answers what fn
+// does with it.
+func withID(r *http.Request, fn func(id uint64) (any, error)) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	return fn(id)
+}
+
+// forAttempt reads a worker's report on one attempt: {id} and {attempt} in
+// the path, the report as the JSON body. It answers nothing but fn's error.
+func forAttempt[T any](r *http.Request, fn func(id uint64, attempt int, rep *T) error) (any, error) {
+	return withID(r, func(id uint64) (any, error) {
+		attempt, err := pathAttempt(r)
+		if err != nil {
+			return nil, err
+		}
+		return withBody(r, func(rep *T) (any, error) {
+			return nil, fn(id, attempt, rep)
+		})
+	})
+}
+
 func pathID(r *http.Request) (uint64, error) {
 	raw := r.PathValue("id")
 	id, err := strconv.ParseUint(raw, 10, 64)

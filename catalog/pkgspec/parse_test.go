@@ -9,23 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 	"go.yaml.in/yaml/v3"
 )
 
-const helloYAML = `name: hello
-description: optional text
-parameters:
-  who:  {type: string, default: world}
-  code: {type: int, default: 0}
-tasks:
-  - name: greet
-    exec:
-      command: [/bin/sh, -c, 'echo "hello ${param.who}"']
-  - name: finish
-    after: [greet]
-    exec:
-      command: [/bin/sh, -c, 'exit ${param.code}']
-`
+// helloYAML is the shared fixture (see pkgspectest).
+const helloYAML = pkgspectest.HelloYAML
 
 func strp(s string) *string { return &s }
 

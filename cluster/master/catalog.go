@@ -126,12 +126,9 @@ func NewCatalog(cfg CatalogConfig, r CatalogRaft, exec Creator) (*Catalog, error
 
 // Close stops the retention loop.
 func (c *Catalog) Close() {
-	select {
-	case <-c.done:
+	if !closeOnce(c.done) {
 		return
-	default:
 	}
-	close(c.done)
 	<-c.loop
 }
 
@@ -170,14 +167,12 @@ func (c *Catalog) DeleteFolder(ctx context.Context, name string) error {
 
 // Folders lists the folders.
 func (c *Catalog) Folders() (out []*catalog.Folder, err error) {
-	err = c.view(func(tx *catalog.Tx) error { out, err = tx.Folders(); return err })
-	return out, err
+	return catalog.Read(c.store, func(tx *catalog.Tx) ([]*catalog.Folder, error) { return tx.Folders() })
 }
 
 // Folder reads one folder.
 func (c *Catalog) Folder(name string) (f *catalog.Folder, err error) {
-	err = c.view(func(tx *catalog.Tx) error { f, err = tx.Folder(name); return err })
-	return f, err
+	return catalog.Read(c.store, func(tx *catalog.Tx) (*catalog.Folder, error) { return tx.Folder(name) })
 }
 
 var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -289,8 +284,7 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 
 // Projects lists the projects of a folder.
 func (c *Catalog) Projects(folder string) (out []*catalog.Project, err error) {
-	err = c.view(func(tx *catalog.Tx) error { out, err = tx.Projects(folder); return err })
-	return out, err
+	return catalog.Read(c.store, func(tx *catalog.Tx) ([]*catalog.Project, error) { return tx.Projects(folder) })
 }
 
 // Project reads a project and its current version.
@@ -408,14 +402,12 @@ func (c *Catalog) DeleteEnvironment(ctx context.Context, folder, name string) er
 
 // Environments lists the environments of a folder.
 func (c *Catalog) Environments(folder string) (out []*catalog.Environment, err error) {
-	err = c.view(func(tx *catalog.Tx) error { out, err = tx.Environments(folder); return err })
-	return out, err
+	return catalog.Read(c.store, func(tx *catalog.Tx) ([]*catalog.Environment, error) { return tx.Environments(folder) })
 }
 
 // Environment reads one environment.
 func (c *Catalog) Environment(folder, name string) (e *catalog.Environment, err error) {
-	err = c.view(func(tx *catalog.Tx) error { e, err = tx.Environment(folder, name); return err })
-	return e, err
+	return catalog.Read(c.store, func(tx *catalog.Tx) (*catalog.Environment, error) { return tx.Environment(folder, name) })
 }
 
 // SetVariable sets (or with remove, deletes) a variable. The value is

@@ -87,12 +87,7 @@ connections:
 // value is sealed in the replicated record), and the lease carries
 // everything in clear for the worker, with the secrets to mask.
 func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
-	key, _ := catalog.ParseKey(catalog.GenerateKey())
-	cipher, err := catalog.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMasterWith(t, 10*time.Second, cipher)
+	m := newMasterWith(t, 10*time.Second, newCipher(t))
 	c := newCatalog(t, m)
 	ctx := context.Background()
 	if err := c.CreateFolder(ctx, "F", ""); err != nil {
@@ -148,8 +143,7 @@ func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
 // version deployed before that check (stored as is) is refused when an
 // execution is resolved, so no worker meets it.
 func TestCatalog_ConnectionReferenceWithoutValue(t *testing.T) {
-	key, _ := catalog.ParseKey(catalog.GenerateKey())
-	cipher, _ := catalog.NewCipher(key)
+	cipher := newCipher(t)
 	m := newMasterWith(t, 10*time.Second, cipher)
 	c := newCatalog(t, m)
 	if err := c.CreateFolder(context.Background(), "F", ""); err != nil {

@@ -89,12 +89,7 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 }
 
 func (m *Master) worker(id string) (*catalog.Worker, error) {
-	var w *catalog.Worker
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		w, err = tx.Worker(id)
-		return err
-	})
+	w, err := catalog.Read(m.store, func(tx *catalog.Tx) (*catalog.Worker, error) { return tx.Worker(id) })
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, service.Classify(catalog.ErrNotFound, fmt.Errorf("worker %q is not registered", id))
 	}

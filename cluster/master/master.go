@@ -12,6 +12,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/fsm"
 )
 
@@ -135,12 +136,9 @@ func New(cfg Config, r Raft) (*Master, error) {
 
 // Close stops the master's loops.
 func (m *Master) Close() {
-	select {
-	case <-m.done:
+	if !closeOnce(m.done) {
 		return
-	default:
 	}
-	close(m.done)
 	m.mu.Lock()
 	if m.stopLead != nil {
 		m.stopLead()
@@ -150,6 +148,19 @@ func (m *Master) Close() {
 	m.submits.close()
 	m.finishes.close()
 	m.events.close()
+}
+
+// closeOnce closes done unless a Close before closed it, and reports
+// whether it did (Close may be called more than once, from one goroutine
+// at a time).
+func closeOnce(done chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	default:
+	}
+	close(done)
+	return true
 }
 
 func (m *Master) followLeadership() {
@@ -238,12 +249,7 @@ func (m *Master) leaseCount() int {
 }
 
 func (m *Master) rebuildLeases() error {
-	var active []*catalog.Execution
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		active, err = tx.ActiveExecutions()
-		return err
-	})
+	active, err := catalog.Read(m.store, (*catalog.Tx).ActiveExecutions)
 	if err != nil {
 		return err
 	}
@@ -259,16 +265,7 @@ func (m *Master) rebuildLeases() error {
 }
 
 func (m *Master) expiryLoop(ctx context.Context) {
-	t := time.NewTicker(m.cfg.ExpiryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.expireDue(ctx)
-		}
-	}
+	tick.Every(m.cfg.ExpiryInterval, ctx.Done(), func() { m.expireDue(ctx) })
 }
 
 // expireDue ends every attempt whose lease ran out, in one command.
@@ -474,23 +471,12 @@ func (m *Master) inlineSpec(req *api.SubmitRequest) (catalog.ExecutionSpec, erro
 
 // Execution reads one execution from local state.
 func (m *Master) Execution(id uint64) (*catalog.Execution, error) {
-	var e *catalog.Execution
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		e, err = tx.Execution(id)
-		return err
-	})
-	return e, err
+	return catalog.Read(m.store, func(tx *catalog.Tx) (*catalog.Execution, error) { return tx.Execution(id) })
 }
 
 // Executions lists executions from local state.
 func (m *Master) Executions(o catalog.ListOptions) ([]*catalog.Execution, error) {
-	var out []*catalog.Execution
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		out, err = tx.ListExecutions(o)
-		return err
-	})
+	out, err := catalog.Read(m.store, func(tx *catalog.Tx) ([]*catalog.Execution, error) { return tx.ListExecutions(o) })
 	return out, err
 }
 
@@ -534,13 +520,7 @@ func (m *Master) RegisterWorker(ctx context.Context, w *catalog.Worker) error {
 }
 
 func (m *Master) catalogWorkers() ([]*catalog.Worker, error) {
-	var out []*catalog.Worker
-	err := m.store.View(func(tx *catalog.Tx) error {
-		var err error
-		out, err = tx.Workers()
-		return err
-	})
-	return out, err
+	return catalog.Read(m.store, (*catalog.Tx).Workers)
 }
 
 // Workers lists registered workers with the leader's soft state: when it last

@@ -29,6 +29,16 @@ func newMaster(t *testing.T, lease time.Duration) *Master {
 
 func newMasterWith(t *testing.T, lease time.Duration, cipher *catalog.Cipher) *Master {
 	t.Helper()
+	m := startMaster(t, lease, cipher, newRaft(t))
+	if err := m.RegisterWorker(context.Background(), &catalog.Worker{ID: "w1", Node: "n1", MaxTasks: 4}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// newRaft starts a one-node dev cluster, shut down when the test ends.
+func newRaft(t *testing.T) *cluster.Cluster {
+	t.Helper()
 	cfg := cluster.DevConfig()
 	cfg.NodeName = "n1"
 	cfg.DataDir = t.TempDir()
@@ -39,20 +49,35 @@ func newMasterWith(t *testing.T, lease time.Duration, cipher *catalog.Cipher) *M
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Shutdown() })
+	return c
+}
+
+// startMaster starts a master over r with a fast expiry loop and waits
+// until it leads.
+func startMaster(t *testing.T, lease time.Duration, cipher *catalog.Cipher, r Raft) *Master {
+	t.Helper()
 	mc := DefaultConfig()
 	mc.LeaseTimeout = lease
 	mc.ExpiryInterval = 20 * time.Millisecond
 	mc.Cipher = cipher
-	m, err := New(mc, c)
+	m, err := New(mc, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Close)
 	waitFor(t, "leadership", func() bool { return m.requireLeader() == nil })
-	if err := m.RegisterWorker(context.Background(), &catalog.Worker{ID: "w1", Node: "n1", MaxTasks: 4}); err != nil {
+	return m
+}
+
+// newCipher returns a cipher with a fresh key.
+func newCipher(t *testing.T) *catalog.Cipher {
+	t.Helper()
+	key, _ := catalog.ParseKey(catalog.GenerateKey())
+	cipher, err := catalog.NewCipher(key)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return cipher
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -244,12 +269,7 @@ func TestMaster_WorkerThatLostAttemptIsReconciled(t *testing.T) {
 }
 
 func TestMaster_InlineSensitiveParamsAreSealed(t *testing.T) {
-	key, _ := catalog.ParseKey(catalog.GenerateKey())
-	cipher, err := catalog.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMasterWith(t, 10*time.Second, cipher)
+	m := newMasterWith(t, 10*time.Second, newCipher(t))
 	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: sensitivePkg, Params: map[string]string{"pw": "hunter2"}}, "t")
 	if err != nil {
 		t.Fatal(err)
@@ -278,26 +298,8 @@ func (g gossipRaft) MemberEvents() <-chan cluster.Member { return g.events }
 // that. A node that left has stopped them: its attempts expire at once.
 func TestMaster_GossipFailureWaitsForTheLease(t *testing.T) {
 	lease := 600 * time.Millisecond
-	cfg := cluster.DevConfig()
-	cfg.NodeName = "n1"
-	cfg.DataDir = t.TempDir()
-	cfg.APIAddr = "http://127.0.0.1:1"
-	cfg.Logger = hclog.NewNullLogger()
-	c, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Shutdown() })
-	g := gossipRaft{Raft: c, events: make(chan cluster.Member, 4)}
-	mc := DefaultConfig()
-	mc.LeaseTimeout = lease
-	mc.ExpiryInterval = 20 * time.Millisecond
-	m, err := New(mc, g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	waitFor(t, "leadership", func() bool { return m.requireLeader() == nil })
+	g := gossipRaft{Raft: newRaft(t), events: make(chan cluster.Member, 4)}
+	m := startMaster(t, lease, nil, g)
 	ctx := context.Background()
 	for _, w := range []string{"w1", "w2"} {
 		if err := m.RegisterWorker(ctx, &catalog.Worker{ID: w, Node: w, MaxTasks: 1}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/fsm"
 )
 
@@ -15,16 +16,9 @@ import (
 // leader and re-checking in the FSM keeps the clock out of Apply.
 func (c *Catalog) retentionLoop() {
 	defer close(c.loop)
-	t := time.NewTicker(c.cfg.RetentionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-		}
+	tick.Every(c.cfg.RetentionInterval, c.done, func() {
 		if !c.raft.IsLeader() {
-			continue
+			return
 		}
 		for c.purgeOnce() {
 			select {
@@ -33,7 +27,7 @@ func (c *Catalog) retentionLoop() {
 			default:
 			}
 		}
-	}
+	})
 }
 
 // purgeOnce proposes one purge command; it reports whether a full batch was

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/executor"
 )
 
@@ -52,37 +53,35 @@ func (a *attempt) ref() api.AttemptRef {
 		Stopping: a.stopping || a.interrupted || a.dropped, Ending: a.ending}
 }
 
+// mark sets flags of the attempt under its lock.
+func (a *attempt) mark(set func()) {
+	a.mu.Lock()
+	set()
+	a.mu.Unlock()
+}
+
 // stop asks the child to stop (SIGTERM) and kills it after the grace period.
 func (a *attempt) stop() {
-	a.mu.Lock()
-	a.stopping = true
-	a.mu.Unlock()
+	a.mark(func() { a.stopping = true })
 	a.terminate()
 }
 
 // interrupt stops the attempt because the worker is shutting down.
 func (a *attempt) interrupt() {
-	a.mu.Lock()
-	a.interrupted = true
-	a.mu.Unlock()
+	a.mark(func() { a.interrupted = true })
 	a.terminate()
 }
 
 // handBackNow stops the attempt because the worker drains: another worker
 // will run it.
 func (a *attempt) handBackNow() {
-	a.mu.Lock()
-	a.interrupted = true
-	a.handBack = true
-	a.mu.Unlock()
+	a.mark(func() { a.interrupted, a.handBack = true, true })
 	a.terminate()
 }
 
 // drop kills the attempt at once and suppresses its report.
 func (a *attempt) drop() {
-	a.mu.Lock()
-	a.dropped = true
-	a.mu.Unlock()
+	a.mark(func() { a.dropped = true })
 	a.kill()
 }
 
@@ -296,37 +295,34 @@ func fromExecutorEvent(ev executor.Event) api.Event {
 // flushLoop sends buffered events every EventFlush, or at once when a batch
 // is full, until stop is closed; what is left goes with the result.
 func (a *attempt) flushLoop(stop <-chan struct{}) {
-	t := time.NewTicker(a.w.cfg.EventFlush)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		case <-a.flushNow:
-		}
-		a.mu.Lock()
-		batch := a.buf
-		a.buf = nil
-		a.mu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
-		if err := a.send(func(ctx context.Context) error {
-			return a.w.cfg.Client.Executions().ReportEvents(ctx, a.task.ID, a.task.Attempt, batch)
-		}); err != nil {
-			if api.IsStatus(err, http.StatusConflict) {
-				a.w.logger.Warn("master rejected events of a superseded attempt; killing it", "id", a.task.ID, "attempt", a.task.Attempt, "error", err)
-				a.drop()
-				return
-			}
-			// Could not deliver for a whole lease: keep the events for the
-			// result report.
-			a.mu.Lock()
-			a.buf = append(batch, a.buf...)
-			a.mu.Unlock()
-		}
+	tick.EveryOrWhen(a.w.cfg.EventFlush, stop, a.flushNow, a.flush)
+}
+
+// flush sends the buffered events; it reports false when the master
+// rejected them because the attempt was superseded (the attempt is killed).
+func (a *attempt) flush() bool {
+	a.mu.Lock()
+	batch := a.buf
+	a.buf = nil
+	a.mu.Unlock()
+	if len(batch) == 0 {
+		return true
 	}
+	if err := a.send(func(ctx context.Context) error {
+		return a.w.cfg.Client.Executions().ReportEvents(ctx, a.task.ID, a.task.Attempt, batch)
+	}); err != nil {
+		if api.IsStatus(err, http.StatusConflict) {
+			a.w.logger.Warn("master rejected events of a superseded attempt; killing it", "id", a.task.ID, "attempt", a.task.Attempt, "error", err)
+			a.drop()
+			return false
+		}
+		// Could not deliver for a whole lease: keep the events for the
+		// result report.
+		a.mu.Lock()
+		a.buf = append(batch, a.buf...)
+		a.mu.Unlock()
+	}
+	return true
 }
 
 func (a *attempt) report(rep *api.ResultReport) {

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/internal/tick"
 )
 
 // Config configures a worker.
@@ -131,18 +134,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.mu.Unlock()
 	// Fence on a clock of its own: a poll that hangs (a partition that
 	// drops packets) must not postpone it past the lease.
-	go func() {
-		t := time.NewTicker(w.cfg.LeaseTimeout / 10)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				w.fenceIfCutOff()
-			}
-		}
-	}()
+	go tick.Every(w.cfg.LeaseTimeout/10, ctx.Done(), w.fenceIfCutOff)
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.pollOnce(ctx)
@@ -261,14 +253,11 @@ func (w *Worker) get(ref api.AttemptRef) *attempt {
 func (w *Worker) fenceIfCutOff() {
 	w.mu.Lock()
 	cut := time.Since(w.lastContact) > w.cfg.LeaseTimeout
-	var victims []*attempt
-	if cut {
-		for _, a := range w.running {
-			victims = append(victims, a)
-		}
-	}
 	w.mu.Unlock()
-	for _, a := range victims {
+	if !cut {
+		return
+	}
+	for _, a := range w.attempts() {
 		w.logger.Error("master unreachable for a whole lease; killing attempt", "id", a.task.ID, "attempt", a.task.Attempt)
 		a.drop()
 	}
@@ -324,13 +313,7 @@ func (w *Worker) Drain(timeout time.Duration) {
 		}
 		break
 	}
-	w.mu.Lock()
-	var rest []*attempt
-	for _, a := range w.running {
-		rest = append(rest, a)
-	}
-	w.mu.Unlock()
-	for _, a := range rest {
+	for _, a := range w.attempts() {
 		w.logger.Info("handing attempt back", "id", a.task.ID, "attempt", a.task.Attempt)
 		a.handBackNow()
 	}
@@ -340,28 +323,23 @@ func (w *Worker) Drain(timeout time.Duration) {
 // Abandon kills every attempt without reporting anything, as if the agent
 // had died with them (tests use it to simulate a crash in one process).
 func (w *Worker) Abandon() {
-	w.mu.Lock()
-	var all []*attempt
-	for _, a := range w.running {
-		all = append(all, a)
-	}
-	w.mu.Unlock()
-	for _, a := range all {
+	for _, a := range w.attempts() {
 		a.drop()
 	}
 }
 
 func (w *Worker) shutdown() {
-	w.mu.Lock()
-	var all []*attempt
-	for _, a := range w.running {
-		all = append(all, a)
-	}
-	w.mu.Unlock()
-	for _, a := range all {
+	for _, a := range w.attempts() {
 		a.interrupt()
 	}
 	w.wg.Wait()
+}
+
+// attempts returns the running attempts.
+func (w *Worker) attempts() []*attempt {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Collect(maps.Values(w.running))
 }
 
 func (w *Worker) attemptDir(t api.Task) string {

@@ -130,6 +130,17 @@ func processRunning(marker string) bool {
 	return false
 }
 
+// leaseOnce answers the first poll with task and every later one with an
+// empty answer of the given status.
+func leaseOnce(task api.Task, later int) func(int, api.PollRequest) (*api.PollResponse, int) {
+	return func(n int, _ api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			return &api.PollResponse{Tasks: []api.Task{task}}, 200
+		}
+		return nil, later
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -147,12 +158,7 @@ func marker() string { return strconv.Itoa(1000 + int(time.Now().UnixNano()%8000
 // for a whole lease kills its attempts, since the master has given them away.
 func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 	m := marker()
-	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
-		if n == 1 {
-			return &api.PollResponse{Tasks: []api.Task{sleepTask(1, m)}}, 200
-		}
-		return nil, 503
-	}}
+	f := &fakeMaster{answer: leaseOnce(sleepTask(1, m), 503)}
 	w := startWorker(t, f, time.Second)
 	waitFor(t, "the task process", func() bool { return processRunning(m) })
 	cut := time.Now()
@@ -249,12 +255,7 @@ func n(f *fakeMaster) int {
 
 func TestWorker_DrainHandsBack(t *testing.T) {
 	m := marker()
-	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
-		if n == 1 {
-			return &api.PollResponse{Tasks: []api.Task{sleepTask(4, m)}}, 200
-		}
-		return nil, 200
-	}}
+	f := &fakeMaster{answer: leaseOnce(sleepTask(4, m), 200)}
 	w := startWorker(t, f, 5*time.Second)
 	waitFor(t, "the task process", func() bool { return processRunning(m) })
 	w.Drain(200 * time.Millisecond)

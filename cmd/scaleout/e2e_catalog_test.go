@@ -53,14 +53,7 @@ func TestE2E_CatalogSample(t *testing.T) {
 	const token, password = "tok-7f3a91c2", "pw-e5b04d18"
 	out := filepath.Join(t.TempDir(), "secrets.txt")
 
-	must := func(args ...string) result {
-		t.Helper()
-		r := cli(t, a.api, args...)
-		if r.code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
-		}
-		return r
-	}
+	must := mustCLI(t, a.api)
 	must("folders", "create", "F")
 	must("deploy", proj, "--folder", "F")
 	must("environments", "create", "F/E")
@@ -184,14 +177,7 @@ func TestE2E_CatalogSample(t *testing.T) {
 	fresh := t.TempDir()
 	key, _ := os.ReadFile(filepath.Join(dataDir, devKeyFile))
 	b := startAgent(t, fresh, "--encrypt-key", strings.TrimSpace(string(key)))
-	must2 := func(args ...string) result {
-		t.Helper()
-		r := cli(t, b.api, args...)
-		if r.code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
-		}
-		return r
-	}
+	must2 := mustCLI(t, b.api)
 	must2("operator", "snapshot", "restore", snap)
 	must2("projects", "set-value", "F/etl-sample", "region", "--value", "apac")
 	out2 := filepath.Join(t.TempDir(), "s2.txt")
@@ -203,4 +189,17 @@ func TestE2E_CatalogSample(t *testing.T) {
 		list, err := b.client(t).Executions().List(context.Background(), nil)
 		return err == nil && len(list) == len(after)+1, strconv.Itoa(len(list))
 	})
+}
+
+// mustCLI returns a runner of the CLI against the agent at api that fails
+// the test on a non-zero exit.
+func mustCLI(t *testing.T, api string) func(args ...string) result {
+	return func(args ...string) result {
+		t.Helper()
+		r := cli(t, api, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return r
+	}
 }

@@ -332,6 +332,19 @@ func (v view) String() string {
 	return fmt.Sprintf("alive %v leader %q", v.alive, v.leader)
 }
 
+// membersSeenByAll asks every agent for the members: the views in
+// dc.order, and what each saw as one line for a failure message.
+func (dc *dockerCluster) membersSeenByAll() ([]view, string) {
+	var views []view
+	var seen []string
+	for _, name := range dc.order {
+		v := dc.membersSeenBy(name)
+		views = append(views, v)
+		seen = append(seen, name+": "+v.String())
+	}
+	return views, strings.Join(seen, "; ")
+}
+
 // membersSeenBy asks the agent called via for the members.
 func (dc *dockerCluster) membersSeenBy(via string) view {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

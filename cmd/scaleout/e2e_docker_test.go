@@ -23,11 +23,9 @@ func TestE2EDocker_PartitionAndNodeLoss(t *testing.T) {
 
 	var leader string
 	waitFor(t, "4 alive members, one leader seen by every agent, 4 workers registered", 20*time.Second, func() (bool, string) {
-		var seen []string
+		views, seen := dc.membersSeenByAll()
 		ok := true
-		for _, name := range dc.order {
-			v := dc.membersSeenBy(name)
-			seen = append(seen, name+": "+v.String())
+		for _, v := range views {
 			if v.err != nil || len(v.alive) != 4 || v.leader == "" || (leader != "" && v.leader != leader) {
 				ok = false
 			}
@@ -37,7 +35,7 @@ func TestE2EDocker_PartitionAndNodeLoss(t *testing.T) {
 		}
 		if !ok {
 			leader = ""
-			return false, strings.Join(seen, "; ")
+			return false, seen
 		}
 		ctx, cancel := bg()
 		defer cancel()
@@ -251,14 +249,12 @@ func testDockerPartitionLeader(t *testing.T, dc *dockerCluster, old string) {
 	})
 	t.Logf("old leader %s follows %s and caught up %s after the heal", old, leader, time.Since(healed).Round(time.Millisecond))
 	waitFor(t, "gossip to heal: 4 alive members everywhere", 30*time.Second, func() (bool, string) {
-		var seen []string
+		views, seen := dc.membersSeenByAll()
 		ok := true
-		for _, name := range dc.order {
-			v := dc.membersSeenBy(name)
-			seen = append(seen, name+": "+v.String())
+		for _, v := range views {
 			ok = ok && v.err == nil && len(v.alive) == 4 && v.leader == leader
 		}
-		return ok, strings.Join(seen, "; ")
+		return ok, seen
 	})
 	t.Logf("gossip healed %s after the reconnect", time.Since(healed).Round(time.Millisecond))
 

@@ -45,18 +45,13 @@ func newExecListCmd() *cobra.Command {
 		status string
 		limit  int
 	)
-	cmd := clientCmd("list", "List executions, newest first", 0, func(x *cmdCtx) error {
-		list, err := x.c.Executions().List(x.ctx, &api.ListOptions{Status: status, Limit: limit})
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATUS\tPACKAGE\tATTEMPT\tWORKER\tCREATED")
-		for _, e := range list {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.PackageName, e.Attempt, dash(e.Worker), e.CreatedAt.Local().Format(time.DateTime))
-		}
-		return tw.Flush()
-	})
+	cmd := listCmd("list", "List executions, newest first", 0,
+		func(x *cmdCtx) ([]api.Execution, error) {
+			return x.c.Executions().List(x.ctx, &api.ListOptions{Status: status, Limit: limit})
+		},
+		"ID\tSTATUS\tPACKAGE\tATTEMPT\tWORKER\tCREATED", func(e api.Execution) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%s", e.ID, e.Status, e.PackageName, e.Attempt, dash(e.Worker), e.CreatedAt.Local().Format(time.DateTime))
+		})
 	cmd.Flags().StringVar(&status, "status", "", "only executions with this status")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
 	return cmd
@@ -76,12 +71,19 @@ func dash(s string) string {
 	return s
 }
 
-func newExecStatusCmd() *cobra.Command {
-	return clientCmd("status ID", "Show one execution: status, parameters, attempts", 1, func(x *cmdCtx) error {
+// executionCmd builds a client command whose one argument is an execution id.
+func executionCmd(use, short string, body func(x *cmdCtx, id uint64) error) *cobra.Command {
+	return clientCmd(use, short, 1, func(x *cmdCtx) error {
 		id, err := parseID(x.args[0])
 		if err != nil {
 			return err
 		}
+		return body(x, id)
+	})
+}
+
+func newExecStatusCmd() *cobra.Command {
+	return executionCmd("status ID", "Show one execution: status, parameters, attempts", func(x *cmdCtx, id uint64) error {
 		e, err := x.c.Executions().Info(x.ctx, id)
 		if err != nil {
 			return err
@@ -195,11 +197,7 @@ func newExecLogsCmd() *cobra.Command {
 }
 
 func newExecStopCmd() *cobra.Command {
-	return clientCmd("stop ID", "Stop an execution (pending: canceled at once; running: its tasks get SIGTERM, then SIGKILL)", 1, func(x *cmdCtx) error {
-		id, err := parseID(x.args[0])
-		if err != nil {
-			return err
-		}
+	return executionCmd("stop ID", "Stop an execution (pending: canceled at once; running: its tasks get SIGTERM, then SIGKILL)", func(x *cmdCtx, id uint64) error {
 		st, err := x.c.Executions().Stop(x.ctx, id)
 		if err != nil {
 			return err

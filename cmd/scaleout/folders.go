@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
+	"github.com/scaleout/scaleout/api"
 	"github.com/spf13/cobra"
 )
 
@@ -16,18 +16,11 @@ func newFoldersCmd() *cobra.Command {
 	})
 	create.Flags().StringVar(&desc, "description", "", "description")
 	cmd.AddCommand(create,
-		clientCmd("list", "List folders", 0, func(x *cmdCtx) error {
-			list, err := x.c.Folders().List(x.ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED\tDESCRIPTION")
-			for _, f := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, f.CreatedAt.Local().Format(time.DateTime), f.Description)
-			}
-			return tw.Flush()
-		}),
+		listCmd("list", "List folders", 0,
+			func(x *cmdCtx) ([]api.Folder, error) { return x.c.Folders().List(x.ctx) },
+			"NAME\tCREATED\tDESCRIPTION", func(f api.Folder) string {
+				return fmt.Sprintf("%s\t%s\t%s", f.Name, f.CreatedAt.Local().Format(time.DateTime), f.Description)
+			}),
 		clientCmd("show NAME", "Show a folder with its projects and environments", 1, func(x *cmdCtx) error {
 			f, err := x.c.Folders().Info(x.ctx, x.args[0])
 			if err != nil {

@@ -5,24 +5,17 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
+	"github.com/scaleout/scaleout/api"
 	"github.com/spf13/cobra"
 )
 
 func newMembersCmd() *cobra.Command {
-	cmd := clientCmd("members", "List every agent of the cluster as gossip sees it", 0, func(x *cmdCtx) error {
-		list, err := x.c.Members(x.ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tADDRESS\tROLE\tSTATUS\tLEADER\tAPI\tLABELS")
-		for _, m := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", m.Name, m.Addr, m.Role, m.Status, m.Leader, dash(m.API), labelString(m.Labels))
-		}
-		return tw.Flush()
-	})
+	cmd := listCmd("members", "List every agent of the cluster as gossip sees it", 0,
+		func(x *cmdCtx) ([]api.Member, error) { return x.c.Members(x.ctx) },
+		"NAME\tADDRESS\tROLE\tSTATUS\tLEADER\tAPI\tLABELS", func(m api.Member) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%s\t%s", m.Name, m.Addr, m.Role, m.Status, m.Leader, dash(m.API), labelString(m.Labels))
+		})
 	cmd.Long = `List every agent the answering agent's gossip has seen: name, gossip address,
 role (server or worker-only), status (alive, suspect, failed, left) and which
 one is the leader (the Scale Out Master).`

@@ -19,11 +19,7 @@ func newProjectsCmd() *cobra.Command {
 		pkg, value, variable string
 		clear, remove        bool
 	)
-	setValue := clientCmd("set-value FOLDER/PROJECT PARAM", "Set a server-side parameter value: a literal (--value) or an environment variable (--variable)", 2, func(x *cmdCtx) error {
-		folder, name, err := projectArg(x.args[0])
-		if err != nil {
-			return err
-		}
+	setValue := inFolder("FOLDER/PROJECT", "set-value FOLDER/PROJECT PARAM", "Set a server-side parameter value: a literal (--value) or an environment variable (--variable)", 2, func(x *cmdCtx, folder, name string) error {
 		req := &api.SetValueRequest{Package: pkg, Name: x.args[1], Variable: variable, Clear: clear}
 		if value != noValue {
 			req.Value = &value
@@ -34,32 +30,17 @@ func newProjectsCmd() *cobra.Command {
 	setValue.Flags().StringVar(&value, "value", noValue, "literal value (sealed if the parameter is sensitive)")
 	setValue.Flags().StringVar(&variable, "variable", "", "name of the environment variable the parameter takes its value from")
 	setValue.Flags().BoolVar(&clear, "clear", false, "remove the server-side value")
-	refEnv := clientCmd("reference-env FOLDER/PROJECT ENVIRONMENT", "Let a project run with an environment: NAME (same folder) or FOLDER/NAME", 2, func(x *cmdCtx) error {
-		folder, name, err := projectArg(x.args[0])
-		if err != nil {
-			return err
-		}
+	refEnv := inFolder("FOLDER/PROJECT", "reference-env FOLDER/PROJECT ENVIRONMENT", "Let a project run with an environment: NAME (same folder) or FOLDER/NAME", 2, func(x *cmdCtx, folder, name string) error {
 		return x.c.Projects(folder).Reference(x.ctx, name, x.args[1], remove)
 	})
 	refEnv.Flags().BoolVar(&remove, "remove", false, "remove the reference instead")
 	cmd.AddCommand(
-		clientCmd("list FOLDER", "List the projects of a folder", 1, func(x *cmdCtx) error {
-			list, err := x.c.Projects(x.args[0]).List(x.ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tUPDATED\tDESCRIPTION")
-			for _, p := range list {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Name, p.Version, p.UpdatedAt.Local().Format(time.DateTime), p.Description)
-			}
-			return tw.Flush()
-		}),
-		clientCmd("show FOLDER/PROJECT", "Show a project: current version, parameters, values, environment references", 1, func(x *cmdCtx) error {
-			folder, name, err := projectArg(x.args[0])
-			if err != nil {
-				return err
-			}
+		listCmd("list FOLDER", "List the projects of a folder", 1,
+			func(x *cmdCtx) ([]api.Project, error) { return x.c.Projects(x.args[0]).List(x.ctx) },
+			"NAME\tVERSION\tUPDATED\tDESCRIPTION", func(p api.Project) string {
+				return fmt.Sprintf("%s\t%d\t%s\t%s", p.Name, p.Version, p.UpdatedAt.Local().Format(time.DateTime), p.Description)
+			}),
+		inFolder("FOLDER/PROJECT", "show FOLDER/PROJECT", "Show a project: current version, parameters, values, environment references", 1, func(x *cmdCtx, folder, name string) error {
 			p, err := x.c.Projects(folder).Info(x.ctx, name)
 			if err != nil {
 				return err
@@ -67,31 +48,18 @@ func newProjectsCmd() *cobra.Command {
 			printProject(x, p)
 			return nil
 		}),
-		clientCmd("versions FOLDER/PROJECT", "List the kept versions of a project", 1, func(x *cmdCtx) error {
-			folder, name, err := projectArg(x.args[0])
-			if err != nil {
-				return err
-			}
-			list, err := x.c.Projects(folder).Versions(x.ctx, name)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tCURRENT\tDEPLOYED\tDEPLOYER\tSIZE\tSHA256")
-			for _, v := range list {
+		listCmd("versions FOLDER/PROJECT", "List the kept versions of a project", 1,
+			ofProject(func(x *cmdCtx, folder, name string) ([]api.ProjectVersion, error) {
+				return x.c.Projects(folder).Versions(x.ctx, name)
+			}),
+			"VERSION\tCURRENT\tDEPLOYED\tDEPLOYER\tSIZE\tSHA256", func(v api.ProjectVersion) string {
 				cur := ""
 				if v.Current {
 					cur = "*"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", v.Version, cur, v.DeployedAt.Local().Format(time.DateTime), dash(v.Deployer), v.Size, v.Hash[:12])
-			}
-			return tw.Flush()
-		}),
-		clientCmd("restore FOLDER/PROJECT VERSION", "Make an earlier version the current one", 2, func(x *cmdCtx) error {
-			folder, name, err := projectArg(x.args[0])
-			if err != nil {
-				return err
-			}
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%d\t%s", v.Version, cur, v.DeployedAt.Local().Format(time.DateTime), dash(v.Deployer), v.Size, v.Hash[:12])
+			}),
+		inFolder("FOLDER/PROJECT", "restore FOLDER/PROJECT VERSION", "Make an earlier version the current one", 2, func(x *cmdCtx, folder, name string) error {
 			v, err := strconv.ParseUint(x.args[1], 10, 64)
 			if err != nil || v == 0 {
 				return exitf(exitUsage, "invalid version %q: want a positive integer", x.args[1])
@@ -102,11 +70,7 @@ func newProjectsCmd() *cobra.Command {
 			fmt.Fprintf(x.out, "%s/%s: version %d is current\n", folder, name, v)
 			return nil
 		}),
-		clientCmd("delete FOLDER/PROJECT", "Delete a project and all its versions", 1, func(x *cmdCtx) error {
-			folder, name, err := projectArg(x.args[0])
-			if err != nil {
-				return err
-			}
+		inFolder("FOLDER/PROJECT", "delete FOLDER/PROJECT", "Delete a project and all its versions", 1, func(x *cmdCtx, folder, name string) error {
 			return x.c.Projects(folder).Delete(x.ctx, name)
 		}),
 		setValue, refEnv,
@@ -174,21 +138,12 @@ func printProject(x *cmdCtx, p *api.Project) {
 
 func newPackagesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "packages", Aliases: []string{"package"}, Short: "List the packages of a project's current version"}
-	cmd.AddCommand(clientCmd("list FOLDER/PROJECT", "List the packages of the current version", 1, func(x *cmdCtx) error {
-		folder, name, err := projectArg(x.args[0])
-		if err != nil {
-			return err
-		}
-		list, err := x.c.Projects(folder).Packages(x.ctx, name)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tENTRY POINT\tFILE\tPARAMETERS\tDESCRIPTION")
-		for _, p := range list {
-			fmt.Fprintf(tw, "%s\t%t\t%s\t%d\t%s\n", p.Name, p.EntryPoint, p.File, len(p.Parameters), p.Description)
-		}
-		return tw.Flush()
-	}))
+	cmd.AddCommand(listCmd("list FOLDER/PROJECT", "List the packages of the current version", 1,
+		ofProject(func(x *cmdCtx, folder, name string) ([]api.Package, error) {
+			return x.c.Projects(folder).Packages(x.ctx, name)
+		}),
+		"NAME\tENTRY POINT\tFILE\tPARAMETERS\tDESCRIPTION", func(p api.Package) string {
+			return fmt.Sprintf("%s\t%t\t%s\t%d\t%s", p.Name, p.EntryPoint, p.File, len(p.Parameters), p.Description)
+		}))
 	return cmd
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
+	"github.com/scaleout/scaleout/api"
 	"github.com/spf13/cobra"
 )
 
@@ -26,22 +26,15 @@ registers again at its next poll, so disable it to keep it idle).`,
 		})
 	}
 	cmd.AddCommand(
-		clientCmd("list", "List workers: id, node, labels, max tasks, running, enabled, last seen", 0, func(x *cmdCtx) error {
-			list, err := x.c.Workers().List(x.ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(x.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNODE\tENABLED\tRUNNING\tMAX TASKS\tLAST SEEN\tLABELS")
-			for _, w := range list {
+		listCmd("list", "List workers: id, node, labels, max tasks, running, enabled, last seen", 0,
+			func(x *cmdCtx) ([]api.Worker, error) { return x.c.Workers().List(x.ctx) },
+			"ID\tNODE\tENABLED\tRUNNING\tMAX TASKS\tLAST SEEN\tLABELS", func(w api.Worker) string {
 				seen := "-"
 				if w.LastSeen != nil {
 					seen = time.Since(*w.LastSeen).Round(time.Millisecond).String() + " ago"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%d\t%s\t%s\n", w.ID, w.Node, w.Enabled, w.Running, w.MaxTasks, seen, labelString(w.Labels))
-			}
-			return tw.Flush()
-		}),
+				return fmt.Sprintf("%s\t%s\t%t\t%d\t%d\t%s\t%s", w.ID, w.Node, w.Enabled, w.Running, w.MaxTasks, seen, labelString(w.Labels))
+			}),
 		action("enable", "Let a worker take new executions again", func(x *cmdCtx, id string) error {
 			return x.c.Workers().SetEnabled(x.ctx, id, true)
 		}),
