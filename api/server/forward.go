@@ -35,6 +35,11 @@ const (
 	local  mode = iota // answered by this agent
 	read               // local catalog copy, or the leader's when consistent or stateless
 	leader             // the leader only
+	// dispatch is the leader only, without waiting for an election: a
+	// worker's poll leases work in its answer, and a poll that outlived
+	// its worker's patience would lease attempts nobody receives. The
+	// worker retries polls itself.
+	dispatch
 )
 
 // ForwardedHeader counts how often a request was forwarded, to stop loops
@@ -61,7 +66,11 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 		// While there is no leader (an election), wait for one instead of
 		// failing at once; nothing has been proposed yet. A consistent read
 		// whose barrier loses leadership is asked of the next leader.
-		deadline := time.Now().Add(s.cfg.LeaderWait)
+		wait := s.cfg.LeaderWait
+		if m == dispatch {
+			wait = 0
+		}
+		deadline := time.Now().Add(wait)
 		var addr string
 		for {
 			a, self, err := s.svc.Router.LeaderAPI()

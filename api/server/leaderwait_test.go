@@ -71,3 +71,19 @@ func TestServer_WaitsForALeader(t *testing.T) {
 		t.Fatalf("no leader at all: %d %s", code, body)
 	}
 }
+
+// TestServer_PollDoesNotWaitForALeader: a worker's poll is answered 503 at
+// once during an election; the worker retries on its own, and a poll that
+// outlived the worker's patience must never lease attempts.
+func TestServer_PollDoesNotWaitForALeader(t *testing.T) {
+	r := &electionRouter{none: 1 << 30}
+	ts := newTestServer(t, Services{Router: r, Workers: &workerMock{}}, 1<<20)
+	start := time.Now()
+	code, body := do(t, ts, "POST", "/v1/workers/w1/poll", `{"slots":1}`)
+	if code != 503 || !strings.Contains(body, "no leader") {
+		t.Fatalf("poll without a leader: %d %s", code, body)
+	}
+	if r.asked != 1 {
+		t.Fatalf("asked for the leader %d times (after %s), want once", r.asked, time.Since(start))
+	}
+}

@@ -79,7 +79,7 @@ func New(cfg Config, svc Services) http.Handler {
 	h("POST /v1/executions/{id}/attempts/{attempt}/result", leader, wk, s.reportResult)
 	h("POST /v1/workers", leader, wk, s.registerWorker)
 	h("GET /v1/workers", leader, wk, s.listWorkers)
-	h("POST /v1/workers/{id}/poll", leader, wk, s.poll)
+	h("POST /v1/workers/{id}/poll", dispatch, wk, s.poll)
 	h("POST /v1/workers/{id}/enable", leader, wk, s.enableWorker)
 	h("POST /v1/workers/{id}/disable", leader, wk, s.disableWorker)
 	h("DELETE /v1/workers/{id}", leader, wk, s.removeWorker)
