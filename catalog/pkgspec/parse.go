@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -217,8 +218,7 @@ func isNull(n *yaml.Node) bool {
 // are not strings, duplicate keys and unknown keys.
 func (p *parser) fields(n *yaml.Node, what string, known []string, fn func(k, v *yaml.Node)) {
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		if k.Kind != yaml.ScalarNode {
 			p.addf(k.Line, "%s has a key that is not a string", what)
 			continue
@@ -282,6 +282,62 @@ func (p *parser) str(n *yaml.Node, what string) string {
 	return n.Value
 }
 
+// tplStr returns the string n (see str) and records it as a template.
+func (p *parser) tplStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.tpl(n.Line, what, s)
+	return s
+}
+
+// exprStr returns the string n (see str) and records it as an expression.
+func (p *parser) exprStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.expr(n.Line, what, s)
+	return s
+}
+
+// targetStr returns the string n (see str) and records it as the name of
+// a variable the task assigns.
+func (p *parser) targetStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.target(n.Line, what, s)
+	return s
+}
+
+// tplList returns the list of strings n (see strList) and records each
+// entry as a template, named what[i].
+func (p *parser) tplList(n *yaml.Node, what string) []string {
+	l := p.strList(n, what)
+	for i, s := range l {
+		p.tpl(n.Line, fmt.Sprintf("%s[%d]", what, i), s)
+	}
+	return l
+}
+
+// holds reports whether n is a node of kind with entries to decode: null
+// holds none, and any other kind is reported with msg.
+func (p *parser) holds(n *yaml.Node, kind yaml.Kind, msg string) bool {
+	if isNull(n) {
+		return false
+	}
+	if n.Kind != kind {
+		p.addf(n.Line, "%s", msg)
+		return false
+	}
+	return true
+}
+
+// pairs yields the keys and values of the mapping n, aliases resolved.
+func pairs(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, v *yaml.Node) bool) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if !yield(deref(n.Content[i]), deref(n.Content[i+1])) {
+				return
+			}
+		}
+	}
+}
+
 // boolean returns the YAML bool n, reporting anything else.
 func (p *parser) boolean(n *yaml.Node, what string) bool {
 	var b bool
@@ -292,17 +348,12 @@ func (p *parser) boolean(n *yaml.Node, what string) bool {
 }
 
 func (p *parser) parameters(n *yaml.Node) []*Parameter {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "parameters must be a mapping from parameter name to {type, default, ...}")
+	if !p.holds(n, yaml.MappingNode, "parameters must be a mapping from parameter name to {type, default, ...}") {
 		return nil
 	}
 	var params []*Parameter
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		if k.Kind != yaml.ScalarNode {
 			p.addf(k.Line, "parameter name must be a string")
 			continue
