@@ -38,27 +38,30 @@ func Parse(file string, src []byte) (*Package, error) {
 	return pkg, nil
 }
 
-// taskKind is one task type: the YAML key that selects it and the function
-// that decodes its body into the task.
+// taskKind is one task type: the YAML key that selects it, the function
+// that decodes its body into the task and the test of whether a task has
+// it (Task.Kind).
 type taskKind struct {
 	key string
 	// decode decodes the value n of the key k into t.
 	decode func(p *parser, t *Task, k, n *yaml.Node)
+	// is reports whether t's pointer field of this type is set.
+	is func(t *Task) bool
 }
 
 // defaultKinds are the task types of format v0. A new task type adds an
 // entry here and a pointer field to Task.
 var defaultKinds = []taskKind{
-	{key: KindExec, decode: (*parser).decodeExec},
-	{key: KindSQL, decode: (*parser).decodeSQL},
-	{key: KindFile, decode: (*parser).decodeFile},
-	{key: KindHTTP, decode: (*parser).decodeHTTP},
-	{key: KindPackage, decode: (*parser).decodePackage},
-	{key: KindSet, decode: (*parser).decodeSet},
-	{key: KindDataFlow, decode: (*parser).decodeDataFlow},
-	{key: KindSequence, decode: (*parser).decodeSequence},
-	{key: KindForEach, decode: (*parser).decodeForEach},
-	{key: KindFor, decode: (*parser).decodeFor},
+	{KindExec, (*parser).decodeExec, func(t *Task) bool { return t.Exec != nil }},
+	{KindSQL, (*parser).decodeSQL, func(t *Task) bool { return t.SQL != nil }},
+	{KindFile, (*parser).decodeFile, func(t *Task) bool { return t.File != nil }},
+	{KindHTTP, (*parser).decodeHTTP, func(t *Task) bool { return t.HTTP != nil }},
+	{KindPackage, (*parser).decodePackage, func(t *Task) bool { return t.Package != nil }},
+	{KindSet, (*parser).decodeSet, func(t *Task) bool { return t.Set != nil }},
+	{KindDataFlow, (*parser).decodeDataFlow, func(t *Task) bool { return t.DataFlow != nil }},
+	{KindSequence, (*parser).decodeSequence, func(t *Task) bool { return t.Sequence != nil }},
+	{KindForEach, (*parser).decodeForEach, func(t *Task) bool { return t.ForEach != nil }},
+	{KindFor, (*parser).decodeFor, func(t *Task) bool { return t.For != nil }},
 }
 
 // parser holds the state of one Parse call.
