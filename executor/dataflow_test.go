@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/executor/pgtest"
 )
 
 // fileLines returns the lines of a file.
@@ -38,7 +39,7 @@ func fileLines(t *testing.T, path string) []string {
 // aggregate bulk-loaded into PostgreSQL, and every bad row (bad date, bad
 // number, overflow, unknown customer, no quantity) in a rejects file.
 func TestRun_DataFlowSample(t *testing.T) {
-	port := startPostgres(t)
+	port := pgtest.New(t).Port
 	proj, err := filepath.Abs("../testdata/projects/dataflow")
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestRun_DataFlowSample(t *testing.T) {
 // batches of two rows, with a table lock and a column mapping, then reads
 // them back exactly.
 func TestRun_DataFlowPostgresCopy(t *testing.T) {
-	port := startPostgres(t)
+	port := pgtest.New(t).Port
 	work := t.TempDir()
 	if err := os.WriteFile(filepath.Join(work, "in.jsonl"), []byte(`{"id": 1, "s": "tab\there", "b": "raw", "at": "2026-01-02 03:04:05.123456", "d": "1.50"}
 {"id": 2, "s": "line\nbreak \\ back", "b": null, "at": null, "d": "-0.01"}

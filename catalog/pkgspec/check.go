@@ -184,16 +184,11 @@ func (p *parser) intList(n *yaml.Node, what string) []int {
 // strMap returns the mapping of strings n; with tpl every value is a
 // template.
 func (p *parser) strMap(n *yaml.Node, what string, tpl bool) map[string]string {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "%s must be a mapping from name to value", what)
+	if !p.holds(n, yaml.MappingNode, what+" must be a mapping from name to value") {
 		return nil
 	}
 	out := make(map[string]string, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		name := p.str(k, what+" name")
 		switch {
 		case k.Kind != yaml.ScalarNode:

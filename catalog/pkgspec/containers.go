@@ -40,16 +40,11 @@ func (p *parser) push() func() {
 
 // variables decodes a variables mapping into the current scope.
 func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "%s variables must be a mapping from variable name to {type, value}", owner)
+	if !p.holds(n, yaml.MappingNode, owner+" variables must be a mapping from variable name to {type, value}") {
 		return nil
 	}
 	var out []*Variable
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		name := p.str(k, owner+" variable name")
 		if k.Kind != yaml.ScalarNode {
 			continue
@@ -99,16 +94,11 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 
 // connections decodes the package's connections mapping.
 func (p *parser) connections(n *yaml.Node) []*Connection {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "connections must be a mapping from connection name to {driver, dsn}")
+	if !p.holds(n, yaml.MappingNode, "connections must be a mapping from connection name to {driver, dsn}") {
 		return nil
 	}
 	var out []*Connection
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		name := p.str(k, "connection name")
 		if err := ValidateParamName(name); err != nil {
 			p.addf(k.Line, "invalid connection name %q: %v", name, err)
@@ -130,8 +120,7 @@ func (p *parser) connections(n *yaml.Node) []*Connection {
 			case "options":
 				c.Options = p.strMap(v, what+" options", true)
 			default:
-				*fields[k.Value] = p.str(v, what+" "+k.Value)
-				p.tpl(v.Line, what+" "+k.Value, *fields[k.Value])
+				*fields[k.Value] = p.tplStr(v, what+" "+k.Value)
 			}
 		})
 		switch {
@@ -214,19 +203,13 @@ func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 			}
 			return
 		case "items":
-			f.Items = p.strList(v, what+" items")
-			for i, it := range f.Items {
-				p.tpl(v.Line, fmt.Sprintf("%s items[%d]", what, i), it)
-			}
+			f.Items = p.tplList(v, what+" items")
 		case "in":
-			f.In = p.str(v, what+" in")
-			p.expr(v.Line, what+" in", f.In)
+			f.In = p.exprStr(v, what+" in")
 		case "files":
-			f.Files = p.str(v, what+" files")
-			p.tpl(v.Line, what+" files", f.Files)
+			f.Files = p.tplStr(v, what+" files")
 		case "csv":
-			f.CSV = p.str(v, what+" csv")
-			p.tpl(v.Line, what+" csv", f.CSV)
+			f.CSV = p.tplStr(v, what+" csv")
 		case "query":
 			f.Query = p.sqlFields(&SQLTask{Mode: ModeRowset}, v, what+" query", nil, nil)
 		}
@@ -257,8 +240,7 @@ func (p *parser) decodeFor(t *Task, _, n *yaml.Node) {
 		case "step":
 			p.varHooks = append(p.varHooks, func() { f.Step = p.assignments(v, what+" step", false) })
 		case "condition":
-			f.Condition = p.str(v, what+" condition")
-			p.expr(v.Line, what+" condition", f.Condition)
+			f.Condition = p.exprStr(v, what+" condition")
 		}
 	})
 	if f.Condition == "" {

@@ -119,12 +119,7 @@ func (c *Component) line(field string) int {
 
 // Output returns the output called name, or nil.
 func (c *Component) Output(name string) *Output {
-	for _, o := range c.Outputs {
-		if o.Name == name {
-			return o
-		}
-	}
-	return nil
+	return first(c.Outputs, func(o *Output) bool { return o.Name == name })
 }
 
 // PathRef names the output a component reads: "comp" (its default output)
@@ -153,14 +148,7 @@ type Output struct {
 }
 
 // Index returns the position of the column called name, or -1.
-func (o *Output) Index(name string) int {
-	for i, c := range o.Columns {
-		if c.Name == name {
-			return i
-		}
-	}
-	return -1
-}
+func (o *Output) Index(name string) int { return indexOf(o.Columns, name) }
 
 // SourceColumn is a column a source reads, with its type.
 type SourceColumn struct {

@@ -482,6 +482,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 	}
 }
 
+// indexOf returns the position of the column called name in cols, or -1.
 func indexOf(cols []Column, name string) int {
 	for i, c := range cols {
 		if c.Name == name {

@@ -191,9 +191,9 @@ func (d *compDecoder) finish(body *yaml.Node) {
 		}
 		need(d.joinNode != nil && d.joinNode.Kind == yaml.MappingNode && len(d.joinNode.Content) > 0, "join: a mapping from input column to reference column")
 		if d.joinNode != nil && d.joinNode.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(d.joinNode.Content); i += 2 {
-				l.JoinIn = append(l.JoinIn, p.str(deref(d.joinNode.Content[i]), what+" join"))
-				l.JoinRef = append(l.JoinRef, p.str(deref(d.joinNode.Content[i+1]), what+" join"))
+			for in, ref := range pairs(d.joinNode) {
+				l.JoinIn = append(l.JoinIn, p.str(in, what+" join"))
+				l.JoinRef = append(l.JoinRef, p.str(ref, what+" join"))
 			}
 		}
 		if d.colsNode != nil {

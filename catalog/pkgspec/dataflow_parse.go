@@ -123,8 +123,8 @@ func (p *parser) component(flow string, idx int, n *yaml.Node, df *DataFlowTask)
 		return nil
 	}
 	c := &Component{Line: n.Line, OnError: OnErrorFail}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k, v := deref(n.Content[i]), deref(n.Content[i+1]); k.Value == "name" && v.Kind == yaml.ScalarNode {
+	for k, v := range pairs(n) {
+		if k.Value == "name" && v.Kind == yaml.ScalarNode {
 			c.Name = v.Value
 		}
 	}
@@ -243,8 +243,7 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 			p.addf(v.Line, "%s must be fail, ignore or redirect, not %q", f, c.OnError)
 		}
 	case "path":
-		s := p.str(v, f)
-		p.tpl(v.Line, f, s)
+		s := p.tplStr(v, f)
 		if c.Type == CompJSONSource || c.Type == CompJSONDest {
 			if c.JSON == nil {
 				c.JSON = &JSONConfig{}
@@ -316,8 +315,8 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 			p.addf(v.Line, "%s must be a mapping from table column to input column", f)
 			return
 		}
-		for i := 0; i+1 < len(v.Content); i += 2 {
-			d.sql().Mapping = append(d.sql().Mapping, [2]string{p.str(deref(v.Content[i]), f), p.str(deref(v.Content[i+1]), f)})
+		for col, in := range pairs(v) {
+			d.sql().Mapping = append(d.sql().Mapping, [2]string{p.str(col, f), p.str(in, f)})
 		}
 	case "cases":
 		d.cases(v)
@@ -365,8 +364,7 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 	case "outputs":
 		c.Multicast = p.strList(v, f)
 	case "variable":
-		c.RowCount = p.str(v, f)
-		p.target(v.Line, f, c.RowCount)
+		c.RowCount = p.targetStr(v, f)
 	case "rows":
 		c.Top = int64(p.integer(v, f, 0))
 	}

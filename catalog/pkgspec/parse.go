@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,27 +38,30 @@ func Parse(file string, src []byte) (*Package, error) {
 	return pkg, nil
 }
 
-// taskKind is one task type: the YAML key that selects it and the function
-// that decodes its body into the task.
+// taskKind is one task type: the YAML key that selects it, the function
+// that decodes its body into the task and the test of whether a task has
+// it (Task.Kind).
 type taskKind struct {
 	key string
 	// decode decodes the value n of the key k into t.
 	decode func(p *parser, t *Task, k, n *yaml.Node)
+	// is reports whether t's pointer field of this type is set.
+	is func(t *Task) bool
 }
 
 // defaultKinds are the task types of format v0. A new task type adds an
 // entry here and a pointer field to Task.
 var defaultKinds = []taskKind{
-	{key: KindExec, decode: (*parser).decodeExec},
-	{key: KindSQL, decode: (*parser).decodeSQL},
-	{key: KindFile, decode: (*parser).decodeFile},
-	{key: KindHTTP, decode: (*parser).decodeHTTP},
-	{key: KindPackage, decode: (*parser).decodePackage},
-	{key: KindSet, decode: (*parser).decodeSet},
-	{key: KindDataFlow, decode: (*parser).decodeDataFlow},
-	{key: KindSequence, decode: (*parser).decodeSequence},
-	{key: KindForEach, decode: (*parser).decodeForEach},
-	{key: KindFor, decode: (*parser).decodeFor},
+	{KindExec, (*parser).decodeExec, func(t *Task) bool { return t.Exec != nil }},
+	{KindSQL, (*parser).decodeSQL, func(t *Task) bool { return t.SQL != nil }},
+	{KindFile, (*parser).decodeFile, func(t *Task) bool { return t.File != nil }},
+	{KindHTTP, (*parser).decodeHTTP, func(t *Task) bool { return t.HTTP != nil }},
+	{KindPackage, (*parser).decodePackage, func(t *Task) bool { return t.Package != nil }},
+	{KindSet, (*parser).decodeSet, func(t *Task) bool { return t.Set != nil }},
+	{KindDataFlow, (*parser).decodeDataFlow, func(t *Task) bool { return t.DataFlow != nil }},
+	{KindSequence, (*parser).decodeSequence, func(t *Task) bool { return t.Sequence != nil }},
+	{KindForEach, (*parser).decodeForEach, func(t *Task) bool { return t.ForEach != nil }},
+	{KindFor, (*parser).decodeFor, func(t *Task) bool { return t.For != nil }},
 }
 
 // parser holds the state of one Parse call.
@@ -217,8 +221,7 @@ func isNull(n *yaml.Node) bool {
 // are not strings, duplicate keys and unknown keys.
 func (p *parser) fields(n *yaml.Node, what string, known []string, fn func(k, v *yaml.Node)) {
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		if k.Kind != yaml.ScalarNode {
 			p.addf(k.Line, "%s has a key that is not a string", what)
 			continue
@@ -282,6 +285,62 @@ func (p *parser) str(n *yaml.Node, what string) string {
 	return n.Value
 }
 
+// tplStr returns the string n (see str) and records it as a template.
+func (p *parser) tplStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.tpl(n.Line, what, s)
+	return s
+}
+
+// exprStr returns the string n (see str) and records it as an expression.
+func (p *parser) exprStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.expr(n.Line, what, s)
+	return s
+}
+
+// targetStr returns the string n (see str) and records it as the name of
+// a variable the task assigns.
+func (p *parser) targetStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.target(n.Line, what, s)
+	return s
+}
+
+// tplList returns the list of strings n (see strList) and records each
+// entry as a template, named what[i].
+func (p *parser) tplList(n *yaml.Node, what string) []string {
+	l := p.strList(n, what)
+	for i, s := range l {
+		p.tpl(n.Line, fmt.Sprintf("%s[%d]", what, i), s)
+	}
+	return l
+}
+
+// holds reports whether n is a node of kind with entries to decode: null
+// holds none, and any other kind is reported with msg.
+func (p *parser) holds(n *yaml.Node, kind yaml.Kind, msg string) bool {
+	if isNull(n) {
+		return false
+	}
+	if n.Kind != kind {
+		p.addf(n.Line, "%s", msg)
+		return false
+	}
+	return true
+}
+
+// pairs yields the keys and values of the mapping n, aliases resolved.
+func pairs(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, v *yaml.Node) bool) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if !yield(deref(n.Content[i]), deref(n.Content[i+1])) {
+				return
+			}
+		}
+	}
+}
+
 // boolean returns the YAML bool n, reporting anything else.
 func (p *parser) boolean(n *yaml.Node, what string) bool {
 	var b bool
@@ -292,17 +351,12 @@ func (p *parser) boolean(n *yaml.Node, what string) bool {
 }
 
 func (p *parser) parameters(n *yaml.Node) []*Parameter {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.addf(n.Line, "parameters must be a mapping from parameter name to {type, default, ...}")
+	if !p.holds(n, yaml.MappingNode, "parameters must be a mapping from parameter name to {type, default, ...}") {
 		return nil
 	}
 	var params []*Parameter
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		if k.Kind != yaml.ScalarNode {
 			p.addf(k.Line, "parameter name must be a string")
 			continue

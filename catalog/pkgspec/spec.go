@@ -1,6 +1,9 @@
 package pkgspec
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Package is a parsed and validated package file.
 type Package struct {
@@ -311,27 +314,10 @@ const (
 
 // Kind returns the task's type, or "" if none is set.
 func (t *Task) Kind() string {
-	switch {
-	case t.Exec != nil:
-		return KindExec
-	case t.SQL != nil:
-		return KindSQL
-	case t.File != nil:
-		return KindFile
-	case t.HTTP != nil:
-		return KindHTTP
-	case t.Package != nil:
-		return KindPackage
-	case t.Set != nil:
-		return KindSet
-	case t.DataFlow != nil:
-		return KindDataFlow
-	case t.Sequence != nil:
-		return KindSequence
-	case t.ForEach != nil:
-		return KindForEach
-	case t.For != nil:
-		return KindFor
+	for _, k := range defaultKinds {
+		if k.is(t) {
+			return k.key
+		}
 	}
 	return ""
 }
@@ -351,12 +337,7 @@ func (t *Task) Body() *Container {
 
 // Param returns the parameter called name, or nil.
 func (p *Package) Param(name string) *Parameter {
-	for _, pr := range p.Parameters {
-		if pr.Name == name {
-			return pr
-		}
-	}
-	return nil
+	return first(p.Parameters, func(pr *Parameter) bool { return pr.Name == name })
 }
 
 // Task returns the task called name, at any depth, or nil.
@@ -380,10 +361,13 @@ func (p *Package) Task(name string) *Task {
 
 // Connection returns the connection called name, or nil.
 func (p *Package) Connection(name string) *Connection {
-	for _, c := range p.Connections {
-		if c.Name == name {
-			return c
-		}
+	return first(p.Connections, func(c *Connection) bool { return c.Name == name })
+}
+
+// first returns the first of xs that match accepts, or nil.
+func first[T any](xs []*T, match func(*T) bool) *T {
+	if i := slices.IndexFunc(xs, match); i >= 0 {
+		return xs[i]
 	}
 	return nil
 }

@@ -11,11 +11,7 @@ import (
 // tasks decodes a task list (of the package or a container) in the
 // current scope.
 func (p *parser) tasks(n *yaml.Node) []*Task {
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.addf(n.Line, "tasks must be a list of tasks")
+	if !p.holds(n, yaml.SequenceNode, "tasks must be a list of tasks") {
 		return nil
 	}
 	tasks := make([]*Task, 0, len(n.Content))
@@ -40,8 +36,8 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 	t := &Task{Line: n.Line}
 	// Name the task in messages once its name is known; the name may come
 	// after other fields.
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k, v := deref(n.Content[i]), deref(n.Content[i+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) {
+	for k, v := range pairs(n) {
+		if k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) {
 			t.Name = v.Value
 			break
 		}
@@ -74,8 +70,7 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 				p.addf(v.Line, "%s join must be %q or %q, not %q", what, JoinAnd, JoinOr, t.Join)
 			}
 		case "when":
-			t.When = p.str(v, what+" when")
-			p.expr(v.Line, what+" when", t.When)
+			t.When = p.exprStr(v, what+" when")
 		case "timeout":
 			t.Timeout = p.duration(v, what+" timeout")
 		case "retries":
@@ -83,8 +78,7 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 		case "retry_delay":
 			t.RetryDelay = p.duration(v, what+" retry_delay")
 		case "result":
-			t.Result = p.str(v, what+" result")
-			p.target(v.Line, what+" result", t.Result)
+			t.Result = p.targetStr(v, what+" result")
 		default:
 			for _, kind := range p.kinds {
 				if kind.key == k.Value {

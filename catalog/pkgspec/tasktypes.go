@@ -41,13 +41,11 @@ func (p *parser) decodeExec(t *Task, key, n *yaml.Node) {
 		case "env":
 			e.Env = p.strMap(v, what+" env", true)
 		case "dir":
-			e.Dir = p.str(v, what+" dir")
-			p.tpl(v.Line, what+" dir", e.Dir)
+			e.Dir = p.tplStr(v, what+" dir")
 		case "success_codes":
 			e.SuccessCodes = p.intList(v, what+" success_codes")
 		case "capture":
-			e.Capture = p.str(v, what+" capture")
-			p.target(v.Line, what+" capture", e.Capture)
+			e.Capture = p.targetStr(v, what+" capture")
 		}
 	})
 	switch {
@@ -91,13 +89,9 @@ func (p *parser) sqlFields(s *SQLTask, n *yaml.Node, what string, extra []string
 		case "statement":
 			s.Statement = p.str(v, what+" statement")
 		case "file":
-			s.File = p.str(v, what+" file")
-			p.tpl(v.Line, what+" file", s.File)
+			s.File = p.tplStr(v, what+" file")
 		case "params":
-			s.Params = p.strList(v, what+" params")
-			for i, prm := range s.Params {
-				p.tpl(v.Line, fmt.Sprintf("%s params[%d]", what, i), prm)
-			}
+			s.Params = p.tplList(v, what+" params")
 		default:
 			fn(k, v)
 		}
@@ -152,14 +146,11 @@ func (p *parser) decodeFile(t *Task, _, n *yaml.Node) {
 		case "op":
 			f.Op = p.str(v, what+" op")
 		case "from":
-			f.From = p.str(v, what+" from")
-			p.tpl(v.Line, what+" from", f.From)
+			f.From = p.tplStr(v, what+" from")
 		case "to":
-			f.To = p.str(v, what+" to")
-			p.tpl(v.Line, what+" to", f.To)
+			f.To = p.tplStr(v, what+" to")
 		case "path":
-			f.Path = p.str(v, what+" path")
-			p.tpl(v.Line, what+" path", f.Path)
+			f.Path = p.tplStr(v, what+" path")
 		case "overwrite":
 			f.Overwrite = p.boolean(v, what+" overwrite")
 		}
@@ -193,23 +184,19 @@ func (p *parser) decodeHTTP(t *Task, _, n *yaml.Node) {
 				p.addf(v.Line, "%s method %q is not an HTTP method", what, h.Method)
 			}
 		case "url":
-			h.URL = p.str(v, what+" url")
-			p.tpl(v.Line, what+" url", h.URL)
+			h.URL = p.tplStr(v, what+" url")
 		case "headers":
 			h.Headers = p.strMap(v, what+" headers", true)
 		case "body":
-			h.Body = p.str(v, what+" body")
-			p.tpl(v.Line, what+" body", h.Body)
+			h.Body = p.tplStr(v, what+" body")
 		case "expect_status":
 			h.ExpectStatus = p.intList(v, what+" expect_status")
 		case "timeout":
 			h.Timeout = p.duration(v, what+" timeout")
 		case "output_file":
-			h.OutputFile = p.str(v, what+" output_file")
-			p.tpl(v.Line, what+" output_file", h.OutputFile)
+			h.OutputFile = p.tplStr(v, what+" output_file")
 		case "output_var":
-			h.OutputVar = p.str(v, what+" output_var")
-			p.target(v.Line, what+" output_var", h.OutputVar)
+			h.OutputVar = p.targetStr(v, what+" output_var")
 		}
 	})
 	if h.URL == "" {
@@ -255,8 +242,7 @@ func (p *parser) assignments(n *yaml.Node, what string, declare bool) []Assignme
 		return nil
 	}
 	var out []Assignment
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+	for k, v := range pairs(n) {
 		name := p.str(k, what+" variable name")
 		src := p.str(v, fmt.Sprintf("%s %s", what, name))
 		if v.Kind == yaml.ScalarNode && v.Tag != "!!str" && src != "" {

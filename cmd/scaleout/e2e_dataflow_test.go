@@ -4,71 +4,13 @@ package main
 
 import (
 	"database/sql"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/scaleout/scaleout/executor/pgtest"
 )
-
-// startPostgresE2E starts a throw-away PostgreSQL server from Debian's
-// package on a free loopback port, as executor's TestRun_PostgreSQL does
-// (a copy: test helpers do not cross packages). It skips without one.
-func startPostgresE2E(t *testing.T) int {
-	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		t.Skip("no PostgreSQL server installed (apt-get install postgresql)")
-	}
-	slices.Sort(bins)
-	bin := filepath.Dir(bins[len(bins)-1])
-	dir, err := os.MkdirTemp("", "scaleout-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	var as []string
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Skipf("running as root and no postgres user to run the server as: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		as = []string{"runuser", "-u", "postgres", "--"}
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	run := func(name string, args ...string) {
-		t.Helper()
-		argv := append(append(slices.Clone(as), filepath.Join(bin, name)), args...)
-		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	data := filepath.Join(dir, "data")
-	run("initdb", "-D", data, "-U", "scaleout", "--auth=trust", "--no-sync")
-	run("pg_ctl", "-D", data, "-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir), "-l", filepath.Join(dir, "log"), "-w", "start")
-	t.Cleanup(func() { run("pg_ctl", "-D", data, "-m", "immediate", "stop") })
-	return port
-}
 
 // TestE2E_DataFlowSample deploys testdata/projects/dataflow and runs its
 // data flow through an agent: orders CSV, customers looked up in SQLite,
@@ -76,7 +18,8 @@ func startPostgresE2E(t *testing.T) int {
 // PostgreSQL, bad rows redirected. It checks the table, the row counts
 // and the summary in the execution's messages.
 func TestE2E_DataFlowSample(t *testing.T) {
-	port := startPostgresE2E(t)
+	pg := pgtest.New(t)
+	port := pg.Port
 	a := startAgent(t, t.TempDir())
 	for _, args := range [][]string{{"folders", "create", "F"}, {"deploy", "testdata/projects/dataflow", "--folder", "F"}} {
 		if r := cli(t, a.api, args...); r.code != 0 {
@@ -98,7 +41,7 @@ func TestE2E_DataFlowSample(t *testing.T) {
 			t.Errorf("logs lack %q:\n%s", want, logs.stdout)
 		}
 	}
-	db, err := sql.Open("pgx", fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", port))
+	db, err := sql.Open("pgx", pg.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -376,36 +376,17 @@ func (n *node) loadReference(ctx context.Context, add func([]Value) error) error
 	l := n.c.Lookup
 	row := make([]Value, len(l.RefCols))
 	if l.SQL != nil {
-		rows, err := n.env.Query(ctx, l.SQL.Connection, l.SQL.Query, l.SQL.Params)
+		rows, err := n.query(ctx, l.SQL, l.RefCols)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		names, err := rows.Columns()
-		if err != nil {
-			return err
-		}
-		pos := make([]int, len(l.RefCols))
-		for i, c := range l.RefCols {
-			pos[i] = slices.IndexFunc(names, func(s string) bool { return strings.EqualFold(s, c.Field) })
-			if pos[i] < 0 {
-				return fmt.Errorf("the query returns no column %q (it returns %s)", c.Field, strings.Join(names, ", "))
-			}
-		}
-		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
+			if err := rows.scan(); err != nil {
 				return err
 			}
 			for i, c := range l.RefCols {
-				x := vals[pos[i]]
-				if b, ok := x.([]byte); ok {
-					x = string(b)
-				}
+				x := rows.value(i)
 				v, code := fromAny(x, c.Type)
 				if code != 0 {
 					return fmt.Errorf("column %q: %s", c.Name, codeText(code, fmt.Sprint(x), c.Type))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,6 +251,56 @@ func (n *node) out(name string) *port {
 		}
 	}
 	panic("dataflow: no output " + name + " on " + n.c.Name)
+}
+
+// sourceRow converts one row a source read into the next slot of out:
+// value(i) is the declared column i as read, raw(i) what an error row shows
+// of it. A value that does not convert is NULL with on_error: ignore;
+// otherwise the row is taken back and handed to rowFailed, described as
+// "<unit> <no>" (line 3, row 7).
+func (n *node) sourceRow(ctx context.Context, out *port, raw []Value, unit string, no int, value, rawAt func(i int) any) error {
+	dst, err := out.slot(ctx)
+	if err != nil {
+		return err
+	}
+	for i, c := range n.c.SourceCols {
+		x := value(i)
+		v, code := fromAny(x, c.Type)
+		if code == 0 {
+			dst[i] = v
+			continue
+		}
+		if n.c.OnError == pkgspec.OnErrorIgnore {
+			dst[i] = Value{Null: true}
+			continue
+		}
+		out.undo()
+		for k := range n.c.SourceCols {
+			y := rawAt(k)
+			raw[k] = Value{S: fmt.Sprint(y), Null: y == nil}
+		}
+		return n.rowFailed(ctx, raw, &rowError{code: code, column: c.Name, desc: fmt.Sprintf("%s %d: %s", unit, no, codeText(code, fmt.Sprint(x), c.Type))})
+	}
+	return nil
+}
+
+// writeRows calls add for every input row to append its text to *buf, and
+// writes *buf to w whenever it holds 32 KiB, and at the end.
+func (n *node) writeRows(ctx context.Context, w io.Writer, buf *[]byte, add func(row []Value)) error {
+	err := n.each(ctx, func(row []Value) error {
+		add(row)
+		if len(*buf) >= 1<<15 {
+			if _, err := w.Write(*buf); err != nil {
+				return err
+			}
+			*buf = (*buf)[:0]
+		}
+		return nil
+	})
+	if err == nil && len(*buf) > 0 {
+		_, err = w.Write(*buf)
+	}
+	return err
 }
 
 // rowFailed handles a failing row by the component's on_error: fail

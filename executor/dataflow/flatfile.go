@@ -507,22 +507,11 @@ func (n *node) flatFileDest(ctx context.Context) (err error) {
 		line = append(line, '\n')
 	}
 	var cell []byte
-	err = n.each(ctx, func(row []Value) error {
+	return n.writeRows(ctx, w, &line, func(row []Value) {
 		for k, c := range cols {
 			cell = appendText(cell[:0], row[k], c.Type)
 			writeField(cell, k)
 		}
 		line = append(line, '\n')
-		if len(line) >= 1<<15 {
-			if _, err := w.Write(line); err != nil {
-				return err
-			}
-			line = line[:0]
-		}
-		return nil
 	})
-	if err == nil && len(line) > 0 {
-		_, err = w.Write(line)
-	}
-	return err
 }

@@ -28,6 +28,16 @@ func (n *node) jsonSource(ctx context.Context) error {
 	cols := n.c.SourceCols
 	raw := make([]Value, len(cols))
 	obj := map[string]any{}
+	field := func(i int) any { return obj[cols[i].Field] }
+	value := func(i int) any { // objects and arrays as their JSON text
+		x := obj[cols[i].Field]
+		switch x.(type) {
+		case map[string]any, []any:
+			b, _ := json.Marshal(x)
+			x = string(b)
+		}
+		return x
+	}
 	for {
 		lineNo := rr.next
 		line, err := rr.readLine()
@@ -55,34 +65,8 @@ func (n *node) jsonSource(ctx context.Context) error {
 			}
 			continue
 		}
-		dst, err := out.slot(ctx)
-		if err != nil {
+		if err := n.sourceRow(ctx, out, raw, "line", lineNo, value, field); err != nil {
 			return err
-		}
-		for i, c := range cols {
-			x := obj[c.Field]
-			switch x.(type) {
-			case map[string]any, []any:
-				b, _ := json.Marshal(x)
-				x = string(b)
-			}
-			v, code := fromAny(x, c.Type)
-			if code == 0 {
-				dst[i] = v
-				continue
-			}
-			if n.c.OnError == pkgspec.OnErrorIgnore {
-				dst[i] = Value{Null: true}
-				continue
-			}
-			out.undo()
-			for k, c2 := range cols {
-				raw[k] = Value{Null: obj[c2.Field] == nil, S: fmt.Sprint(obj[c2.Field])}
-			}
-			if err := n.rowFailed(ctx, raw, &rowError{code: code, column: c.Name, desc: fmt.Sprintf("line %d: %s", lineNo, codeText(code, fmt.Sprint(x), c.Type))}); err != nil {
-				return err
-			}
-			break
 		}
 	}
 }
@@ -163,7 +147,7 @@ func (n *node) jsonDest(ctx context.Context) (err error) {
 		keys[i] = append(appendJSONString(nil, c.Name), ':')
 	}
 	var line []byte
-	err = n.each(ctx, func(row []Value) error {
+	return n.writeRows(ctx, w, &line, func(row []Value) {
 		line = append(line, '{')
 		for i, c := range cols {
 			if i > 0 {
@@ -173,16 +157,5 @@ func (n *node) jsonDest(ctx context.Context) (err error) {
 			line = appendJSON(line, row[i], c.Type)
 		}
 		line = append(line, '}', '\n')
-		if len(line) >= 1<<15 {
-			if _, err := w.Write(line); err != nil {
-				return err
-			}
-			line = line[:0]
-		}
-		return nil
 	})
-	if err == nil && len(line) > 0 {
-		_, err = w.Write(line)
-	}
-	return err
 }

@@ -242,6 +242,7 @@ func (n *node) parquetSource(ctx context.Context) error {
 	out := n.out(pkgspec.OutputDefault)
 	raw := make([]Value, len(cols))
 	byCol := make([]parquet.Value, len(schema.Columns()))
+	value := func(i int) any { return parquetAny(byCol[idx[i]], types[i]) }
 	buf := make([]parquet.Row, 256)
 	line := 0
 	for {
@@ -253,30 +254,8 @@ func (n *node) parquetSource(ctx context.Context) error {
 					byCol[c] = v
 				}
 			}
-			dst, err := out.slot(ctx)
-			if err != nil {
+			if err := n.sourceRow(ctx, out, raw, "row", line, value, value); err != nil {
 				return err
-			}
-			for i, c := range cols {
-				x := parquetAny(byCol[idx[i]], types[i])
-				v, code := fromAny(x, c.Type)
-				if code == 0 {
-					dst[i] = v
-					continue
-				}
-				if n.c.OnError == pkgspec.OnErrorIgnore {
-					dst[i] = Value{Null: true}
-					continue
-				}
-				out.undo()
-				for j := range cols {
-					y := parquetAny(byCol[idx[j]], types[j])
-					raw[j] = Value{S: fmt.Sprint(y), Null: y == nil}
-				}
-				if err := n.rowFailed(ctx, raw, &rowError{code: code, column: c.Name, desc: fmt.Sprintf("row %d: %s", line, codeText(code, fmt.Sprint(x), c.Type))}); err != nil {
-					return err
-				}
-				break
 			}
 		}
 		if rerr != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,74 +21,78 @@ import (
 // sqlSource runs a query and maps its result columns by name (ignoring
 // case) onto the declared columns.
 func (n *node) sqlSource(ctx context.Context) error {
-	s := n.c.SQL
 	if n.env.Query == nil {
 		return fmt.Errorf("no SQL connections in this run")
 	}
-	rows, err := n.env.Query(ctx, s.Connection, s.Query, s.Params)
+	cols := n.c.SourceCols
+	rows, err := n.query(ctx, n.c.SQL, cols)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	names, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	cols := n.c.SourceCols
-	pos := make([]int, len(cols))
-	for i, c := range cols {
-		pos[i] = -1
-		for k, name := range names {
-			if strings.EqualFold(name, c.Field) {
-				pos[i] = k
-			}
-		}
-		if pos[i] < 0 {
-			return fmt.Errorf("the query returns no column %q (it returns %s)", c.Field, strings.Join(names, ", "))
-		}
-	}
-	vals := make([]any, len(names))
-	ptrs := make([]any, len(names))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	raw := make([]Value, len(cols))
 	out := n.out(pkgspec.OutputDefault)
 	line := 0
 	for rows.Next() {
 		line++
-		if err := rows.Scan(ptrs...); err != nil {
+		if err := rows.scan(); err != nil {
 			return err
 		}
-		dst, err := out.slot(ctx)
-		if err != nil {
+		if err := n.sourceRow(ctx, out, raw, "row", line, rows.value, rows.raw); err != nil {
 			return err
-		}
-		for i, c := range cols {
-			x := vals[pos[i]]
-			if b, ok := x.([]byte); ok {
-				x = string(b)
-			}
-			v, code := fromAny(x, c.Type)
-			if code == 0 {
-				dst[i] = v
-				continue
-			}
-			if n.c.OnError == pkgspec.OnErrorIgnore {
-				dst[i] = Value{Null: true}
-				continue
-			}
-			out.undo()
-			for k := range cols {
-				raw[k] = Value{S: fmt.Sprint(vals[pos[k]]), Null: vals[pos[k]] == nil}
-			}
-			if err := n.rowFailed(ctx, raw, &rowError{code: code, column: c.Name, desc: fmt.Sprintf("row %d: %s", line, codeText(code, fmt.Sprint(x), c.Type))}); err != nil {
-				return err
-			}
-			break
 		}
 	}
 	return rows.Err()
+}
+
+// queryRows is the result of a query whose columns were matched to
+// declared columns: scan reads a row into vals, and pos[i] is the result
+// column of the declared column i.
+type queryRows struct {
+	*sql.Rows
+	vals, ptrs []any
+	pos        []int
+}
+
+// query runs the query q and matches the result columns to cols by name,
+// ignoring case (the first that matches).
+func (n *node) query(ctx context.Context, q *pkgspec.SQLConfig, cols []*pkgspec.SourceColumn) (*queryRows, error) {
+	rows, err := n.env.Query(ctx, q.Connection, q.Query, q.Params)
+	if err != nil {
+		return nil, err
+	}
+	names, err := rows.Columns()
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
+	r := &queryRows{Rows: rows, vals: make([]any, len(names)), ptrs: make([]any, len(names)), pos: make([]int, len(cols))}
+	for i, c := range cols {
+		r.pos[i] = slices.IndexFunc(names, func(s string) bool { return strings.EqualFold(s, c.Field) })
+		if r.pos[i] < 0 {
+			rows.Close()
+			return nil, fmt.Errorf("the query returns no column %q (it returns %s)", c.Field, strings.Join(names, ", "))
+		}
+	}
+	for i := range r.vals {
+		r.ptrs[i] = &r.vals[i]
+	}
+	return r, nil
+}
+
+// scan reads the current row.
+func (r *queryRows) scan() error { return r.Scan(r.ptrs...) }
+
+// raw returns the declared column i of the current row as the driver gave it.
+func (r *queryRows) raw(i int) any { return r.vals[r.pos[i]] }
+
+// value returns the declared column i of the current row, bytes as a string.
+func (r *queryRows) value(i int) any {
+	x := r.vals[r.pos[i]]
+	if b, ok := x.([]byte); ok {
+		return string(b)
+	}
+	return x
 }
 
 // destColumns returns the table columns and, for each, the input column

@@ -500,16 +500,16 @@ func compare(x Value, a pkgspec.DataType, y Value, b pkgspec.DataType) int {
 		case pkgspec.StoreString, pkgspec.StoreBytes:
 			return strings.Compare(x.S, y.S)
 		case pkgspec.StoreFloat:
-			return cmpF(x.F, y.F)
+			return cmpNum(x.F, y.F)
 		default:
-			return cmpI(x.I, y.I)
+			return cmpNum(x.I, y.I)
 		}
 	}
 	if a.IsNumeric() && b.IsNumeric() {
 		if sa == pkgspec.StoreInt && sb == pkgspec.StoreInt {
-			return cmpI(x.I, y.I)
+			return cmpNum(x.I, y.I)
 		}
-		return cmpF(numeric(x, a), numeric(y, b))
+		return cmpNum(numeric(x, a), numeric(y, b))
 	}
 	return strings.Compare(text(x, a), text(y, b))
 }
@@ -527,17 +527,9 @@ func compareNull(x Value, a pkgspec.DataType, y Value, b pkgspec.DataType) int {
 	return compare(x, a, y, b)
 }
 
-func cmpI(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpF(a, b float64) int {
+// cmpNum orders two numbers. Unlike cmp.Compare, a NaN is neither less
+// nor greater than anything (0).
+func cmpNum[T int64 | float64](a, b T) int {
 	switch {
 	case a < b:
 		return -1

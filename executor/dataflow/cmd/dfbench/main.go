@@ -20,14 +20,11 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +33,7 @@ import (
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/executor"
+	"github.com/scaleout/scaleout/executor/pgtest"
 )
 
 func main() {
@@ -56,10 +54,11 @@ func main() {
 	var rows []result
 	var pg *postgres
 	if !*skipPG {
-		if pg, err = startPostgres(dir); err != nil {
+		if srv, err := pgtest.Start(filepath.Join(dir, "pg"), "max_wal_size=4GB"); err != nil {
 			fmt.Fprintln(os.Stderr, "dfbench: no PostgreSQL load:", err)
 		} else {
-			defer pg.stop()
+			pg = &postgres{srv}
+			defer func() { _ = srv.Stop() }()
 		}
 	}
 	start := time.Now()
@@ -125,10 +124,10 @@ func transform(dir, csv, label string, n int, mb float64) []result {
 func load(pg *postgres, dir, csv, label string, n int, mb float64) []result {
 	var rows []result
 	check(pg.psql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id bigint, customer_id int, country text, order_date date, amount numeric(10,2), qty smallint, note text)"))
-	cp := measure(exec.Command(pg.bin("psql"), pg.url(), "-qc", fmt.Sprintf("COPY orders FROM '%s' CSV HEADER", csv)))
+	cp := measure(exec.Command(pg.Bin("psql"), pg.URL(), "-qc", fmt.Sprintf("COPY orders FROM '%s' CSV HEADER", csv)))
 	rows = append(rows, throughput("load "+label, "postgres COPY FROM (server)", n, mb, cp, -1)...)
 	check(pg.psql("TRUNCATE orders"))
-	lf := loadFlow(dir, csv, pg.port)
+	lf := loadFlow(dir, csv, pg.Port)
 	load := measure(exec.Command(self(), "flow", lf))
 	rows = append(rows, throughput("load "+label, "scaleout data flow (pgx COPY)", n, mb, load, 0)...)
 	rows = append(rows, result{"load " + label, "scaleout / COPY rows/s", cp.seconds / load.seconds, "ratio", "target >= 0.5"})
@@ -335,82 +334,23 @@ func sameTotals(a, b string) (bool, string) {
 	return true, ""
 }
 
-type postgres struct {
-	dir, binDir, data string
-	as                []string
-	port              int
-}
+// postgres is the benchmark's server, with the psql calls it needs.
+type postgres struct{ *pgtest.Server }
 
-func (p *postgres) bin(name string) string { return filepath.Join(p.binDir, name) }
-func (p *postgres) url() string {
-	return fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", p.port)
-}
-
-func (p *postgres) psql(stmt string) error {
-	out, err := exec.Command(p.bin("psql"), p.url(), "-qc", stmt).CombinedOutput()
+func (p postgres) psql(stmt string) error {
+	out, err := exec.Command(p.Bin("psql"), p.URL(), "-qc", stmt).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("psql %s: %v\n%s", stmt, err, out)
 	}
 	return nil
 }
 
-func (p *postgres) count() (int, error) {
-	out, err := exec.Command(p.bin("psql"), p.url(), "-tAc", "SELECT count(*) FROM orders").Output()
+func (p postgres) count() (int, error) {
+	out, err := exec.Command(p.Bin("psql"), p.URL(), "-tAc", "SELECT count(*) FROM orders").Output()
 	if err != nil {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(out)))
-}
-
-func (p *postgres) runAs(name string, args ...string) error {
-	argv := append(append(slices.Clone(p.as), p.bin(name)), args...)
-	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", name, err, out)
-	}
-	return nil
-}
-
-func (p *postgres) stop() { _ = p.runAs("pg_ctl", "-D", p.data, "-m", "immediate", "stop") }
-
-// startPostgres starts a throw-away server from Debian's package, as the
-// executor's tests do (as root, as the postgres user).
-func startPostgres(dir string) (*postgres, error) {
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		return nil, fmt.Errorf("no PostgreSQL server installed (apt-get install postgresql)")
-	}
-	slices.Sort(bins)
-	p := &postgres{dir: filepath.Join(dir, "pg"), binDir: filepath.Dir(bins[len(bins)-1])}
-	if err := os.Mkdir(p.dir, 0o755); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, err
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(p.dir, uid, gid); err != nil {
-			return nil, err
-		}
-		p.as = []string{"runuser", "-u", "postgres", "--"}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	p.data = filepath.Join(p.dir, "data")
-	if err := p.runAs("initdb", "-D", p.data, "-U", "scaleout", "--auth=trust", "--no-sync"); err != nil {
-		return nil, err
-	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_wal_size=4GB", p.port, p.dir)
-	if err := p.runAs("pg_ctl", "-D", p.data, "-o", opts, "-l", filepath.Join(p.dir, "log"), "-w", "start"); err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 func self() string {
