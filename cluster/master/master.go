@@ -87,8 +87,14 @@ type Master struct {
 	logger hclog.Logger
 	now    func() time.Time
 
-	mu       sync.Mutex
-	leading  bool
+	mu      sync.Mutex
+	leading bool
+	// ready is set once a new leader has applied everything committed
+	// before its term (barrier) and rebuilt the lease table from it. Until
+	// then its store may not yet hold the last leases of the old leader,
+	// and a poll answered from it would tell a worker to drop an attempt
+	// it rightly holds: the worker protocol waits for ready.
+	ready    bool
 	leases   map[uint64]*lease    // execution id -> current attempt's lease (leader only)
 	inflight map[uint64]bool      // ids in a lease command not yet applied
 	lastSeen map[string]time.Time // worker id -> last poll (leader only)
@@ -224,6 +230,9 @@ func (m *Master) becomeLeader() {
 		if err := m.rebuildLeases(); err != nil {
 			m.logger.Error("rebuild lease table", "error", err)
 		}
+		m.mu.Lock()
+		m.ready = m.leading && ctx.Err() == nil
+		m.mu.Unlock()
 		m.logger.Info("leading: lease table rebuilt", "active", m.leaseCount())
 		m.expiryLoop(ctx)
 	}()
@@ -235,7 +244,7 @@ func (m *Master) loseLeadership() {
 	if !m.leading {
 		return
 	}
-	m.leading = false
+	m.leading, m.ready = false, false
 	m.stopLead()
 	m.leases = map[uint64]*lease{}
 	m.lastSeen = map[string]time.Time{}
@@ -329,12 +338,14 @@ func (m *Master) expire(ctx context.Context, items []fsm.ExpireItem) {
 	}
 }
 
-// requireLeader returns the error a leader-only call gets on a follower.
+// requireLeader returns the error a call of the worker protocol gets on a
+// follower, or on a new leader that has not yet caught up with its
+// predecessor's leases (see ready).
 func (m *Master) requireLeader() error {
 	m.mu.Lock()
-	leading := m.leading
+	ready := m.leading && m.ready
 	m.mu.Unlock()
-	if !leading || !m.raft.IsLeader() {
+	if !ready || !m.raft.IsLeader() {
 		return cluster.ErrNotLeader
 	}
 	return nil

@@ -351,3 +351,35 @@ func TestMaster_UnopenableSealedValueFailsExecution(t *testing.T) {
 
 // sensitivePkg declares one sensitive parameter, pw.
 const sensitivePkg = "name: s\nparameters:\n  pw: {type: string, sensitive: true}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
+
+// TestMaster_WorkerProtocolWaitsForTheLeaseTable: between winning an
+// election and applying its predecessor's last entries (barrier) a new
+// leader's store may lack the newest leases; a poll answered then would
+// tell a worker to drop an attempt it rightly holds. Until the lease table
+// is rebuilt, the worker protocol gets "not the leader" (the worker polls
+// again) instead.
+func TestMaster_WorkerProtocolWaitsForTheLeaseTable(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	id := submit(t, m, 0)
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if err != nil || len(r.Tasks) != 1 {
+		t.Fatalf("lease: %+v %v", r, err)
+	}
+	m.mu.Lock()
+	m.ready = false // as right after an election, before the barrier
+	m.mu.Unlock()
+	running := []api.AttemptRef{{ID: id, Attempt: 1}}
+	if _, err := m.Poll(context.Background(), "w1", &api.PollRequest{Running: running}); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("poll before the lease table is rebuilt: %v, want not the leader", err)
+	}
+	if err := m.ReportEvents(context.Background(), id, 1, nil); !errors.Is(err, cluster.ErrNotLeader) {
+		t.Fatalf("events before the lease table is rebuilt: %v", err)
+	}
+	m.mu.Lock()
+	m.ready = true
+	m.mu.Unlock()
+	r, err = m.Poll(context.Background(), "w1", &api.PollRequest{Running: running})
+	if err != nil || len(r.Drop) != 0 {
+		t.Fatalf("poll after: %+v %v", r, err)
+	}
+}
