@@ -395,6 +395,7 @@ func (t *Tx) ActiveExecutions() ([]*Execution, error) {
 // AppendEvents numbers evs after e's last event, stores them and updates
 // e.EventCount. The caller stores e.
 func (t *Tx) AppendEvents(e *Execution, evs []Event) error {
+	ClipEvents(evs)                // bytes per event (limits.go)
 	evs = e.admitEvents(evs) // logging level and event cap (events.go)
 	if len(evs) == 0 {
 		return nil
