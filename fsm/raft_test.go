@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -18,14 +19,21 @@ import (
 // good ones commit, every server ends with the same catalog and applied
 // index, and the cluster still commits afterwards.
 func TestFSM_RaftClusterSurvivesPoisonStream(t *testing.T) {
-	var fsms []*FSM
-	c := raft.MakeClusterCustom(t, &raft.MakeClusterOpts{Peers: 3, Bootstrap: true, // raft's in-memory test timings
-		MakeFSMFunc: func() raft.FSM {
-			f := New(catalog.TestStore(t), nil)
-			fsms = append(fsms, f)
-			return f
-		}})
-	defer c.Close()
+	fsms, rafts := startRaftGroup(t, 3)
+	leader := func() *raft.Raft {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, r := range rafts {
+				if r.State() == raft.Leader {
+					return r
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("no leader in 30 s")
+		return nil
+	}
 
 	enc := func(typ MessageType, msg any) []byte {
 		buf, err := Encode(typ, msg)
@@ -55,12 +63,12 @@ func TestFSM_RaftClusterSurvivesPoisonStream(t *testing.T) {
 	apply := func(b []byte) any {
 		t.Helper()
 		for try := 0; ; try++ {
-			f := c.Leader().Apply(b, 5*time.Second)
+			f := leader().Apply(b, 5*time.Second)
 			err := f.Error()
 			if err == nil {
 				return f.Response()
 			}
-			if try > 20 || !(errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost)) {
+			if try > 50 || !(errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrEnqueueTimeout)) {
 				t.Fatalf("raft error %v", err)
 			}
 		}
@@ -87,7 +95,7 @@ func TestFSM_RaftClusterSurvivesPoisonStream(t *testing.T) {
 		}
 	}
 	// Every server applied the same: poll until the followers caught up.
-	last := c.Leader().LastIndex()
+	last := leader().LastIndex()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, f := range fsms {
 		for {
@@ -115,4 +123,48 @@ func manyLabels(n int) map[string]string {
 		m[fmt.Sprint("l", i)] = "v"
 	}
 	return m
+}
+
+// startRaftGroup starts n raft servers on raft's in-memory transport and
+// stores, each with an FSM over its own bbolt file, bootstrapped together.
+func startRaftGroup(t *testing.T, n int) ([]*FSM, []*raft.Raft) {
+	t.Helper()
+	var (
+		fsms  []*FSM
+		rafts []*raft.Raft
+		trans []*raft.InmemTransport
+		conf  raft.Configuration
+	)
+	for i := 0; i < n; i++ {
+		addr, tr := raft.NewInmemTransport("")
+		trans = append(trans, tr)
+		conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(fmt.Sprint("s", i)), Address: addr})
+	}
+	for i := range trans {
+		for j := range trans {
+			if i != j {
+				trans[i].Connect(trans[j].LocalAddr(), trans[j])
+			}
+		}
+	}
+	for i, tr := range trans {
+		rc := raft.DefaultConfig()
+		rc.LocalID = conf.Servers[i].ID
+		rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 150*time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+		rc.LogOutput = io.Discard
+		f := New(catalog.TestStore(t), nil)
+		logs := raft.NewInmemStore()
+		snaps := raft.NewInmemSnapshotStore()
+		if err := raft.BootstrapCluster(rc, logs, logs, snaps, tr, conf); err != nil {
+			t.Fatal(err)
+		}
+		r, err := raft.NewRaft(rc, f, logs, logs, snaps, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Shutdown().Error() })
+		fsms, rafts = append(fsms, f), append(rafts, r)
+	}
+	return fsms, rafts
 }
