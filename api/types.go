@@ -29,6 +29,13 @@ func Terminal(status string) bool {
 const Masked = "******"
 
 // Leader is the answer of GET /v1/status/leader.
+// Health is the answer of GET /v1/status/health.
+type Health struct {
+	// Status is "ok"; an unhealthy agent answers 507 with an error instead.
+	Status string `json:"status"`
+}
+
+// Leader is the answer of GET /v1/status/leader.
 type Leader struct {
 	Node string `json:"node"`
 	API  string `json:"api"`

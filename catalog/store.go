@@ -3,11 +3,8 @@ package catalog
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
-	"os"
 	"sync"
 	"time"
 
@@ -137,97 +134,6 @@ func (s *Store) Applied() (index, term uint64, err error) {
 		return nil
 	})
 	return
-}
-
-// snapshotMagic starts every snapshot so that Restore can reject foreign
-// input; the byte after it is the snapshot format version.
-var snapshotMagic = []byte("SCALEOUT-SNAP")
-
-const snapshotVersion byte = 1
-
-// Snapshot is a consistent point-in-time read of the store.
-type Snapshot struct {
-	tx *bolt.Tx
-}
-
-// Snapshot opens a read transaction that Persist streams out. The caller must
-// call Release.
-func (s *Store) Snapshot() (*Snapshot, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	tx, err := s.db.Begin(false)
-	if err != nil {
-		return nil, err
-	}
-	return &Snapshot{tx: tx}, nil
-}
-
-// WriteTo writes the versioned header and a copy of the database to w.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
-	n, err := w.Write(append(append([]byte{}, snapshotMagic...), snapshotVersion))
-	if err != nil {
-		return int64(n), err
-	}
-	m, err := sn.tx.WriteTo(w)
-	return int64(n) + m, err
-}
-
-// Release ends the snapshot's read transaction.
-func (sn *Snapshot) Release() { _ = sn.tx.Rollback() }
-
-// Restore replaces the whole store with the snapshot read from r. The new
-// database is written beside the old one and swapped in under the lock.
-func (s *Store) Restore(r io.Reader) error {
-	hdr := make([]byte, len(snapshotMagic)+1)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		return fmt.Errorf("read snapshot header: %w", err)
-	}
-	if string(hdr[:len(snapshotMagic)]) != string(snapshotMagic) {
-		return errors.New("not a scaleout snapshot")
-	}
-	if v := hdr[len(snapshotMagic)]; v != snapshotVersion {
-		return fmt.Errorf("unsupported snapshot version %d", v)
-	}
-	tmp := s.path + ".restore"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write snapshot: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// Validate before swapping.
-	check, err := s.openDB(tmp)
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("snapshot is not a valid catalog: %w", err)
-	}
-	check.Close()
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return err
-	}
-	db, err := s.openDB(s.path)
-	if err != nil {
-		return err
-	}
-	s.db = db
-	return nil
 }
 
 // Tx is a catalog transaction. Write methods may only be used inside Update.
@@ -395,6 +301,7 @@ func (t *Tx) ActiveExecutions() ([]*Execution, error) {
 // AppendEvents numbers evs after e's last event, stores them and updates
 // e.EventCount. The caller stores e.
 func (t *Tx) AppendEvents(e *Execution, evs []Event) error {
+	ClipEvents(evs)          // bytes per event (limits.go)
 	evs = e.admitEvents(evs) // logging level and event cap (events.go)
 	if len(evs) == 0 {
 		return nil

@@ -26,6 +26,9 @@ func (t *Tx) CreateEnvironment(folder, name, description string, now time.Time) 
 	if err := ValidateObjectName("environment", name); err != nil {
 		return err
 	}
+	if err := CheckDescription("environment", description); err != nil {
+		return err
+	}
 	b := t.tx.Bucket(bucketEnvironments)
 	if b.Get(nameKey(folder, name)) != nil {
 		return fmt.Errorf("environment %q in folder %q: %w", name, folder, ErrExists)
@@ -63,7 +66,13 @@ func (t *Tx) DeleteEnvironment(folder, name string) error {
 // value in canonical form.
 func ValidateVariable(v Variable) (Variable, error) {
 	if err := pkgspec.ValidateParamName(v.Name); err != nil {
-		return v, invalidf("variable name %q: %v", v.Name, err)
+		return v, invalidf("variable name %.140q: %v", v.Name, err)
+	}
+	if err := CheckDescription("variable", v.Description); err != nil {
+		return v, err
+	}
+	if err := CheckValue("value of variable "+v.Name, v.Value, v.Sensitive && IsSealed(v.Value)); err != nil {
+		return v, err
 	}
 	if v.Type == "" {
 		v.Type = pkgspec.TypeString

@@ -98,8 +98,11 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 // ValidateObjectName checks the name of a folder, project, environment or
 // package (pkgspec.ValidateName), naming what it is in the error.
 func ValidateObjectName(what, name string) error {
+	if len(name) > MaxNameBytes {
+		return invalidf("%s name is %d bytes, over the limit of %d bytes", what, len(name), MaxNameBytes)
+	}
 	if err := pkgspec.ValidateName(name); err != nil {
-		return invalidf("%s name %q: %v", what, name, err)
+		return invalidf("%s name %.140q: %v", what, name, err)
 	}
 	return nil
 }
@@ -125,6 +128,9 @@ func (t *Tx) Folders() ([]*Folder, error) {
 // CreateFolder creates a folder; ErrExists if the name is taken.
 func (t *Tx) CreateFolder(name, description string, now time.Time) error {
 	if err := ValidateObjectName("folder", name); err != nil {
+		return err
+	}
+	if err := CheckDescription("folder", description); err != nil {
 		return err
 	}
 	b := t.tx.Bucket(bucketFolders)

@@ -70,6 +70,9 @@ func (t *Tx) DeployVersion(pv *ProjectVersion, keep int, now time.Time) (uint64,
 	if err := ValidateObjectName("project", pv.Project); err != nil {
 		return 0, err
 	}
+	if err := CheckVersion(pv); err != nil {
+		return 0, err
+	}
 	if _, err := t.ArchiveInfo(pv.Hash); err != nil {
 		return 0, err
 	}
@@ -159,6 +162,9 @@ func (t *Tx) DeleteProject(folder, project string) error {
 func (t *Tx) SetParamValue(folder, project string, v ParamValue, clear bool, now time.Time) error {
 	p, err := t.Project(folder, project)
 	if err != nil {
+		return err
+	}
+	if err := v.check(); err != nil {
 		return err
 	}
 	p.Values = slices.DeleteFunc(p.Values, func(x ParamValue) bool { return x.Package == v.Package && x.Name == v.Name })

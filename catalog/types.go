@@ -124,6 +124,9 @@ func (s *ExecutionSpec) FromProject() bool { return s.Project != "" }
 // Check reports the first rule s breaks. It is deterministic (the FSM runs
 // it on every server); the master checks the same before proposing.
 func (s *ExecutionSpec) Check() error {
+	if err := s.checkLimits(); err != nil {
+		return err
+	}
 	switch {
 	case s.PackageName == "":
 		return fmt.Errorf("%w: package name is empty", ErrInvalid)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -205,6 +206,8 @@ type Cluster struct {
 	stop         chan struct{}
 	wg           sync.WaitGroup
 	shutdownOnce sync.Once
+	// transferring is set while an unhealthy leader hands leadership away.
+	transferring atomic.Bool
 }
 
 // New starts gossip and, on servers, Raft.
@@ -509,9 +512,15 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 	if c.raft == nil {
 		return nil, 0, ErrNotServer
 	}
+	if err := c.storageHealthy(); err != nil {
+		return nil, 0, err
+	}
 	buf, err := fsm.Encode(t, msg)
 	if err != nil {
 		return nil, 0, err
+	}
+	if len(buf) > catalog.MaxCommandBytes {
+		return nil, 0, fmt.Errorf("%w: %s command is %d bytes, over the limit of %d bytes per Raft command", catalog.ErrTooLarge, t, len(buf), catalog.MaxCommandBytes)
 	}
 	timeout, err := c.timeout(ctx)
 	if err != nil {
@@ -599,6 +608,9 @@ func (c *Cluster) Shutdown() error {
 	c.shutdownOnce.Do(func() {
 		close(c.stop)
 		c.wg.Wait()
+		if c.fsm != nil {
+			c.fsm.Close() // a retry loop on a failing disk must not hold up raft's shutdown
+		}
 		if c.raft != nil {
 			err = c.raft.Shutdown().Error()
 		}
@@ -623,3 +635,27 @@ func (c *Cluster) closeAll() {
 		_ = c.store.Close()
 	}
 }
+
+// storageHealthy refuses a write while this server's FSM cannot apply
+// (its disk is failing: fsm.Health): the write would be committed but
+// not answered until the disk recovers. A leader in that state hands
+// leadership to a healthy server, at most once per transferEvery.
+func (c *Cluster) storageHealthy() error {
+	h := c.fsm.Health()
+	if h.Err == nil {
+		return nil
+	}
+	if c.IsLeader() && c.transferring.CompareAndSwap(false, true) {
+		go func() {
+			defer time.AfterFunc(transferEvery, func() { c.transferring.Store(false) })
+			if err := c.raft.LeadershipTransfer().Error(); err != nil {
+				c.logger.Warn("cannot hand leadership away from a server with a failing catalog store", "error", err)
+			}
+		}()
+	}
+	return fmt.Errorf("%w on server %s since %s (%d retries): %v; writes are refused until it recovers",
+		catalog.ErrStorage, c.cfg.NodeName, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
+}
+
+// transferEvery spaces the leadership transfers of an unhealthy leader.
+const transferEvery = 5 * time.Second

@@ -23,7 +23,7 @@ func init() {
 
 // classify returns a business error (one of the catalog's sentinels) as it
 // is, for the caller of the command; anything else is a storage failure,
-// wrapped as a fatalError that stops the server.
+// wrapped as a fatalError (apply.go decides: rejection or failing disk).
 func classify(err error) error {
 	switch {
 	case err == nil:
@@ -72,6 +72,9 @@ func applyProjectDeploy(tx *catalog.Tx, req *ProjectDeployRequest) any {
 		return bizOnly(err)
 	}
 	if err := catalog.ValidateObjectName("project", req.Version.Project); err != nil {
+		return err
+	}
+	if err := catalog.CheckVersion(&req.Version); err != nil {
 		return err
 	}
 	if err := tx.CommitArchive(req.Version.Hash); err != nil {

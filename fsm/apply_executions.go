@@ -83,6 +83,9 @@ func createExecution(tx *catalog.Tx, spec catalog.ExecutionSpec, caller string, 
 	if err := checkSpec(tx, &spec); err != nil {
 		return 0, err
 	}
+	if err := catalog.CheckCaller(caller); err != nil {
+		return 0, err
+	}
 	id, err := tx.NextExecutionID()
 	if err != nil {
 		return 0, fatalError{err}
@@ -171,7 +174,7 @@ func applyExecutionFinish(tx *catalog.Tx, req *ExecutionFinishRequest) any {
 			if err != nil {
 				return nil, err
 			}
-			tr, err := e.Finish(it.Attempt, it.Status, it.Message, req.Time)
+			tr, err := e.Finish(it.Attempt, it.Status, catalog.ClipMessage(it.Message), req.Time)
 			if err != nil {
 				return nil, err
 			}
@@ -190,7 +193,7 @@ func applyExecutionExpire(tx *catalog.Tx, req *ExecutionExpireRequest) any {
 			case it.Interrupted:
 				rule = e.Interrupt
 			}
-			tr, err := rule(it.Attempt, it.Reason, req.Time)
+			tr, err := rule(it.Attempt, catalog.ClipMessage(it.Reason), req.Time)
 			return tr.Events, err
 		})
 }

@@ -14,8 +14,8 @@ func init() {
 
 func applyWorkerRegister(tx *catalog.Tx, req *WorkerRegisterRequest) any {
 	w := req.Worker
-	if w.ID == "" {
-		return errors.New("worker id is empty")
+	if err := catalog.CheckWorker(&w); err != nil {
+		return err
 	}
 	if old, err := tx.Worker(w.ID); err == nil {
 		// Re-registration keeps the operator's enable/disable choice and

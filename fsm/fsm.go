@@ -12,26 +12,32 @@ import (
 
 // applyFunc applies one command inside the batch's transaction. It returns
 // the response for the caller of raft.Apply: a value or a deterministic
-// business error. An error that means the transaction is broken (I/O) must
-// be returned as a fatalError, which aborts the process.
+// business error. An error of the store must be returned as a fatalError:
+// the batch's transaction is then rolled back and the FSM decides (apply.go)
+// whether the command is rejected (a deterministic refusal such as a key
+// too large) or the disk is failing (retried until it works).
 type applyFunc func(tx *catalog.Tx, buf []byte) any
 
 var appliers = map[MessageType]applyFunc{}
 
 // register adds the applier of t, which gets the command's payload decoded
-// into a T (see mustDecode); a duplicate is a programming error.
+// into a T; a duplicate is a programming error.
 func register[T any](t MessageType, fn func(tx *catalog.Tx, req *T) any) {
 	if _, dup := appliers[t]; dup {
 		panic(fmt.Sprintf("fsm: applier for %s registered twice", t))
 	}
 	appliers[t] = func(tx *catalog.Tx, buf []byte) any {
 		var req T
-		mustDecode(buf, &req)
+		if err := Decode(buf, &req); err != nil {
+			// Every server decodes the same bytes the same way: a payload
+			// this version cannot read is rejected by all of them alike.
+			return fmt.Errorf("%w: undecodable %s command: %v", catalog.ErrInvalid, t, err)
+		}
 		return fn(tx, &req)
 	}
 }
 
-// fatalError wraps a storage error that must abort the apply.
+// fatalError wraps a storage error that aborts the batch's transaction.
 type fatalError struct{ err error }
 
 func (f fatalError) Error() string { return "storage failure: " + f.err.Error() }
@@ -43,9 +49,13 @@ func (f fatalError) Error() string { return "storage failure: " + f.err.Error() 
 type FSM struct {
 	store  *catalog.Store
 	logger hclog.Logger
+	// update runs a batch's transaction: store.Update, or a fault in tests.
+	update func(fn func(tx *catalog.Tx) error) error
 
 	mu      sync.Mutex
 	changed chan struct{}
+
+	health health // apply.go
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
@@ -55,7 +65,10 @@ func New(store *catalog.Store, logger hclog.Logger) *FSM {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &FSM{store: store, logger: logger.Named("fsm"), changed: make(chan struct{})}
+	f := &FSM{store: store, logger: logger.Named("fsm"), changed: make(chan struct{})}
+	f.update = store.Update
+	f.health.closed = make(chan struct{})
+	return f
 }
 
 // Store returns the catalog store the FSM applies into.
@@ -82,70 +95,21 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
-// ApplyBatch applies entries in one transaction.
+// ApplyBatch applies entries in one transaction. It never panics on a
+// command: see apply.go for what becomes a rejection and what stops the
+// node until its disk works again.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
-	resps := make([]any, len(logs))
 	if len(logs) == 0 {
-		return resps
+		return nil
 	}
-	err := f.store.Update(func(tx *catalog.Tx) error {
-		applied, _ := tx.Applied()
-		var last *raft.Log
-		for i, l := range logs {
-			if l.Index <= applied {
-				continue // already applied before a restart
-			}
-			last = l
-			if l.Type != raft.LogCommand {
-				continue
-			}
-			r := f.applyCommand(tx, l)
-			if fe, ok := r.(fatalError); ok {
-				return fe.err
-			}
-			resps[i] = r
-		}
-		if last == nil {
-			return nil
-		}
-		return tx.SetApplied(last.Index, last.Term)
-	})
-	if err != nil {
-		// The store can no longer follow the log; continuing would let this
-		// server diverge from the others.
-		f.logger.Error("apply failed", "error", err)
-		panic(fmt.Sprintf("fsm: apply batch ending at index %d: %v", logs[len(logs)-1].Index, err))
-	}
-	f.notify()
-	return resps
-}
-
-func (f *FSM) applyCommand(tx *catalog.Tx, l *raft.Log) any {
-	if len(l.Data) == 0 {
-		panic(fmt.Sprintf("fsm: empty command at index %d", l.Index))
-	}
-	t := MessageType(l.Data[0])
-	fn, ok := appliers[t&^IgnoreUnknownTypeFlag]
-	if !ok {
-		if t&IgnoreUnknownTypeFlag != 0 {
-			f.logger.Warn("skipping unknown command", "type", t, "index", l.Index)
-			return nil
-		}
-		panic(fmt.Sprintf("fsm: unknown command type %d at index %d (a newer server wrote it?)", t, l.Index))
-	}
-	return fn(tx, l.Data)
-}
-
-// mustDecode decodes a command payload; a payload this version cannot read
-// would make servers diverge, so it stops the process.
-func mustDecode(buf []byte, out any) {
-	if err := Decode(buf, out); err != nil {
-		panic(fmt.Sprintf("fsm: decode %s: %v", MessageType(buf[0]), err))
-	}
+	return f.applyBatch(logs)
 }
 
 // Snapshot opens a consistent read of the store.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	if err := f.snapshotBlocked(); err != nil {
+		return nil, err
+	}
 	sn, err := f.store.Snapshot()
 	if err != nil {
 		return nil, err

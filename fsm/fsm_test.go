@@ -301,12 +301,29 @@ func TestFSM_UnknownCommand(t *testing.T) {
 	if r := h.fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{byte(IgnoreUnknownTypeFlag | 99), '{', '}'}}); r != nil {
 		t.Fatalf("ignorable unknown command answered %v", r)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("unknown command without the ignore flag did not panic")
+	// Without the flag a newer server wrote it: this one stops applying
+	// (unhealthy, no panic) until it is upgraded or shut down.
+	done := make(chan any, 1)
+	go func() { done <- h.fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{99, '{', '}'}}) }()
+	waitHealth(t, h.fsm, false)
+	if err := h.fsm.Health().Err; !errors.Is(err, errUnknownType) {
+		t.Fatalf("health error %v, want the unknown type", err)
+	}
+	if _, err := h.fsm.Snapshot(); !errors.Is(err, catalog.ErrStorage) {
+		t.Fatalf("snapshot of a stuck FSM: %v, want ErrStorage", err)
+	}
+	h.fsm.Close()
+	select {
+	case r := <-done:
+		if err, _ := r.(error); !errors.Is(err, catalog.ErrStorage) {
+			t.Fatalf("stuck apply answered %v after Close, want ErrStorage", r)
 		}
-	}()
-	h.fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{99, '{', '}'}})
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the retry loop")
+	}
+	if idx, _, _ := h.fsm.Store().Applied(); idx != 1 {
+		t.Fatalf("applied index %d after giving up, want 1 (the entry must replay)", idx)
+	}
 }
 
 // TestFSM_RestoreFromAnotherLog restores a snapshot whose applied index is

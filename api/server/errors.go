@@ -34,6 +34,8 @@ var errorStatuses = []struct {
 	{pkgspec.ErrParamRequired, http.StatusBadRequest},
 	{pkgspec.ErrUnknownParam, http.StatusBadRequest},
 	{project.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{catalog.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{catalog.ErrStorage, http.StatusInsufficientStorage},
 	{service.ErrNotLeader, http.StatusServiceUnavailable},
 	{service.ErrNoLeader, http.StatusServiceUnavailable},
 	{service.ErrShutdown, http.StatusServiceUnavailable},

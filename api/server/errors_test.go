@@ -38,6 +38,8 @@ func TestErrorStatus_EverySentinel(t *testing.T) {
 		{pkgspec.ErrParamRequired, 400},
 		{pkgspec.ErrUnknownParam, 400},
 		{project.ErrTooLarge, 413},
+		{catalog.ErrTooLarge, 413},
+		{catalog.ErrStorage, 507},
 		{service.ErrNotLeader, 503},
 		{service.ErrNoLeader, 503},
 		{service.ErrShutdown, 503},

@@ -18,6 +18,17 @@ func (s *srv) leader(r *http.Request) (any, error) {
 	return api.Leader{Node: l.Node, API: l.API, Index: l.Index}, nil
 }
 
+// health answers whether this agent can apply the log (its catalog store
+// works): 200 {"status": "ok"}, else the storage error (507).
+func (s *srv) health(*http.Request) (any, error) {
+	if hc, ok := s.svc.Status.(HealthChecker); ok {
+		if err := hc.Health(); err != nil {
+			return nil, err
+		}
+	}
+	return api.Health{Status: "ok"}, nil
+}
+
 func (s *srv) submit(r *http.Request) (any, error) {
 	return withBody(r, func(req *api.SubmitRequest) (any, error) {
 		id, err := s.svc.Executions.Submit(r.Context(), req, caller(r))

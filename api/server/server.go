@@ -66,6 +66,7 @@ func New(cfg Config, svc Services) http.Handler {
 	}
 	st, ex, wk := svc.Status != nil, svc.Executions != nil, svc.Workers != nil
 	h("GET /v1/status/leader", local, st, s.leader)
+	h("GET /v1/status/health", local, true, s.health)
 	h("GET /v1/status/peers", read, st, s.peers)
 	h("GET /v1/members", local, st, s.members)
 	h("POST /v1/operator/raft/remove-peer", leader, st, s.removePeer)

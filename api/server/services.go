@@ -23,6 +23,13 @@ type StatusService interface {
 	RemovePeer(ctx context.Context, id string) error
 }
 
+// HealthChecker is implemented by a StatusService that can tell whether
+// this agent's catalog store works (GET /v1/status/health).
+type HealthChecker interface {
+	// Health returns nil, or an error wrapping catalog.ErrStorage.
+	Health() error
+}
+
 // ExecutionService submits, reads and stops executions of inline packages.
 type ExecutionService interface {
 	// Changed returns a channel closed at the next applied change.

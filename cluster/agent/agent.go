@@ -64,6 +64,10 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// MaxBodyBytes limits API request bodies.
 	MaxBodyBytes int64 `yaml:"max_request_bytes"`
+	// MaxConnections caps the API's open connections; HeaderTimeout is
+	// the time a client has to send a request header (server.HTTPConfig).
+	MaxConnections int           `yaml:"max_connections"`
+	HeaderTimeout  time.Duration `yaml:"http_header_timeout"`
 	// CoalesceMax is the most requests the leader gathers into one Raft
 	// command (master.Config.CoalesceMax); 0 keeps the master's default.
 	CoalesceMax int `yaml:"coalesce_max"`
@@ -99,6 +103,7 @@ func DefaultConfig() Config {
 		MaxVoters: cc.MaxVoters, DeadServerGrace: cc.DeadServerGrace, MaxTasks: wc.MaxTasks,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
 		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
+		MaxConnections: server.DefaultHTTPConfig().MaxConns, HeaderTimeout: server.DefaultHTTPConfig().ReadHeaderTimeout,
 		Catalog: master.DefaultCatalogConfig(),
 	}
 	if c.RaftPort, err = strconv.Atoi(raftPort); err != nil {
@@ -363,9 +368,14 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator = a.catalog, a.catalog
 	}
-	srv := &http.Server{Handler: server.New(scfg, svc), ReadHeaderTimeout: 10 * time.Second}
+	hc := server.DefaultHTTPConfig()
+	hc.MaxConns = a.cfg.MaxConnections
+	if a.cfg.HeaderTimeout > 0 {
+		hc.ReadHeaderTimeout = a.cfg.HeaderTimeout
+	}
+	srv := server.NewHTTPServer(hc, server.New(scfg, svc))
 	a.httpSrv = srv
-	go func() { a.httpDone <- srv.Serve(ln) }()
+	go func() { a.httpDone <- srv.Serve(server.LimitListener(ln, hc.MaxConns)) }()
 }
 
 // stopHTTP stops the API server, if it was started, giving requests in

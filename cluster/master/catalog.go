@@ -146,6 +146,9 @@ func (c *Catalog) CreateFolder(ctx context.Context, name, description string) er
 	if err := catalog.ValidateObjectName("folder", name); err != nil {
 		return err
 	}
+	if err := catalog.CheckDescription("folder", description); err != nil {
+		return err
+	}
 	_, err := c.apply(ctx, fsm.FolderCreateType, &fsm.FolderCreateRequest{Time: c.now(), Name: name, Description: description})
 	return err
 }
@@ -274,6 +277,9 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 		pv.Packages = append(pv.Packages, catalog.PackageInfo{Name: p.Name, File: p.File, EntryPoint: p.EntryPoint,
 			Description: p.Description, Parameters: p.Parameters})
 	}
+	if err := catalog.CheckVersion(&pv); err != nil {
+		return nil, err
+	}
 	resp, err := c.apply(ctx, fsm.ProjectDeployType, &fsm.ProjectDeployRequest{Time: c.now(), Version: pv, Keep: c.cfg.KeepVersions})
 	if err != nil {
 		return nil, err
@@ -351,6 +357,9 @@ func (c *Catalog) SetValue(ctx context.Context, folder, name string, req *api.Se
 	case (req.Value == nil) == (req.Variable == ""):
 		return invalidf("give exactly one of a value and a variable reference")
 	case req.Value != nil:
+		if err := catalog.CheckValue("value of parameter "+d.Name, *req.Value, false); err != nil {
+			return err
+		}
 		cv, err := pkgspec.Canonical(d.Type, *req.Value)
 		if err != nil {
 			shown := fmt.Sprintf("%q", *req.Value)
@@ -381,6 +390,11 @@ func (c *Catalog) SetReference(ctx context.Context, folder, name, env string, re
 	if err := catalog.ValidateObjectName("environment", ref.Name); err != nil {
 		return err
 	}
+	if ref.Folder != "" {
+		if err := catalog.ValidateObjectName("folder", ref.Folder); err != nil {
+			return err
+		}
+	}
 	_, err := c.apply(ctx, fsm.ProjectEnvRefType, &fsm.ProjectEnvRefRequest{Time: c.now(), Folder: folder, Project: name, Ref: ref, Remove: remove})
 	return err
 }
@@ -388,6 +402,9 @@ func (c *Catalog) SetReference(ctx context.Context, folder, name, env string, re
 // CreateEnvironment creates an environment.
 func (c *Catalog) CreateEnvironment(ctx context.Context, folder, name, description string) error {
 	if err := catalog.ValidateObjectName("environment", name); err != nil {
+		return err
+	}
+	if err := catalog.CheckDescription("environment", description); err != nil {
 		return err
 	}
 	_, err := c.apply(ctx, fsm.EnvironmentCreateType, &fsm.EnvironmentCreateRequest{Time: c.now(), Folder: folder, Name: name, Description: description})
@@ -415,6 +432,9 @@ func (c *Catalog) Environment(folder, name string) (e *catalog.Environment, err 
 func (c *Catalog) SetVariable(ctx context.Context, folder, env, name string, req *api.VariableRequest, remove bool) error {
 	v := catalog.Variable{Name: name, Type: req.Type, Value: req.Value, Description: req.Description}
 	if !remove {
+		if err := catalog.CheckValue("value of variable "+name, req.Value, false); err != nil {
+			return err
+		}
 		checked, err := catalog.ValidateVariable(v)
 		if err != nil {
 			if req.Sensitive {
@@ -535,7 +555,10 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	}
 	defer tmp.Close()
 	if err := tmp.Restore(r); err != nil {
-		return invalidf("not a scaleout snapshot: %v", err)
+		if errors.Is(err, catalog.ErrInvalid) {
+			return err // names what is wrong: size, checksum, format
+		}
+		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	var buf bytes.Buffer
 	sn, err := tmp.Snapshot()

@@ -325,6 +325,7 @@ func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs [
 	if err := m.requireLeader(); err != nil {
 		return err
 	}
+	catalog.ClipEvents(evs) // bytes per event: cut here, so the command stays small
 	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs}); err != nil {
 		return err
 	}
@@ -337,6 +338,8 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	if err := m.requireLeader(); err != nil {
 		return err
 	}
+	catalog.ClipEvents(evs)
+	r.Message = catalog.ClipMessage(r.Message)
 	switch catalog.Status(r.Status) {
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
 		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs})

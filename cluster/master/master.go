@@ -372,6 +372,21 @@ func (m *Master) Leader() (service.LeaderStatus, error) {
 	return out, nil
 }
 
+// Health returns nil while this server's FSM applies the log, or an error
+// (catalog.ErrStorage) naming the failure of its store. Worker-only agents
+// have no store and are always healthy.
+func (m *Master) Health() error {
+	if m.fsm == nil {
+		return nil
+	}
+	h := m.fsm.Health()
+	if h.Err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w since %s (%d retries): %v; this server applies nothing and refuses writes until it recovers",
+		catalog.ErrStorage, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
+}
+
 // Changed returns a channel closed at the next applied change.
 func (m *Master) Changed() <-chan struct{} { return m.fsm.Changed() }
 
@@ -409,6 +424,9 @@ func (m *Master) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, calle
 // spec is coalesced with concurrent submissions; several (a bulk
 // submission) are proposed on their own and created all or none.
 func (m *Master) Create(ctx context.Context, specs []catalog.ExecutionSpec, caller string) ([]uint64, error) {
+	if err := catalog.CheckCaller(caller); err != nil {
+		return nil, err
+	}
 	for i := range specs {
 		if specs[i].MaxEvents == 0 {
 			specs[i].MaxEvents = m.cfg.MaxEvents
@@ -445,6 +463,12 @@ func (m *Master) inlineSpec(req *api.SubmitRequest) (catalog.ExecutionSpec, erro
 	}
 	if req.Retries < 0 {
 		return catalog.ExecutionSpec{}, fmt.Errorf("retries must not be negative (got %d)", req.Retries)
+	}
+	// The sizes first: nothing large is parsed or resolved for nothing.
+	probe := catalog.ExecutionSpec{PackageName: "-", PackageFile: req.File, Source: req.Package, Params: req.Params,
+		TargetWorkers: req.Workers, TargetLabels: req.Labels}
+	if err := probe.Check(); err != nil {
+		return catalog.ExecutionSpec{}, err
 	}
 	file := req.File
 	if file == "" {
@@ -520,11 +544,8 @@ func (m *Master) Stop(ctx context.Context, id uint64, caller string) (catalog.St
 
 // RegisterWorker registers a worker.
 func (m *Master) RegisterWorker(ctx context.Context, w *catalog.Worker) error {
-	if w.ID == "" {
-		return invalid(errors.New("worker id is empty"))
-	}
-	if w.MaxTasks <= 0 {
-		return invalid(fmt.Errorf("worker %s: max tasks must be positive", w.ID))
+	if err := catalog.CheckWorker(w); err != nil {
+		return err
 	}
 	_, err := m.apply(ctx, fsm.WorkerRegisterType, &fsm.WorkerRegisterRequest{Time: m.now(), Worker: *w})
 	return err

@@ -83,6 +83,11 @@ func runAgent(ctx context.Context, f *config.Flags) error {
 		cfg.DataDir = tmp
 		defer os.RemoveAll(tmp)
 	}
+	// Create the data dir before anything is written into it (the dev key
+	// is written before the agent starts); non-dev agents did this later.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return exitf(exitFailed, "create data dir: %v", err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return exitf(exitFailed, "find own executable for package processes: %v", err)
