@@ -47,8 +47,9 @@ const (
 	EventDiagnostic = "diagnostic"
 )
 
-// MaxMessage is the largest Message of an output event, in bytes. Longer
-// lines are split into several events.
+// MaxMessage is the longest output line an event carries whole, in bytes.
+// A longer line is cut: its event holds the first MaxMessage bytes and
+// CutMarker, and the rest of the line is dropped (pump).
 const MaxMessage = 64 << 10
 
 // Event is one thing that happened while running a package.

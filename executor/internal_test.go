@@ -28,10 +28,12 @@ func TestPump(t *testing.T) {
 		{"crlf", "a\r\nb\r\n", []string{"a", "b"}},
 		{"lone cr kept", "a\rb\n", []string{"a\rb"}},
 		{"exactly MaxMessage", long + "\nz\n", []string{long, "z"}},
+		{"exactly MaxMessage crlf", long + "\r\nz\n", []string{long, "z"}},
 		{"MaxMessage without newline", long, []string{long}},
-		{"one over", long + "y\n", []string{long, "y"}},
-		{"two chunks and rest", long + long + "tail\n", []string{long, long, "tail"}},
-		{"split then empty line", long + "\n\n", []string{long, ""}},
+		{"one over", long + "y\n", []string{long + CutMarker}},
+		{"long line cut, rest dropped", long + long + long + "tail\nnext\n", []string{long + CutMarker, "next"}},
+		{"cut then empty line", long + "y\n\n", []string{long + CutMarker, ""}},
+		{"cut at a character boundary", strings.Repeat("x", MaxMessage-1) + "é\n", []string{strings.Repeat("x", MaxMessage-1) + CutMarker}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
