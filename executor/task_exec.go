@@ -250,7 +250,7 @@ const CutMarker = " [line cut: over 65536 bytes]"
 func (r *runner) pump(wg *sync.WaitGroup, f io.Reader, typ, task string, capture *capBuf) {
 	defer wg.Done()
 	br := bufio.NewReaderSize(f, MaxMessage+2) // a line of MaxMessage bytes and its CRLF fit
-	cut := false // the current line was over MaxMessage and its first part sent
+	cut := false                               // the current line was over MaxMessage and its first part sent
 	for {
 		chunk, err := br.ReadSlice('\n')
 		full := errors.Is(err, bufio.ErrBufferFull)
