@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +18,8 @@ import (
 
 // ErrNoLog means the worker does not have the log of an attempt: it did not
 // run it, or the log was removed to keep the newest ones (Config.KeepLogs).
-var ErrNoLog = errors.New("no log of this attempt on this worker")
+// It matches fs.ErrNotExist, which is what the API handler looks for.
+var ErrNoLog = fmt.Errorf("no log of this attempt on this worker: %w", fs.ErrNotExist)
 
 // maxChildLine is the longest line the worker reads from a child whole. The
 // child's messages are far shorter (an event's message is at most
