@@ -443,6 +443,11 @@ func (a *attempt) flush() bool {
 }
 
 func (a *attempt) report(rep *api.ResultReport) {
+	// The log is complete once the result is known: whoever reads the
+	// result may read the log at once.
+	if a.log != nil {
+		a.log.close()
+	}
 	a.mu.Lock()
 	rep.Events = a.buf
 	a.buf, a.bufBytes = nil, 0
