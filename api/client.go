@@ -282,6 +282,14 @@ func (e *Executions) ReportResult(ctx context.Context, id uint64, attempt int, r
 	return e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/attempts/%d/result", id, attempt), nil, r, nil)
 }
 
+// AttemptLog writes the log of attempt n of execution id to w: every event
+// of the attempt, also those beyond the event cap, as text lines. Only the
+// agent whose worker ran the attempt has it (404 elsewhere), and only while
+// it keeps it.
+func (e *Executions) AttemptLog(ctx context.Context, id uint64, attempt int, w io.Writer) error {
+	return e.c.doRaw(ctx, http.MethodGet, fmt.Sprintf("/v1/executions/%d/attempts/%d/log", id, attempt), nil, nil, w)
+}
+
 // Workers returns the worker endpoints.
 func (c *Client) Workers() *Workers { return &Workers{c} }
 

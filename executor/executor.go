@@ -47,8 +47,10 @@ const (
 	EventDiagnostic = "diagnostic"
 )
 
-// MaxMessage is the largest Message of an output event, in bytes. Longer
-// lines are split into several events.
+// MaxMessage is the longest output line an event carries whole, in bytes
+// (the catalog's limit per event message). A longer line is cut: its event
+// holds the line's first bytes and CutMarker, MaxMessage bytes in all, and
+// the rest of the line is dropped (pump).
 const MaxMessage = 64 << 10
 
 // Event is one thing that happened while running a package.

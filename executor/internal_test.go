@@ -16,6 +16,7 @@ import (
 
 func TestPump(t *testing.T) {
 	long := strings.Repeat("x", MaxMessage)
+	kept := strings.Repeat("x", MaxMessage-len(CutMarker)) // what a cut line keeps, before the marker
 	tests := []struct {
 		name string
 		in   string
@@ -28,10 +29,12 @@ func TestPump(t *testing.T) {
 		{"crlf", "a\r\nb\r\n", []string{"a", "b"}},
 		{"lone cr kept", "a\rb\n", []string{"a\rb"}},
 		{"exactly MaxMessage", long + "\nz\n", []string{long, "z"}},
+		{"exactly MaxMessage crlf", long + "\r\nz\n", []string{long, "z"}},
 		{"MaxMessage without newline", long, []string{long}},
-		{"one over", long + "y\n", []string{long, "y"}},
-		{"two chunks and rest", long + long + "tail\n", []string{long, long, "tail"}},
-		{"split then empty line", long + "\n\n", []string{long, ""}},
+		{"one over", long + "y\n", []string{kept + CutMarker}},
+		{"long line cut, rest dropped", long + long + long + "tail\nnext\n", []string{kept + CutMarker, "next"}},
+		{"cut then empty line", long + "y\n\n", []string{kept + CutMarker, ""}},
+		{"cut at a character boundary", strings.Repeat("x", MaxMessage-len(CutMarker)-1) + "é" + long + "\n", []string{strings.Repeat("x", MaxMessage-len(CutMarker)-1) + CutMarker}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

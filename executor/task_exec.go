@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // drainTimeout (runner.drainTimeout outside tests) bounds the wait for a task's output pipes to close after its
@@ -124,15 +125,15 @@ type capBuf struct {
 	over bool
 }
 
-func (c *capBuf) line(s string) {
+// write appends p (part of a line, or its newline).
+func (c *capBuf) write(p []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.b.Len()+len(s)+1 > maxCapture {
+	if c.over || c.b.Len()+len(p) > maxCapture {
 		c.over = true
 		return
 	}
-	c.b.WriteString(s)
-	c.b.WriteByte('\n')
+	c.b.Write(p)
 }
 
 func (c *capBuf) String() string {
@@ -236,32 +237,65 @@ wait:
 	return stateSucceeded, "", code
 }
 
-// pump turns each line read from f into an event of type typ. Lines longer
-// than MaxMessage become several events.
-// Lines also go to capture, if not nil.
+// CutMarker ends the message of an output line that was longer than
+// MaxMessage: the event keeps the line's first bytes (cut at a character
+// boundary) so that with the marker it is at most MaxMessage bytes, the
+// catalog's limit per event message, and the rest of the line is read and
+// dropped.
+const CutMarker = " [line cut: over 65536 bytes]"
+
+// pump turns each line read from f into an event of type typ, reading in
+// chunks of at most MaxMessage bytes so that no line is ever held whole: a
+// longer line becomes one event of its first bytes followed by CutMarker
+// (MaxMessage bytes in all), and the rest of it is dropped. The full output still goes to
+// capture, if not nil (which has its own limit).
 func (r *runner) pump(wg *sync.WaitGroup, f io.Reader, typ, task string, capture *capBuf) {
 	defer wg.Done()
-	br := bufio.NewReaderSize(f, MaxMessage)
-	split := false // the previous event was a MaxMessage chunk of a longer line
+	br := bufio.NewReaderSize(f, MaxMessage+2) // a line of MaxMessage bytes and its CRLF fit
+	cut := false                               // the current line was over MaxMessage and its first part sent
 	for {
-		line, err := br.ReadSlice('\n')
+		chunk, err := br.ReadSlice('\n')
 		full := errors.Is(err, bufio.ErrBufferFull)
-		if !full {
-			line = bytes.TrimSuffix(line, []byte("\n"))
+		if capture != nil && len(chunk) > 0 {
+			capture.write(chunk)
+		}
+		switch {
+		case full && !cut:
+			cut = true
+			r.emit(typ, task, string(truncUTF8(chunk[:MaxMessage-len(CutMarker)]))+CutMarker)
+		case full:
+			// the middle of a cut line: dropped
+		case cut:
+			cut = false // the end of a cut line: dropped
+		case len(chunk) > 0 || err == nil:
+			line := bytes.TrimSuffix(chunk, []byte("\n"))
 			line = bytes.TrimSuffix(line, []byte("\r"))
-		}
-		// An empty rest after a split line is just its newline.
-		if len(line) > 0 || (err == nil && !split) {
-			r.emit(typ, task, string(line))
-			if capture != nil {
-				capture.line(string(line))
+			if len(line) > MaxMessage {
+				r.emit(typ, task, string(truncUTF8(line[:MaxMessage-len(CutMarker)]))+CutMarker)
+				break
 			}
+			r.emit(typ, task, string(line))
 		}
-		split = full
 		if err != nil && !full {
+			if capture != nil && len(chunk) > 0 && chunk[len(chunk)-1] != '\n' {
+				capture.write([]byte{'\n'})
+			}
 			return // io.EOF, or the pipe was closed after drainTimeout
 		}
 	}
+}
+
+// truncUTF8 drops an incomplete UTF-8 sequence at the end of b.
+func truncUTF8(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			return b
+		}
+	}
+	return b
 }
 
 // lookPath finds file in the PATH of env (the last PATH entry wins, as in

@@ -2,6 +2,7 @@ package pkgspec
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ type exprRef struct {
 	where    string
 	src      string
 	template bool
+	boolean  bool // a condition: its value must be able to be a bool
 	scope    *scope
 	// refs, when set, are the references of an expression compiled
 	// elsewhere (data flow row expressions); src is not compiled again.
@@ -41,6 +43,11 @@ func (p *parser) expr(line int, where, s string) {
 	p.exprs = append(p.exprs, exprRef{line: line, where: where, src: s, scope: p.scope})
 }
 
+// boolExpr records a condition (when:, a loop's condition).
+func (p *parser) boolExpr(line int, where, s string) {
+	p.exprs = append(p.exprs, exprRef{line: line, where: where, src: s, scope: p.scope, boolean: true})
+}
+
 // target records a variable a task assigns.
 func (p *parser) target(line int, where, name string) {
 	p.targets = append(p.targets, targetRef{line: line, where: where, name: name, scope: p.scope})
@@ -65,6 +72,9 @@ func (p *parser) checkRefs(pkg *Package) {
 			if err != nil {
 				p.addf(r.line, "%s: %v", r.where, err)
 				continue
+			}
+			if t := e.Type(); r.boolean && t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+				p.addf(r.line, "%s: expression %q gives %s, not a boolean (true or false)", r.where, r.src, t)
 			}
 			exprs = []*Expr{e}
 		}
@@ -174,6 +184,10 @@ func (p *parser) intList(n *yaml.Node, what string) []int {
 		i, err := strconv.Atoi(it.Value)
 		if it.Kind != yaml.ScalarNode || err != nil {
 			p.addf(it.Line, "%s must be a list of integers", what)
+			return nil
+		}
+		if i < 0 || i > MaxExitCode {
+			p.addf(it.Line, "%s entry %d is not an exit code (0-%d)", what, i, MaxExitCode)
 			return nil
 		}
 		out = append(out, i)

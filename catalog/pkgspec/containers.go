@@ -240,7 +240,7 @@ func (p *parser) decodeFor(t *Task, _, n *yaml.Node) {
 		case "step":
 			p.varHooks = append(p.varHooks, func() { f.Step = p.assignments(v, what+" step", false) })
 		case "condition":
-			f.Condition = p.exprStr(v, what+" condition")
+			f.Condition = p.boolExprStr(v, what+" condition")
 		}
 	})
 	if f.Condition == "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -97,6 +98,16 @@ func compileExpr(src string, offset int) (*Expr, error) {
 		return nil, &ExprError{Src: src, Offset: offset, Column: c.col, Msg: c.err}
 	}
 	return &Expr{Src: src, prog: prog, Refs: c.refs}, nil
+}
+
+// Type returns the static type of the expression's value, as far as the
+// compiler knows it (an interface type when it depends on run-time values),
+// or nil.
+func (e *Expr) Type() reflect.Type {
+	if e.prog == nil {
+		return nil
+	}
+	return e.prog.Node().Type()
 }
 
 // Eval runs the expression against env, a map with the keys in Roots.

@@ -2,6 +2,7 @@ package pkgspec
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,10 +30,22 @@ func ParseFile(path string) (*Package, error) {
 // messages. On failure the error is a *ValidationError listing every problem
 // found, each with its line where one is known.
 func Parse(file string, src []byte) (*Package, error) {
-	p := &parser{file: file, kinds: defaultKinds}
+	return ParseContext(context.Background(), file, src)
+}
+
+// ParseContext is Parse that gives up when ctx ends, with ctx's error. The
+// work of a parse is bounded anyway (MaxPackageBytes, MaxNodes, MaxTasks).
+func ParseContext(ctx context.Context, file string, src []byte) (*Package, error) {
+	p := &parser{file: file, kinds: defaultKinds, ctx: ctx}
 	pkg := p.parse(src)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", file, err)
+	}
 	if len(p.problems) > 0 {
 		slices.SortStableFunc(p.problems, func(a, b Problem) int { return a.Line - b.Line })
+		if p.dropped > 0 {
+			p.problems = append(p.problems, Problem{File: p.file, Msg: fmt.Sprintf("... and %d more problems (only the first %d are listed)", p.dropped, MaxProblems)})
+		}
 		return nil, &ValidationError{Problems: p.problems}
 	}
 	return pkg, nil
@@ -81,9 +94,18 @@ type parser struct {
 	lists [][]*Task
 	// varHooks run once the current container's variables are declared.
 	varHooks []func()
+	// ctx ends the parse early (the request is gone); taskCount counts
+	// the tasks decoded, against MaxTasks.
+	ctx       context.Context
+	taskCount int
+	dropped   int // problems beyond MaxProblems, counted only
 }
 
 func (p *parser) addf(line int, format string, args ...any) {
+	if len(p.problems) >= MaxProblems {
+		p.dropped++
+		return
+	}
 	p.problems = append(p.problems, Problem{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -109,10 +131,21 @@ func (p *parser) yamlError(err error) {
 }
 
 func (p *parser) parse(src []byte) *Package {
+	if len(src) > MaxPackageBytes {
+		p.addf(0, "package file is %d bytes, over the limit of %d", len(src), MaxPackageBytes)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		p.yamlError(err)
+		return nil
+	}
+	if n, line := expandedNodes(&doc, MaxNodes); n > MaxNodes {
+		p.addf(line, "package expands to more than %d YAML nodes (the limit; aliases count each time they are used)", MaxNodes)
+		return nil
+	}
+	if p.done() {
 		return nil
 	}
 	var extra yaml.Node
@@ -296,6 +329,13 @@ func (p *parser) tplStr(n *yaml.Node, what string) string {
 func (p *parser) exprStr(n *yaml.Node, what string) string {
 	s := p.str(n, what)
 	p.expr(n.Line, what, s)
+	return s
+}
+
+// boolExprStr is exprStr for a condition.
+func (p *parser) boolExprStr(n *yaml.Node, what string) string {
+	s := p.str(n, what)
+	p.boolExpr(n.Line, what, s)
 	return s
 }
 

@@ -14,8 +14,17 @@ func (p *parser) tasks(n *yaml.Node) []*Task {
 	if !p.holds(n, yaml.SequenceNode, "tasks must be a list of tasks") {
 		return nil
 	}
-	tasks := make([]*Task, 0, len(n.Content))
+	tasks := make([]*Task, 0, min(len(n.Content), MaxTasks))
 	for i, item := range n.Content {
+		if p.taskCount++; p.taskCount > MaxTasks {
+			if p.taskCount == MaxTasks+1 {
+				p.addf(item.Line, "package has more than %d tasks (the limit, counting the tasks of containers)", MaxTasks)
+			}
+			break
+		}
+		if p.done() {
+			break
+		}
 		if t := p.task(i+1, deref(item)); t != nil {
 			tasks = append(tasks, t)
 		}
@@ -70,7 +79,7 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 				p.addf(v.Line, "%s join must be %q or %q, not %q", what, JoinAnd, JoinOr, t.Join)
 			}
 		case "when":
-			t.When = p.exprStr(v, what+" when")
+			t.When = p.boolExprStr(v, what+" when")
 		case "timeout":
 			t.Timeout = p.duration(v, what+" timeout")
 		case "retries":
@@ -154,7 +163,7 @@ func (p *parser) after(n *yaml.Node, what, self string) ([]string, []*Constraint
 					}
 				case "when":
 					c.When = p.str(v, what+" after when")
-					p.expr(v.Line, fmt.Sprintf("%s after %q when", what, c.Task), c.When)
+					p.boolExpr(v.Line, fmt.Sprintf("%s after %q when", what, c.Task), c.When)
 				}
 			})
 			if c.Task == "" {

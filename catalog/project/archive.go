@@ -26,6 +26,15 @@ const PackagesDir = "packages"
 // ErrTooLarge means an archive or its content is over the size limit.
 var ErrTooLarge = errors.New("project archive too large")
 
+// Limits of an archive's content, whatever limit the caller passes.
+const (
+	// MaxEntries is the most entries (files and directories) of an archive.
+	MaxEntries = 10_000
+	// MaxUnpackedBytes caps the unpacked content when the caller gives no
+	// limit (0).
+	MaxUnpackedBytes = 1 << 30
+)
+
 // Hash returns the hex SHA-256 of data, the content hash of an archive.
 func Hash(data []byte) string {
 	sum := sha256.Sum256(data)
@@ -109,15 +118,22 @@ func Pack(dir string, limit int64) ([]byte, error) {
 
 // walk calls fn for every regular file of an archive, with a clean relative
 // slash path. Paths that escape the root, links and special entries are
-// errors. limit caps the total unpacked size (0: no limit).
+// errors, and so is a path that comes twice (as a file or a directory) or
+// lies under a file: such an archive could be stored but not unpacked.
+// limit caps the total unpacked size (0: MaxUnpackedBytes); the number of
+// entries is capped at MaxEntries.
 func walk(r io.Reader, limit int64, fn func(name string, mode int64, r io.Reader) error, dir func(name string) error) error {
+	if limit <= 0 || limit > MaxUnpackedBytes {
+		limit = MaxUnpackedBytes
+	}
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("not a project archive (gzip): %w", err)
 	}
 	tr := tar.NewReader(gz)
 	var total int64
-	for {
+	seen := map[string]byte{} // 'f' file, 'd' directory
+	for n := 1; ; n++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -125,9 +141,15 @@ func walk(r io.Reader, limit int64, fn func(name string, mode int64, r io.Reader
 		if err != nil {
 			return fmt.Errorf("read project archive: %w", err)
 		}
+		if n > MaxEntries {
+			return fmt.Errorf("%w: more than %d entries", ErrTooLarge, MaxEntries)
+		}
 		name := path.Clean(strings.TrimSuffix(hdr.Name, "/"))
 		if name == "." || strings.HasPrefix(name, "../") || name == ".." || path.IsAbs(name) {
 			return fmt.Errorf("project archive entry %q escapes the project directory", hdr.Name)
+		}
+		if err := checkEntry(seen, name, hdr.Typeflag == tar.TypeDir); err != nil {
+			return err
 		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
@@ -148,6 +170,29 @@ func walk(r io.Reader, limit int64, fn func(name string, mode int64, r io.Reader
 			return fmt.Errorf("project archive entry %q is not a regular file or directory", hdr.Name)
 		}
 	}
+}
+
+// checkEntry records name (a directory when isDir) in seen and refuses a
+// second entry of the same path, unless both are directories, and a path
+// under a file.
+func checkEntry(seen map[string]byte, name string, isDir bool) error {
+	kind := byte('f')
+	if isDir {
+		kind = 'd'
+	}
+	if prev, ok := seen[name]; ok && (prev == 'f' || kind == 'f') {
+		return fmt.Errorf("project archive has the path %q twice", name)
+	}
+	for p := path.Dir(name); p != "."; p = path.Dir(p) {
+		if seen[p] == 'f' {
+			return fmt.Errorf("project archive entry %q lies under the file %q", name, p)
+		}
+	}
+	for p := path.Dir(name); p != "."; p = path.Dir(p) {
+		seen[p] = 'd' // implied by the entry
+	}
+	seen[name] = kind
+	return nil
 }
 
 // ReadFiles returns the content of every file of an archive by path.

@@ -1,7 +1,6 @@
 package project
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path"
@@ -11,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
-	"go.yaml.in/yaml/v3"
 )
 
 // Package is one validated package of a project.
@@ -78,15 +76,14 @@ func Load(files map[string][]byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%s is missing at the root of the project", ManifestFile)
 	}
 	m := &Manifest{}
-	var yp yamlProject
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(&yp); err != nil {
-		return nil, fmt.Errorf("%s: %v", ManifestFile, err)
+	// A broken project.yaml does not hide the problems of the packages.
+	yp, lines, err := decodeManifest(src)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	m.Name, m.Description = yp.Name, yp.Description
 	if err := pkgspec.ValidateName(yp.Name); err != nil {
-		errs = append(errs, fmt.Errorf("%s: project name %q: %v", ManifestFile, yp.Name, err))
+		errs = append(errs, fmt.Errorf("%s: project name %q: %v", lines.at("name"), yp.Name, err))
 	}
 	for _, name := range sortedKeys(yp.Parameters) {
 		p := yp.Parameters[name]
@@ -95,34 +92,34 @@ func Load(files map[string][]byte) (*Manifest, error) {
 			pr.Type = pkgspec.TypeString
 		}
 		if err := pkgspec.ValidateParamName(name); err != nil {
-			errs = append(errs, fmt.Errorf("%s: project parameter %q: %v", ManifestFile, name, err))
+			errs = append(errs, fmt.Errorf("%s: project parameter %q: %v", lines.at("parameters", name), name, err))
 		}
 		if !slices.Contains(pkgspec.Types, pr.Type) {
-			errs = append(errs, fmt.Errorf("%s: project parameter %q has unknown type %q (want one of: %s)", ManifestFile, name, pr.Type, strings.Join(pkgspec.Types, ", ")))
+			errs = append(errs, fmt.Errorf("%s: project parameter %q has unknown type %q (want one of: %s)", lines.at("parameters", name), name, pr.Type, strings.Join(pkgspec.Types, ", ")))
 		} else if p.Default != nil {
 			if p.Required {
-				errs = append(errs, fmt.Errorf("%s: project parameter %q is required and has a default (choose one)", ManifestFile, name))
+				errs = append(errs, fmt.Errorf("%s: project parameter %q is required and has a default (choose one)", lines.at("parameters", name), name))
 			}
 			c, err := pkgspec.Canonical(pr.Type, *p.Default)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: project parameter %q default %q does not match type %s: %v", ManifestFile, name, *p.Default, pr.Type, err))
+				errs = append(errs, fmt.Errorf("%s: project parameter %q default %q does not match type %s: %v", lines.at("parameters", name), name, *p.Default, pr.Type, err))
 			}
 			pr.Default = &c
 		}
 		if p.Sensitive && p.Default != nil {
-			errs = append(errs, fmt.Errorf("%s: "+sensitiveDefault, ManifestFile, name))
+			errs = append(errs, fmt.Errorf("%s: "+sensitiveDefault, lines.at("parameters", name), name))
 		}
 		m.Parameters = append(m.Parameters, pr)
 	}
 	for _, name := range sortedKeys(yp.Connections) {
 		c := yp.Connections[name]
 		if err := pkgspec.ValidateName(name); err != nil {
-			errs = append(errs, fmt.Errorf("%s: connection %q: %v", ManifestFile, name, err))
+			errs = append(errs, fmt.Errorf("%s: connection %q: %v", lines.at("connections", name), name, err))
 		}
 		for _, k := range sortedKeys(c.Properties) {
 			for _, ref := range projectRef.FindAllStringSubmatch(c.Properties[k], -1) {
 				if _, ok := yp.Parameters[ref[1]]; !ok {
-					errs = append(errs, fmt.Errorf("%s: connection %q property %s refers to ${project.%s}, which the project does not declare", ManifestFile, name, k, ref[1]))
+					errs = append(errs, fmt.Errorf("%s: connection %q property %s refers to ${project.%s}, which the project does not declare", lines.at("connections", name), name, k, ref[1]))
 				}
 			}
 		}

@@ -59,7 +59,7 @@ func TestLoad_Errors(t *testing.T) {
 	}{
 		{"no manifest", map[string]string{"packages/p.yaml": pkg}, "project.yaml is missing"},
 		{"bad name", map[string]string{"project.yaml": "name: 'a|b'\n", "packages/p.yaml": pkg}, `project name "a|b"`},
-		{"unknown field", map[string]string{"project.yaml": "name: x\nfoo: 1\n", "packages/p.yaml": pkg}, "field foo not found"},
+		{"unknown field", map[string]string{"project.yaml": "name: x\nfoo: 1\n", "packages/p.yaml": pkg}, "project.yaml:2: unknown field \"foo\" in project.yaml"},
 		{"no packages", map[string]string{"project.yaml": "name: x\n"}, "no packages"},
 		{"bad param type", map[string]string{"project.yaml": "name: x\nparameters:\n  n: {type: integer}\n", "packages/p.yaml": pkg}, "unknown type"},
 		{"bad param name", map[string]string{"project.yaml": "name: x\nparameters:\n  1n: {default: a}\n", "packages/p.yaml": pkg}, `parameter "1n"`},

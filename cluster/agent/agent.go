@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -162,6 +165,9 @@ type Agent struct {
 	master  *master.Master
 	catalog *master.Catalog // nil on worker-only agents
 	worker  *worker.Worker
+	// logs is the worker once started, for the attempt-log route (the API
+	// starts before the worker).
+	logs    atomic.Pointer[worker.Worker]
 	httpSrv *http.Server
 	apiURL  string
 
@@ -364,7 +370,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = a.cfg.MaxBodyBytes
 	scfg.Logger = a.logger
-	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Workers: a.master}
+	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Workers: workerService{a.master, a}}
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator = a.catalog, a.catalog
 	}
@@ -414,6 +420,7 @@ func (a *Agent) startWorker() error {
 		return err
 	}
 	a.worker = w
+	a.logs.Store(w)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { defer close(a.workerDone); w.Run(ctx) }()
 	// Running attempts are stopped and reported as interrupted before
@@ -492,3 +499,21 @@ func (a *Agent) Crash() {
 // interrupted, then the master, the catalog, the API and the cluster stop.
 // It may be called more than once.
 func (a *Agent) Shutdown() { a.stops.run() }
+
+// workerService is the master's side of the worker protocol plus the
+// attempt logs this agent's own worker keeps (served by the agent that ran
+// the attempt: they never enter Raft).
+type workerService struct {
+	*master.Master
+	a *Agent
+}
+
+// AttemptLog opens the log of attempt n of execution id kept by this
+// agent's worker.
+func (s workerService) AttemptLog(id uint64, attempt int) (io.ReadCloser, int64, error) {
+	w := s.a.logs.Load()
+	if w == nil {
+		return nil, 0, fmt.Errorf("attempt %d of execution %d: the worker has not started: %w", attempt, id, fs.ErrNotExist)
+	}
+	return w.AttemptLog(id, attempt)
+}

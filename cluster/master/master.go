@@ -393,7 +393,7 @@ func (m *Master) Changed() <-chan struct{} { return m.fsm.Changed() }
 // Submit validates an inline package and its parameter values and creates
 // an execution. Nothing is written when validation fails.
 func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
-	spec, err := m.inlineSpec(req)
+	spec, err := m.inlineSpec(ctx, req)
 	if err != nil {
 		return 0, invalid(err)
 	}
@@ -410,7 +410,7 @@ func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller stri
 func (m *Master) SubmitBulk(ctx context.Context, reqs []api.SubmitRequest, caller string) ([]uint64, error) {
 	specs := make([]catalog.ExecutionSpec, 0, len(reqs))
 	for i := range reqs {
-		s, err := m.inlineSpec(&reqs[i])
+		s, err := m.inlineSpec(ctx, &reqs[i])
 		if err != nil {
 			return nil, invalid(fmt.Errorf("execution %d of the request: %w", i, err))
 		}
@@ -457,7 +457,7 @@ func (m *Master) Create(ctx context.Context, specs []catalog.ExecutionSpec, call
 
 // inlineSpec validates one inline submission (packages come from the parse
 // cache) and resolves it into a spec, sensitive values sealed.
-func (m *Master) inlineSpec(req *api.SubmitRequest) (catalog.ExecutionSpec, error) {
+func (m *Master) inlineSpec(ctx context.Context, req *api.SubmitRequest) (catalog.ExecutionSpec, error) {
 	if req.Package == "" {
 		return catalog.ExecutionSpec{}, errors.New("package is empty")
 	}
@@ -474,7 +474,7 @@ func (m *Master) inlineSpec(req *api.SubmitRequest) (catalog.ExecutionSpec, erro
 	if file == "" {
 		file = "package.yaml"
 	}
-	pkg, err := m.parsed.parse(file, req.Package)
+	pkg, err := m.parsed.parse(ctx, file, req.Package)
 	if err != nil {
 		return catalog.ExecutionSpec{}, err
 	}

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"context"
 	"sync"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
@@ -24,8 +25,9 @@ const (
 	parseCacheMaxBytes = 64 << 10
 )
 
-// parse returns the parsed package, from the cache when it can.
-func (c *parseCache) parse(file, src string) (*pkgspec.Package, error) {
+// parse returns the parsed package, from the cache when it can. Parsing
+// stops when ctx ends (the client went away).
+func (c *parseCache) parse(ctx context.Context, file, src string) (*pkgspec.Package, error) {
 	k := parseKey{file, src}
 	c.mu.Lock()
 	p := c.entries[k]
@@ -33,7 +35,7 @@ func (c *parseCache) parse(file, src string) (*pkgspec.Package, error) {
 	if p != nil {
 		return p, nil
 	}
-	p, err := pkgspec.Parse(file, []byte(src))
+	p, err := pkgspec.ParseContext(ctx, file, []byte(src))
 	if err != nil || len(src) > parseCacheMaxBytes {
 		return p, err
 	}

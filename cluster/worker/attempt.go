@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,14 +34,26 @@ type attempt struct {
 	killTimer   *time.Timer
 	pgids       map[int]bool // task process groups the child announced
 	buf         []api.Event  // events not yet sent
+	bufBytes    int          // message bytes in buf
+	inflight    int          // message bytes of the batch being sent
+	forwarded   int          // events put into buf so far (Config.MaxEvents)
+	room        *sync.Cond   // on mu: signalled when buf was taken or waiting ends
+	log         *attemptLog  // every event, also those beyond MaxEvents
 	result      *ChildResult
 	stdin       io.Closer // closing it asks the child to stop where signals cannot (proc_other.go)
 
 	flushNow chan struct{}
+	quit     chan struct{} // closed by a stop, interrupt, hand-back or drop
+	quitOnce sync.Once
+	firstMsg chan struct{} // closed when the child has written its first line
+	firstOne sync.Once
 }
 
 func newAttempt(w *Worker, t api.Task) *attempt {
-	return &attempt{w: w, task: t, pgids: map[int]bool{}, flushNow: make(chan struct{}, 1)}
+	a := &attempt{w: w, task: t, pgids: map[int]bool{}, flushNow: make(chan struct{}, 1),
+		quit: make(chan struct{}), firstMsg: make(chan struct{})}
+	a.room = sync.NewCond(&a.mu)
+	return a
 }
 
 // ref describes the attempt in a poll.
@@ -53,11 +64,14 @@ func (a *attempt) ref() api.AttemptRef {
 		Stopping: a.stopping || a.interrupted || a.dropped, Ending: a.ending}
 }
 
-// mark sets flags of the attempt under its lock.
+// mark sets flags of the attempt under its lock; each flag ends the
+// attempt, so it also ends a wait for a start slot or for room in buf.
 func (a *attempt) mark(set func()) {
 	a.mu.Lock()
 	set()
+	a.room.Broadcast()
 	a.mu.Unlock()
+	a.quitOnce.Do(func() { close(a.quit) })
 }
 
 // stop asks the child to stop (SIGTERM) and kills it after the grace period.
@@ -117,11 +131,33 @@ func (a *attempt) errorf(format string, args ...any) api.Event {
 	return api.Event{Time: time.Now().UTC(), Type: "error", Message: fmt.Sprintf(format, args...)}
 }
 
+// emit queues an event for the master and writes it to the attempt's log.
+// While MaxBufferedBytes of messages wait to be sent it blocks (the child's
+// output is then not read: backpressure), unless the attempt was dropped or
+// its output has ended. After MaxEvents events only the log gets them.
 func (a *attempt) emit(ev api.Event) {
 	ev.Message = a.mask(ev.Message)
+	if a.log != nil {
+		a.log.write(ev)
+	}
 	a.mu.Lock()
+	for a.bufBytes+a.inflight >= a.w.cfg.MaxBufferedBytes && !a.dropped && !a.ending {
+		a.room.Wait()
+	}
+	switch {
+	case a.forwarded < a.w.cfg.MaxEvents-1:
+	case a.forwarded == a.w.cfg.MaxEvents-1:
+		ev = api.Event{Time: ev.Time, Type: "warning", Message: fmt.Sprintf(
+			"output beyond %d events is kept only in the attempt log on worker %s (GET /v1/executions/%d/attempts/%d/log through that agent)",
+			a.w.cfg.MaxEvents, a.w.cfg.ID, a.task.ID, a.task.Attempt)}
+	default:
+		a.mu.Unlock()
+		return
+	}
+	a.forwarded++
 	a.buf = append(a.buf, ev)
-	full := len(a.buf) >= a.w.cfg.EventBatch
+	a.bufBytes += len(ev.Message) + len(ev.Task) + 64
+	full := len(a.buf) >= a.w.cfg.EventBatch || a.bufBytes >= a.w.cfg.MaxBufferedBytes/4
 	a.mu.Unlock()
 	if full {
 		select {
@@ -134,6 +170,28 @@ func (a *attempt) emit(ev api.Event) {
 func (a *attempt) run(_ context.Context) {
 	t := a.task
 	log := a.w.logger.With("id", t.ID, "attempt", t.Attempt)
+	var err error
+	if a.log, err = openAttemptLog(a.w.cfg.LogDir, t.ID, t.Attempt, a.w.cfg.MaxLogBytes); err != nil {
+		log.Warn("cannot create the attempt log; output beyond the event cap is lost", "error", err)
+	}
+	defer a.w.pruneLogs()
+	defer a.log.close()
+	// Wait for a start slot: the attempt is listed in every poll meanwhile,
+	// so its lease is renewed however many children are being started.
+	select {
+	case a.w.starting <- struct{}{}:
+	case <-a.quit:
+		a.endUnstarted(log)
+		return
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			<-a.w.starting
+		}
+	}
+	defer release()
 	dir := a.w.attemptDir(t)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		a.emit(a.errorf("create work dir: %v", err))
@@ -170,6 +228,12 @@ func (a *attempt) run(_ context.Context) {
 		return
 	}
 	started := time.Now()
+	select {
+	case <-a.quit:
+		a.endUnstarted(log)
+		return
+	default:
+	}
 	a.mu.Lock()
 	err = cmd.Start()
 	if err == nil {
@@ -199,7 +263,17 @@ func (a *attempt) run(_ context.Context) {
 	stopFlush := make(chan struct{})
 	go func() { defer close(flushDone); a.flushLoop(stopFlush) }()
 
-	readers.Wait()
+	// The start slot is held until the child runs (its first line) or 2 s,
+	// so that starts are paced by how fast children really come up.
+	readersDone := make(chan struct{})
+	go func() { readers.Wait(); close(readersDone) }()
+	select {
+	case <-a.firstMsg:
+	case <-readersDone:
+	case <-time.After(2 * time.Second):
+	}
+	release()
+	<-readersDone
 	// The child closed its output, so it has exited or is about to. Kill
 	// whatever it left behind while its pid cannot yet be reused, then reap.
 	a.kill()
@@ -211,6 +285,7 @@ func (a *attempt) run(_ context.Context) {
 	a.mu.Lock()
 	a.ending = true
 	a.reaped = true
+	a.room.Broadcast()
 	if a.killTimer != nil {
 		a.killTimer.Stop()
 	}
@@ -242,19 +317,44 @@ func (a *attempt) run(_ context.Context) {
 	log.Info("attempt ended", "status", rep.Status, "duration", time.Since(started))
 }
 
+// endUnstarted reports an attempt that was stopped, interrupted, handed
+// back or dropped while it waited to start.
+func (a *attempt) endUnstarted(log interface{ Info(string, ...any) }) {
+	a.mu.Lock()
+	a.ending = true
+	stopping, interrupted, handBack, dropped := a.stopping, a.interrupted, a.handBack, a.dropped
+	a.mu.Unlock()
+	rep := &api.ResultReport{}
+	switch {
+	case dropped:
+		log.Info("attempt dropped before it started; not reporting")
+		return
+	case handBack:
+		rep.Status, rep.Message = api.ResultHandedBack, fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)
+	case interrupted:
+		rep.Status, rep.Message = api.ResultInterrupted, fmt.Sprintf("worker %s shut down", a.w.cfg.ID)
+	case stopping:
+		rep.Status, rep.Message = api.StatusCanceled, "stopped on request before it started"
+	}
+	a.report(rep)
+}
+
 func (a *attempt) failStart(err error) {
 	a.emit(a.errorf("start package process: %v", err))
 	a.report(&api.ResultReport{Status: api.StatusFailed, Message: "cannot start package process: " + err.Error()})
 }
 
-func (a *attempt) readMessages(r interface{ Read([]byte) (int, error) }) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
+func (a *attempt) readMessages(r io.Reader) {
+	err := readLines(r, maxChildLine, func(line []byte, cut bool) {
+		a.firstOne.Do(func() { close(a.firstMsg) })
+		if cut {
+			a.emit(a.errorf("a message from the package process was over %d bytes and was dropped", maxChildLine))
+			return
+		}
 		var m Message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		if err := json.Unmarshal(line, &m); err != nil {
 			a.emit(a.errorf("unreadable message from package process: %v", err))
-			continue
+			return
 		}
 		switch {
 		case m.Event != nil:
@@ -272,20 +372,22 @@ func (a *attempt) readMessages(r interface{ Read([]byte) (int, error) }) {
 			a.result = m.Result
 			a.mu.Unlock()
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		a.emit(a.errorf("reading package process output: %v", err))
 	}
 }
 
 // readStderr turns what the child itself writes to stderr (a Go panic, say)
-// into error events.
-func (a *attempt) readStderr(r interface{ Read([]byte) (int, error) }) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		a.emit(a.errorf("package process: %s", sc.Text()))
-	}
+// into error events; lines are cut at executor.MaxMessage bytes.
+func (a *attempt) readStderr(r io.Reader) {
+	_ = readLines(r, executor.MaxMessage, func(line []byte, cut bool) {
+		if cut {
+			a.emit(a.errorf("package process: a line over %d bytes was dropped", executor.MaxMessage))
+			return
+		}
+		a.emit(a.errorf("package process: %s", line))
+	})
 }
 
 func fromExecutorEvent(ev executor.Event) api.Event {
@@ -302,12 +404,20 @@ func (a *attempt) flushLoop(stop <-chan struct{}) {
 // rejected them because the attempt was superseded (the attempt is killed).
 func (a *attempt) flush() bool {
 	a.mu.Lock()
-	batch := a.buf
-	a.buf = nil
+	batch, bytes := a.buf, a.bufBytes
+	a.buf, a.bufBytes, a.inflight = nil, 0, bytes
 	a.mu.Unlock()
 	if len(batch) == 0 {
 		return true
 	}
+	// The batch counts against MaxBufferedBytes until it is delivered, so
+	// that a slow master slows the child down instead of growing memory.
+	defer func() {
+		a.mu.Lock()
+		a.inflight = 0
+		a.room.Broadcast()
+		a.mu.Unlock()
+	}()
 	if err := a.send(func(ctx context.Context) error {
 		return a.w.cfg.Client.Executions().ReportEvents(ctx, a.task.ID, a.task.Attempt, batch)
 	}); err != nil {
@@ -316,19 +426,32 @@ func (a *attempt) flush() bool {
 			a.drop()
 			return false
 		}
+		if isClientError(err) {
+			// Refused (a limit, say): sending it again cannot help, and
+			// holding it would wedge the attempt. The log keeps it.
+			a.w.logger.Error("master refused a batch of events; dropped (the attempt log has them)", "id", a.task.ID, "attempt", a.task.Attempt, "events", len(batch), "error", err)
+			return true
+		}
 		// Could not deliver for a whole lease: keep the events for the
 		// result report.
 		a.mu.Lock()
 		a.buf = append(batch, a.buf...)
+		a.bufBytes += bytes
 		a.mu.Unlock()
 	}
 	return true
 }
 
 func (a *attempt) report(rep *api.ResultReport) {
+	// The log is complete once the result is known: whoever reads the
+	// result may read the log at once.
+	if a.log != nil {
+		a.log.close()
+	}
 	a.mu.Lock()
 	rep.Events = a.buf
-	a.buf = nil
+	a.buf, a.bufBytes = nil, 0
+	a.room.Broadcast()
 	a.mu.Unlock()
 	err := a.send(func(ctx context.Context) error {
 		return a.w.cfg.Client.Executions().ReportResult(ctx, a.task.ID, a.task.Attempt, rep)
@@ -371,4 +494,10 @@ func (a *attempt) mask(s string) string {
 		}
 	}
 	return s
+}
+
+// isClientError reports a 4xx answer: the master refused the request.
+func isClientError(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500
 }

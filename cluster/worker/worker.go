@@ -40,6 +40,27 @@ type Config struct {
 	// at which they are sent at once.
 	EventFlush time.Duration
 	EventBatch int
+	// MaxEvents caps the events of one attempt sent to the master (0:
+	// DefaultMaxEvents); later ones are kept only in the attempt's log,
+	// and one event says so.
+	MaxEvents int
+	// MaxBufferedBytes caps the message bytes of the events an attempt
+	// holds for the master, sent or not (0: 1 MiB). When it is reached, the worker stops
+	// reading the child's output until a batch is sent, which in turn
+	// blocks the child's tasks on their output pipes (backpressure).
+	MaxBufferedBytes int
+	// LogDir holds the attempt logs (empty: WorkDir/logs).
+	LogDir string
+	// MaxLogBytes caps one attempt's log (0: 64 MiB); beyond it the oldest
+	// half is dropped.
+	MaxLogBytes int64
+	// KeepLogs is how many attempt logs are kept (0: 200); older ones are
+	// removed when an attempt ends.
+	KeepLogs int
+	// MaxStarting is how many child processes are being started at once
+	// (0: 4). Leased attempts wait their turn, listed in every poll, so
+	// starting hundreds of children cannot delay the heartbeat.
+	MaxStarting int
 	// Command is the child command line: the agent binary and its hidden
 	// exec subcommand.
 	Command []string
@@ -51,10 +72,21 @@ type Config struct {
 	Logger hclog.Logger
 }
 
+// Defaults of the output and start limits (Config).
+const (
+	DefaultMaxEvents        = 100_000
+	DefaultMaxBufferedBytes = 1 << 20
+	DefaultMaxLogBytes      = 64 << 20
+	DefaultKeepLogs         = 200
+	DefaultMaxStarting      = 4
+)
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MaxTasks: 10, PollWait: 2 * time.Second, LeaseTimeout: 10 * time.Second,
-		KillGrace: 3 * time.Second, EventFlush: 200 * time.Millisecond, EventBatch: 500}
+		KillGrace: 3 * time.Second, EventFlush: 200 * time.Millisecond, EventBatch: 500,
+		MaxEvents: DefaultMaxEvents, MaxBufferedBytes: DefaultMaxBufferedBytes, MaxLogBytes: DefaultMaxLogBytes,
+		KeepLogs: DefaultKeepLogs, MaxStarting: DefaultMaxStarting}
 }
 
 // Validate reports the first problem with c.
@@ -70,6 +102,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("poll wait %s must be shorter than the lease %s", c.PollWait, c.LeaseTimeout)
 	case c.EventBatch <= 0:
 		return errors.New("event batch must be positive")
+	case c.MaxEvents < 0 || c.MaxBufferedBytes < 0 || c.MaxLogBytes < 0 || c.KeepLogs < 0 || c.MaxStarting < 0:
+		return errors.New("worker output and start limits must not be negative")
 	case len(c.Command) == 0:
 		return errors.New("child command is empty")
 	case c.WorkDir == "":
@@ -94,6 +128,9 @@ type Worker struct {
 	draining    bool          // lease nothing new
 	ended       chan struct{} // closed and replaced whenever an attempt ends
 
+	starting chan struct{} // a slot per child being started (MaxStarting)
+	pruneMu  sync.Mutex    // one pruneLogs at a time
+
 	ready     chan struct{} // closed after the first successful poll
 	readyOnce sync.Once
 	wg        sync.WaitGroup
@@ -111,10 +148,26 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	def := DefaultConfig()
+	for _, f := range []struct{ v, d *int }{{&cfg.MaxEvents, &def.MaxEvents}, {&cfg.MaxBufferedBytes, &def.MaxBufferedBytes}, {&cfg.KeepLogs, &def.KeepLogs}, {&cfg.MaxStarting, &def.MaxStarting}} {
+		if *f.v == 0 {
+			*f.v = *f.d
+		}
+	}
+	if cfg.MaxLogBytes == 0 {
+		cfg.MaxLogBytes = def.MaxLogBytes
+	}
+	if cfg.LogDir == "" {
+		cfg.LogDir = filepath.Join(cfg.WorkDir, "logs")
+	}
 	if err := os.MkdirAll(cfg.WorkDir, 0o700); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{})}, nil
+	if err := os.MkdirAll(cfg.LogDir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
+		starting: make(chan struct{}, cfg.MaxStarting)}, nil
 }
 
 // Running returns the number of attempts running.

@@ -37,6 +37,8 @@ type fakeMaster struct {
 	answer  func(n int, req api.PollRequest) (*api.PollResponse, int)
 	results map[string]api.ResultReport
 	events  []api.Event
+	// slowEvents delays every events report (a slow master).
+	slowEvents time.Duration
 }
 
 func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +63,11 @@ func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		json.NewEncoder(w).Encode(resp)
 	case strings.HasSuffix(r.URL.Path, "/events"):
+		if f.slowEvents > 0 {
+			f.mu.Unlock()
+			time.Sleep(f.slowEvents)
+			f.mu.Lock()
+		}
 		var rep api.EventsReport
 		json.NewDecoder(r.Body).Decode(&rep)
 		f.events = append(f.events, rep.Events...)
@@ -88,7 +95,7 @@ func sleepTask(id uint64, marker string) api.Task {
 		Package: "name: sleep\ntasks:\n  - name: nap\n    exec:\n      command: [/bin/sh, -c, 'sleep " + marker + "']\n"}
 }
 
-func startWorker(t *testing.T, f *fakeMaster, lease time.Duration) *Worker {
+func startWorker(t *testing.T, f *fakeMaster, lease time.Duration, opts ...func(*Config)) *Worker {
 	t.Helper()
 	f.results = map[string]api.ResultReport{}
 	ts := httptest.NewServer(f)
@@ -104,6 +111,9 @@ func startWorker(t *testing.T, f *fakeMaster, lease time.Duration) *Worker {
 	cfg.WorkDir = t.TempDir()
 	cfg.Client = client
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})
+	for _, o := range opts {
+		o(&cfg)
+	}
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/catalog/project"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 )
@@ -44,7 +46,7 @@ func runValidate(out io.Writer, target string) error {
 	checked := 0
 	if !fi.IsDir() {
 		checked = 1
-		_, problems = validatePackage(target, nil, nil)
+		_, problems = validatePackage(target, nil, fileConnections(target))
 	} else {
 		checked, problems = validateDir(target)
 	}
@@ -81,11 +83,22 @@ func validatePackage(file string, packages, connections []string) (*pkgspec.Pack
 	case err != nil:
 		return nil, []string{fmt.Sprintf("%s: %v", file, err)}
 	}
+	return pkg, projectUses(file, pkg, packages, connections)
+}
+
+// projectUses checks the connections and packages pkg uses against those
+// of its project (nil: not checked). A package outside a project is given
+// no project connections (an empty list), since run submits it alone.
+func projectUses(file string, pkg *pkgspec.Package, packages, connections []string) []string {
 	var out []string
 	if connections != nil {
 		for _, u := range pkg.ConnectionUses() {
 			if pkg.Connection(u.Connection) == nil && !slices.Contains(connections, u.Connection) {
-				out = append(out, pkgspec.Problem{File: file, Line: u.Line, Msg: fmt.Sprintf("task %q uses connection %q, which neither the package nor project.yaml declares", u.Task, u.Connection)}.String())
+				msg := fmt.Sprintf("task %q uses connection %q, which neither the package nor project.yaml declares", u.Task, u.Connection)
+				if len(connections) == 0 {
+					msg = fmt.Sprintf("task %q uses connection %q, which the package does not declare (connections:)", u.Task, u.Connection)
+				}
+				out = append(out, pkgspec.Problem{File: file, Line: u.Line, Msg: msg}.String())
 			}
 		}
 	}
@@ -103,7 +116,7 @@ func validatePackage(file string, packages, connections []string) (*pkgspec.Pack
 		}
 		walk(pkg.Tasks)
 	}
-	return pkg, out
+	return out
 }
 
 // validateDir checks a project directory, or a directory of packages.
@@ -118,7 +131,7 @@ func validateDir(dir string) (int, []string) {
 		slices.Sort(files)
 		var problems []string
 		for _, f := range files {
-			_, p := validatePackage(f, nil, nil)
+			_, p := validatePackage(f, nil, []string{})
 			problems = append(problems, p...)
 		}
 		if len(files) == 0 {
@@ -126,21 +139,66 @@ func validateDir(dir string) (int, []string) {
 		}
 		return len(files), problems
 	}
-	conns, problems := projectConnections(projFile)
+	conns, _ := projectConnections(projFile)
+	problems := projectProblems(dir)
 	files, _ := filepath.Glob(filepath.Join(dir, "packages", "*.yaml"))
 	slices.Sort(files)
 	names := make([]string, len(files))
 	for i, f := range files {
 		names[i] = strings.TrimSuffix(filepath.Base(f), ".yaml")
 	}
-	if len(files) == 0 {
-		problems = append(problems, filepath.Join(dir, "packages")+": the project has no packages (packages/*.yaml)")
-	}
+	// The package problems are in projectProblems already (deploy's own
+	// check); here only the checks deploy leaves to run time are added.
 	for _, f := range files {
-		_, p := validatePackage(f, names, conns)
-		problems = append(problems, p...)
+		if pkg, err := pkgspec.ParseFile(f); err == nil {
+			problems = append(problems, projectUses(f, pkg, names, conns)...)
+		}
 	}
 	return len(files), problems
+}
+
+// projectProblems checks a project directory exactly as deploy does (pack,
+// read the archive back, load the project) and returns deploy's problems,
+// one per line, with the project's paths made relative to the current
+// directory (dir/packages/x.yaml:3: ...).
+func projectProblems(dir string) []string {
+	data, err := project.Pack(dir, catalog.DefaultMaxArchiveBytes)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	files, err := project.ReadFiles(data, 0)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", dir, err)}
+	}
+	if _, err = project.Load(files); err == nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(line, ":")
+		if _, ok := files[name]; ok {
+			line = filepath.Join(dir, filepath.FromSlash(name)) + line[len(name):]
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// fileConnections returns the connections a single package file may use
+// besides its own: those of its project when it is packages/NAME.yaml of a
+// project directory, else none (run submits it alone).
+func fileConnections(file string) []string {
+	dir := filepath.Dir(file)
+	if filepath.Base(dir) == project.PackagesDir {
+		if _, err := os.Stat(filepath.Join(dir, "..", project.ManifestFile)); err == nil {
+			conns, _ := projectConnections(filepath.Join(dir, "..", project.ManifestFile))
+			return conns
+		}
+	}
+	return []string{}
 }
 
 // projectConnections reads the connection names of project.yaml. The rest

@@ -21,7 +21,7 @@ func TestValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("project.yaml", "name: p\nconnections:\n  shared: {driver: sqlite, database: x.db}\n")
+	write("project.yaml", "name: p\nconnections:\n  shared: {type: sqlite, properties: {database: x.db}}\nparameters:\n  n: {type: int, defualt: 1}\n")
 	write("packages/main.yaml", `name: main
 tasks:
   - {name: a, sql: {connection: shared, statement: SELECT 1}}
@@ -41,6 +41,11 @@ tasks:
 			`main.yaml:4: task "b" uses connection "nowhere", which neither the package nor project.yaml declares`,
 			`main.yaml:5: task "c" runs package "missing", but the project has no packages/missing.yaml`,
 			`other.yaml:3: task "d" when: expression "vars.x +" at character 8: unexpected token EOF`,
+			// what only deploy checked: project.yaml itself, with file:line
+			`project.yaml:5: unknown field "defualt" in a project parameter`,
+		}},
+		{filepath.Join(bad, "packages", "main.yaml"), exitUsage, []string{
+			`main.yaml:4: task "b" uses connection "nowhere", which neither the package nor project.yaml declares`,
 		}},
 		{filepath.Join(bad, "nope"), exitUsage, nil},
 	}

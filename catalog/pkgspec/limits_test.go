@@ -1,0 +1,115 @@
+package pkgspec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// aliasBomb is the classic "billion laughs" in YAML: 831 bytes that expand
+// to 9^9 strings.
+const aliasBomb = `name: bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+tasks: *i
+`
+
+func wantProblem(t *testing.T, err error, sub string) {
+	t.Helper()
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), sub) {
+		t.Fatalf("error = %v, want a validation problem containing %q", err, sub)
+	}
+}
+
+// parseBounded parses src and fails the test if it took longer than d or
+// allocated more than maxAlloc bytes.
+func parseBounded(t *testing.T, src string, d time.Duration, maxAlloc uint64) error {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := Parse("p.yaml", []byte(src))
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if took > d {
+		t.Errorf("parse took %s, want under %s", took, d)
+	}
+	if a := after.TotalAlloc - before.TotalAlloc; a > maxAlloc {
+		t.Errorf("parse allocated %d MB, want under %d MB", a>>20, maxAlloc>>20)
+	}
+	return err
+}
+
+func TestParse_AliasBombIsRefused(t *testing.T) {
+	err := parseBounded(t, aliasBomb, 2*time.Second, 64<<20)
+	wantProblem(t, err, fmt.Sprintf("expands to more than %d YAML nodes", MaxNodes))
+}
+
+func TestParse_TooManyTasks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: many\ntasks:\n")
+	for i := range MaxTasks + 5 {
+		fmt.Fprintf(&b, "  - {name: t%d, exec: {command: [\"true\"]}}\n", i)
+	}
+	err := parseBounded(t, b.String(), 10*time.Second, 1<<30)
+	wantProblem(t, err, fmt.Sprintf("more than %d tasks", MaxTasks))
+	if n := len(err.(*ValidationError).Problems); n > 5 {
+		t.Errorf("%d problems reported, want the limit once:\n%v", n, err)
+	}
+}
+
+func TestParse_TooLarge(t *testing.T) {
+	src := "name: big\ndescription: " + strings.Repeat("x", MaxPackageBytes) + "\ntasks: [{name: a, exec: {command: [x]}}]\n"
+	err := parseBounded(t, src, time.Second, 16<<20)
+	wantProblem(t, err, fmt.Sprintf("over the limit of %d", MaxPackageBytes))
+}
+
+func TestParseContext_Canceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := ParseContext(ctx, "p.yaml", []byte("name: a\ntasks: [{name: a, exec: {command: [x]}}]\n"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+}
+
+// TestParse_RunTimeFailuresCaughtEarly: what used to pass validation and
+// fail only when run.
+func TestParse_RunTimeFailuresCaughtEarly(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"success code", "name: a\ntasks:\n  - {name: a, exec: {command: [x], success_codes: [0, 999999999999]}}\n",
+			"p.yaml:3: task \"a\" exec success_codes entry 999999999999 is not an exit code (0-255)"},
+		{"negative success code", "name: a\ntasks:\n  - {name: a, exec: {command: [x], success_codes: [-1]}}\n",
+			"entry -1 is not an exit code (0-255)"},
+		{"large success code", "name: a\ntasks:\n  - {name: a, exec: {command: [x], success_codes: [256]}}\n",
+			"entry 256 is not an exit code (0-255)"},
+		{"when not boolean", "name: a\ntasks:\n  - {name: a, when: '1 + 2', exec: {command: [x]}}\n",
+			`p.yaml:3: task "a" when: expression "1 + 2" gives int, not a boolean`},
+		{"after when not boolean", "name: a\ntasks:\n  - {name: a, exec: {command: [x]}}\n  - {name: b, after: [{task: a, when: '\"x\"'}], exec: {command: [x]}}\n",
+			`gives string, not a boolean`},
+		{"for condition not boolean", "name: a\ntasks:\n  - name: l\n    for: {condition: '1', tasks: [{name: x, exec: {command: [x]}}]}\n",
+			`condition: expression "1" gives int, not a boolean`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("p.yaml", []byte(tt.src))
+			wantProblem(t, err, tt.want)
+		})
+	}
+	// A condition whose type depends on run-time values still passes.
+	if _, err := Parse("p.yaml", []byte("name: a\nparameters: {n: {type: int, default: 1}}\ntasks:\n  - {name: a, when: 'param.n > 0', exec: {command: [x]}}\n  - {name: b, when: 'vars.x', exec: {command: [x]}}\nvariables: {x: {type: bool, value: 'true'}}\n")); err != nil {
+		t.Fatalf("valid conditions refused: %v", err)
+	}
+}
