@@ -145,6 +145,10 @@ func (c *Config) Validate() error {
 		return errors.New("kill grace must be positive")
 	case c.DrainTimeout < 0:
 		return errors.New("drain timeout must not be negative")
+	case c.MaxConnections < 0:
+		return fmt.Errorf("max connections must not be negative (got %d; 0 means no cap)", c.MaxConnections)
+	case c.HeaderTimeout < 0:
+		return fmt.Errorf("HTTP header timeout must not be negative (got %s)", c.HeaderTimeout)
 	case c.RaftPort < 0 || c.RaftPort > 65535 || c.GossipPort < 0 || c.GossipPort > 65535:
 		return errors.New("ports must be between 0 and 65535")
 	case len(c.ExecCommand) == 0:

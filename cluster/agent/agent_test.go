@@ -94,3 +94,23 @@ func TestNew_FailureUndoesEarlierSteps(t *testing.T) {
 	a.Shutdown()
 	a.Shutdown() // a second call is harmless
 }
+
+// TestConfig_RefusesNegativeHTTPSettings: a negative connection cap or
+// header timeout is a clear error, not silently "no cap" or "the default".
+func TestConfig_RefusesNegativeHTTPSettings(t *testing.T) {
+	base := DevConfig()
+	base.Node, base.DataDir, base.ExecCommand = "n1", t.TempDir(), []string{"true"}
+	if err := base.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	c := base
+	c.MaxConnections = -1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max connections") {
+		t.Errorf("max connections -1: %v", err)
+	}
+	c = base
+	c.HeaderTimeout = -time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "header timeout") {
+		t.Errorf("header timeout -1s: %v", err)
+	}
+}
