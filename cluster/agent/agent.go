@@ -59,6 +59,10 @@ type Config struct {
 	Labels map[string]string `yaml:"labels"`
 	// MaxTasks is the number of executions this worker runs at once.
 	MaxTasks int `yaml:"max_tasks"`
+	// ReuseChildren and WarmChildren configure the worker's package
+	// processes (worker.Config).
+	ReuseChildren bool `yaml:"reuse_children"`
+	WarmChildren  int  `yaml:"warm_children"`
 	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
 	// timings (see master.Config and worker.Config).
 	LeaseTimeout time.Duration `yaml:"lease_timeout"`
@@ -104,6 +108,7 @@ func DefaultConfig() Config {
 	c := Config{
 		Server: cc.Server, HTTPAddr: ":8391", Bind: cc.GossipBind, GossipPort: cc.GossipPort,
 		MaxVoters: cc.MaxVoters, DeadServerGrace: cc.DeadServerGrace, MaxTasks: wc.MaxTasks,
+		ReuseChildren: wc.ReuseChildren, WarmChildren: wc.WarmChildren,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
 		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
 		MaxConnections: server.DefaultHTTPConfig().MaxConns, HeaderTimeout: server.DefaultHTTPConfig().ReadHeaderTimeout,
@@ -137,6 +142,8 @@ func (c *Config) Validate() error {
 		return errors.New("data dir is empty")
 	case c.MaxTasks <= 0:
 		return fmt.Errorf("max tasks must be positive (got %d)", c.MaxTasks)
+	case c.WarmChildren < 0 || c.WarmChildren > c.MaxTasks:
+		return fmt.Errorf("warm children must be between 0 and max tasks (%d), got %d", c.MaxTasks, c.WarmChildren)
 	case c.MaxBodyBytes <= 0:
 		return fmt.Errorf("max request bytes must be positive (got %d)", c.MaxBodyBytes)
 	case c.Heartbeat <= 0 || c.LeaseTimeout <= c.Heartbeat:
@@ -412,6 +419,8 @@ func (a *Agent) startWorker() error {
 	wcfg.Node = cfg.Node
 	wcfg.Labels = cfg.Labels
 	wcfg.MaxTasks = cfg.MaxTasks
+	wcfg.ReuseChildren = cfg.ReuseChildren
+	wcfg.WarmChildren = cfg.WarmChildren
 	wcfg.PollWait = cfg.Heartbeat
 	wcfg.LeaseTimeout = cfg.LeaseTimeout
 	wcfg.KillGrace = cfg.KillGrace

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -24,13 +22,12 @@ type attempt struct {
 	task api.Task
 
 	mu          sync.Mutex
-	cmd         *exec.Cmd
-	stopping    bool // stop requested by the master: report canceled
-	interrupted bool // the worker is shutting down: report interrupted
-	handBack    bool // the worker is draining: report handed_back (retry elsewhere)
-	dropped     bool // the master no longer accepts this attempt: report nothing
-	ending      bool // the package process has exited; the result is being reported
-	reaped      bool // the child was waited for: its pid may be reused, never signal it again
+	ch          *child // the package process running it, while attached
+	stopping    bool   // stop requested by the master: report canceled
+	interrupted bool   // the worker is shutting down: report interrupted
+	handBack    bool   // the worker is draining: report handed_back (retry elsewhere)
+	dropped     bool   // the master no longer accepts this attempt: report nothing
+	ending      bool   // the package process has ended the run; the result is being reported
 	killTimer   *time.Timer
 	pgids       map[int]bool // task process groups the child announced
 	buf         []api.Event  // events not yet sent
@@ -40,18 +37,16 @@ type attempt struct {
 	room        *sync.Cond   // on mu: signalled when buf was taken or waiting ends
 	log         *attemptLog  // every event, also those beyond MaxEvents
 	result      *ChildResult
-	stdin       io.Closer // closing it asks the child to stop where signals cannot (proc_other.go)
+	gotResult   chan struct{} // closed at the child's Result line
 
 	flushNow chan struct{}
 	quit     chan struct{} // closed by a stop, interrupt, hand-back or drop
 	quitOnce sync.Once
-	firstMsg chan struct{} // closed when the child has written its first line
-	firstOne sync.Once
 }
 
 func newAttempt(w *Worker, t api.Task) *attempt {
 	a := &attempt{w: w, task: t, pgids: map[int]bool{}, flushNow: make(chan struct{}, 1),
-		quit: make(chan struct{}), firstMsg: make(chan struct{})}
+		quit: make(chan struct{}), gotResult: make(chan struct{})}
 	a.room = sync.NewCond(&a.mu)
 	return a
 }
@@ -102,26 +97,37 @@ func (a *attempt) drop() {
 func (a *attempt) terminate() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.cmd == nil || a.cmd.Process == nil || a.killTimer != nil {
+	if a.ch == nil || a.killTimer != nil {
 		return
 	}
-	askToStop(a.cmd, a.stdin)
+	a.ch.mu.Lock()
+	if !a.ch.reaped {
+		askToStop(a.ch.cmd, a.ch.stdin)
+	}
+	a.ch.mu.Unlock()
 	// The child stops its tasks within KillGrace; give it a little more to
 	// report, then kill everything.
 	a.killTimer = time.AfterFunc(a.w.cfg.KillGrace+2*time.Second, a.kill)
 }
 
-// kill SIGKILLs the child's process group and every task process group it
-// announced.
+// kill SIGKILLs the child's process group (unless it was reaped or handed
+// back to the pool) and every task process group it announced.
 func (a *attempt) kill() {
 	a.mu.Lock()
+	ch := a.ch
+	a.mu.Unlock()
+	if ch != nil {
+		ch.killTree()
+	}
+	a.killGroups()
+}
+
+// killGroups SIGKILLs the task process groups the child announced as
+// running. A group's id is the pid of its leader, which the child has not
+// reaped while it announces the group as running, so it cannot be reused.
+func (a *attempt) killGroups() {
+	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.reaped {
-		return
-	}
-	if a.cmd != nil && a.cmd.Process != nil {
-		killTree(a.cmd.Process)
-	}
 	for pgid := range a.pgids {
 		killGroup(pgid)
 	}
@@ -176,22 +182,6 @@ func (a *attempt) run(_ context.Context) {
 	}
 	defer a.w.pruneLogs()
 	defer a.log.close()
-	// Wait for a start slot: the attempt is listed in every poll meanwhile,
-	// so its lease is renewed however many children are being started.
-	select {
-	case a.w.starting <- struct{}{}:
-	case <-a.quit:
-		a.endUnstarted(log)
-		return
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			<-a.w.starting
-		}
-	}
-	defer release()
 	dir := a.w.attemptDir(t)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		a.emit(a.errorf("create work dir: %v", err))
@@ -209,82 +199,70 @@ func (a *attempt) run(_ context.Context) {
 		job.ProjectDir = dir
 	}
 
-	cmd := exec.Command(a.w.cfg.Command[0], a.w.cfg.Command[1:]...)
-	cmd.Dir = dir
-	setGroup(cmd)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		a.failStart(err)
-		return
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		a.failStart(err)
-		return
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		a.failStart(err)
-		return
-	}
+	// A waiting child, or a new one once a start slot is free: the attempt
+	// is listed in every poll meanwhile, so its lease is renewed however
+	// many children are being started.
 	started := time.Now()
-	select {
-	case <-a.quit:
+	ch, err := a.w.pool.get(a)
+	if errors.Is(err, errQuit) {
 		a.endUnstarted(log)
 		return
-	default:
 	}
-	a.mu.Lock()
-	err = cmd.Start()
-	if err == nil {
-		a.cmd, a.stdin = cmd, stdin
-	}
-	pending := a.stopping || a.interrupted
-	a.mu.Unlock()
 	if err != nil {
 		a.failStart(err)
 		return
 	}
+	ch.attach(a)
+	a.mu.Lock()
+	a.ch = ch
+	pending := a.stopping || a.interrupted
+	a.mu.Unlock()
 	if pending {
 		a.terminate()
 	}
-	log.Debug("child started", "pid", cmd.Process.Pid, "start", time.Since(started))
-	line, _ := json.Marshal(&job)
-	if _, err := stdin.Write(append(line, '\n')); err != nil {
+	log.Debug("package process attached", "pid", ch.cmd.Process.Pid, "wait", time.Since(started))
+	if err := ch.send(&job); err != nil {
 		a.emit(a.errorf("send job to package process: %v", err))
 	}
-
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() { defer readers.Done(); a.readMessages(stdout) }()
-	go func() { defer readers.Done(); a.readStderr(stderr) }()
 
 	flushDone := make(chan struct{})
 	stopFlush := make(chan struct{})
 	go func() { defer close(flushDone); a.flushLoop(stopFlush) }()
 
-	// The start slot is held until the child runs (its first line) or 2 s,
-	// so that starts are paced by how fast children really come up.
-	readersDone := make(chan struct{})
-	go func() { readers.Wait(); close(readersDone) }()
+	var waitErr error
 	select {
-	case <-a.firstMsg:
-	case <-readersDone:
-	case <-time.After(2 * time.Second):
+	case <-a.gotResult:
+	case <-ch.dead:
 	}
-	release()
-	<-readersDone
-	// The child closed its output, so it has exited or is about to. Kill
-	// whatever it left behind while its pid cannot yet be reused, then reap.
-	a.kill()
-	waitErr := cmd.Wait()
-	_ = stdin.Close()
+	a.mu.Lock()
+	reuse := a.w.cfg.ReuseChildren && a.result != nil && a.result.Reuse && !a.stopping && !a.interrupted && !a.dropped
+	if reuse {
+		a.ch = nil // from now on the child is the pool's: never signal it for this attempt
+	}
+	a.mu.Unlock()
+	if reuse {
+		// Groups it announced and did not end (none, or it would not
+		// offer itself again): killed like those of a child that exited.
+		a.killGroups()
+		a.w.pool.put(ch)
+	} else {
+		// It exits after a result it cannot be reused after (or at the EOF
+		// on its stdin); give it the grace period, then kill it and
+		// everything it left.
+		_ = ch.stdin.Close()
+		select {
+		case <-ch.exited:
+		case <-time.After(a.w.cfg.KillGrace):
+			a.kill()
+			<-ch.exited
+		}
+		waitErr = ch.waitErr
+	}
 	close(stopFlush)
 	<-flushDone
 
 	a.mu.Lock()
 	a.ending = true
-	a.reaped = true
 	a.room.Broadcast()
 	if a.killTimer != nil {
 		a.killTimer.Stop()
@@ -344,50 +322,38 @@ func (a *attempt) failStart(err error) {
 	a.report(&api.ResultReport{Status: api.StatusFailed, Message: "cannot start package process: " + err.Error()})
 }
 
-func (a *attempt) readMessages(r io.Reader) {
-	err := readLines(r, maxChildLine, func(line []byte, cut bool) {
-		a.firstOne.Do(func() { close(a.firstMsg) })
-		if cut {
-			a.emit(a.errorf("a message from the package process was over %d bytes and was dropped", maxChildLine))
-			return
-		}
-		var m Message
-		if err := json.Unmarshal(line, &m); err != nil {
-			a.emit(a.errorf("unreadable message from package process: %v", err))
-			return
-		}
-		switch {
-		case m.Event != nil:
-			a.emit(fromExecutorEvent(*m.Event))
-		case m.Proc != nil:
-			a.mu.Lock()
-			if m.Proc.Running {
-				a.pgids[m.Proc.PGID] = true
-			} else {
-				delete(a.pgids, m.Proc.PGID)
-			}
-			a.mu.Unlock()
-		case m.Result != nil:
-			a.mu.Lock()
-			a.result = m.Result
-			a.mu.Unlock()
-		}
-	})
-	if err != nil {
-		a.emit(a.errorf("reading package process output: %v", err))
+// message handles one line of the child's output while it runs this
+// attempt.
+func (a *attempt) message(line []byte, cut bool) {
+	if cut {
+		a.emit(a.errorf("a message from the package process was over %d bytes and was dropped", maxChildLine))
+		return
 	}
-}
-
-// readStderr turns what the child itself writes to stderr (a Go panic, say)
-// into error events; lines are cut at executor.MaxMessage bytes.
-func (a *attempt) readStderr(r io.Reader) {
-	_ = readLines(r, executor.MaxMessage, func(line []byte, cut bool) {
-		if cut {
-			a.emit(a.errorf("package process: a line over %d bytes was dropped", executor.MaxMessage))
-			return
+	var m Message
+	if err := json.Unmarshal(line, &m); err != nil {
+		a.emit(a.errorf("unreadable message from package process: %v", err))
+		return
+	}
+	switch {
+	case m.Event != nil:
+		a.emit(fromExecutorEvent(*m.Event))
+	case m.Proc != nil:
+		a.mu.Lock()
+		if m.Proc.Running {
+			a.pgids[m.Proc.PGID] = true
+		} else {
+			delete(a.pgids, m.Proc.PGID)
 		}
-		a.emit(a.errorf("package process: %s", line))
-	})
+		a.mu.Unlock()
+	case m.Result != nil:
+		a.mu.Lock()
+		first := a.result == nil
+		a.result = m.Result
+		a.mu.Unlock()
+		if first {
+			close(a.gotResult)
+		}
+	}
 }
 
 func fromExecutorEvent(ev executor.Event) api.Event {

@@ -41,11 +41,17 @@ func (l *lineWriter) write(m *Message) {
 // Emit implements executor.Sink.
 func (l *lineWriter) Emit(ev executor.Event) { l.write(&Message{Event: &ev}) }
 
-// ChildMain is the body of the hidden `scaleout exec` command: it reads one
-// Job from in, runs the package, writes Messages to out and returns the exit
-// code (0 when a result was written). SIGTERM, SIGINT or EOF on in (the
-// worker died) cancel the run: running tasks are stopped and the result is
-// canceled.
+// ChildMain is the body of the hidden `scaleout exec` command, the package
+// runtime: it writes a Ready line, then reads Jobs from in, one line each,
+// runs each package, writes Messages to out and ends each run with a
+// Result line. It serves one attempt at a time; after a run it waits for
+// the next job only if the run left nothing behind (Result.Reuse, see
+// reusable), otherwise it exits. It returns the exit code: 0 when it ended
+// after a result or at EOF between jobs.
+//
+// SIGTERM, SIGINT or EOF on in (the worker died) cancel a run: running
+// tasks are stopped, the result is canceled and the child exits; between
+// jobs they end the child.
 func ChildMain(in io.Reader, out io.Writer) int {
 	// Orphans of task process groups are reparented to this process, which
 	// reaps them, instead of to a PID 1 that may not.
@@ -53,47 +59,106 @@ func ChildMain(in io.Reader, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "scaleout exec: cannot become a child subreaper (orphaned task processes may linger): %v\n", err)
 	}
 	lw := newLineWriter(out)
-	br := bufio.NewReader(in)
-	line, err := br.ReadBytes('\n')
-	if err != nil && len(line) == 0 {
-		fmt.Fprintf(os.Stderr, "scaleout exec: reading job: %v\n", err)
-		return 2
-	}
-	var job Job
-	if err := json.Unmarshal(line, &job); err != nil {
-		fmt.Fprintf(os.Stderr, "scaleout exec: decoding job: %v\n", err)
-		return 2
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
+	jobs := make(chan []byte, 1)
+	gone := make(chan struct{}) // EOF or a read error on in: the worker is gone
+	go func() {
+		defer close(gone)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 0, 64<<10), maxJobLine)
+		for sc.Scan() {
+			jobs <- slices.Clone(sc.Bytes())
+		}
+		if errors.Is(sc.Err(), bufio.ErrTooLong) {
+			jobs <- nil
+		}
+	}()
+	base := takeBaseline()
+	lw.write(&Message{Ready: &Ready{PID: os.Getpid()}})
+	for served := 1; ; served++ {
+		var line []byte
+		select {
+		case line = <-jobs:
+		case <-gone:
+			return 0
+		case <-sigs:
+			return 0
+		}
+		if line == nil {
+			fmt.Fprintf(os.Stderr, "scaleout exec: a job line over %d bytes\n", maxJobLine)
+			return 2
+		}
+		var job Job
+		if err := json.Unmarshal(line, &job); err != nil {
+			fmt.Fprintf(os.Stderr, "scaleout exec: decoding job: %v\n", err)
+			return 2
+		}
+		res, clean := runJob(&job, lw, sigs, gone)
+		res.Reuse = clean && served < maxServed && base.unchanged()
+		lw.write(&Message{Result: res})
+		if !res.Reuse {
+			return 0
+		}
+	}
+}
+
+// maxServed bounds the attempts one child runs, so that anything a run
+// leaves behind that reusable cannot see (memory fragments, caches of the
+// drivers) is bounded too.
+const maxServed = 1000
+
+// maxJobLine bounds a job line (the package source travels in it).
+const maxJobLine = 64 << 20
+
+// runJob runs one job and returns its result and whether the run ended
+// cleanly: a result of its own (not canceled by a signal or by the worker
+// going away) and no task process group left running.
+func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{}) (*ChildResult, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	stopped := false
+	groups := map[int]bool{}
+	runEnded := make(chan struct{})
+	defer close(runEnded)
 	go func() {
 		select {
 		case s := <-sigs:
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
 			lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "information", Message: "stop requested (" + s.String() + "): stopping running tasks"})
 			cancel()
-		case <-ctx.Done():
+		case <-gone:
+			mu.Lock()
+			stopped = true
+			mu.Unlock()
+			cancel()
+		case <-runEnded:
 		}
-	}()
-	go func() {
-		// Anything after the job line is ignored; EOF means the worker is gone.
-		_, _ = io.Copy(io.Discard, br)
-		cancel()
 	}()
 
 	pkg, opts, err := job.options()
 	if err != nil {
 		lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "error", Message: err.Error()})
-		lw.write(&Message{Result: &ChildResult{Status: "failed", Message: err.Error()}})
-		return 0
+		return &ChildResult{Status: "failed", Message: err.Error()}, true
 	}
-	opts.OnProcess = func(pgid int, running bool) { lw.write(&Message{Proc: &Proc{PGID: pgid, Running: running}}) }
+	opts.OnProcess = func(pgid int, running bool) {
+		mu.Lock()
+		if running {
+			groups[pgid] = true
+		} else {
+			delete(groups, pgid)
+		}
+		mu.Unlock()
+		lw.write(&Message{Proc: &Proc{PGID: pgid, Running: running}})
+	}
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
-	lw.write(&Message{Result: &ChildResult{Status: string(res.Status), Message: res.Message}})
-	return 0
+	mu.Lock()
+	defer mu.Unlock()
+	return &ChildResult{Status: string(res.Status), Message: res.Message}, !stopped && len(groups) == 0
 }
 
 // Environment variables a deployed package's tasks see.

@@ -3,6 +3,7 @@
 package worker
 
 import (
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -24,3 +25,22 @@ func killTree(p *os.Process) { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
 
 // killGroup SIGKILLs a task process group the child announced.
 func killGroup(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
+
+// hasChildren reports whether this process has child processes left,
+// reaping those that have exited (a child subreaper inherits orphans of its
+// tasks; os/exec has waited for the tasks themselves by the time a run
+// ends).
+func hasChildren() bool {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.ECHILD):
+			return false
+		case err != nil || pid == 0:
+			return true // some are alive (or we cannot tell: assume so)
+		}
+	}
+}

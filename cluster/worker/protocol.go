@@ -21,6 +21,7 @@ type Job struct {
 
 // Message is one line a child writes to its stdout; exactly one field is set.
 type Message struct {
+	Ready  *Ready          `json:"ready,omitempty"`
 	Event  *executor.Event `json:"event,omitempty"`
 	Proc   *Proc           `json:"proc,omitempty"`
 	Result *ChildResult    `json:"result,omitempty"`
@@ -33,8 +34,16 @@ type Proc struct {
 	Running bool `json:"running"`
 }
 
-// ChildResult is the package's result as the child saw it.
+// Ready is a child's first line: it has started and waits for a job.
+type Ready struct {
+	PID int `json:"pid"`
+}
+
+// ChildResult is the package's result as the child saw it. Reuse says the
+// child left nothing of the run behind and waits for another job;
+// otherwise it exits after this line.
 type ChildResult struct {
 	Status  string `json:"status"`
 	Message string `json:"message,omitempty"`
+	Reuse   bool   `json:"reuse,omitempty"`
 }

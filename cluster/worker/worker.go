@@ -61,6 +61,14 @@ type Config struct {
 	// (0: 4). Leased attempts wait their turn, listed in every poll, so
 	// starting hundreds of children cannot delay the heartbeat.
 	MaxStarting int
+	// ReuseChildren lets a package process that ended an attempt cleanly
+	// run the next one (ChildResult.Reuse); false starts one per attempt.
+	ReuseChildren bool
+	// WarmChildren is how many package processes are kept started and
+	// waiting even when no attempt has come for IdleChildTimeout (with
+	// ReuseChildren); up to MaxTasks are kept while attempts keep coming.
+	WarmChildren     int
+	IdleChildTimeout time.Duration
 	// Command is the child command line: the agent binary and its hidden
 	// exec subcommand.
 	Command []string
@@ -86,7 +94,8 @@ func DefaultConfig() Config {
 	return Config{MaxTasks: 10, PollWait: 2 * time.Second, LeaseTimeout: 10 * time.Second,
 		KillGrace: 3 * time.Second, EventFlush: 200 * time.Millisecond, EventBatch: 500,
 		MaxEvents: DefaultMaxEvents, MaxBufferedBytes: DefaultMaxBufferedBytes, MaxLogBytes: DefaultMaxLogBytes,
-		KeepLogs: DefaultKeepLogs, MaxStarting: DefaultMaxStarting}
+		KeepLogs: DefaultKeepLogs, MaxStarting: DefaultMaxStarting,
+		ReuseChildren: true, WarmChildren: 1, IdleChildTimeout: 30 * time.Second}
 }
 
 // Validate reports the first problem with c.
@@ -102,6 +111,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("poll wait %s must be shorter than the lease %s", c.PollWait, c.LeaseTimeout)
 	case c.EventBatch <= 0:
 		return errors.New("event batch must be positive")
+	case c.WarmChildren < 0 || c.WarmChildren > c.MaxTasks:
+		return fmt.Errorf("warm children must be between 0 and max tasks (%d), got %d", c.MaxTasks, c.WarmChildren)
 	case c.MaxEvents < 0 || c.MaxBufferedBytes < 0 || c.MaxLogBytes < 0 || c.KeepLogs < 0 || c.MaxStarting < 0:
 		return errors.New("worker output and start limits must not be negative")
 	case len(c.Command) == 0:
@@ -129,6 +140,7 @@ type Worker struct {
 	ended       chan struct{} // closed and replaced whenever an attempt ends
 
 	starting chan struct{} // a slot per child being started (MaxStarting)
+	pool     *pool         // package processes waiting for an attempt
 	pruneMu  sync.Mutex    // one pruneLogs at a time
 
 	ready     chan struct{} // closed after the first successful poll
@@ -166,8 +178,10 @@ func New(cfg Config) (*Worker, error) {
 	if err := os.MkdirAll(cfg.LogDir, 0o700); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
-		starting: make(chan struct{}, cfg.MaxStarting)}, nil
+	w := &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
+		starting: make(chan struct{}, cfg.MaxStarting)}
+	w.pool = &pool{w: w}
+	return w, nil
 }
 
 // Running returns the number of attempts running.
@@ -188,6 +202,14 @@ func (w *Worker) Run(ctx context.Context) {
 	// Fence on a clock of its own: a poll that hangs (a partition that
 	// drops packets) must not postpone it past the lease.
 	go tick.Every(w.cfg.LeaseTimeout/10, ctx.Done(), w.fenceIfCutOff)
+	if w.cfg.ReuseChildren {
+		go w.pool.warmUp(w.cfg.WarmChildren)
+		idle := w.cfg.IdleChildTimeout
+		if idle <= 0 {
+			idle = DefaultConfig().IdleChildTimeout
+		}
+		go tick.Every(max(idle/4, 10*time.Millisecond), ctx.Done(), func() { w.pool.trim(idle, w.cfg.WarmChildren) })
+	}
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		err := w.pollOnce(ctx)
@@ -386,6 +408,7 @@ func (w *Worker) shutdown() {
 		a.interrupt()
 	}
 	w.wg.Wait()
+	w.pool.shutdown()
 }
 
 // attempts returns the running attempts.

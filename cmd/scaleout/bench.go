@@ -25,6 +25,7 @@ type benchFlags struct {
 	local        int
 	scenarios    string
 	executions   int
+	execExecs    int
 	clients      int
 	maxTasks     int
 	coalesceMax  int
@@ -56,6 +57,12 @@ Scenarios (--scenarios, comma-separated, default all):
   latency      submission-to-start and -end p50/p99, one execution at a time
   submit       executions accepted per second: single and bulk, 1 and N clients
   throughput   --executions no-op executions from submission to succeeded
+  exec         what users run: a package whose one task runs /bin/true. The
+               floor first (1,000 fork/execs of /bin/true from this process,
+               one at a time and one per CPU at once), then idle submission-
+               to-end p50/p99, then --exec-executions of them from submission
+               to succeeded, with CPU per execution (from /proc) split into
+               agents, package runtime (the agents' children) and task process
   memory       RSS after --ended ended executions in the catalog
   failover     kill -9 of the leader under load: time until dispatch resumes,
                no execution lost, none succeeded twice
@@ -75,6 +82,7 @@ Speeds are printed, never asserted.`,
 	fl.IntVar(&f.local, "local", 0, "start this many server agents on 127.0.0.1 (temporary dirs), bench them, stop them")
 	fl.StringVar(&f.scenarios, "scenarios", strings.Join(bench.Scenarios, ","), "scenarios to run, comma-separated")
 	fl.IntVar(&f.executions, "executions", 10000, "executions in the throughput scenario")
+	fl.IntVar(&f.execExecs, "exec-executions", 3000, "executions in the exec scenario's throughput measurement")
 	fl.IntVar(&f.clients, "clients", 32, "concurrent clients in the submit scenario")
 	fl.IntVar(&f.maxTasks, "max-tasks", 16, "with --local: executions each agent runs at once")
 	fl.IntVar(&f.coalesceMax, "coalesce-max", 0, "with --local: passed to the agents (1 turns leader-side coalescing off)")
@@ -100,7 +108,7 @@ func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	}
 	rep, err := bench.Run(ctx, bench.Options{
 		Exe: exe, Version: version, Local: f.local, Address: f.address, Scenarios: strings.Split(f.scenarios, ","),
-		Executions: f.executions, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, Ended: f.ended,
+		Executions: f.executions, ExecExecutions: f.execExecs, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, Ended: f.ended,
 		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs,
 		StartBaseline: startRaftBaseline, ChildJob: benchChildJob, Log: logw,
 	})

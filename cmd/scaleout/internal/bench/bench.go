@@ -16,7 +16,7 @@ import (
 
 // Scenarios lists every scenario in the order they run: the idle
 // measurements first, the leader kill last.
-var Scenarios = []string{"baseline", "memory-idle", "childstart", "latency", "submit", "throughput", "memory", "failover"}
+var Scenarios = []string{"baseline", "memory-idle", "childstart", "latency", "submit", "throughput", "exec", "memory", "failover"}
 
 // Kinds of error Run returns (test with errors.Is); the caller turns them
 // into exit codes. Any other error is a failure to set the bench up.
@@ -56,6 +56,9 @@ type Options struct {
 	Scenarios []string
 	// Executions is the number of executions of the throughput scenario.
 	Executions int
+	// ExecExecutions is the number of executions of the exec scenario's
+	// throughput measurement (0: 3,000).
+	ExecExecutions int
 	// Clients is the number of concurrent clients of the submit scenario.
 	Clients int
 	// MaxTasks and CoalesceMax are given to the agents Local starts
@@ -214,7 +217,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	for _, s := range []scenario{
 		{"baseline", b.runBaseline}, {"memory-idle", b.memoryIdle}, {"childstart", b.childStart},
-		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput},
+		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput}, {"exec", b.execScenario},
 		{"memory", b.memoryAfter}, {"failover", b.failover},
 	} {
 		if !want[s.name] {

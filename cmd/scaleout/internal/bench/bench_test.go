@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -57,4 +58,39 @@ func TestBench_OptionsAndTable(t *testing.T) {
 			t.Errorf("JSON lacks %s: %s", key, buf)
 		}
 	}
+}
+
+// TestBench_ProcCPU checks the /proc/PID/stat reader the exec scenario's CPU
+// split rests on: a comm with spaces and parentheses, and this process's
+// own times growing with work done.
+func TestBench_ProcCPU(t *testing.T) {
+	ppid, fields, ok := procStatFields("42 (a (b) c) S 7 42 42 0 -1 4194560 1 2 3 4 150 25 300 45 20 0")
+	if !ok || ppid != 7 || fields[14-3] != "150" || fields[17-3] != "45" {
+		t.Fatalf("procStatFields: %d %v %v", ppid, fields, ok)
+	}
+	if _, _, ok := procStatFields("garbage"); ok {
+		t.Fatal("procStatFields accepted a line without a comm")
+	}
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	c0, err := procCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn CPU until the kernel's tick-granular counter moves.
+	deadline := time.Now().Add(30 * time.Second)
+	x := 0
+	for time.Now().Before(deadline) {
+		for i := range 1_000_000 {
+			x += i
+		}
+		if c1, err := procCPU(os.Getpid()); err != nil || c1.own > c0.own {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("own CPU time did not grow (%d)", x)
 }

@@ -20,6 +20,12 @@ const logicalCommandsPerExecution = 3
 // submitMany submits n no-op executions in bulks of 500 from 4 clients and
 // returns their ids, sorted.
 func (b *bench) submitMany(ctx context.Context, n, retries int) ([]uint64, error) {
+	return b.submitManyPkg(ctx, b.noop, n, retries)
+}
+
+// submitManyPkg submits n executions of the inline package pkg in bulks of
+// 500 from 4 clients and returns their ids, sorted.
+func (b *bench) submitManyPkg(ctx context.Context, pkg string, n, retries int) ([]uint64, error) {
 	const per = 500
 	var mu sync.Mutex
 	var ids []uint64
@@ -34,7 +40,7 @@ func (b *bench) submitMany(ctx context.Context, n, retries int) ([]uint64, error
 			for k := range work {
 				reqs := make([]api.SubmitRequest, k)
 				for i := range reqs {
-					reqs[i] = api.SubmitRequest{Package: b.noop, Retries: retries}
+					reqs[i] = api.SubmitRequest{Package: pkg, Retries: retries}
 				}
 				got, err := c.Executions().SubmitBulk(ctx, reqs)
 				mu.Lock()

@@ -96,6 +96,8 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.DurationVar(&s.DeadServerGrace, "dead-server-grace", s.DeadServerGrace, "a server failed this long is removed from Raft by the leader")
 	own.Var((*labels)(&s.Labels), "labels", "worker labels k=v,... (executions can target them with run --label)")
 	own.IntVar(&s.MaxTasks, "max-tasks", s.MaxTasks, "executions this worker runs at once")
+	own.BoolVar(&s.ReuseChildren, "reuse-children", s.ReuseChildren, "run successive executions in the same package process when a run left nothing behind (false: a new process for every execution)")
+	own.IntVar(&s.WarmChildren, "warm-children", s.WarmChildren, "package processes kept started and waiting for an execution when idle (0 to --max-tasks)")
 	own.DurationVar(&s.LeaseTimeout, "lease-timeout", s.LeaseTimeout, "an execution whose worker is silent this long is expired and retried")
 	own.DurationVar(&s.Heartbeat, "heartbeat", s.Heartbeat, "worker heartbeat (long-poll) interval; shorter than --lease-timeout")
 	own.DurationVar(&s.KillGrace, "kill-grace", s.KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")

@@ -1,0 +1,310 @@
+package worker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/scaleout/scaleout/executor"
+)
+
+// maxStderrLine cuts what a child writes to stderr into events.
+const maxStderrLine = executor.MaxMessage
+
+// child is one package-runtime process (`scaleout exec`) the worker
+// started. It runs one attempt at a time; the pool keeps it between
+// attempts when the child says it left nothing of a run behind
+// (ChildResult.Reuse), so that an attempt does not pay for starting a
+// process of its own. A child that is stopped, crashes, hangs or runs
+// something that cannot be cleaned up is never reused: it exits, or is
+// killed with its process group, and only its own attempt sees it.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+
+	ready  chan struct{} // closed at its Ready line
+	dead   chan struct{} // closed when its stdout ended: it exited or is about to
+	exited chan struct{} // closed once it was reaped (waitErr set)
+
+	mu        sync.Mutex
+	cur       *attempt // the attempt it runs, which gets its output
+	reaped    bool     // waited for: its pid may be reused, never signal it again
+	waitErr   error
+	idleSince time.Time
+	readyOnce sync.Once
+}
+
+// attach routes the child's output to a.
+func (c *child) attach(a *attempt) {
+	c.mu.Lock()
+	c.cur = a
+	c.mu.Unlock()
+}
+
+// detach stops routing the child's output to an attempt.
+func (c *child) detach() {
+	c.mu.Lock()
+	c.cur = nil
+	c.mu.Unlock()
+}
+
+func (c *child) current() *attempt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+// killTree SIGKILLs the child's process group unless it was reaped.
+func (c *child) killTree() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.reaped {
+		killTree(c.cmd.Process)
+	}
+}
+
+// send writes a job line to the child.
+func (c *child) send(job *Job) error {
+	line, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	_, err = c.stdin.Write(append(line, '\n'))
+	return err
+}
+
+// close asks an idle child to exit (EOF on its stdin) and kills it if it
+// has not after grace.
+func (c *child) close(grace time.Duration) {
+	_ = c.stdin.Close()
+	go func() {
+		select {
+		case <-c.exited:
+		case <-time.After(grace):
+			c.killTree()
+		}
+	}()
+}
+
+// pool holds the worker's idle children.
+type pool struct {
+	w *Worker
+
+	mu     sync.Mutex
+	idle   []*child // newest last
+	closed bool
+}
+
+// errQuit reports that an attempt ended (stopped, dropped...) while it
+// waited for a child.
+var errQuit = errors.New("attempt ended while waiting for a package process")
+
+// get returns a child for a: the newest idle one, or a new one once a start
+// slot is free (at most MaxStarting children start at once, so that
+// starting hundreds cannot starve the heartbeat).
+func (p *pool) get(a *attempt) (*child, error) {
+	for {
+		p.mu.Lock()
+		var c *child
+		if n := len(p.idle); n > 0 {
+			c, p.idle = p.idle[n-1], p.idle[:n-1]
+		}
+		p.mu.Unlock()
+		if c == nil {
+			break
+		}
+		select {
+		case <-c.dead:
+			continue // exited while idle (killed from outside, say)
+		default:
+			return c, nil
+		}
+	}
+	select {
+	case p.w.starting <- struct{}{}:
+	case <-a.quit:
+		return nil, errQuit
+	}
+	defer func() { <-p.w.starting }()
+	return p.start(a.quit)
+}
+
+// startTimeout bounds how long a new child may take to say it is ready.
+const startTimeout = 30 * time.Second
+
+// start starts a child and waits for its Ready line (or quit).
+func (p *pool) start(quit <-chan struct{}) (*child, error) {
+	cfg := p.w.cfg
+	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
+	cmd.Dir = cfg.WorkDir
+	setGroup(cmd)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, stdin: stdin, ready: make(chan struct{}), dead: make(chan struct{}), exited: make(chan struct{})}
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() { defer readers.Done(); p.readMessages(c, stdout) }()
+	go func() { defer readers.Done(); p.readStderr(c, stderr) }()
+	go func() {
+		readers.Wait()
+		close(c.dead)
+		// It closed its output, so it has exited or is about to. Kill
+		// whatever it or its attempt left behind while its pid cannot yet
+		// be reused, then reap it.
+		if a := c.current(); a != nil {
+			a.killGroups()
+		}
+		c.killTree()
+		err := cmd.Wait()
+		_ = stdin.Close()
+		c.mu.Lock()
+		c.reaped, c.waitErr = true, err
+		c.mu.Unlock()
+		close(c.exited)
+	}()
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case <-c.ready:
+		return c, nil
+	case <-c.dead:
+		<-c.exited
+		return nil, fmt.Errorf("package process exited at start: %v", c.waitErr)
+	case <-timer.C:
+		c.killTree()
+		return nil, fmt.Errorf("package process not ready after %s", startTimeout)
+	case <-quit:
+		c.close(cfg.KillGrace)
+		return nil, errQuit
+	}
+}
+
+// put keeps a child that finished an attempt cleanly for the next one, up
+// to MaxTasks idle children; others are closed.
+func (p *pool) put(c *child) {
+	c.detach()
+	c.mu.Lock()
+	c.idleSince = time.Now()
+	c.mu.Unlock()
+	p.mu.Lock()
+	keep := !p.closed && len(p.idle) < p.w.cfg.MaxTasks
+	if keep {
+		p.idle = append(p.idle, c)
+	}
+	p.mu.Unlock()
+	if !keep {
+		c.close(p.w.cfg.KillGrace)
+	}
+}
+
+// trim closes children idle longer than idle, keeping the newest warm ones.
+func (p *pool) trim(idle time.Duration, warm int) {
+	p.mu.Lock()
+	var old []*child
+	for len(p.idle) > warm {
+		c := p.idle[0]
+		c.mu.Lock()
+		since := c.idleSince
+		c.mu.Unlock()
+		if time.Since(since) < idle {
+			break
+		}
+		old = append(old, c)
+		p.idle = p.idle[1:]
+	}
+	p.mu.Unlock()
+	for _, c := range old {
+		c.close(p.w.cfg.KillGrace)
+	}
+}
+
+// warmUp starts children until warm are idle (errors are logged: the next
+// attempt starts its own).
+func (p *pool) warmUp(warm int) {
+	for {
+		p.mu.Lock()
+		n, closed := len(p.idle), p.closed
+		p.mu.Unlock()
+		if closed || n >= warm {
+			return
+		}
+		c, err := p.start(nil)
+		if err != nil {
+			p.w.logger.Warn("could not start a waiting package process", "error", err)
+			return
+		}
+		p.put(c)
+	}
+}
+
+// shutdown closes every idle child and keeps the pool from taking more; it
+// waits up to KillGrace for them to exit.
+func (p *pool) shutdown() {
+	p.mu.Lock()
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.close(p.w.cfg.KillGrace)
+	}
+	for _, c := range idle {
+		<-c.exited
+	}
+}
+
+// readMessages routes the child's lines to the attempt it runs.
+func (p *pool) readMessages(c *child, r io.Reader) {
+	err := readLines(r, maxChildLine, func(line []byte, cut bool) {
+		a := c.current()
+		if a == nil {
+			var m Message
+			if !cut && json.Unmarshal(line, &m) == nil && m.Ready != nil {
+				c.readyOnce.Do(func() { close(c.ready) })
+				return
+			}
+			p.w.logger.Warn("package process wrote while it ran no attempt; ignored", "pid", c.cmd.Process.Pid, "bytes", len(line))
+			return
+		}
+		a.message(line, cut)
+	})
+	if err != nil {
+		if a := c.current(); a != nil {
+			a.emit(a.errorf("reading package process output: %v", err))
+		}
+	}
+}
+
+// readStderr turns what the child itself writes to stderr (a Go panic, say)
+// into error events of its attempt; lines are cut at the event size.
+func (p *pool) readStderr(c *child, r io.Reader) {
+	_ = readLines(r, maxStderrLine, func(line []byte, cut bool) {
+		a := c.current()
+		if a == nil {
+			p.w.logger.Warn("package process: "+string(line), "pid", c.cmd.Process.Pid)
+			return
+		}
+		if cut {
+			a.emit(a.errorf("package process: a line over %d bytes was dropped", maxStderrLine))
+			return
+		}
+		a.emit(a.errorf("package process: %s", line))
+	})
+}

@@ -1,0 +1,189 @@
+package worker
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+)
+
+// ppidTask is a package whose one task prints the pid of the package
+// process that runs it ($PPID of the shell), then runs script.
+func ppidTask(id uint64, script string) api.Task {
+	return api.Task{ID: id, Attempt: 1, PackageName: "ppid", PackageFile: "ppid.yaml",
+		Package: "name: ppid\ntasks:\n  - name: t\n    exec:\n      command: [/bin/sh, -c, 'echo runtime=$PPID; " + script + "']\n"}
+}
+
+// leaseInTurn leases tasks one at a time: the next once the previous has a
+// result.
+func leaseInTurn(f *fakeMaster, tasks []api.Task) func(int, api.PollRequest) (*api.PollResponse, int) {
+	next := 0
+	return func(_ int, req api.PollRequest) (*api.PollResponse, int) {
+		if next < len(tasks) && len(req.Running) == 0 {
+			if next == 0 || f.results[fmt.Sprintf("/v1/executions/%d/attempts/1/result", tasks[next-1].ID)].Status != "" {
+				next++
+				return &api.PollResponse{Tasks: []api.Task{tasks[next-1]}}, 200
+			}
+		}
+		return nil, 200
+	}
+}
+
+var runtimePID = regexp.MustCompile(`runtime=(\d+)`)
+
+// runtimes runs tasks one after another on a fresh worker and returns the
+// pid of the package process each ran in, and the results.
+func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, []api.ResultReport) {
+	t.Helper()
+	f := &fakeMaster{}
+	f.answer = leaseInTurn(f, tasks)
+	startWorker(t, f, 5*time.Second, append([]func(*Config){func(c *Config) { c.MaxTasks = 1; c.WarmChildren = 0 }}, opts...)...)
+	var results []api.ResultReport
+	for _, task := range tasks {
+		waitFor(t, fmt.Sprintf("the result of %d", task.ID), func() bool { _, ok := f.result(task.ID, 1); return ok })
+		r, _ := f.result(task.ID, 1)
+		results = append(results, r)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var pids []string
+	for _, ev := range f.events {
+		if m := runtimePID.FindStringSubmatch(ev.Message); m != nil {
+			pids = append(pids, m[1])
+		}
+	}
+	if len(pids) != len(tasks) {
+		t.Fatalf("runtime pids %v for %d tasks", pids, len(tasks))
+	}
+	return pids, results
+}
+
+// TestPool_ReusesACleanChild: successive attempts run in the same package
+// process when each run ends cleanly (succeeded or failed alike), and in a
+// new one each when reuse is off.
+func TestPool_ReusesACleanChild(t *testing.T) {
+	tasks := []api.Task{ppidTask(1, "true"), ppidTask(2, "exit 3"), ppidTask(3, "true")}
+	pids, res := runtimes(t, tasks)
+	if pids[0] != pids[1] || pids[1] != pids[2] {
+		t.Fatalf("clean runs did not share a package process: %v", pids)
+	}
+	if res[0].Status != api.StatusSucceeded || res[1].Status != api.StatusFailed || res[2].Status != api.StatusSucceeded {
+		t.Fatalf("results %+v", res)
+	}
+
+	pids, _ = runtimes(t, tasks, func(c *Config) { c.ReuseChildren = false })
+	if pids[0] == pids[1] || pids[1] == pids[2] || pids[0] == pids[2] {
+		t.Fatalf("with reuse off, runs shared a package process: %v", pids)
+	}
+}
+
+// TestPool_DirtyRunGetsAFreshChild: a run that leaves a process behind
+// outside its task's process group (an orphan the child inherits as
+// subreaper) ends that child; the next attempt starts in a new one.
+func TestPool_DirtyRunGetsAFreshChild(t *testing.T) {
+	m := marker()
+	tasks := []api.Task{ppidTask(1, "setsid sleep "+m+" >/dev/null 2>&1 & sleep 0.2"), ppidTask(2, "true")}
+	pids, res := runtimes(t, tasks)
+	if pids[0] == pids[1] {
+		t.Fatalf("the attempt after a run that left an orphan reused its package process %s", pids[0])
+	}
+	if res[0].Status != api.StatusSucceeded || res[1].Status != api.StatusSucceeded {
+		t.Fatalf("results %+v", res)
+	}
+	// Clean the orphan up (it outlives the child, as it did before children
+	// were reused).
+	t.Cleanup(func() { killMarked(m) })
+}
+
+// TestPool_StoppedChildIsNotReused: a stopped attempt's package process is
+// killed with its tasks; the next attempt runs in a new one.
+func TestPool_StoppedChildIsNotReused(t *testing.T) {
+	m := marker()
+	f := &fakeMaster{}
+	var mu sync.Mutex
+	n := 0
+	f.answer = func(_ int, req api.PollRequest) (*api.PollResponse, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case n == 0:
+			n++
+			return &api.PollResponse{Tasks: []api.Task{ppidTask(1, "sleep "+m)}}, 200
+		case n == 1 && len(req.Running) == 1 && !req.Running[0].Stopping && processRunning(m):
+			n++
+			return &api.PollResponse{Stop: []api.AttemptRef{{ID: 1, Attempt: 1}}}, 200
+		case n == 2 && f.results["/v1/executions/1/attempts/1/result"].Status != "":
+			n++
+			return &api.PollResponse{Tasks: []api.Task{ppidTask(2, "true")}}, 200
+		}
+		return nil, 200
+	}
+	startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 1; c.WarmChildren = 0 })
+	waitFor(t, "the second result", func() bool { _, ok := f.result(2, 1); return ok })
+	if r, _ := f.result(1, 1); r.Status != api.StatusCanceled {
+		t.Fatalf("stopped attempt: %+v", r)
+	}
+	waitFor(t, "the stopped task to be gone", func() bool { return !processRunning(m) })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var pids []string
+	for _, ev := range f.events {
+		if mm := runtimePID.FindStringSubmatch(ev.Message); mm != nil {
+			pids = append(pids, mm[1])
+		}
+	}
+	if len(pids) != 2 || pids[0] == pids[1] {
+		t.Fatalf("runtime pids %v: the attempt after a stop must get a new package process", pids)
+	}
+}
+
+// TestPool_WarmChildWaits: with WarmChildren 1 a package process is started
+// before any attempt comes, and the first attempt runs in it.
+func TestPool_WarmChildWaits(t *testing.T) {
+	f := &fakeMaster{}
+	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
+	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 2; c.WarmChildren = 1 })
+	waitFor(t, "a waiting package process", func() bool {
+		w.pool.mu.Lock()
+		defer w.pool.mu.Unlock()
+		return len(w.pool.idle) == 1
+	})
+	w.pool.mu.Lock()
+	warm := fmt.Sprint(w.pool.idle[0].cmd.Process.Pid)
+	w.pool.mu.Unlock()
+	f.mu.Lock()
+	f.answer = leaseInTurn(f, []api.Task{ppidTask(7, "true")})
+	f.mu.Unlock()
+	waitFor(t, "the result", func() bool { _, ok := f.result(7, 1); return ok })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ev := range f.events {
+		if mm := runtimePID.FindStringSubmatch(ev.Message); mm != nil && mm[1] != warm {
+			t.Fatalf("first attempt ran in %s, not in the waiting package process %s", mm[1], warm)
+		}
+	}
+}
+
+// killMarked kills the test's leftover "sleep MARKER" processes.
+func killMarked(m string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(strings.ReplaceAll(string(raw), "\x00", " "), "sleep "+m) {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+			}
+		}
+	}
+}
