@@ -180,7 +180,7 @@ func (a *attempt) run(_ context.Context) {
 	if a.log, err = openAttemptLog(a.w.cfg.LogDir, t.ID, t.Attempt, a.w.cfg.MaxLogBytes); err != nil {
 		log.Warn("cannot create the attempt log; output beyond the event cap is lost", "error", err)
 	}
-	defer a.w.pruneLogs()
+	defer func() { a.w.pruneLogs(logName(t.ID, t.Attempt), a.log.rotated()) }()
 	defer a.log.close()
 	dir := a.w.attemptDir(t)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

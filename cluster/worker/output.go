@@ -79,6 +79,17 @@ type attemptLog struct {
 	w    *bufio.Writer
 	size int64
 	err  error // the first write error; the log stops there
+	rot  bool  // a .1 part was written
+}
+
+// rotated reports whether the log has a .1 part (false for a nil log).
+func (l *attemptLog) rotated() bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rot
 }
 
 func logName(id uint64, attempt int) string { return fmt.Sprintf("%d-%d.log", id, attempt) }
@@ -143,6 +154,7 @@ func (l *attemptLog) rotate() error {
 	if err := os.Rename(l.path, l.path+".1"); err != nil {
 		return err
 	}
+	l.rot = true
 	return l.open()
 }
 
@@ -207,25 +219,56 @@ func closeAll(fs []*os.File) {
 	}
 }
 
-// pruneLogs removes the oldest attempt logs beyond Config.KeepLogs
-// attempts, never the log of a running attempt.
-func (w *Worker) pruneLogs() {
+// endedLog is the log of an ended attempt; rotated says it has a .1 part.
+type endedLog struct {
+	name    string
+	rotated bool
+}
+
+// pruneLogs records that the log of attempt name has ended and removes
+// the oldest ended attempt logs beyond Config.KeepLogs, never the log of a
+// running attempt. The log directory is listed once (the logs an earlier
+// run of the agent left, oldest first); after that the worker knows the
+// order in which logs end, so an attempt costs no directory listing.
+func (w *Worker) pruneLogs(name string, rotated bool) {
 	w.pruneMu.Lock()
 	defer w.pruneMu.Unlock()
-	active := map[string]bool{}
+	if !w.logsListed {
+		w.logsListed = true
+		w.endedLogs = w.listEndedLogs(name)
+	}
+	w.endedLogs = append(w.endedLogs, endedLog{name, rotated})
+	for len(w.endedLogs) > w.cfg.KeepLogs {
+		p := filepath.Join(w.cfg.LogDir, w.endedLogs[0].name)
+		if w.endedLogs[0].rotated {
+			_ = os.Remove(p + ".1")
+		}
+		_ = os.Remove(p)
+		w.endedLogs = w.endedLogs[1:]
+	}
+}
+
+// listEndedLogs lists the attempt logs in LogDir that belong to no running
+// attempt, oldest first, leaving out also.
+func (w *Worker) listEndedLogs(also string) []endedLog {
+	active := map[string]bool{also: true}
 	for _, a := range w.attempts() {
 		active[logName(a.task.ID, a.task.Attempt)] = true
 	}
 	ents, err := os.ReadDir(w.cfg.LogDir)
 	if err != nil {
-		return
+		return nil
 	}
 	type logFile struct {
 		name string
 		mod  time.Time
 	}
 	var logs []logFile
+	parts := map[string]bool{}
 	for _, e := range ents {
+		if base, ok := strings.CutSuffix(e.Name(), ".1"); ok {
+			parts[base] = true
+		}
 		if !strings.HasSuffix(e.Name(), ".log") || active[e.Name()] {
 			continue
 		}
@@ -233,13 +276,10 @@ func (w *Worker) pruneLogs() {
 			logs = append(logs, logFile{e.Name(), fi.ModTime()})
 		}
 	}
-	if len(logs) <= w.cfg.KeepLogs {
-		return
+	slices.SortFunc(logs, func(a, b logFile) int { return a.mod.Compare(b.mod) })
+	out := make([]endedLog, len(logs))
+	for i, l := range logs {
+		out[i] = endedLog{l.name, parts[l.name]}
 	}
-	slices.SortFunc(logs, func(a, b logFile) int { return b.mod.Compare(a.mod) })
-	for _, l := range logs[w.cfg.KeepLogs:] {
-		p := filepath.Join(w.cfg.LogDir, l.name)
-		_ = os.Remove(p + ".1")
-		_ = os.Remove(p)
-	}
+	return out
 }

@@ -3,6 +3,8 @@ package worker
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -140,4 +142,52 @@ func TestWorker_StartQueueListsAttemptsAtOnce(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestWorker_PruneLogsKeepsTheNewest: logs an earlier run left are listed
+// once, oldest first; from then on every ended attempt removes the oldest
+// ended log beyond KeepLogs (and its rotated half), never a running
+// attempt's log.
+func TestWorker_PruneLogsKeepsTheNewest(t *testing.T) {
+	dir := t.TempDir()
+	w := &Worker{cfg: Config{LogDir: dir, KeepLogs: 3}, running: map[uint64]*attempt{}}
+	old := time.Now().Add(-time.Hour)
+	for i, name := range []string{"1-1.log", "2-1.log", "3-1.log"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// 1-1 newest of the three, 3-1 oldest.
+		if err := os.Chtimes(p, old, old.Add(-time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "3-1.log.1"), []byte("older half\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Attempt 9 is running: its log is never a candidate.
+	w.running[9] = &attempt{task: api.Task{ID: 9, Attempt: 1}}
+	if err := os.WriteFile(filepath.Join(dir, "9-1.log"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	left := func() []string {
+		ents, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	for _, id := range []uint64{4, 5} {
+		name := logName(id, 1)
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w.pruneLogs(name, false)
+	}
+	// Ended: 3-1, 2-1, 1-1 (old), 4-1, 5-1: the two oldest went.
+	want := []string{"1-1.log", "4-1.log", "5-1.log", "9-1.log"} // and 3-1.log.1 with 3-1.log
+	if got := left(); !slices.Equal(got, want) {
+		t.Fatalf("logs left %v, want %v", got, want)
+	}
 }

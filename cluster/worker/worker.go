@@ -139,9 +139,11 @@ type Worker struct {
 	draining    bool          // lease nothing new
 	ended       chan struct{} // closed and replaced whenever an attempt ends
 
-	starting chan struct{} // a slot per child being started (MaxStarting)
-	pool     *pool         // package processes waiting for an attempt
-	pruneMu  sync.Mutex    // one pruneLogs at a time
+	starting   chan struct{} // a slot per child being started (MaxStarting)
+	pool       *pool         // package processes waiting for an attempt
+	pruneMu    sync.Mutex    // one pruneLogs at a time; guards the two below
+	logsListed bool          // endedLogs was read from LogDir
+	endedLogs  []endedLog    // logs of ended attempts, oldest first
 
 	ready     chan struct{} // closed after the first successful poll
 	readyOnce sync.Once
