@@ -113,4 +113,11 @@ func TestConfig_RefusesNegativeHTTPSettings(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "header timeout") {
 		t.Errorf("header timeout -1s: %v", err)
 	}
+	for _, warm := range []int{-1, base.MaxTasks + 1} {
+		c = base
+		c.WarmChildren = warm
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "warm children") {
+			t.Errorf("warm children %d with max tasks %d: %v", warm, base.MaxTasks, err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/executor"
@@ -38,6 +39,8 @@ type attempt struct {
 	log         *attemptLog  // every event, also those beyond MaxEvents
 	result      *ChildResult
 	gotResult   chan struct{} // closed at the child's Result line
+	firstLine   chan struct{} // closed at the child's first line for this attempt
+	heard       int           // lines the child wrote for this attempt (stdout and stderr)
 
 	flushNow chan struct{}
 	quit     chan struct{} // closed by a stop, interrupt, hand-back or drop
@@ -46,7 +49,7 @@ type attempt struct {
 
 func newAttempt(w *Worker, t api.Task) *attempt {
 	a := &attempt{w: w, task: t, pgids: map[int]bool{}, flushNow: make(chan struct{}, 1),
-		quit: make(chan struct{}), gotResult: make(chan struct{})}
+		quit: make(chan struct{}), gotResult: make(chan struct{}), firstLine: make(chan struct{})}
 	a.room = sync.NewCond(&a.mu)
 	return a
 }
@@ -176,6 +179,7 @@ func (a *attempt) emit(ev api.Event) {
 func (a *attempt) run(_ context.Context) {
 	t := a.task
 	log := a.w.logger.With("id", t.ID, "attempt", t.Attempt)
+	started := time.Now()
 	var err error
 	if a.log, err = openAttemptLog(a.w.cfg.LogDir, t.ID, t.Attempt, a.w.cfg.MaxLogBytes); err != nil {
 		log.Warn("cannot create the attempt log; output beyond the event cap is lost", "error", err)
@@ -199,35 +203,20 @@ func (a *attempt) run(_ context.Context) {
 		job.ProjectDir = dir
 	}
 
-	// A waiting child, or a new one once a start slot is free: the attempt
-	// is listed in every poll meanwhile, so its lease is renewed however
-	// many children are being started.
-	started := time.Now()
-	ch, err := a.w.pool.get(a)
-	if errors.Is(err, errQuit) {
-		a.endUnstarted(log)
-		return
-	}
-	if err != nil {
-		a.failStart(err)
-		return
-	}
-	ch.attach(a)
-	a.mu.Lock()
-	a.ch = ch
-	pending := a.stopping || a.interrupted
-	a.mu.Unlock()
-	if pending {
-		a.terminate()
-	}
-	log.Debug("package process attached", "pid", ch.cmd.Process.Pid, "wait", time.Since(started))
-	if err := ch.send(&job); err != nil {
-		a.emit(a.errorf("send job to package process: %v", err))
-	}
-
 	flushDone := make(chan struct{})
 	stopFlush := make(chan struct{})
 	go func() { defer close(flushDone); a.flushLoop(stopFlush) }()
+	ch, err := a.hand(&job, log)
+	if err != nil {
+		close(stopFlush)
+		<-flushDone
+		if errors.Is(err, errQuit) {
+			a.endUnstarted(log)
+		} else {
+			a.failStart(err)
+		}
+		return
+	}
 
 	var waitErr error
 	select {
@@ -295,6 +284,56 @@ func (a *attempt) run(_ context.Context) {
 	log.Info("attempt ended", "status", rep.Status, "duration", time.Since(started))
 }
 
+// hand gives the job to a package process: a waiting one, or a new one
+// once a start slot is free (the attempt is listed in every poll
+// meanwhile, so its lease is renewed however many children are being
+// started). A waiting child can die while it waits (killed from outside);
+// if one dies before it wrote a single line for this attempt, it has not
+// started any of its tasks (the package's first event precedes them), so
+// the job goes to another. The error is errQuit when the attempt ended
+// while it waited, or why no child could be started.
+func (a *attempt) hand(job *Job, log hclog.Logger) (*child, error) {
+	for try := 1; ; try++ {
+		started := time.Now()
+		ch, err := a.w.pool.get(a)
+		if err != nil {
+			return nil, err
+		}
+		reused := ch.jobs > 0
+		ch.jobs++
+		ch.attach(a)
+		a.mu.Lock()
+		a.ch = ch
+		pending := a.stopping || a.interrupted
+		a.mu.Unlock()
+		if pending {
+			a.terminate()
+		}
+		log.Debug("package process attached", "pid", ch.cmd.Process.Pid, "reused", reused, "wait", time.Since(started))
+		sendErr := ch.send(job)
+		select {
+		case <-a.firstLine:
+			return ch, nil
+		case <-ch.dead:
+		}
+		a.mu.Lock()
+		silent, quit := a.heard == 0, a.stopping || a.interrupted || a.dropped
+		a.mu.Unlock()
+		if !reused || !silent || quit || try == 3 {
+			if sendErr != nil {
+				a.emit(a.errorf("send job to package process: %v", sendErr))
+			}
+			return ch, nil
+		}
+		log.Warn("waiting package process died before it started the attempt; giving it to another", "pid", ch.cmd.Process.Pid)
+		<-ch.exited
+		a.mu.Lock()
+		a.ch = nil
+		a.mu.Unlock()
+		ch.detach()
+	}
+}
+
 // endUnstarted reports an attempt that was stopped, interrupted, handed
 // back or dropped while it waited to start.
 func (a *attempt) endUnstarted(log interface{ Info(string, ...any) }) {
@@ -325,6 +364,11 @@ func (a *attempt) failStart(err error) {
 // message handles one line of the child's output while it runs this
 // attempt.
 func (a *attempt) message(line []byte, cut bool) {
+	a.mu.Lock()
+	if a.heard++; a.heard == 1 {
+		close(a.firstLine)
+	}
+	a.mu.Unlock()
 	if cut {
 		a.emit(a.errorf("a message from the package process was over %d bytes and was dropped", maxChildLine))
 		return

@@ -25,6 +25,7 @@ const maxStderrLine = executor.MaxMessage
 type child struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+	jobs  int // jobs sent to it (only by the attempt that holds it)
 
 	ready  chan struct{} // closed at its Ready line
 	dead   chan struct{} // closed when its stdout ended: it exited or is about to
@@ -305,6 +306,9 @@ func (p *pool) readStderr(c *child, r io.Reader) {
 			a.emit(a.errorf("package process: a line over %d bytes was dropped", maxStderrLine))
 			return
 		}
+		a.mu.Lock()
+		a.heard++
+		a.mu.Unlock()
 		a.emit(a.errorf("package process: %s", line))
 	})
 }

@@ -187,3 +187,74 @@ func killMarked(m string) {
 		}
 	}
 }
+
+// TestPool_DeadWaitingChildIsReplaced: a waiting package process killed
+// from outside costs its next attempt nothing: the attempt runs in another
+// one and succeeds (whether the worker noticed the death before handing
+// the job over or only after the child died without a word for it).
+func TestPool_DeadWaitingChildIsReplaced(t *testing.T) {
+	f := &fakeMaster{}
+	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
+	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 2; c.WarmChildren = 1 })
+	waitFor(t, "a waiting package process", func() bool {
+		w.pool.mu.Lock()
+		defer w.pool.mu.Unlock()
+		return len(w.pool.idle) == 1
+	})
+	w.pool.mu.Lock()
+	warm := w.pool.idle[0]
+	w.pool.mu.Unlock()
+	warm.jobs = 1 // as if it had run an attempt: only then may a job move on
+	if err := warm.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.answer = leaseInTurn(f, []api.Task{ppidTask(8, "true")})
+	f.mu.Unlock()
+	waitFor(t, "the result", func() bool { _, ok := f.result(8, 1); return ok })
+	if r, _ := f.result(8, 1); r.Status != api.StatusSucceeded {
+		t.Fatalf("attempt after the waiting process died: %+v", r)
+	}
+}
+
+// TestPool_SilentDeathOfAReusedChildMovesTheJob drives hand directly: the
+// job goes to a reused child that dies before writing anything for it, and
+// the attempt is given to a new child instead of failing.
+func TestPool_SilentDeathOfAReusedChildMovesTheJob(t *testing.T) {
+	f := &fakeMaster{}
+	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
+	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 2; c.WarmChildren = 0 })
+	// A stand-in child that says it is ready and exits without a word when
+	// a job comes.
+	cmd := w.cfg.Command
+	w.cfg.Command = []string{"/bin/sh", "-c", `echo '{"ready":{"pid":1}}'; read job; exit 0`}
+	doomed, err := w.pool.start(nil)
+	w.cfg.Command = cmd
+	if err != nil {
+		t.Fatal(err)
+	}
+	doomed.jobs = 1
+	w.pool.mu.Lock()
+	w.pool.idle = append(w.pool.idle, doomed)
+	w.pool.mu.Unlock()
+	a := newAttempt(w, ppidTask(9, "true"))
+	job := &Job{Task: a.task, WorkDir: t.TempDir(), KillGraceMS: 500}
+	ch, err := a.hand(job, w.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch == doomed {
+		t.Fatal("the job stayed with the dead child")
+	}
+	waitFor(t, "the result line", func() bool {
+		select {
+		case <-a.gotResult:
+			return true
+		default:
+			return false
+		}
+	})
+	if a.result.Status != "succeeded" {
+		t.Fatalf("result %+v", a.result)
+	}
+}
