@@ -15,6 +15,7 @@ func init() {
 	register(ExecutionFinishType, applyExecutionFinish)
 	register(ExecutionExpireType, applyExecutionExpire)
 	register(ExecutionStopType, applyExecutionStop)
+	register(ExecutionStopsType, applyExecutionStops)
 }
 
 func applyExecutionSubmit(tx *catalog.Tx, req *ExecutionSubmitRequest) any {
@@ -194,6 +195,14 @@ func applyExecutionExpire(tx *catalog.Tx, req *ExecutionExpireRequest) any {
 				rule = e.Interrupt
 			}
 			tr, err := rule(it.Attempt, catalog.ClipMessage(it.Reason), req.Time)
+			return tr.Events, err
+		})
+}
+
+func applyExecutionStops(tx *catalog.Tx, req *ExecutionStopsRequest) any {
+	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
+		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
+			tr, err := e.Stop(req.Items[i].Caller, req.Time)
 			return tr.Events, err
 		})
 }

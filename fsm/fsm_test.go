@@ -164,6 +164,35 @@ func TestFSM_ApplyExecutionLifecycle(t *testing.T) {
 	}
 }
 
+// TestFSM_StopsEachItemOnItsOwn: coalesced stops end each execution they
+// can and answer the others with their own error (already ended, not
+// found), recording every caller.
+func TestFSM_StopsEachItemOnItsOwn(t *testing.T) {
+	h := newHarness(t)
+	ids := h.submitN(3)
+	if err := h.apply(ExecutionStopType, &ExecutionStopRequest{Time: t0, ID: ids[2]}); err != nil {
+		t.Fatal(err)
+	}
+	resp, ok := h.apply(ExecutionStopsType, &ExecutionStopsRequest{Time: t0, Items: []StopItem{
+		{ID: ids[0], Caller: "alice"}, {ID: 4242}, {ID: ids[1], Caller: "bob"}, {ID: ids[2]}}}).(*ItemsResponse)
+	if !ok || len(resp.Errors) != 4 {
+		t.Fatalf("response %#v", resp)
+	}
+	if resp.Errors[0] != nil || resp.Errors[2] != nil || !errors.Is(resp.Errors[1], catalog.ErrNotFound) || !errors.Is(resp.Errors[3], catalog.ErrAlreadyEnded) {
+		t.Fatalf("per-item errors %v", resp.Errors)
+	}
+	for _, id := range ids {
+		if st := h.execution(id).Status; st != catalog.StatusCanceled {
+			t.Fatalf("execution %d: %s", id, st)
+		}
+	}
+	var evs []catalog.Event
+	_ = h.fsm.Store().View(func(tx *catalog.Tx) error { evs, _ = tx.Events(ids[1], 0, 0); return nil })
+	if last := evs[len(evs)-1]; !strings.Contains(last.Message, "bob") {
+		t.Fatalf("stop event of execution %d does not name its caller: %+v", ids[1], last)
+	}
+}
+
 func TestFSM_SubmitRejectsNegativeRetries(t *testing.T) {
 	h := newHarness(t)
 	bad := NewExecution{ExecutionSpec: catalog.ExecutionSpec{PackageName: "p", Source: "name: p", Retries: -1}}

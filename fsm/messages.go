@@ -23,6 +23,7 @@ const (
 	WorkerRegisterType  MessageType = 7
 	WorkerEnableType    MessageType = 8
 	WorkerRemoveType    MessageType = 9
+	ExecutionStopsType  MessageType = 10
 
 	// IgnoreUnknownTypeFlag marks a command that a server which does not
 	// know its type may skip instead of stopping.
@@ -34,7 +35,8 @@ const (
 var typeNames = map[MessageType]string{
 	ExecutionSubmitType: "ExecutionSubmit", ExecutionLeaseType: "ExecutionLease",
 	ExecutionEventsType: "ExecutionEvents", ExecutionFinishType: "ExecutionFinish",
-	ExecutionExpireType: "ExecutionExpire", ExecutionStopType: "ExecutionStop",
+	ExecutionExpireType: "ExecutionExpire", ExecutionStopType: "ExecutionStop (one; replayed from old logs)",
+	ExecutionStopsType: "ExecutionStops",
 	WorkerRegisterType: "WorkerRegister", WorkerEnableType: "WorkerEnable", WorkerRemoveType: "WorkerRemove",
 	FolderCreateType: "FolderCreate", FolderRenameType: "FolderRename", FolderDeleteType: "FolderDelete",
 	ArchiveChunkType: "ArchiveChunk", ProjectDeployType: "ProjectDeploy", ProjectRestoreType: "ProjectRestore",
@@ -162,6 +164,16 @@ type ExecutionStopRequest struct {
 	ID     uint64    `json:"id"`
 	Caller string    `json:"caller,omitempty"`
 }
+
+// StopItem asks one execution to end, on behalf of Caller.
+type StopItem struct {
+	ID     uint64 `json:"id"`
+	Caller string `json:"caller,omitempty"`
+}
+
+// ExecutionStopsRequest stops several executions (coalesced stop requests).
+// The response is an *ItemsResponse.
+type ExecutionStopsRequest = ItemsRequest[StopItem]
 
 // WorkerRegisterRequest registers or updates a worker. The response is nil or
 // an error.

@@ -173,8 +173,8 @@ type submitItem struct {
 	ids    []uint64
 }
 
-// startCoalescers creates the coalescers of submissions, results and event
-// batches. Two drainers each keep up to two batches in flight.
+// startCoalescers creates the coalescers of submissions, results, event
+// batches and stops. Two drainers each keep up to two batches in flight.
 func (m *Master) startCoalescers() {
 	n, drainers := m.cfg.CoalesceMax, 2
 	if n == 1 {
@@ -188,6 +188,9 @@ func (m *Master) startCoalescers() {
 	})
 	m.events = newCoalescer(n, drainers, func(ctx context.Context, items []fsm.EventsItem) ([]error, error) {
 		return m.applyItems(ctx, fsm.ExecutionEventsType, &fsm.ExecutionEventsRequest{Time: m.now(), Items: items})
+	})
+	m.stops = newCoalescer(n, drainers, func(ctx context.Context, items []fsm.StopItem) ([]error, error) {
+		return m.applyItems(ctx, fsm.ExecutionStopsType, &fsm.ExecutionStopsRequest{Time: m.now(), Items: items})
 	})
 }
 

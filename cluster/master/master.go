@@ -104,6 +104,7 @@ type Master struct {
 	// (coalesce.go).
 	submits  *coalescer[*submitItem]
 	finishes *coalescer[fsm.FinishItem]
+	stops    *coalescer[fsm.StopItem]
 	events   *coalescer[fsm.EventsItem]
 	parsed   parseCache
 
@@ -153,6 +154,7 @@ func (m *Master) Close() {
 	m.wg.Wait()
 	m.submits.close()
 	m.finishes.close()
+	m.stops.close()
 	m.events.close()
 }
 
@@ -532,7 +534,7 @@ func (m *Master) Events(id, after uint64, limit int) ([]catalog.Event, *catalog.
 
 // Stop asks an execution to end and returns its status afterwards.
 func (m *Master) Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error) {
-	if _, err := m.apply(ctx, fsm.ExecutionStopType, &fsm.ExecutionStopRequest{Time: m.now(), ID: id, Caller: caller}); err != nil {
+	if err := m.stops.do(ctx, fsm.StopItem{ID: id, Caller: caller}); err != nil {
 		return "", err
 	}
 	e, err := m.Execution(id)

@@ -95,9 +95,19 @@ func (c *child) close(grace time.Duration) {
 type pool struct {
 	w *Worker
 
-	mu     sync.Mutex
-	idle   []*child // newest last
-	closed bool
+	mu      sync.Mutex
+	idle    []*child      // newest last
+	warming int           // children warmUp is starting
+	changed chan struct{} // closed and replaced when a child is put or a warm start ends
+	closed  bool
+}
+
+// notify wakes the attempts waiting in get; p.mu must be held.
+func (p *pool) notify() {
+	if p.changed != nil {
+		close(p.changed)
+	}
+	p.changed = make(chan struct{})
 }
 
 // errQuit reports that an attempt ended (stopped, dropped...) while it
@@ -114,7 +124,21 @@ func (p *pool) get(a *attempt) (*child, error) {
 		if n := len(p.idle); n > 0 {
 			c, p.idle = p.idle[n-1], p.idle[:n-1]
 		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		warming, changed := p.warming > 0, p.changed
 		p.mu.Unlock()
+		if c == nil && warming {
+			// A warm child is on its way: wait for it rather than start a
+			// second process at the same time.
+			select {
+			case <-changed:
+				continue
+			case <-a.quit:
+				return nil, errQuit
+			}
+		}
 		if c == nil {
 			break
 		}
@@ -208,6 +232,7 @@ func (p *pool) put(c *child) {
 	keep := !p.closed && len(p.idle) < p.w.cfg.MaxTasks
 	if keep {
 		p.idle = append(p.idle, c)
+		p.notify()
 	}
 	p.mu.Unlock()
 	if !keep {
@@ -242,16 +267,25 @@ func (p *pool) warmUp(warm int) {
 	for {
 		p.mu.Lock()
 		n, closed := len(p.idle), p.closed
+		if !closed && n < warm {
+			p.warming++
+		}
 		p.mu.Unlock()
 		if closed || n >= warm {
 			return
 		}
 		c, err := p.start(nil)
+		if err == nil {
+			p.put(c) // before warming drops, so that no waiter starts another
+		}
+		p.mu.Lock()
+		p.warming--
+		p.notify()
+		p.mu.Unlock()
 		if err != nil {
 			p.w.logger.Warn("could not start a waiting package process", "error", err)
 			return
 		}
-		p.put(c)
 	}
 }
 

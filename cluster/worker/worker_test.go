@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,13 +169,31 @@ func marker() string { return strconv.Itoa(1000 + int(time.Now().UnixNano()%8000
 // for a whole lease kills its attempts, since the master has given them away.
 func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 	m := marker()
-	f := &fakeMaster{answer: leaseOnce(sleepTask(1, m), 503)}
-	w := startWorker(t, f, time.Second)
+	lease := time.Second
+	// The master answers (and so renews the lease) until the task process
+	// runs, however slowly it starts on a loaded machine; then it is gone.
+	var lastOK atomic.Int64 // when the master last answered a poll
+	gone := false           // the master has gone for good (under f.mu)
+	f := &fakeMaster{answer: func(n int, req api.PollRequest) (*api.PollResponse, int) {
+		switch {
+		case n == 1:
+			lastOK.Store(time.Now().UnixNano())
+			return &api.PollResponse{Tasks: []api.Task{sleepTask(1, m)}}, 200
+		case !gone && !processRunning(m):
+			lastOK.Store(time.Now().UnixNano())
+			return nil, 200
+		}
+		gone = true
+		return nil, 503
+	}}
+	w := startWorker(t, f, lease)
 	waitFor(t, "the task process", func() bool { return processRunning(m) })
-	cut := time.Now()
 	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) && w.Running() == 0 })
-	if d := time.Since(cut); d < 500*time.Millisecond {
-		t.Fatalf("attempt killed after %s, before the lease could have run out", d)
+	// The worker counts its lease from sending the last answered poll, so
+	// the attempt may be killed a little less than a lease after the
+	// answer, but not much less.
+	if d := time.Since(time.Unix(0, lastOK.Load())); d < lease*8/10 {
+		t.Fatalf("attempt killed %s after the last answered poll, before the lease of %s could have run out", d, lease)
 	}
 	if _, reported := f.result(1, 1); reported {
 		t.Fatal("a fenced attempt reported a result")
@@ -188,10 +207,15 @@ func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 func TestWorker_FencesItselfWhenPollHangs(t *testing.T) {
 	m := marker()
 	release := make(chan struct{})
+	hanging := false // under f.mu
 	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
-		if n == 1 {
+		switch {
+		case n == 1:
 			return &api.PollResponse{Tasks: []api.Task{sleepTask(1, m)}}, 200
+		case !hanging && !processRunning(m):
+			return nil, 200 // renew until the process runs, however slowly it starts
 		}
+		hanging = true
 		<-release
 		return nil, 503
 	}}
