@@ -318,34 +318,28 @@ func (p *parser) str(n *yaml.Node, what string) string {
 	return n.Value
 }
 
-// tplStr returns the string n (see str) and records it as a template.
-func (p *parser) tplStr(n *yaml.Node, what string) string {
+// recordedStr returns the string n (see str) after passing it to record
+// (tpl, expr, boolExpr or target) with n's line.
+func (p *parser) recordedStr(n *yaml.Node, what string, record func(line int, where, s string)) string {
 	s := p.str(n, what)
-	p.tpl(n.Line, what, s)
+	record(n.Line, what, s)
 	return s
 }
 
+// tplStr returns the string n (see str) and records it as a template.
+func (p *parser) tplStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.tpl) }
+
 // exprStr returns the string n (see str) and records it as an expression.
-func (p *parser) exprStr(n *yaml.Node, what string) string {
-	s := p.str(n, what)
-	p.expr(n.Line, what, s)
-	return s
-}
+func (p *parser) exprStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.expr) }
 
 // boolExprStr is exprStr for a condition.
 func (p *parser) boolExprStr(n *yaml.Node, what string) string {
-	s := p.str(n, what)
-	p.boolExpr(n.Line, what, s)
-	return s
+	return p.recordedStr(n, what, p.boolExpr)
 }
 
 // targetStr returns the string n (see str) and records it as the name of
 // a variable the task assigns.
-func (p *parser) targetStr(n *yaml.Node, what string) string {
-	s := p.str(n, what)
-	p.target(n.Line, what, s)
-	return s
-}
+func (p *parser) targetStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.target) }
 
 // tplList returns the list of strings n (see strList) and records each
 // entry as a template, named what[i].
