@@ -10,17 +10,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 	"github.com/scaleout/scaleout/cluster"
 )
 
-const hello = `name: hello
-parameters:
-  who: {type: string, default: world}
-tasks:
-  - name: greet
-    exec:
-      command: [/bin/echo, "hello ${param.who}"]
-`
+// hello is the shared fixture package; its parameter who is a string.
+const hello = pkgspectest.HelloYAML
 
 func newMaster(t *testing.T, lease time.Duration) *Master {
 	t.Helper()
