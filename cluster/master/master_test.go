@@ -12,6 +12,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/cluster/clustertest/poll"
 )
 
 // hello is the shared fixture package; its parameter who is a string.
@@ -77,13 +78,7 @@ func newCipher(t *testing.T) *catalog.Cipher {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.True(t, 10*time.Second, what, cond)
 }
 
 func status(t *testing.T, m *Master, id uint64) catalog.Status {
