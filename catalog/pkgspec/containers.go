@@ -211,7 +211,7 @@ func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 		case "csv":
 			f.CSV = p.tplStr(v, what+" csv")
 		case "query":
-			f.Query = p.sqlFields(&SQLTask{Mode: ModeRowset}, v, what+" query", nil, nil)
+			f.Query = p.sqlFields(&SQLTask{Mode: ModeRowset}, v, what+" query")
 		}
 		sources = append(sources, k.Value)
 	})

@@ -417,23 +417,18 @@ func (p *parser) parameter(name string, line int, n *yaml.Node) *Parameter {
 	}
 	var def *yaml.Node
 	typeOK := true
-	p.fields(n, what, []string{"type", "default", "description", "required", "sensitive"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "type":
-			pr.Type = p.str(v, what+" type")
+	p.decodeFields(n, what, []field{
+		{"type", func(v *yaml.Node, w string) {
+			pr.Type = p.str(v, w)
 			if !slices.Contains(Types, pr.Type) {
 				p.addf(v.Line, "%s has unknown type %q (want one of: %s)", what, pr.Type, strings.Join(Types, ", "))
 				typeOK = false
 			}
-		case "default":
-			def = v
-		case "description":
-			pr.Description = p.str(v, what+" description")
-		case "required":
-			pr.Required = p.boolean(v, what+" required")
-		case "sensitive":
-			pr.Sensitive = p.boolean(v, what+" sensitive")
-		}
+		}},
+		{"default", func(v *yaml.Node, _ string) { def = v }},
+		{"description", set(&pr.Description, p.str)},
+		{"required", set(&pr.Required, p.boolean)},
+		{"sensitive", set(&pr.Sensitive, p.boolean)},
 	})
 	switch {
 	case def == nil:
