@@ -341,6 +341,17 @@ func (p *parser) boolExprStr(n *yaml.Node, what string) string {
 // a variable the task assigns.
 func (p *parser) targetStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.target) }
 
+// oneOf returns the string n (see str); a value that is not in allowed is
+// reported as an unknown noun of owner, and ok is false.
+func (p *parser) oneOf(n *yaml.Node, what, owner, noun string, allowed []string) (s string, ok bool) {
+	s = p.str(n, what)
+	if !slices.Contains(allowed, s) {
+		p.addf(n.Line, "%s has unknown %s %q (want one of: %s)", owner, noun, s, strings.Join(allowed, ", "))
+		return s, false
+	}
+	return s, true
+}
+
 // tplList returns the list of strings n (see strList) and records each
 // entry as a template, named what[i].
 func (p *parser) tplList(n *yaml.Node, what string) []string {
@@ -418,13 +429,7 @@ func (p *parser) parameter(name string, line int, n *yaml.Node) *Parameter {
 	var def *yaml.Node
 	typeOK := true
 	p.decodeFields(n, what, []field{
-		{"type", func(v *yaml.Node, w string) {
-			pr.Type = p.str(v, w)
-			if !slices.Contains(Types, pr.Type) {
-				p.addf(v.Line, "%s has unknown type %q (want one of: %s)", what, pr.Type, strings.Join(Types, ", "))
-				typeOK = false
-			}
-		}},
+		{"type", func(v *yaml.Node, w string) { pr.Type, typeOK = p.oneOf(v, w, what, "type", Types) }},
 		{"default", func(v *yaml.Node, _ string) { def = v }},
 		{"description", set(&pr.Description, p.str)},
 		{"required", set(&pr.Required, p.boolean)},

@@ -61,6 +61,14 @@ func (p *parser) decodeBody(n *yaml.Node, what, holds string, fs []field) bool {
 	return true
 }
 
+// need reports the required field key of the body n as missing when its
+// value val is empty.
+func (p *parser) need(n *yaml.Node, what, key, val string) {
+	if val == "" {
+		p.addf(n.Line, "%s has no %s", what, key)
+	}
+}
+
 // tplMap is strMap for a mapping whose values are templates.
 func (p *parser) tplMap(n *yaml.Node, what string) map[string]string { return p.strMap(n, what, true) }
 
@@ -69,23 +77,22 @@ func (p *parser) decodeExec(t *Task, key, n *yaml.Node) {
 	e := &ExecTask{}
 	t.Exec = e
 	var cmdNode *yaml.Node
-	if !p.decodeBody(n, what, "a command", []field{
+	if p.decodeBody(n, what, "a command", []field{
 		{"command", func(v *yaml.Node, _ string) { cmdNode, e.Command = v, p.command(v, what) }},
 		{"env", set(&e.Env, p.tplMap)},
 		{"dir", set(&e.Dir, p.tplStr)},
 		{"success_codes", set(&e.SuccessCodes, p.intList)},
 		{"capture", set(&e.Capture, p.targetStr)},
 	}) {
-		return
-	}
-	switch {
-	case cmdNode == nil:
-		p.addf(key.Line, "%s has no command", what)
-	case cmdNode.Kind != yaml.SequenceNode: // reported by command
-	case len(e.Command) == 0:
-		p.addf(cmdNode.Line, "%s command is empty", what)
-	case e.Command[0] == "":
-		p.addf(cmdNode.Line, "%s command[0] (the program) is empty", what)
+		switch {
+		case cmdNode == nil:
+			p.addf(key.Line, "%s has no command", what)
+		case cmdNode.Kind != yaml.SequenceNode: // reported by command
+		case len(e.Command) == 0:
+			p.addf(cmdNode.Line, "%s command is empty", what)
+		case e.Command[0] == "":
+			p.addf(cmdNode.Line, "%s command[0] (the program) is empty", what)
+		}
 	}
 }
 
@@ -155,26 +162,25 @@ func (p *parser) decodeFile(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindFile)
 	f := &FileTask{}
 	t.File = f
-	if !p.decodeBody(n, what, "an op", []field{
+	if p.decodeBody(n, what, "an op", []field{
 		{"op", set(&f.Op, p.str)},
 		{"from", set(&f.From, p.tplStr)},
 		{"to", set(&f.To, p.tplStr)},
 		{"path", set(&f.Path, p.tplStr)},
 		{"overwrite", set(&f.Overwrite, p.boolean)},
 	}) {
-		return
-	}
-	switch f.Op {
-	case OpCopy, OpMove, OpRename:
-		if f.From == "" || f.To == "" || f.Path != "" {
-			p.addf(n.Line, "%s %s needs from and to (and no path)", what, f.Op)
+		switch f.Op {
+		case OpCopy, OpMove, OpRename:
+			if f.From == "" || f.To == "" || f.Path != "" {
+				p.addf(n.Line, "%s %s needs from and to (and no path)", what, f.Op)
+			}
+		case OpDelete, OpMkdir:
+			if f.Path == "" || f.From != "" || f.To != "" {
+				p.addf(n.Line, "%s %s needs path (and no from or to)", what, f.Op)
+			}
+		default:
+			p.addf(n.Line, "%s op must be one of copy, move, rename, delete, mkdir; not %q", what, f.Op)
 		}
-	case OpDelete, OpMkdir:
-		if f.Path == "" || f.From != "" || f.To != "" {
-			p.addf(n.Line, "%s %s needs path (and no from or to)", what, f.Op)
-		}
-	default:
-		p.addf(n.Line, "%s op must be one of copy, move, rename, delete, mkdir; not %q", what, f.Op)
 	}
 }
 
@@ -182,7 +188,7 @@ func (p *parser) decodeHTTP(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindHTTP)
 	h := &HTTPTask{Method: "GET"}
 	t.HTTP = h
-	if !p.decodeBody(n, what, "a url", []field{
+	if p.decodeBody(n, what, "a url", []field{
 		{"method", func(v *yaml.Node, w string) {
 			h.Method = strings.ToUpper(p.str(v, w))
 			if h.Method == "" || strings.ContainsAny(h.Method, " \t\r\n") {
@@ -197,10 +203,7 @@ func (p *parser) decodeHTTP(t *Task, _, n *yaml.Node) {
 		{"output_file", set(&h.OutputFile, p.tplStr)},
 		{"output_var", set(&h.OutputVar, p.targetStr)},
 	}) {
-		return
-	}
-	if h.URL == "" {
-		p.addf(n.Line, "%s has no url", what)
+		p.need(n, what, "url", h.URL)
 	}
 }
 
@@ -208,7 +211,7 @@ func (p *parser) decodePackage(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindPackage)
 	pt := &PackageTask{}
 	t.Package = pt
-	if !p.decodeBody(n, what, "a name", []field{
+	if p.decodeBody(n, what, "a name", []field{
 		{"name", func(v *yaml.Node, w string) {
 			pt.Name = p.str(v, w)
 			if err := ValidateName(pt.Name); err != nil || strings.ContainsAny(pt.Name, `/\`) || strings.HasPrefix(pt.Name, ".") {
@@ -217,10 +220,7 @@ func (p *parser) decodePackage(t *Task, _, n *yaml.Node) {
 		}},
 		{"params", set(&pt.Params, p.tplMap)},
 	}) {
-		return
-	}
-	if pt.Name == "" {
-		p.addf(n.Line, "%s has no name", what)
+		p.need(n, what, "name", pt.Name)
 	}
 }
 
