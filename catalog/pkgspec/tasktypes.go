@@ -46,8 +46,9 @@ func (p *parser) decodeFields(n *yaml.Node, what string, fs []field) {
 		known[i] = f.key
 	}
 	p.fields(n, what, known, func(k, v *yaml.Node) {
-		i := slices.Index(known, k.Value) // known: fields checked
-		fs[i].decode(v, what+" "+k.Value)
+		if i := slices.Index(known, k.Value); i >= 0 { // always: fields passes known keys only
+			fs[i].decode(v, what+" "+k.Value)
+		}
 	})
 }
 
