@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
@@ -111,7 +112,7 @@ func (t *Tx) SetVariable(folder, env string, v Variable, remove bool) error {
 	e.Variables = slices.DeleteFunc(e.Variables, func(x Variable) bool { return x.Name == v.Name })
 	if !remove {
 		e.Variables = append(e.Variables, v)
-		slices.SortFunc(e.Variables, func(a, b Variable) int { return cmpString(a.Name, b.Name) })
+		slices.SortFunc(e.Variables, func(a, b Variable) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return putJSON(t.tx.Bucket(bucketEnvironments), nameKey(folder, env), e)
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -176,24 +177,14 @@ func (t *Tx) SetParamValue(folder, project string, v ParamValue, clear bool, now
 		}
 		p.Values = append(p.Values, v)
 		slices.SortFunc(p.Values, func(a, b ParamValue) int {
-			if c := cmpString(a.Package, b.Package); c != 0 {
+			if c := strings.Compare(a.Package, b.Package); c != 0 {
 				return c
 			}
-			return cmpString(a.Name, b.Name)
+			return strings.Compare(a.Name, b.Name)
 		})
 	}
 	p.UpdatedAt = now
 	return t.putProject(p)
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // SetEnvRef adds (or with remove, removes) an environment reference of a

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/cluster/clustertest/poll"
 )
 
 // fakePeers is a PeerClient that answers from a table and records the API
@@ -41,23 +43,6 @@ func (f *fakePeers) wasAsked(q string) bool {
 	return slices.Contains(f.asked, q)
 }
 
-// poll calls cond every 10 ms until it holds or 10 s pass, then fails with
-// what it last saw.
-func poll(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ok, saw := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: gave up; last saw %s", what, saw)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestCluster_WorkerOnlyLeaderFromPeerClient: a worker-only agent has no
 // Raft and learns the leader by asking a server through its PeerClient, at
 // the API address the server gossips.
@@ -74,7 +59,7 @@ func TestCluster_WorkerOnlyLeaderFromPeerClient(t *testing.T) {
 	wcfg := testConfig(t, t.TempDir())
 	wcfg.NodeName, wcfg.Server, wcfg.Bootstrap, wcfg.Join, wcfg.PeerClient = "w1", false, false, []string{s.GossipAddr()}, fake
 	w := newTestCluster(t, wcfg)
-	poll(t, "worker-only agent learns the leader", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "worker-only agent learns the leader", func() (bool, string) {
 		l, err := w.Leader()
 		return err == nil && l.Node == "s1" && l.API == "http://s1.test:8391", fmt.Sprintf("%+v %v", l, err)
 	})
@@ -103,7 +88,7 @@ func TestCluster_BootstrapAsksPeerClient(t *testing.T) {
 	if _, err := cs[0].WaitForLeader(ctx); err != nil {
 		t.Fatalf("no leader after the bootstrap: %v (PeerClient asked %v)", err, fake.asked)
 	}
-	poll(t, "both servers in the configuration", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "both servers in the configuration", func() (bool, string) {
 		p, err := cs[0].Peers()
 		return err == nil && len(p) == 2, fmt.Sprintf("%+v %v", p, err)
 	})

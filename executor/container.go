@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 
@@ -90,6 +89,15 @@ func short(s string) string {
 	return s
 }
 
+// anys returns the elements of s as a []any.
+func anys[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
+}
+
 // items returns the items of a foreach loop from its one source.
 func (tc *taskCtx) items(ctx context.Context, f *pkgspec.ForEachTask) ([]any, error) {
 	switch {
@@ -118,20 +126,12 @@ func (tc *taskCtx) items(ctx context.Context, f *pkgspec.ForEachTask) ([]any, er
 		}
 		return out, nil
 	case f.Files != "":
-		pattern, err := tc.path("foreach files", f.Files)
+		_, matches, err := tc.glob("foreach files", f.Files)
 		if err != nil {
 			return nil, err
 		}
-		matches, err := filepath.Glob(pattern)
-		if err != nil {
-			return nil, fmt.Errorf("foreach files: %w", err)
-		}
 		slices.Sort(matches)
-		out := make([]any, len(matches))
-		for i, m := range matches {
-			out[i] = m
-		}
-		return out, nil
+		return anys(matches), nil
 	case f.CSV != "":
 		path, err := tc.path("foreach csv", f.CSV)
 		if err != nil {
@@ -143,11 +143,7 @@ func (tc *taskCtx) items(ctx context.Context, f *pkgspec.ForEachTask) ([]any, er
 		if err != nil {
 			return nil, err
 		}
-		out := make([]any, len(rows))
-		for i, r := range rows {
-			out[i] = r
-		}
-		return out, nil
+		return anys(rows), nil
 	}
 	return nil, errors.New("foreach has no source of items")
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/executor/pgtest"
 )
 
@@ -40,14 +39,7 @@ func fileLines(t *testing.T, path string) []string {
 // number, overflow, unknown customer, no quantity) in a rejects file.
 func TestRun_DataFlowSample(t *testing.T) {
 	port := pgtest.New(t).Port
-	proj, err := filepath.Abs("../testdata/projects/dataflow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg, err := pkgspec.ParseFile(PackagePath(proj, "load_orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	proj, pkg := sampleProject(t, "dataflow", "load_orders")
 	work := t.TempDir()
 	for run := 1; run <= 2; run++ { // twice: truncate makes the load repeatable
 		rec := &recorder{}

@@ -10,22 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // TestRun_ETLProject runs the sample project of testdata/projects/etl as
 // the worker will: the project directory read-only input, a fresh work
 // directory for the database and the archive.
 func TestRun_ETLProject(t *testing.T) {
-	proj, err := filepath.Abs("../testdata/projects/etl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg, err := pkgspec.ParseFile(PackagePath(proj, "load"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	proj, pkg := sampleProject(t, "etl", "load")
 	tests := []struct {
 		name   string
 		params map[string]string

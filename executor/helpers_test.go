@@ -121,6 +121,21 @@ func waitGroupGone(t *testing.T, pgid int) {
 	poll(t, 10*time.Second, fmt.Sprintf("process group %d to disappear", pgid), func() bool { return groupGone(pgid) })
 }
 
+// sampleProject returns the directory of the sample project
+// testdata/projects/NAME and its package pkg, parsed.
+func sampleProject(t *testing.T, name, pkg string) (string, *pkgspec.Package) {
+	t.Helper()
+	proj, err := filepath.Abs(filepath.Join("..", "testdata", "projects", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pkgspec.ParseFile(PackagePath(proj, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proj, p
+}
+
 func mustParse(t *testing.T, src string) *pkgspec.Package {
 	t.Helper()
 	pkg, err := pkgspec.Parse(t.Name()+".yaml", []byte(src))
@@ -160,16 +175,4 @@ func (p *pgids) first() int {
 		return 0
 	}
 	return p.started[0]
-}
-
-// writeFile writes content to dir/rel, creating directories.
-func writeFile(t *testing.T, dir, rel, content string) {
-	t.Helper()
-	p := filepath.Join(dir, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

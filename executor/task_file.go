@@ -69,6 +69,20 @@ func (pr *pkgRun) checkRoot(p string) error {
 	return fmt.Errorf("%w: %s (allowed: %s; add directories with allow_paths)", errOutsideRoots, p, strings.Join(pr.roots, ", "))
 }
 
+// glob resolves the path field s (see path) as a pattern and returns it
+// with the paths it matches.
+func (tc *taskCtx) glob(field, s string) (string, []string, error) {
+	pattern, err := tc.path(field, s)
+	if err != nil {
+		return "", nil, err
+	}
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", field, err)
+	}
+	return pattern, matches, nil
+}
+
 // resolveExisting resolves symbolic links in the longest existing prefix
 // of p and appends the rest.
 func resolveExisting(p string) string {
@@ -113,13 +127,9 @@ func (tc *taskCtx) fileTask(ctx context.Context) taskOut {
 		done = 1
 		return finish()
 	case pkgspec.OpDelete:
-		pattern, err := tc.path("file path", f.Path)
+		_, matches, err := tc.glob("file path", f.Path)
 		if err != nil {
 			return failed("%v", err)
-		}
-		matches, err := filepath.Glob(pattern)
-		if err != nil {
-			return failed("file path: %v", err)
 		}
 		for _, m := range matches {
 			if ctx.Err() != nil {
@@ -139,17 +149,13 @@ func (tc *taskCtx) fileTask(ctx context.Context) taskOut {
 		}
 		return finish()
 	}
-	from, err := tc.path("file from", f.From)
+	from, matches, err := tc.glob("file from", f.From)
 	if err != nil {
 		return failed("%v", err)
 	}
 	to, err := tc.path("file to", f.To)
 	if err != nil {
 		return failed("%v", err)
-	}
-	matches, err := filepath.Glob(from)
-	if err != nil {
-		return failed("file from: %v", err)
 	}
 	if len(matches) == 0 {
 		return failed("%s: no file matches %s", f.Op, from)

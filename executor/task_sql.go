@@ -100,11 +100,7 @@ func (tc *taskCtx) sqlTask(ctx context.Context) taskOut {
 		}
 		out := taskOut{state: stateSucceeded, info: map[string]any{"rows": len(rows)}, summary: plural(len(rows), "row")}
 		if s.Mode == pkgspec.ModeRowset {
-			list := make([]any, len(rows))
-			for i, r := range rows {
-				list[i] = r
-			}
-			out.result = list
+			out.result = anys(rows)
 			return out
 		}
 		if len(rows) == 0 {

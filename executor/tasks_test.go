@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
 // sqlCoreTasks is the part of the sql test package that every driver runs:
@@ -175,19 +177,8 @@ tasks:
 func TestRun_FileTask(t *testing.T) {
 	work := t.TempDir()
 	outside := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(work, "in", "a.txt"), "a")
-	write(filepath.Join(work, "in", "b.txt"), "b")
-	write(filepath.Join(work, "in", "c.log"), "c")
-	write(filepath.Join(outside, "x.txt"), "x")
+	pkgspectest.WriteFiles(t, work, map[string]string{"in/a.txt": "a", "in/b.txt": "b", "in/c.log": "c"})
+	pkgspectest.WriteFiles(t, outside, map[string]string{"x.txt": "x"})
 	if err := os.Symlink(outside, filepath.Join(work, "escape")); err != nil {
 		t.Fatal(err)
 	}

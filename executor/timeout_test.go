@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
 func TestRun_TaskTimeout(t *testing.T) {
@@ -86,7 +88,7 @@ func TestRun_CancelEveryKind(t *testing.T) {
 	defer srv.Close()
 	defer close(block)
 	proj := t.TempDir()
-	writeFile(t, proj, "packages/child.yaml", "name: child\ntasks:\n  - {name: nap, exec: {command: [sh, -c, 'trap \"\" TERM; echo ready; sleep 600']}}\n")
+	pkgspectest.WriteFiles(t, proj, map[string]string{"packages/child.yaml": "name: child\ntasks:\n  - {name: nap, exec: {command: [sh, -c, 'trap \"\" TERM; echo ready; sleep 600']}}\n"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := &recorder{}

@@ -157,23 +157,20 @@ func (tc *taskCtx) template(field, s string) (*pkgspec.Template, error) {
 
 // expand evaluates the ${...} parts of the string field s.
 func (tc *taskCtx) expand(field, s string) (string, error) {
-	if !strings.Contains(s, "${") {
-		return s, nil
-	}
-	t, err := tc.template(field, s)
+	v, err := tc.evalField(field, s, false)
 	if err != nil {
 		return "", err
 	}
-	env := tc.env()
-	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
-	if err != nil {
-		return "", &fieldError{field, err}
-	}
+	out, _ := v.(string) // a string whenever keepType is false
 	return out, nil
 }
 
 // value evaluates the string field s keeping the type of a lone ${EXPR}.
-func (tc *taskCtx) value(field, s string) (any, error) {
+func (tc *taskCtx) value(field, s string) (any, error) { return tc.evalField(field, s, true) }
+
+// evalField evaluates the ${...} parts of the string field s into a
+// string; with keepType, a lone ${EXPR} keeps the type of its value.
+func (tc *taskCtx) evalField(field, s string, keepType bool) (any, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
@@ -181,14 +178,19 @@ func (tc *taskCtx) value(field, s string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e := t.Single(); e != nil {
-		v, err := tc.run(e, tc.env())
+	env := tc.env()
+	if e := t.Single(); keepType && e != nil {
+		v, err := tc.run(e, env)
 		if err != nil {
 			return nil, &fieldError{field, err}
 		}
 		return v, nil
 	}
-	return tc.expand(field, s)
+	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
+	if err != nil {
+		return nil, &fieldError{field, err}
+	}
+	return out, nil
 }
 
 // declare creates the variables of the current scope with their initial

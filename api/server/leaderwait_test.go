@@ -1,51 +1,18 @@
 package server
 
 import (
-	"context"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/scaleout/scaleout/catalog/service"
 )
-
-// electionRouter has no leader for its first `none` questions, then leads;
-// its first barrier, if lostOnce, loses leadership.
-type electionRouter struct {
-	mu       sync.Mutex
-	none     int
-	asked    int
-	lostOnce bool
-}
-
-func (r *electionRouter) LeaderAPI() (string, bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.asked++
-	if r.asked <= r.none {
-		return "", false, service.ErrNoLeader
-	}
-	return "", true, nil
-}
-func (r *electionRouter) HasState() bool { return true }
-func (r *electionRouter) Barrier(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lostOnce {
-		r.lostOnce = false
-		return service.ErrNotLeader
-	}
-	return nil
-}
 
 // TestServer_WaitsForALeader: a request that needs the leader during an
 // election waits for one (it was not proposed, so nothing can be doubled)
 // instead of failing at once; after LeaderWait it gets 503 naming why.
 func TestServer_WaitsForALeader(t *testing.T) {
 	ex := newExecMock()
-	r := &electionRouter{none: 4}
+	r := &routerMock{none: 4}
 	ts := newTestServer(t, Services{Router: r, Executions: ex}, 1<<20)
 	if code, body := do(t, ts, "POST", "/v1/executions", `{"package":"name: p"}`); code != 200 {
 		t.Fatalf("submit during an election: %d %s", code, body)
@@ -55,7 +22,7 @@ func TestServer_WaitsForALeader(t *testing.T) {
 	}
 
 	// A consistent read whose barrier loses leadership asks again.
-	r2 := &electionRouter{lostOnce: true}
+	r2 := &routerMock{lostOnce: true}
 	ts2 := newTestServer(t, Services{Router: r2, Executions: ex}, 1<<20)
 	if code, body := do(t, ts2, "GET", "/v1/executions?consistent=true", ""); code != 200 {
 		t.Fatalf("consistent read across a lost barrier: %d %s", code, body)
@@ -64,7 +31,7 @@ func TestServer_WaitsForALeader(t *testing.T) {
 	// No leader for longer than LeaderWait: 503.
 	cfg := DefaultConfig()
 	cfg.LeaderWait = 100 * time.Millisecond
-	ts3 := httptest.NewServer(New(cfg, Services{Router: &electionRouter{none: 1 << 30}, Executions: ex}))
+	ts3 := httptest.NewServer(New(cfg, Services{Router: &routerMock{none: 1 << 30}, Executions: ex}))
 	t.Cleanup(ts3.Close)
 	code, body := do(t, ts3, "POST", "/v1/executions", `{"package":"name: p"}`)
 	if code != 503 || !strings.Contains(body, "no leader") {
@@ -76,7 +43,7 @@ func TestServer_WaitsForALeader(t *testing.T) {
 // once during an election; the worker retries on its own, and a poll that
 // outlived the worker's patience must never lease attempts.
 func TestServer_PollDoesNotWaitForALeader(t *testing.T) {
-	r := &electionRouter{none: 1 << 30}
+	r := &routerMock{none: 1 << 30}
 	ts := newTestServer(t, Services{Router: r, Workers: &workerMock{}}, 1<<20)
 	start := time.Now()
 	code, body := do(t, ts, "POST", "/v1/workers/w1/poll", `{"slots":1}`)

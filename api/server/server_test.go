@@ -141,17 +141,26 @@ func (s *statusMock) Peers() ([]api.Peer, error)               { return nil, s.e
 func (s *statusMock) Members() []api.Member                    { return []api.Member{{Name: s.leader.Node, Leader: true}} }
 func (s *statusMock) RemovePeer(context.Context, string) error { return s.err }
 
-// routerMock is a Router: this agent leads unless leaderAPI is set.
+// routerMock is a Router: this agent leads unless leaderAPI is set. To
+// play an election, there is no leader for its first `none` questions, and
+// its first barrier, if lostOnce, loses leadership.
 type routerMock struct {
 	mu        sync.Mutex
 	leaderAPI string
 	stateless bool
 	barriers  int
+	none      int
+	asked     int
+	lostOnce  bool
 }
 
 func (r *routerMock) LeaderAPI() (string, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.asked++
+	if r.asked <= r.none {
+		return "", false, service.ErrNoLeader
+	}
 	return r.leaderAPI, r.leaderAPI == "", nil
 }
 func (r *routerMock) HasState() bool {
@@ -163,6 +172,10 @@ func (r *routerMock) Barrier(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.barriers++
+	if r.lostOnce {
+		r.lostOnce = false
+		return service.ErrNotLeader
+	}
 	return nil
 }
 

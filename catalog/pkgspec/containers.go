@@ -64,19 +64,10 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			continue
 		}
 		var valNode *yaml.Node
-		p.fields(v, what, []string{"type", "value", "description"}, func(k, v *yaml.Node) {
-			switch k.Value {
-			case "type":
-				vr.Type = p.str(v, what+" type")
-				if !slices.Contains(VariableTypes, vr.Type) {
-					p.addf(v.Line, "%s has unknown type %q (want one of: %s)", what, vr.Type, strings.Join(VariableTypes, ", "))
-				}
-			case "value":
-				valNode = v
-				vr.Value = p.str(v, what+" value")
-			case "description":
-				vr.Description = p.str(v, what+" description")
-			}
+		p.decodeFields(v, what, []field{
+			{"type", func(v *yaml.Node, w string) { vr.Type, _ = p.oneOf(v, w, what, "type", VariableTypes) }},
+			{"value", func(v *yaml.Node, w string) { valNode, vr.Value = v, p.str(v, w) }},
+			{"description", set(&vr.Description, p.str)},
 		})
 		if valNode != nil && valNode.Kind == yaml.ScalarNode {
 			p.tpl(valNode.Line, what+" value", vr.Value)
@@ -113,10 +104,7 @@ func (p *parser) connections(n *yaml.Node) []*Connection {
 		p.fields(v, what, []string{"driver", "dsn", "host", "port", "database", "user", "password", "options"}, func(k, v *yaml.Node) {
 			switch k.Value {
 			case "driver":
-				c.Driver = p.str(v, what+" driver")
-				if !slices.Contains(Drivers, c.Driver) {
-					p.addf(v.Line, "%s has unknown driver %q (want one of: %s)", what, c.Driver, strings.Join(Drivers, ", "))
-				}
+				c.Driver, _ = p.oneOf(v, what+" driver", what, "driver", Drivers)
 			case "options":
 				c.Options = p.strMap(v, what+" options", true)
 			default:
@@ -138,20 +126,27 @@ func (p *parser) connections(n *yaml.Node) []*Connection {
 	return out
 }
 
-// container decodes the variables and tasks of a container body, calling
-// fn for its other fields. The caller has pushed the container's scope.
-func (p *parser) container(c *Container, n *yaml.Node, what string, extra []string, fn func(k, v *yaml.Node)) {
+// containerBody decodes the body n of a container task into c. n must be
+// a mapping (see body; it reports whether it was); the container's
+// variables and tasks get a scope of their own, and its other keys are
+// decoded by extra.
+func (p *parser) containerBody(c *Container, n *yaml.Node, what, holds string, extra ...field) bool {
+	if !p.body(n, what, holds) {
+		return false
+	}
+	defer p.push()()
+	p.container(c, n, what, extra)
+	return true
+}
+
+// container decodes the variables and tasks of a container body, and its
+// other keys by extra. The caller has pushed the container's scope.
+func (p *parser) container(c *Container, n *yaml.Node, what string, extra []field) {
 	var varsNode, tasksNode *yaml.Node
-	p.fields(n, what, append([]string{"variables", "tasks"}, extra...), func(k, v *yaml.Node) {
-		switch k.Value {
-		case "variables":
-			varsNode = v
-		case "tasks":
-			tasksNode = v
-		default:
-			fn(k, v)
-		}
-	})
+	p.decodeFields(n, what, append([]field{
+		{"variables", func(v *yaml.Node, _ string) { varsNode = v }},
+		{"tasks", func(v *yaml.Node, _ string) { tasksNode = v }},
+	}, extra...))
 	if varsNode != nil {
 		c.Variables = p.variables(varsNode, what)
 	}
@@ -174,54 +169,41 @@ func (p *parser) afterVars() {
 }
 
 func (p *parser) decodeSequence(t *Task, _, n *yaml.Node) {
-	what := kindWhat(t, KindSequence)
 	t.Sequence = &Container{}
-	if !p.body(n, what, "tasks") {
-		return
-	}
-	defer p.push()()
-	p.container(t.Sequence, n, what, nil, nil)
+	p.containerBody(t.Sequence, n, kindWhat(t, KindSequence), "tasks")
 }
 
 func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindForEach)
 	f := &ForEachTask{}
 	t.ForEach = f
-	if !p.body(n, what, "var, a source (items, in, files, csv or query) and tasks") {
-		return
-	}
-	defer p.push()()
 	var sources []string
 	var varLine int
-	p.container(&f.Container, n, what, []string{"var", "items", "in", "files", "csv", "query"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "var":
-			f.Var = p.str(v, what+" var")
+	source := func(key string, dec func(v *yaml.Node, w string)) field {
+		return field{key, func(v *yaml.Node, w string) { dec(v, w); sources = append(sources, key) }}
+	}
+	if p.containerBody(&f.Container, n, what, "var, a source (items, in, files, csv or query) and tasks",
+		field{"var", func(v *yaml.Node, w string) {
+			f.Var = p.str(v, w)
 			varLine = v.Line
 			if ValidateParamName(f.Var) == nil {
 				p.scope.vars[f.Var] = TypeObject
 			}
-			return
-		case "items":
-			f.Items = p.tplList(v, what+" items")
-		case "in":
-			f.In = p.exprStr(v, what+" in")
-		case "files":
-			f.Files = p.tplStr(v, what+" files")
-		case "csv":
-			f.CSV = p.tplStr(v, what+" csv")
-		case "query":
-			f.Query = p.sqlFields(&SQLTask{Mode: ModeRowset}, v, what+" query", nil, nil)
+		}},
+		source("items", set(&f.Items, p.tplList)),
+		source("in", set(&f.In, p.exprStr)),
+		source("files", set(&f.Files, p.tplStr)),
+		source("csv", set(&f.CSV, p.tplStr)),
+		source("query", func(v *yaml.Node, w string) { f.Query = p.sqlFields(&SQLTask{Mode: ModeRowset}, v, w) }),
+	) {
+		if len(sources) != 1 {
+			p.addf(n.Line, "%s needs exactly one source of items (items, in, files, csv or query), has %d", what, len(sources))
 		}
-		sources = append(sources, k.Value)
-	})
-	if len(sources) != 1 {
-		p.addf(n.Line, "%s needs exactly one source of items (items, in, files, csv or query), has %d", what, len(sources))
-	}
-	if f.Var == "" {
-		p.addf(n.Line, "%s has no var (the variable each item is bound to)", what)
-	} else if err := ValidateParamName(f.Var); err != nil {
-		p.addf(varLine, "%s var %q: %v", what, f.Var, err)
+		if f.Var == "" {
+			p.addf(n.Line, "%s has no var (the variable each item is bound to)", what)
+		} else if err := ValidateParamName(f.Var); err != nil {
+			p.addf(varLine, "%s var %q: %v", what, f.Var, err)
+		}
 	}
 }
 
@@ -229,21 +211,15 @@ func (p *parser) decodeFor(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindFor)
 	f := &ForTask{}
 	t.For = f
-	if !p.body(n, what, "init, condition, step and tasks") {
-		return
-	}
-	defer p.push()()
-	p.container(&f.Container, n, what, []string{"init", "condition", "step"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "init":
-			p.varHooks = append(p.varHooks, func() { f.Init = p.assignments(v, what+" init", true) })
-		case "step":
-			p.varHooks = append(p.varHooks, func() { f.Step = p.assignments(v, what+" step", false) })
-		case "condition":
-			f.Condition = p.boolExprStr(v, what+" condition")
-		}
-	})
-	if f.Condition == "" {
-		p.addf(n.Line, "%s has no condition", what)
+	if p.containerBody(&f.Container, n, what, "init, condition, step and tasks",
+		field{"init", func(v *yaml.Node, w string) {
+			p.varHooks = append(p.varHooks, func() { f.Init = p.assignments(v, w, true) })
+		}},
+		field{"condition", set(&f.Condition, p.boolExprStr)},
+		field{"step", func(v *yaml.Node, w string) {
+			p.varHooks = append(p.varHooks, func() { f.Step = p.assignments(v, w, false) })
+		}},
+	) {
+		p.need(n, what, "condition", f.Condition)
 	}
 }

@@ -2,6 +2,7 @@ package pkgspec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -101,7 +102,7 @@ func (p *parser) checkIndependentInputs(cw string, c *Component, byName map[stri
 	left := upstream(c.Inputs[0].Component, byName)
 	right := upstream(c.Inputs[1].Component, byName)
 	var common []string
-	for _, up := range sortedSet(left) {
+	for _, up := range slices.Sorted(maps.Keys(left)) {
 		if right[up] {
 			common = append(common, up)
 		}
@@ -139,16 +140,6 @@ func upstream(name string, byName map[string]*Component) map[string]bool {
 		}
 	}
 	return seen
-}
-
-// sortedSet returns the names in set, sorted, for stable messages.
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for n := range set {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func compNames(df *DataFlowTask) []string {

@@ -318,33 +318,38 @@ func (p *parser) str(n *yaml.Node, what string) string {
 	return n.Value
 }
 
-// tplStr returns the string n (see str) and records it as a template.
-func (p *parser) tplStr(n *yaml.Node, what string) string {
+// recordedStr returns the string n (see str) after passing it to record
+// (tpl, expr, boolExpr or target) with n's line.
+func (p *parser) recordedStr(n *yaml.Node, what string, record func(line int, where, s string)) string {
 	s := p.str(n, what)
-	p.tpl(n.Line, what, s)
+	record(n.Line, what, s)
 	return s
 }
 
+// tplStr returns the string n (see str) and records it as a template.
+func (p *parser) tplStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.tpl) }
+
 // exprStr returns the string n (see str) and records it as an expression.
-func (p *parser) exprStr(n *yaml.Node, what string) string {
-	s := p.str(n, what)
-	p.expr(n.Line, what, s)
-	return s
-}
+func (p *parser) exprStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.expr) }
 
 // boolExprStr is exprStr for a condition.
 func (p *parser) boolExprStr(n *yaml.Node, what string) string {
-	s := p.str(n, what)
-	p.boolExpr(n.Line, what, s)
-	return s
+	return p.recordedStr(n, what, p.boolExpr)
 }
 
 // targetStr returns the string n (see str) and records it as the name of
 // a variable the task assigns.
-func (p *parser) targetStr(n *yaml.Node, what string) string {
-	s := p.str(n, what)
-	p.target(n.Line, what, s)
-	return s
+func (p *parser) targetStr(n *yaml.Node, what string) string { return p.recordedStr(n, what, p.target) }
+
+// oneOf returns the string n (see str); a value that is not in allowed is
+// reported as an unknown noun of owner, and ok is false.
+func (p *parser) oneOf(n *yaml.Node, what, owner, noun string, allowed []string) (s string, ok bool) {
+	s = p.str(n, what)
+	if !slices.Contains(allowed, s) {
+		p.addf(n.Line, "%s has unknown %s %q (want one of: %s)", owner, noun, s, strings.Join(allowed, ", "))
+		return s, false
+	}
+	return s, true
 }
 
 // tplList returns the list of strings n (see strList) and records each
@@ -423,23 +428,12 @@ func (p *parser) parameter(name string, line int, n *yaml.Node) *Parameter {
 	}
 	var def *yaml.Node
 	typeOK := true
-	p.fields(n, what, []string{"type", "default", "description", "required", "sensitive"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "type":
-			pr.Type = p.str(v, what+" type")
-			if !slices.Contains(Types, pr.Type) {
-				p.addf(v.Line, "%s has unknown type %q (want one of: %s)", what, pr.Type, strings.Join(Types, ", "))
-				typeOK = false
-			}
-		case "default":
-			def = v
-		case "description":
-			pr.Description = p.str(v, what+" description")
-		case "required":
-			pr.Required = p.boolean(v, what+" required")
-		case "sensitive":
-			pr.Sensitive = p.boolean(v, what+" sensitive")
-		}
+	p.decodeFields(n, what, []field{
+		{"type", func(v *yaml.Node, w string) { pr.Type, typeOK = p.oneOf(v, w, what, "type", Types) }},
+		{"default", func(v *yaml.Node, _ string) { def = v }},
+		{"description", set(&pr.Description, p.str)},
+		{"required", set(&pr.Required, p.boolean)},
+		{"sensitive", set(&pr.Sensitive, p.boolean)},
 	})
 	switch {
 	case def == nil:

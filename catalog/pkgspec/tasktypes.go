@@ -25,37 +25,75 @@ func (p *parser) body(n *yaml.Node, what, holds string) bool {
 	return true
 }
 
+// field is one key of a mapping and the decoder of its value, which is
+// named what+" "+key in messages.
+type field struct {
+	key    string
+	decode func(v *yaml.Node, what string)
+}
+
+// set returns a field decoder that stores what dec reads into dst.
+func set[T any](dst *T, dec func(*yaml.Node, string) T) func(*yaml.Node, string) {
+	return func(v *yaml.Node, what string) { *dst = dec(v, what) }
+}
+
+// decodeFields decodes the mapping n by the table fs: unknown and
+// duplicate keys are reported (see fields), each known one is decoded by
+// its field.
+func (p *parser) decodeFields(n *yaml.Node, what string, fs []field) {
+	known := make([]string, len(fs))
+	for i, f := range fs {
+		known[i] = f.key
+	}
+	p.fields(n, what, known, func(k, v *yaml.Node) {
+		if i := slices.Index(known, k.Value); i >= 0 { // always: fields passes known keys only
+			fs[i].decode(v, what+" "+k.Value)
+		}
+	})
+}
+
+// decodeBody checks that n is a mapping (see body) and decodes it by fs
+// (see decodeFields); it reports whether n was a mapping.
+func (p *parser) decodeBody(n *yaml.Node, what, holds string, fs []field) bool {
+	if !p.body(n, what, holds) {
+		return false
+	}
+	p.decodeFields(n, what, fs)
+	return true
+}
+
+// need reports the required field key of the body n as missing when its
+// value val is empty.
+func (p *parser) need(n *yaml.Node, what, key, val string) {
+	if val == "" {
+		p.addf(n.Line, "%s has no %s", what, key)
+	}
+}
+
+// tplMap is strMap for a mapping whose values are templates.
+func (p *parser) tplMap(n *yaml.Node, what string) map[string]string { return p.strMap(n, what, true) }
+
 func (p *parser) decodeExec(t *Task, key, n *yaml.Node) {
 	what := kindWhat(t, KindExec)
 	e := &ExecTask{}
 	t.Exec = e
-	if !p.body(n, what, "a command") {
-		return
-	}
 	var cmdNode *yaml.Node
-	p.fields(n, what, []string{"command", "env", "dir", "success_codes", "capture"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "command":
-			cmdNode = v
-			e.Command = p.command(v, what)
-		case "env":
-			e.Env = p.strMap(v, what+" env", true)
-		case "dir":
-			e.Dir = p.tplStr(v, what+" dir")
-		case "success_codes":
-			e.SuccessCodes = p.intList(v, what+" success_codes")
-		case "capture":
-			e.Capture = p.targetStr(v, what+" capture")
+	if p.decodeBody(n, what, "a command", []field{
+		{"command", func(v *yaml.Node, _ string) { cmdNode, e.Command = v, p.command(v, what) }},
+		{"env", set(&e.Env, p.tplMap)},
+		{"dir", set(&e.Dir, p.tplStr)},
+		{"success_codes", set(&e.SuccessCodes, p.intList)},
+		{"capture", set(&e.Capture, p.targetStr)},
+	}) {
+		switch {
+		case cmdNode == nil:
+			p.addf(key.Line, "%s has no command", what)
+		case cmdNode.Kind != yaml.SequenceNode: // reported by command
+		case len(e.Command) == 0:
+			p.addf(cmdNode.Line, "%s command is empty", what)
+		case e.Command[0] == "":
+			p.addf(cmdNode.Line, "%s command[0] (the program) is empty", what)
 		}
-	})
-	switch {
-	case cmdNode == nil:
-		p.addf(key.Line, "%s has no command", what)
-	case cmdNode.Kind != yaml.SequenceNode: // reported by command
-	case len(e.Command) == 0:
-		p.addf(cmdNode.Line, "%s command is empty", what)
-	case e.Command[0] == "":
-		p.addf(cmdNode.Line, "%s command[0] (the program) is empty", what)
 	}
 }
 
@@ -75,27 +113,17 @@ func (p *parser) command(n *yaml.Node, what string) []string {
 }
 
 // sqlFields decodes the fields shared by the sql task and a foreach query.
-func (p *parser) sqlFields(s *SQLTask, n *yaml.Node, what string, extra []string, fn func(k, v *yaml.Node)) *SQLTask {
+func (p *parser) sqlFields(s *SQLTask, n *yaml.Node, what string, extra ...field) *SQLTask {
 	if !p.body(n, what, "a connection and a statement or file") {
 		return s
 	}
 	var connNode *yaml.Node
-	known := append([]string{"connection", "statement", "file", "params"}, extra...)
-	p.fields(n, what, known, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "connection":
-			connNode = v
-			s.Connection = p.str(v, what+" connection")
-		case "statement":
-			s.Statement = p.str(v, what+" statement")
-		case "file":
-			s.File = p.tplStr(v, what+" file")
-		case "params":
-			s.Params = p.tplList(v, what+" params")
-		default:
-			fn(k, v)
-		}
-	})
+	p.decodeFields(n, what, append([]field{
+		{"connection", func(v *yaml.Node, w string) { connNode, s.Connection = v, p.str(v, w) }},
+		{"statement", set(&s.Statement, p.str)},
+		{"file", set(&s.File, p.tplStr)},
+		{"params", set(&s.Params, p.tplList)},
+	}, extra...))
 	if connNode == nil {
 		p.addf(n.Line, "%s has no connection", what)
 	} else {
@@ -111,21 +139,18 @@ func (p *parser) decodeSQL(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindSQL)
 	var intoLine int
 	t.SQL = &SQLTask{}
-	p.sqlFields(t.SQL, n, what, []string{"mode", "into"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "mode":
-			t.SQL.Mode = p.str(v, what+" mode")
-			if !slices.Contains([]string{ModeNone, ModeRowCount, ModeSingleRow, ModeRowset}, t.SQL.Mode) {
-				p.addf(v.Line, "%s mode must be one of none, row_count, single_row, rowset; not %q", what, t.SQL.Mode)
-			}
-		case "into":
-			intoLine = v.Line
-			t.SQL.Into = p.strList(v, what+" into")
-			for _, name := range t.SQL.Into {
-				p.target(v.Line, what+" into", name)
-			}
+	p.sqlFields(t.SQL, n, what, field{"mode", func(v *yaml.Node, w string) {
+		t.SQL.Mode = p.str(v, w)
+		if !slices.Contains([]string{ModeNone, ModeRowCount, ModeSingleRow, ModeRowset}, t.SQL.Mode) {
+			p.addf(v.Line, "%s mode must be one of none, row_count, single_row, rowset; not %q", what, t.SQL.Mode)
 		}
-	})
+	}}, field{"into", func(v *yaml.Node, w string) {
+		intoLine = v.Line
+		t.SQL.Into = p.strList(v, w)
+		for _, name := range t.SQL.Into {
+			p.target(v.Line, w, name)
+		}
+	}})
 	if t.SQL.Mode == "" {
 		t.SQL.Mode = ModeNone
 	}
@@ -138,34 +163,25 @@ func (p *parser) decodeFile(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindFile)
 	f := &FileTask{}
 	t.File = f
-	if !p.body(n, what, "an op") {
-		return
-	}
-	p.fields(n, what, []string{"op", "from", "to", "path", "overwrite"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "op":
-			f.Op = p.str(v, what+" op")
-		case "from":
-			f.From = p.tplStr(v, what+" from")
-		case "to":
-			f.To = p.tplStr(v, what+" to")
-		case "path":
-			f.Path = p.tplStr(v, what+" path")
-		case "overwrite":
-			f.Overwrite = p.boolean(v, what+" overwrite")
+	if p.decodeBody(n, what, "an op", []field{
+		{"op", set(&f.Op, p.str)},
+		{"from", set(&f.From, p.tplStr)},
+		{"to", set(&f.To, p.tplStr)},
+		{"path", set(&f.Path, p.tplStr)},
+		{"overwrite", set(&f.Overwrite, p.boolean)},
+	}) {
+		switch f.Op {
+		case OpCopy, OpMove, OpRename:
+			if f.From == "" || f.To == "" || f.Path != "" {
+				p.addf(n.Line, "%s %s needs from and to (and no path)", what, f.Op)
+			}
+		case OpDelete, OpMkdir:
+			if f.Path == "" || f.From != "" || f.To != "" {
+				p.addf(n.Line, "%s %s needs path (and no from or to)", what, f.Op)
+			}
+		default:
+			p.addf(n.Line, "%s op must be one of copy, move, rename, delete, mkdir; not %q", what, f.Op)
 		}
-	})
-	switch f.Op {
-	case OpCopy, OpMove, OpRename:
-		if f.From == "" || f.To == "" || f.Path != "" {
-			p.addf(n.Line, "%s %s needs from and to (and no path)", what, f.Op)
-		}
-	case OpDelete, OpMkdir:
-		if f.Path == "" || f.From != "" || f.To != "" {
-			p.addf(n.Line, "%s %s needs path (and no from or to)", what, f.Op)
-		}
-	default:
-		p.addf(n.Line, "%s op must be one of copy, move, rename, delete, mkdir; not %q", what, f.Op)
 	}
 }
 
@@ -173,34 +189,22 @@ func (p *parser) decodeHTTP(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindHTTP)
 	h := &HTTPTask{Method: "GET"}
 	t.HTTP = h
-	if !p.body(n, what, "a url") {
-		return
-	}
-	p.fields(n, what, []string{"method", "url", "headers", "body", "expect_status", "timeout", "output_file", "output_var"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "method":
-			h.Method = strings.ToUpper(p.str(v, what+" method"))
+	if p.decodeBody(n, what, "a url", []field{
+		{"method", func(v *yaml.Node, w string) {
+			h.Method = strings.ToUpper(p.str(v, w))
 			if h.Method == "" || strings.ContainsAny(h.Method, " \t\r\n") {
 				p.addf(v.Line, "%s method %q is not an HTTP method", what, h.Method)
 			}
-		case "url":
-			h.URL = p.tplStr(v, what+" url")
-		case "headers":
-			h.Headers = p.strMap(v, what+" headers", true)
-		case "body":
-			h.Body = p.tplStr(v, what+" body")
-		case "expect_status":
-			h.ExpectStatus = p.intList(v, what+" expect_status")
-		case "timeout":
-			h.Timeout = p.duration(v, what+" timeout")
-		case "output_file":
-			h.OutputFile = p.tplStr(v, what+" output_file")
-		case "output_var":
-			h.OutputVar = p.targetStr(v, what+" output_var")
-		}
-	})
-	if h.URL == "" {
-		p.addf(n.Line, "%s has no url", what)
+		}},
+		{"url", set(&h.URL, p.tplStr)},
+		{"headers", set(&h.Headers, p.tplMap)},
+		{"body", set(&h.Body, p.tplStr)},
+		{"expect_status", set(&h.ExpectStatus, p.intList)},
+		{"timeout", set(&h.Timeout, p.duration)},
+		{"output_file", set(&h.OutputFile, p.tplStr)},
+		{"output_var", set(&h.OutputVar, p.targetStr)},
+	}) {
+		p.need(n, what, "url", h.URL)
 	}
 }
 
@@ -208,22 +212,16 @@ func (p *parser) decodePackage(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindPackage)
 	pt := &PackageTask{}
 	t.Package = pt
-	if !p.body(n, what, "a name") {
-		return
-	}
-	p.fields(n, what, []string{"name", "params"}, func(k, v *yaml.Node) {
-		switch k.Value {
-		case "name":
-			pt.Name = p.str(v, what+" name")
+	if p.decodeBody(n, what, "a name", []field{
+		{"name", func(v *yaml.Node, w string) {
+			pt.Name = p.str(v, w)
 			if err := ValidateName(pt.Name); err != nil || strings.ContainsAny(pt.Name, `/\`) || strings.HasPrefix(pt.Name, ".") {
 				p.addf(v.Line, "%s name %q must name a file packages/NAME.yaml of the project (no slashes, no leading dot)", what, pt.Name)
 			}
-		case "params":
-			pt.Params = p.strMap(v, what+" params", true)
-		}
-	})
-	if pt.Name == "" {
-		p.addf(n.Line, "%s has no name", what)
+		}},
+		{"params", set(&pt.Params, p.tplMap)},
+	}) {
+		p.need(n, what, "name", pt.Name)
 	}
 }
 

@@ -3,10 +3,10 @@ package project
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
@@ -132,7 +132,7 @@ func Load(files map[string][]byte) (*Manifest, error) {
 			pkgFiles = append(pkgFiles, name)
 		}
 	}
-	sort.Strings(pkgFiles)
+	slices.Sort(pkgFiles)
 	if len(pkgFiles) == 0 {
 		errs = append(errs, fmt.Errorf("the project has no packages (want %s/*.yaml)", PackagesDir))
 	}
@@ -184,10 +184,5 @@ func loadPackage(file string, src []byte) (*Package, error) {
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }

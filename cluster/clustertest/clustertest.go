@@ -14,6 +14,7 @@ import (
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster/agent"
+	"github.com/scaleout/scaleout/cluster/clustertest/poll"
 	"github.com/scaleout/scaleout/cluster/worker"
 )
 
@@ -287,21 +288,11 @@ func (c *Cluster) Partition(names ...string) { c.net.Partition(names...) }
 // Heal restores every link.
 func (c *Cluster) Heal() { c.net.HealAll() }
 
-// WaitFor polls cond every 20 ms until it holds or timeout passes, then
-// fails the test with what it saw last.
+// WaitFor polls cond until it holds or timeout passes, then fails the test
+// with what it saw last (see poll.Until).
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, seen)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, timeout, what, cond)
 }
 
 // Ctx returns a context that ends after d or with the test.

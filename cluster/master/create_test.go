@@ -3,8 +3,6 @@ package master
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 	"github.com/scaleout/scaleout/catalog/project"
 )
 
@@ -48,14 +47,7 @@ func deployErr(t *testing.T, c *Catalog, folder, name string, files map[string]s
 func deployOrErr(t *testing.T, c *Catalog, folder, name string, files map[string]string) (*catalog.ProjectVersion, error) {
 	t.Helper()
 	dir := t.TempDir()
-	for p, body := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pkgspectest.WriteFiles(t, dir, files)
 	data, err := project.Pack(dir, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -117,11 +109,7 @@ func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
 		t.Fatalf("stored connection %+v, project params %v", props, e.ProjectParams)
 	}
 
-	r, err := m.Poll(ctx, "w1", &api.PollRequest{Slots: 1})
-	if err != nil || len(r.Tasks) != 1 {
-		t.Fatalf("lease: %+v %v", r, err)
-	}
-	task := r.Tasks[0]
+	task := leaseOne(t, m)
 	if task.ID != id || task.Attempt != 1 || task.ArchiveHash != pv.Hash || task.Package != "" || task.PackageFile != "packages/main.yaml" ||
 		task.Params["n"] != "3" || task.ProjectParams["pw"] != "s3cret" || task.ProjectParams["host"] != "db.local" || task.LoggingLevel != catalog.LoggingBasic {
 		t.Fatalf("task %+v", task)

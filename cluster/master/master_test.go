@@ -10,17 +10,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 	"github.com/scaleout/scaleout/cluster"
+	"github.com/scaleout/scaleout/cluster/clustertest/poll"
 )
 
-const hello = `name: hello
-parameters:
-  who: {type: string, default: world}
-tasks:
-  - name: greet
-    exec:
-      command: [/bin/echo, "hello ${param.who}"]
-`
+// hello is the shared fixture package; its parameter who is a string.
+const hello = pkgspectest.HelloYAML
 
 func newMaster(t *testing.T, lease time.Duration) *Master {
 	t.Helper()
@@ -82,13 +78,7 @@ func newCipher(t *testing.T) *catalog.Cipher {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.True(t, 10*time.Second, what, cond)
 }
 
 func status(t *testing.T, m *Master, id uint64) catalog.Status {
@@ -107,6 +97,17 @@ func submit(t *testing.T, m *Master, retries int) uint64 {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// leaseOne polls as worker w1 with one free slot and fails the test unless
+// the answer leases exactly one attempt, which it returns.
+func leaseOne(t *testing.T, m *Master) api.Task {
+	t.Helper()
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
+	if err != nil || len(r.Tasks) != 1 {
+		t.Fatalf("lease: %+v %v", r, err)
+	}
+	return r.Tasks[0]
 }
 
 func TestMaster_SubmitValidates(t *testing.T) {
@@ -179,10 +180,7 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 func TestMaster_StopWakesPoll(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	id := submit(t, m, 0)
-	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
-	if err != nil || len(r.Tasks) != 1 {
-		t.Fatalf("lease: %+v %v", r, err)
-	}
+	leaseOne(t, m)
 	running := []api.AttemptRef{{ID: id, Attempt: 1}}
 	got := make(chan *api.PollResponse, 1)
 	go func() {
@@ -193,6 +191,7 @@ func TestMaster_StopWakesPoll(t *testing.T) {
 	if err != nil || st != catalog.StatusStopping {
 		t.Fatalf("stop: %s %v", st, err)
 	}
+	var r *api.PollResponse
 	select {
 	case r = <-got:
 	case <-time.After(10 * time.Second):
@@ -217,9 +216,7 @@ func TestMaster_StopWakesPoll(t *testing.T) {
 func TestMaster_ExpiresSilentAttemptAndRetries(t *testing.T) {
 	m := newMaster(t, 200*time.Millisecond)
 	id := submit(t, m, 1)
-	if r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 {
-		t.Fatal("no lease")
-	}
+	leaseOne(t, m)
 	// No heartbeat: the lease runs out, the execution is pending again.
 	waitFor(t, "expiry to pending", func() bool { return status(t, m, id) == catalog.StatusPending })
 	r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
@@ -236,9 +233,7 @@ func TestMaster_ExpiresSilentAttemptAndRetries(t *testing.T) {
 func TestMaster_HeartbeatKeepsLease(t *testing.T) {
 	m := newMaster(t, 300*time.Millisecond)
 	id := submit(t, m, 0)
-	if r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 {
-		t.Fatal("no lease")
-	}
+	leaseOne(t, m)
 	end := time.Now().Add(time.Second)
 	for time.Now().Before(end) {
 		r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Running: []api.AttemptRef{{ID: id, Attempt: 1}}, WaitMS: 50})
@@ -254,9 +249,7 @@ func TestMaster_HeartbeatKeepsLease(t *testing.T) {
 func TestMaster_WorkerThatLostAttemptIsReconciled(t *testing.T) {
 	m := newMaster(t, time.Minute)
 	id := submit(t, m, 1)
-	if r, _ := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1}); len(r.Tasks) != 1 {
-		t.Fatal("no lease")
-	}
+	leaseOne(t, m)
 	// The worker restarted: it polls without the attempt. The master does not
 	// wait for the lease to run out.
 	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
@@ -278,9 +271,8 @@ func TestMaster_InlineSensitiveParamsAreSealed(t *testing.T) {
 	if !catalog.IsSealed(e.Params["pw"]) {
 		t.Fatalf("stored value %q is not sealed", e.Params["pw"])
 	}
-	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
-	if err != nil || len(r.Tasks) != 1 || r.Tasks[0].Params["pw"] != "hunter2" {
-		t.Fatalf("lease: %+v %v", r, err)
+	if task := leaseOne(t, m); task.Params["pw"] != "hunter2" {
+		t.Fatalf("lease: %+v", task)
 	}
 }
 
@@ -361,10 +353,7 @@ const sensitivePkg = "name: s\nparameters:\n  pw: {type: string, sensitive: true
 func TestMaster_WorkerProtocolWaitsForTheLeaseTable(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	id := submit(t, m, 0)
-	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1})
-	if err != nil || len(r.Tasks) != 1 {
-		t.Fatalf("lease: %+v %v", r, err)
-	}
+	leaseOne(t, m)
 	m.mu.Lock()
 	m.ready = false // as right after an election, before the barrier
 	m.mu.Unlock()
@@ -378,7 +367,7 @@ func TestMaster_WorkerProtocolWaitsForTheLeaseTable(t *testing.T) {
 	m.mu.Lock()
 	m.ready = true
 	m.mu.Unlock()
-	r, err = m.Poll(context.Background(), "w1", &api.PollRequest{Running: running})
+	r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Running: running})
 	if err != nil || len(r.Drop) != 0 {
 		t.Fatalf("poll after: %+v %v", r, err)
 	}

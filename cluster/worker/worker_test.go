@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/clustertest/poll"
 )
 
 // The test binary doubles as the package process: the worker re-executes it
@@ -154,13 +155,7 @@ func leaseOnce(task api.Task, later int) func(int, api.PollRequest) (*api.PollRe
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.True(t, 15*time.Second, what, cond)
 }
 
 func marker() string { return strconv.Itoa(1000 + int(time.Now().UnixNano()%8000)) }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
 // The end-to-end tests build the real binary once and start real agents on
@@ -520,15 +521,7 @@ tasks:
     exec: {command: [/bin/echo, "rows=${vars.rows}"]}
 `,
 	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pkgspectest.WriteFiles(t, dir, files)
 	cli(t, a.api, "folders", "create", "F")
 	if r := cli(t, a.api, "deploy", dir, "--folder", "F"); r.code != 0 {
 		t.Fatalf("deploy: %d %s", r.code, r.stderr)

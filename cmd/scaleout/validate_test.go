@@ -3,32 +3,25 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
 func TestValidate(t *testing.T) {
 	bad := t.TempDir()
-	write := func(rel, s string) {
-		t.Helper()
-		p := filepath.Join(bad, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("project.yaml", "name: p\nconnections:\n  shared: {type: sqlite, properties: {database: x.db}}\nparameters:\n  n: {type: int, defualt: 1}\n")
-	write("packages/main.yaml", `name: main
+	pkgspectest.WriteFiles(t, bad, map[string]string{
+		"project.yaml": "name: p\nconnections:\n  shared: {type: sqlite, properties: {database: x.db}}\nparameters:\n  n: {type: int, defualt: 1}\n",
+		"packages/main.yaml": `name: main
 tasks:
   - {name: a, sql: {connection: shared, statement: SELECT 1}}
   - {name: b, sql: {connection: nowhere, statement: SELECT 1}}
   - {name: c, package: {name: missing}}
-`)
-	write("packages/other.yaml", "name: other\ntasks:\n  - {name: d, when: 'vars.x +', exec: {command: [\"true\"]}}\n")
+`,
+		"packages/other.yaml": "name: other\ntasks:\n  - {name: d, when: 'vars.x +', exec: {command: [\"true\"]}}\n",
+	})
 	tests := []struct {
 		target string
 		code   int

@@ -130,9 +130,7 @@ func TestRun_SortAggregateMergeJoin(t *testing.T) {
         - name: out
           flat_file_destination: {input: mj, path: out.csv}
 `)
-	if _, err := Run(context.Background(), df, testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, df, dir)
 	want := []string{
 		"customer,n,n_amount,days,total,avg_qty,first_day,max_note,id,name",
 		"10,3,2,3,17.50,2,2026-01-05,quote \"\"q\"\",10,c10",
@@ -165,9 +163,7 @@ func TestRun_MergeJoinInnerLeftAndOrderCheck(t *testing.T) {
 		"inner": "2,b,x\n2,b,y\n2,c,x\n2,c,y\n4,d,q\n",
 		"left":  "1,a,\n2,b,x\n2,b,y\n2,c,x\n2,c,y\n4,d,q\n",
 	} {
-		if _, err := Run(context.Background(), flow(t, comp(typ)), testEnv(t, dir)); err != nil {
-			t.Fatal(err)
-		}
+		mustRun(t, flow(t, comp(typ)), dir)
 		if got := read(t, dir, "out.csv"); got != want {
 			t.Errorf("%s join =\n%s\nwant\n%s", typ, got, want)
 		}
@@ -187,9 +183,7 @@ func TestRun_SortRemoveDuplicatesAndMemoryLimit(t *testing.T) {
         - name: out
           flat_file_destination: {input: s, path: out.csv, header: false}
 `)
-	if _, err := Run(context.Background(), df, testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, df, dir)
 	var ids []string
 	for _, l := range lines(t, dir, "out.csv") {
 		ids = append(ids, strings.SplitN(l, ",", 2)[0])
@@ -269,9 +263,7 @@ func TestRun_SQLSourceWithParams(t *testing.T) {
         - name: bad
           json_destination: {input: q.error, path: bad.jsonl}
 `)
-	if _, err := Run(context.Background(), df, testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, df, dir)
 	if got := lines(t, dir, "out.jsonl"); !slices.Equal(got, []string{`{"id":1,"amount":1.5,"at":"2026-01-01T10:00:00Z"}`, `{"id":3,"amount":3,"at":"2026-01-03T00:00:00Z"}`}) {
 		t.Errorf("out = %q", got)
 	}

@@ -62,6 +62,14 @@ func testEnv(t *testing.T, dir string) Env {
 	}
 }
 
+// mustRun runs df in testEnv(t, dir) and fails the test if it fails.
+func mustRun(t *testing.T, df *pkgspec.DataFlowTask, dir string) {
+	t.Helper()
+	if _, err := Run(context.Background(), df, testEnv(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func write(t *testing.T, dir, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
@@ -168,9 +176,7 @@ func TestRun_OnErrorFailAndIgnore(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	src = strings.Replace(ordersSource, "on_error: redirect", "on_error: ignore", 1)
-	if _, err := Run(context.Background(), flow(t, src+"        - name: out\n          json_destination: {input: src, path: o.jsonl}\n"), testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, flow(t, src+"        - name: out\n          json_destination: {input: src, path: o.jsonl}\n"), dir)
 	lines := strings.Split(strings.TrimSpace(read(t, dir, "o.jsonl")), "\n")
 	if len(lines) != 6 || lines[5] != `{"id":6,"customer":20,"day":null,"amount":1.00,"qty":1,"note":"bad month"}` {
 		t.Errorf("o.jsonl =\n%s", strings.Join(lines, "\n"))

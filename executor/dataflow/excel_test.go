@@ -54,9 +54,7 @@ func TestRun_ExcelSource(t *testing.T) {
         - name: bad
           json_destination: {input: x.error, path: bad.jsonl}
 `)
-	if _, err := Run(context.Background(), df, testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, df, dir)
 	want := []string{
 		`{"id":1,"placed":"2026-03-01T00:00:00Z","amount":19.99,"customer":"Ann"}`,
 		`{"id":2,"placed":"2026-03-02T12:30:00Z","amount":250.00,"customer":"Bob"}`,

@@ -30,9 +30,7 @@ func TestRun_ParquetRoundTrip(t *testing.T) {
         - name: pq
           parquet_destination: {input: src, path: out.parquet}
 `)
-	if _, err := Run(context.Background(), write, testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, write, dir)
 	read := flow(t, `        - name: pq
           parquet_source:
             path: out.parquet
@@ -47,9 +45,7 @@ func TestRun_ParquetRoundTrip(t *testing.T) {
         - name: out
           json_destination: {input: pq, path: out.jsonl}
 `)
-	if _, err := Run(context.Background(), read, testEnv(t, dir)); err != nil {
-		t.Fatal(err)
-	}
+	mustRun(t, read, dir)
 	want := []string{
 		`{"name":"Ann","id":1,"amount":10.50,"ratio":0.25,"day":"2026-01-05T00:00:00Z","at":"2026-01-05T10:11:12.5Z","ok":true}`,
 		`{"name":"","id":2,"amount":-3.07,"ratio":null,"day":"2026-02-28T00:00:00Z","at":"2026-02-28T23:59:59Z","ok":false}`,

@@ -38,39 +38,66 @@ func (e *evaluator) eval(x *pkgspec.RowExpr, row []Value) (any, error) {
 func (n *node) derivedColumn(ctx context.Context) error {
 	in := n.c.In[0]
 	ev := newEvaluator(n.env, in.Columns)
-	out := n.out(pkgspec.OutputDefault)
-	target := make([]int, len(n.c.Derived))
-	next := len(in.Columns)
-	for i, dc := range n.c.Derived {
-		if dc.Replace {
-			target[i] = in.Index(dc.Name)
+	target := columnTargets(len(in.Columns), len(n.c.Derived), func(i int) int {
+		if dc := n.c.Derived[i]; dc.Replace {
+			return in.Index(dc.Name)
+		}
+		return -1
+	})
+	return n.setColumns(ctx, target, func(row []Value, i int) (Value, *rowError, bool) {
+		dc := n.c.Derived[i]
+		v, err := ev.eval(dc.Expr, row)
+		if err != nil {
+			return Value{}, &rowError{code: CodeExpression, column: dc.Name, desc: err.Error()}, false
+		}
+		val, code := fromAny(v, dc.Type)
+		if code != 0 {
+			return Value{}, &rowError{code: code, column: dc.Name, desc: codeText(code, fmt.Sprint(v), dc.Type)}, true
+		}
+		return val, nil, true
+	})
+}
+
+// columnTargets places the k columns a component sets in its output rows,
+// which start with the width input columns: replaces(i) is the input column
+// that column i overwrites, or -1 for a new column (appended in order).
+func columnTargets(width, k int, replaces func(i int) int) []int {
+	target := make([]int, k)
+	next := width
+	for i := range target {
+		if c := replaces(i); c >= 0 {
+			target[i] = c
 		} else {
 			target[i] = next
 			next++
 		}
 	}
+	return target
+}
+
+// setColumns sends each input row to the default output with column
+// target[i] set to compute(row, i). A row error fails the row (see
+// rowFailed), except that an ignorable one sets the column NULL when the
+// component ignores errors.
+func (n *node) setColumns(ctx context.Context, target []int, compute func(row []Value, i int) (Value, *rowError, bool)) error {
+	out := n.out(pkgspec.OutputDefault)
 	return n.each(ctx, func(row []Value) error {
 		dst, err := out.slot(ctx)
 		if err != nil {
 			return err
 		}
 		copy(dst, row)
-		for i, dc := range n.c.Derived {
-			v, err := ev.eval(dc.Expr, row)
-			if err != nil {
-				out.undo()
-				return n.rowFailed(ctx, row, &rowError{code: CodeExpression, column: dc.Name, desc: err.Error()})
-			}
-			val, code := fromAny(v, dc.Type)
-			if code != 0 {
-				if n.c.OnError == pkgspec.OnErrorIgnore {
-					dst[target[i]] = Value{Null: true}
+		for i, t := range target {
+			v, rerr, ignorable := compute(row, i)
+			if rerr != nil {
+				if ignorable && n.c.OnError == pkgspec.OnErrorIgnore {
+					dst[t] = Value{Null: true}
 					continue
 				}
 				out.undo()
-				return n.rowFailed(ctx, row, &rowError{code: code, column: dc.Name, desc: codeText(code, fmt.Sprint(v), dc.Type)})
+				return n.rowFailed(ctx, row, rerr)
 			}
-			dst[target[i]] = val
+			dst[t] = v
 		}
 		return nil
 	})
@@ -107,39 +134,24 @@ func (n *node) conditionalSplit(ctx context.Context) error {
 // dataConversion converts columns to other types.
 func (n *node) dataConversion(ctx context.Context) error {
 	in := n.c.In[0]
-	out := n.out(pkgspec.OutputDefault)
 	src := make([]int, len(n.c.Convert))
-	target := make([]int, len(n.c.Convert))
-	next := len(in.Columns)
 	for i, cc := range n.c.Convert {
 		src[i] = in.Index(cc.Input)
-		if cc.Name == cc.Input {
-			target[i] = src[i]
-		} else {
-			target[i] = next
-			next++
-		}
 	}
-	return n.each(ctx, func(row []Value) error {
-		dst, err := out.slot(ctx)
-		if err != nil {
-			return err
+	target := columnTargets(len(in.Columns), len(n.c.Convert), func(i int) int {
+		if cc := n.c.Convert[i]; cc.Name == cc.Input {
+			return src[i]
 		}
-		copy(dst, row)
-		for i, cc := range n.c.Convert {
-			from := in.Columns[src[i]].Type
-			v, code := convert(row[src[i]], from, cc.Type)
-			if code != 0 {
-				if n.c.OnError == pkgspec.OnErrorIgnore {
-					dst[target[i]] = Value{Null: true}
-					continue
-				}
-				out.undo()
-				return n.rowFailed(ctx, row, &rowError{code: code, column: cc.Input, desc: codeText(code, text(row[src[i]], from), cc.Type)})
-			}
-			dst[target[i]] = v
+		return -1
+	})
+	return n.setColumns(ctx, target, func(row []Value, i int) (Value, *rowError, bool) {
+		cc := n.c.Convert[i]
+		from := in.Columns[src[i]].Type
+		v, code := convert(row[src[i]], from, cc.Type)
+		if code != 0 {
+			return Value{}, &rowError{code: code, column: cc.Input, desc: codeText(code, text(row[src[i]], from), cc.Type)}, true
 		}
-		return nil
+		return v, nil, true
 	})
 }
 
