@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 func mustUpdate(t *testing.T, s *Store, fn func(tx *Tx) error) {
@@ -249,10 +251,10 @@ func TestExecution_EventLevelsAndCap(t *testing.T) {
 		level string
 		want  string
 	}{
-		{LoggingNone, "status_change"},
-		{LoggingPerformance, "post_execute warning error task_failed status_change"},
-		{LoggingBasic, "pre_execute post_execute information warning error task_failed stdout stderr status_change"},
-		{LoggingVerbose, strings.Join(all, " ")},
+		{pkgspec.LoggingNone, "status_change"},
+		{pkgspec.LoggingPerformance, "post_execute warning error task_failed status_change"},
+		{pkgspec.LoggingBasic, "pre_execute post_execute information warning error task_failed stdout stderr status_change"},
+		{pkgspec.LoggingVerbose, strings.Join(all, " ")},
 		{"", strings.Join(all, " ")},
 	}
 	for _, c := range cases {
@@ -271,7 +273,7 @@ func TestExecution_EventLevelsAndCap(t *testing.T) {
 	}
 
 	s := TestStore(t)
-	e := &Execution{ID: 1, ExecutionSpec: ExecutionSpec{LoggingLevel: LoggingVerbose, MaxEvents: 5}}
+	e := &Execution{ID: 1, ExecutionSpec: ExecutionSpec{LoggingLevel: pkgspec.LoggingVerbose, MaxEvents: 5}}
 	mustUpdate(t, s, func(tx *Tx) error {
 		for i := 0; i < 3; i++ {
 			if err := tx.AppendEvents(e, []Event{{Type: "stdout"}, {Type: "stdout"}, {Type: EventStatusChange}}); err != nil {

@@ -20,27 +20,18 @@ var (
 	ErrInvalid = errors.New("invalid")
 )
 
-// Logging levels of an execution, as in SSIS. They decide which events are
-// kept when events are committed.
-const (
-	LoggingNone        = "none"
-	LoggingBasic       = "basic"
-	LoggingPerformance = "performance"
-	LoggingVerbose     = "verbose"
-)
-
-// LoggingLevels lists the logging levels in documentation order.
-var LoggingLevels = []string{LoggingNone, LoggingBasic, LoggingPerformance, LoggingVerbose}
+// Logging levels of an execution: pkgspec.LoggingLevels (the catalog keeps
+// an execution's level; the executor filters events by it).
 
 // DefaultMaxEvents is the default cap on the events kept per execution.
 const DefaultMaxEvents = 100_000
 
 // DefaultLoggingLevel is the server default logging level.
-const DefaultLoggingLevel = LoggingBasic
+const DefaultLoggingLevel = pkgspec.LoggingBasic
 
 // ValidLoggingLevel reports whether l is a logging level.
 func ValidLoggingLevel(l string) bool {
-	for _, v := range LoggingLevels {
+	for _, v := range pkgspec.LoggingLevels {
 		if v == l {
 			return true
 		}
@@ -83,11 +74,11 @@ func KeepEvent(level, typ string) bool {
 		return true
 	}
 	switch level {
-	case LoggingNone:
+	case pkgspec.LoggingNone:
 		return false
-	case LoggingPerformance:
+	case pkgspec.LoggingPerformance:
 		return typ == EventError || typ == EventWarning || typ == EventTaskFailed || typ == EventPostExecute
-	case LoggingBasic:
+	case pkgspec.LoggingBasic:
 		return typ != EventProgress
 	}
 	return true

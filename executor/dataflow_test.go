@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/executor/pgtest"
 )
 
@@ -43,7 +44,7 @@ func TestRun_DataFlowSample(t *testing.T) {
 	work := t.TempDir()
 	for run := 1; run <= 2; run++ { // twice: truncate makes the load repeatable
 		rec := &recorder{}
-		res := Run(context.Background(), pkg, map[string]string{"pg_port": fmt.Sprint(port)}, Options{ProjectDir: proj, WorkDir: work, LoggingLevel: LevelVerbose}, rec)
+		res := Run(context.Background(), pkg, map[string]string{"pg_port": fmt.Sprint(port)}, Options{ProjectDir: proj, WorkDir: work, LoggingLevel: pkgspec.LoggingVerbose}, rec)
 		if res.Status != StatusSucceeded {
 			t.Fatalf("run %d: Run = %+v\n%s", run, res, rec)
 		}

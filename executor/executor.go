@@ -42,7 +42,7 @@ const (
 	EventWarning = "warning"
 	// EventProgress reports the progress of a loop: one per iteration.
 	EventProgress = "progress"
-	// EventDiagnostic carries details kept only at LevelVerbose: evaluated
+	// EventDiagnostic carries details kept only at pkgspec.LoggingVerbose: evaluated
 	// constraints and conditions, variable assignments, SQL statements.
 	EventDiagnostic = "diagnostic"
 )
@@ -120,8 +120,8 @@ type Options struct {
 	// them replaced by Masked. Sensitive package parameters are added
 	// automatically.
 	Secrets []string
-	// LoggingLevel selects the events kept: LevelNone, LevelBasic (the
-	// default), LevelPerformance or LevelVerbose; see the Level constants.
+	// LoggingLevel selects the events kept: pkgspec.LoggingNone, pkgspec.LoggingBasic (the
+	// default), pkgspec.LoggingPerformance or pkgspec.LoggingVerbose; see pkgspec.LoggingLevels.
 	LoggingLevel string
 	// KillGrace is how long a canceled task's process group has between
 	// SIGTERM and SIGKILL. Zero means 2s; negative means no grace.
@@ -168,7 +168,7 @@ func (o Options) withDefaults() Options {
 		o.Env = os.Environ()
 	}
 	if o.LoggingLevel == "" {
-		o.LoggingLevel = LevelBasic
+		o.LoggingLevel = pkgspec.LoggingBasic
 	}
 	return o
 }
@@ -203,7 +203,7 @@ func run(ctx context.Context, pkg *pkgspec.Package, params map[string]string, op
 		return Result{Status: StatusFailed, Message: "no package to run"}
 	}
 	if !validLevel(opts.LoggingLevel) {
-		msg := fmt.Sprintf("invalid logging level %q (want one of: %s)", opts.LoggingLevel, strings.Join(Levels, ", "))
+		msg := fmt.Sprintf("invalid logging level %q (want one of: %s)", opts.LoggingLevel, strings.Join(pkgspec.LoggingLevels, ", "))
 		r.emit(EventError, "", msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}

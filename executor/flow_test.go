@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // runSrc parses and runs src with opts and returns the result and events.
@@ -217,10 +219,10 @@ tasks:
 		want  []string // event types present
 		not   []string // event types absent
 	}{
-		{LevelNone, []string{EventError, EventTaskFailed}, []string{EventPreExecute, EventPostExecute, EventStdout, EventInformation, EventDiagnostic}},
-		{LevelBasic, []string{EventPreExecute, EventPostExecute, EventStdout, EventStderr, EventInformation, EventError, EventTaskFailed}, []string{EventDiagnostic}},
-		{LevelPerformance, []string{EventPostExecute, EventError, EventTaskFailed}, []string{EventPreExecute, EventStdout, EventInformation, EventDiagnostic}},
-		{LevelVerbose, []string{EventPreExecute, EventPostExecute, EventStdout, EventInformation, EventDiagnostic}, nil},
+		{pkgspec.LoggingNone, []string{EventError, EventTaskFailed}, []string{EventPreExecute, EventPostExecute, EventStdout, EventInformation, EventDiagnostic}},
+		{pkgspec.LoggingBasic, []string{EventPreExecute, EventPostExecute, EventStdout, EventStderr, EventInformation, EventError, EventTaskFailed}, []string{EventDiagnostic}},
+		{pkgspec.LoggingPerformance, []string{EventPostExecute, EventError, EventTaskFailed}, []string{EventPreExecute, EventStdout, EventInformation, EventDiagnostic}},
+		{pkgspec.LoggingVerbose, []string{EventPreExecute, EventPostExecute, EventStdout, EventInformation, EventDiagnostic}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.level, func(t *testing.T) {

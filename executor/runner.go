@@ -7,34 +7,20 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
-// Logging levels, the values of Options.LoggingLevel, as in SSIS.
-const (
-	// LevelNone keeps only error and task_failed events.
-	LevelNone = "none"
-	// LevelBasic keeps every event except diagnostic ones. The default.
-	LevelBasic = "basic"
-	// LevelPerformance keeps what measures the run: post_execute (with
-	// durations), progress, warning, error and task_failed events.
-	LevelPerformance = "performance"
-	// LevelVerbose keeps every event, diagnostic ones included.
-	LevelVerbose = "verbose"
-)
-
-// Levels lists the logging levels from least to most.
-var Levels = []string{LevelNone, LevelBasic, LevelPerformance, LevelVerbose}
-
-func validLevel(l string) bool { return slices.Contains(Levels, l) }
+func validLevel(l string) bool { return slices.Contains(pkgspec.LoggingLevels, l) }
 
 // levelFilter reports whether an event type is kept.
 type levelFilter func(typ string) bool
 
 func levelOf(l string) levelFilter {
 	switch l {
-	case LevelNone:
+	case pkgspec.LoggingNone:
 		return func(typ string) bool { return typ == EventError || typ == EventTaskFailed }
-	case LevelPerformance:
+	case pkgspec.LoggingPerformance:
 		return func(typ string) bool {
 			switch typ {
 			case EventPostExecute, EventProgress, EventWarning, EventError, EventTaskFailed:
@@ -42,7 +28,7 @@ func levelOf(l string) levelFilter {
 			}
 			return false
 		}
-	case LevelVerbose:
+	case pkgspec.LoggingVerbose:
 		return func(string) bool { return true }
 	}
 	return func(typ string) bool { return typ != EventDiagnostic }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // deploy uploads data in chunks and deploys it as the next version of F/P.
@@ -70,7 +71,7 @@ func TestFSM_CatalogCommands(t *testing.T) {
 
 	spec := func(version uint64, hash string, retries int) catalog.ExecutionSpec {
 		return catalog.ExecutionSpec{Folder: "F", Project: "P", ProjectVersion: version, ArchiveHash: hash, PackageName: "main",
-			PackageFile: "packages/main.yaml", Retries: retries, LoggingLevel: catalog.LoggingBasic, MaxEvents: 100}
+			PackageFile: "packages/main.yaml", Retries: retries, LoggingLevel: pkgspec.LoggingBasic, MaxEvents: 100}
 	}
 	// create submits one execution of a deployed package and returns its
 	// response, or the execution's own error.

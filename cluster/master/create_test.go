@@ -98,7 +98,7 @@ func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !e.FromProject() || e.Source != "" || e.ArchiveHash != pv.Hash || e.PackageFile != "packages/main.yaml" || e.Caller != "me" ||
-		e.MaxEvents != catalog.DefaultMaxEvents || e.LoggingLevel != catalog.LoggingBasic || e.Retries != 2 {
+		e.MaxEvents != catalog.DefaultMaxEvents || e.LoggingLevel != pkgspec.LoggingBasic || e.Retries != 2 {
 		t.Fatalf("stored spec %+v", e.ExecutionSpec)
 	}
 	if len(e.Connections) != 1 {
@@ -111,7 +111,7 @@ func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
 
 	task := leaseOne(t, m)
 	if task.ID != id || task.Attempt != 1 || task.ArchiveHash != pv.Hash || task.Package != "" || task.PackageFile != "packages/main.yaml" ||
-		task.Params["n"] != "3" || task.ProjectParams["pw"] != "s3cret" || task.ProjectParams["host"] != "db.local" || task.LoggingLevel != catalog.LoggingBasic {
+		task.Params["n"] != "3" || task.ProjectParams["pw"] != "s3cret" || task.ProjectParams["host"] != "db.local" || task.LoggingLevel != pkgspec.LoggingBasic {
 		t.Fatalf("task %+v", task)
 	}
 	if len(task.Connections) != 1 || task.Connections[0].Properties["password"] != "xs3crety" || task.Connections[0].Type != "postgres" {

@@ -267,12 +267,8 @@ func (a *attempt) run(_ context.Context) {
 	switch {
 	case res != nil && (res.Status == api.StatusSucceeded || res.Status == api.StatusFailed) && !interrupted:
 		rep.Status, rep.Message = res.Status, res.Message
-	case handBack:
-		rep.Status, rep.Message = api.ResultHandedBack, fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)
-	case interrupted:
-		rep.Status, rep.Message = api.ResultInterrupted, fmt.Sprintf("worker %s shut down", a.w.cfg.ID)
-	case stopping:
-		rep.Status, rep.Message = api.StatusCanceled, "stopped on request"
+	case handBack || interrupted || stopping:
+		rep = a.ended(handBack, interrupted, "stopped on request")
 	case res != nil:
 		rep.Status, rep.Message = res.Status, res.Message
 	default:
@@ -341,19 +337,27 @@ func (a *attempt) endUnstarted(log interface{ Info(string, ...any) }) {
 	a.ending = true
 	stopping, interrupted, handBack, dropped := a.stopping, a.interrupted, a.handBack, a.dropped
 	a.mu.Unlock()
-	rep := &api.ResultReport{}
-	switch {
-	case dropped:
+	if dropped {
 		log.Info("attempt dropped before it started; not reporting")
 		return
-	case handBack:
-		rep.Status, rep.Message = api.ResultHandedBack, fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)
-	case interrupted:
-		rep.Status, rep.Message = api.ResultInterrupted, fmt.Sprintf("worker %s shut down", a.w.cfg.ID)
-	case stopping:
-		rep.Status, rep.Message = api.StatusCanceled, "stopped on request before it started"
+	}
+	rep := &api.ResultReport{}
+	if handBack || interrupted || stopping {
+		rep = a.ended(handBack, interrupted, "stopped on request before it started")
 	}
 	a.report(rep)
+}
+
+// ended is the report of an attempt the worker ended: handed back (the
+// worker leaves), interrupted (it shuts down), else stopped on request.
+func (a *attempt) ended(handBack, interrupted bool, stopped string) *api.ResultReport {
+	switch {
+	case handBack:
+		return &api.ResultReport{Status: api.ResultHandedBack, Message: fmt.Sprintf("worker %s is leaving the cluster", a.w.cfg.ID)}
+	case interrupted:
+		return &api.ResultReport{Status: api.ResultInterrupted, Message: fmt.Sprintf("worker %s shut down", a.w.cfg.ID)}
+	}
+	return &api.ResultReport{Status: api.StatusCanceled, Message: stopped}
 }
 
 func (a *attempt) failStart(err error) {

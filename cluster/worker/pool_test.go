@@ -144,20 +144,29 @@ func TestPool_StoppedChildIsNotReused(t *testing.T) {
 	}
 }
 
-// TestPool_WarmChildWaits: with WarmChildren 1 a package process is started
-// before any attempt comes, and the first attempt runs in it.
-func TestPool_WarmChildWaits(t *testing.T) {
+// warmWorker starts a worker (2 slots, 1 warm child) whose master leases
+// nothing yet, and returns its master and the warm child once it waits.
+func warmWorker(t *testing.T) (*fakeMaster, *child) {
 	f := &fakeMaster{}
 	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
 	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 2; c.WarmChildren = 1 })
+	var warm *child
 	waitFor(t, "a waiting package process", func() bool {
 		w.pool.mu.Lock()
 		defer w.pool.mu.Unlock()
-		return len(w.pool.idle) == 1
+		if len(w.pool.idle) == 1 {
+			warm = w.pool.idle[0]
+		}
+		return warm != nil
 	})
-	w.pool.mu.Lock()
-	warm := fmt.Sprint(w.pool.idle[0].cmd.Process.Pid)
-	w.pool.mu.Unlock()
+	return f, warm
+}
+
+// TestPool_WarmChildWaits: with WarmChildren 1 a package process is started
+// before any attempt comes, and the first attempt runs in it.
+func TestPool_WarmChildWaits(t *testing.T) {
+	f, warmChild := warmWorker(t)
+	warm := fmt.Sprint(warmChild.cmd.Process.Pid)
 	f.mu.Lock()
 	f.answer = leaseInTurn(f, []api.Task{ppidTask(7, "true")})
 	f.mu.Unlock()
@@ -193,17 +202,7 @@ func killMarked(m string) {
 // one and succeeds (whether the worker noticed the death before handing
 // the job over or only after the child died without a word for it).
 func TestPool_DeadWaitingChildIsReplaced(t *testing.T) {
-	f := &fakeMaster{}
-	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
-	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 2; c.WarmChildren = 1 })
-	waitFor(t, "a waiting package process", func() bool {
-		w.pool.mu.Lock()
-		defer w.pool.mu.Unlock()
-		return len(w.pool.idle) == 1
-	})
-	w.pool.mu.Lock()
-	warm := w.pool.idle[0]
-	w.pool.mu.Unlock()
+	f, warm := warmWorker(t)
 	warm.jobs = 1 // as if it had run an attempt: only then may a job move on
 	if err := warm.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

@@ -151,37 +151,22 @@ func (b *bench) execThroughput(ctx context.Context, floor floorResult) error {
 	if err != nil {
 		return err
 	}
-	idx0 := b.leaderIndex(ctx)
-	t0 := time.Now()
-	ids, err := b.submitManyPkg(ctx, truePackage, n, 0)
+	ok, el, _, entries, err := b.runMany(ctx, truePackage, n)
 	if err != nil {
 		return err
 	}
-	final, err := waitEnded(ctx, b.clients, ids, 10*time.Minute)
-	if err != nil {
-		return err
-	}
-	el := time.Since(t0)
-	b.ended += len(ids)
-	idx1 := b.leaderIndex(ctx)
 	after, err := b.cpuSnapshot()
 	if err != nil {
 		return err
 	}
-	ok := 0
-	for _, e := range final {
-		if e.Status == api.StatusSucceeded {
-			ok++
-		}
+	if ok != n {
+		return fmt.Errorf("%d of %d exec executions succeeded", ok, n)
 	}
-	if ok != len(ids) {
-		return fmt.Errorf("%d of %d exec executions succeeded", ok, len(ids))
-	}
-	rate := float64(len(ids)) / el.Seconds()
-	per := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(len(ids)) }
-	b.add(Row{Scenario: "exec", Metric: fmt.Sprintf("throughput: /bin/true executions, submission to succeeded (%d)", len(ids)), Value: rate, Unit: "executions/s",
+	rate := float64(n) / el.Seconds()
+	per := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(n) }
+	b.add(Row{Scenario: "exec", Metric: fmt.Sprintf("throughput: /bin/true executions, submission to succeeded (%d)", n), Value: rate, Unit: "executions/s",
 		Ratio: rate / floor.rate, Note: fmt.Sprintf("ratio = executions/s / fork-exec floor (%.0f/s); %d succeeded in %s; %.3f Raft entries per execution",
-			floor.rate, ok, el.Round(time.Millisecond), float64(idx1-idx0)/float64(len(ids)))})
+			floor.rate, ok, el.Round(time.Millisecond), entries)})
 	if before == nil {
 		b.logf("exec: CPU split skipped: no agent pids known")
 		return nil

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -29,36 +31,84 @@ func (b *bench) submitManyPkg(ctx context.Context, pkg string, n, retries int) (
 	const per = 500
 	var mu sync.Mutex
 	var ids []uint64
+	err := b.forEach(ctx, 4, (n+per-1)/per, func(c *api.Client, i int) error {
+		reqs := make([]api.SubmitRequest, min(per, n-i*per))
+		for i := range reqs {
+			reqs[i] = api.SubmitRequest{Package: pkg, Retries: retries}
+		}
+		got, err := c.Executions().SubmitBulk(ctx, reqs)
+		mu.Lock()
+		ids = append(ids, got...)
+		mu.Unlock()
+		return err
+	})
+	slices.Sort(ids)
+	return ids, err
+}
+
+// errEnough, returned by a forEach function, stops its worker without
+// counting as an error.
+var errEnough = errors.New("enough")
+
+// forEach calls fn for i in [0, n) from workers goroutines, each with a
+// client of its own (round robin over the agents), and returns the first
+// error; a worker stops at its first error (or errEnough) or when ctx
+// ends.
+func (b *bench) forEach(ctx context.Context, workers, n int, fn func(c *api.Client, i int) error) error {
+	var next atomic.Int64
 	var firstErr error
-	work := make(chan int)
+	var once sync.Once
 	var wg sync.WaitGroup
-	for g := range 4 {
+	for g := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := b.clients[g%len(b.clients)]
-			for k := range work {
-				reqs := make([]api.SubmitRequest, k)
-				for i := range reqs {
-					reqs[i] = api.SubmitRequest{Package: pkg, Retries: retries}
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
 				}
-				got, err := c.Executions().SubmitBulk(ctx, reqs)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
+				if err := fn(c, i); err != nil {
+					if !errors.Is(err, errEnough) {
+						once.Do(func() { firstErr = err })
+					}
+					return
 				}
-				ids = append(ids, got...)
-				mu.Unlock()
 			}
 		}()
 	}
-	for left := n; left > 0 && ctx.Err() == nil; left -= per {
-		work <- min(per, left)
-	}
-	close(work)
 	wg.Wait()
-	slices.Sort(ids)
-	return ids, firstErr
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+// runMany submits n executions of pkg (bulk) and waits until every one has
+// ended: it returns how many succeeded, the time from the first submission
+// to the last end and to the last submission, and the leader's Raft
+// entries per execution meanwhile.
+func (b *bench) runMany(ctx context.Context, pkg string, n int) (ok int, el, sub time.Duration, entries float64, err error) {
+	idx0 := b.leaderIndex(ctx)
+	t0 := time.Now()
+	ids, err := b.submitManyPkg(ctx, pkg, n, 0)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	sub = time.Since(t0)
+	final, err := waitEnded(ctx, b.clients, ids, 10*time.Minute)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	el = time.Since(t0)
+	b.ended += len(ids)
+	for _, e := range final {
+		if e.Status == api.StatusSucceeded {
+			ok++
+		}
+	}
+	return ok, el, sub, float64(b.leaderIndex(ctx)-idx0) / float64(len(ids)), nil
 }
 
 // waitEnded waits until every execution in ids (sorted) is terminal, reading
@@ -111,32 +161,15 @@ func waitEnded(ctx context.Context, clients []*api.Client, ids []uint64, timeout
 func (b *bench) throughput(ctx context.Context) error {
 	n := b.o.Executions
 	conc := b.throughputConcurrency(ctx)
-	idx0 := b.leaderIndex(ctx)
-	t0 := time.Now()
-	ids, err := b.submitMany(ctx, n, 0)
+	ok, el, tSub, entries, err := b.runMany(ctx, b.noop, n)
 	if err != nil {
 		return err
 	}
-	tSub := time.Since(t0)
-	final, err := waitEnded(ctx, b.clients, ids, 10*time.Minute)
-	if err != nil {
-		return err
-	}
-	el := time.Since(t0)
-	b.ended += len(ids)
-	idx1 := b.leaderIndex(ctx)
-	ok := 0
-	for _, e := range final {
-		if e.Status == api.StatusSucceeded {
-			ok++
-		}
-	}
-	rate := float64(len(ids)) / el.Seconds()
-	entries := float64(idx1-idx0) / float64(len(ids))
+	rate := float64(n) / el.Seconds()
 	base := b.baseline[conc]
-	b.add(Row{Scenario: "throughput", Metric: fmt.Sprintf("no-op executions, submission to succeeded (%d)", len(ids)), Value: rate, Unit: "executions/s",
+	b.add(Row{Scenario: "throughput", Metric: fmt.Sprintf("no-op executions, submission to succeeded (%d)", n), Value: rate, Unit: "executions/s",
 		Baseline: base, Note: fmt.Sprintf("%d of %d succeeded in %s (submission took %s); %d attempts at once; %.3f Raft entries per execution (%d logical commands)",
-			ok, len(ids), el.Round(time.Millisecond), tSub.Round(time.Millisecond), conc, entries, logicalCommandsPerExecution)})
+			ok, n, el.Round(time.Millisecond), tSub.Round(time.Millisecond), conc, entries, logicalCommandsPerExecution)})
 	if base > 0 {
 		target := 0.5 * base / logicalCommandsPerExecution
 		b.add(Row{Scenario: "throughput", Metric: "target: 50% of baseline / 3 commands", Value: target, Unit: "executions/s",

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -287,8 +288,6 @@ func (b *bench) submit(ctx context.Context) error {
 	var mu sync.Mutex
 	run := func(metric string, clients, per int, d time.Duration) error {
 		var count atomic.Int64
-		var firstErr error
-		var once sync.Once
 		reqs := make([]api.SubmitRequest, per)
 		for i := range reqs {
 			reqs[i] = api.SubmitRequest{Package: b.noop}
@@ -296,39 +295,31 @@ func (b *bench) submit(ctx context.Context) error {
 		idx0 := b.leaderIndex(ctx)
 		end := time.Now().Add(d)
 		t0 := time.Now()
-		var wg sync.WaitGroup
-		for g := range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c := b.clients[g%len(b.clients)]
-				var mine []uint64
-				for time.Now().Before(end) && ctx.Err() == nil {
-					var ids []uint64
-					var err error
-					if per == 1 {
-						var id uint64
-						id, err = c.Executions().Submit(ctx, &reqs[0])
-						ids = []uint64{id}
-					} else {
-						ids, err = c.Executions().SubmitBulk(ctx, reqs)
-					}
-					if err != nil {
-						once.Do(func() { firstErr = err })
-						return
-					}
-					mine = append(mine, ids...)
-					count.Add(int64(len(ids)))
-				}
-				mu.Lock()
-				held = append(held, mine...)
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
+		err := b.forEach(ctx, clients, math.MaxInt32, func(c *api.Client, _ int) error {
+			if time.Now().After(end) {
+				return errEnough
+			}
+			var ids []uint64
+			var err error
+			if per == 1 {
+				var id uint64
+				id, err = c.Executions().Submit(ctx, &reqs[0])
+				ids = []uint64{id}
+			} else {
+				ids, err = c.Executions().SubmitBulk(ctx, reqs)
+			}
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			held = append(held, ids...)
+			mu.Unlock()
+			count.Add(int64(len(ids)))
+			return nil
+		})
 		el := time.Since(t0)
-		if firstErr != nil {
-			return firstErr
+		if err != nil {
+			return err
 		}
 		rate := float64(count.Load()) / el.Seconds()
 		note := fmt.Sprintf("%d executions in %s", count.Load(), el.Round(time.Millisecond))
@@ -357,30 +348,14 @@ func (b *bench) cancelAll(ctx context.Context, ids []uint64) error {
 		return nil
 	}
 	t0 := time.Now()
-	next := atomic.Int64{}
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	for g := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := b.clients[g%len(b.clients)]
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) {
-					return
-				}
-				if _, err := c.Executions().Stop(ctx, ids[i]); err != nil && !api.IsStatus(err, 409) {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	err := b.forEach(ctx, 64, len(ids), func(c *api.Client, i int) error {
+		if _, err := c.Executions().Stop(ctx, ids[i]); err != nil && !api.IsStatus(err, 409) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	b.logf("canceled %d held executions in %s (%.0f/s)", len(ids), time.Since(t0).Round(time.Millisecond),
 		float64(len(ids))/time.Since(t0).Seconds())
