@@ -272,6 +272,15 @@ func (e *Executions) Stop(ctx context.Context, id uint64) (string, error) {
 	return out.Status, err
 }
 
+// StopBulk asks many executions to end with one Raft command; each id gets
+// its own result (an execution that already ended or does not exist is
+// an error of its own, not of the request).
+func (e *Executions) StopBulk(ctx context.Context, ids []uint64) ([]StopResult, error) {
+	var out BulkStopResponse
+	err := e.c.do(ctx, http.MethodPost, "/v1/executions/stop", nil, &BulkStopRequest{IDs: ids}, &out)
+	return out.Results, err
+}
+
 // ReportEvents sends a worker's batch of events for an attempt.
 func (e *Executions) ReportEvents(ctx context.Context, id uint64, attempt int, evs []Event) error {
 	return e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/attempts/%d/events", id, attempt), nil, &EventsReport{Events: evs}, nil)

@@ -148,6 +148,25 @@ type StopResponse struct {
 	Status string `json:"status"`
 }
 
+// BulkStopRequest is the body of POST /v1/executions/stop.
+type BulkStopRequest struct {
+	IDs []uint64 `json:"ids"`
+}
+
+// BulkStopResponse answers a bulk stop: one result per id, in request
+// order.
+type BulkStopResponse struct {
+	Results []StopResult `json:"results"`
+}
+
+// StopResult is the outcome of stopping one execution: its status
+// afterwards, or why it could not be stopped (not found, already ended).
+type StopResult struct {
+	ID     uint64 `json:"id"`
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
 // Worker is a registered worker.
 type Worker struct {
 	ID           string            `json:"id"`

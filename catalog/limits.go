@@ -44,6 +44,8 @@ const (
 	MaxEventMessageBytes = 64 << 10
 	// maxEventFieldBytes bounds an event's type and task name (cut).
 	maxEventFieldBytes = 1024
+	// MaxBulkStop bounds the executions one bulk stop names.
+	MaxBulkStop = 10_000
 	// MaxCommandBytes bounds one encoded Raft command; the request limits
 	// keep commands far below it, this is the last guard before the log.
 	MaxCommandBytes = 32 << 20

@@ -144,6 +144,26 @@ func (s *srv) stop(r *http.Request) (any, error) {
 	})
 }
 
+func (s *srv) stopBulk(r *http.Request) (any, error) {
+	return withBody(r, func(req *api.BulkStopRequest) (any, error) {
+		if len(req.IDs) == 0 {
+			return nil, codedErr(http.StatusBadRequest, "no ids in the request")
+		}
+		sts, errs, err := s.svc.Executions.StopMany(r.Context(), req.IDs, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		out := api.BulkStopResponse{Results: make([]api.StopResult, len(req.IDs))}
+		for i, id := range req.IDs {
+			out.Results[i] = api.StopResult{ID: id, Status: string(sts[i])}
+			if errs[i] != nil {
+				out.Results[i].Error = errs[i].Error()
+			}
+		}
+		return out, nil
+	})
+}
+
 func (s *srv) reportEvents(r *http.Request) (any, error) {
 	return forAttempt(r, func(id uint64, attempt int, rep *api.EventsReport) error {
 		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))

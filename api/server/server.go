@@ -76,6 +76,7 @@ func New(cfg Config, svc Services) http.Handler {
 	h("GET /v1/executions/{id}", read, ex, s.execution)
 	h("GET /v1/executions/{id}/events", read, ex, s.events)
 	h("POST /v1/executions/{id}/stop", leader, ex, s.stop)
+	h("POST /v1/executions/stop", leader, ex, s.stopBulk)
 	h("POST /v1/executions/{id}/attempts/{attempt}/events", leader, wk, s.reportEvents)
 	h("POST /v1/executions/{id}/attempts/{attempt}/result", leader, wk, s.reportResult)
 	h("POST /v1/workers", leader, wk, s.registerWorker)

@@ -107,6 +107,17 @@ func (m *execMock) Stop(_ context.Context, id uint64, _ string) (catalog.Status,
 	}
 	return catalog.StatusCanceled, nil
 }
+
+func (m *execMock) StopMany(ctx context.Context, ids []uint64, caller string) ([]catalog.Status, []error, error) {
+	if len(ids) > catalog.MaxBulkStop {
+		return nil, nil, fmt.Errorf("%w: too many ids", catalog.ErrInvalid)
+	}
+	sts, errs := make([]catalog.Status, len(ids)), make([]error, len(ids))
+	for i, id := range ids {
+		sts[i], errs[i] = m.Stop(ctx, id, caller)
+	}
+	return sts, errs, nil
+}
 func (m *execMock) PendingReason(*catalog.Execution) string { return "waiting" }
 
 // workerMock is a WorkerService with a fixed list of workers whose reports
@@ -216,6 +227,8 @@ func TestServer_ErrorsChangeNothing(t *testing.T) {
 		{"unknown id", "GET", "/v1/executions/42", ``, 404, "not found"},
 		{"bad id", "GET", "/v1/executions/abc", ``, 400, "invalid execution id"},
 		{"stop unknown", "POST", "/v1/executions/42/stop", ``, 404, "not found"},
+		{"bulk stop of nothing", "POST", "/v1/executions/stop", `{"ids": []}`, 400, "no ids"},
+		{"bulk stop, wrong type", "POST", "/v1/executions/stop", `{"ids": ["1"]}`, 400, "malformed JSON"},
 		{"events unknown", "GET", "/v1/executions/42/events", ``, 404, "not found"},
 		{"bad after", "GET", "/v1/executions/1/events?after=x", ``, 400, "invalid after"},
 		{"bad status filter", "GET", "/v1/executions?status=done", ``, 400, "unknown status"},
@@ -272,6 +285,12 @@ func TestServer_SubmitAndRead(t *testing.T) {
 	}
 	if _, err := c.Executions().SubmitBulk(ctx, nil); !api.IsStatus(err, 400) {
 		t.Fatalf("empty bulk submit: %v, want 400", err)
+	}
+	// A bulk stop answers each id on its own.
+	res, err := c.Executions().StopBulk(ctx, []uint64{2, 99, 3})
+	if err != nil || len(res) != 3 || res[0].Status != "canceled" || res[0].Error != "" ||
+		!strings.Contains(res[1].Error, "not found") || res[2].ID != 3 || res[2].Status != "canceled" {
+		t.Fatalf("bulk stop: %+v %v", res, err)
 	}
 	b.submitErr = fmt.Errorf("wrapped: %w", catalog.ErrNotFound)
 	if _, err := c.Executions().Submit(ctx, &api.SubmitRequest{Package: "x"}); !api.IsStatus(err, 404) {

@@ -41,6 +41,9 @@ type ExecutionService interface {
 	Executions(o catalog.ListOptions) ([]*catalog.Execution, error)
 	Events(id, after uint64, limit int) ([]catalog.Event, *catalog.Execution, error)
 	Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error)
+	// StopMany stops executions with one command: per id the status
+	// afterwards or its own error; the error is for the request as a whole.
+	StopMany(ctx context.Context, ids []uint64, caller string) ([]catalog.Status, []error, error)
 	// PendingReason says why a pending execution waits ("" if a worker can take it).
 	PendingReason(e *catalog.Execution) string
 }

@@ -544,6 +544,36 @@ func (m *Master) Stop(ctx context.Context, id uint64, caller string) (catalog.St
 	return e.Status, nil
 }
 
+// StopMany stops executions with one ExecutionStops command (a bulk stop,
+// not coalesced with single stops) and returns, per id, the status
+// afterwards and the error of that id (not found, already ended).
+func (m *Master) StopMany(ctx context.Context, ids []uint64, caller string) ([]catalog.Status, []error, error) {
+	if len(ids) > catalog.MaxBulkStop {
+		return nil, nil, invalid(fmt.Errorf("%d ids to stop; at most %d per request", len(ids), catalog.MaxBulkStop))
+	}
+	if err := catalog.CheckCaller(caller); err != nil {
+		return nil, nil, err
+	}
+	items := make([]fsm.StopItem, len(ids))
+	for i, id := range ids {
+		items[i] = fsm.StopItem{ID: id, Caller: caller}
+	}
+	errs, err := m.applyItems(ctx, fsm.ExecutionStopsType, &fsm.ExecutionStopsRequest{Time: m.now(), Items: items})
+	if err != nil {
+		return nil, nil, err
+	}
+	sts := make([]catalog.Status, len(ids))
+	err = m.store.View(func(tx *catalog.Tx) error {
+		for i, id := range ids {
+			if e, err := tx.Execution(id); err == nil {
+				sts[i] = e.Status
+			}
+		}
+		return nil
+	})
+	return sts, errs, err
+}
+
 // RegisterWorker registers a worker.
 func (m *Master) RegisterWorker(ctx context.Context, w *catalog.Worker) error {
 	if err := catalog.CheckWorker(w); err != nil {

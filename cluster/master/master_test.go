@@ -177,6 +177,28 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 	}
 }
 
+// TestMaster_StopManyAnswersEachID: one bulk stop cancels pending
+// executions, moves a running one to stopping and answers an unknown or
+// ended id with its own error; over the limit it refuses the whole request.
+func TestMaster_StopManyAnswersEachID(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	a, b := submit(t, m, 0), submit(t, m, 0)
+	leaseOne(t, m) // a runs
+	sts, errs, err := m.StopMany(context.Background(), []uint64{a, b, 999, b}, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts[0] != catalog.StatusStopping || errs[0] != nil || sts[1] != catalog.StatusCanceled || errs[1] != nil {
+		t.Fatalf("statuses %v errors %v", sts, errs)
+	}
+	if !errors.Is(errs[2], catalog.ErrNotFound) || !errors.Is(errs[3], catalog.ErrAlreadyEnded) {
+		t.Fatalf("per-id errors %v", errs)
+	}
+	if _, _, err := m.StopMany(context.Background(), make([]uint64, catalog.MaxBulkStop+1), "ops"); !errors.Is(err, catalog.ErrInvalid) {
+		t.Fatalf("over the limit: %v, want ErrInvalid (400)", err)
+	}
+}
+
 func TestMaster_StopWakesPoll(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	id := submit(t, m, 0)
