@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-short e2e e2e-docker bench bench-go bench-dataflow lint check dev clean
+.PHONY: help build demo test test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ e2e-docker: ## the docker multi-host test only: one container per agent, real pa
 BENCH_JSON ?= bench-results.json
 bench: build ## start 3 local servers, run every bench scenario, print the table, write $(BENCH_JSON)
 	$(BIN) bench --local 3 --json $(BENCH_JSON)
+
+SCALE_ENDED ?= 1000000
+bench-scale: build ## 3 local servers: fill the catalog to $(SCALE_ENDED) ended executions, compare dispatch, paging, snapshot, RSS
+	$(BIN) bench --local 3 --scenarios scale --scale-ended $(SCALE_ENDED) --json bench-scale.json
 
 bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, package parse)
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/

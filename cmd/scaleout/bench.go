@@ -26,6 +26,7 @@ type benchFlags struct {
 	scenarios    string
 	executions   int
 	execExecs    int
+	scaleEnded   int
 	clients      int
 	maxTasks     int
 	coalesceMax  int
@@ -67,6 +68,13 @@ Scenarios (--scenarios, comma-separated, default all):
   failover     kill -9 of the leader under load: time until dispatch resumes,
                no execution lost, none succeeded twice
 
+Only when named ('make bench-scale'):
+  scale        fills the catalog up to --scale-ended ended executions (bulk
+               submit with the workers disabled, bulk stop) and compares
+               before and after: exec dispatch rate, 'executions list' paging
+               (newest page and a deep one), then the snapshot's size and
+               time and the agents' RSS
+
 Every rate is also given as a ratio to the baseline measured in the same run.
 Speeds are printed, never asserted.`,
 		Example: `  make bench                                   # bin/scaleout bench --local 3 --json bench-results.json
@@ -80,9 +88,10 @@ Speeds are printed, never asserted.`,
 	f.register(cmd)
 	fl := cmd.Flags()
 	fl.IntVar(&f.local, "local", 0, "start this many server agents on 127.0.0.1 (temporary dirs), bench them, stop them")
-	fl.StringVar(&f.scenarios, "scenarios", strings.Join(bench.Scenarios, ","), "scenarios to run, comma-separated")
+	fl.StringVar(&f.scenarios, "scenarios", strings.Join(bench.Scenarios, ","), "scenarios to run, comma-separated (scale runs only when named)")
 	fl.IntVar(&f.executions, "executions", 10000, "executions in the throughput scenario")
 	fl.IntVar(&f.execExecs, "exec-executions", 3000, "executions in the exec scenario's throughput measurement")
+	fl.IntVar(&f.scaleEnded, "scale-ended", 1_000_000, "ended executions in the catalog for the scale scenario")
 	fl.IntVar(&f.clients, "clients", 32, "concurrent clients in the submit scenario")
 	fl.IntVar(&f.maxTasks, "max-tasks", 16, "with --local: executions each agent runs at once")
 	fl.IntVar(&f.coalesceMax, "coalesce-max", 0, "with --local: passed to the agents (1 turns leader-side coalescing off)")
@@ -108,7 +117,7 @@ func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	}
 	rep, err := bench.Run(ctx, bench.Options{
 		Exe: exe, Version: version, Local: f.local, Address: f.address, Scenarios: strings.Split(f.scenarios, ","),
-		Executions: f.executions, ExecExecutions: f.execExecs, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, Ended: f.ended,
+		Executions: f.executions, ExecExecutions: f.execExecs, ScaleEnded: f.scaleEnded, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, Ended: f.ended,
 		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs,
 		StartBaseline: startRaftBaseline, ChildJob: benchChildJob, Log: logw,
 	})

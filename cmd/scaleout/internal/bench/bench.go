@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,10 @@ import (
 // Scenarios lists every scenario in the order they run: the idle
 // measurements first, the leader kill last.
 var Scenarios = []string{"baseline", "memory-idle", "childstart", "latency", "submit", "throughput", "exec", "memory", "failover"}
+
+// Optional lists the scenarios that run only when named: they take longer
+// than the rest together.
+var Optional = []string{"scale"}
 
 // Kinds of error Run returns (test with errors.Is); the caller turns them
 // into exit codes. Any other error is a failure to set the bench up.
@@ -59,6 +64,9 @@ type Options struct {
 	// ExecExecutions is the number of executions of the exec scenario's
 	// throughput measurement (0: 3,000).
 	ExecExecutions int
+	// ScaleEnded is the number of ended executions the scale scenario
+	// fills the catalog up to (0: 1,000,000).
+	ScaleEnded int
 	// Clients is the number of concurrent clients of the submit scenario.
 	Clients int
 	// MaxTasks and CoalesceMax are given to the agents Local starts
@@ -174,8 +182,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if s == "" {
 			continue
 		}
-		if !contains(Scenarios, s) {
-			return nil, errorf(ErrUsage, "unknown scenario %q (have %s)", s, strings.Join(Scenarios, ", "))
+		if !contains(Scenarios, s) && !contains(Optional, s) {
+			return nil, errorf(ErrUsage, "unknown scenario %q (have %s)", s, strings.Join(append(slices.Clone(Scenarios), Optional...), ", "))
 		}
 		want[s] = true
 	}
@@ -218,7 +226,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, s := range []scenario{
 		{"baseline", b.runBaseline}, {"memory-idle", b.memoryIdle}, {"childstart", b.childStart},
 		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput}, {"exec", b.execScenario},
-		{"memory", b.memoryAfter}, {"failover", b.failover},
+		{"memory", b.memoryAfter}, {"failover", b.failover}, {"scale", b.scale},
 	} {
 		if !want[s.name] {
 			continue
