@@ -80,3 +80,70 @@ func TestParse_SSISExpressionsField(t *testing.T) {
 		}
 	}
 }
+
+// Data flow expressions of an SSIS package are checked against the
+// input columns: unknown columns, type errors, conditions that are not
+// DT_BOOL; derived column types come from the expression's SSIS type.
+func TestParse_SSISDataFlow(t *testing.T) {
+	src := `name: df
+expressions: ssis
+variables: {tag: {}}
+tasks:
+  - name: load
+    dataflow:
+      components:
+        - name: src
+          flat_file_source:
+            path: in.csv
+            columns:
+              - {name: id, type: DT_I4}
+              - {name: amount, type: 'DT_NUMERIC(10,2)'}
+              - {name: Order Date, type: DT_DBDATE}
+        - name: d
+          derived_column:
+            input: src
+            columns:
+              - {name: a, expression: 'id / 2'}
+              - {name: b, expression: '(DT_WSTR, 12)amount + @[User::tag]'}
+              - {name: c, expression: 'YEAR([Order Date])'}
+              - {name: e, expression: 'amount * 2'}
+              - {name: f, expression: 'qty + 1'}
+              - {name: g, expression: 'id + "x"'}
+        - name: s
+          conditional_split:
+            input: d
+            cases:
+              - {output: big, condition: 'amount > 100'}
+              - {output: bad, condition: 'id + 1'}
+`
+	_, err := Parse("df.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	for _, want := range []string{
+		`df.yaml:23: task "load" dataflow component "d" column "f": expression "qty + 1" at character 1: no column "qty" in the input (columns: id, amount, Order Date)`,
+		`df.yaml:24: task "load" dataflow component "d" column "g": expression "id + \"x\"" at character 4: the data types DT_I4 and DT_WSTR are incompatible`,
+		`df.yaml:30: task "load" dataflow component "s" case "bad": expression "id + 1": the condition gives DT_I4, not DT_BOOL`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack\n  %s\ngot:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
+		t.Errorf("%d problems, want 3:\n%v", n, err)
+	}
+	ok := strings.NewReplacer("              - {name: f, expression: 'qty + 1'}\n", "", "              - {name: g, expression: 'id + \"x\"'}\n", "",
+		"              - {output: bad, condition: 'id + 1'}\n", "").Replace(src)
+	pkg, err := Parse("df.yaml", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, dc := range pkg.Tasks[0].DataFlow.Components[1].Derived {
+		types[dc.Name] = dc.Type.String()
+	}
+	want := map[string]string{"a": "DT_I4", "b": "DT_WSTR", "c": "DT_I4", "e": "DT_NUMERIC(18,2)"}
+	if fmt.Sprint(types) != fmt.Sprint(want) {
+		t.Errorf("derived types %v, want %v", types, want)
+	}
+}
