@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,12 +37,17 @@ type pkgRun struct {
 type scope struct {
 	parent *scope
 	vars   map[string]*variable
+	// exprVars are the variables evaluated as expressions, in declaration
+	// order.
+	exprVars []*variable
 }
 
 // variable is a typed value.
 type variable struct {
 	typ string
 	val any
+	// name and expr are set for a variable evaluated as an expression.
+	name, expr string
 }
 
 // taskCtx is what a task (or container) evaluates expressions in.
@@ -58,8 +64,11 @@ func (tc *taskCtx) name() string {
 	return tc.pr.prefix + tc.task.Name
 }
 
-// env builds the expression environment.
-func (tc *taskCtx) env() map[string]any {
+// env builds the expression environment. Variables evaluated as
+// expressions are evaluated now, outer scopes first and each scope in
+// declaration order (an expression variable reads only variables declared
+// before it, which Parse checks).
+func (tc *taskCtx) env() (map[string]any, error) {
 	pr := tc.pr
 	pr.mu.Lock()
 	vars := map[string]any{}
@@ -67,11 +76,16 @@ func (tc *taskCtx) env() map[string]any {
 	for s := tc.sc; s != nil; s = s.parent {
 		chain = append(chain, s)
 	}
+	var exprVars []*variable
+	visible := map[string]*variable{}
 	for i := len(chain) - 1; i >= 0; i-- { // inner scopes shadow outer ones
 		for name, v := range chain[i].vars {
 			vars[name] = v.val
+			visible[name] = v
 		}
+		exprVars = append(exprVars, chain[i].exprVars...)
 	}
+	exprVars = slices.DeleteFunc(exprVars, func(v *variable) bool { return visible[v.name] != v })
 	tasks := make(map[string]any, len(pr.results))
 	for name, res := range pr.results {
 		tasks[name] = maps.Clone(res)
@@ -81,7 +95,7 @@ func (tc *taskCtx) env() map[string]any {
 	if tc.task != nil {
 		task = tc.task.Name
 	}
-	return map[string]any{
+	env := map[string]any{
 		pkgspec.RootParam: pr.params,
 		pkgspec.RootVars:  vars,
 		pkgspec.RootTasks: tasks,
@@ -93,6 +107,21 @@ func (tc *taskCtx) env() map[string]any {
 			"start_time":  pr.start.UTC(),
 		},
 	}
+	for _, v := range exprVars {
+		e, err := tc.compile(fmt.Sprintf("variable %q expression", v.name), v.expr)
+		if err != nil {
+			return nil, err
+		}
+		x, err := tc.run(e, env)
+		if err == nil {
+			x, err = convert(v.typ, x)
+		}
+		if err != nil {
+			return nil, &fieldError{fmt.Sprintf("variable %q expression", v.name), err}
+		}
+		vars[v.name] = x
+	}
+	return env, nil
 }
 
 // fieldError is an expression error in a field of a task.
@@ -104,19 +133,30 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
 func (e *fieldError) Unwrap() error { return e.err }
 
+// compile compiles (once) the expression src of field.
+func (tc *taskCtx) compile(field, src string) (*pkgspec.Expr, error) {
+	if c, ok := tc.pr.cache.Load("e:" + src); ok {
+		return c.(*pkgspec.Expr), nil
+	}
+	e, err := pkgspec.CompileExprIn(tc.pr.pkg.ExprLang(), src)
+	if err != nil {
+		return nil, &fieldError{field, err}
+	}
+	tc.pr.cache.Store("e:"+src, e)
+	return e, nil
+}
+
 // eval evaluates the expression src of field.
 func (tc *taskCtx) eval(field, src string) (any, error) {
-	var e *pkgspec.Expr
-	if c, ok := tc.pr.cache.Load("e:" + src); ok {
-		e = c.(*pkgspec.Expr)
-	} else {
-		var err error
-		if e, err = pkgspec.CompileExprIn(tc.pr.pkg.ExprLang(), src); err != nil {
-			return nil, &fieldError{field, err}
-		}
-		tc.pr.cache.Store("e:"+src, e)
+	e, err := tc.compile(field, src)
+	if err != nil {
+		return nil, err
 	}
-	v, err := tc.run(e, tc.env())
+	env, err := tc.env()
+	if err != nil {
+		return nil, err
+	}
+	v, err := tc.run(e, env)
 	if err != nil {
 		return nil, &fieldError{field, err}
 	}
@@ -164,7 +204,10 @@ func (tc *taskCtx) expand(field, s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	env := tc.env()
+	env, err := tc.env()
+	if err != nil {
+		return "", err
+	}
 	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
 	if err != nil {
 		return "", &fieldError{field, err}
@@ -182,7 +225,11 @@ func (tc *taskCtx) value(field, s string) (any, error) {
 		return nil, err
 	}
 	if e := t.Single(); e != nil {
-		v, err := tc.run(e, tc.env())
+		env, err := tc.env()
+		if err != nil {
+			return nil, err
+		}
+		v, err := tc.run(e, env)
 		if err != nil {
 			return nil, &fieldError{field, err}
 		}
@@ -195,6 +242,14 @@ func (tc *taskCtx) value(field, s string) (any, error) {
 // values.
 func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
 	for _, v := range vs {
+		if v.Expression != "" {
+			ev := &variable{typ: v.Type, val: zero(v.Type), name: v.Name, expr: v.Expression}
+			tc.pr.mu.Lock()
+			tc.sc.vars[v.Name] = ev
+			tc.sc.exprVars = append(tc.sc.exprVars, ev)
+			tc.pr.mu.Unlock()
+			continue
+		}
 		var val any
 		if v.Value != "" {
 			raw, err := tc.value(fmt.Sprintf("variable %q value", v.Name), v.Value)

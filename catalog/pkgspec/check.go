@@ -115,6 +115,8 @@ func (p *parser) checkRefs(pkg *Package) {
 			p.addf(tr.line, "%s names no variable", tr.where)
 		case tr.scope.lookup(tr.name) == "":
 			p.addf(tr.line, "%s assigns variable %q, which is not declared in this scope (declare it under variables:)", tr.where, tr.name)
+		case tr.scope.isExpr(tr.name):
+			p.addf(tr.line, "%s assigns variable %q, which is evaluated as an expression (read-only)", tr.where, tr.name)
 		}
 	}
 }

@@ -62,7 +62,12 @@ type Variable struct {
 	// Value is the initial value, a template (${...} is evaluated when the
 	// scope starts); empty means the zero value of the type.
 	Value string
-	Line  int
+	// Expression, if set, makes the variable an expression variable (SSIS's
+	// EvaluateAsExpression): the expression is evaluated, and converted to
+	// Type, every time the variable is read. Such a variable has no Value
+	// and cannot be assigned.
+	Expression string
+	Line       int
 }
 
 // ConnectionManager is a connection a project declares (project.yaml's

@@ -147,3 +147,35 @@ tasks:
 		t.Errorf("derived types %v, want %v", types, want)
 	}
 }
+
+func TestParse_ExpressionVariables(t *testing.T) {
+	src := `name: ev
+expressions: ssis
+variables:
+  a: {type: int, expression: '@b + 1'}
+  b: {type: int}
+  c: {value: x, expression: '"y"'}
+  d: {type: int, expression: '@d + 1'}
+  e: {expression: '1 +'}
+tasks:
+  - {name: s, set: {c: '"z"'}}
+`
+	_, err := Parse("ev.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	for _, want := range []string{
+		`ev.yaml:4: variable "a" expression reads variable "b", which is not declared before it`,
+		`ev.yaml:6: variable "c" has both a value and an expression`,
+		`ev.yaml:7: variable "d" expression reads variable "d", which is not declared before it`,
+		`ev.yaml:8: variable "e" expression: expression "1 +" at character 4: unexpected end of expression`,
+		`ev.yaml:10: task "s" set assigns variable "c", which is evaluated as an expression (read-only)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack\n  %s\ngot:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
+		t.Errorf("%d problems, want 5:\n%v", n, err)
+	}
+}
