@@ -31,6 +31,11 @@ type pkgRun struct {
 	results map[string]map[string]any
 
 	cache sync.Map // template or expression source -> compiled
+
+	// handlers is true when the package declares event handlers;
+	// handlerMu runs one handler at a time.
+	handlers  bool
+	handlerMu sync.Mutex
 }
 
 // scope holds the variables of the package or of one container run.
@@ -40,6 +45,11 @@ type scope struct {
 	// exprVars are the variables evaluated as expressions, in declaration
 	// order.
 	exprVars []*variable
+	// owner is the container whose tasks run in the scope (nil for the
+	// package's and a handler's scope); event is set on the scope of an
+	// event handler's tasks.
+	owner *pkgspec.Task
+	event *eventInfo
 }
 
 // variable is a typed value.
@@ -77,6 +87,16 @@ func (tc *taskCtx) env() (map[string]any, error) {
 		chain = append(chain, s)
 	}
 	var exprVars []*variable
+	var ev *eventInfo
+	for _, s := range chain {
+		if s.event != nil {
+			ev = s.event
+			break
+		}
+	}
+	if ev == nil {
+		ev = &eventInfo{}
+	}
 	visible := map[string]*variable{}
 	for i := len(chain) - 1; i >= 0; i-- { // inner scopes shadow outer ones
 		for name, v := range chain[i].vars {
@@ -105,6 +125,10 @@ func (tc *taskCtx) env() (map[string]any, error) {
 			"package":     pr.pkg.Name,
 			"task":        task,
 			"start_time":  pr.start.UTC(),
+			// the event a handler runs for
+			"error_code":        ev.code,
+			"error_description": ev.description,
+			"source_name":       ev.source,
 		},
 	}
 	for _, v := range exprVars {

@@ -21,6 +21,8 @@ type scope struct {
 	parent *scope
 	vars   map[string]string // name -> type
 	exprs  map[string]bool   // variables evaluated as expressions
+	// handler marks the scope of an event handler's task list.
+	handler bool
 }
 
 // isExpr reports whether the visible variable name is evaluated as an
@@ -268,6 +270,12 @@ func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 			varLine = v.Line
 			if ValidateParamName(f.Var) == nil {
 				p.scope.vars[f.Var] = TypeObject
+				// Files and items are text: SSIS expressions see DT_WSTR.
+				p.varHooks = append(p.varHooks, func() {
+					if len(sources) == 1 && (sources[0] == "files" || sources[0] == "items") {
+						p.scope.vars[f.Var] = TypeString
+					}
+				})
 			}
 			return
 		case "items":
