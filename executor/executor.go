@@ -254,6 +254,7 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		ctx, cancel = context.WithTimeoutCause(ctx, pkg.Timeout, errPackageTimeout)
 		defer cancel()
 	}
+	pr.ctx = ctx
 	root := &scope{vars: map[string]*variable{}}
 	where := strings.TrimSuffix(prefix, "/")
 	r.emit(EventInformation, where, fmt.Sprintf("package %q started: %s", pkg.Name, plural(len(pkg.Tasks), "task")))

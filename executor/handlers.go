@@ -15,6 +15,7 @@ type eventInfo struct {
 	description string
 	code        int
 	at          string // the task name of the handler's events ("" for the package)
+	variable    string // the variable whose value changed
 }
 
 // fire raises event for the executable of tc (its task, or the package

@@ -115,3 +115,30 @@ tasks:
 		t.Errorf("ok: %q", got)
 	}
 }
+
+// A variable with raise_changed_event raises on_variable_value_changed
+// when an assignment changes it (not when it keeps the value), also when
+// the assigning task holds the only max_parallel slot.
+func TestRun_VariableValueChanged(t *testing.T) {
+	res, rec := runSrc(t, `name: vc
+max_parallel: 1
+variables:
+  counter: {type: int, raise_changed_event: true}
+  quiet: {type: int}
+  log: {}
+handlers:
+  on_variable_value_changed:
+    - {name: note, set: {log: 'vars.log + sys.variable_name + "@" + sys.source_name + "=" + string(vars.counter) + ";"'}}
+tasks:
+  - {name: one, set: {counter: '1', quiet: '5'}}
+  - {name: same, after: [one], set: {counter: '1'}}
+  - {name: run, after: [same], result: counter, exec: {command: [sh, -c, 'exit 7'], success_codes: [7]}}
+  - {name: show, after: [run], exec: {command: [echo, '${vars.log}']}}
+`, nil, Options{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got, want := rec.messages(EventStdout, "show"), "counter@one=1;counter@run=7;"; len(got) != 1 || got[0] != want {
+		t.Errorf("log %q, want %q", got, want)
+	}
+}

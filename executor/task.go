@@ -47,6 +47,10 @@ func (pr *pkgRun) runTask(ctx context.Context, tc *taskCtx, tk *ticket) outcome 
 	name := tc.name()
 	pr.fire(ctx, tc, pkgspec.OnPreExecute, eventInfo{source: name, at: name})
 	o := pr.runTaskBody(ctx, tc, tk)
+	for _, v := range tc.changed {
+		pr.fire(ctx, tc, pkgspec.OnVariableValueChanged, eventInfo{source: name, at: name, variable: v})
+	}
+	tc.changed = nil
 	for _, w := range o.warnings {
 		pr.fire(ctx, tc, pkgspec.OnWarning, eventInfo{source: name, description: w, at: name})
 	}
@@ -67,7 +71,8 @@ func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outc
 		if !tk.wait(ctx) {
 			return outcome{task: t, state: statePending}
 		}
-		defer pr.r.sem.release()
+		tc.slot = true
+		defer func() { tc.slot = false; pr.r.sem.release() }()
 	}
 	name := tc.name()
 	start := time.Now()

@@ -1,11 +1,13 @@
 package executor
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +35,11 @@ type pkgRun struct {
 	cache sync.Map // template or expression source -> compiled
 
 	// handlers is true when the package declares event handlers;
-	// handlerMu runs one handler at a time.
+	// handlerMu runs one handler at a time; ctx is the run's context, for
+	// handlers raised where no other is at hand (variable changes).
 	handlers  bool
 	handlerMu sync.Mutex
+	ctx       context.Context
 }
 
 // scope holds the variables of the package or of one container run.
@@ -58,6 +62,9 @@ type variable struct {
 	val any
 	// name and expr are set for a variable evaluated as an expression.
 	name, expr string
+	// raise: assignments that change the value raise
+	// on_variable_value_changed.
+	raise bool
 }
 
 // taskCtx is what a task (or container) evaluates expressions in.
@@ -65,6 +72,10 @@ type taskCtx struct {
 	pr   *pkgRun
 	sc   *scope
 	task *pkgspec.Task // nil at package level
+	// slot is true while the task holds a max_parallel slot: variable
+	// change events wait in changed until runTask has released it.
+	slot    bool
+	changed []string
 }
 
 func (tc *taskCtx) name() string {
@@ -129,6 +140,7 @@ func (tc *taskCtx) env() (map[string]any, error) {
 			"error_code":        ev.code,
 			"error_description": ev.description,
 			"source_name":       ev.source,
+			"variable_name":     ev.variable,
 		},
 	}
 	for _, v := range exprVars {
@@ -287,7 +299,7 @@ func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
 			val = zero(v.Type)
 		}
 		tc.pr.mu.Lock()
-		tc.sc.vars[v.Name] = &variable{typ: v.Type, val: val}
+		tc.sc.vars[v.Name] = &variable{typ: v.Type, val: val, raise: v.RaiseChangedEvent}
 		tc.pr.mu.Unlock()
 	}
 	return nil
@@ -296,19 +308,36 @@ func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
 // set assigns val to the variable name visible from the current scope,
 // converting it to the variable's type.
 func (tc *taskCtx) set(name string, val any) error {
+	changed, err := tc.setVar(name, val)
+	if err != nil || !changed {
+		return err
+	}
+	// A variable with raise_changed_event raises on_variable_value_changed.
+	if tc.slot {
+		tc.changed = append(tc.changed, name)
+	} else {
+		tc.pr.fire(tc.pr.ctx, tc, pkgspec.OnVariableValueChanged, eventInfo{source: tc.name(), at: tc.name(), variable: name})
+	}
+	return nil
+}
+
+// setVar sets the variable and reports whether it raises change events
+// and its value changed.
+func (tc *taskCtx) setVar(name string, val any) (bool, error) {
 	tc.pr.mu.Lock()
 	defer tc.pr.mu.Unlock()
 	for s := tc.sc; s != nil; s = s.parent {
 		if v, ok := s.vars[name]; ok {
 			c, err := convert(v.typ, val)
 			if err != nil {
-				return fmt.Errorf("variable %q (%s): %w", name, v.typ, err)
+				return false, fmt.Errorf("variable %q (%s): %w", name, v.typ, err)
 			}
+			changed := v.raise && !reflect.DeepEqual(v.val, c)
 			v.val = c
-			return nil
+			return changed, nil
 		}
 	}
-	return fmt.Errorf("variable %q is not declared in this scope", name)
+	return false, fmt.Errorf("variable %q is not declared in this scope", name)
 }
 
 // setResult records tasks.NAME for the task.

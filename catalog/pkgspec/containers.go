@@ -79,7 +79,7 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			continue
 		}
 		var valNode, exprNode *yaml.Node
-		p.fields(v, what, []string{"type", "value", "expression", "description"}, func(k, v *yaml.Node) {
+		p.fields(v, what, []string{"type", "value", "expression", "raise_changed_event", "description"}, func(k, v *yaml.Node) {
 			switch k.Value {
 			case "type":
 				vr.Type = p.str(v, what+" type")
@@ -92,6 +92,8 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			case "expression":
 				exprNode = v
 				vr.Expression = p.str(v, what+" expression")
+			case "raise_changed_event":
+				vr.RaiseChangedEvent = p.boolean(v, what+" raise_changed_event")
 			case "description":
 				vr.Description = p.str(v, what+" description")
 			}

@@ -69,7 +69,10 @@ type Variable struct {
 	// Type, every time the variable is read. Such a variable has no Value
 	// and cannot be assigned.
 	Expression string
-	Line       int
+	// RaiseChangedEvent makes every assignment that changes the value
+	// raise on_variable_value_changed (SSIS's RaiseChangedEvent).
+	RaiseChangedEvent bool
+	Line              int
 }
 
 // ConnectionManager is a connection a project declares (project.yaml's

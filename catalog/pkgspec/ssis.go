@@ -44,6 +44,7 @@ var ssisSystem = map[string]sysVar{
 	"ErrorCode":        {"error_code", ssisexpr.I8},
 	"ErrorDescription": {"error_description", ssisexpr.WStr},
 	"SourceName":       {"source_name", ssisexpr.WStr},
+	"VariableName":     {"variable_name", ssisexpr.WStr},
 	"Propagate":        {"", ssisexpr.Bool}, // the handler scope's variable Propagate
 }
 
