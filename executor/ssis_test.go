@@ -3,11 +3,14 @@
 package executor
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // A package with expressions: ssis runs its templates, set, when and
@@ -201,5 +204,46 @@ tasks:
 				t.Errorf("show printed %q", got)
 			}
 		})
+	}
+}
+
+// testdata/ssis-sample.yaml: a Foreach over files whose Data Flow writes
+// to a path from an expression variable that follows the loop variable;
+// the file that fails raises OnError, handled on the loop, and stops it.
+func TestRun_SSISSample(t *testing.T) {
+	pkg, err := pkgspec.ParseFile("../testdata/ssis-sample.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	inbox := filepath.Join(work, "inbox")
+	if err := os.Mkdir(inbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"a.csv": "id,amount\n1,50.00\n2,150.50\n",
+		"b.csv": "id,amount\n3,100.00\n4,99.99\n",
+		"c.csv": "id,amount\nx,1.00\n",
+	} {
+		if err := os.WriteFile(filepath.Join(inbox, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{}
+	res := Run(context.Background(), pkg, map[string]string{"inbox": inbox}, Options{WorkDir: work}, rec)
+	if res.Status != StatusFailed || !strings.Contains(res.Message, "iteration 3 of 3") {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	for file, want := range map[string]string{
+		"a.csv.big.jsonl": `{"id":2,"amount":150.50,"band":"big","cents":15050}`,
+		"b.csv.big.jsonl": `{"id":3,"amount":100.00,"band":"big","cents":10000}`,
+	} {
+		if got := fileLines(t, filepath.Join(inbox, file)); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	out := rec.messages(EventStdout, "report")
+	if want := "1 error(s): split failed on c.csv;"; len(out) == 0 || out[len(out)-1] != want {
+		t.Errorf("report printed %q, want the last %q", out, want)
 	}
 }
