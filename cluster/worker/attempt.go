@@ -224,20 +224,19 @@ func (a *attempt) run(_ context.Context) {
 	case <-ch.dead:
 	}
 	a.mu.Lock()
-	reuse := a.w.cfg.ReuseChildren && a.result != nil && a.result.Reuse && !a.stopping && !a.interrupted && !a.dropped
+	reuse := a.w.cfg.ReuseChildren && a.result != nil && !a.stopping && !a.interrupted && !a.dropped
 	if reuse {
 		a.ch = nil // from now on the child is the pool's: never signal it for this attempt
 	}
 	a.mu.Unlock()
 	if reuse {
-		// Groups it announced and did not end (none, or it would not
-		// offer itself again): killed like those of a child that exited.
-		a.killGroups()
-		a.w.pool.put(ch)
+		// The child checks after its result whether it can run another
+		// attempt; the result is reported meanwhile.
+		a.w.wg.Add(1)
+		go func() { defer a.w.wg.Done(); a.w.pool.settle(ch, a) }()
 	} else {
-		// It exits after a result it cannot be reused after (or at the EOF
-		// on its stdin); give it the grace period, then kill it and
-		// everything it left.
+		// It exits after its result (or at the EOF on its stdin); give it
+		// the grace period, then kill it and everything it left.
 		_ = ch.stdin.Close()
 		select {
 		case <-ch.exited:

@@ -44,9 +44,9 @@ func (l *lineWriter) Emit(ev executor.Event) { l.write(&Message{Event: &ev}) }
 // ChildMain is the body of the hidden `scaleout exec` command, the package
 // runtime: it writes a Ready line, then reads Jobs from in, one line each,
 // runs each package, writes Messages to out and ends each run with a
-// Result line. It serves one attempt at a time; after a run it waits for
-// the next job only if the run left nothing behind (Result.Reuse, see
-// reusable), otherwise it exits. It returns the exit code: 0 when it ended
+// Result line. It serves one attempt at a time; after a result it writes
+// Ready again and waits for the next job only if the run left nothing
+// behind (runJob's clean, baseline.unchanged), otherwise it exits. It returns the exit code: 0 when it ended
 // after a result or at EOF between jobs.
 //
 // SIGTERM, SIGINT or EOF on in (the worker died) cancel a run: running
@@ -96,11 +96,13 @@ func ChildMain(in io.Reader, out io.Writer) int {
 			return 2
 		}
 		res, clean := runJob(&job, lw, sigs, gone)
-		res.Reuse = clean && served < maxServed && base.unchanged()
+		// The result first: the worker reports it while this process
+		// checks whether it can take another job.
 		lw.write(&Message{Result: res})
-		if !res.Reuse {
+		if !clean || served >= maxServed || !base.unchanged() {
 			return 0
 		}
+		lw.write(&Message{Ready: &Ready{PID: os.Getpid()}})
 	}
 }
 

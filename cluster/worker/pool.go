@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ const maxStderrLine = executor.MaxMessage
 // child is one package-runtime process (`scaleout exec`) the worker
 // started. It runs one attempt at a time; the pool keeps it between
 // attempts when the child says it left nothing of a run behind
-// (ChildResult.Reuse), so that an attempt does not pay for starting a
+// (a Ready line after its result), so that an attempt does not pay for starting a
 // process of its own. A child that is stopped, crashes, hangs or runs
 // something that cannot be cleaned up is never reused: it exits, or is
 // killed with its process group, and only its own attempt sees it.
@@ -27,7 +28,7 @@ type child struct {
 	stdin io.WriteCloser
 	jobs  int // jobs sent to it (only by the attempt that holds it)
 
-	ready  chan struct{} // closed at its Ready line
+	ready  chan struct{} // gets a value at each Ready line (buffered: 1)
 	dead   chan struct{} // closed when its stdout ended: it exited or is about to
 	exited chan struct{} // closed once it was reaped (waitErr set)
 
@@ -36,7 +37,6 @@ type child struct {
 	reaped    bool     // waited for: its pid may be reused, never signal it again
 	waitErr   error
 	idleSince time.Time
-	readyOnce sync.Once
 }
 
 // attach routes the child's output to a.
@@ -182,7 +182,7 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{cmd: cmd, stdin: stdin, ready: make(chan struct{}), dead: make(chan struct{}), exited: make(chan struct{})}
+	c := &child{cmd: cmd, stdin: stdin, ready: make(chan struct{}, 1), dead: make(chan struct{}), exited: make(chan struct{})}
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() { defer readers.Done(); p.readMessages(c, stdout) }()
@@ -218,6 +218,30 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 	case <-quit:
 		c.close(cfg.KillGrace)
 		return nil, errQuit
+	}
+}
+
+// verdictWait bounds how long a child may take after its result to say it
+// can run another attempt.
+const verdictWait = 10 * time.Second
+
+// settle waits for the verdict of a child that reported a result for a:
+// a Ready line (it left nothing behind: back to the pool) or its exit. A
+// child that says neither in time is killed. It runs beside the report of
+// the result, off the attempt's critical path.
+func (p *pool) settle(c *child, a *attempt) {
+	timer := time.NewTimer(verdictWait)
+	defer timer.Stop()
+	select {
+	case <-c.ready:
+		// Groups it announced and did not end (none, or it would not
+		// offer itself again): killed like those of a child that exited.
+		a.killGroups()
+		p.put(c)
+	case <-c.dead:
+	case <-timer.C:
+		p.w.logger.Warn("package process neither exited nor took another job after its result; killing it", "pid", c.cmd.Process.Pid)
+		c.killTree()
 	}
 }
 
@@ -308,13 +332,15 @@ func (p *pool) shutdown() {
 // readMessages routes the child's lines to the attempt it runs.
 func (p *pool) readMessages(c *child, r io.Reader) {
 	err := readLines(r, maxChildLine, func(line []byte, cut bool) {
+		if !cut && bytes.HasPrefix(line, []byte(`{"ready":`)) {
+			select {
+			case c.ready <- struct{}{}:
+			default:
+			}
+			return
+		}
 		a := c.current()
 		if a == nil {
-			var m Message
-			if !cut && json.Unmarshal(line, &m) == nil && m.Ready != nil {
-				c.readyOnce.Do(func() { close(c.ready) })
-				return
-			}
 			p.w.logger.Warn("package process wrote while it ran no attempt; ignored", "pid", c.cmd.Process.Pid, "bytes", len(line))
 			return
 		}

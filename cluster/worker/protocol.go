@@ -34,16 +34,14 @@ type Proc struct {
 	Running bool `json:"running"`
 }
 
-// Ready is a child's first line: it has started and waits for a job.
+// Ready says the child waits for a job: its first line, and again after a
+// result when it can run another attempt (a child that cannot exits).
 type Ready struct {
 	PID int `json:"pid"`
 }
 
-// ChildResult is the package's result as the child saw it. Reuse says the
-// child left nothing of the run behind and waits for another job;
-// otherwise it exits after this line.
+// ChildResult is the package's result as the child saw it.
 type ChildResult struct {
 	Status  string `json:"status"`
 	Message string `json:"message,omitempty"`
-	Reuse   bool   `json:"reuse,omitempty"`
 }

@@ -62,7 +62,8 @@ type Config struct {
 	// starting hundreds of children cannot delay the heartbeat.
 	MaxStarting int
 	// ReuseChildren lets a package process that ended an attempt cleanly
-	// run the next one (ChildResult.Reuse); false starts one per attempt.
+	// run the next one (it says so with a Ready line after its result);
+	// false starts one per attempt.
 	ReuseChildren bool
 	// WarmChildren is how many package processes are kept started and
 	// waiting even when no attempt has come for IdleChildTimeout (with
