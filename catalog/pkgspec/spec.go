@@ -156,6 +156,9 @@ type Task struct {
 	Package  *PackageTask
 	Set      *SetTask
 	DataFlow *DataFlowTask
+	// Unsupported stands for an element an importer could not convert
+	// (unsupported.go); a package holding one refuses to start.
+	Unsupported *UnsupportedTask
 	Sequence *Container
 	ForEach  *ForEachTask
 	For      *ForTask
