@@ -122,7 +122,7 @@ func isTrue(s string) bool {
 }
 
 // executable reads a DTS:Executable element (or the package root).
-func (r *dtsxReader) executable(n *node, parent string, isRoot bool) (*Executable, error) {
+func (r *dtsxReader) executable(n *Node, parent string, isRoot bool) (*Executable, error) {
 	r.count++
 	e := &Executable{Name: n.get("ObjectName"), DTSID: n.get("DTSID"), Line: n.Line, Attr: map[string]string{}}
 	e.RawCreation = n.get("CreationName")
@@ -235,7 +235,7 @@ func parentOr(p string) string {
 // constraint reads a precedence constraint of container e. Formats 6 and 8
 // name the ends by refId (From, To); format 3 by DTSID in child
 // <DTS:Executable IDREF=... DTS:IsFrom=...> elements.
-func (r *dtsxReader) constraint(n *node, e *Executable) (*Constraint, error) {
+func (r *dtsxReader) constraint(n *Node, e *Executable) (*Constraint, error) {
 	c := &Constraint{Name: n.get("ObjectName"), Line: n.Line}
 	c.Value = atoiDefault(n.get("Value"), 0)
 	c.EvalOp = atoiDefault(n.get("EvalOp"), 1)
@@ -277,7 +277,7 @@ func (r *dtsxReader) constraint(n *node, e *Executable) (*Constraint, error) {
 	return c, nil
 }
 
-func parseVariable(n *node) *Variable {
+func parseVariable(n *Node) *Variable {
 	v := &Variable{Namespace: n.get("Namespace"), Name: n.get("ObjectName"), ReadOnly: isTrue(n.get("ReadOnly"))}
 	if v.Namespace == "" {
 		v.Namespace = "User"
@@ -292,7 +292,7 @@ func parseVariable(n *node) *Variable {
 	return v
 }
 
-func parsePackageParam(n *node) *Parameter {
+func parsePackageParam(n *Node) *Parameter {
 	p := &Parameter{Name: n.get("ObjectName"), DataType: atoiDefault(n.get("DataType"), 18),
 		Sensitive: isTrue(n.get("Sensitive")), Required: isTrue(n.get("Required")), Description: n.get("Description")}
 	for _, c := range n.all("Property") {
@@ -308,7 +308,7 @@ func parsePackageParam(n *node) *Parameter {
 
 // parseConnectionManager reads a package's DTS:ConnectionManager or the
 // root of a .conmgr file.
-func parseConnectionManager(file string, n *node) (*ConnectionManager, error) {
+func parseConnectionManager(file string, n *Node) (*ConnectionManager, error) {
 	c := &ConnectionManager{Name: n.get("ObjectName"), CreationName: n.get("CreationName"), DTSID: n.get("DTSID"), RefID: n.get("refId"), Line: n.Line, Expressions: map[string]string{}}
 	if c.Name == "" {
 		return nil, fmt.Errorf("%s:%d: connection manager has no ObjectName", file, n.Line)

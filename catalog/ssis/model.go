@@ -153,7 +153,7 @@ type Executable struct {
 	Constraints []*Constraint
 	// Data is the task's ObjectData content (the first child element), nil
 	// for containers.
-	Data *node
+	Data *Node
 	// Enumerator is the Foreach Loop's enumerator.
 	Enumerator *Enumerator
 	// VarMappings are the Foreach Loop's variable mappings, by index.
@@ -168,7 +168,7 @@ type Executable struct {
 // Enumerator is a Foreach Loop's enumerator.
 type Enumerator struct {
 	CreationName string // Microsoft.ForEachFileEnumerator, ...
-	Data         *node
+	Data         *Node
 	Expressions  map[string]string
 }
 

@@ -57,7 +57,7 @@ func normaliseClass(raw string, props map[string]string) string {
 }
 
 // pipeline reads a Data Flow's <pipeline> element.
-func (r *dtsxReader) pipeline(e *Executable, n *node) (*Pipeline, error) {
+func (r *dtsxReader) pipeline(e *Executable, n *Node) (*Pipeline, error) {
 	if n.Name.Local != "pipeline" {
 		return nil, fmt.Errorf("%s:%d: Data Flow %s: ObjectData holds <%s>, not <pipeline>", r.file, n.Line, e.Path, n.qname())
 	}
@@ -116,7 +116,7 @@ func (r *dtsxReader) pipeline(e *Executable, n *node) (*Pipeline, error) {
 }
 
 // idOf is an object's refId (formats 6 and 8) or id (format 3).
-func idOf(n *node) string {
+func idOf(n *Node) string {
 	if v, ok := n.attrOnly("refId"); ok {
 		return v
 	}
@@ -124,7 +124,7 @@ func idOf(n *node) string {
 	return v
 }
 
-func column(n *node) *Column {
+func column(n *Node) *Column {
 	c := &Column{ID: idOf(n), LineageID: n.get("lineageId"), Name: n.get("name"), DataType: n.get("dataType"),
 		Length: atoiDefault(n.get("length"), 0), Precision: atoiDefault(n.get("precision"), 0), Scale: atoiDefault(n.get("scale"), 0),
 		CodePage: atoiDefault(n.get("codePage"), 0), SortKeyPosition: atoiDefault(n.get("sortKeyPosition"), 0),

@@ -80,7 +80,7 @@ type manifest struct {
 
 // parseManifest reads an <SSIS:Project> element (in @Project.manifest, or
 // inside a .dtproj's DeploymentModelSpecificContent/Manifest).
-func parseManifest(file string, n *node) (*manifest, error) {
+func parseManifest(file string, n *Node) (*manifest, error) {
 	if n.Name.Local == "Project" && n.child("DeploymentModelSpecificContent") != nil {
 		dm := n.child("DeploymentModel")
 		if dm != nil && strings.TrimSpace(dm.Text) == "Package" {

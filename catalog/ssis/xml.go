@@ -27,25 +27,25 @@ var ErrTooLarge = errors.New("over the size limit")
 // DTS is the XML namespace of SSIS package elements.
 const DTS = "www.microsoft.com/SqlServer/Dts"
 
-// node is an XML element: its name, attributes, children and text.
-type node struct {
+// Node is an XML element: its name, attributes, children and text.
+type Node struct {
 	Name     xml.Name
 	Attr     []xml.Attr
-	Children []*node
+	Children []*Node
 	Text     string
 	Line     int
 }
 
 // parseXML reads a whole document into a tree, within the limits.
-func parseXML(file string, data []byte) (*node, error) {
+func parseXML(file string, data []byte) (*Node, error) {
 	if len(data) > MaxFileBytes {
 		return nil, fmt.Errorf("%s: %d bytes: %w (%d bytes)", file, len(data), ErrTooLarge, MaxFileBytes)
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
 	d.CharsetReader = charsetReader
-	var stack []*node
-	var root *node
+	var stack []*Node
+	var root *Node
 	count := 0
 	line := func() int { l, _ := d.InputPos(); return l }
 	for {
@@ -69,7 +69,7 @@ func parseXML(file string, data []byte) (*node, error) {
 			if len(stack) >= MaxDepth {
 				return nil, fmt.Errorf("%s:%d: XML nested deeper than %d elements: %w", file, line(), MaxDepth, ErrTooLarge)
 			}
-			n := &node{Name: t.Name, Attr: t.Copy().Attr, Line: line()}
+			n := &Node{Name: t.Name, Attr: t.Copy().Attr, Line: line()}
 			if len(stack) == 0 {
 				if root != nil {
 					return nil, fmt.Errorf("%s:%d: more than one root element", file, n.Line)
@@ -139,7 +139,7 @@ func decodeText(data []byte) []byte {
 	return data
 }
 
-func (n *node) qname() string {
+func (n *Node) qname() string {
 	if n.Name.Space == DTS {
 		return "DTS:" + n.Name.Local
 	}
@@ -149,7 +149,7 @@ func (n *node) qname() string {
 // attr returns the attribute called local (any namespace), and whether it
 // is there. In format 3 packages most attributes are child
 // <DTS:Property DTS:Name="local"> elements instead; attr reads those too.
-func (n *node) attr(local string) (string, bool) {
+func (n *Node) attr(local string) (string, bool) {
 	if n == nil {
 		return "", false
 	}
@@ -169,7 +169,7 @@ func (n *node) attr(local string) (string, bool) {
 }
 
 // attrOnly is attr without the property fallback.
-func (n *node) attrOnly(local string) (string, bool) {
+func (n *Node) attrOnly(local string) (string, bool) {
 	for _, a := range n.Attr {
 		if a.Name.Local == local && a.Name.Space != "xmlns" {
 			return a.Value, true
@@ -179,13 +179,13 @@ func (n *node) attrOnly(local string) (string, bool) {
 }
 
 // get returns the attribute or property local, or "".
-func (n *node) get(local string) string {
+func (n *Node) get(local string) string {
 	v, _ := n.attr(local)
 	return v
 }
 
 // child returns the first child element called local, or nil.
-func (n *node) child(local string) *node {
+func (n *Node) child(local string) *Node {
 	if n == nil {
 		return nil
 	}
@@ -198,11 +198,11 @@ func (n *node) child(local string) *node {
 }
 
 // all returns the children called local.
-func (n *node) all(local string) []*node {
+func (n *Node) all(local string) []*Node {
 	if n == nil {
 		return nil
 	}
-	var out []*node
+	var out []*Node
 	for _, c := range n.Children {
 		if c.Name.Local == local {
 			out = append(out, c)
@@ -212,10 +212,10 @@ func (n *node) all(local string) []*node {
 }
 
 // path returns the elements reached by following the local names.
-func (n *node) path(locals ...string) []*node {
-	cur := []*node{n}
+func (n *Node) path(locals ...string) []*Node {
+	cur := []*Node{n}
 	for _, l := range locals {
-		var next []*node
+		var next []*Node
 		for _, c := range cur {
 			next = append(next, c.all(l)...)
 		}
@@ -226,7 +226,7 @@ func (n *node) path(locals ...string) []*node {
 
 // props returns the <property name="X">value</property> children of a
 // pipeline object's <properties> element, by name.
-func (n *node) props() map[string]string {
+func (n *Node) props() map[string]string {
 	out := map[string]string{}
 	for _, p := range n.path("properties", "property") {
 		name, _ := p.attrOnly("name")
@@ -269,3 +269,18 @@ func unescapeSSIS(s string) string {
 	}
 	return b.String()
 }
+
+// Local is the element's local name.
+func (n *Node) Local() string { return n.Name.Local }
+
+// Attr1 returns the attribute (or format 3 property) called local.
+func (n *Node) Attr1(local string) (string, bool) { return n.attr(local) }
+
+// Child returns the first child element called local, or nil.
+func (n *Node) Child(local string) *Node { return n.child(local) }
+
+// All returns the child elements called local.
+func (n *Node) All(local string) []*Node { return n.all(local) }
+
+// Props returns a pipeline object's properties by name.
+func (n *Node) Props() map[string]string { return n.props() }
