@@ -159,9 +159,9 @@ type Task struct {
 	// Unsupported stands for an element an importer could not convert
 	// (unsupported.go); a package holding one refuses to start.
 	Unsupported *UnsupportedTask
-	Sequence *Container
-	ForEach  *ForEachTask
-	For      *ForTask
+	Sequence    *Container
+	ForEach     *ForEachTask
+	For         *ForTask
 
 	Line int // line of the task's entry in the file
 }

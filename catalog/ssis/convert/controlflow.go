@@ -432,4 +432,3 @@ func hasKey(m omap, k string) bool {
 	}
 	return false
 }
-

@@ -114,8 +114,8 @@ type converter struct {
 	// connByKey maps a connection manager (project: DTSID, name, refId;
 	// package: package name + the same) to its native connection name,
 	// or "" with connErr set when it could not be converted.
-	connByKey map[string]*connInfo
-	usedOverrides map[string]bool
+	connByKey       map[string]*connInfo
+	usedOverrides   map[string]bool
 	usedSubstitutes map[string]bool
 	// pkgByFile maps a package's .dtsx base name (lower case) to its
 	// native name, for Execute Package tasks.

@@ -679,4 +679,3 @@ func (d *dfConv) sqlDest(c *ssis.Component) (omap, string, string, error) {
 	}
 	return body, "sql_destination", "sql_destination into " + plainTable(table), nil
 }
-

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
