@@ -67,9 +67,11 @@ type PackageReport struct {
 
 // Report is the conversion's report.
 type Report struct {
-	Project  string
-	Source   string
-	Notes    []string
+	Project string
+	Source  string
+	Notes   []string
+	// Secrets are project-level sensitive values to supply.
+	Secrets  []string
 	Packages []*PackageReport
 }
 
@@ -350,7 +352,7 @@ func (c *converter) secret(s string) {
 		*c.curSecrets = append(*c.curSecrets, s)
 		return
 	}
-	c.rep.Notes = append(c.rep.Notes, s)
+	c.rep.Secrets = append(c.rep.Secrets, s)
 }
 
 // connection converts a connection manager; pkg is "" for project ones.

@@ -21,6 +21,9 @@ func (r *Report) Write(w io.Writer, verbose bool) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
+	for _, n := range r.Secrets {
+		fmt.Fprintf(w, "  supply: %s\n", n)
+	}
 	for _, p := range r.Packages {
 		status := "ready"
 		if p.Refuses {

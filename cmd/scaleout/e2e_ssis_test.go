@@ -1,0 +1,169 @@
+package main
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// ssisProject copies testdata/ssis/etl into a temporary directory with
+// its Windows paths (C:\ETL\...) pointed at root, as a user edits a
+// project before moving it off Windows.
+func ssisProject(t *testing.T, root string) string {
+	t.Helper()
+	src := "../../testdata/ssis/etl"
+	dst := filepath.Join(t.TempDir(), "etl")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReplacer(`C:\ETL\`, root+"/", `C:\ETL`, root)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), []byte(r.Replace(string(data))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func writeFiles(t *testing.T, files map[string]string) {
+	t.Helper()
+	for p, body := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func queryStrings(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestE2E_SSISImport imports the SSIS project testdata/ssis/etl through a
+// dev agent with its SQL Server connection pointed at SQLite, runs the
+// converted packages and checks what they wrote: Execute SQL with
+// parameters and a single-row result, a Foreach over files, File System
+// tasks, Execute Process capturing its output, a Data Flow (flat file ->
+// data conversion with error rows redirected -> row count -> multicast ->
+// flat file and table), a parent-child Execute Package with a parameter
+// binding, and a package with unsupported elements refusing to start.
+func TestE2E_SSISImport(t *testing.T) {
+	root := t.TempDir()
+	proj := ssisProject(t, root)
+	dbPath := filepath.Join(root, "wh.db")
+	writeFiles(t, map[string]string{
+		filepath.Join(root, "incoming", "a.csv"): "x\n",
+		filepath.Join(root, "incoming", "b.csv"): "y\n",
+		filepath.Join(root, "orders.csv"):        "id,customer,amount\n1,Ada,10.50\n2,Bob,abc\n3,\"Cy, Jr\",7\n",
+		filepath.Join(root, "out", ".keep"):      "",
+	})
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+
+	strict := cli(t, a.api, "import", proj, "--folder", "F", "--connection", "Warehouse=sqlite:"+dbPath, "--strict")
+	if strict.code != 2 || !strings.Contains(strict.stderr, `\Package\Tidy\Check Folder (Microsoft.ScriptTask)`) || !strings.Contains(strict.stderr, "nothing written") {
+		t.Fatalf("import --strict: exit %d, want 2 naming the Script Task\n%s\n%s", strict.code, strict.stdout, strict.stderr)
+	}
+	if r := cli(t, a.api, "projects", "list", "F"); strings.Contains(r.stdout, "ETL") {
+		t.Fatalf("--strict deployed something:\n%s", r.stdout)
+	}
+
+	imp := cli(t, a.api, "import", proj, "--folder", "F", "--connection", "Warehouse=sqlite:"+dbPath)
+	if imp.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
+	}
+	for _, want := range []string{"6 packages, 4 ready to run, 2 refuse to start", `\Package\Notify`, "Microsoft.SendMailTask", "deployed F/ETL version 1", "supply: project parameter ApiKey"} {
+		if !strings.Contains(imp.stdout, want) {
+			t.Errorf("import output lacks %q:\n%s", want, imp.stdout)
+		}
+	}
+	run := func(pkg string, wantCode int) result {
+		t.Helper()
+		r := cli(t, a.api, "run", "F/ETL/"+pkg, "--param", "ApiKey=s3cr3t", "--wait")
+		if r.code != wantCode {
+			t.Fatalf("run %s: exit %d, want %d\n%s\n%s", pkg, r.code, wantCode, r.stdout, r.stderr)
+		}
+		return r
+	}
+	run("LoadFiles", 0)
+	run("Orders", 0)
+	run("Parent", 0)
+	refused := run("Housekeeping", 1)
+	if !strings.Contains(refused.stdout+refused.stderr, `task "Check Folder" stands for \Package\Tidy\Check Folder (Microsoft.ScriptTask)`) {
+		t.Errorf("Housekeeping did not refuse naming its Script Task:\n%s\n%s", refused.stdout, refused.stderr)
+	}
+
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// LoadFiles: one row per file, moved to the archive, counted, listed.
+	paths := queryStrings(t, db, "SELECT path || '|' || batch FROM loaded_files ORDER BY path")
+	want := []string{root + "/incoming/a.csv|nightly", root + "/incoming/b.csv|nightly"}
+	if !slices.Equal(paths, want) {
+		t.Errorf("loaded_files = %q, want %q", paths, want)
+	}
+	if got := queryStrings(t, db, "SELECT files || '|' || listing FROM summary"); !slices.Equal(got, []string{"2|a.csv b.csv "}) {
+		t.Errorf("summary = %q, want [2|a.csv b.csv ]", got)
+	}
+	// The failure path (Log Failure, after List Archive on failure) did not run.
+	if got := queryStrings(t, db, "SELECT count(*) FROM sqlite_master WHERE name = 'failures'"); !slices.Equal(got, []string{"0"}) {
+		t.Errorf("the failure path ran: %q", got)
+	}
+	for _, f := range []string{"a.csv", "b.csv"} {
+		if _, err := os.Stat(filepath.Join(root, "archive", f)); err != nil {
+			t.Errorf("archive/%s: %v", f, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "incoming", f)); err == nil {
+			t.Errorf("incoming/%s was not moved", f)
+		}
+	}
+	// Orders: two good rows in the table and the output file, the bad one
+	// in the rejects file, the row count recorded.
+	if got := queryStrings(t, db, "SELECT id || '|' || customer || '|' || amount FROM orders ORDER BY id"); !slices.Equal(got, []string{"1|Ada|10.5", "3|Cy, Jr|7"}) {
+		t.Errorf("orders = %q", got)
+	}
+	if got := queryStrings(t, db, "SELECT rows_loaded FROM runs"); !slices.Equal(got, []string{"2"}) {
+		t.Errorf("runs = %q, want [2]", got)
+	}
+	out, err := os.ReadFile(filepath.Join(root, "out", "orders_out.csv"))
+	if err != nil || string(out) != "id,customer,amount,amount_num\n1,Ada,10.50,10.50\n3,\"Cy, Jr\",7,7.00\n" {
+		t.Errorf("orders_out.csv = %q, %v", out, err)
+	}
+	rej, err := os.ReadFile(filepath.Join(root, "out", "rejects.csv"))
+	if err != nil || !strings.HasPrefix(string(rej), "id,customer,amount,ErrorCode,ErrorColumn,ErrorDescription\n2,Bob,abc,1,amount,") {
+		t.Errorf("rejects.csv = %q, %v", rej, err)
+	}
+	// Parent -> Child with the parameter binding.
+	if got := queryStrings(t, db, "SELECT label FROM child_runs"); !slices.Equal(got, []string{"from parent"}) {
+		t.Errorf("child_runs = %q, want [from parent]", got)
+	}
+}
