@@ -86,6 +86,10 @@ func normaliseCreation(raw string) string {
 	if strings.HasPrefix(u, "STOCK:") {
 		return u
 	}
+	switch {
+	case u == "MICROSOFT.PACKAGE" || strings.HasPrefix(u, "SSIS.PACKAGE.") || strings.HasPrefix(u, "MSDTS.PACKAGE."):
+		return "Microsoft.Package"
+	}
 	for _, m := range []struct{ sub, name string }{
 		{"EXECUTESQLTASK", "Microsoft.ExecuteSQLTask"},
 		{"EXECUTEPROCESS", "Microsoft.ExecuteProcess"},
@@ -97,7 +101,10 @@ func normaliseCreation(raw string) string {
 		{"BULKINSERTTASK", "Microsoft.BulkInsertTask"},
 		{"FTPTASK", "Microsoft.FtpTask"},
 		{"PIPELINE", "Microsoft.Pipeline"},
-		{"PACKAGE", "Microsoft.Package"},
+		{"FOREACHFILEENUMERATOR", "Microsoft.ForEachFileEnumerator"},
+		{"FOREACHITEMENUMERATOR", "Microsoft.ForEachItemEnumerator"},
+		{"FOREACHADOENUMERATOR", "Microsoft.ForEachADOEnumerator"},
+		{"FOREACHFROMVARIABLEENUMERATOR", "Microsoft.ForEachFromVariableEnumerator"},
 	} {
 		if strings.Contains(strings.ReplaceAll(u, ".", ""), m.sub) {
 			return m.name
@@ -169,7 +176,7 @@ func (r *dtsxReader) executable(n *Node, parent string, isRoot bool) (*Executabl
 	}
 	if e.CreationName == "STOCK:FOREACHLOOP" {
 		if en := n.child("ForEachEnumerator"); en != nil {
-			e.Enumerator = &Enumerator{CreationName: en.get("CreationName"), Expressions: map[string]string{}}
+			e.Enumerator = &Enumerator{CreationName: normaliseCreation(en.get("CreationName")), Expressions: map[string]string{}}
 			if od := en.child("ObjectData"); od != nil && len(od.Children) > 0 {
 				e.Enumerator.Data = od.Children[0]
 			}

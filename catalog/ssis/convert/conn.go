@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/scaleout/scaleout/catalog/ssis"
@@ -184,4 +185,29 @@ func parseOverride(dsn string) (driver string, props map[string]string, err erro
 		return "sqlserver", map[string]string{"dsn": dsn}, nil
 	}
 	return "", nil, fmt.Errorf("DSN %q: want sqlite:PATH, postgres://..., postgresql://... or sqlserver://...", dsn)
+}
+
+// fields are the project connection properties of the connection, with
+// password (a ${project.X} reference) as the password.
+func (c *sqlServerConn) fields(password string) omap {
+	out := omap{{"host", c.host}}
+	if c.port != "" {
+		out.set("port", c.port)
+	}
+	if c.database != "" {
+		out.set("database", c.database)
+	}
+	if c.user != "" {
+		out.set("user", c.user)
+	}
+	out.set("password", password)
+	keys := make([]string, 0, len(c.options))
+	for k := range c.options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out.set(k, c.options[k])
+	}
+	return out
 }

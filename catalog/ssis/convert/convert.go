@@ -416,7 +416,20 @@ func (c *converter) connection(cm *ssis.ConnectionManager, pkg string) *connInfo
 	if sc.integrated {
 		c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("connection manager %s uses Windows integrated security; the DSN has no user: give --connection %s=DSN with a SQL login, or run the agent where Kerberos works", cm.Name, cm.Name))
 	}
-	c.conns.set(name, omap{{"type", "sqlserver"}, {"description", "from " + cm.CreationName + " connection manager " + cm.Name}, {"properties", omap{{"dsn", sc.dsn(pw)}}}})
+	props := omap{{"dsn", sc.dsn("")}}
+	if pw != "" {
+		// A ${project.X} password must not be URL-escaped: the fields form
+		// lets the worker build the DSN once the value is known.
+		props = sc.fields(pw)
+		if sc.instance != "" {
+			c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("connection manager %s names instance %s: give its port in --connection (the converted DSN has host %s only)", cm.Name, sc.instance, sc.host))
+		}
+	}
+	kind0 := cm.CreationName
+	if i := strings.IndexByte(kind0, ','); i >= 0 {
+		kind0 = kind0[:i]
+	}
+	c.conns.set(name, omap{{"type", "sqlserver"}, {"description", "from " + kind0 + " connection manager " + cm.Name}, {"properties", props}})
 	ci.native = name
 	return ci
 }

@@ -3,6 +3,7 @@ package convert
 import (
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -118,11 +119,17 @@ func (d *dfConv) convert(c *ssis.Component) (omap, string, string, error) {
 
 func (d *dfConv) unionAll(c *ssis.Component) (omap, string, string, error) {
 	var ins []any
+	var cols [][]string
 	for i, input := range c.Inputs {
 		ref, err := d.input(c, i)
 		if err != nil {
 			continue // unattached inputs are allowed in SSIS
 		}
+		cs, err := d.columns(d.feed[input.ID])
+		if err != nil {
+			return nil, "", "", err
+		}
+		cols = append(cols, cs)
 		for _, col := range input.Columns {
 			target, ok := d.lineageName(col.Props["OutputColumnLineageID"])
 			if ok && target != col.Name {
@@ -134,6 +141,28 @@ func (d *dfConv) unionAll(c *ssis.Component) (omap, string, string, error) {
 	if len(ins) == 0 {
 		return nil, "", "", fmt.Errorf("no input attached")
 	}
+	// scaleout's union_all takes the first input's columns and needs them
+	// in every other input: put first an input whose columns all others
+	// have.
+	first := -1
+	for i, ci := range cols {
+		ok := true
+		for _, cj := range cols {
+			for _, n := range ci {
+				if !slices.Contains(cj, n) {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return nil, "", "", fmt.Errorf("no input carries only columns the other inputs have; scaleout's union_all takes the first input's columns and needs them in every input")
+	}
+	ins[0], ins[first] = ins[first], ins[0]
 	return omap{{"inputs", ins}}, "union_all", "union_all", nil
 }
 

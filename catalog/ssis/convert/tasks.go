@@ -459,7 +459,10 @@ func (pc *pkgConv) rowsetColumn(src string, i int) (string, error) {
 	return cols[i], nil
 }
 
-var identEnd = regexp.MustCompile(`(?i)(?:\bAS\s+|\s|\.|^)\[?"?([A-Za-z_][A-Za-z0-9_ ]*?)"?\]?\s*$`)
+var (
+	identEnd   = regexp.MustCompile(`(?i)(?:^|\s|\.)"?([A-Za-z_][A-Za-z0-9_]*)"?\s*$`)
+	bracketEnd = regexp.MustCompile(`\[([^\]]+)\]\s*$`)
+)
 
 // selectColumns names the columns of a SELECT statement's select list.
 func selectColumns(sql string) ([]string, error) {
@@ -498,7 +501,10 @@ func selectColumns(sql string) ([]string, error) {
 		if it == "*" || strings.HasSuffix(it, ".*") {
 			return nil, fmt.Errorf("the query selects *; name its columns")
 		}
-		m := identEnd.FindStringSubmatch(it)
+		m := bracketEnd.FindStringSubmatch(it)
+		if m == nil {
+			m = identEnd.FindStringSubmatch(it)
+		}
 		if m == nil {
 			return nil, fmt.Errorf("cannot name the select item %q; give it an alias", it)
 		}
