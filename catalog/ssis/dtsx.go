@@ -47,7 +47,7 @@ func ParsePackage(file string, data []byte) (*Package, error) {
 		return nil, fmt.Errorf("%s:%d: package has no ObjectName", file, root.Line)
 	}
 	r := &dtsxReader{file: file, pkg: p, byRef: map[string]string{}, byID: map[string]string{}}
-	for _, cm := range root.path("ConnectionManagers", "ConnectionManager") {
+	for _, cm := range items(root, "ConnectionManagers", "ConnectionManager") {
 		c, err := parseConnectionManager(file, cm)
 		if err != nil {
 			return nil, err
@@ -168,7 +168,7 @@ func (r *dtsxReader) executable(n *Node, parent string, isRoot bool) (*Executabl
 	for _, pe := range n.all("PropertyExpression") {
 		e.Expressions[pe.get("Name")] = strings.TrimSpace(pe.Text)
 	}
-	for _, v := range n.path("Variables", "Variable") {
+	for _, v := range items(n, "Variables", "Variable") {
 		e.Variables = append(e.Variables, parseVariable(v))
 	}
 	if od := n.child("ObjectData"); od != nil && len(od.Children) > 0 {
@@ -196,7 +196,7 @@ func (r *dtsxReader) executable(n *Node, parent string, isRoot bool) (*Executabl
 		e.Pipeline = pl
 	}
 	seen := map[string]int{}
-	for _, c := range n.path("Executables", "Executable") {
+	for _, c := range items(n, "Executables", "Executable") {
 		child, err := r.executable(c, e.Path, false)
 		if err != nil {
 			return nil, err
@@ -222,7 +222,7 @@ func (r *dtsxReader) executable(n *Node, parent string, isRoot bool) (*Executabl
 		}
 		e.EventHandlers = append(e.EventHandlers, he)
 	}
-	for _, pc := range n.path("PrecedenceConstraints", "PrecedenceConstraint") {
+	for _, pc := range items(n, "PrecedenceConstraints", "PrecedenceConstraint") {
 		c, err := r.constraint(pc, e)
 		if err != nil {
 			return nil, err
@@ -263,7 +263,7 @@ func (r *dtsxReader) constraint(n *Node, e *Executable) (*Constraint, error) {
 		to, _ := n.attrOnly("To")
 		c.To = resolve(to)
 		if c.From == "" || c.To == "" {
-			return nil, fmt.Errorf("%s:%d: precedence constraint %q in %s joins %q and %q, which are not executables of that container", r.file, n.Line, c.Name, e.Path, from, to)
+			return nil, fmt.Errorf("%s:%d: precedence constraint %q in %s joins %s and %s, which are not executables of that container", r.file, n.Line, c.Name, e.Path, from, to)
 		}
 	} else {
 		for _, x := range n.all("Executable") {
@@ -376,4 +376,10 @@ func ParseConnectionManager(file string, data []byte) (*ConnectionManager, error
 	}
 	c.Project = true
 	return c, nil
+}
+
+// items returns the <item> elements of n: inside their <wrapper> element
+// (formats 6 and 8) or, in format 3, directly under n.
+func items(n *Node, wrapper, item string) []*Node {
+	return append(n.path(wrapper, item), n.all(item)...)
 }

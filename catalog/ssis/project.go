@@ -59,12 +59,12 @@ func readLimited(p string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, int64(fileLimit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("%s: file is larger than %d bytes: %w", p, MaxFileBytes, ErrTooLarge)
+	if len(data) > fileLimit {
+		return nil, fmt.Errorf("%s: file is larger than %d bytes: %w", p, fileLimit, ErrTooLarge)
 	}
 	return data, nil
 }
@@ -256,17 +256,17 @@ func ReadISPAC(file string, data []byte) (*Project, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: entry %q: %w", file, name, err)
 		}
-		limit := min(int64(MaxFileBytes), MaxArchiveBytes-total)
+		limit := min(int64(fileLimit), archiveLimit-total)
 		b, err := io.ReadAll(io.LimitReader(rc, limit+1))
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: entry %q: %w", file, name, err)
 		}
 		if int64(len(b)) > limit {
-			if limit < MaxFileBytes {
-				return nil, fmt.Errorf("%s: entry %q: the archive unpacks to more than %d bytes: %w", file, name, MaxArchiveBytes, ErrTooLarge)
+			if limit < int64(fileLimit) {
+				return nil, fmt.Errorf("%s: entry %q: the archive unpacks to more than %d bytes: %w", file, name, archiveLimit, ErrTooLarge)
 			}
-			return nil, fmt.Errorf("%s: entry %q unpacks to more than %d bytes: %w", file, name, MaxFileBytes, ErrTooLarge)
+			return nil, fmt.Errorf("%s: entry %q unpacks to more than %d bytes: %w", file, name, fileLimit, ErrTooLarge)
 		}
 		total += int64(len(b))
 		fs.names = append(fs.names, name)

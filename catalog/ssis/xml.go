@@ -21,6 +21,13 @@ const (
 	MaxDepth = 256
 )
 
+// fileLimit and archiveLimit are MaxFileBytes and MaxArchiveBytes; tests
+// lower them.
+var (
+	fileLimit    = MaxFileBytes
+	archiveLimit = int64(MaxArchiveBytes)
+)
+
 // ErrTooLarge means a file or an archive is over one of the limits.
 var ErrTooLarge = errors.New("over the size limit")
 
@@ -34,12 +41,13 @@ type Node struct {
 	Children []*Node
 	Text     string
 	Line     int
+	buf      []byte // text collected until the element ends
 }
 
 // parseXML reads a whole document into a tree, within the limits.
 func parseXML(file string, data []byte) (*Node, error) {
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("%s: %d bytes: %w (%d bytes)", file, len(data), ErrTooLarge, MaxFileBytes)
+	if len(data) > fileLimit {
+		return nil, fmt.Errorf("%s: %d bytes: %w (%d bytes)", file, len(data), ErrTooLarge, fileLimit)
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.Strict = true
@@ -81,10 +89,14 @@ func parseXML(file string, data []byte) (*Node, error) {
 			}
 			stack = append(stack, n)
 		case xml.EndElement:
+			n := stack[len(stack)-1]
+			n.Text, n.buf = string(n.buf), nil
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].Text += string(t)
+			// Text between child elements is layout only.
+			if len(stack) > 0 && len(stack[len(stack)-1].Children) == 0 {
+				n := stack[len(stack)-1]
+				n.buf = append(n.buf, t...)
 			}
 		}
 	}
