@@ -111,7 +111,7 @@ func (tc *taskCtx) eval(field, src string) (any, error) {
 		e = c.(*pkgspec.Expr)
 	} else {
 		var err error
-		if e, err = pkgspec.CompileExpr(src); err != nil {
+		if e, err = pkgspec.CompileExprIn(tc.pr.pkg.ExprLang(), src); err != nil {
 			return nil, &fieldError{field, err}
 		}
 		tc.pr.cache.Store("e:"+src, e)
@@ -147,7 +147,7 @@ func (tc *taskCtx) template(field, s string) (*pkgspec.Template, error) {
 	if c, ok := tc.pr.cache.Load("t:" + s); ok {
 		return c.(*pkgspec.Template), nil
 	}
-	t, err := pkgspec.ParseTemplate(s)
+	t, err := pkgspec.ParseTemplateIn(tc.pr.pkg.ExprLang(), s)
 	if err != nil {
 		return nil, &fieldError{field, err}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scaleout/scaleout/catalog/ssisexpr"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -57,6 +58,12 @@ func (p *parser) target(line int, where, name string) {
 // errors and references to undeclared parameters, variables and tasks.
 func (p *parser) checkRefs(pkg *Package) {
 	for _, r := range p.exprs {
+		if pkg.ExprLang() == ExprSSIS {
+			if r.refs == nil { // row expressions were checked with their columns
+				p.checkSSISRef(pkg, r)
+			}
+			continue
+		}
 		var exprs []*Expr
 		if r.refs != nil {
 			exprs = []*Expr{{Src: r.src, Refs: r.refs}}
@@ -108,6 +115,37 @@ func (p *parser) checkRefs(pkg *Package) {
 			p.addf(tr.line, "%s names no variable", tr.where)
 		case tr.scope.lookup(tr.name) == "":
 			p.addf(tr.line, "%s assigns variable %q, which is not declared in this scope (declare it under variables:)", tr.where, tr.name)
+		}
+	}
+}
+
+// checkSSISRef parses an SSIS expression or template and type-checks it
+// against the parameters and the variables of its scope.
+func (p *parser) checkSSISRef(pkg *Package, r exprRef) {
+	var exprs []*Expr
+	if r.template {
+		t, err := ParseTemplateIn(ExprSSIS, r.src)
+		if err != nil {
+			p.addf(r.line, "%s: %v", r.where, err)
+			return
+		}
+		exprs = t.Exprs()
+	} else {
+		e, err := CompileExprIn(ExprSSIS, r.src)
+		if err != nil {
+			p.addf(r.line, "%s: %v", r.where, err)
+			return
+		}
+		exprs = []*Expr{e}
+	}
+	for _, e := range exprs {
+		prog, err := e.checkSSIS(declaredNames{pkg: pkg, sc: r.scope})
+		if err != nil {
+			p.addf(r.line, "%s: %v", r.where, err)
+			continue
+		}
+		if r.boolean && prog.Type().Kind != ssisexpr.KindBool {
+			p.addf(r.line, "%s: expression %q gives %s, not DT_BOOL", r.where, r.src, prog.Type())
 		}
 	}
 }

@@ -2,6 +2,7 @@ package pkgspec
 
 import (
 	"github.com/expr-lang/expr/vm"
+	"github.com/scaleout/scaleout/catalog/ssisexpr"
 )
 
 // KindDataFlow is the YAML key of the data flow task type.
@@ -338,4 +339,8 @@ type RowExpr struct {
 	Type  DataType
 	Known bool
 	refs  []string // param, vars and sys names read
+	// ssis is the checked SSIS program (package expressions: ssis), run
+	// by EvalSSIS instead of Prog; colTypes are the SSIS types of Cols.
+	ssis     *ssisexpr.Program
+	colTypes []ssisexpr.Type
 }

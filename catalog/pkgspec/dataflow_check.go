@@ -272,7 +272,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 	case CompDerivedColumn:
 		cols := slices.Clone(in.Columns)
 		for _, dc := range c.Derived {
-			e, err := compileRowExpr(dc.Expr.Src, in.Columns, false)
+			e, err := p.rowExpr(dc.Expr.Src, in.Columns, false)
 			if err != nil {
 				p.addf(dc.Line, "%s column %q: %v", cw, dc.Name, err)
 				continue
@@ -299,7 +299,7 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 	case CompConditionalSplt:
 		seen := map[string]bool{OutputError: true}
 		for _, sc := range c.Split.Cases {
-			e, err := compileRowExpr(sc.Cond.Src, in.Columns, true)
+			e, err := p.rowExpr(sc.Cond.Src, in.Columns, true)
 			if err != nil {
 				p.addf(sc.Line, "%s case %q: %v", cw, sc.Output, err)
 			} else {
@@ -520,6 +520,17 @@ func convertible(a, b DataType) bool {
 // rowEnvRoots are the names of the package expression environment that
 // row expressions may read besides columns.
 var rowEnvRoots = []string{RootParam, RootVars, RootSys}
+
+// rowExpr compiles a row expression in the package's language.
+func (p *parser) rowExpr(src string, cols []Column, asBool bool) (*RowExpr, error) {
+	if p.pkg != nil && p.pkg.ExprLang() == ExprSSIS {
+		if strings.TrimSpace(src) == "" {
+			return nil, &ExprError{Src: src, Msg: "empty expression"}
+		}
+		return p.compileRowSSIS(src, cols, asBool)
+	}
+	return compileRowExpr(src, cols, asBool)
+}
 
 // compileRowExpr compiles src against the columns cols. With asBool the
 // result must be a bool. Column names are identifiers of the expression;

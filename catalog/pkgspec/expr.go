@@ -14,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
+	"github.com/scaleout/scaleout/catalog/ssisexpr"
 )
 
 // Roots of the expression environment: the names an expression may use
@@ -44,7 +45,11 @@ type Expr struct {
 	prog *vm.Program
 	// Refs lists the names the expression reads below the roots, for
 	// example "param.who", "vars.count", "tasks.load"; first use only.
+	// Empty for an SSIS expression, whose names are checked by type.
 	Refs []string
+	// ssis is the parsed SSIS expression (package expressions: ssis).
+	ssis   *ssisexpr.Expr
+	offset int // of the expression in its field, for error messages
 }
 
 // ExprError is a compile or evaluation error of an expression, with its
@@ -81,11 +86,23 @@ func exprError(src string, offset int, err error) *ExprError {
 // CompileExpr compiles an expression and checks that it names only the
 // roots (param, vars, tasks, sys), functions, and its own let/predicate
 // variables.
-func CompileExpr(src string) (*Expr, error) { return compileExpr(src, 0) }
+func CompileExpr(src string) (*Expr, error) { return compileExpr(ExprNative, src, 0) }
 
-func compileExpr(src string, offset int) (*Expr, error) {
+// CompileExprIn compiles an expression of the language lang (ExprNative,
+// or ExprSSIS: parsed here, its names and types checked when it is
+// evaluated, and against declarations by Parse).
+func CompileExprIn(lang, src string) (*Expr, error) { return compileExpr(lang, src, 0) }
+
+func compileExpr(lang, src string, offset int) (*Expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &ExprError{Src: src, Offset: offset, Msg: "empty expression"}
+	}
+	if lang == ExprSSIS {
+		e, err := compileSSIS(src, offset)
+		if e != nil {
+			e.offset = offset
+		}
+		return e, err
 	}
 	prog, err := expr.Compile(src, exprOptions...)
 	if err != nil {
@@ -111,7 +128,12 @@ func (e *Expr) Type() reflect.Type {
 }
 
 // Eval runs the expression against env, a map with the keys in Roots.
+// An SSIS expression reads @[User::X] from vars, @[$Package::P] and
+// @[$Project::P] from param and @[System::X] from sys.
 func (e *Expr) Eval(env map[string]any) (any, error) {
+	if e.ssis != nil {
+		return e.evalSSIS(env)
+	}
 	v, err := expr.Run(e.prog, env)
 	if err != nil {
 		return nil, exprError(e.Src, 0, err)
@@ -213,7 +235,10 @@ func (t *Template) Expand(eval func(*Expr) (any, error), format func(any) string
 // An expression ends at the first "}" outside brackets and string literals,
 // so ${ {a: 1}.a } and ${ "}" } work. Errors are *ExprError or wrap
 // ErrBadReference.
-func ParseTemplate(s string) (*Template, error) {
+func ParseTemplate(s string) (*Template, error) { return ParseTemplateIn(ExprNative, s) }
+
+// ParseTemplateIn is ParseTemplate for expressions of the language lang.
+func ParseTemplateIn(lang, s string) (*Template, error) {
 	t := &Template{Src: s}
 	var lit strings.Builder
 	flush := func() {
@@ -232,7 +257,7 @@ func ParseTemplate(s string) (*Template, error) {
 			if err != nil {
 				return nil, err
 			}
-			e, err := compileExpr(s[i+2:end], i+2)
+			e, err := compileExpr(lang, s[i+2:end], i+2)
 			if err != nil {
 				return nil, err
 			}

@@ -170,7 +170,7 @@ func (p *parser) parse(src []byte) *Package {
 	}
 	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode *yaml.Node
 	p.pkg = pkg
-	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "entry_point", "tasks"}, func(k, v *yaml.Node) {
+	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "entry_point", "expressions", "tasks"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
 			nameNode = v
@@ -197,6 +197,12 @@ func (p *parser) parse(src []byte) *Package {
 		case "entry_point":
 			ep := p.boolean(v, "package entry_point")
 			pkg.EntryPoint = &ep
+		case "expressions":
+			pkg.Expressions = p.str(v, "package expressions")
+			if !slices.Contains(ExprLanguages, pkg.Expressions) {
+				p.addf(v.Line, "package expressions %q is not a language (want one of: %s)", pkg.Expressions, strings.Join(ExprLanguages, ", "))
+				pkg.Expressions = ""
+			}
 		case "tasks":
 			tasksKey, tasksVal = k, v
 		}

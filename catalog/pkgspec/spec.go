@@ -25,8 +25,11 @@ type Package struct {
 	// EntryPoint is the package's entry_point flag in a project: nil means
 	// true; a package with false can only run as a child of another.
 	EntryPoint *bool
-	Tasks      []*Task // in file order
-	File       string  // file name used in error messages
+	// Expressions is the language of every expression and ${...} in the
+	// package: ExprNative (also when empty) or ExprSSIS.
+	Expressions string
+	Tasks       []*Task // in file order
+	File        string  // file name used in error messages
 }
 
 // Parameter is a typed value a package or a project accepts at execution
@@ -336,6 +339,15 @@ func (t *Task) Body() *Container {
 		return &t.For.Container
 	}
 	return nil
+}
+
+// ExprLang returns the package's expression language, ExprNative when
+// the file does not say.
+func (p *Package) ExprLang() string {
+	if p.Expressions == "" {
+		return ExprNative
+	}
+	return p.Expressions
 }
 
 // Param returns the parameter called name, or nil.

@@ -28,6 +28,9 @@ func newEvaluator(env *Env, cols []pkgspec.Column) *evaluator {
 }
 
 func (e *evaluator) eval(x *pkgspec.RowExpr, row []Value) (any, error) {
+	if x.SSIS() {
+		return x.EvalSSIS(e.env, func(i int) any { c := x.Cols[i]; return toAny(row[c], e.types[c]) })
+	}
 	for i, c := range x.Cols {
 		e.env[x.Names[i]] = toAny(row[c], e.types[c])
 	}

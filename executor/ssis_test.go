@@ -1,0 +1,170 @@
+//go:build unix
+
+package executor
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A package with expressions: ssis runs its templates, set, when and
+// loop expressions in the SSIS language, with SSIS's typing (integer
+// division, casts) and names mapped onto parameters, variables and sys.
+func TestRun_SSISExpressions(t *testing.T) {
+	res, rec := runSrc(t, `name: ssis
+expressions: ssis
+parameters:
+  who: {default: world}
+  n: {type: int, default: 5}
+variables:
+  count: {type: int, value: '${@[$Package::n] * 2}'}
+  greeting: {value: '${"hello " + @[$Project::who]}'}
+  half: {type: int}
+  ratio: {type: float}
+  out: {}
+  day: {type: datetime, value: '2026-01-02T03:04:05Z'}
+  total: {type: int}
+tasks:
+  - name: inc
+    set: {count: '@[User::count] + 32', half: '@[User::count] / 4', ratio: '(DT_R8)@count / 4', greeting: 'UPPER(@[User::greeting])'}
+  - name: show
+    after: [inc]
+    exec:
+      command: [echo, '${@[User::greeting]} ${(DT_WSTR, 10)@count} ${@half} ${@ratio} ${(DT_WSTR, 4)YEAR(@[User::day])} ${DATEPART("mm", DATEADD("month", 1, @day))} ${@[System::PackageName]}/${@[System::TaskName]}']
+      capture: out
+  - name: check
+    after: [show]
+    when: '@[User::out] == "HELLO WORLD 42 10 10.5 2026 2 ssis/show" && LEN(@[System::MachineName]) > 0'
+    exec: {command: ["true"]}
+  - name: loop
+    after: [check]
+    for:
+      variables: {i: {type: int}}
+      init: {i: '0'}
+      condition: '@i < 4'
+      step: {i: '@i + 1'}
+      tasks:
+        - {name: body, set: {total: '@total + @i * 10'}}
+  - name: summed
+    after: [loop]
+    when: '@total == 60 && @[$Package::n] % 2 == 1'
+    exec: {command: [echo, '${(DT_WSTR, 5)@total}']}
+  - name: never
+    after: [loop]
+    when: '@total != 60'
+    exec: {command: ["false"]}
+`, nil, Options{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"HELLO WORLD 42 10 10.5 2026 2 ssis/show"}) {
+		t.Errorf("show stdout = %q", got)
+	}
+	if got := rec.messages(EventStdout, "summed"); !slices.Equal(got, []string{"60"}) {
+		t.Errorf("summed stdout = %q", got)
+	}
+	if got := rec.skipped(); !slices.Equal(got, []string{"never"}) {
+		t.Errorf("skipped = %q", got)
+	}
+}
+
+// Run-time SSIS errors (a failing cast, divide by zero) fail the task
+// with the field and the character position.
+func TestRun_SSISExpressionErrors(t *testing.T) {
+	res, rec := runSrc(t, `name: ssis
+expressions: ssis
+parameters:
+  code: {default: "12x"}
+  zero: {type: int, default: 0}
+variables: {n: {type: int}}
+tasks:
+  - {name: cast, set: {n: '(DT_I4)@[$Package::code]'}}
+  - {name: div, set: {n: '10 / @[$Package::zero]'}}
+`, nil, Options{})
+	if res.Status != StatusFailed {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	for task, want := range map[string]string{
+		"cast": `at character 1: cannot convert "12x" to an integer`,
+		"div":  "at character 4: divide by zero",
+	} {
+		msgs := rec.messages(EventPostExecute, task)
+		if len(msgs) == 0 || !strings.Contains(strings.Join(msgs, "\n"), want) {
+			t.Errorf("task %s: post_execute %q, want it to contain %q\n%s", task, msgs, want, rec)
+		}
+	}
+}
+
+// Derived Column and Conditional Split expressions of a package with
+// expressions: ssis are SSIS expressions over the columns (NULLs,
+// integer division, DATEPART, REPLACENULL, variables and parameters).
+func TestRun_SSISDataFlow(t *testing.T) {
+	work := t.TempDir()
+	csv := "id,name,amount,day\n1,alice,10.50,2026-01-05\n2,bob,600.00,2026-02-10\n3,carol,,2026-03-15\n4,dave,0.10,2026-04-20\n5,eve,900.99,2026-05-01\n"
+	if err := os.WriteFile(filepath.Join(work, "in.csv"), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, rec := runSrc(t, `name: df
+expressions: ssis
+parameters:
+  limit: {type: int, default: 500}
+variables:
+  tag: {value: big}
+tasks:
+  - name: load
+    dataflow:
+      components:
+        - name: src
+          flat_file_source:
+            path: in.csv
+            columns:
+              - {name: id, type: DT_I4}
+              - {name: name, type: 'DT_WSTR(20)'}
+              - {name: amount, type: 'DT_NUMERIC(10,2)'}
+              - {name: day, type: DT_DBDATE}
+        - name: d
+          derived_column:
+            input: src
+            columns:
+              - {name: label, expression: 'UPPER(SUBSTRING(name, 1, 3)) + "-" + (DT_WSTR, 10)id'}
+              - {name: half, expression: 'id / 2'}
+              - {name: month, expression: 'DATEPART("mm", day)'}
+              - {name: amt, expression: 'REPLACENULL(amount, 0) * 2'}
+              - {name: flag, expression: 'ISNULL(amount) ? "none" : @[User::tag]'}
+        - name: split
+          conditional_split:
+            input: d
+            cases:
+              - {output: large, condition: 'amount > @[$Package::limit]'}
+              - {output: nulls, condition: 'ISNULL(amount)'}
+        - name: out_large
+          json_destination: {input: split.large, path: large.jsonl}
+        - name: out_rest
+          json_destination: {input: split.default, path: rest.jsonl}
+        - name: out_nulls
+          json_destination: {input: split.nulls, path: nulls.jsonl}
+`, nil, Options{WorkDir: work})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	for file, want := range map[string][]string{
+		"large.jsonl": {
+			`{"id":2,"name":"bob","amount":600.00,"day":"2026-02-10T00:00:00Z","label":"BOB-2","half":1,"month":2,"amt":1200.00,"flag":"big"}`,
+			`{"id":5,"name":"eve","amount":900.99,"day":"2026-05-01T00:00:00Z","label":"EVE-5","half":2,"month":5,"amt":1801.98,"flag":"big"}`,
+		},
+		"rest.jsonl": {
+			`{"id":1,"name":"alice","amount":10.50,"day":"2026-01-05T00:00:00Z","label":"ALI-1","half":0,"month":1,"amt":21.00,"flag":"big"}`,
+			`{"id":4,"name":"dave","amount":0.10,"day":"2026-04-20T00:00:00Z","label":"DAV-4","half":2,"month":4,"amt":0.20,"flag":"big"}`,
+		},
+		"nulls.jsonl": {
+			`{"id":3,"name":"carol","amount":null,"day":"2026-03-15T00:00:00Z","label":"CAR-3","half":1,"month":3,"amt":0.00,"flag":"none"}`,
+		},
+	} {
+		if got := fileLines(t, filepath.Join(work, file)); !slices.Equal(got, want) {
+			t.Errorf("%s:\n%s\nwant:\n%s", file, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
