@@ -99,7 +99,7 @@ func TestE2E_SSISImport(t *testing.T) {
 	if imp.code != 0 {
 		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
 	}
-	for _, want := range []string{"6 packages, 4 ready to run, 2 refuse to start", `\Package\Notify`, "Microsoft.SendMailTask", "deployed F/ETL version 1", "supply: project parameter ApiKey"} {
+	for _, want := range []string{"6 packages, 5 ready to run, 1 refuse to start", `\Package\Notify`, "Microsoft.SendMailTask", "deployed F/ETL version 1", "supply: project parameter ApiKey"} {
 		if !strings.Contains(imp.stdout, want) {
 			t.Errorf("import output lacks %q:\n%s", want, imp.stdout)
 		}
@@ -115,6 +115,7 @@ func TestE2E_SSISImport(t *testing.T) {
 	run("LoadFiles", 0)
 	run("Orders", 0)
 	run("Parent", 0)
+	run("Cleanse", 0)
 	refused := run("Housekeeping", 1)
 	if !strings.Contains(refused.stdout+refused.stderr, `task "Check Folder" stands for \Package\Tidy\Check Folder (Microsoft.ScriptTask)`) {
 		t.Errorf("Housekeeping did not refuse naming its Script Task:\n%s\n%s", refused.stdout, refused.stderr)
@@ -162,8 +163,46 @@ func TestE2E_SSISImport(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(rej), "id,customer,amount,ErrorCode,ErrorColumn,ErrorDescription\n2,Bob,abc,1,amount,") {
 		t.Errorf("rejects.csv = %q, %v", rej, err)
 	}
+	// Cleanse (SSIS expressions): the For Loop ran 3 times, the Expression
+	// Task summed 0+1+2, the precedence expression @[User::Total] > 2 held.
+	if got := queryStrings(t, db, "SELECT total || '|' || substr(stamp, 1, 4) FROM totals"); !slices.Equal(got, []string{"3|run-"}) {
+		t.Errorf("totals = %q, want [3|run-]", got)
+	}
 	// Parent -> Child with the parameter binding.
 	if got := queryStrings(t, db, "SELECT label FROM child_runs"); !slices.Equal(got, []string{"from parent"}) {
 		t.Errorf("child_runs = %q, want [from parent]", got)
+	}
+}
+
+// TestE2E_SSISDataFlowExpressions imports one .dtsx whose Data Flow reads
+// a flat file, derives a column with an SSIS expression and splits the
+// rows on another into two flat files, and checks both files.
+func TestE2E_SSISDataFlowExpressions(t *testing.T) {
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/Split.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "Split.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+		filepath.Join(root, "orders.txt"): "id;qty;price\n1;2;60.00\n2;1;5.50\n3;10;10.00\n",
+	})
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	if r := cli(t, a.api, "import", pkg, "--folder", "F"); r.code != 0 || !strings.Contains(r.stdout, "1 ready to run") {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Split/Split", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for file, want := range map[string]string{
+		"large.txt": "id;qty;price;net\n1;2;60.00;120.00\n3;10;10.00;100.00\n",
+		"small.txt": "id;qty;price;net\n2;1;5.50;5.50\n",
+	} {
+		got, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", file, got, err, want)
+		}
 	}
 }

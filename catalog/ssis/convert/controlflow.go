@@ -395,6 +395,9 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 	default:
 		return nil, fmt.Errorf("enumerator %s is not converted", en.CreationName)
 	}
+	if pc.ssisMode && len(e.VarMappings) > 0 {
+		return nil, fmt.Errorf("the package uses SSIS expressions, which cannot read a foreach item (an object variable) to fill the variable mappings")
+	}
 	var sets omap
 	for _, m := range e.VarMappings {
 		target, err := pc.assignTarget(m.Variable)

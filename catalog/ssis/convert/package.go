@@ -138,7 +138,9 @@ func (pc *pkgConv) convert() ([]byte, error) {
 // usesExpressions reports whether the package's behaviour depends on SSIS
 // expressions anywhere.
 func usesExpressions(e *ssis.Executable) bool {
-	if len(e.Expressions) > 0 || e.Attr["InitExpression"] != "" || e.Attr["EvalExpression"] != "" || e.Attr["AssignExpression"] != "" {
+	// Property expressions are not converted (the task is unsupported),
+	// so they do not call for the SSIS language.
+	if e.Attr["InitExpression"] != "" || e.Attr["EvalExpression"] != "" || e.Attr["AssignExpression"] != "" {
 		return true
 	}
 	if e.CreationName == "Microsoft.ExpressionTask" {
