@@ -31,7 +31,7 @@ bench: build ## start 3 local servers, run every bench scenario, print the table
 	$(BIN) bench --local 3 --json $(BENCH_JSON)
 
 bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, package parse)
-	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/ ./catalog/ssis/convert/
 
 DATAFLOW_ROWS ?= 1000000,10000000
 bench-dataflow: ## data flow vs Miller (CSV transform) and vs COPY (PostgreSQL load) on generated files; installs miller if missing

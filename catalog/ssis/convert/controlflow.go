@@ -100,7 +100,14 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 			return pc.unsupportedTask(e.Path, e.CreationName, err.Error(), head)
 		}
 		pc.converted(e.Path, e.CreationName, "substituted with the native task given by --substitute")
-		return append(head, body...)
+		// The body's own fields (a description, say) win over the head's.
+		var kept omap
+		for _, f := range head {
+			if !hasKey(body, f.k) {
+				kept = append(kept, f)
+			}
+		}
+		return append(kept, body...)
 	}
 	if e.Disabled {
 		pc.noop = true

@@ -136,12 +136,12 @@ func TestConvert_Substitute(t *testing.T) {
 	if pr := pkgReport(t, res.Report, "Load Customers"); pr.Refuses || len(pr.NotConverted) != 0 {
 		t.Errorf("substituted: %+v", pr)
 	}
-	task := []byte("exec: {command: [test, -d, '${vars.Folder}']}\n")
+	task := []byte("description: folder check, was a Script Task\nexec: {command: [test, -d, '${vars.Folder}']}\n")
 	res, err = Convert(load(t, "etl"), Options{Substitutes: map[string][]byte{`\Package\Tidy\Check Folder`: task}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(res.Files["packages/Housekeeping.yaml"]), "command: [test, -d, '${vars.Folder}']") {
+	if hk := string(res.Files["packages/Housekeeping.yaml"]); !strings.Contains(hk, "command: [test, -d, '${vars.Folder}']") || !strings.Contains(hk, "description: folder check, was a Script Task") {
 		t.Errorf("the substitute is not in the package:\n%s", res.Files["packages/Housekeeping.yaml"])
 	}
 	for _, tc := range []struct {
