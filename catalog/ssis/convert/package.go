@@ -92,7 +92,16 @@ func (pc *pkgConv) convert() ([]byte, error) {
 	vars := pc.variables(pc.p.Root)
 	tasks := pc.list(pc.p.Root)
 	for _, cfg := range pc.p.Configurations {
-		pc.notConverted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration type "+cfg.Type, "old-style package configuration not applied (target "+cfg.Target+"); set the value with a parameter")
+		kind := map[string]string{"0": "XML file", "1": "environment variable", "2": "registry entry", "3": "parent package variable",
+			"5": "indirect XML file", "6": "indirect SQL Server", "7": "SQL Server table"}[cfg.Type]
+		if kind == "" {
+			kind = "type " + cfg.Type
+		}
+		what := kind + " " + cfg.String
+		if cfg.Target != "" {
+			what += " into " + cfg.Target
+		}
+		pc.notConverted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration ("+kind+")", "old-style package configuration not applied ("+what+"); give the values as parameters (--param) or edit the package")
 	}
 	pc.handlers(pc.p.Root)
 	if pc.noop {
@@ -152,7 +161,7 @@ func usesExpressions(e *ssis.Executable) bool {
 		}
 	}
 	for _, c := range e.Constraints {
-		if c.EvalOp >= 2 {
+		if c.EvalOp == 2 || c.EvalOp == 3 { // 4 (expression or constraint) is not converted
 			return true
 		}
 	}
