@@ -206,3 +206,63 @@ func TestE2E_SSISDataFlowExpressions(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_SSISFormat6 imports the format 6 Sales project folder with its
+// ADO.NET connection pointed at SQLite and runs Extract (ADO.NET named
+// parameters, a full result set walked by an ADO enumerator whose
+// mappings name the SELECT's columns, a sequence with a completion
+// constraint, Execute Process) and Summarise (ADO.NET source -> Sort ->
+// Aggregate -> tab-delimited flat file).
+func TestE2E_SSISFormat6(t *testing.T) {
+	root := t.TempDir()
+	dst := filepath.Join(t.TempDir(), "sales")
+	entries, err := os.ReadDir("../../testdata/ssis/sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("../../testdata/ssis/sales", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Join(dst, e.Name())] = strings.ReplaceAll(string(data), `D:\Exports\`, root+"/")
+	}
+	writeFiles(t, files)
+	dbPath := filepath.Join(root, "sales.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE TABLE regions (region_code TEXT, region_name TEXT, active INTEGER)",
+		"INSERT INTO regions VALUES ('EU', 'Europe', 1), ('US', 'Americas', 1), ('XX', 'Closed', 0)",
+		"CREATE TABLE staged (code TEXT, name TEXT)",
+		"INSERT INTO staged VALUES ('old', 'row')",
+		"CREATE TABLE sales (region TEXT, amount NUMERIC)",
+		"INSERT INTO sales VALUES ('US', 10.5), ('EU', 2), ('US', 4.25), ('EU', 3.75), ('AP', 1)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	imp := cli(t, a.api, "import", dst, "--folder", "F", "--connection", "SalesDB=sqlite:"+dbPath, "--connection", "CRM=sqlite:"+dbPath)
+	if imp.code != 0 || !strings.Contains(imp.stdout, "3 packages, 2 ready to run, 1 refuse to start") {
+		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
+	}
+	for _, pkg := range []string{"Extract", "Summarise"} {
+		if r := cli(t, a.api, "run", "F/Sales/"+pkg, "--param", "ExportKey=k", "--wait"); r.code != 0 {
+			t.Fatalf("run %s: exit %d\n%s\n%s", pkg, r.code, r.stdout, r.stderr)
+		}
+	}
+	if got := queryStrings(t, db, "SELECT code || '|' || name FROM staged ORDER BY code"); !slices.Equal(got, []string{"EU|Europe", "US|Americas"}) {
+		t.Errorf("staged = %q, want the two active regions (and the old row deleted)", got)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "summary.txt"))
+	if err != nil || string(sum) != "region\ttotal\tn\nAP\t1.00\t1\nEU\t5.75\t2\nUS\t14.75\t2\n" {
+		t.Errorf("summary.txt = %q, %v", sum, err)
+	}
+}
