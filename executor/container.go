@@ -16,7 +16,7 @@ import (
 
 // body runs a container's tasks in a new scope below the current one.
 func (tc *taskCtx) body(ctx context.Context, c *pkgspec.Container) (*listResult, error) {
-	sc := &scope{parent: tc.sc, vars: map[string]*variable{}}
+	sc := &scope{parent: tc.sc, vars: map[string]*variable{}, owner: tc.task}
 	inner := &taskCtx{pr: tc.pr, sc: sc, task: tc.task}
 	if err := inner.declare(c.Variables); err != nil {
 		return nil, err
@@ -32,7 +32,7 @@ func listOut(lr *listResult, tasks []*pkgspec.Task) taskOut {
 	case StatusCanceled:
 		return taskOut{state: stateCanceled, msg: res.Message}
 	case StatusFailed:
-		return taskOut{state: stateFailed, msg: res.Message}
+		return taskOut{state: stateFailed, msg: res.Message, fromChild: true}
 	}
 	return taskOut{state: stateSucceeded, summary: res.Message}
 }
@@ -57,7 +57,7 @@ func (tc *taskCtx) forEach(ctx context.Context) taskOut {
 	}
 	// One scope for the whole loop: its variables keep their values from
 	// one iteration to the next; the loop variable is rebound each time.
-	sc := &scope{parent: tc.sc, vars: map[string]*variable{f.Var: {typ: pkgspec.TypeObject}}}
+	sc := &scope{parent: tc.sc, vars: map[string]*variable{f.Var: {typ: pkgspec.TypeObject}}, owner: tc.task}
 	loop := &taskCtx{pr: tc.pr, sc: sc, task: tc.task}
 	if err := loop.declare(f.Variables); err != nil {
 		return failed("%v", err)
@@ -185,7 +185,7 @@ func readCSV(path string) ([]any, error) {
 // step after each iteration.
 func (tc *taskCtx) forLoop(ctx context.Context) taskOut {
 	f := tc.task.For
-	sc := &scope{parent: tc.sc, vars: map[string]*variable{}}
+	sc := &scope{parent: tc.sc, vars: map[string]*variable{}, owner: tc.task}
 	loop := &taskCtx{pr: tc.pr, sc: sc, task: tc.task}
 	if err := loop.declare(f.Variables); err != nil {
 		return failed("%v", err)

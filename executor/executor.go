@@ -220,7 +220,15 @@ func run(ctx context.Context, pkg *pkgspec.Package, params map[string]string, op
 // events are prefixed with prefix).
 func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params map[string]string, prefix string, depth int) Result {
 	start := time.Now()
-	if err := checkGraph(pkg.Tasks); err != nil {
+	err := checkGraph(pkg.Tasks)
+	for ev, l := range pkg.Handlers {
+		if err == nil {
+			if err = checkGraph(l); err != nil {
+				err = fmt.Errorf("in the package's %s handler: %w", ev, err)
+			}
+		}
+	}
+	if err != nil {
 		msg := "invalid package: " + err.Error()
 		r.emit(EventError, prefix, msg)
 		return Result{Status: StatusFailed, Message: msg}
@@ -236,7 +244,7 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		r.emit(EventError, prefix, msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}
-	pr := &pkgRun{r: r, pkg: pkg, prefix: prefix, depth: depth, start: start, results: map[string]map[string]any{}}
+	pr := &pkgRun{r: r, pkg: pkg, prefix: prefix, depth: depth, start: start, results: map[string]map[string]any{}, handlers: pkg.HasHandlers()}
 	pr.params = make(map[string]any, len(values))
 	for name, v := range values {
 		p := pkg.Param(name)
@@ -251,6 +259,7 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		ctx, cancel = context.WithTimeoutCause(ctx, pkg.Timeout, errPackageTimeout)
 		defer cancel()
 	}
+	pr.ctx = ctx
 	root := &scope{vars: map[string]*variable{}}
 	where := strings.TrimSuffix(prefix, "/")
 	r.emit(EventInformation, where, fmt.Sprintf("package %q started: %s", pkg.Name, plural(len(pkg.Tasks), "task")))
@@ -260,7 +269,14 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		r.emit(EventError, where, msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}
+	pkgEvent := eventInfo{source: pkg.Name, at: where}
+	if pr.handlers {
+		pr.fire(ctx, tc, pkgspec.OnPreExecute, pkgEvent)
+	}
 	lr := pr.runList(ctx, root, pkg.Tasks)
+	if pr.handlers {
+		pr.fire(ctx, tc, pkgspec.OnPostExecute, pkgEvent)
+	}
 	res := lr.result(pkg.Tasks)
 	if lr.canceled && errors.Is(context.Cause(ctx), errPackageTimeout) {
 		res = Result{Status: StatusFailed, Message: fmt.Sprintf("package timed out after %s; %s", pkg.Timeout, res.Message)}
@@ -311,6 +327,11 @@ func checkGraph(tasks []*pkgspec.Task) error {
 		if b := t.Body(); b != nil {
 			if err := checkGraph(b.Tasks); err != nil {
 				return fmt.Errorf("in %q: %w", t.Name, err)
+			}
+		}
+		for ev, l := range t.Handlers {
+			if err := checkGraph(l); err != nil {
+				return fmt.Errorf("in %q %s handler: %w", t.Name, ev, err)
 			}
 		}
 	}

@@ -32,6 +32,13 @@ type outcome struct {
 	task  *pkgspec.Task
 	state taskState
 	msg   string // failure reason
+	// warnings are the warning messages of the run (failed attempts
+	// retried); code is the error code of a failure (an exec task's exit
+	// code, else 1); childFailed marks a container, whose failure is one
+	// of its tasks' (already raised as OnError).
+	warnings    []string
+	code        int
+	childFailed bool
 }
 
 // listResult is how a task list (the package's, or a container's) ended.

@@ -168,3 +168,38 @@ tasks:
 		}
 	}
 }
+
+// A variable with an expression (SSIS's EvaluateAsExpression) is
+// evaluated every time it is read: inside a loop it follows the loop
+// variable, and it may build on expression variables declared before it.
+func TestRun_ExpressionVariables(t *testing.T) {
+	for _, c := range []struct{ lang, path, full, loopVar, body string }{
+		{"ssis", `'@[User::folder] + "/f" + (DT_WSTR, 5)@[User::i] + ".csv"'`, `'UPPER(@path)'`, "i", "${@[User::full]}"},
+		{"native", `'vars.folder + "/f" + string(vars.i) + ".csv"'`, `'upper(vars.path)'`, "i", "${vars.full}"},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			res, rec := runSrc(t, `name: ev
+expressions: `+c.lang+`
+variables:
+  folder: {value: /data}
+  i: {type: int}
+  path: {expression: `+c.path+`}
+  full: {expression: `+c.full+`}
+tasks:
+  - name: loop
+    for:
+      init: {i: '1'}
+      condition: '`+map[string]string{"ssis": "@i <= 2", "native": "vars.i <= 2"}[c.lang]+`'
+      step: {i: '`+map[string]string{"ssis": "@i + 1", "native": "vars.i + 1"}[c.lang]+`'}
+      tasks:
+        - {name: show, exec: {command: [echo, '`+c.body+`']}}
+`, nil, Options{})
+			if res.Status != StatusSucceeded {
+				t.Fatalf("Run = %+v\n%s", res, rec)
+			}
+			if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"/DATA/F1.CSV", "/DATA/F2.CSV"}) {
+				t.Errorf("show printed %q", got)
+			}
+		})
+	}
+}

@@ -18,6 +18,8 @@ type taskOut struct {
 	result any
 	// summary is added to the post_execute message, e.g. "exit code 0".
 	summary string
+	// fromChild marks a container failed because one of its tasks failed.
+	fromChild bool
 }
 
 func failed(format string, args ...any) taskOut {
@@ -37,23 +39,54 @@ func (pr *pkgRun) failWithoutRun(tc *taskCtx, msg string) {
 // none), runs its attempts with their timeout and retries, binds its
 // result, and reports its pre_execute, task_failed and post_execute events.
 func (pr *pkgRun) runTask(ctx context.Context, tc *taskCtx, tk *ticket) outcome {
+	if !pr.handlers {
+		return pr.runTaskBody(ctx, tc, tk)
+	}
+	// Handlers run outside the task's slot: their tasks take slots of
+	// their own.
+	name := tc.name()
+	pr.fire(ctx, tc, pkgspec.OnPreExecute, eventInfo{source: name, at: name})
+	o := pr.runTaskBody(ctx, tc, tk)
+	for _, v := range tc.changed {
+		pr.fire(ctx, tc, pkgspec.OnVariableValueChanged, eventInfo{source: name, at: name, variable: v})
+	}
+	tc.changed = nil
+	for _, w := range o.warnings {
+		pr.fire(ctx, tc, pkgspec.OnWarning, eventInfo{source: name, description: w, at: name})
+	}
+	if o.state == stateFailed {
+		if !o.childFailed {
+			pr.fire(ctx, tc, pkgspec.OnError, eventInfo{source: name, code: o.code, description: o.msg, at: name})
+		}
+		pr.fire(ctx, tc, pkgspec.OnTaskFailed, eventInfo{source: name, code: o.code, description: o.msg, at: name})
+	}
+	pr.fire(ctx, tc, pkgspec.OnPostExecute, eventInfo{source: name, at: name})
+	return o
+}
+
+// runTaskBody is runTask without the event handlers.
+func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outcome {
 	t := tc.task
 	if tk != nil {
 		if !tk.wait(ctx) {
 			return outcome{task: t, state: statePending}
 		}
-		defer pr.r.sem.release()
+		tc.slot = true
+		defer func() { tc.slot = false; pr.r.sem.release() }()
 	}
 	name := tc.name()
 	start := time.Now()
 	pr.r.emit(EventPreExecute, name, "started")
 	var out taskOut
+	var warnings []string
 	for attempt := 1; ; attempt++ {
 		out = pr.attempt(ctx, tc)
 		if out.state != stateFailed || attempt > t.Retries || ctx.Err() != nil {
 			break
 		}
-		pr.r.emit(EventWarning, name, fmt.Sprintf("attempt %d of %d failed: %s; retrying in %s", attempt, t.Retries+1, out.msg, t.RetryDelay))
+		w := fmt.Sprintf("attempt %d of %d failed: %s; retrying in %s", attempt, t.Retries+1, out.msg, t.RetryDelay)
+		warnings = append(warnings, w)
+		pr.r.emit(EventWarning, name, w)
 		if !sleepCtx(ctx, t.RetryDelay) {
 			out = taskOut{state: stateCanceled}
 			break
@@ -88,7 +121,14 @@ func (pr *pkgRun) runTask(ctx context.Context, tc *taskCtx, tk *ticket) outcome 
 		pr.r.emit(EventTaskFailed, name, out.msg)
 		pr.r.emit(EventPostExecute, name, fmt.Sprintf("failed: %s in %s", out.msg, roundDuration(took)))
 	}
-	return outcome{task: t, state: out.state, msg: out.msg}
+	code := 0
+	if out.state == stateFailed {
+		code = 1
+		if c, ok := out.info["exit_code"].(int); ok && c != 0 {
+			code = c
+		}
+	}
+	return outcome{task: t, state: out.state, msg: out.msg, warnings: warnings, code: code, childFailed: out.fromChild}
 }
 
 // attempt runs the task's kind once, under the task's timeout.

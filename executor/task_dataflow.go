@@ -13,7 +13,10 @@ import (
 // resolved like file task paths, connections like sql task connections,
 // and row_count variables are set when the flow has succeeded.
 func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
-	env := tc.env()
+	env, err := tc.env()
+	if err != nil {
+		return failed("%v", err)
+	}
 	name := tc.name()
 	r := tc.pr.r
 	denv := dataflow.Env{

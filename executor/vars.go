@@ -1,11 +1,14 @@
 package executor
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,18 +33,38 @@ type pkgRun struct {
 	results map[string]map[string]any
 
 	cache sync.Map // template or expression source -> compiled
+
+	// handlers is true when the package declares event handlers;
+	// handlerMu runs one handler at a time; ctx is the run's context, for
+	// handlers raised where no other is at hand (variable changes).
+	handlers  bool
+	handlerMu sync.Mutex
+	ctx       context.Context
 }
 
 // scope holds the variables of the package or of one container run.
 type scope struct {
 	parent *scope
 	vars   map[string]*variable
+	// exprVars are the variables evaluated as expressions, in declaration
+	// order.
+	exprVars []*variable
+	// owner is the container whose tasks run in the scope (nil for the
+	// package's and a handler's scope); event is set on the scope of an
+	// event handler's tasks.
+	owner *pkgspec.Task
+	event *eventInfo
 }
 
 // variable is a typed value.
 type variable struct {
 	typ string
 	val any
+	// name and expr are set for a variable evaluated as an expression.
+	name, expr string
+	// raise: assignments that change the value raise
+	// on_variable_value_changed.
+	raise bool
 }
 
 // taskCtx is what a task (or container) evaluates expressions in.
@@ -49,6 +72,10 @@ type taskCtx struct {
 	pr   *pkgRun
 	sc   *scope
 	task *pkgspec.Task // nil at package level
+	// slot is true while the task holds a max_parallel slot: variable
+	// change events wait in changed until runTask has released it.
+	slot    bool
+	changed []string
 }
 
 func (tc *taskCtx) name() string {
@@ -58,8 +85,11 @@ func (tc *taskCtx) name() string {
 	return tc.pr.prefix + tc.task.Name
 }
 
-// env builds the expression environment.
-func (tc *taskCtx) env() map[string]any {
+// env builds the expression environment. Variables evaluated as
+// expressions are evaluated now, outer scopes first and each scope in
+// declaration order (an expression variable reads only variables declared
+// before it, which Parse checks).
+func (tc *taskCtx) env() (map[string]any, error) {
 	pr := tc.pr
 	pr.mu.Lock()
 	vars := map[string]any{}
@@ -67,11 +97,26 @@ func (tc *taskCtx) env() map[string]any {
 	for s := tc.sc; s != nil; s = s.parent {
 		chain = append(chain, s)
 	}
+	var exprVars []*variable
+	var ev *eventInfo
+	for _, s := range chain {
+		if s.event != nil {
+			ev = s.event
+			break
+		}
+	}
+	if ev == nil {
+		ev = &eventInfo{}
+	}
+	visible := map[string]*variable{}
 	for i := len(chain) - 1; i >= 0; i-- { // inner scopes shadow outer ones
 		for name, v := range chain[i].vars {
 			vars[name] = v.val
+			visible[name] = v
 		}
+		exprVars = append(exprVars, chain[i].exprVars...)
 	}
+	exprVars = slices.DeleteFunc(exprVars, func(v *variable) bool { return visible[v.name] != v })
 	tasks := make(map[string]any, len(pr.results))
 	for name, res := range pr.results {
 		tasks[name] = maps.Clone(res)
@@ -81,7 +126,7 @@ func (tc *taskCtx) env() map[string]any {
 	if tc.task != nil {
 		task = tc.task.Name
 	}
-	return map[string]any{
+	env := map[string]any{
 		pkgspec.RootParam: pr.params,
 		pkgspec.RootVars:  vars,
 		pkgspec.RootTasks: tasks,
@@ -91,8 +136,28 @@ func (tc *taskCtx) env() map[string]any {
 			"package":     pr.pkg.Name,
 			"task":        task,
 			"start_time":  pr.start.UTC(),
+			// the event a handler runs for
+			"error_code":        ev.code,
+			"error_description": ev.description,
+			"source_name":       ev.source,
+			"variable_name":     ev.variable,
 		},
 	}
+	for _, v := range exprVars {
+		e, err := tc.compile(fmt.Sprintf("variable %q expression", v.name), v.expr)
+		if err != nil {
+			return nil, err
+		}
+		x, err := tc.run(e, env)
+		if err == nil {
+			x, err = convert(v.typ, x)
+		}
+		if err != nil {
+			return nil, &fieldError{fmt.Sprintf("variable %q expression", v.name), err}
+		}
+		vars[v.name] = x
+	}
+	return env, nil
 }
 
 // fieldError is an expression error in a field of a task.
@@ -104,19 +169,30 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
 func (e *fieldError) Unwrap() error { return e.err }
 
+// compile compiles (once) the expression src of field.
+func (tc *taskCtx) compile(field, src string) (*pkgspec.Expr, error) {
+	if c, ok := tc.pr.cache.Load("e:" + src); ok {
+		return c.(*pkgspec.Expr), nil
+	}
+	e, err := pkgspec.CompileExprIn(tc.pr.pkg.ExprLang(), src)
+	if err != nil {
+		return nil, &fieldError{field, err}
+	}
+	tc.pr.cache.Store("e:"+src, e)
+	return e, nil
+}
+
 // eval evaluates the expression src of field.
 func (tc *taskCtx) eval(field, src string) (any, error) {
-	var e *pkgspec.Expr
-	if c, ok := tc.pr.cache.Load("e:" + src); ok {
-		e = c.(*pkgspec.Expr)
-	} else {
-		var err error
-		if e, err = pkgspec.CompileExprIn(tc.pr.pkg.ExprLang(), src); err != nil {
-			return nil, &fieldError{field, err}
-		}
-		tc.pr.cache.Store("e:"+src, e)
+	e, err := tc.compile(field, src)
+	if err != nil {
+		return nil, err
 	}
-	v, err := tc.run(e, tc.env())
+	env, err := tc.env()
+	if err != nil {
+		return nil, err
+	}
+	v, err := tc.run(e, env)
 	if err != nil {
 		return nil, &fieldError{field, err}
 	}
@@ -164,7 +240,10 @@ func (tc *taskCtx) expand(field, s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	env := tc.env()
+	env, err := tc.env()
+	if err != nil {
+		return "", err
+	}
 	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
 	if err != nil {
 		return "", &fieldError{field, err}
@@ -182,7 +261,11 @@ func (tc *taskCtx) value(field, s string) (any, error) {
 		return nil, err
 	}
 	if e := t.Single(); e != nil {
-		v, err := tc.run(e, tc.env())
+		env, err := tc.env()
+		if err != nil {
+			return nil, err
+		}
+		v, err := tc.run(e, env)
 		if err != nil {
 			return nil, &fieldError{field, err}
 		}
@@ -195,6 +278,14 @@ func (tc *taskCtx) value(field, s string) (any, error) {
 // values.
 func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
 	for _, v := range vs {
+		if v.Expression != "" {
+			ev := &variable{typ: v.Type, val: zero(v.Type), name: v.Name, expr: v.Expression}
+			tc.pr.mu.Lock()
+			tc.sc.vars[v.Name] = ev
+			tc.sc.exprVars = append(tc.sc.exprVars, ev)
+			tc.pr.mu.Unlock()
+			continue
+		}
 		var val any
 		if v.Value != "" {
 			raw, err := tc.value(fmt.Sprintf("variable %q value", v.Name), v.Value)
@@ -208,7 +299,7 @@ func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
 			val = zero(v.Type)
 		}
 		tc.pr.mu.Lock()
-		tc.sc.vars[v.Name] = &variable{typ: v.Type, val: val}
+		tc.sc.vars[v.Name] = &variable{typ: v.Type, val: val, raise: v.RaiseChangedEvent}
 		tc.pr.mu.Unlock()
 	}
 	return nil
@@ -217,19 +308,36 @@ func (tc *taskCtx) declare(vs []*pkgspec.Variable) error {
 // set assigns val to the variable name visible from the current scope,
 // converting it to the variable's type.
 func (tc *taskCtx) set(name string, val any) error {
+	changed, err := tc.setVar(name, val)
+	if err != nil || !changed {
+		return err
+	}
+	// A variable with raise_changed_event raises on_variable_value_changed.
+	if tc.slot {
+		tc.changed = append(tc.changed, name)
+	} else {
+		tc.pr.fire(tc.pr.ctx, tc, pkgspec.OnVariableValueChanged, eventInfo{source: tc.name(), at: tc.name(), variable: name})
+	}
+	return nil
+}
+
+// setVar sets the variable and reports whether it raises change events
+// and its value changed.
+func (tc *taskCtx) setVar(name string, val any) (bool, error) {
 	tc.pr.mu.Lock()
 	defer tc.pr.mu.Unlock()
 	for s := tc.sc; s != nil; s = s.parent {
 		if v, ok := s.vars[name]; ok {
 			c, err := convert(v.typ, val)
 			if err != nil {
-				return fmt.Errorf("variable %q (%s): %w", name, v.typ, err)
+				return false, fmt.Errorf("variable %q (%s): %w", name, v.typ, err)
 			}
+			changed := v.raise && !reflect.DeepEqual(v.val, c)
 			v.val = c
-			return nil
+			return changed, nil
 		}
 	}
-	return fmt.Errorf("variable %q is not declared in this scope", name)
+	return false, fmt.Errorf("variable %q is not declared in this scope", name)
 }
 
 // setResult records tasks.NAME for the task.

@@ -115,6 +115,8 @@ func (p *parser) checkRefs(pkg *Package) {
 			p.addf(tr.line, "%s names no variable", tr.where)
 		case tr.scope.lookup(tr.name) == "":
 			p.addf(tr.line, "%s assigns variable %q, which is not declared in this scope (declare it under variables:)", tr.where, tr.name)
+		case tr.scope.isExpr(tr.name):
+			p.addf(tr.line, "%s assigns variable %q, which is evaluated as an expression (read-only)", tr.where, tr.name)
 		}
 	}
 }
@@ -151,7 +153,9 @@ func (p *parser) checkSSISRef(pkg *Package, r exprRef) {
 }
 
 // SysFields are the fields of the sys expression root.
-var SysFields = []string{"work_dir", "project_dir", "package", "task", "start_time"}
+// error_code, error_description, source_name and variable_name describe
+// the event an event handler runs for (zero values outside handlers).
+var SysFields = []string{"work_dir", "project_dir", "package", "task", "start_time", "error_code", "error_description", "source_name", "variable_name"}
 
 func isSysField(name string) bool {
 	for _, f := range SysFields {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scaleout/scaleout/catalog/ssisexpr"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -19,6 +20,20 @@ var VariableTypes = append(slices.Clone(Types), TypeObject)
 type scope struct {
 	parent *scope
 	vars   map[string]string // name -> type
+	exprs  map[string]bool   // variables evaluated as expressions
+	// handler marks the scope of an event handler's task list.
+	handler bool
+}
+
+// isExpr reports whether the visible variable name is evaluated as an
+// expression.
+func (s *scope) isExpr(name string) bool {
+	for ; s != nil; s = s.parent {
+		if _, ok := s.vars[name]; ok {
+			return s.exprs[name]
+		}
+	}
+	return false
 }
 
 // lookup returns the type of the visible variable name, or "".
@@ -63,8 +78,8 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			p.addf(v.Line, "%s must be a mapping such as {type: int, value: 0}", what)
 			continue
 		}
-		var valNode *yaml.Node
-		p.fields(v, what, []string{"type", "value", "description"}, func(k, v *yaml.Node) {
+		var valNode, exprNode *yaml.Node
+		p.fields(v, what, []string{"type", "value", "expression", "raise_changed_event", "description"}, func(k, v *yaml.Node) {
 			switch k.Value {
 			case "type":
 				vr.Type = p.str(v, what+" type")
@@ -74,10 +89,21 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			case "value":
 				valNode = v
 				vr.Value = p.str(v, what+" value")
+			case "expression":
+				exprNode = v
+				vr.Expression = p.str(v, what+" expression")
+			case "raise_changed_event":
+				vr.RaiseChangedEvent = p.boolean(v, what+" raise_changed_event")
 			case "description":
 				vr.Description = p.str(v, what+" description")
 			}
 		})
+		if exprNode != nil {
+			if valNode != nil {
+				p.addf(exprNode.Line, "%s has both a value and an expression (an expression variable has no value of its own)", what)
+			}
+			p.exprVariable(exprNode.Line, what, vr)
+		}
 		if valNode != nil && valNode.Kind == yaml.ScalarNode {
 			p.tpl(valNode.Line, what+" value", vr.Value)
 			if !strings.Contains(vr.Value, "${") && vr.Type != TypeObject && slices.Contains(Types, vr.Type) {
@@ -87,9 +113,55 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			}
 		}
 		p.scope.vars[name] = vr.Type
+		if vr.Expression != "" {
+			if p.scope.exprs == nil {
+				p.scope.exprs = map[string]bool{}
+			}
+			p.scope.exprs[name] = true
+		}
 		out = append(out, vr)
 	}
 	return out
+}
+
+// exprVariable records the expression of a variable evaluated as an
+// expression (SSIS's EvaluateAsExpression): it is checked like any
+// expression, and may read only variables declared before it (so that
+// the runtime evaluates such variables in declaration order).
+func (p *parser) exprVariable(line int, what string, vr *Variable) {
+	where := what + " expression"
+	p.expr(line, where, vr.Expression)
+	var names []string
+	if p.pkg.ExprLang() == ExprSSIS {
+		e, err := ssisexpr.Parse(vr.Expression)
+		if err != nil {
+			return // reported by checkRefs
+		}
+		for _, r := range e.Refs() {
+			if r.Column || r.Namespace != "User" && r.Namespace != "" {
+				continue
+			}
+			if _, sys := ssisSystem[r.Name]; sys && r.Namespace == "" && p.scope.lookup(r.Name) == "" {
+				continue // @PackageName: a system variable
+			}
+			names = append(names, r.Name)
+		}
+	} else {
+		e, err := CompileExpr(vr.Expression)
+		if err != nil {
+			return
+		}
+		for _, ref := range e.Refs {
+			if root, name, _ := strings.Cut(ref, "."); root == RootVars {
+				names = append(names, name)
+			}
+		}
+	}
+	for _, n := range names {
+		if n == vr.Name || p.scope.lookup(n) == "" {
+			p.addf(line, "%s reads variable %q, which is not declared before it (an expression variable reads only variables declared earlier)", where, n)
+		}
+	}
 }
 
 // connections decodes the package's connections mapping.
@@ -200,6 +272,12 @@ func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 			varLine = v.Line
 			if ValidateParamName(f.Var) == nil {
 				p.scope.vars[f.Var] = TypeObject
+				// Files and items are text: SSIS expressions see DT_WSTR.
+				p.varHooks = append(p.varHooks, func() {
+					if len(sources) == 1 && (sources[0] == "files" || sources[0] == "items") {
+						p.scope.vars[f.Var] = TypeString
+					}
+				})
 			}
 			return
 		case "items":

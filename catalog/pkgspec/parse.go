@@ -168,9 +168,9 @@ func (p *parser) parse(src []byte) *Package {
 		p.addf(root.Line, "package must be a YAML mapping with name and tasks")
 		return pkg
 	}
-	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode *yaml.Node
+	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode, handlersNode *yaml.Node
 	p.pkg = pkg
-	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "entry_point", "expressions", "tasks"}, func(k, v *yaml.Node) {
+	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "entry_point", "expressions", "handlers", "tasks"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
 			nameNode = v
@@ -203,6 +203,8 @@ func (p *parser) parse(src []byte) *Package {
 				p.addf(v.Line, "package expressions %q is not a language (want one of: %s)", pkg.Expressions, strings.Join(ExprLanguages, ", "))
 				pkg.Expressions = ""
 			}
+		case "handlers":
+			handlersNode = v
 		case "tasks":
 			tasksKey, tasksVal = k, v
 		}
@@ -220,6 +222,9 @@ func (p *parser) parse(src []byte) *Package {
 	}
 	if tasksVal != nil {
 		pkg.Tasks = p.tasks(tasksVal)
+	}
+	if handlersNode != nil {
+		pkg.Handlers = p.handlers(handlersNode, "package")
 	}
 	switch {
 	case nameNode == nil:

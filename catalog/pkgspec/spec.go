@@ -25,6 +25,8 @@ type Package struct {
 	// EntryPoint is the package's entry_point flag in a project: nil means
 	// true; a package with false can only run as a child of another.
 	EntryPoint *bool
+	// Handlers are the package's event handlers (see HandlerEvents).
+	Handlers Handlers
 	// Expressions is the language of every expression and ${...} in the
 	// package: ExprNative (also when empty) or ExprSSIS.
 	Expressions string
@@ -62,7 +64,15 @@ type Variable struct {
 	// Value is the initial value, a template (${...} is evaluated when the
 	// scope starts); empty means the zero value of the type.
 	Value string
-	Line  int
+	// Expression, if set, makes the variable an expression variable (SSIS's
+	// EvaluateAsExpression): the expression is evaluated, and converted to
+	// Type, every time the variable is read. Such a variable has no Value
+	// and cannot be assigned.
+	Expression string
+	// RaiseChangedEvent makes every assignment that changes the value
+	// raise on_variable_value_changed (SSIS's RaiseChangedEvent).
+	RaiseChangedEvent bool
+	Line              int
 }
 
 // ConnectionManager is a connection a project declares (project.yaml's
@@ -151,6 +161,8 @@ type Task struct {
 	RetryDelay time.Duration
 	// Result names a variable that receives the task's result value.
 	Result string
+	// Handlers are the task's (or container's) event handlers.
+	Handlers Handlers
 
 	Exec     *ExecTask
 	SQL      *SQLTask
@@ -355,23 +367,10 @@ func (p *Package) Param(name string) *Parameter {
 	return first(p.Parameters, func(pr *Parameter) bool { return pr.Name == name })
 }
 
-// Task returns the task called name, at any depth, or nil.
+// Task returns the task called name, at any depth (containers and event
+// handlers included), or nil.
 func (p *Package) Task(name string) *Task {
-	var find func(ts []*Task) *Task
-	find = func(ts []*Task) *Task {
-		for _, t := range ts {
-			if t.Name == name {
-				return t
-			}
-			if b := t.Body(); b != nil {
-				if f := find(b.Tasks); f != nil {
-					return f
-				}
-			}
-		}
-		return nil
-	}
-	return find(p.Tasks)
+	return first(p.AllTasks(), func(t *Task) bool { return t.Name == name })
 }
 
 // Connection returns the connection called name, or nil.

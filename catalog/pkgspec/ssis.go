@@ -40,6 +40,12 @@ var ssisSystem = map[string]sysVar{
 	"TaskName":    {"task", ssisexpr.WStr},
 	"StartTime":   {"start_time", ssisexpr.DBTimestamp},
 	"MachineName": {"", ssisexpr.WStr},
+	// In event handlers (zero values elsewhere):
+	"ErrorCode":        {"error_code", ssisexpr.I8},
+	"ErrorDescription": {"error_description", ssisexpr.WStr},
+	"SourceName":       {"source_name", ssisexpr.WStr},
+	"VariableName":     {"variable_name", ssisexpr.WStr},
+	"Propagate":        {"", ssisexpr.Bool}, // the handler scope's variable Propagate
 }
 
 // SSISSystemVariables lists the names of the supported System::
@@ -142,6 +148,11 @@ func (d declaredNames) TypeOf(r ssisexpr.Ref) (ssisexpr.Type, error) {
 			return ssisType(prm.Type)
 		}
 		return ssisexpr.Type{}, fmt.Errorf("%s names undeclared parameter %q", r, r.Name)
+	case r.Namespace == "System" && r.Name == "Propagate":
+		if !d.sc.inHandler() {
+			return ssisexpr.Type{}, fmt.Errorf("%s exists only in event handlers", r)
+		}
+		return ssisexpr.Bool, nil
 	case r.Namespace == "System":
 		if sv, ok := ssisSystem[r.Name]; ok {
 			return sv.t, nil
@@ -184,8 +195,14 @@ func (rn runtimeNames) system(name string) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown system variable @[System::%s]", name)
 	}
-	if sv.field == "" { // MachineName
+	switch name {
+	case "MachineName":
 		return os.Hostname()
+	case "Propagate":
+		if v, ok := rn.env[RootVars].(map[string]any)[PropagateVar]; ok {
+			return v, nil
+		}
+		return nil, fmt.Errorf("@[System::Propagate] exists only in event handlers")
 	}
 	sys, _ := rn.env[RootSys].(map[string]any)
 	return sys[sv.field], nil

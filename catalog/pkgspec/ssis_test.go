@@ -43,7 +43,7 @@ tasks:
 	for _, want := range []string{
 		`bad.yaml:11: task "a" when: expression "@[User::count] == \"x\"" at character 16: the data types DT_I8 and DT_WSTR are incompatible for binary operator "=="`,
 		`bad.yaml:12: task "a" set count: expression "@[User::nope] + 1" at character 1: variable @[User::nope] is not declared in this scope`,
-		`bad.yaml:14: task "b" exec command[1]: expression "@[System::Bogus]" at character 3: unknown system variable @[System::Bogus] (supported: MachineName, PackageName, StartTime, TaskName)`,
+		`bad.yaml:14: task "b" exec command[1]: expression "@[System::Bogus]" at character 3: unknown system variable @[System::Bogus] (supported: ErrorCode, ErrorDescription, MachineName, PackageName, Propagate, SourceName, StartTime, TaskName)`,
 		`bad.yaml:14: task "b" exec command[2]: expression "1 +" at character 6: unexpected end of expression`,
 		`bad.yaml:14: task "b" exec command[4]: expression "@o" at character 3: a variable of type object cannot be used in an SSIS expression`,
 		`bad.yaml:16: task "c" when: expression "@count + 1" gives DT_I8, not DT_BOOL`,
@@ -145,5 +145,37 @@ tasks:
 	want := map[string]string{"a": "DT_I4", "b": "DT_WSTR", "c": "DT_I4", "e": "DT_NUMERIC(18,2)"}
 	if fmt.Sprint(types) != fmt.Sprint(want) {
 		t.Errorf("derived types %v, want %v", types, want)
+	}
+}
+
+func TestParse_ExpressionVariables(t *testing.T) {
+	src := `name: ev
+expressions: ssis
+variables:
+  a: {type: int, expression: '@b + 1'}
+  b: {type: int}
+  c: {value: x, expression: '"y"'}
+  d: {type: int, expression: '@d + 1'}
+  e: {expression: '1 +'}
+tasks:
+  - {name: s, set: {c: '"z"'}}
+`
+	_, err := Parse("ev.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	for _, want := range []string{
+		`ev.yaml:4: variable "a" expression reads variable "b", which is not declared before it`,
+		`ev.yaml:6: variable "c" has both a value and an expression`,
+		`ev.yaml:7: variable "d" expression reads variable "d", which is not declared before it`,
+		`ev.yaml:8: variable "e" expression: expression "1 +" at character 4: unexpected end of expression`,
+		`ev.yaml:10: task "s" set assigns variable "c", which is evaluated as an expression (read-only)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack\n  %s\ngot:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
+		t.Errorf("%d problems, want 5:\n%v", n, err)
 	}
 }

@@ -34,7 +34,7 @@ func (p *parser) tasks(n *yaml.Node) []*Task {
 }
 
 // taskFields are the fields every task may have besides its type.
-var taskFields = []string{"name", "description", "after", "join", "when", "timeout", "retries", "retry_delay", "result"}
+var taskFields = []string{"name", "description", "after", "join", "when", "timeout", "retries", "retry_delay", "result", "handlers"}
 
 // task decodes the idx-th (1-based) entry of a task list.
 func (p *parser) task(idx int, n *yaml.Node) *Task {
@@ -64,6 +64,7 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 		k, v *yaml.Node
 	}
 	var bodies []kindNode
+	var handlersNode *yaml.Node
 	p.fields(n, what, known, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
@@ -88,6 +89,8 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 			t.RetryDelay = p.duration(v, what+" retry_delay")
 		case "result":
 			t.Result = p.targetStr(v, what+" result")
+		case "handlers":
+			handlersNode = v
 		default:
 			for _, kind := range p.kinds {
 				if kind.key == k.Value {
@@ -99,6 +102,9 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 	})
 	for _, b := range bodies {
 		b.kind.decode(p, t, b.k, b.v)
+	}
+	if handlersNode != nil {
+		t.Handlers = p.handlers(handlersNode, what)
 	}
 	switch {
 	case nameNode == nil:
@@ -224,22 +230,15 @@ func (p *parser) checkList(tasks []*Task) {
 // checkTasks reports task names used twice anywhere in the package.
 func (p *parser) checkTasks(pkg *Package) {
 	first := map[string]*Task{}
-	var walk func(ts []*Task)
-	walk = func(ts []*Task) {
-		for _, t := range ts {
-			if t.Name != "" {
-				if f, dup := first[t.Name]; dup {
-					p.addf(t.Line, "duplicate task name %q (lines %d and %d)", t.Name, f.Line, t.Line)
-				} else {
-					first[t.Name] = t
-				}
-			}
-			if b := t.Body(); b != nil {
-				walk(b.Tasks)
+	for _, t := range pkg.AllTasks() {
+		if t.Name != "" {
+			if f, dup := first[t.Name]; dup {
+				p.addf(t.Line, "duplicate task name %q (lines %d and %d)", t.Name, f.Line, t.Line)
+			} else {
+				first[t.Name] = t
 			}
 		}
 	}
-	walk(pkg.Tasks)
 	for _, l := range p.lists {
 		p.checkList(l)
 	}
