@@ -60,10 +60,16 @@ func (p *parser) decodeUnsupported(t *Task, _, n *yaml.Node) {
 	}
 }
 
-// Unsupported lists the unsupported tasks of the package, at any depth,
-// in file order.
+// Unsupported lists the unsupported tasks of the package, at any depth
+// and in event handlers too, in file order.
 func (p *Package) Unsupported() []*Task {
-	return UnsupportedTasks(p.Tasks)
+	var out []*Task
+	for _, t := range p.AllTasks() {
+		if t.Unsupported != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // UnsupportedTasks lists the unsupported tasks among tasks and the tasks

@@ -212,13 +212,26 @@ func (r *dtsxReader) executable(n *Node, parent string, isRoot bool) (*Executabl
 		if name == "" {
 			name = h.get("ObjectName")
 		}
-		he := &Executable{Name: name, Path: e.Path + `.EventHandlers[` + name + `]`, CreationName: "EventHandler", Line: h.Line, Attr: map[string]string{}}
-		for _, c := range h.path("Executables", "Executable") {
+		he := &Executable{Name: name, Path: e.Path + `.EventHandlers[` + name + `]`, CreationName: "EventHandler", Line: h.Line, Attr: map[string]string{}, MaximumErrorCount: 1, ForceExecutionResult: -1}
+		if ref := h.get("refId"); ref != "" {
+			r.byRef[ref] = he.Path
+		}
+		for _, v := range items(h, "Variables", "Variable") {
+			he.Variables = append(he.Variables, parseVariable(v))
+		}
+		for _, c := range items(h, "Executables", "Executable") {
 			child, err := r.executable(c, he.Path, false)
 			if err != nil {
 				return nil, err
 			}
 			he.Children = append(he.Children, child)
+		}
+		for _, pc := range items(h, "PrecedenceConstraints", "PrecedenceConstraint") {
+			c, err := r.constraint(pc, he)
+			if err != nil {
+				return nil, err
+			}
+			he.Constraints = append(he.Constraints, c)
 		}
 		e.EventHandlers = append(e.EventHandlers, he)
 	}
@@ -285,7 +298,7 @@ func (r *dtsxReader) constraint(n *Node, e *Executable) (*Constraint, error) {
 }
 
 func parseVariable(n *Node) *Variable {
-	v := &Variable{Namespace: n.get("Namespace"), Name: n.get("ObjectName"), ReadOnly: isTrue(n.get("ReadOnly"))}
+	v := &Variable{Namespace: n.get("Namespace"), Name: n.get("ObjectName"), ReadOnly: isTrue(n.get("ReadOnly")), RaiseChangedEvent: isTrue(n.get("RaiseChangedEvent"))}
 	if v.Namespace == "" {
 		v.Namespace = "User"
 	}

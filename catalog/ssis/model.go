@@ -39,6 +39,8 @@ type Variable struct {
 	DataType  int
 	Value     string
 	ReadOnly  bool
+	// RaiseChangedEvent raises OnVariableValueChanged on assignments.
+	RaiseChangedEvent bool
 	// Expression is set when EvaluateAsExpression is true.
 	Expression string
 }

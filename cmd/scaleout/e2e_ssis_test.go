@@ -266,3 +266,34 @@ func TestE2E_SSISFormat6(t *testing.T) {
 		t.Errorf("summary.txt = %q, %v", sum, err)
 	}
 }
+
+// TestE2E_SSISEventHandlers imports a package whose failing task has an
+// OnError handler, under a package-level OnError and OnPreExecute, and
+// checks what the handlers wrote with System::SourceName, ErrorCode and
+// ErrorDescription: the task's handler, then the package's (propagation).
+func TestE2E_SSISEventHandlers(t *testing.T) {
+	root := t.TempDir()
+	dbPath := filepath.Join(root, "ops.db")
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	if r := cli(t, a.api, "import", "testdata/ssis/packages/Handlers.dtsx", "--folder", "F", "--connection", "Log DB=sqlite:"+dbPath); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Handlers/Handlers", "--wait"); r.code != 1 {
+		t.Fatalf("run: exit %d, want 1 (Fail Here fails)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, table := range []string{"task_errors", "package_errors"} {
+		got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM "+table)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "Fail Here|4|") || !strings.Contains(got[0], "exit") {
+			t.Errorf("%s = %q, want one row from Fail Here with code 4", table, got)
+		}
+	}
+	if got := queryStrings(t, db, "SELECT source FROM starts WHERE source = 'Fail Here'"); len(got) != 1 {
+		t.Errorf("starts = %q: the package's OnPreExecute handler did not run before Fail Here", got)
+	}
+}

@@ -78,7 +78,11 @@ func (pc *pkgConv) list(e *ssis.Executable) []any {
 				continue
 			}
 		}
-		out = append(out, pc.task(ch, head))
+		t := pc.task(ch, head)
+		if hs := pc.handlers(ch); len(hs) > 0 {
+			t = append(t, kv{"handlers", hs})
+		}
+		out = append(out, t)
 	}
 	if e.MaximumErrorCount > 1 || e.MaximumErrorCount == 0 {
 		pc.warn("%s has MaximumErrorCount %d: scaleout fails a container at its first unhandled task failure", e.Path, e.MaximumErrorCount)

@@ -33,6 +33,8 @@ type pkgConv struct {
 	// paths are the absolute directories the package's file operations
 	// name (for allow_paths).
 	paths []string
+	// handlerDepth is above 0 while an event handler's tasks convert.
+	handlerDepth int
 }
 
 // noopVar is the variable the no-op tasks (disabled tasks, empty
@@ -103,7 +105,7 @@ func (pc *pkgConv) convert() ([]byte, error) {
 		}
 		pc.notConverted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration ("+kind+")", "old-style package configuration not applied ("+what+"); give the values as parameters (--param) or edit the package")
 	}
-	pc.handlers(pc.p.Root)
+	handlers := pc.handlers(pc.p.Root)
 	if pc.noop {
 		vars = append(omap{{noopVar, omap{{"type", "bool"}, {"description", "assigned by the no-op tasks that stand for disabled tasks and empty containers"}}}}, vars...)
 	}
@@ -114,6 +116,9 @@ func (pc *pkgConv) convert() ([]byte, error) {
 	}
 	if len(vars) > 0 {
 		out.set("variables", vars)
+	}
+	if len(handlers) > 0 {
+		out.set("handlers", handlers)
 	}
 	for _, u := range pc.pkgUnsupported {
 		tasks = append(tasks, u)
@@ -202,6 +207,9 @@ func (pc *pkgConv) variables(e *ssis.Executable) omap {
 		d := omap{{"type", typ}}
 		where := e.Path + `.Variables[` + v.QualifiedName() + `]`
 		switch {
+		case v.Expression != "" && pc.ssisMode && expressionVarsSupported:
+			d.set("expression", v.Expression)
+			pc.converted(where, "Variable", "variable "+name+" (evaluated as an expression)")
 		case v.Expression != "" && pc.ssisMode:
 			d.set("value", "${"+v.Expression+"}")
 			pc.warn("variable %s is evaluated from its expression once, when its scope starts; SSIS evaluates it at every read", v.QualifiedName())
@@ -220,10 +228,20 @@ func (pc *pkgConv) variables(e *ssis.Executable) omap {
 			}
 			pc.converted(where, "Variable", "variable "+name)
 		}
+		if v.RaiseChangedEvent {
+			d.set("raise_changed_event", true)
+		}
 		out.set(name, d)
 	}
 	return out
 }
+
+// expressionVarsSupported reports whether this build's variables may be
+// evaluated as expressions (expression:).
+var expressionVarsSupported = func() bool {
+	_, err := pkgspec.Parse("probe.yaml", []byte("name: p\nexpressions: ssis\nvariables: {a: {type: int, value: '1'}, b: {type: int, expression: '@[User::a] + 1'}}\ntasks:\n  - {name: t, exec: {command: [x]}}\n"))
+	return err == nil
+}()
 
 const needExpr = "its behaviour is an SSIS expression, and this build has no SSIS expression language (expressions: ssis)"
 
@@ -259,6 +277,14 @@ func (pc *pkgConv) ref(qualified string) (string, error) {
 			return "sys.task", nil
 		case "starttime", "containerstarttime":
 			return "sys.start_time", nil
+		case "sourcename":
+			return "sys.source_name", nil
+		case "errorcode":
+			return "sys.error_code", nil
+		case "errordescription":
+			return "sys.error_description", nil
+		case "variablename":
+			return "sys.variable_name", nil
 		}
 		return "", fmt.Errorf("system variable System::%s has no native equivalent", name)
 	}
@@ -277,6 +303,9 @@ func (pc *pkgConv) tpl(qualified string) (string, error) {
 // assignTarget returns the native variable an SSIS variable name assigns.
 func (pc *pkgConv) assignTarget(qualified string) (string, error) {
 	m := varRefRE.FindStringSubmatch(qualified)
+	if m != nil && strings.EqualFold(m[1], "System") && strings.EqualFold(m[2], "Propagate") && pc.handlerDepth > 0 {
+		return pkgspec.PropagateVar, nil
+	}
 	if m == nil || !strings.EqualFold(m[1], "User") {
 		return "", fmt.Errorf("%q is not a User variable", qualified)
 	}
@@ -315,15 +344,46 @@ func (pc *pkgConv) noopTask(name, path string) omap {
 	return omap{{"name", pc.tasks.take(taskName(name))}, {"description", "no-op for " + path}, {"set", omap{{noopVar, val}}}}
 }
 
-// handlers reports the event handlers of e and its children.
-func (pc *pkgConv) handlers(e *ssis.Executable) {
+// handlerEvents maps SSIS event names onto the native format's.
+var handlerEvents = map[string]string{"OnError": "on_error", "OnWarning": "on_warning", "OnPreExecute": "on_pre_execute",
+	"OnPostExecute": "on_post_execute", "OnTaskFailed": "on_task_failed", "OnVariableValueChanged": "on_variable_value_changed"}
+
+// handlers converts the event handlers of e into a handlers: mapping, or
+// nil when it has none (or the native format has no handlers).
+func (pc *pkgConv) handlers(e *ssis.Executable) omap {
+	var out omap
 	for _, h := range e.EventHandlers {
-		pc.notConverted(h.Path, "EventHandler", fmt.Sprintf("event handler with %d executables not converted: the package runs without it", len(h.Children)))
+		ev := handlerEvents[h.Name]
+		switch {
+		case ev == "":
+			pc.notConverted(h.Path, "EventHandler", fmt.Sprintf("event %s has no native handler: its %d executables do not run", h.Name, len(h.Children)))
+			continue
+		case !handlersSupported:
+			pc.notConverted(h.Path, "EventHandler", fmt.Sprintf("this build has no event handlers: its %d executables do not run", len(h.Children)))
+			continue
+		case len(h.Children) == 0:
+			continue
+		}
+		for _, v := range h.Variables {
+			if strings.EqualFold(v.Namespace, "User") {
+				pc.notConverted(h.Path+`.Variables[`+v.QualifiedName()+`]`, "Variable", "variables of an event handler's own scope are not converted")
+			}
+		}
+		pc.handlerDepth++
+		tasks := pc.list(h)
+		pc.handlerDepth--
+		out.set(ev, tasks)
+		pc.converted(h.Path, "EventHandler", ev+" handler")
 	}
-	for _, ch := range e.Children {
-		pc.handlers(ch)
-	}
+	return out
 }
+
+// handlersSupported reports whether this build's package format has
+// event handlers (handlers:).
+var handlersSupported = func() bool {
+	_, err := pkgspec.Parse("probe.yaml", []byte("name: p\nhandlers: {on_error: [{name: h, set: {Propagate: 'false'}}]}\ntasks:\n  - {name: t, exec: {command: [x]}}\n"))
+	return err == nil
+}()
 
 // substitute reads a --substitute body for path, if any.
 func (pc *pkgConv) substitute(path string) (omap, bool, error) {
