@@ -297,3 +297,47 @@ func TestE2E_SSISEventHandlers(t *testing.T) {
 		t.Errorf("starts = %q: the package's OnPreExecute handler did not run before Fail Here", got)
 	}
 }
+
+// TestE2E_SSISDataFlowJoins runs two more converted Data Flows through an
+// agent: sorted flat files merge-joined and aggregated (format 8), and a
+// ragged right Windows-1252 file with a header row to skip, counted and
+// written pipe-delimited (format 6).
+func TestE2E_SSISDataFlowJoins(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		filepath.Join(root, "customers.csv"): "id,name\n2,Bob\n1,Ada\n",
+		filepath.Join(root, "orders.csv"):    "order_id,customer_id,amount\n10,1,5.00\n11,2,7.50\n12,1,2.50\n13,3,1.00\n",
+		filepath.Join(root, "legacy.txt"):    "HEADER LINE\nAB01   12widget\nCD02    3gadget long label\n",
+	}
+	var pkgs []string
+	for _, name := range []string{"MergeJoin.dtsx", "Legacy.dtsx"} {
+		src, err := os.ReadFile("../../testdata/ssis/packages/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), name)
+		files[p] = strings.ReplaceAll(string(src), `C:\Data\`, root+"/")
+		pkgs = append(pkgs, p)
+	}
+	writeFiles(t, files)
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	for i, p := range pkgs {
+		name := strings.TrimSuffix(filepath.Base(p), ".dtsx")
+		if r := cli(t, a.api, "import", p, "--folder", "F", "--strict"); r.code != 0 {
+			t.Fatalf("import %s: exit %d\n%s\n%s", p, r.code, r.stdout, r.stderr)
+		}
+		if r := cli(t, a.api, "run", "F/"+name+"/"+name, "--wait"); r.code != 0 {
+			t.Fatalf("run %d %s: exit %d\n%s\n%s", i, name, r.code, r.stdout, r.stderr)
+		}
+	}
+	for file, want := range map[string]string{
+		"report.csv": "name,orders,total\nAda,2,7.50\nBob,1,7.50\n",
+		"clean.csv":  "code|qty|label\nAB01|12|widget\nCD02|3|gadget long label\n",
+	} {
+		got, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", file, got, err, want)
+		}
+	}
+}

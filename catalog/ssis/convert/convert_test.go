@@ -354,6 +354,8 @@ func TestConvert_SinglePackages(t *testing.T) {
 			[]string{`Configuration (XML file)  old-style package configuration not applied (XML file C:\Config\etl.dtsConfig)`, "Configuration (SQL Server table)"}},
 		{"Handlers.dtsx", false, []string{"handlers:\n  on_error:\n    - name: Log Package Error", "on_pre_execute:", "    handlers:\n      on_error:\n        - name: Log Task Error", "- ${sys.error_description}", "- ${sys.source_name}"},
 			[]string{`\Package\Fail Here.EventHandlers[OnError] EventHandler on_error handler`}},
+		{"MergeJoin.dtsx", false, []string{"merge_join:", "type: inner", "left_keys:\n              - customer_id", "right_keys:\n              - id", "op: count_distinct"}, []string{"11 converted, 0 not converted; ready"}},
+		{"Legacy.dtsx", false, []string{"format: fixed_width", "skip_rows: 1", "encoding: windows-1252", "width: 5", "delimiter: '|'"}, []string{"format 6"}},
 		{"Queue2008.dtsx", false, []string{"into:\n        - Pending", "on: failure"}, []string{"format 3"}},
 		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "Microsoft.BulkInsertTask is not converted"}},
 		{"Split.dtsx", !SSISExpressionsSupported, []string{"expressions: ssis", "expression: qty * price", "condition: net >= 100", "default: Small", "delimiter: ;"}, nil},

@@ -317,11 +317,14 @@ func (d *dfConv) fileFormat(cm *ssis.ConnectionManager, body *omap, dest bool) e
 		if !dest {
 			body.set("format", "delimited")
 		}
-	case "fixedwidth":
+	case "fixedwidth", "raggedright":
 		if dest {
 			return fmt.Errorf("fixed-width flat file destinations are not converted")
 		}
 		body.set("format", "fixed_width")
+		if strings.EqualFold(f.Format, "fixedwidth") {
+			d.pc.warn("%s: scaleout reads fixed-width records one line at a time (as SSIS's ragged right): the file's records must end with line breaks", cm.Name)
+		}
 	default:
 		return fmt.Errorf("flat file format %s is not converted", f.Format)
 	}
@@ -390,6 +393,9 @@ func (d *dfConv) flatFileSource(c *ssis.Component) (omap, string, string, error)
 	width := map[string]int{}
 	for _, fc := range cm.FlatFile.Columns {
 		width[fc.Name] = fc.Width
+		if fc.Width == 0 { // a ragged right file's last column
+			width[fc.Name] = max(fc.MaxWidth, 1)
+		}
 	}
 	if !cm.FlatFile.ColumnNamesInFirstDataRow && len(out.Columns) != len(cm.FlatFile.Columns) {
 		return nil, "", "", fmt.Errorf("the file has no header and the source reads %d of its %d columns", len(out.Columns), len(cm.FlatFile.Columns))
@@ -411,8 +417,12 @@ func (d *dfConv) flatFileSource(c *ssis.Component) (omap, string, string, error)
 		if field != "" && field != col.Name {
 			entry.set("field", field)
 		}
-		if strings.EqualFold(cm.FlatFile.Format, "fixedwidth") {
-			entry.set("width", width[field])
+		if !strings.EqualFold(cm.FlatFile.Format, "delimited") {
+			w := width[field]
+			if w == 0 {
+				return nil, "", "", fmt.Errorf("column %s has no width", col.Name)
+			}
+			entry.set("width", w)
 		}
 		cols = append(cols, entry)
 	}
