@@ -356,6 +356,8 @@ func TestConvert_SinglePackages(t *testing.T) {
 			[]string{`\Package\Fail Here.EventHandlers[OnError] EventHandler on_error handler`}},
 		{"MergeJoin.dtsx", false, []string{"merge_join:", "type: inner", "left_keys:\n              - customer_id", "right_keys:\n              - id", "op: count_distinct"}, []string{"11 converted, 0 not converted; ready"}},
 		{"Legacy.dtsx", false, []string{"format: fixed_width", "skip_rows: 1", "encoding: windows-1252", "width: 5", "delimiter: '|'"}, []string{"format 6"}},
+		{"Nightly6.dtsx", false, []string{"expressions: ssis", "sequence:\n      variables:\n        n:", "condition: '@[User::n] < @[User::limit]'", "when: LEN(@[User::acc]) > 0", "join: or"}, []string{"10 converted, 0 not converted; ready"}},
+		{"RawRejects.dtsx", true, nil, []string{"the file's columns (Flat File Source Error Output Column, ErrorCode, ErrorColumn) are not exactly the input's columns in order (id, ErrorCode, ErrorColumn)"}},
 		{"Queue2008.dtsx", false, []string{"into:\n        - Pending", "on: failure"}, []string{"format 3"}},
 		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "Microsoft.BulkInsertTask is not converted"}},
 		{"Split.dtsx", !SSISExpressionsSupported, []string{"expressions: ssis", "expression: qty * price", "condition: net >= 100", "default: Small", "delimiter: ;"}, nil},

@@ -433,7 +433,7 @@ func (d *dfConv) flatFileSource(c *ssis.Component) (omap, string, string, error)
 	return body, "flat_file_source", "flat_file_source from connection " + cm.Name, nil
 }
 
-func (d *dfConv) flatFileDest(c *ssis.Component) (omap, string, string, error) {
+func (d *dfConv) flatFileDest(c *ssis.Component) (_ omap, _, _ string, err error) {
 	cm, err := d.flatFile(c)
 	if err != nil {
 		return nil, "", "", err
@@ -479,7 +479,11 @@ func (d *dfConv) flatFileDest(c *ssis.Component) (omap, string, string, error) {
 		// An SSIS error output has ErrorCode and ErrorColumn; scaleout's
 		// adds ErrorDescription, which the file gets as a last column.
 		avail = avail[:len(file)]
-		d.pc.warn("%s writes an error output: the file gets a last column ErrorDescription that SSIS does not write", c.Path)
+		defer func() {
+			if err == nil {
+				d.pc.warn("%s writes an error output: the file gets a last column ErrorDescription that SSIS does not write", c.Path)
+			}
+		}()
 	}
 	if strings.Join(avail, "\x00") != strings.Join(file, "\x00") || strings.Join(mapped, "\x00") != strings.Join(file, "\x00") {
 		return nil, "", "", fmt.Errorf("the file's columns (%s) are not exactly the input's columns in order (%s); scaleout writes every input column", strings.Join(file, ", "), strings.Join(avail, ", "))
