@@ -260,6 +260,7 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		defer cancel()
 	}
 	pr.ctx = ctx
+	pr.guid = newGUID()
 	root := &scope{vars: map[string]*variable{}}
 	where := strings.TrimSuffix(prefix, "/")
 	r.emit(EventInformation, where, fmt.Sprintf("package %q started: %s", pkg.Name, plural(len(pkg.Tasks), "task")))

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
@@ -82,4 +83,14 @@ func (pr *pkgRun) runHandler(ctx context.Context, event, owner string, tasks []*
 	defer pr.mu.Unlock()
 	b, _ := prop.val.(bool)
 	return b
+}
+
+// newGUID returns a random (version 4) GUID in SSIS's text form,
+// {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}.
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("{%X-%X-%X-%X-%X}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -37,7 +37,7 @@ tasks:
       capture: out
   - name: check
     after: [show]
-    when: '@[User::out] == "HELLO WORLD 42 10 10.5 2026 2 ssis/show" && LEN(@[System::MachineName]) > 0'
+    when: '@[User::out] == "HELLO WORLD 42 10 10.5 2026 2 ssis/show" && LEN(@[System::MachineName]) > 0 && LEN(@[System::UserName]) > 0 && LEN(@[System::ExecutionInstanceGUID]) == 38 && @[System::ContainerStartTime] >= @[System::StartTime]'
     exec: {command: ["true"]}
   - name: loop
     after: [check]

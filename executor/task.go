@@ -76,6 +76,7 @@ func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outc
 	}
 	name := tc.name()
 	start := time.Now()
+	tc.start = start
 	pr.r.emit(EventPreExecute, name, "started")
 	var out taskOut
 	var warnings []string

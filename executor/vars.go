@@ -40,6 +40,9 @@ type pkgRun struct {
 	handlers  bool
 	handlerMu sync.Mutex
 	ctx       context.Context
+	// guid identifies this run of the package (SSIS's
+	// System::ExecutionInstanceGUID).
+	guid string
 }
 
 // scope holds the variables of the package or of one container run.
@@ -76,6 +79,8 @@ type taskCtx struct {
 	// change events wait in changed until runTask has released it.
 	slot    bool
 	changed []string
+	// start is when the task started (zero before it runs).
+	start time.Time
 }
 
 func (tc *taskCtx) name() string {
@@ -126,6 +131,10 @@ func (tc *taskCtx) env() (map[string]any, error) {
 	if tc.task != nil {
 		task = tc.task.Name
 	}
+	containerStart := tc.start
+	if containerStart.IsZero() {
+		containerStart = pr.start
+	}
 	env := map[string]any{
 		pkgspec.RootParam: pr.params,
 		pkgspec.RootVars:  vars,
@@ -136,6 +145,10 @@ func (tc *taskCtx) env() (map[string]any, error) {
 			"package":     pr.pkg.Name,
 			"task":        task,
 			"start_time":  pr.start.UTC(),
+			// when the task (or container) started; the package's start at
+			// package level
+			"container_start_time": containerStart.UTC(),
+			"execution_guid":       pr.guid,
 			// the event a handler runs for
 			"error_code":        ev.code,
 			"error_description": ev.description,

@@ -20,6 +20,7 @@ func FuzzParseLimits(f *testing.F) {
 	f.Add([]byte(aliasBomb))
 	f.Add([]byte("name: a\ntasks:\n  - {name: a, when: 'param.x > 1', exec: {command: [x], success_codes: [0, 3]}}\nparameters: {x: {type: int, default: 1}}\n"))
 	f.Add([]byte("name: a\ntasks:\n  - name: l\n    for: {init: {i: '0'}, condition: 'vars.i < 3', step: {i: 'vars.i + 1'}, tasks: [{name: x, set: {}}]}\n"))
+	f.Add([]byte("name: s\nexpressions: ssis\nvariables: {n: {type: int}, p: {expression: '(DT_WSTR, 5)@n + \"x\"'}}\nhandlers: {on_error: [{name: h, set: {Propagate: 'FALSE'}}]}\ntasks:\n  - {name: a, when: '@n > 1 && @[System::PackageName] == \"s\"', handlers: {on_pre_execute: [{name: b, set: {n: '@n + 1'}}]}, set: {n: 'LEN(@p)'}}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("---\n---\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,10 @@ var ssisSystem = map[string]sysVar{
 	"TaskName":    {"task", ssisexpr.WStr},
 	"StartTime":   {"start_time", ssisexpr.DBTimestamp},
 	"MachineName": {"", ssisexpr.WStr},
+	"UserName":    {"", ssisexpr.WStr},
+	// when the task (or container) started
+	"ContainerStartTime":    {"container_start_time", ssisexpr.DBTimestamp},
+	"ExecutionInstanceGUID": {"execution_guid", ssisexpr.WStr},
 	// In event handlers (zero values elsewhere):
 	"ErrorCode":        {"error_code", ssisexpr.I8},
 	"ErrorDescription": {"error_description", ssisexpr.WStr},
@@ -198,6 +203,12 @@ func (rn runtimeNames) system(name string) (any, error) {
 	switch name {
 	case "MachineName":
 		return os.Hostname()
+	case "UserName":
+		u, err := user.Current()
+		if err != nil {
+			return nil, fmt.Errorf("@[System::UserName]: %w", err)
+		}
+		return u.Username, nil
 	case "Propagate":
 		if v, ok := rn.env[RootVars].(map[string]any)[PropagateVar]; ok {
 			return v, nil
