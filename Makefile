@@ -35,7 +35,7 @@ bench-scale: build ## 3 local servers: fill the catalog to $(SCALE_ENDED) ended 
 	$(BIN) bench --local 3 --scenarios scale --scale-ended $(SCALE_ENDED) --json bench-scale.json
 
 bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, package parse)
-	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/ ./catalog/ssis/convert/
 
 DATAFLOW_ROWS ?= 1000000,10000000
 bench-dataflow: ## data flow vs Miller (CSV transform) and vs COPY (PostgreSQL load) on generated files; installs miller if missing

@@ -233,6 +233,11 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		r.emit(EventError, prefix, msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}
+	if err := checkUnsupported(pkg); err != nil {
+		msg := err.Error()
+		r.emit(EventError, prefix, msg)
+		return Result{Status: StatusFailed, Message: msg}
+	}
 	values, err := pkg.ResolveParams(params)
 	if err != nil {
 		msg := "invalid parameters: " + strings.ReplaceAll(err.Error(), "\n", "; ")

@@ -75,6 +75,7 @@ var defaultKinds = []taskKind{
 	{KindSequence, (*parser).decodeSequence, func(t *Task) bool { return t.Sequence != nil }},
 	{KindForEach, (*parser).decodeForEach, func(t *Task) bool { return t.ForEach != nil }},
 	{KindFor, (*parser).decodeFor, func(t *Task) bool { return t.For != nil }},
+	{KindUnsupported, (*parser).decodeUnsupported, func(t *Task) bool { return t.Unsupported != nil }},
 }
 
 // parser holds the state of one Parse call.

@@ -171,9 +171,12 @@ type Task struct {
 	Package  *PackageTask
 	Set      *SetTask
 	DataFlow *DataFlowTask
-	Sequence *Container
-	ForEach  *ForEachTask
-	For      *ForTask
+	// Unsupported stands for an element an importer could not convert
+	// (unsupported.go); a package holding one refuses to start.
+	Unsupported *UnsupportedTask
+	Sequence    *Container
+	ForEach     *ForEachTask
+	For         *ForTask
 
 	Line int // line of the task's entry in the file
 }

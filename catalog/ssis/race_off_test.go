@@ -1,0 +1,5 @@
+//go:build !race
+
+package ssis
+
+const raceEnabled = false
