@@ -46,8 +46,9 @@ func (l *lineWriter) Emit(ev executor.Event) { l.write(&Message{Event: &ev}) }
 // runs each package, writes Messages to out and ends each run with a
 // Result line. It serves one attempt at a time; after a result it writes
 // Ready again and waits for the next job only if the run left nothing
-// behind (runJob's clean, baseline.unchanged), otherwise it exits. It returns the exit code: 0 when it ended
-// after a result or at EOF between jobs.
+// behind (runJob's clean, baseline.unchanged), otherwise it exits. It
+// returns the exit code: 0 when it ended after a result or at EOF between
+// jobs.
 //
 // SIGTERM, SIGINT or EOF on in (the worker died) cancel a run: running
 // tasks are stopped, the result is canceled and the child exits; between
@@ -107,7 +108,7 @@ func ChildMain(in io.Reader, out io.Writer) int {
 }
 
 // maxServed bounds the attempts one child runs, so that anything a run
-// leaves behind that reusable cannot see (memory fragments, caches of the
+// leaves behind that baseline.unchanged cannot see (memory fragments, caches of the
 // drivers) is bounded too.
 const maxServed = 1000
 
