@@ -1,6 +1,7 @@
 package pkgspec
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -421,6 +422,24 @@ func (p *Package) ConnectionUses() []ConnectionUse {
 		}
 	}
 	walk(p.Tasks)
+	return out
+}
+
+// UndeclaredConnections reports, for the package file file, each use of a
+// connection that neither the package nor project (its project's
+// connection names; nil for a package submitted alone) declares.
+func (p *Package) UndeclaredConnections(file string, project []string) []Problem {
+	var out []Problem
+	for _, u := range p.ConnectionUses() {
+		if p.Connection(u.Connection) != nil || slices.Contains(project, u.Connection) {
+			continue
+		}
+		msg := fmt.Sprintf("task %q uses connection %q, which neither the package nor project.yaml declares", u.Task, u.Connection)
+		if project == nil {
+			msg = fmt.Sprintf("task %q uses connection %q, which the package does not declare (connections:)", u.Task, u.Connection)
+		}
+		out = append(out, Problem{File: file, Line: u.Line, Msg: msg})
+	}
 	return out
 }
 

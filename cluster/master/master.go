@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/internal/tick"
@@ -479,6 +480,11 @@ func (m *Master) inlineSpec(ctx context.Context, req *api.SubmitRequest) (catalo
 	pkg, err := m.parsed.parse(ctx, file, req.Package)
 	if err != nil {
 		return catalog.ExecutionSpec{}, err
+	}
+	// Submitted alone, a package has no project to take connections from:
+	// a connection it does not declare would only fail its run.
+	if probs := pkg.UndeclaredConnections(file, nil); len(probs) > 0 {
+		return catalog.ExecutionSpec{}, &pkgspec.ValidationError{Problems: probs}
 	}
 	params, err := pkg.ResolveParams(req.Params)
 	if err != nil {

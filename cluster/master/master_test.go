@@ -118,6 +118,7 @@ func TestMaster_SubmitValidates(t *testing.T) {
 		"unknown param":   {Package: hello, Params: map[string]string{"nope": "1"}},
 		"negative retry":  {Package: hello, Retries: -1},
 		"missing command": {Package: "name: x\ntasks:\n  - name: a\n    exec: {}\n"},
+		"undeclared connection": {Package: "name: x\ntasks:\n  - name: q\n    sql: {connection: nowhere, statement: select 1}\n"},
 	}
 	for name, req := range cases {
 		if _, err := m.Submit(context.Background(), req, ""); !errors.Is(err, catalog.ErrInvalid) {

@@ -92,14 +92,12 @@ func validatePackage(file string, packages, connections []string) (*pkgspec.Pack
 func projectUses(file string, pkg *pkgspec.Package, packages, connections []string) []string {
 	var out []string
 	if connections != nil {
-		for _, u := range pkg.ConnectionUses() {
-			if pkg.Connection(u.Connection) == nil && !slices.Contains(connections, u.Connection) {
-				msg := fmt.Sprintf("task %q uses connection %q, which neither the package nor project.yaml declares", u.Task, u.Connection)
-				if len(connections) == 0 {
-					msg = fmt.Sprintf("task %q uses connection %q, which the package does not declare (connections:)", u.Task, u.Connection)
-				}
-				out = append(out, pkgspec.Problem{File: file, Line: u.Line, Msg: msg}.String())
-			}
+		project := connections
+		if len(connections) == 0 {
+			project = nil // submitted alone: only the package's own connections
+		}
+		for _, p := range pkg.UndeclaredConnections(file, project) {
+			out = append(out, p.String())
 		}
 	}
 	if packages != nil {
