@@ -434,13 +434,6 @@ var mathFuncs = map[string]fnDef{
 	}},
 }
 
-func decimalType(t Type) Type {
-	if t.Kind == KindCY {
-		return Type{Kind: KindNumeric, Precision: 19, Scale: 4}
-	}
-	return t
-}
-
 // roundTo applies CEILING or FLOOR: integers are unchanged, reals and
 // decimals keep their type.
 func roundTo(v Value, t Type, f func(float64) float64) (Value, error) {

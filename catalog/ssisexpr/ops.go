@@ -329,69 +329,18 @@ func decimalOpType(op string, a, b Type) Type {
 func arith(op string, a, b Value, t Type) (Value, error) {
 	overflow := func() error { return fmt.Errorf("arithmetic overflow: %s %s %s does not fit in %s", a, op, b, t) }
 	switch x := a.v.(type) {
-	case int64:
-		y := b.v.(int64)
-		bits := t.Kind.intBits()
-		var r *big.Int
-		bx, by := big.NewInt(x), big.NewInt(y)
-		switch op {
-		case "+":
-			r = bx.Add(bx, by)
-		case "-":
-			r = bx.Sub(bx, by)
-		case "*":
-			r = bx.Mul(bx, by)
-		case "/", "%":
-			if y == 0 {
-				return Value{}, errDivZero
-			}
-			if op == "/" {
-				r = bx.Quo(bx, by) // truncates toward zero
-			} else {
-				r = bx.Rem(bx, by)
-			}
-		case "&":
-			return Value{T: t, v: x & y}, nil
-		case "|":
-			return Value{T: t, v: x | y}, nil
-		case "^":
-			return Value{T: t, v: x ^ y}, nil
+	case int64, uint64:
+		bx, _ := toBigInt(a) // integers always convert
+		by, _ := toBigInt(b)
+		r, err := intArith(op, bx, by)
+		if err != nil {
+			return Value{}, err
 		}
-		if !r.IsInt64() || r.Int64() < minInt[bits] || r.Int64() > maxInt[bits] {
+		v, ok := fitInt(r, t)
+		if !ok {
 			return Value{}, overflow()
 		}
-		return Value{T: t, v: r.Int64()}, nil
-	case uint64:
-		y := b.v.(uint64)
-		var r *big.Int
-		bx, by := new(big.Int).SetUint64(x), new(big.Int).SetUint64(y)
-		switch op {
-		case "+":
-			r = bx.Add(bx, by)
-		case "-":
-			r = bx.Sub(bx, by)
-		case "*":
-			r = bx.Mul(bx, by)
-		case "/", "%":
-			if y == 0 {
-				return Value{}, errDivZero
-			}
-			if op == "/" {
-				r = bx.Quo(bx, by)
-			} else {
-				r = bx.Rem(bx, by)
-			}
-		case "&":
-			return Value{T: t, v: x & y}, nil
-		case "|":
-			return Value{T: t, v: x | y}, nil
-		case "^":
-			return Value{T: t, v: x ^ y}, nil
-		}
-		if r.Sign() < 0 || !r.IsUint64() || r.Uint64() > maxUint[t.Kind.intBits()] {
-			return Value{}, overflow()
-		}
-		return Value{T: t, v: r.Uint64()}, nil
+		return v, nil
 	case float64:
 		y := b.v.(float64)
 		var r float64
@@ -434,15 +383,41 @@ func arith(op string, a, b Value, t Type) (Value, error) {
 			}
 			r.Quo(x, y)
 		}
-		ft := t
-		if t.Kind == KindCY {
-			ft = Type{Kind: KindNumeric, Precision: 19, Scale: 4}
-		}
-		fr, err := fitDecimal(r, ft)
+		fr, err := fitDecimal(r, decimalType(t))
 		if err != nil {
 			return Value{}, overflow()
 		}
 		return Value{T: t, v: fr}, nil
 	}
 	return Value{}, fmt.Errorf("operator %s on %s", op, a.T)
+}
+
+// intArith applies an integer operator exactly: division truncates toward
+// zero, the bitwise operators work on two's complement. The caller checks
+// that the result fits its type.
+func intArith(op string, x, y *big.Int) (*big.Int, error) {
+	r := new(big.Int)
+	switch op {
+	case "+":
+		return r.Add(x, y), nil
+	case "-":
+		return r.Sub(x, y), nil
+	case "*":
+		return r.Mul(x, y), nil
+	case "/", "%":
+		if y.Sign() == 0 {
+			return nil, errDivZero
+		}
+		if op == "/" {
+			return r.Quo(x, y), nil
+		}
+		return r.Rem(x, y), nil
+	case "&":
+		return r.And(x, y), nil
+	case "|":
+		return r.Or(x, y), nil
+	case "^":
+		return r.Xor(x, y), nil
+	}
+	return nil, fmt.Errorf("operator %s on integers", op)
 }
