@@ -180,6 +180,28 @@ func timeOf(v Value) (time.Time, error) {
 	return parseDate(strOf(v), KindDBTimestamp)
 }
 
+// args2 reads the first two arguments with the accessors fa and fb, in
+// order, stopping at the first error.
+func args2[A, B any](a []Value, fa func(Value) (A, error), fb func(Value) (B, error)) (A, B, error) {
+	x, err := fa(a[0])
+	if err != nil {
+		var y B
+		return x, y, err
+	}
+	y, err := fb(a[1])
+	return x, y, err
+}
+
+// args3 is args2 for three arguments.
+func args3[A, B, C any](a []Value, fa func(Value) (A, error), fb func(Value) (B, error), fc func(Value) (C, error)) (A, B, C, error) {
+	x, y, err := args2(a, fa, fb)
+	var z C
+	if err == nil {
+		z, err = fc(a[2])
+	}
+	return x, y, z, err
+}
+
 func units(s string) []uint16    { return utf16.Encode([]rune(s)) }
 func fromUnits(u []uint16) Value { return strValue(string(utf16.Decode(u))) }
 
