@@ -136,19 +136,12 @@ func (c *checker) replaceNull(n *callNode) (Type, evalFn, error) {
 	if len(n.args) != 2 {
 		return Type{}, nil, c.errAt(n, "REPLACENULL takes 2 arguments, not %d", len(n.args))
 	}
-	at, af, err := c.node(n.args[0], false, false)
+	t, af, bf, err := c.either(n.args[0], n.args[1], func(_, _ Type, err error) error {
+		return c.errAt(n, "REPLACENULL: %v", err)
+	})
 	if err != nil {
 		return Type{}, nil, err
 	}
-	bt, bf, err := c.node(n.args[1], false, false)
-	if err != nil {
-		return Type{}, nil, err
-	}
-	t, err := commonType(at, bt)
-	if err != nil {
-		return Type{}, nil, c.errAt(n, "REPLACENULL: %v", err)
-	}
-	af, bf = c.convertTo(n.args[0], af, at, t), c.convertTo(n.args[1], bf, bt, t)
 	return t, func(env Env) (Value, error) {
 		v, err := af(env)
 		if err != nil || !v.Null {

@@ -216,18 +216,7 @@ func (c *checker) compare(n *binaryNode, lt, rt Type, lf, rf evalFn, mismatch fu
 		lf, rf = c.convertTo(n.l, lf, lt, ct), c.convertTo(n.r, rf, rt, ct)
 	}
 	op := n.op
-	return Bool, func(env Env) (Value, error) {
-		a, err := lf(env)
-		if err != nil {
-			return Value{}, err
-		}
-		b, err := rf(env)
-		if err != nil {
-			return Value{}, err
-		}
-		if a.Null || b.Null {
-			return NullOf(Bool), nil
-		}
+	return Bool, c.strict(Bool, lf, rf, func(a, b Value) (Value, error) {
 		cmp, err := compareValues(a, b)
 		if err != nil {
 			return Value{}, c.evalErr(n, err)
@@ -248,7 +237,7 @@ func (c *checker) compare(n *binaryNode, lt, rt Type, lf, rf evalFn, mismatch fu
 			r = cmp >= 0
 		}
 		return NewBool(r), nil
-	}, nil
+	}), nil
 }
 
 // compareValues orders two values of the same class: numbers by value,
