@@ -381,32 +381,23 @@ func arith(op string, a, b Value, t Type) (Value, error) {
 	return Value{}, fmt.Errorf("operator %s on %s", op, a.T)
 }
 
-// intArith applies an integer operator exactly: division truncates toward
-// zero, the bitwise operators work on two's complement. The caller checks
-// that the result fits its type.
+// intOps are the integer operators as big.Int methods: exact, division
+// truncating toward zero, the bitwise operators on two's complement.
+var intOps = map[string]func(z, x, y *big.Int) *big.Int{
+	"+": (*big.Int).Add, "-": (*big.Int).Sub, "*": (*big.Int).Mul,
+	"/": (*big.Int).Quo, "%": (*big.Int).Rem,
+	"&": (*big.Int).And, "|": (*big.Int).Or, "^": (*big.Int).Xor,
+}
+
+// intArith applies an integer operator; the caller checks that the result
+// fits its type.
 func intArith(op string, x, y *big.Int) (*big.Int, error) {
-	r := new(big.Int)
-	switch op {
-	case "+":
-		return r.Add(x, y), nil
-	case "-":
-		return r.Sub(x, y), nil
-	case "*":
-		return r.Mul(x, y), nil
-	case "/", "%":
-		if y.Sign() == 0 {
-			return nil, errDivZero
-		}
-		if op == "/" {
-			return r.Quo(x, y), nil
-		}
-		return r.Rem(x, y), nil
-	case "&":
-		return r.And(x, y), nil
-	case "|":
-		return r.Or(x, y), nil
-	case "^":
-		return r.Xor(x, y), nil
+	f, ok := intOps[op]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("operator %s on integers", op)
+	case (op == "/" || op == "%") && y.Sign() == 0:
+		return nil, errDivZero
 	}
-	return nil, fmt.Errorf("operator %s on integers", op)
+	return f(new(big.Int), x, y), nil
 }
