@@ -213,6 +213,11 @@ func (tc *taskCtx) eval(field, src string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return tc.runField(field, e, env)
+}
+
+// runField evaluates e, an expression of field, in env.
+func (tc *taskCtx) runField(field string, e *pkgspec.Expr, env map[string]any) (any, error) {
 	v, err := tc.run(e, env)
 	if err != nil {
 		return nil, &fieldError{field, err}
@@ -272,11 +277,7 @@ func (tc *taskCtx) evalField(field, s string, keepType bool) (any, error) {
 		return nil, err
 	}
 	if e := t.Single(); keepType && e != nil {
-		v, err := tc.run(e, env)
-		if err != nil {
-			return nil, &fieldError{field, err}
-		}
-		return v, nil
+		return tc.runField(field, e, env)
 	}
 	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
 	if err != nil {
