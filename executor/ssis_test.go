@@ -4,13 +4,13 @@ package executor
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
 // A package with expressions: ssis runs its templates, set, when and
@@ -106,10 +106,9 @@ tasks:
 // integer division, DATEPART, REPLACENULL, variables and parameters).
 func TestRun_SSISDataFlow(t *testing.T) {
 	work := t.TempDir()
-	csv := "id,name,amount,day\n1,alice,10.50,2026-01-05\n2,bob,600.00,2026-02-10\n3,carol,,2026-03-15\n4,dave,0.10,2026-04-20\n5,eve,900.99,2026-05-01\n"
-	if err := os.WriteFile(filepath.Join(work, "in.csv"), []byte(csv), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pkgspectest.WriteFiles(t, work, map[string]string{
+		"in.csv": "id,name,amount,day\n1,alice,10.50,2026-01-05\n2,bob,600.00,2026-02-10\n3,carol,,2026-03-15\n4,dave,0.10,2026-04-20\n5,eve,900.99,2026-05-01\n",
+	})
 	res, rec := runSrc(t, `name: df
 expressions: ssis
 parameters:
@@ -217,18 +216,11 @@ func TestRun_SSISSample(t *testing.T) {
 	}
 	work := t.TempDir()
 	inbox := filepath.Join(work, "inbox")
-	if err := os.Mkdir(inbox, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string]string{
+	pkgspectest.WriteFiles(t, inbox, map[string]string{
 		"a.csv": "id,amount\n1,50.00\n2,150.50\n",
 		"b.csv": "id,amount\n3,100.00\n4,99.99\n",
 		"c.csv": "id,amount\nx,1.00\n",
-	} {
-		if err := os.WriteFile(filepath.Join(inbox, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	rec := &recorder{}
 	res := Run(context.Background(), pkg, map[string]string{"inbox": inbox}, Options{WorkDir: work}, rec)
 	if res.Status != StatusFailed || !strings.Contains(res.Message, "iteration 3 of 3") {

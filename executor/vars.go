@@ -184,15 +184,23 @@ func (e *fieldError) Unwrap() error { return e.err }
 
 // compile compiles (once) the expression src of field.
 func (tc *taskCtx) compile(field, src string) (*pkgspec.Expr, error) {
-	if c, ok := tc.pr.cache.Load("e:" + src); ok {
-		return c.(*pkgspec.Expr), nil
+	return cached(tc, field, "e:", src, pkgspec.CompileExprIn)
+}
+
+// cached returns what the run's cache holds for src under the prefix kind
+// (one per thing built), or builds it with the package's expression
+// language and keeps it; a build error is an error of field.
+func cached[T any](tc *taskCtx, field, kind, src string, build func(lang, src string) (T, error)) (T, error) {
+	if c, ok := tc.pr.cache.Load(kind + src); ok {
+		return c.(T), nil
 	}
-	e, err := pkgspec.CompileExprIn(tc.pr.pkg.ExprLang(), src)
+	v, err := build(tc.pr.pkg.ExprLang(), src)
 	if err != nil {
-		return nil, &fieldError{field, err}
+		var zero T
+		return zero, &fieldError{field, err}
 	}
-	tc.pr.cache.Store("e:"+src, e)
-	return e, nil
+	tc.pr.cache.Store(kind+src, v)
+	return v, nil
 }
 
 // eval evaluates the expression src of field.
@@ -205,6 +213,11 @@ func (tc *taskCtx) eval(field, src string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return tc.runField(field, e, env)
+}
+
+// runField evaluates e, an expression of field, in env.
+func (tc *taskCtx) runField(field string, e *pkgspec.Expr, env map[string]any) (any, error) {
 	v, err := tc.run(e, env)
 	if err != nil {
 		return nil, &fieldError{field, err}
@@ -233,15 +246,7 @@ func (tc *taskCtx) run(e *pkgspec.Expr, env map[string]any) (any, error) {
 
 // template compiles (once) the template s of field.
 func (tc *taskCtx) template(field, s string) (*pkgspec.Template, error) {
-	if c, ok := tc.pr.cache.Load("t:" + s); ok {
-		return c.(*pkgspec.Template), nil
-	}
-	t, err := pkgspec.ParseTemplateIn(tc.pr.pkg.ExprLang(), s)
-	if err != nil {
-		return nil, &fieldError{field, err}
-	}
-	tc.pr.cache.Store("t:"+s, t)
-	return t, nil
+	return cached(tc, field, "t:", s, pkgspec.ParseTemplateIn)
 }
 
 // expand evaluates the ${...} parts of the string field s.
@@ -272,11 +277,7 @@ func (tc *taskCtx) evalField(field, s string, keepType bool) (any, error) {
 		return nil, err
 	}
 	if e := t.Single(); keepType && e != nil {
-		v, err := tc.run(e, env)
-		if err != nil {
-			return nil, &fieldError{field, err}
-		}
-		return v, nil
+		return tc.runField(field, e, env)
 	}
 	out, err := t.Expand(func(e *pkgspec.Expr) (any, error) { return tc.run(e, env) }, format)
 	if err != nil {

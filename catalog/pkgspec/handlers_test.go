@@ -1,9 +1,6 @@
 package pkgspec
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestParse_Handlers(t *testing.T) {
 	pkg, err := Parse("h.yaml", []byte(`name: h
@@ -42,22 +39,12 @@ tasks:
   - {name: c, set: {Propagate: 'FALSE'}}
   - {name: d, when: '@[System::Propagate]', exec: {command: ["true"]}}
 `))
-	if err == nil {
-		t.Fatal("Parse succeeded")
-	}
-	for _, want := range []string{
-		`bad.yaml:5: package handlers: unknown event "on_crash" (want one of: on_error, on_warning, on_pre_execute, on_post_execute, on_task_failed, on_variable_value_changed)`,
-		`bad.yaml:6: package handlers on_warning has no tasks`,
-		`bad.yaml:11: duplicate task name "a" (lines 8 and 11)`,
-		`bad.yaml:12: task "b": after names unknown task "zz"`,
-		`bad.yaml:14: task "c" set assigns variable "Propagate", which is not declared in this scope`,
-		`bad.yaml:15: task "d" when: expression "@[System::Propagate]" at character 1: @[System::Propagate] exists only in event handlers`,
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("errors lack\n  %s\ngot:\n%v", want, err)
-		}
-	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
-		t.Errorf("%d problems, want 6:\n%v", n, err)
-	}
+	wantProblems(t, err, "bad.yaml", []want{
+		{5, `package handlers: unknown event "on_crash" (want one of: on_error, on_warning, on_pre_execute, on_post_execute, on_task_failed, on_variable_value_changed)`},
+		{6, `package handlers on_warning has no tasks`},
+		{11, `duplicate task name "a" (lines 8 and 11)`},
+		{12, `task "b": after names unknown task "zz"`},
+		{14, `task "c" set assigns variable "Propagate", which is not declared in this scope`},
+		{15, `task "d" when: expression "@[System::Propagate]" at character 1: @[System::Propagate] exists only in event handlers`},
+	})
 }

@@ -1,9 +1,7 @@
 package pkgspec
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -95,18 +93,7 @@ func TestParse_RuntimeProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("p.yaml", []byte(tt.src))
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Parse error = %v, want problems", err)
-			}
-			if len(ve.Problems) != len(tt.want) {
-				t.Fatalf("got %d problems, want %d:\n%v", len(ve.Problems), len(tt.want), err)
-			}
-			for i, w := range tt.want {
-				if p := ve.Problems[i]; p.Line != w.line || !strings.Contains(p.Msg, w.msg) {
-					t.Errorf("problem %d = %v\nwant line %d containing %q", i, p, w.line, w.msg)
-				}
-			}
+			wantProblems(t, err, "p.yaml", tt.want)
 		})
 	}
 }

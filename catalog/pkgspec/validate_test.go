@@ -15,6 +15,24 @@ type want struct {
 	msg  string
 }
 
+// wantProblems fails the test unless err is a *ValidationError with
+// exactly the problems want, in order, all in file.
+func wantProblems(t *testing.T, err error, file string, want []want) {
+	t.Helper()
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Parse error = %v, want %d problems", err, len(want))
+	}
+	if len(ve.Problems) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ve.Problems), len(want), err)
+	}
+	for i, w := range want {
+		if p := ve.Problems[i]; p.Line != w.line || !strings.Contains(p.Msg, w.msg) || p.File != file {
+			t.Errorf("problem %d = %v\nwant %s:%d containing %q", i, p, file, w.line, w.msg)
+		}
+	}
+}
+
 func TestParse_Problems(t *testing.T) {
 	long := strings.Repeat("n", MaxNameLen+1)
 	tests := []struct {
@@ -118,22 +136,10 @@ func TestParse_Problems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pkg, err := Parse("p.yaml", []byte(tt.src))
-			if pkg != nil || err == nil {
-				t.Fatalf("Parse succeeded, want %d problems", len(tt.want))
+			if pkg != nil {
+				t.Errorf("Parse returned a package with its problems")
 			}
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("error %T %v, want *ValidationError", err, err)
-			}
-			if len(ve.Problems) != len(tt.want) {
-				t.Fatalf("got %d problems, want %d:\n%v", len(ve.Problems), len(tt.want), err)
-			}
-			for i, w := range tt.want {
-				p := ve.Problems[i]
-				if p.Line != w.line || !strings.Contains(p.Msg, w.msg) || p.File != "p.yaml" {
-					t.Errorf("problem %d = %v\nwant line %d containing %q", i, p, w.line, w.msg)
-				}
-			}
+			wantProblems(t, err, "p.yaml", tt.want)
 		})
 	}
 }

@@ -203,19 +203,12 @@ func (c *checker) cond(n *condNode) (Type, evalFn, error) {
 	if ct.Kind != KindBool {
 		return Type{}, nil, c.errAt(n, "the condition of ? : is %s, not DT_BOOL", ct)
 	}
-	at, af, err := c.node(n.a, false, false)
+	t, af, bf, err := c.either(n.a, n.b, func(at, bt Type, err error) error {
+		return c.errAt(n, "the two results of ? : are %s and %s: %v", at, bt, err)
+	})
 	if err != nil {
 		return Type{}, nil, err
 	}
-	bt, bf, err := c.node(n.b, false, false)
-	if err != nil {
-		return Type{}, nil, err
-	}
-	t, err := commonType(at, bt)
-	if err != nil {
-		return Type{}, nil, c.errAt(n, "the two results of ? : are %s and %s: %v", at, bt, err)
-	}
-	af, bf = c.convertTo(n.a, af, at, t), c.convertTo(n.b, bf, bt, t)
 	return t, func(env Env) (Value, error) {
 		cv, err := cf(env)
 		if err != nil {
@@ -229,6 +222,25 @@ func (c *checker) cond(n *condNode) (Type, evalFn, error) {
 		}
 		return bf(env)
 	}, nil
+}
+
+// either checks two expressions of which one gives the result (the arms
+// of ? :, the arguments of REPLACENULL) and converts both to their common
+// type; when they have none, fail words the error.
+func (c *checker) either(a, b node, fail func(at, bt Type, err error) error) (Type, evalFn, evalFn, error) {
+	at, af, err := c.node(a, false, false)
+	if err != nil {
+		return Type{}, nil, nil, err
+	}
+	bt, bf, err := c.node(b, false, false)
+	if err != nil {
+		return Type{}, nil, nil, err
+	}
+	t, err := commonType(at, bt)
+	if err != nil {
+		return Type{}, nil, nil, fail(at, bt, err)
+	}
+	return t, c.convertTo(a, af, at, t), c.convertTo(b, bf, bt, t), nil
 }
 
 // commonType is the type two values are converted to so that they can

@@ -73,25 +73,16 @@ func convert(v Value, t Type) (Value, error) {
 	}
 	k := t.Kind
 	switch {
-	case k.isSigned():
+	case k.IsInteger():
 		i, err := toBigInt(v)
 		if err != nil {
 			return Value{}, err
 		}
-		b := k.intBits()
-		if !i.IsInt64() || i.Int64() < minInt[b] || i.Int64() > maxInt[b] {
+		r, ok := fitInt(i, t)
+		if !ok {
 			return Value{}, fmt.Errorf(errOverflow, v, t)
 		}
-		return Value{T: t, v: i.Int64()}, nil
-	case k.isUnsigned():
-		i, err := toBigInt(v)
-		if err != nil {
-			return Value{}, err
-		}
-		if i.Sign() < 0 || !i.IsUint64() || i.Uint64() > maxUint[k.intBits()] {
-			return Value{}, fmt.Errorf(errOverflow, v, t)
-		}
-		return Value{T: t, v: i.Uint64()}, nil
+		return r, nil
 	case k.isReal():
 		f, err := toFloat(v)
 		if err != nil {
@@ -109,12 +100,7 @@ func convert(v Value, t Type) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		if t.Kind == KindCY {
-			r, err = fitDecimal(r, Type{Kind: KindNumeric, Precision: 19, Scale: 4})
-		} else {
-			r, err = fitDecimal(r, t)
-		}
-		if err != nil {
+		if r, err = fitDecimal(r, decimalType(t)); err != nil {
 			return Value{}, err
 		}
 		return Value{T: t, v: r}, nil
@@ -196,6 +182,22 @@ func convert(v Value, t Type) (Value, error) {
 		}
 	}
 	return Value{}, fmt.Errorf("cannot convert %s to %s", v.T, t)
+}
+
+// fitInt returns i as a value of the integer type t, or false when i is
+// outside the range of t.
+func fitInt(i *big.Int, t Type) (Value, bool) {
+	bits := t.Kind.intBits()
+	if t.Kind.isUnsigned() {
+		if i.Sign() < 0 || !i.IsUint64() || i.Uint64() > maxUint[bits] {
+			return Value{}, false
+		}
+		return Value{T: t, v: i.Uint64()}, true
+	}
+	if !i.IsInt64() || i.Int64() < minInt[bits] || i.Int64() > maxInt[bits] {
+		return Value{}, false
+	}
+	return Value{T: t, v: i.Int64()}, true
 }
 
 // fitString cuts a string to the type's length: characters (UTF-16 code

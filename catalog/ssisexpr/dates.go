@@ -39,6 +39,9 @@ var dateParts = map[string]part{
 	"millisecond": partMillisecond, "ms": partMillisecond,
 }
 
+// partArg reads a datepart argument.
+func partArg(v Value) (part, error) { return datePart(strOf(v)) }
+
 func datePart(s string) (part, error) {
 	p, ok := dateParts[strings.ToLower(strings.TrimSpace(s))]
 	if !ok {
@@ -60,26 +63,14 @@ var dateFuncs = map[string]fnDef{
 	"MONTH": {args: "d", result: fixed(I4), eval: datePartFn(partMonth)},
 	"YEAR":  {args: "d", result: fixed(I4), eval: datePartFn(partYear)},
 	"DATEPART": {args: "pd", result: fixed(I4), eval: func(_ Env, a []Value, _ Type) (Value, error) {
-		p, err := datePart(strOf(a[0]))
-		if err != nil {
-			return Value{}, err
-		}
-		tm, err := timeOf(a[1])
+		p, tm, err := args2(a, partArg, timeOf)
 		if err != nil {
 			return Value{}, err
 		}
 		return NewI4(int32(partOf(p, tm))), nil
 	}},
 	"DATEADD": {args: "pid", result: fixed(DBTimestamp), eval: func(_ Env, a []Value, t Type) (Value, error) {
-		p, err := datePart(strOf(a[0]))
-		if err != nil {
-			return Value{}, err
-		}
-		n, err := intOf(a[1])
-		if err != nil {
-			return Value{}, err
-		}
-		tm, err := timeOf(a[2])
+		p, n, tm, err := args3(a, partArg, intOf, timeOf)
 		if err != nil {
 			return Value{}, err
 		}
@@ -90,15 +81,7 @@ var dateFuncs = map[string]fnDef{
 		return Value{T: t, v: r}, nil
 	}},
 	"DATEDIFF": {args: "pdd", result: fixed(I4), eval: func(_ Env, a []Value, _ Type) (Value, error) {
-		p, err := datePart(strOf(a[0]))
-		if err != nil {
-			return Value{}, err
-		}
-		t1, err := timeOf(a[1])
-		if err != nil {
-			return Value{}, err
-		}
-		t2, err := timeOf(a[2])
+		p, t1, t2, err := args3(a, partArg, timeOf, timeOf)
 		if err != nil {
 			return Value{}, err
 		}

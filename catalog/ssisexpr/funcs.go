@@ -136,19 +136,12 @@ func (c *checker) replaceNull(n *callNode) (Type, evalFn, error) {
 	if len(n.args) != 2 {
 		return Type{}, nil, c.errAt(n, "REPLACENULL takes 2 arguments, not %d", len(n.args))
 	}
-	at, af, err := c.node(n.args[0], false, false)
+	t, af, bf, err := c.either(n.args[0], n.args[1], func(_, _ Type, err error) error {
+		return c.errAt(n, "REPLACENULL: %v", err)
+	})
 	if err != nil {
 		return Type{}, nil, err
 	}
-	bt, bf, err := c.node(n.args[1], false, false)
-	if err != nil {
-		return Type{}, nil, err
-	}
-	t, err := commonType(at, bt)
-	if err != nil {
-		return Type{}, nil, c.errAt(n, "REPLACENULL: %v", err)
-	}
-	af, bf = c.convertTo(n.args[0], af, at, t), c.convertTo(n.args[1], bf, bt, t)
 	return t, func(env Env) (Value, error) {
 		v, err := af(env)
 		if err != nil || !v.Null {
@@ -178,6 +171,28 @@ func timeOf(v Value) (time.Time, error) {
 		return t, nil
 	}
 	return parseDate(strOf(v), KindDBTimestamp)
+}
+
+// args2 reads the first two arguments with the accessors fa and fb, in
+// order, stopping at the first error.
+func args2[A, B any](a []Value, fa func(Value) (A, error), fb func(Value) (B, error)) (A, B, error) {
+	x, err := fa(a[0])
+	if err != nil {
+		var y B
+		return x, y, err
+	}
+	y, err := fb(a[1])
+	return x, y, err
+}
+
+// args3 is args2 for three arguments.
+func args3[A, B, C any](a []Value, fa func(Value) (A, error), fb func(Value) (B, error), fc func(Value) (C, error)) (A, B, C, error) {
+	x, y, err := args2(a, fa, fb)
+	var z C
+	if err == nil {
+		z, err = fc(a[2])
+	}
+	return x, y, z, err
 }
 
 func units(s string) []uint16    { return utf16.Encode([]rune(s)) }
@@ -432,13 +447,6 @@ var mathFuncs = map[string]fnDef{
 		}
 		return Value{}, fmt.Errorf("not a number")
 	}},
-}
-
-func decimalType(t Type) Type {
-	if t.Kind == KindCY {
-		return Type{Kind: KindNumeric, Precision: 19, Scale: 4}
-	}
-	return t
 }
 
 // roundTo applies CEILING or FLOOR: integers are unchanged, reals and

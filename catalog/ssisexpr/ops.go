@@ -216,18 +216,7 @@ func (c *checker) compare(n *binaryNode, lt, rt Type, lf, rf evalFn, mismatch fu
 		lf, rf = c.convertTo(n.l, lf, lt, ct), c.convertTo(n.r, rf, rt, ct)
 	}
 	op := n.op
-	return Bool, func(env Env) (Value, error) {
-		a, err := lf(env)
-		if err != nil {
-			return Value{}, err
-		}
-		b, err := rf(env)
-		if err != nil {
-			return Value{}, err
-		}
-		if a.Null || b.Null {
-			return NullOf(Bool), nil
-		}
+	return Bool, c.strict(Bool, lf, rf, func(a, b Value) (Value, error) {
 		cmp, err := compareValues(a, b)
 		if err != nil {
 			return Value{}, c.evalErr(n, err)
@@ -248,7 +237,7 @@ func (c *checker) compare(n *binaryNode, lt, rt Type, lf, rf evalFn, mismatch fu
 			r = cmp >= 0
 		}
 		return NewBool(r), nil
-	}, nil
+	}), nil
 }
 
 // compareValues orders two values of the same class: numbers by value,
@@ -329,69 +318,18 @@ func decimalOpType(op string, a, b Type) Type {
 func arith(op string, a, b Value, t Type) (Value, error) {
 	overflow := func() error { return fmt.Errorf("arithmetic overflow: %s %s %s does not fit in %s", a, op, b, t) }
 	switch x := a.v.(type) {
-	case int64:
-		y := b.v.(int64)
-		bits := t.Kind.intBits()
-		var r *big.Int
-		bx, by := big.NewInt(x), big.NewInt(y)
-		switch op {
-		case "+":
-			r = bx.Add(bx, by)
-		case "-":
-			r = bx.Sub(bx, by)
-		case "*":
-			r = bx.Mul(bx, by)
-		case "/", "%":
-			if y == 0 {
-				return Value{}, errDivZero
-			}
-			if op == "/" {
-				r = bx.Quo(bx, by) // truncates toward zero
-			} else {
-				r = bx.Rem(bx, by)
-			}
-		case "&":
-			return Value{T: t, v: x & y}, nil
-		case "|":
-			return Value{T: t, v: x | y}, nil
-		case "^":
-			return Value{T: t, v: x ^ y}, nil
+	case int64, uint64:
+		bx, _ := toBigInt(a) // integers always convert
+		by, _ := toBigInt(b)
+		r, err := intArith(op, bx, by)
+		if err != nil {
+			return Value{}, err
 		}
-		if !r.IsInt64() || r.Int64() < minInt[bits] || r.Int64() > maxInt[bits] {
+		v, ok := fitInt(r, t)
+		if !ok {
 			return Value{}, overflow()
 		}
-		return Value{T: t, v: r.Int64()}, nil
-	case uint64:
-		y := b.v.(uint64)
-		var r *big.Int
-		bx, by := new(big.Int).SetUint64(x), new(big.Int).SetUint64(y)
-		switch op {
-		case "+":
-			r = bx.Add(bx, by)
-		case "-":
-			r = bx.Sub(bx, by)
-		case "*":
-			r = bx.Mul(bx, by)
-		case "/", "%":
-			if y == 0 {
-				return Value{}, errDivZero
-			}
-			if op == "/" {
-				r = bx.Quo(bx, by)
-			} else {
-				r = bx.Rem(bx, by)
-			}
-		case "&":
-			return Value{T: t, v: x & y}, nil
-		case "|":
-			return Value{T: t, v: x | y}, nil
-		case "^":
-			return Value{T: t, v: x ^ y}, nil
-		}
-		if r.Sign() < 0 || !r.IsUint64() || r.Uint64() > maxUint[t.Kind.intBits()] {
-			return Value{}, overflow()
-		}
-		return Value{T: t, v: r.Uint64()}, nil
+		return v, nil
 	case float64:
 		y := b.v.(float64)
 		var r float64
@@ -434,15 +372,32 @@ func arith(op string, a, b Value, t Type) (Value, error) {
 			}
 			r.Quo(x, y)
 		}
-		ft := t
-		if t.Kind == KindCY {
-			ft = Type{Kind: KindNumeric, Precision: 19, Scale: 4}
-		}
-		fr, err := fitDecimal(r, ft)
+		fr, err := fitDecimal(r, decimalType(t))
 		if err != nil {
 			return Value{}, overflow()
 		}
 		return Value{T: t, v: fr}, nil
 	}
 	return Value{}, fmt.Errorf("operator %s on %s", op, a.T)
+}
+
+// intOps are the integer operators as big.Int methods: exact, division
+// truncating toward zero, the bitwise operators on two's complement.
+var intOps = map[string]func(z, x, y *big.Int) *big.Int{
+	"+": (*big.Int).Add, "-": (*big.Int).Sub, "*": (*big.Int).Mul,
+	"/": (*big.Int).Quo, "%": (*big.Int).Rem,
+	"&": (*big.Int).And, "|": (*big.Int).Or, "^": (*big.Int).Xor,
+}
+
+// intArith applies an integer operator; the caller checks that the result
+// fits its type.
+func intArith(op string, x, y *big.Int) (*big.Int, error) {
+	f, ok := intOps[op]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("operator %s on integers", op)
+	case (op == "/" || op == "%") && y.Sign() == 0:
+		return nil, errDivZero
+	}
+	return f(new(big.Int), x, y), nil
 }

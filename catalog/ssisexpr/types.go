@@ -159,50 +159,55 @@ func makeType(name string, args []int) (Type, error) {
 		return Type{}, fmt.Errorf("data type %s takes %d parameter(s), not %d", k, want, len(args))
 	}
 	t := Type{Kind: k}
+	var err error
 	switch k {
 	case KindStr:
 		t.Length, t.CodePage = args[0], args[1]
-		if t.Length < 1 || t.Length > 8000 {
-			return Type{}, fmt.Errorf("DT_STR length %d is outside 1..8000", t.Length)
-		}
-		if t.CodePage < 0 || t.CodePage > 65535 {
-			return Type{}, fmt.Errorf("DT_STR code page %d is not a code page", t.CodePage)
+		if err = typeParam(k, "length", t.Length, 1, 8000); err == nil {
+			err = codePage(k, t.CodePage)
 		}
 	case KindWStr:
 		t.Length = args[0]
-		if t.Length < 1 || t.Length > 4000 {
-			return Type{}, fmt.Errorf("DT_WSTR length %d is outside 1..4000", t.Length)
-		}
+		err = typeParam(k, "length", t.Length, 1, 4000)
 	case KindBytes:
 		t.Length = args[0]
-		if t.Length < 1 || t.Length > 8000 {
-			return Type{}, fmt.Errorf("DT_BYTES length %d is outside 1..8000", t.Length)
-		}
+		err = typeParam(k, "length", t.Length, 1, 8000)
 	case KindText:
 		t.CodePage = args[0]
-		if t.CodePage < 0 || t.CodePage > 65535 {
-			return Type{}, fmt.Errorf("DT_TEXT code page %d is not a code page", t.CodePage)
-		}
+		err = codePage(k, t.CodePage)
 	case KindNumeric:
 		t.Precision, t.Scale = args[0], args[1]
-		if t.Precision < 1 || t.Precision > 38 {
-			return Type{}, fmt.Errorf("DT_NUMERIC precision %d is outside 1..38", t.Precision)
-		}
-		if t.Scale < 0 || t.Scale > t.Precision {
-			return Type{}, fmt.Errorf("DT_NUMERIC scale %d is outside 0..%d (the precision)", t.Scale, t.Precision)
+		if err = typeParam(k, "precision", t.Precision, 1, 38); err == nil && (t.Scale < 0 || t.Scale > t.Precision) {
+			err = fmt.Errorf("%s scale %d is outside 0..%d (the precision)", k, t.Scale, t.Precision)
 		}
 	case KindDecimal:
 		t.Precision, t.Scale = 29, args[0]
-		if t.Scale < 0 || t.Scale > 28 {
-			return Type{}, fmt.Errorf("DT_DECIMAL scale %d is outside 0..28", t.Scale)
-		}
+		err = typeParam(k, "scale", t.Scale, 0, 28)
 	case KindDBTime2, KindDBTimestamp2, KindDBTimestampOffset:
 		t.Scale = args[0]
-		if t.Scale < 0 || t.Scale > 7 {
-			return Type{}, fmt.Errorf("%s fractional seconds %d is outside 0..7", k, t.Scale)
-		}
+		err = typeParam(k, "fractional seconds", t.Scale, 0, 7)
+	}
+	if err != nil {
+		return Type{}, err
 	}
 	return t, nil
+}
+
+// typeParam checks that the parameter what of a data type of kind k lies
+// in lo..hi.
+func typeParam(k Kind, what string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s %s %d is outside %d..%d", k, what, v, lo, hi)
+	}
+	return nil
+}
+
+// codePage checks the code page parameter of DT_STR or DT_TEXT.
+func codePage(k Kind, cp int) error {
+	if cp < 0 || cp > 65535 {
+		return fmt.Errorf("%s code page %d is not a code page", k, cp)
+	}
+	return nil
 }
 
 // Type classes.

@@ -214,6 +214,15 @@ func fitDecimal(r *big.Rat, t Type) (*big.Rat, error) {
 	return x, nil
 }
 
+// decimalType is the type a decimal of type t is fitted to: DT_CY holds
+// what DT_NUMERIC(19,4) does.
+func decimalType(t Type) Type {
+	if t.Kind == KindCY {
+		return Type{Kind: KindNumeric, Precision: 19, Scale: 4}
+	}
+	return t
+}
+
 // formatReal formats a float as .NET (and so SSIS) shows reals: the
 // shortest text that reads back exactly, in plain notation from 1E-05 up
 // to 1E+15 and in scientific notation outside (1E+16, 1E-06).
