@@ -113,11 +113,11 @@ func leaseOne(t *testing.T, m *Master) api.Task {
 func TestMaster_SubmitValidates(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	cases := map[string]*api.SubmitRequest{
-		"empty":           {},
-		"yaml":            {Package: "name: [unclosed"},
-		"unknown param":   {Package: hello, Params: map[string]string{"nope": "1"}},
-		"negative retry":  {Package: hello, Retries: -1},
-		"missing command": {Package: "name: x\ntasks:\n  - name: a\n    exec: {}\n"},
+		"empty":                 {},
+		"yaml":                  {Package: "name: [unclosed"},
+		"unknown param":         {Package: hello, Params: map[string]string{"nope": "1"}},
+		"negative retry":        {Package: hello, Retries: -1},
+		"missing command":       {Package: "name: x\ntasks:\n  - name: a\n    exec: {}\n"},
 		"undeclared connection": {Package: "name: x\ntasks:\n  - name: q\n    sql: {connection: nowhere, statement: select 1}\n"},
 	}
 	for name, req := range cases {
