@@ -68,8 +68,16 @@ func (tc *taskCtx) forEach(ctx context.Context) taskOut {
 		}
 		tc.pr.r.emit(EventProgress, name, fmt.Sprintf("iteration %d of %d: %s = %s", i+1, len(items), f.Var, short(format(item))))
 		tc.pr.mu.Lock()
-		sc.vars[f.Var].val = item
+		lv := sc.vars[f.Var]
+		val, err := convert(lv.typ, item) // a loop variable declared with a type
+		if err == nil {
+			lv.val = val
+		}
 		tc.pr.mu.Unlock()
+		if err != nil {
+			return taskOut{state: stateFailed, msg: fmt.Sprintf("iteration %d of %d: item %s: loop variable %q (%s): %v", i+1, len(items), short(format(item)), f.Var, lv.typ, err),
+				info: map[string]any{"iterations": i + 1}}
+		}
 		lr := tc.pr.runList(ctx, sc, f.Tasks)
 		if out := listOut(lr, f.Tasks); out.state != stateSucceeded {
 			out.msg = fmt.Sprintf("iteration %d of %d (%s = %s): %s", i+1, len(items), f.Var, short(format(item)), out.msg)

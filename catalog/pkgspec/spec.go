@@ -292,6 +292,10 @@ type Container struct {
 type ForEachTask struct {
 	Container
 	// Var names the loop variable (scoped to the loop) bound to each item.
+	// Declared under the loop's own variables: with a type, each item is
+	// converted to that type when it is bound; otherwise the variable is
+	// a string for files and items (DT_WSTR in SSIS expressions) and an
+	// object for the other sources.
 	Var string
 	// Items is a literal list of templates.
 	Items []string
