@@ -188,6 +188,11 @@ type ExecTask struct {
 	// in the task's PATH; a relative path with a slash is relative to the
 	// task's working directory.
 	Command []string
+	// Arguments is a command line (a template) appended to Command after
+	// expansion, split as Windows programs split theirs (SplitCommandLine):
+	// what an SSIS Execute Process task computes with a property
+	// expression. Empty: none.
+	Arguments string
 	// Env holds extra environment variables for the program.
 	Env map[string]string
 	// Dir is the working directory; empty means the executor's default. A
@@ -213,6 +218,11 @@ type SQLTask struct {
 	// Statement is the SQL text; File a .sql file of the project instead.
 	Statement string
 	File      string
+	// StatementExpression is an expression whose value (text) is the SQL,
+	// evaluated when the task runs, instead of Statement or File: what an
+	// SSIS property expression on SqlStatementSource does. Values still
+	// belong in Params.
+	StatementExpression string
 	// Params are bound to the "?" placeholders of the statement, in order.
 	Params []string
 	// Mode is one of ModeNone (default), ModeRowCount, ModeSingleRow,

@@ -73,3 +73,51 @@ tasks:
 		t.Errorf("add ran %d times, want once (before the bad item)", len(got))
 	}
 }
+
+// A statement_expression computes the SQL when the task runs, and exec
+// arguments is a command line split after expansion as Windows does:
+// the fields SSIS property expressions on SqlStatementSource and
+// Arguments are converted onto.
+func TestRun_StatementExpressionAndArguments(t *testing.T) {
+	work := t.TempDir()
+	res, rec := runSrc(t, `name: p
+expressions: ssis
+connections: {db: {driver: sqlite, database: x.db}}
+variables:
+  table: {value: runs}
+  label: {value: 'a "quoted" word'}
+  out: {}
+tasks:
+  - name: make
+    sql: {connection: db, statement_expression: '"CREATE TABLE " + @table + " (label TEXT)"'}
+  - name: add
+    after: [make]
+    sql: {connection: db, statement_expression: '"INSERT INTO " + @table + " VALUES (?)"', params: ['${@label}']}
+  - name: count
+    after: [add]
+    result: out
+    sql: {connection: db, statement: 'SELECT label FROM runs', mode: single_row}
+  - name: show
+    after: [count]
+    exec:
+      command: [printf, '%s|']
+      arguments: '${"one \"two three\" " + REPLACE(@out, "\"", "\\\"")}'
+`, nil, Options{WorkDir: work})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{`one|two three|a|"quoted"|word|`}) {
+		t.Errorf("show stdout = %q", got)
+	}
+
+	res, rec = runSrc(t, `name: p
+expressions: ssis
+connections: {db: {driver: sqlite, database: x.db}}
+tasks:
+  - name: bad
+    sql: {connection: db, statement_expression: 'LEN("x") + 1'}
+`, nil, Options{WorkDir: work})
+	if res.Status != StatusFailed || !strings.Contains(res.Message, `sql statement_expression "LEN(\"x\") + 1" gives`) {
+		t.Errorf("Run = %+v\n%s", res, rec)
+	}
+}

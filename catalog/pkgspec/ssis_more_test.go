@@ -94,3 +94,38 @@ tasks:
 		t.Errorf("a loop variable declared twice: %v", err)
 	}
 }
+
+// statement_expression is one of the three sources of a statement and is
+// checked as an expression; exec arguments is a template.
+func TestParse_StatementExpressionAndArguments(t *testing.T) {
+	src := `name: p
+expressions: ssis
+connections: {db: {driver: sqlite, database: x.db}}
+variables: {n: {type: int}}
+tasks:
+  - name: both
+    sql: {connection: db, statement: SELECT 1, statement_expression: '"SELECT 2"'}
+  - name: typed
+    sql: {connection: db, statement_expression: '"SELECT " + @n'}
+  - name: args
+    exec: {command: [echo], arguments: '${@nope}'}
+  - name: fine
+    sql: {connection: db, statement_expression: '"SELECT " + (DT_WSTR, 10)@n'}
+`
+	_, err := Parse("p.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	for _, want := range []string{
+		`p.yaml:7: task "both" sql needs exactly one of statement, file and statement_expression`,
+		`p.yaml:9: task "typed" sql statement_expression: expression "\"SELECT \" + @n" at character 11: the data types DT_WSTR and DT_I8 are incompatible`,
+		`p.yaml:11: task "args" exec arguments: expression "@nope" at character 3: variable @[nope] is not declared in this scope`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack\n  %s\ngot:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
+		t.Errorf("%d problems, want 3:\n%v", n, err)
+	}
+}
