@@ -2,7 +2,6 @@ package convert
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -125,13 +124,8 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 	if e.ForceExecutionResult >= 0 {
 		return pc.unsupportedTask(e.Path, e.CreationName, fmt.Sprintf("ForceExecutionResult %d cannot be expressed", e.ForceExecutionResult), head)
 	}
-	if len(e.Expressions) > 0 {
-		var props []string
-		for p := range e.Expressions {
-			props = append(props, p)
-		}
-		sort.Strings(props)
-		return pc.unsupportedTask(e.Path, e.CreationName, "property expressions on "+strings.Join(props, ", ")+" are not converted", head)
+	if err := pc.checkPropertyExpressions(e); err != nil {
+		return pc.unsupportedTask(e.Path, e.CreationName, err.Error(), head)
 	}
 	var body omap
 	var err error
@@ -328,7 +322,7 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 				return "basename(" + item + ")", nil
 			case "2":
 				if pc.ssisMode {
-					return "", fmt.Errorf("file name retrieval 'name only' needs a function the SSIS expression language lacks")
+					return ssisStem(item), nil
 				}
 				return "stem(" + item + ")", nil
 			}
@@ -406,9 +400,6 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 	default:
 		return nil, fmt.Errorf("enumerator %s is not converted", en.CreationName)
 	}
-	if pc.ssisMode && len(e.VarMappings) > 0 {
-		return nil, fmt.Errorf("the package uses SSIS expressions, which cannot read a foreach item (an object variable) to fill the variable mappings")
-	}
 	var sets omap
 	for _, m := range e.VarMappings {
 		target, err := pc.assignTarget(m.Variable)
@@ -436,6 +427,16 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 	}
 	body.set("tasks", tasks)
 	return body, nil
+}
+
+// ssisStem is the SSIS expression of the file name of path without its
+// last extension (a Foreach File enumerator's "name only"): the last
+// token after / or \, then, if it has a dot, what comes before the last
+// one. (TOKEN skips repeated delimiters, so "a..csv" gives "a." as .NET's
+// GetFileNameWithoutExtension does.)
+func ssisStem(path string) string {
+	base := fmt.Sprintf(`TOKEN(%s, "/\\", TOKENCOUNT(%s, "/\\"))`, path, path)
+	return fmt.Sprintf(`TOKENCOUNT(%[1]s, ".") < 2 ? %[1]s : LEFT(%[1]s, LEN(%[1]s) - LEN(TOKEN(%[1]s, ".", TOKENCOUNT(%[1]s, "."))) - 1)`, base)
 }
 
 func hasKey(m omap, k string) bool {

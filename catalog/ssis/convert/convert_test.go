@@ -110,7 +110,7 @@ func TestConvert_ETLReport(t *testing.T) {
 		`\Package\Notify                                   Microsoft.SendMailTask    unsupported task: Microsoft.SendMailTask is not converted`,
 		`\Package.EventHandlers[OnError] EventHandler on_error handler`,
 		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  old-style package configuration not applied (environment variable ETL_FOLDER into \Package.Variables[User::Folder].Properties[Value])`,
-		`\Package\Purge Staging                            Microsoft.ExecuteSQLTask  unsupported task: property expressions on SqlStatementSource are not converted`,
+		`\Package\Purge Staging Microsoft.ExecuteSQLTask unsupported task: the property expression on SqlStatementSource: it reads @[$Project::Region], and project parameters reach packages only through connections`,
 		"supply: project parameter ApiKey",
 		"disabled: a no-op that succeeds, as SSIS treats a disabled task",
 	} {

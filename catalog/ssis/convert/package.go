@@ -152,12 +152,12 @@ func (pc *pkgConv) convert() ([]byte, error) {
 // usesExpressions reports whether the package's behaviour depends on SSIS
 // expressions anywhere.
 func usesExpressions(e *ssis.Executable) bool {
-	// Property expressions are not converted (the task is unsupported),
-	// so they do not call for the SSIS language.
+	// Property expressions call for it when they are converted (a task
+	// with one on a property of no native counterpart is unsupported).
 	if e.Attr["InitExpression"] != "" || e.Attr["EvalExpression"] != "" || e.Attr["AssignExpression"] != "" {
 		return true
 	}
-	if e.CreationName == "Microsoft.ExpressionTask" {
+	if e.CreationName == "Microsoft.ExpressionTask" || convertibleExpressions(e) {
 		return true
 	}
 	for _, v := range e.Variables {
