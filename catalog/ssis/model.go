@@ -74,8 +74,8 @@ type ConnectionManager struct {
 	Password string
 	encPW    []*Node // encrypted password elements
 	file     string
-	Project   bool // a project connection manager (.conmgr)
-	Line      int
+	Project  bool // a project connection manager (.conmgr)
+	Line     int
 }
 
 // FlatFile is the format of a FLATFILE connection manager.
