@@ -63,3 +63,36 @@ func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
 		}
 	}
 }
+
+// TestE2E_SSISPackagePassword imports Secrets.dtsx, saved with
+// EncryptSensitiveWithPassword, with --package-password: the package
+// parameter's decrypted value is set in the catalog (not in the archive)
+// and the run binds it into the table. A wrong password deploys nothing.
+func TestE2E_SSISPackagePassword(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "vault.db")
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	pkg := "testdata/ssis/packages/Secrets.dtsx"
+	bad := cli(t, a.api, "import", pkg, "--folder", "F", "--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "nope")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "Secrets.dtsx:48: package parameter Token: the package password does not decrypt it") {
+		t.Fatalf("wrong password: exit %d\n%s\n%s", bad.code, bad.stdout, bad.stderr)
+	}
+	if r := cli(t, a.api, "projects", "list", "F"); strings.Contains(r.stdout, "Secrets") {
+		t.Fatalf("a wrong password deployed something:\n%s", r.stdout)
+	}
+	imp := cli(t, a.api, "import", pkg, "--folder", "F", "--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "Contoso#2026")
+	if imp.code != 0 || !strings.Contains(imp.stdout, "set package parameter Secrets.Token (sensitive, decrypted with the package password)") {
+		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Secrets/Secrets", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := queryStrings(t, db, "SELECT v FROM tokens"); !slices.Equal(got, []string{"tok-51&7"}) {
+		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
+	}
+}

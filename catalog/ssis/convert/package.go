@@ -60,8 +60,8 @@ func (pc *pkgConv) warn(format string, args ...any) {
 
 // convert returns the native package file.
 func (pc *pkgConv) convert() ([]byte, error) {
-	pc.c.curSecrets = &pc.rep.Secrets
-	defer func() { pc.c.curSecrets = nil }()
+	pc.c.curSecrets, pc.c.curPkg = &pc.rep.Secrets, pc.rep.Name
+	defer func() { pc.c.curSecrets, pc.c.curPkg = nil, "" }()
 	pc.ssisMode = SSISExpressionsSupported && usesExpressions(pc.p.Root)
 	pc.rep.SSISExpressions = pc.ssisMode
 	out := omap{{"name", pc.rep.Name}}
