@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // Under expressions: ssis the loop variable of a foreach over files or
@@ -119,5 +121,37 @@ tasks:
 `, nil, Options{WorkDir: work})
 	if res.Status != StatusFailed || !strings.Contains(res.Message, `sql statement_expression "LEN(\"x\") + 1" gives`) {
 		t.Errorf("Run = %+v\n%s", res, rec)
+	}
+}
+
+// force_result replaces a task's outcome after it ran: a failure forced to
+// success lets its successors run and the package succeed (with a
+// warning); a success forced to failure takes the failure path.
+func TestRun_ForceResult(t *testing.T) {
+	res, rec := runSrc(t, `name: p
+tasks:
+  - {name: flaky, force_result: success, exec: {command: ["false"]}}
+  - {name: next, after: [flaky], exec: {command: [echo, ran]}}
+  - {name: fine, force_result: failure, exec: {command: ["true"]}}
+  - {name: on_fail, after: [{task: fine, on: failure}], exec: {command: [echo, handled]}}
+  - {name: on_ok, after: [fine], exec: {command: [echo, never]}}
+`, nil, Options{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got := rec.messages(EventStdout, "next"); !slices.Equal(got, []string{"ran"}) {
+		t.Errorf("next stdout = %q", got)
+	}
+	if got := rec.messages(EventStdout, "on_fail"); !slices.Equal(got, []string{"handled"}) {
+		t.Errorf("on_fail stdout = %q", got)
+	}
+	if got := rec.skipped(); !slices.Equal(got, []string{"on_ok"}) {
+		t.Errorf("skipped = %q", got)
+	}
+	if !rec.has(EventWarning, "flaky", "force_result: success makes it succeed") || !rec.has(EventPostExecute, "fine", "forced to fail (force_result: failure)") {
+		t.Errorf("events:\n%s", rec)
+	}
+	if _, err := pkgspec.Parse("p.yaml", []byte("name: p\ntasks:\n  - {name: a, force_result: completion, exec: {command: [x]}}\n")); err == nil || !strings.Contains(err.Error(), `force_result`) {
+		t.Errorf("force_result completion: %v", err)
 	}
 }

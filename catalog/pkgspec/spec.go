@@ -161,6 +161,10 @@ type Task struct {
 	RetryDelay time.Duration
 	// Result names a variable that receives the task's result value.
 	Result string
+	// ForceResult, when set, replaces the task's outcome once it has run
+	// (after its retries): ForceSuccess or ForceFailure (SSIS's
+	// ForceExecutionResult).
+	ForceResult string
 	// Handlers are the task's (or container's) event handlers.
 	Handlers Handlers
 
@@ -203,6 +207,15 @@ type ExecTask struct {
 	// Capture names a variable that receives the program's standard output.
 	Capture string
 }
+
+// Values of Task.ForceResult.
+const (
+	ForceSuccess = "success"
+	ForceFailure = "failure"
+)
+
+// ForceResults lists the values of the task field force_result.
+var ForceResults = []string{ForceSuccess, ForceFailure}
 
 // SQL result modes, the values of SQLTask.Mode.
 const (

@@ -121,8 +121,14 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 		pc.converted(e.Path, e.CreationName, "disabled: a no-op that succeeds, as SSIS treats a disabled task")
 		return append(head, kv{"set", omap{{noopVar, val}}})
 	}
-	if e.ForceExecutionResult >= 0 {
-		return pc.unsupportedTask(e.Path, e.CreationName, fmt.Sprintf("ForceExecutionResult %d cannot be expressed", e.ForceExecutionResult), head)
+	switch e.ForceExecutionResult {
+	case -1:
+	case 0:
+		head = append(head, kv{"force_result", "success"})
+	case 1:
+		head = append(head, kv{"force_result", "failure"})
+	default: // 2, Completion: neither outcome of a native task
+		return pc.unsupportedTask(e.Path, e.CreationName, fmt.Sprintf("ForceExecutionResult %d (Completion) cannot be expressed: force_result is success or failure", e.ForceExecutionResult), head)
 	}
 	if err := pc.checkPropertyExpressions(e); err != nil {
 		return pc.unsupportedTask(e.Path, e.CreationName, err.Error(), head)
