@@ -155,3 +155,35 @@ tasks:
 		t.Errorf("force_result completion: %v", err)
 	}
 }
+
+// max_errors tolerates fewer unhandled failures than its value, in the
+// package and in a container; reaching it fails as usual.
+func TestRun_MaxErrors(t *testing.T) {
+	res, rec := runSrc(t, `name: p
+max_errors: 3
+tasks:
+  - {name: a, exec: {command: ["false"]}}
+  - name: grp
+    sequence:
+      max_errors: 2
+      tasks:
+        - {name: b, exec: {command: ["false"]}}
+        - {name: c, exec: {command: [echo, c]}}
+  - {name: d, after: [grp], exec: {command: [echo, d]}}
+`, nil, Options{})
+	if res.Status != StatusSucceeded || !strings.Contains(res.Message, `task "a" failed: exit status 1 (tolerated: max_errors 3)`) {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got := rec.messages(EventStdout, "d"); !slices.Equal(got, []string{"d"}) {
+		t.Errorf("d ran after the tolerated failure in grp: %q\n%s", got, rec)
+	}
+	res, rec = runSrc(t, `name: p
+max_errors: 2
+tasks:
+  - {name: a, exec: {command: ["false"]}}
+  - {name: b, exec: {command: ["false"]}}
+`, nil, Options{})
+	if res.Status != StatusFailed || !strings.Contains(res.Message, `task "a" failed`) || !strings.Contains(res.Message, `task "b" failed`) {
+		t.Errorf("two failures with max_errors 2: %+v\n%s", res, rec)
+	}
+}

@@ -221,6 +221,7 @@ func (p *parser) container(c *Container, n *yaml.Node, what string, extra []fiel
 	p.decodeFields(n, what, append([]field{
 		{"variables", func(v *yaml.Node, _ string) { varsNode = v }},
 		{"tasks", func(v *yaml.Node, _ string) { tasksNode = v }},
+		{"max_errors", func(v *yaml.Node, w string) { c.MaxErrors = p.integer(v, w, 1) }},
 	}, extra...))
 	if varsNode != nil {
 		c.Variables = p.variables(varsNode, what)

@@ -19,6 +19,9 @@ type Package struct {
 	MaxParallel int
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration
+	// MaxErrors is how many unhandled task failures fail the package
+	// (SSIS's MaximumErrorCount); 0 and 1 mean the first does.
+	MaxErrors int
 	// AllowPaths are directories file operations may touch besides the
 	// project and work directories.
 	AllowPaths []string
@@ -309,6 +312,9 @@ type Assignment struct {
 type Container struct {
 	Variables []*Variable
 	Tasks     []*Task
+	// MaxErrors is how many unhandled task failures fail the container
+	// (in a loop: one iteration); 0 and 1 mean the first does.
+	MaxErrors int
 }
 
 // ForEachTask runs its tasks once per item. Exactly one source is set.

@@ -83,8 +83,8 @@ func (pc *pkgConv) list(e *ssis.Executable) []any {
 		}
 		out = append(out, t)
 	}
-	if e.MaximumErrorCount > 1 || e.MaximumErrorCount == 0 {
-		pc.warn("%s has MaximumErrorCount %d: scaleout fails a container at its first unhandled task failure", e.Path, e.MaximumErrorCount)
+	if e.MaximumErrorCount == 0 {
+		pc.warn("%s has MaximumErrorCount 0: scaleout fails a container at its first unhandled task failure", e.Path)
 	}
 	for _, c := range e.Constraints {
 		if c.Value == 1 && e.MaximumErrorCount <= 1 {
@@ -182,6 +182,7 @@ func (pc *pkgConv) container(e *ssis.Executable, head omap) omap {
 			body.set("variables", vars)
 		}
 		body.set("tasks", pc.list(e))
+		setMaxErrors(&body, e)
 		pc.converted(e.Path, e.CreationName, "sequence")
 		return append(head, kv{"sequence", body})
 	case "STOCK:FORLOOP":
@@ -213,6 +214,7 @@ func (pc *pkgConv) container(e *ssis.Executable, head omap) omap {
 			body.set("variables", vars)
 		}
 		body.set("tasks", pc.list(e))
+		setMaxErrors(&body, e)
 		pc.converted(e.Path, e.CreationName, "for")
 		return append(head, kv{"for", body})
 	}
@@ -432,6 +434,7 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 		tasks = append([]any{omap{{"name", setName}, {"description", "the Foreach Loop's variable mappings"}, {"set", sets}}}, tasks...)
 	}
 	body.set("tasks", tasks)
+	setMaxErrors(&body, e)
 	return body, nil
 }
 
@@ -443,6 +446,14 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 func ssisStem(path string) string {
 	base := fmt.Sprintf(`TOKEN(%s, "/\\", TOKENCOUNT(%s, "/\\"))`, path, path)
 	return fmt.Sprintf(`TOKENCOUNT(%[1]s, ".") < 2 ? %[1]s : LEFT(%[1]s, LEN(%[1]s) - LEN(TOKEN(%[1]s, ".", TOKENCOUNT(%[1]s, "."))) - 1)`, base)
+}
+
+// setMaxErrors carries a MaximumErrorCount over 1 into a container body
+// or the package (max_errors).
+func setMaxErrors(body *omap, e *ssis.Executable) {
+	if e.MaximumErrorCount > 1 {
+		body.set("max_errors", e.MaximumErrorCount)
+	}
 }
 
 func hasKey(m omap, k string) bool {

@@ -130,6 +130,7 @@ func (pc *pkgConv) convert() ([]byte, error) {
 			out.set("variables", omap{{noopVar, omap{{"type", "bool"}}}})
 		}
 	}
+	setMaxErrors(&out, pc.p.Root)
 	out.set("tasks", tasks)
 	src, err := marshal(out)
 	if err != nil {

@@ -22,6 +22,7 @@ func TestConvert_MappedLoopsAndPropertyExpressions(t *testing.T) {
 	for _, want := range []string{
 		"expressions: ssis",
 		"var: Each_File_item",
+		"max_errors: 2", // Each Region's MaximumErrorCount
 		"Region: '@[User::Each_Region_item]'",
 		`statement_expression: '"INSERT INTO audit (what, region) VALUES (''file " + @[User::FileStem] + "'', ''-'')"'`,
 		"- ${@[User::Tool]}",
