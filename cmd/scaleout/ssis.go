@@ -136,8 +136,11 @@ element. --strict fails instead. docs/import.md has the coverage table.
 
 Connection managers for SQL Server (OLE DB, ADO.NET, ODBC) become go-mssqldb
 DSNs; --connection NAME=DSN points one elsewhere (sqlite:PATH,
-postgres://..., sqlserver://...). Sensitive values are never copied: they
-become sensitive parameters, listed under "supply:" in the report.`
+postgres://..., sqlserver://...). Sensitive values are never copied into the
+project: they become sensitive parameters, listed under "supply:" in the
+report. --package-password decrypts those saved with
+EncryptSensitiveWithPassword; import then sets them in the catalog, which
+encrypts them.`
 
 func newConvertCmd() *cobra.Command {
 	var (
