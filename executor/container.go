@@ -25,8 +25,9 @@ func (tc *taskCtx) body(ctx context.Context, c *pkgspec.Container) (*listResult,
 
 // listOut turns the result of a container's task list into the
 // container's outcome.
-func listOut(lr *listResult, tasks []*pkgspec.Task) taskOut {
-	res := lr.result(tasks)
+func listOut(lr *listResult, c *pkgspec.Container) taskOut {
+	lr.tolerate(c.MaxErrors)
+	res := lr.result(c.Tasks)
 	switch res.Status {
 	case StatusCanceled:
 		return taskOut{state: stateCanceled, msg: res.Message}
@@ -43,7 +44,7 @@ func (tc *taskCtx) sequence(ctx context.Context) taskOut {
 	if err != nil {
 		return failed("%v", err)
 	}
-	return listOut(lr, c.Tasks)
+	return listOut(lr, c)
 }
 
 // forEach runs its tasks once per item, one iteration at a time, and stops
@@ -68,10 +69,18 @@ func (tc *taskCtx) forEach(ctx context.Context) taskOut {
 		}
 		tc.pr.r.emit(EventProgress, name, fmt.Sprintf("iteration %d of %d: %s = %s", i+1, len(items), f.Var, short(format(item))))
 		tc.pr.mu.Lock()
-		sc.vars[f.Var].val = item
+		lv := sc.vars[f.Var]
+		val, err := convert(lv.typ, item) // a loop variable declared with a type
+		if err == nil {
+			lv.val = val
+		}
 		tc.pr.mu.Unlock()
+		if err != nil {
+			return taskOut{state: stateFailed, msg: fmt.Sprintf("iteration %d of %d: item %s: loop variable %q (%s): %v", i+1, len(items), short(format(item)), f.Var, lv.typ, err),
+				info: map[string]any{"iterations": i + 1}}
+		}
 		lr := tc.pr.runList(ctx, sc, f.Tasks)
-		if out := listOut(lr, f.Tasks); out.state != stateSucceeded {
+		if out := listOut(lr, &f.Container); out.state != stateSucceeded {
 			out.msg = fmt.Sprintf("iteration %d of %d (%s = %s): %s", i+1, len(items), f.Var, short(format(item)), out.msg)
 			out.info = map[string]any{"iterations": i + 1}
 			return out
@@ -219,7 +228,7 @@ func (tc *taskCtx) forLoop(ctx context.Context) taskOut {
 		n++
 		tc.pr.r.emit(EventProgress, name, fmt.Sprintf("iteration %d", n))
 		lr := tc.pr.runList(ctx, sc, f.Tasks)
-		if out := listOut(lr, f.Tasks); out.state != stateSucceeded {
+		if out := listOut(lr, &f.Container); out.state != stateSucceeded {
 			out.msg = fmt.Sprintf("iteration %d: %s", n, out.msg)
 			out.info = map[string]any{"iterations": n}
 			return out

@@ -278,6 +278,7 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 	if pr.handlers {
 		pr.fire(ctx, tc, pkgspec.OnPostExecute, pkgEvent)
 	}
+	lr.tolerate(pkg.MaxErrors)
 	res := lr.result(pkg.Tasks)
 	if lr.canceled && errors.Is(context.Cause(ctx), errPackageTimeout) {
 		res = Result{Status: StatusFailed, Message: fmt.Sprintf("package timed out after %s; %s", pkg.Timeout, res.Message)}

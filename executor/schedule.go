@@ -329,3 +329,16 @@ func (lr *listResult) result(tasks []*pkgspec.Task) Result {
 	}
 	return Result{Status: StatusSucceeded, Message: msg}
 }
+
+// tolerate accepts fewer than max unhandled failures (max_errors, SSIS's
+// MaximumErrorCount): they become handled, so the list succeeds, and are
+// named in its message. A stopped list is not tolerated.
+func (lr *listResult) tolerate(max int) {
+	if max <= 1 || len(lr.failures) == 0 || len(lr.failures) >= max || lr.canceled {
+		return
+	}
+	for _, f := range lr.failures {
+		lr.handled = append(lr.handled, fmt.Sprintf("%s (tolerated: max_errors %d)", f, max))
+	}
+	lr.failures = nil
+}

@@ -100,6 +100,7 @@ func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outc
 			pr.r.emit(EventDiagnostic, name, fmt.Sprintf("result %s = %s", t.Result, format(out.result)))
 		}
 	}
+	out = forceResult(t, out, func(w string) { warnings = append(warnings, w); pr.r.emit(EventWarning, name, w) })
 	took := time.Since(start)
 	res := map[string]any{"status": out.state.String(), "duration": took.Seconds(), "result": out.result}
 	for k, v := range out.info {
@@ -210,4 +211,18 @@ func (tc *taskCtx) assign(as []pkgspec.Assignment, field string) taskOut {
 		tc.pr.r.emit(EventDiagnostic, tc.name(), fmt.Sprintf("%s %s = %s", field, a.Var, format(v)))
 	}
 	return taskOut{state: stateSucceeded}
+}
+
+// forceResult applies the task's force_result to an outcome that ran to
+// an end (a canceled task stays canceled): a failure forced to success is
+// a warning, a success forced to failure a failure saying so.
+func forceResult(t *pkgspec.Task, out taskOut, warn func(string)) taskOut {
+	switch {
+	case t.ForceResult == pkgspec.ForceSuccess && out.state == stateFailed:
+		warn(fmt.Sprintf("failed: %s; force_result: success makes it succeed", out.msg))
+		return taskOut{state: stateSucceeded, result: out.result, info: out.info, summary: "forced to succeed (force_result)"}
+	case t.ForceResult == pkgspec.ForceFailure && out.state == stateSucceeded:
+		return taskOut{state: stateFailed, msg: "forced to fail (force_result: failure)", info: out.info}
+	}
+	return out
 }

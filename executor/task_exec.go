@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // drainTimeout (runner.drainTimeout outside tests) bounds the wait for a task's output pipes to close after its
@@ -46,6 +48,16 @@ func (tc *taskCtx) execTask(ctx context.Context) taskOut {
 			return failed("%v", err)
 		}
 		shown[i] = r.mask(argv[i])
+	}
+	if e.Arguments != "" {
+		line, err := tc.expand("exec arguments", e.Arguments)
+		if err != nil {
+			return failed("%v", err)
+		}
+		for _, a := range pkgspec.SplitCommandLine(line) {
+			argv = append(argv, a)
+			shown = append(shown, r.mask(a))
+		}
 	}
 	env := slices.Clip(r.opts.Env) // appends must not write into the shared base
 	for _, k := range slices.Sorted(maps.Keys(e.Env)) {

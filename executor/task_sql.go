@@ -36,6 +36,17 @@ func (tc *taskCtx) prepare(s *pkgspec.SQLTask, field string) (*prepared, error) 
 		return nil, fmt.Errorf("connection %q: %w", s.Connection, err)
 	}
 	stmt := s.Statement
+	if s.StatementExpression != "" {
+		v, err := tc.eval(field+" statement_expression", s.StatementExpression)
+		if err != nil {
+			return nil, err
+		}
+		text, ok := v.(string)
+		if !ok || strings.TrimSpace(text) == "" {
+			return nil, fmt.Errorf("%s statement_expression %q gives %s, not the text of a statement", field, s.StatementExpression, describe(v))
+		}
+		stmt = text
+	}
 	if s.File != "" {
 		path, err := tc.path(field+" file", s.File)
 		if err != nil {

@@ -23,6 +23,9 @@ type scope struct {
 	exprs  map[string]bool   // variables evaluated as expressions
 	// handler marks the scope of an event handler's task list.
 	handler bool
+	// loopVar is a foreach loop variable the loop's variables: may still
+	// declare with a type (until they are decoded).
+	loopVar string
 }
 
 // isExpr reports whether the visible variable name is evaluated as an
@@ -68,7 +71,7 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			p.addf(k.Line, "invalid variable name %q: %v", name, err)
 			continue
 		}
-		if _, dup := p.scope.vars[name]; dup {
+		if _, dup := p.scope.vars[name]; dup && name != p.scope.loopVar {
 			p.addf(k.Line, "%s declares variable %q twice", owner, name)
 			continue
 		}
@@ -101,6 +104,9 @@ func (p *parser) variables(n *yaml.Node, owner string) []*Variable {
 			}
 		}
 		p.scope.vars[name] = vr.Type
+		if name == p.scope.loopVar {
+			p.scope.loopVar = "" // declared: a second declaration is a duplicate
+		}
 		if vr.Expression != "" {
 			if p.scope.exprs == nil {
 				p.scope.exprs = map[string]bool{}
@@ -215,6 +221,7 @@ func (p *parser) container(c *Container, n *yaml.Node, what string, extra []fiel
 	p.decodeFields(n, what, append([]field{
 		{"variables", func(v *yaml.Node, _ string) { varsNode = v }},
 		{"tasks", func(v *yaml.Node, _ string) { tasksNode = v }},
+		{"max_errors", func(v *yaml.Node, w string) { c.MaxErrors = p.integer(v, w, 1) }},
 	}, extra...))
 	if varsNode != nil {
 		c.Variables = p.variables(varsNode, what)
@@ -256,11 +263,24 @@ func (p *parser) decodeForEach(t *Task, _, n *yaml.Node) {
 			f.Var = p.str(v, w)
 			varLine = v.Line
 			if ValidateParamName(f.Var) == nil {
-				p.scope.vars[f.Var] = TypeObject
-				// Files and items are text: SSIS expressions see DT_WSTR.
+				// Once the loop's variables are declared: a loop variable
+				// declared there keeps its type (the items are converted to
+				// it); otherwise files and items are text (SSIS expressions
+				// see DT_WSTR) and other sources give objects.
+				sc := p.scope
+				sc.vars[f.Var], sc.loopVar = TypeObject, f.Var
 				p.varHooks = append(p.varHooks, func() {
+					sc.loopVar = ""
+					for _, d := range f.Variables {
+						if d.Name == f.Var {
+							if d.Expression != "" {
+								p.addf(d.Line, "%s var %q is declared as an expression variable; a loop variable takes the items (declare it with a type and no expression)", what, f.Var)
+							}
+							return
+						}
+					}
 					if len(sources) == 1 && (sources[0] == "files" || sources[0] == "items") {
-						p.scope.vars[f.Var] = TypeString
+						sc.vars[f.Var] = TypeString
 					}
 				})
 			}

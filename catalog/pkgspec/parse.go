@@ -170,7 +170,7 @@ func (p *parser) parse(src []byte) *Package {
 	}
 	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode, handlersNode *yaml.Node
 	p.pkg = pkg
-	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "timeout", "allow_paths", "entry_point", "expressions", "handlers", "tasks"}, func(k, v *yaml.Node) {
+	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "max_errors", "timeout", "allow_paths", "entry_point", "expressions", "handlers", "tasks"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
 			nameNode = v
@@ -185,6 +185,8 @@ func (p *parser) parse(src []byte) *Package {
 			connsNode = v
 		case "max_parallel":
 			pkg.MaxParallel = p.integer(v, "package max_parallel", 1)
+		case "max_errors":
+			pkg.MaxErrors = p.integer(v, "package max_errors", 1)
 		case "timeout":
 			pkg.Timeout = p.duration(v, "package timeout")
 		case "allow_paths":

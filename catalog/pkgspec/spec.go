@@ -20,6 +20,9 @@ type Package struct {
 	MaxParallel int
 	// Timeout bounds the whole run; 0 means none.
 	Timeout time.Duration
+	// MaxErrors is how many unhandled task failures fail the package
+	// (SSIS's MaximumErrorCount); 0 and 1 mean the first does.
+	MaxErrors int
 	// AllowPaths are directories file operations may touch besides the
 	// project and work directories.
 	AllowPaths []string
@@ -162,6 +165,10 @@ type Task struct {
 	RetryDelay time.Duration
 	// Result names a variable that receives the task's result value.
 	Result string
+	// ForceResult, when set, replaces the task's outcome once it has run
+	// (after its retries): ForceSuccess or ForceFailure (SSIS's
+	// ForceExecutionResult).
+	ForceResult string
 	// Handlers are the task's (or container's) event handlers.
 	Handlers Handlers
 
@@ -189,6 +196,11 @@ type ExecTask struct {
 	// in the task's PATH; a relative path with a slash is relative to the
 	// task's working directory.
 	Command []string
+	// Arguments is a command line (a template) appended to Command after
+	// expansion, split as Windows programs split theirs (SplitCommandLine):
+	// what an SSIS Execute Process task computes with a property
+	// expression. Empty: none.
+	Arguments string
 	// Env holds extra environment variables for the program.
 	Env map[string]string
 	// Dir is the working directory; empty means the executor's default. A
@@ -199,6 +211,15 @@ type ExecTask struct {
 	// Capture names a variable that receives the program's standard output.
 	Capture string
 }
+
+// Values of Task.ForceResult.
+const (
+	ForceSuccess = "success"
+	ForceFailure = "failure"
+)
+
+// ForceResults lists the values of the task field force_result.
+var ForceResults = []string{ForceSuccess, ForceFailure}
 
 // SQL result modes, the values of SQLTask.Mode.
 const (
@@ -214,6 +235,11 @@ type SQLTask struct {
 	// Statement is the SQL text; File a .sql file of the project instead.
 	Statement string
 	File      string
+	// StatementExpression is an expression whose value (text) is the SQL,
+	// evaluated when the task runs, instead of Statement or File: what an
+	// SSIS property expression on SqlStatementSource does. Values still
+	// belong in Params.
+	StatementExpression string
 	// Params are bound to the "?" placeholders of the statement, in order.
 	Params []string
 	// Mode is one of ModeNone (default), ModeRowCount, ModeSingleRow,
@@ -287,12 +313,19 @@ type Assignment struct {
 type Container struct {
 	Variables []*Variable
 	Tasks     []*Task
+	// MaxErrors is how many unhandled task failures fail the container
+	// (in a loop: one iteration); 0 and 1 mean the first does.
+	MaxErrors int
 }
 
 // ForEachTask runs its tasks once per item. Exactly one source is set.
 type ForEachTask struct {
 	Container
 	// Var names the loop variable (scoped to the loop) bound to each item.
+	// Declared under the loop's own variables: with a type, each item is
+	// converted to that type when it is bound; otherwise the variable is
+	// a string for files and items (DT_WSTR in SSIS expressions) and an
+	// object for the other sources.
 	Var string
 	// Items is a literal list of templates.
 	Items []string

@@ -80,6 +80,7 @@ func (p *parser) decodeExec(t *Task, key, n *yaml.Node) {
 	var cmdNode *yaml.Node
 	if p.decodeBody(n, what, "a command", []field{
 		{"command", func(v *yaml.Node, _ string) { cmdNode, e.Command = v, p.command(v, what) }},
+		{"arguments", set(&e.Arguments, p.tplStr)},
 		{"env", set(&e.Env, p.tplMap)},
 		{"dir", set(&e.Dir, p.tplStr)},
 		{"success_codes", set(&e.SuccessCodes, p.intList)},
@@ -122,6 +123,7 @@ func (p *parser) sqlFields(s *SQLTask, n *yaml.Node, what string, extra ...field
 		{"connection", func(v *yaml.Node, w string) { connNode, s.Connection = v, p.str(v, w) }},
 		{"statement", set(&s.Statement, p.str)},
 		{"file", set(&s.File, p.tplStr)},
+		{"statement_expression", set(&s.StatementExpression, p.exprStr)},
 		{"params", set(&s.Params, p.tplList)},
 	}, extra...))
 	if connNode == nil {
@@ -129,10 +131,17 @@ func (p *parser) sqlFields(s *SQLTask, n *yaml.Node, what string, extra ...field
 	} else {
 		s.Line = connNode.Line
 	}
-	if (s.Statement == "") == (s.File == "") {
-		p.addf(n.Line, "%s needs exactly one of statement and file", what)
+	if k := btoi(s.Statement != "") + btoi(s.File != "") + btoi(s.StatementExpression != ""); k != 1 {
+		p.addf(n.Line, "%s needs exactly one of statement, file and statement_expression", what)
 	}
 	return s
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (p *parser) decodeSQL(t *Task, _, n *yaml.Node) {

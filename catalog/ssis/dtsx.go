@@ -55,7 +55,11 @@ func ParsePackage(file string, data []byte) (*Package, error) {
 		p.Connections = append(p.Connections, c)
 	}
 	for _, pp := range root.path("PackageParameters", "PackageParameter") {
-		p.Params = append(p.Params, parsePackageParam(pp))
+		prm := parsePackageParam(pp)
+		if prm.enc != nil {
+			prm.where = fmt.Sprintf("%s:%d", file, prm.enc.Line)
+		}
+		p.Params = append(p.Params, prm)
 	}
 	for _, c := range root.path("Configurations", "Configuration") {
 		p.Configurations = append(p.Configurations, &Configuration{
@@ -320,6 +324,7 @@ func parsePackageParam(n *Node) *Parameter {
 			p.Value, p.HasValue = c.Text, true
 			if isTrue(c.get("Encrypted")) {
 				p.Encrypted, p.HasValue, p.Value = true, false, ""
+				p.enc = c
 			}
 		}
 	}
@@ -345,10 +350,20 @@ func parseConnectionManager(file string, n *Node) (*ConnectionManager, error) {
 	}
 	c.ConnectionString = inner.get("ConnectionString")
 	c.FileUsage = inner.get("FileUsageType")
+	c.file = file
 	for _, pw := range inner.all("Password") {
 		if isTrue(pw.get("Sensitive")) || isTrue(pw.get("Encrypted")) {
 			c.Sensitive = true
 		}
+		if isTrue(pw.get("Encrypted")) {
+			c.encPW = append(c.encPW, pw)
+		}
+	}
+	// EncryptSensitiveWithPassword may put the encrypted password element
+	// in place of DTS:Password.
+	for _, ed := range inner.all("EncryptedData") {
+		c.Sensitive = true
+		c.encPW = append(c.encPW, ed)
 	}
 	if strings.EqualFold(c.CreationName, "FLATFILE") {
 		f := &FlatFile{Format: inner.get("Format"), HeaderRowsToSkip: atoiDefault(inner.get("HeaderRowsToSkip"), 0),

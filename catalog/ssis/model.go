@@ -30,6 +30,11 @@ type Parameter struct {
 	// Encrypted is set when the value is sensitive and the file holds it
 	// encrypted (EncryptSensitiveWithUserKey or ...WithPassword).
 	Encrypted bool
+	// Decrypted is set when Project.Decrypt decrypted the value (now in
+	// Value) with the package password.
+	Decrypted bool
+	enc       *Node  // the encrypted value element
+	where     string // file:line of enc, for messages
 }
 
 // Variable is a package or container variable.
@@ -65,8 +70,12 @@ type ConnectionManager struct {
 	Expressions map[string]string
 	// Sensitive reports an encrypted or removed password.
 	Sensitive bool
-	Project   bool // a project connection manager (.conmgr)
-	Line      int
+	// Password is the password Project.Decrypt decrypted (empty if none).
+	Password string
+	encPW    []*Node // encrypted password elements
+	file     string
+	Project  bool // a project connection manager (.conmgr)
+	Line     int
 }
 
 // FlatFile is the format of a FLATFILE connection manager.

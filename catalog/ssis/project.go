@@ -137,6 +137,7 @@ func ParseParams(file string, data []byte) ([]*Parameter, error) {
 				p.Value, p.HasValue = pr.Text, true
 				if isTrue(pr.get("Encrypted")) {
 					p.Encrypted, p.HasValue, p.Value = true, false, ""
+					p.enc, p.where = pr, fmt.Sprintf("%s:%d", file, pr.Line)
 				}
 			case "Sensitive":
 				p.Sensitive = isTrue(pr.Text)

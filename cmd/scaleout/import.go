@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/project"
+	"github.com/scaleout/scaleout/catalog/ssis/convert"
 	"github.com/spf13/cobra"
 )
 
@@ -66,6 +68,15 @@ reached.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "\ndeployed %s/%s version %d (%d bytes, sha256 %s, %d packages)\n",
 				folder, res.Manifest.Name, v.Version, len(data), hash[:12], len(v.Packages))
+			// Decrypted sensitive values go to the catalog, which encrypts
+			// them; the archive never holds them.
+			for _, sv := range res.Values {
+				val := sv.Value
+				if err := c.Projects(folder).SetValue(ctx, res.Manifest.Name, &api.SetValueRequest{Package: sv.Package, Name: sv.Name, Value: &val}); err != nil {
+					return apiErr(fmt.Errorf("setting the decrypted value of %s: %w", valueName(sv), err))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "set %s (sensitive, decrypted with the package password)\n", valueName(sv))
+			}
 			return nil
 		},
 	}
@@ -74,4 +85,12 @@ reached.`,
 	cmd.Flags().StringVar(&folder, "folder", "", "folder to deploy into (required)")
 	cmd.Flags().Int64Var(&limit, "max-bytes", catalog.DefaultMaxArchiveBytes, "refuse to upload an archive larger than this")
 	return cmd
+}
+
+// valueName names a decrypted value for the import's output.
+func valueName(v convert.Value) string {
+	if v.Package != "" {
+		return "package parameter " + v.Package + "." + v.Name
+	}
+	return "project parameter " + v.Name
 }

@@ -22,6 +22,7 @@ type ssisFlags struct {
 	connections []string
 	params      []string
 	substitutes []string
+	password    string
 }
 
 func (f *ssisFlags) register(cmd *cobra.Command) {
@@ -30,6 +31,7 @@ func (f *ssisFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "list every converted element in the report, not only those that were not")
 	cmd.Flags().StringArrayVar(&f.connections, "connection", nil, "NAME=DSN: replace connection manager NAME (sqlite:PATH, postgres://..., sqlserver://...); repeatable")
 	cmd.Flags().StringArrayVarP(&f.params, "param", "p", nil, "NAME=VALUE: default of a project or package parameter; repeatable")
+	cmd.Flags().StringVar(&f.password, "package-password", "", "decrypt the sensitive values of packages saved with EncryptSensitiveWithPassword (import sets them in the catalog)")
 	cmd.Flags().StringArrayVar(&f.substitutes, "substitute", nil, `'\Package\Path=FILE.yaml': replace that element (a Script Task, say) with the native task or component body in FILE; repeatable`)
 }
 
@@ -82,6 +84,11 @@ func convertSSIS(out io.Writer, path string, f *ssisFlags) (*convert.Result, err
 	if err != nil {
 		return nil, exitf(exitUsage, "%v", err)
 	}
+	if f.password != "" {
+		if err := p.Decrypt(f.password); err != nil {
+			return nil, exitf(exitUsage, "%v", err)
+		}
+	}
 	res, err := convert.Convert(p, opts)
 	if res != nil {
 		if werr := res.Report.Write(out, f.verbose); werr != nil {
@@ -129,8 +136,11 @@ element. --strict fails instead. docs/import.md has the coverage table.
 
 Connection managers for SQL Server (OLE DB, ADO.NET, ODBC) become go-mssqldb
 DSNs; --connection NAME=DSN points one elsewhere (sqlite:PATH,
-postgres://..., sqlserver://...). Sensitive values are never copied: they
-become sensitive parameters, listed under "supply:" in the report.`
+postgres://..., sqlserver://...). Sensitive values are never copied into the
+project: they become sensitive parameters, listed under "supply:" in the
+report. --package-password decrypts those saved with
+EncryptSensitiveWithPassword; import then sets them in the catalog, which
+encrypts them.`
 
 func newConvertCmd() *cobra.Command {
 	var (

@@ -2,7 +2,6 @@ package convert
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -84,8 +83,8 @@ func (pc *pkgConv) list(e *ssis.Executable) []any {
 		}
 		out = append(out, t)
 	}
-	if e.MaximumErrorCount > 1 || e.MaximumErrorCount == 0 {
-		pc.warn("%s has MaximumErrorCount %d: scaleout fails a container at its first unhandled task failure", e.Path, e.MaximumErrorCount)
+	if e.MaximumErrorCount == 0 {
+		pc.warn("%s has MaximumErrorCount 0: scaleout fails a container at its first unhandled task failure", e.Path)
 	}
 	for _, c := range e.Constraints {
 		if c.Value == 1 && e.MaximumErrorCount <= 1 {
@@ -122,16 +121,17 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 		pc.converted(e.Path, e.CreationName, "disabled: a no-op that succeeds, as SSIS treats a disabled task")
 		return append(head, kv{"set", omap{{noopVar, val}}})
 	}
-	if e.ForceExecutionResult >= 0 {
-		return pc.unsupportedTask(e.Path, e.CreationName, fmt.Sprintf("ForceExecutionResult %d cannot be expressed", e.ForceExecutionResult), head)
+	switch e.ForceExecutionResult {
+	case -1:
+	case 0:
+		head = append(head, kv{"force_result", "success"})
+	case 1:
+		head = append(head, kv{"force_result", "failure"})
+	default: // 2, Completion: neither outcome of a native task
+		return pc.unsupportedTask(e.Path, e.CreationName, fmt.Sprintf("ForceExecutionResult %d (Completion) cannot be expressed: force_result is success or failure", e.ForceExecutionResult), head)
 	}
-	if len(e.Expressions) > 0 {
-		var props []string
-		for p := range e.Expressions {
-			props = append(props, p)
-		}
-		sort.Strings(props)
-		return pc.unsupportedTask(e.Path, e.CreationName, "property expressions on "+strings.Join(props, ", ")+" are not converted", head)
+	if err := pc.checkPropertyExpressions(e); err != nil {
+		return pc.unsupportedTask(e.Path, e.CreationName, err.Error(), head)
 	}
 	var body omap
 	var err error
@@ -182,6 +182,7 @@ func (pc *pkgConv) container(e *ssis.Executable, head omap) omap {
 			body.set("variables", vars)
 		}
 		body.set("tasks", pc.list(e))
+		setMaxErrors(&body, e)
 		pc.converted(e.Path, e.CreationName, "sequence")
 		return append(head, kv{"sequence", body})
 	case "STOCK:FORLOOP":
@@ -213,6 +214,7 @@ func (pc *pkgConv) container(e *ssis.Executable, head omap) omap {
 			body.set("variables", vars)
 		}
 		body.set("tasks", pc.list(e))
+		setMaxErrors(&body, e)
 		pc.converted(e.Path, e.CreationName, "for")
 		return append(head, kv{"for", body})
 	}
@@ -328,7 +330,7 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 				return "basename(" + item + ")", nil
 			case "2":
 				if pc.ssisMode {
-					return "", fmt.Errorf("file name retrieval 'name only' needs a function the SSIS expression language lacks")
+					return ssisStem(item), nil
 				}
 				return "stem(" + item + ")", nil
 			}
@@ -406,9 +408,6 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 	default:
 		return nil, fmt.Errorf("enumerator %s is not converted", en.CreationName)
 	}
-	if pc.ssisMode && len(e.VarMappings) > 0 {
-		return nil, fmt.Errorf("the package uses SSIS expressions, which cannot read a foreach item (an object variable) to fill the variable mappings")
-	}
 	var sets omap
 	for _, m := range e.VarMappings {
 		target, err := pc.assignTarget(m.Variable)
@@ -435,7 +434,26 @@ func (pc *pkgConv) foreach(e *ssis.Executable) (omap, error) {
 		tasks = append([]any{omap{{"name", setName}, {"description", "the Foreach Loop's variable mappings"}, {"set", sets}}}, tasks...)
 	}
 	body.set("tasks", tasks)
+	setMaxErrors(&body, e)
 	return body, nil
+}
+
+// ssisStem is the SSIS expression of the file name of path without its
+// last extension (a Foreach File enumerator's "name only"): the last
+// token after / or \, then, if it has a dot, what comes before the last
+// one. (TOKEN skips repeated delimiters, so "a..csv" gives "a." as .NET's
+// GetFileNameWithoutExtension does.)
+func ssisStem(path string) string {
+	base := fmt.Sprintf(`TOKEN(%s, "/\\", TOKENCOUNT(%s, "/\\"))`, path, path)
+	return fmt.Sprintf(`TOKENCOUNT(%[1]s, ".") < 2 ? %[1]s : LEFT(%[1]s, LEN(%[1]s) - LEN(TOKEN(%[1]s, ".", TOKENCOUNT(%[1]s, "."))) - 1)`, base)
+}
+
+// setMaxErrors carries a MaximumErrorCount over 1 into a container body
+// or the package (max_errors).
+func setMaxErrors(body *omap, e *ssis.Executable) {
+	if e.MaximumErrorCount > 1 {
+		body.set("max_errors", e.MaximumErrorCount)
+	}
 }
 
 func hasKey(m omap, k string) bool {

@@ -77,6 +77,17 @@ type Result struct {
 	Report *Report
 	// Manifest is the validated project (project.Load of Files).
 	Manifest *project.Manifest
+	// Values are the sensitive values decrypted with the package password
+	// (ssis.Project.Decrypt), which the files never hold: the import sets
+	// them in the catalog, which encrypts them.
+	Values []Value
+}
+
+// Value is a sensitive parameter value to set after deploying.
+type Value struct {
+	Package string // the native package name; empty for a project parameter
+	Name    string // the native parameter name
+	Value   string
 }
 
 // ErrStrict is returned (wrapped) by a strict conversion that met an
@@ -119,6 +130,10 @@ type converter struct {
 	pkgByFile map[string]string
 	// curSecrets collects the secrets of the package being converted.
 	curSecrets *[]string
+	// curPkg is the native name of the package being converted.
+	curPkg string
+	// values are the decrypted sensitive values (Result.Values).
+	values []Value
 }
 
 type connInfo struct {
@@ -191,7 +206,7 @@ func Convert(p *ssis.Project, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the converted project does not validate (a bug of the converter; please report it with the package):\n%w", err)
 	}
-	res := &Result{Files: files, Report: c.rep, Manifest: m}
+	res := &Result{Files: files, Report: c.rep, Manifest: m, Values: c.values}
 	if opts.Strict {
 		var bad []string
 		for _, pr := range c.rep.Packages {
@@ -318,6 +333,11 @@ func (c *converter) param(decls *omap, pp *ssis.Parameter, what string, names *u
 			reason = "encrypted with the author's key or a password"
 		}
 		c.secret(fmt.Sprintf("%s %s (sensitive, %s): give it a value (scaleout projects set-value, or --param on run)", what, name, reason))
+	case pp.Sensitive && pp.Decrypted && val == pp.Value:
+		d.set("sensitive", true)
+		d.set("required", true)
+		c.values = append(c.values, Value{Package: c.curPkg, Name: name, Value: val})
+		c.secret(fmt.Sprintf("%s %s (sensitive): decrypted with the package password; scaleout import sets it in the catalog (encrypted), scaleout convert does not write it: give it with scaleout projects set-value", what, name))
 	case pp.Sensitive:
 		// A sensitive default would be stored unencrypted in the archive.
 		d.set("sensitive", true)
@@ -397,7 +417,13 @@ func (c *converter) connection(cm *ssis.ConnectionManager, pkg string) *connInfo
 		return ci
 	}
 	pw := sc.password
-	if sc.user != "" && pw == "" {
+	if sc.user != "" && pw == "" && cm.Password != "" {
+		pname := c.paramSeen.take(identifier(name + "_password"))
+		c.params.set(pname, omap{{"type", "string"}, {"sensitive", true}, {"required", true}, {"description", "password of connection " + cm.Name}})
+		pw = "${project." + pname + "}"
+		c.values = append(c.values, Value{Name: pname, Value: cm.Password})
+		c.secret(fmt.Sprintf("project parameter %s: the password of connection manager %s, decrypted with the package password; scaleout import sets it in the catalog (encrypted), scaleout convert does not write it", pname, cm.Name))
+	} else if sc.user != "" && pw == "" {
 		pname := c.paramSeen.take(identifier(name + "_password"))
 		c.params.set(pname, omap{{"type", "string"}, {"sensitive", true}, {"required", true}, {"description", "password of connection " + cm.Name}})
 		pw = "${project." + pname + "}"

@@ -60,8 +60,8 @@ func (pc *pkgConv) warn(format string, args ...any) {
 
 // convert returns the native package file.
 func (pc *pkgConv) convert() ([]byte, error) {
-	pc.c.curSecrets = &pc.rep.Secrets
-	defer func() { pc.c.curSecrets = nil }()
+	pc.c.curSecrets, pc.c.curPkg = &pc.rep.Secrets, pc.rep.Name
+	defer func() { pc.c.curSecrets, pc.c.curPkg = nil, "" }()
 	pc.ssisMode = SSISExpressionsSupported && usesExpressions(pc.p.Root)
 	pc.rep.SSISExpressions = pc.ssisMode
 	out := omap{{"name", pc.rep.Name}}
@@ -130,6 +130,7 @@ func (pc *pkgConv) convert() ([]byte, error) {
 			out.set("variables", omap{{noopVar, omap{{"type", "bool"}}}})
 		}
 	}
+	setMaxErrors(&out, pc.p.Root)
 	out.set("tasks", tasks)
 	src, err := marshal(out)
 	if err != nil {
@@ -152,12 +153,12 @@ func (pc *pkgConv) convert() ([]byte, error) {
 // usesExpressions reports whether the package's behaviour depends on SSIS
 // expressions anywhere.
 func usesExpressions(e *ssis.Executable) bool {
-	// Property expressions are not converted (the task is unsupported),
-	// so they do not call for the SSIS language.
+	// Property expressions call for it when they are converted (a task
+	// with one on a property of no native counterpart is unsupported).
 	if e.Attr["InitExpression"] != "" || e.Attr["EvalExpression"] != "" || e.Attr["AssignExpression"] != "" {
 		return true
 	}
-	if e.CreationName == "Microsoft.ExpressionTask" {
+	if e.CreationName == "Microsoft.ExpressionTask" || convertibleExpressions(e) {
 		return true
 	}
 	for _, v := range e.Variables {

@@ -78,7 +78,9 @@ func (pc *pkgConv) executeSQL(e *ssis.Executable) (omap, string, error) {
 		return nil, "", fmt.Errorf("IsStoredProcedure (ADO.NET) is not converted; write EXEC ... as the statement")
 	}
 	stmt := attr(d, "SqlStatementSource")
-	if strings.TrimSpace(stmt) == "" {
+	stmtX, fromExpr := e.Expressions["SqlStatementSource"]
+	fromExpr = fromExpr && pc.ssisMode
+	if !fromExpr && strings.TrimSpace(stmt) == "" {
 		return nil, "", fmt.Errorf("the statement is empty")
 	}
 	body := omap{{"connection", cn}}
@@ -111,6 +113,8 @@ func (pc *pkgConv) executeSQL(e *ssis.Executable) (omap, string, error) {
 				}
 				params = append(params, t)
 			}
+		} else if fromExpr {
+			return nil, "", fmt.Errorf("the statement comes from a property expression and has named parameters (%s), which are rewritten to ? only in a static statement; use ? markers", binds[0].name)
 		} else {
 			// Named parameters (ADO.NET @name): each use becomes a ?.
 			byName := map[string]string{}
@@ -138,11 +142,18 @@ func (pc *pkgConv) executeSQL(e *ssis.Executable) (omap, string, error) {
 			}
 		}
 	}
-	body.set("statement", stmt)
+	if fromExpr {
+		body.set("statement_expression", strings.TrimSpace(stmtX))
+	} else {
+		body.set("statement", stmt)
+	}
 	if len(params) > 0 {
 		body.set("params", params)
 	}
 	note := "sql"
+	if fromExpr {
+		note = "sql, statement from a property expression"
+	}
 	var result string
 	rt := attr(d, "ResultType")
 	results := d.All("ResultBinding")
@@ -250,12 +261,26 @@ func (pc *pkgConv) executeProcess(e *ssis.Executable, head *omap) (omap, string,
 		return nil, "", err
 	}
 	exe := attr(d, "Executable")
+	x, exeFromExpr := pc.propExpr(e, "Executable", false)
+	if exeFromExpr {
+		exe = x
+	}
 	if exe == "" {
 		return nil, "", fmt.Errorf("no Executable")
 	}
-	cmd := append([]any{exe}, toAny(splitWindowsArgs(attr(d, "Arguments")))...)
+	cmd := []any{exe}
+	argsX, argsFromExpr := pc.propExpr(e, "Arguments", false)
+	if !argsFromExpr {
+		cmd = append(cmd, toAny(splitWindowsArgs(attr(d, "Arguments")))...)
+	}
 	body := omap{{"command", cmd}}
-	if wd := attr(d, "WorkingDirectory"); wd != "" {
+	if argsFromExpr {
+		// A command line computed at run time, split there as Windows does.
+		body.set("arguments", argsX)
+	}
+	if x, ok := pc.propExpr(e, "WorkingDirectory", true); ok {
+		body.set("dir", x)
+	} else if wd := attr(d, "WorkingDirectory"); wd != "" {
 		body.set("dir", wd)
 	}
 	if v := attr(d, "StandardInputVariable"); v != "" {
@@ -288,7 +313,7 @@ func (pc *pkgConv) executeProcess(e *ssis.Executable, head *omap) (omap, string,
 	if t := atoi(attr(d, "TimeOut")); t > 0 {
 		out.set("timeout", fmt.Sprintf("%ds", t))
 	}
-	if strings.Contains(exe, `:\`) || strings.HasSuffix(strings.ToLower(exe), ".exe") {
+	if !exeFromExpr && (strings.Contains(exe, `:\`) || strings.HasSuffix(strings.ToLower(exe), ".exe")) {
 		pc.warn("%s runs the Windows program %s; point it at a program of the worker's system", e.Path, exe)
 	}
 	out.set("exec", body)
@@ -333,8 +358,16 @@ func (pc *pkgConv) fileSystem(e *ssis.Executable) (omap, string, error) {
 		return nil, "", err
 	}
 	op := attr(d, "TaskOperationType")
-	src := func() (string, error) { return pc.filePath(attr(d, "TaskSourcePath"), attr(d, "TaskIsSourceVariable")) }
+	src := func() (string, error) {
+		if x, ok := pc.propExpr(e, "Source", true); ok {
+			return x, nil
+		}
+		return pc.filePath(attr(d, "TaskSourcePath"), attr(d, "TaskIsSourceVariable"))
+	}
 	dst := func() (string, error) {
+		if x, ok := pc.propExpr(e, "Destination", true); ok {
+			return x, nil
+		}
 		return pc.filePath(attr(d, "TaskDestinationPath"), attr(d, "TaskIsDestinationVariable"))
 	}
 	body := omap{}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestE2E_SSISMappedLoopsAndPropertyExpressions imports Mapped.dtsx (SSIS
+// expressions) through a dev agent and runs it: a Foreach File loop maps
+// the file's name without extension into a variable that an Expression
+// Task and a property expression on an Execute SQL task's statement read;
+// a Foreach Item loop maps each item into a variable that property
+// expressions on an Execute Process task's Executable, Arguments and
+// WorkingDirectory read. It checks the rows and files they produced.
+func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/Mapped.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "Mapped.dtsx")
+	// The static paths, and the one inside an expression's string literal.
+	r := strings.NewReplacer(`C:\Data\`, root+"/", `C:\\Data\\`, root+"/")
+	writeFiles(t, map[string]string{
+		pkg:                                    r.Replace(string(src)),
+		filepath.Join(root, "drop", "jan.csv"): "1\n",
+		filepath.Join(root, "drop", "feb.2026.csv"): "2\n",
+		filepath.Join(root, "drop", "notes.txt"):    "not matched\n",
+		filepath.Join(root, "out", "EMEA", ".keep"): "",
+		filepath.Join(root, "out", "apac", ".keep"): "",
+	})
+	dbPath := filepath.Join(root, "audit.db")
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	imp := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Audit DB=sqlite:"+dbPath)
+	if imp.code != 0 || !strings.Contains(imp.stdout, "1 ready to run") {
+		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Mapped/Mapped", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := queryStrings(t, db, "SELECT what || '|' || region FROM audit ORDER BY rowid")
+	want := []string{"file feb.2026|-", "file jan|-", "FEB.2026;JAN;|EMEA", "FEB.2026;JAN;|apac"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit = %q, want %q", got, want)
+	}
+	// Arguments from a property expression, split at run time: sh -c "pwd > emea_13.txt"
+	// in the working directory from another.
+	for region, file := range map[string]string{"EMEA": "emea_13.txt", "apac": "apac_13.txt"} {
+		dir := filepath.Join(root, "out", region)
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil || strings.TrimSpace(string(b)) != dir {
+			t.Errorf("%s/%s = %q, %v; want the directory %s", region, file, b, err, dir)
+		}
+	}
+}
+
+// TestE2E_SSISPackagePassword imports Secrets.dtsx, saved with
+// EncryptSensitiveWithPassword, with --package-password: the package
+// parameter's decrypted value is set in the catalog (not in the archive)
+// and the run binds it into the table. A wrong password deploys nothing.
+func TestE2E_SSISPackagePassword(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "vault.db")
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	pkg := "testdata/ssis/packages/Secrets.dtsx"
+	bad := cli(t, a.api, "import", pkg, "--folder", "F", "--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "nope")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "Secrets.dtsx:48: package parameter Token: the package password does not decrypt it") {
+		t.Fatalf("wrong password: exit %d\n%s\n%s", bad.code, bad.stdout, bad.stderr)
+	}
+	if r := cli(t, a.api, "projects", "list", "F"); strings.Contains(r.stdout, "Secrets") {
+		t.Fatalf("a wrong password deployed something:\n%s", r.stdout)
+	}
+	imp := cli(t, a.api, "import", pkg, "--folder", "F", "--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "Contoso#2026")
+	if imp.code != 0 || !strings.Contains(imp.stdout, "set package parameter Secrets.Token (sensitive, decrypted with the package password)") {
+		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Secrets/Secrets", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := queryStrings(t, db, "SELECT v FROM tokens"); !slices.Equal(got, []string{"tok-51&7"}) {
+		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
+	}
+}
