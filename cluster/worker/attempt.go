@@ -39,7 +39,8 @@ type attempt struct {
 	log         *attemptLog  // every event, also those beyond MaxEvents
 	result      *ChildResult
 	gotResult   chan struct{} // closed at the child's Result line
-	firstLine   chan struct{} // closed at the child's first line for this attempt
+	firstLine   chan struct{} // closed at the child's first stdout line for this attempt
+	spoke       bool          // firstLine is closed
 	heard       int           // lines the child wrote for this attempt (stdout and stderr)
 
 	flushNow chan struct{}
@@ -368,7 +369,9 @@ func (a *attempt) failStart(err error) {
 // attempt.
 func (a *attempt) message(line []byte, cut bool) {
 	a.mu.Lock()
-	if a.heard++; a.heard == 1 {
+	a.heard++
+	if !a.spoke {
+		a.spoke = true
 		close(a.firstLine)
 	}
 	a.mu.Unlock()

@@ -257,3 +257,54 @@ func TestPool_SilentDeathOfAReusedChildMovesTheJob(t *testing.T) {
 		t.Fatalf("result %+v", a.result)
 	}
 }
+
+// TestPool_StderrBeforeTheFirstEvent: a child that writes to stderr (a Go
+// runtime trace, a warning) before its first event still has its attempt
+// followed to the result; the stderr line becomes an error event.
+func TestPool_StderrBeforeTheFirstEvent(t *testing.T) {
+	f := &fakeMaster{}
+	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
+	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.MaxTasks = 2; c.WarmChildren = 0 })
+	cmd := w.cfg.Command
+	w.cfg.Command = []string{"/bin/sh", "-c", `echo '{"ready":{"pid":1}}'; read job; echo 'gc 1 @0.1s' >&2; sleep 0.2; ` +
+		`echo '{"event":{"type":"information","message":"hi"}}'; echo '{"result":{"status":"succeeded"}}'; read next`}
+	c, err := w.pool.start(nil)
+	w.cfg.Command = cmd
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.pool.mu.Lock()
+	w.pool.idle = append(w.pool.idle, c)
+	w.pool.mu.Unlock()
+	a := newAttempt(w, ppidTask(11, "true"))
+	handed := make(chan error, 1)
+	go func() {
+		_, err := a.hand(&Job{Task: a.task, WorkDir: t.TempDir(), KillGraceMS: 500}, w.logger)
+		handed <- err
+	}()
+	waitFor(t, "the job to be handed over", func() bool {
+		select {
+		case err := <-handed:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return true
+		default:
+			return false
+		}
+	})
+	waitFor(t, "the result line", func() bool {
+		select {
+		case <-a.gotResult:
+			return true
+		default:
+			return false
+		}
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.result.Status != "succeeded" || len(a.buf) != 2 || !strings.Contains(a.buf[0].Message, "gc 1") {
+		t.Fatalf("result %+v, events %+v", a.result, a.buf)
+	}
+	c.killTree()
+}
