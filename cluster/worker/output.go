@@ -27,22 +27,37 @@ var ErrNoLog = fmt.Errorf("no log of this attempt on this worker: %w", fs.ErrNot
 // error event rather than held.
 const maxChildLine = 4 << 20
 
-// readLines calls fn with every line of r (without its newline), reading in
-// chunks of at most max bytes: a longer line is not accumulated but passed
-// to fn once with cut set and no content, the rest of it dropped.
+// readLines calls fn with every line of r (without its newline). A line
+// of up to max bytes (with its newline) is passed whole; a longer one is
+// not accumulated beyond max but passed to fn once with cut set and no
+// content, the rest of it dropped. The reader's own buffer is 64 KiB at
+// most, so a long-lived reader (a waiting package process's) holds little.
 func readLines(r io.Reader, max int, fn func(line []byte, cut bool)) error {
-	br := bufio.NewReaderSize(r, max)
+	return readLinesBuf(r, max, min(max, 64<<10), fn)
+}
+
+// readLinesBuf is readLines with a read buffer of size bytes.
+func readLinesBuf(r io.Reader, max, size int, fn func(line []byte, cut bool)) error {
+	br := bufio.NewReaderSize(r, size)
+	var long []byte // a line longer than the buffer, so far
 	cut := false
 	for {
 		chunk, err := br.ReadSlice('\n')
 		full := errors.Is(err, bufio.ErrBufferFull)
 		switch {
-		case full && !cut:
-			cut = true
+		case cut:
+			cut = full // dropped up to the end of the line
+		case full && len(long)+len(chunk) >= max, !full && len(long)+len(chunk) > max:
+			cut, long = full, long[:0]
 			fn(nil, true)
 		case full:
-		case cut:
-			cut = false
+			long = append(long, chunk...)
+		case len(long) > 0:
+			line := append(long, chunk...)
+			fn(line[:len(line)-len(trailingNewline(line))], false)
+			if long = line[:0]; cap(long) > 256<<10 {
+				long = nil // do not keep a rare long line's buffer
+			}
 		case len(chunk) > 0:
 			fn(chunk[:len(chunk)-len(trailingNewline(chunk))], false)
 		}

@@ -28,6 +28,31 @@ func TestReadLines(t *testing.T) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("readLines = %q, %v; want %q", got, err, want)
 	}
+
+	// A read buffer smaller than max: lines longer than the buffer are
+	// gathered up to max (with the newline), longer ones cut.
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{strings.Repeat("y", 39) + "\nz\n", []string{strings.Repeat("y", 39), "z"}},
+		{strings.Repeat("y", 40) + "\nz\n", []string{"<cut>", "z"}},
+		{strings.Repeat("y", 100) + "\nz\n", []string{"<cut>", "z"}},
+		{strings.Repeat("y", 20) + "\n" + strings.Repeat("w", 30) + "\r\n", []string{strings.Repeat("y", 20), strings.Repeat("w", 30)}},
+		{strings.Repeat("y", 30), []string{strings.Repeat("y", 30)}},
+	} {
+		got = nil
+		err := readLinesBuf(strings.NewReader(c.in), 40, 16, func(line []byte, cut bool) {
+			if cut {
+				got = append(got, "<cut>")
+				return
+			}
+			got = append(got, string(line))
+		})
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("readLinesBuf(%.12q..., max 40, buffer 16) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
 }
 
 func printTask(id uint64, script string) api.Task {
