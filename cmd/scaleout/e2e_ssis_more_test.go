@@ -1,7 +1,6 @@
 package main
 
 import (
-	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,8 +33,7 @@ func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
 		filepath.Join(root, "out", "apac", ".keep"): "",
 	})
 	dbPath := filepath.Join(root, "audit.db")
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	imp := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Audit DB=sqlite:"+dbPath)
 	if imp.code != 0 || !strings.Contains(imp.stdout, "1 ready to run") {
 		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
@@ -43,11 +41,7 @@ func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
 	if r := cli(t, a.api, "run", "F/Mapped/Mapped", "--wait"); r.code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t, dbPath)
 	got := queryStrings(t, db, "SELECT what || '|' || region FROM audit ORDER BY rowid")
 	want := []string{"file feb.2026|-", "file jan|-", "FEB.2026;JAN;|EMEA", "FEB.2026;JAN;|apac"}
 	if !slices.Equal(got, want) {
@@ -70,8 +64,7 @@ func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
 // and the run binds it into the table. A wrong password deploys nothing.
 func TestE2E_SSISPackagePassword(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "vault.db")
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	pkg := "testdata/ssis/packages/Secrets.dtsx"
 	bad := cli(t, a.api, "import", pkg, "--folder", "F", "--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "nope")
 	if bad.code != 2 || !strings.Contains(bad.stderr, "Secrets.dtsx:48: package parameter Token: the package password does not decrypt it") {
@@ -87,11 +80,7 @@ func TestE2E_SSISPackagePassword(t *testing.T) {
 	if r := cli(t, a.api, "run", "F/Secrets/Secrets", "--wait"); r.code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t, dbPath)
 	if got := queryStrings(t, db, "SELECT v FROM tokens"); !slices.Equal(got, []string{"tok-51&7"}) {
 		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
 	}

@@ -26,8 +26,7 @@ func TestE2E_SSISImportPostgres(t *testing.T) {
 		filepath.Join(root, "orders.csv"):   "id,customer,amount\n1,Ada,10.50\n2,Bob,abc\n3,\"Cy, Jr\",7\n4,Di,1234.5\n",
 		filepath.Join(root, "out", ".keep"): "",
 	})
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	if r := cli(t, a.api, "import", proj, "--folder", "F", "--connection", "Warehouse="+pg.URL()); r.code != 0 {
 		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

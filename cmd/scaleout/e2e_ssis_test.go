@@ -48,6 +48,25 @@ func writeFiles(t *testing.T, files map[string]string) {
 	}
 }
 
+// ssisAgent starts a dev agent with a folder F to import into.
+func ssisAgent(t *testing.T) *agentProc {
+	t.Helper()
+	a := startAgent(t, t.TempDir())
+	mustCLI(t, a.api)("folders", "create", "F")
+	return a
+}
+
+// openSQLite opens the SQLite file path, closed when the test ends.
+func openSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func queryStrings(t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
 	rows, err := db.Query(q)
@@ -84,8 +103,7 @@ func TestE2E_SSISImport(t *testing.T) {
 		filepath.Join(root, "orders.csv"):        "id,customer,amount\n1,Ada,10.50\n2,Bob,abc\n3,\"Cy, Jr\",7\n",
 		filepath.Join(root, "out", ".keep"):      "",
 	})
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 
 	strict := cli(t, a.api, "import", proj, "--folder", "F", "--connection", "Warehouse=sqlite:"+dbPath, "--strict")
 	if strict.code != 2 || !strings.Contains(strict.stderr, `\Package\Tidy\Check Folder (Microsoft.ScriptTask)`) || !strings.Contains(strict.stderr, "nothing written") {
@@ -121,11 +139,7 @@ func TestE2E_SSISImport(t *testing.T) {
 		t.Errorf("Housekeeping did not refuse naming its Script Task:\n%s\n%s", refused.stdout, refused.stderr)
 	}
 
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t, dbPath)
 	// LoadFiles: one row per file, moved to the archive, counted, listed.
 	paths := queryStrings(t, db, "SELECT path || '|' || batch FROM loaded_files ORDER BY path")
 	want := []string{root + "/incoming/a.csv|nightly", root + "/incoming/b.csv|nightly"}
@@ -188,8 +202,7 @@ func TestE2E_SSISDataFlowExpressions(t *testing.T) {
 		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
 		filepath.Join(root, "orders.txt"): "id;qty;price\n1;2;60.00\n2;1;5.50\n3;10;10.00\n",
 	})
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	if r := cli(t, a.api, "import", pkg, "--folder", "F"); r.code != 0 || !strings.Contains(r.stdout, "1 ready to run") {
 		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -230,11 +243,7 @@ func TestE2E_SSISFormat6(t *testing.T) {
 	}
 	writeFiles(t, files)
 	dbPath := filepath.Join(root, "sales.db")
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t, dbPath)
 	for _, stmt := range []string{
 		"CREATE TABLE regions (region_code TEXT, region_name TEXT, active INTEGER)",
 		"INSERT INTO regions VALUES ('EU', 'Europe', 1), ('US', 'Americas', 1), ('XX', 'Closed', 0)",
@@ -247,8 +256,7 @@ func TestE2E_SSISFormat6(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	imp := cli(t, a.api, "import", dst, "--folder", "F", "--connection", "SalesDB=sqlite:"+dbPath, "--connection", "CRM=sqlite:"+dbPath)
 	if imp.code != 0 || !strings.Contains(imp.stdout, "3 packages, 2 ready to run, 1 refuse to start") {
 		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
@@ -274,19 +282,14 @@ func TestE2E_SSISFormat6(t *testing.T) {
 func TestE2E_SSISEventHandlers(t *testing.T) {
 	root := t.TempDir()
 	dbPath := filepath.Join(root, "ops.db")
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	if r := cli(t, a.api, "import", "testdata/ssis/packages/Handlers.dtsx", "--folder", "F", "--connection", "Log DB=sqlite:"+dbPath); r.code != 0 {
 		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if r := cli(t, a.api, "run", "F/Handlers/Handlers", "--wait"); r.code != 1 {
 		t.Fatalf("run: exit %d, want 1 (Fail Here fails)\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSQLite(t, dbPath)
 	for _, table := range []string{"task_errors", "package_errors"} {
 		got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM "+table)
 		if len(got) != 1 || !strings.HasPrefix(got[0], "Fail Here|4|") || !strings.Contains(got[0], "exit") {
@@ -320,8 +323,7 @@ func TestE2E_SSISDataFlowJoins(t *testing.T) {
 		pkgs = append(pkgs, p)
 	}
 	writeFiles(t, files)
-	a := startAgent(t, t.TempDir())
-	mustCLI(t, a.api)("folders", "create", "F")
+	a := ssisAgent(t)
 	for i, p := range pkgs {
 		name := strings.TrimSuffix(filepath.Base(p), ".dtsx")
 		if r := cli(t, a.api, "import", p, "--folder", "F", "--strict"); r.code != 0 {
