@@ -297,6 +297,28 @@ func ReadISPAC(file string, data []byte) (*Project, error) {
 	return p, nil
 }
 
+// parseListed parses the files the manifest lists (every file with ext
+// when it lists none), in order; a listed file that is missing is an error
+// naming it.
+func parseListed[T any](src string, fs *files, listed []string, ext, what string, parse func(name string, data []byte) (T, error)) ([]T, error) {
+	if len(listed) == 0 {
+		listed = fs.byExt(ext)
+	}
+	var out []T
+	for _, name := range listed {
+		data, ok := fs.data[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: the project lists %s %q, which is missing", src, what, name)
+		}
+		v, err := parse(name, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // build assembles a project from its manifest and files.
 func build(src string, m *manifest, fs *files) (*Project, error) {
 	p := &Project{Name: m.name, Source: src}
@@ -308,30 +330,14 @@ func build(src string, m *manifest, fs *files) (*Project, error) {
 		}
 		p.Params = params
 	}
-	cms := m.connections
-	if len(cms) == 0 {
-		cms = fs.byExt(".conmgr")
+	var err error
+	p.Connections, err = parseListed(src, fs, m.connections, ".conmgr", "connection manager", func(name string, data []byte) (*ConnectionManager, error) {
+		return ParseConnectionManager(where(name), data)
+	})
+	if err != nil {
+		return nil, err
 	}
-	for _, name := range cms {
-		data, ok := fs.data[name]
-		if !ok {
-			return nil, fmt.Errorf("%s: the project lists connection manager %q, which is missing", src, name)
-		}
-		cm, err := ParseConnectionManager(where(name), data)
-		if err != nil {
-			return nil, err
-		}
-		p.Connections = append(p.Connections, cm)
-	}
-	pkgs := m.packages
-	if len(pkgs) == 0 {
-		pkgs = fs.byExt(".dtsx")
-	}
-	for _, name := range pkgs {
-		data, ok := fs.data[name]
-		if !ok {
-			return nil, fmt.Errorf("%s: the project lists package %q, which is missing", src, name)
-		}
+	p.Packages, err = parseListed(src, fs, m.packages, ".dtsx", "package", func(name string, data []byte) (*Package, error) {
 		pkg, err := ParsePackage(where(name), data)
 		if err != nil {
 			return nil, err
@@ -340,7 +346,10 @@ func build(src string, m *manifest, fs *files) (*Project, error) {
 		if ep, ok := m.entryPoints[name]; ok {
 			pkg.EntryPoint = ep
 		}
-		p.Packages = append(p.Packages, pkg)
+		return pkg, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(p.Packages) == 0 {
 		return nil, errors.New(src + ": the project has no packages")
