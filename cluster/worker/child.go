@@ -166,6 +166,10 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 
 // Environment variables a deployed package's tasks see.
 const (
+	// EnvExecutionID and EnvAttempt hold the execution's id and the
+	// attempt's number, for every task.
+	EnvExecutionID = "SCALEOUT_EXECUTION_ID"
+	EnvAttempt     = "SCALEOUT_ATTEMPT"
 	// EnvProjectDir names the extracted project directory.
 	EnvProjectDir = "SCALEOUT_PROJECT_DIR"
 	// EnvProjectParamPrefix + NAME holds project parameter NAME.
@@ -179,8 +183,10 @@ const (
 func (job *Job) options() (*pkgspec.Package, executor.Options, error) {
 	opts := executor.Options{
 		WorkDir: job.WorkDir, ProjectDir: job.ProjectDir, LoggingLevel: job.LoggingLevel,
-		KillGrace: time.Duration(job.KillGraceMS) * time.Millisecond,
-		Secrets:   slices.Clone(job.Secrets),
+		KillGrace:   time.Duration(job.KillGraceMS) * time.Millisecond,
+		Secrets:     slices.Clone(job.Secrets),
+		ExecutionID: job.ID, Attempt: job.Attempt,
+		Env: append(os.Environ(), fmt.Sprintf("%s=%d", EnvExecutionID, job.ID), fmt.Sprintf("%s=%d", EnvAttempt, job.Attempt)),
 	}
 	src := []byte(job.Package)
 	if job.ArchiveHash != "" {
@@ -191,7 +197,7 @@ func (job *Job) options() (*pkgspec.Package, executor.Options, error) {
 		if src, err = os.ReadFile(filepath.Join(job.ProjectDir, filepath.FromSlash(job.PackageFile))); err != nil {
 			return nil, opts, fmt.Errorf("package file: %w", err)
 		}
-		opts.Env = append(os.Environ(), EnvProjectDir+"="+job.ProjectDir)
+		opts.Env = append(opts.Env, EnvProjectDir+"="+job.ProjectDir)
 		for _, k := range slices.Sorted(maps.Keys(job.ProjectParams)) {
 			opts.Env = append(opts.Env, EnvProjectParamPrefix+k+"="+job.ProjectParams[k])
 		}

@@ -134,11 +134,12 @@ type Worker struct {
 	cfg    Config
 	logger hclog.Logger
 
-	mu          sync.Mutex
-	running     map[uint64]*attempt
-	lastContact time.Time
-	draining    bool          // lease nothing new
-	ended       chan struct{} // closed and replaced whenever an attempt ends
+	mu           sync.Mutex
+	running      map[uint64]*attempt
+	lastContact  time.Time
+	draining     bool          // lease nothing new
+	shuttingDown bool          // Run's context ended: results are retried for one lease only
+	ended        chan struct{} // closed and replaced whenever an attempt ends
 
 	starting   chan struct{} // a slot per child being started (MaxStarting)
 	pool       *pool         // package processes waiting for an attempt
@@ -202,6 +203,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.mu.Lock()
 	w.lastContact = time.Now()
 	w.mu.Unlock()
+	w.redeliver()
 	// Fence on a clock of its own: a poll that hangs (a partition that
 	// drops packets) must not postpone it past the lease.
 	go tick.Every(w.cfg.LeaseTimeout/10, ctx.Done(), w.fenceIfCutOff)
@@ -354,14 +356,26 @@ func (w *Worker) start(ctx context.Context, t api.Task) {
 	go func() {
 		defer w.wg.Done()
 		a.run(ctx)
-		w.mu.Lock()
-		if w.running[t.ID] == a {
-			delete(w.running, t.ID)
-		}
-		close(w.ended)
-		w.ended = make(chan struct{})
-		w.mu.Unlock()
+		w.attemptEnded(a)
 	}()
+}
+
+// attemptEnded removes an attempt whose result was reported.
+func (w *Worker) attemptEnded(a *attempt) {
+	w.mu.Lock()
+	if w.running[a.task.ID] == a {
+		delete(w.running, a.task.ID)
+	}
+	close(w.ended)
+	w.ended = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// closing reports whether the worker is shutting down.
+func (w *Worker) closing() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.shuttingDown
 }
 
 // Drain stops leasing new attempts, lets running ones finish for up to
@@ -407,6 +421,9 @@ func (w *Worker) Abandon() {
 }
 
 func (w *Worker) shutdown() {
+	w.mu.Lock()
+	w.shuttingDown = true
+	w.mu.Unlock()
 	for _, a := range w.attempts() {
 		a.interrupt()
 	}
