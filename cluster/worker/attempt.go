@@ -114,6 +114,16 @@ func (a *attempt) terminate() {
 	a.killTimer = time.AfterFunc(a.w.cfg.KillGrace+2*time.Second, a.kill)
 }
 
+// renew extends the fence of the child running the attempt, if any.
+func (a *attempt) renew(left, every time.Duration) {
+	a.mu.Lock()
+	ch := a.ch
+	a.mu.Unlock()
+	if ch != nil {
+		ch.renew(left, every)
+	}
+}
+
 // kill SIGKILLs the child's process group (unless it was reaped or handed
 // back to the pool) and every task process group it announced.
 func (a *attempt) kill() {
@@ -263,6 +273,10 @@ func (a *attempt) run(_ context.Context) {
 		log.Info("attempt dropped; not reporting")
 		return
 	}
+	if res != nil && res.Fenced {
+		log.Warn("package process stopped the attempt itself (no renewal from this worker in time); not reporting: the master expires it", "message", res.Message)
+		return
+	}
 	rep := &api.ResultReport{}
 	switch {
 	case res != nil && (res.Status == api.StatusSucceeded || res.Status == api.StatusFailed) && !interrupted:
@@ -306,6 +320,7 @@ func (a *attempt) hand(job *Job, log hclog.Logger) (*child, error) {
 			a.terminate()
 		}
 		log.Debug("package process attached", "pid", ch.cmd.Process.Pid, "reused", reused, "wait", time.Since(started))
+		job.FenceMS = max(int(a.w.fenceLeft()/time.Millisecond), 1)
 		sendErr := ch.send(job)
 		select {
 		case <-a.firstLine:

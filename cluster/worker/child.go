@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,11 +66,19 @@ func ChildMain(in io.Reader, out io.Writer) int {
 	defer signal.Stop(sigs)
 	jobs := make(chan []byte, 1)
 	gone := make(chan struct{}) // EOF or a read error on in: the worker is gone
+	fc := newFence()
 	go func() {
 		defer close(gone)
 		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 0, 64<<10), maxJobLine)
 		for sc.Scan() {
+			if line := sc.Bytes(); bytes.HasPrefix(line, renewPrefix) {
+				var r Renew
+				if json.Unmarshal(line, &r) == nil && r.RenewMS > 0 {
+					fc.extend(time.Duration(r.RenewMS) * time.Millisecond)
+				}
+				continue
+			}
 			jobs <- slices.Clone(sc.Bytes())
 		}
 		if errors.Is(sc.Err(), bufio.ErrTooLong) {
@@ -96,7 +105,7 @@ func ChildMain(in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "scaleout exec: decoding job: %v\n", err)
 			return 2
 		}
-		res, clean := runJob(&job, lw, sigs, gone)
+		res, clean := runJob(&job, lw, sigs, gone, fc)
 		// The result first: the worker reports it while this process
 		// checks whether it can take another job.
 		lw.write(&Message{Result: res})
@@ -118,16 +127,25 @@ const maxJobLine = 64 << 20
 // runJob runs one job and returns its result and whether the run ended
 // cleanly: a result of its own (not canceled by a signal or by the worker
 // going away) and no task process group left running.
-func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{}) (*ChildResult, bool) {
+func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{}, fc *fence) (*ChildResult, bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex
 	stopped := false
+	fenced := time.Duration(0) // how long the worker had been silent when the run was fenced
 	groups := map[int]bool{}
 	runEnded := make(chan struct{})
 	defer close(runEnded)
+	fc.start(time.Duration(job.FenceMS) * time.Millisecond)
 	go func() {
 		select {
+		case silent := <-fc.expired(runEnded):
+			mu.Lock()
+			stopped, fenced = true, silent
+			mu.Unlock()
+			lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "error", Message: fmt.Sprintf(
+				"the worker has not renewed this attempt for %s (frozen or cut off from the master): stopping its tasks before the master gives the execution to another worker", silent.Round(time.Millisecond))})
+			cancel()
 		case s := <-sigs:
 			mu.Lock()
 			stopped = true
@@ -161,6 +179,9 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
 	mu.Lock()
 	defer mu.Unlock()
+	if fenced > 0 {
+		return &ChildResult{Status: "failed", Fenced: true, Message: fmt.Sprintf("stopped by its own fence: no word from the worker for %s", fenced.Round(time.Millisecond))}, false
+	}
 	return &ChildResult{Status: string(res.Status), Message: res.Message}, !stopped && len(groups) == 0
 }
 

@@ -300,6 +300,10 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	w.mu.Lock()
 	w.lastContact = sent
 	w.mu.Unlock()
+	left, budget := w.fenceBudget()-time.Since(sent), w.fenceBudget()
+	for _, a := range w.attempts() {
+		a.renew(left, budget/4)
+	}
 	for _, ref := range resp.Drop {
 		if a := w.get(ref); a != nil && !a.ref().Ending {
 			w.logger.Warn("master no longer accepts attempt; killing it", "id", ref.ID, "attempt", ref.Attempt)
@@ -325,6 +329,25 @@ func (w *Worker) get(ref api.AttemptRef) *attempt {
 		return a
 	}
 	return nil
+}
+
+// fenceBudget is how long a package process may run an attempt after the
+// worker's last contact with the master: the lease less the kill grace
+// (stopping takes that long) and a tenth of the lease, so that a child
+// whose worker cannot renew it (frozen, cut off) has stopped its tasks
+// before the master can give the execution to another worker. It is at
+// least two poll waits, so that renewals arrive in time; with a kill grace
+// too long for the lease that floor means stopping may end after the lease.
+func (w *Worker) fenceBudget() time.Duration {
+	return max(w.cfg.LeaseTimeout-w.cfg.KillGrace-w.cfg.LeaseTimeout/10, 2*w.cfg.PollWait)
+}
+
+// fenceLeft is what is left of the fence budget now.
+func (w *Worker) fenceLeft() time.Duration {
+	w.mu.Lock()
+	last := w.lastContact
+	w.mu.Unlock()
+	return w.fenceBudget() - time.Since(last)
 }
 
 // fenceIfCutOff kills every attempt when the master has been unreachable
