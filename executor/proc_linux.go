@@ -3,8 +3,12 @@
 package executor
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -85,4 +89,84 @@ func cleanupGroup(pgid int) bool {
 // zombies included.
 func groupExists(pgid int) bool {
 	return !errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH)
+}
+
+// KillDescendants SIGKILLs every process left below this one and reaps
+// them, waiting up to reapTimeout, and returns how many it killed. Called
+// when a run has ended by a process that is a child subreaper
+// (SetSubreaper), it catches what process groups miss: processes a task
+// moved to a session or group of their own (setsid) and daemons that
+// forked twice, which were reparented to this process. A process forking
+// while it is killed is caught in the next round. Without the subreaper it
+// still kills the descendants whose parents are alive.
+func KillDescendants() int {
+	self := os.Getpid()
+	killed := map[int]bool{}
+	deadline := time.Now().Add(reapTimeout)
+	for {
+		left := descendants(self)
+		for _, pid := range left {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed[pid] = true
+			}
+		}
+		reapChildren()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return len(killed)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// descendants lists the processes below pid, read from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	kids := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+		f := strings.Fields(string(rest))
+		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
+			continue // zombies are reaped, not killed
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			kids[ppid] = append(kids[ppid], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, k := range kids[p] {
+			out = append(out, k)
+			queue = append(queue, k)
+		}
+	}
+	return out
+}
+
+// reapChildren waits for every child that has exited, without blocking.
+func reapChildren() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
 }

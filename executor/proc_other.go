@@ -20,3 +20,7 @@ func SetSubreaper() error { return errors.ErrUnsupported }
 
 // cleanupGroup does nothing without process groups.
 func cleanupGroup(int) bool { return false }
+
+// KillDescendants is only supported on Linux (it reads /proc); elsewhere
+// what process groups miss is left running, and it returns 0.
+func KillDescendants() int { return 0 }

@@ -25,3 +25,7 @@ func cleanupGroup(pgid int) bool {
 
 // isSubreaper reports false: child subreapers are a Linux feature.
 func isSubreaper() bool { return false }
+
+// KillDescendants is only supported on Linux (it reads /proc); elsewhere
+// what process groups miss is left running, and it returns 0.
+func KillDescendants() int { return 0 }

@@ -115,12 +115,12 @@ func (a *attempt) terminate() {
 }
 
 // renew extends the fence of the child running the attempt, if any.
-func (a *attempt) renew(left, every time.Duration) {
+func (a *attempt) renew(left, keep time.Duration) {
 	a.mu.Lock()
 	ch := a.ch
 	a.mu.Unlock()
 	if ch != nil {
-		ch.renew(left, every)
+		ch.renew(left, keep)
 	}
 }
 

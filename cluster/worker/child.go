@@ -60,6 +60,7 @@ func ChildMain(in io.Reader, out io.Writer) int {
 	if err := executor.SetSubreaper(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		fmt.Fprintf(os.Stderr, "scaleout exec: cannot become a child subreaper (orphaned task processes may linger): %v\n", err)
 	}
+	ignoreSIGPIPE()
 	lw := newLineWriter(out)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
@@ -140,11 +141,17 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 	go func() {
 		select {
 		case silent := <-fc.expired(runEnded):
+			// No grace: the master may lease the execution again soon, as
+			// the worker's own fence assumes when it SIGKILLs its children.
 			mu.Lock()
 			stopped, fenced = true, silent
+			for pgid := range groups {
+				killGroup(pgid)
+			}
 			mu.Unlock()
+			executor.KillDescendants()
 			lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "error", Message: fmt.Sprintf(
-				"the worker has not renewed this attempt for %s (frozen or cut off from the master): stopping its tasks before the master gives the execution to another worker", silent.Round(time.Millisecond))})
+				"the worker has not renewed this attempt for %s (frozen or cut off from the master): killed its tasks before the master gives the execution to another worker", silent.Round(time.Millisecond))})
 			cancel()
 		case s := <-sigs:
 			mu.Lock()
@@ -177,6 +184,13 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 		lw.write(&Message{Proc: &Proc{PGID: pgid, Running: running}})
 	}
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
+	// What the tasks' process groups did not hold (setsid, double forks)
+	// was reparented to this process, a child subreaper: nothing of the
+	// run may outlive it.
+	if n := executor.KillDescendants(); n > 0 {
+		lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "warning", Message: fmt.Sprintf(
+			"killed %d process(es) the tasks left running outside their process groups (setsid or daemonized)", n)})
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if fenced > 0 {

@@ -33,7 +33,7 @@ type child struct {
 	exited chan struct{} // closed once it was reaped (waitErr set)
 
 	wmu     sync.Mutex // one writer of stdin at a time
-	renewed time.Time  // on wmu: when a job or Renew line was last written
+	fenceAt time.Time  // on wmu: the fence the child was last given (job or Renew line)
 
 	mu        sync.Mutex
 	cur       *attempt // the attempt it runs, which gets its output
@@ -79,24 +79,24 @@ func (c *child) send(job *Job) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.renewed = time.Now()
+	c.fenceAt = time.Now().Add(time.Duration(job.FenceMS) * time.Millisecond)
 	_, err = c.stdin.Write(append(line, '\n'))
 	return err
 }
 
 // renew extends the fence of the attempt the child runs to d from now,
-// unless it did so within every: called after every answered poll, which
-// can be many a second. It never blocks: a child that does not read its
-// stdin (hung) misses the renewal and fences itself.
-func (c *child) renew(d, every time.Duration) {
+// unless more than keep is still left of it: it is called after every
+// answered poll, which can be many a second. It never blocks: a child that
+// does not read its stdin (hung) misses the renewal and fences itself.
+func (c *child) renew(d, keep time.Duration) {
 	if !c.wmu.TryLock() {
 		return
 	}
-	if time.Since(c.renewed) < every {
+	if time.Until(c.fenceAt) > keep {
 		c.wmu.Unlock()
 		return
 	}
-	c.renewed = time.Now()
+	c.fenceAt = time.Now().Add(d)
 	go func() {
 		defer c.wmu.Unlock()
 		line, _ := json.Marshal(Renew{RenewMS: max(int(d/time.Millisecond), 1)})

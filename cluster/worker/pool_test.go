@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +40,9 @@ func leaseInTurn(f *fakeMaster, tasks []api.Task) func(int, api.PollRequest) (*a
 var runtimePID = regexp.MustCompile(`runtime=(\d+)`)
 
 // runtimes runs tasks one after another on a fresh worker and returns the
-// pid of the package process each ran in, and the results.
-func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, []api.ResultReport) {
+// pid of the package process each ran in, the results, and every event the
+// master got.
+func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, []api.ResultReport, []api.Event) {
 	t.Helper()
 	f := &fakeMaster{}
 	f.answer = leaseInTurn(f, tasks)
@@ -62,7 +64,7 @@ func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, 
 	if len(pids) != len(tasks) {
 		t.Fatalf("runtime pids %v for %d tasks", pids, len(tasks))
 	}
-	return pids, results
+	return pids, results, slices.Clone(f.events)
 }
 
 // TestPool_ReusesACleanChild: successive attempts run in the same package
@@ -70,7 +72,7 @@ func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, 
 // new one each when reuse is off.
 func TestPool_ReusesACleanChild(t *testing.T) {
 	tasks := []api.Task{ppidTask(1, "true"), ppidTask(2, "exit 3"), ppidTask(3, "true")}
-	pids, res := runtimes(t, tasks)
+	pids, res, _ := runtimes(t, tasks)
 	if pids[0] != pids[1] || pids[1] != pids[2] {
 		t.Fatalf("clean runs did not share a package process: %v", pids)
 	}
@@ -78,28 +80,35 @@ func TestPool_ReusesACleanChild(t *testing.T) {
 		t.Fatalf("results %+v", res)
 	}
 
-	pids, _ = runtimes(t, tasks, func(c *Config) { c.ReuseChildren = false })
+	pids, _, _ = runtimes(t, tasks, func(c *Config) { c.ReuseChildren = false })
 	if pids[0] == pids[1] || pids[1] == pids[2] || pids[0] == pids[2] {
 		t.Fatalf("with reuse off, runs shared a package process: %v", pids)
 	}
 }
 
-// TestPool_DirtyRunGetsAFreshChild: a run that leaves a process behind
-// outside its task's process group (an orphan the child inherits as
-// subreaper) ends that child; the next attempt starts in a new one.
-func TestPool_DirtyRunGetsAFreshChild(t *testing.T) {
+// TestPool_OrphansEndWithTheRun: a process a run leaves behind outside its
+// task's process group (setsid: an orphan the child inherits as
+// subreaper) is killed when the run ends, with a warning event; the child
+// is then clean again. (Before the child killed such orphans, they
+// outlived it and made it unfit for reuse.)
+func TestPool_OrphansEndWithTheRun(t *testing.T) {
 	m := marker()
+	t.Cleanup(func() { killMarked(m) })
 	tasks := []api.Task{ppidTask(1, "setsid sleep "+m+" >/dev/null 2>&1 & sleep 0.2"), ppidTask(2, "true")}
-	pids, res := runtimes(t, tasks)
-	if pids[0] == pids[1] {
-		t.Fatalf("the attempt after a run that left an orphan reused its package process %s", pids[0])
-	}
+	_, res, events := runtimes(t, tasks)
 	if res[0].Status != api.StatusSucceeded || res[1].Status != api.StatusSucceeded {
 		t.Fatalf("results %+v", res)
 	}
-	// Clean the orphan up (it outlives the child, as it did before children
-	// were reused).
-	t.Cleanup(func() { killMarked(m) })
+	if processRunning(m) {
+		t.Fatal("the setsid orphan outlived its run")
+	}
+	warned := false
+	for _, ev := range events {
+		warned = warned || (ev.Type == "warning" && strings.Contains(ev.Message, "killed 1 process(es) the tasks left running"))
+	}
+	if !warned {
+		t.Fatalf("no warning about the killed orphan in %+v", events)
+	}
 }
 
 // TestPool_StoppedChildIsNotReused: a stopped attempt's package process is

@@ -33,3 +33,6 @@ func killGroup(int) {}
 // hasChildren cannot tell off Unix; a child without process groups is not
 // a subreaper either, so it reports false.
 func hasChildren() bool { return false }
+
+// ignoreSIGPIPE does nothing: there is no SIGPIPE.
+func ignoreSIGPIPE() {}

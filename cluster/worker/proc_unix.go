@@ -7,11 +7,17 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"syscall"
 )
 
 // stopSignals are the signals that ask a child to stop its package.
 var stopSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+
+// ignoreSIGPIPE keeps the child alive when its worker is gone: a write to
+// the dead worker's stdout pipe then fails instead of killing the process
+// before it has stopped its tasks and killed what they left.
+func ignoreSIGPIPE() { signal.Ignore(syscall.SIGPIPE) }
 
 // setGroup makes the child lead a process group of its own, so that it and
 // everything it starts can be killed together.

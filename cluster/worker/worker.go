@@ -300,9 +300,12 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	w.mu.Lock()
 	w.lastContact = sent
 	w.mu.Unlock()
+	// Renew a child's fence when less than three quarters of the budget is
+	// left of it: one short line per child about every quarter budget
+	// however often polls are answered.
 	left, budget := w.fenceBudget()-time.Since(sent), w.fenceBudget()
 	for _, a := range w.attempts() {
-		a.renew(left, budget/4)
+		a.renew(left, budget*3/4)
 	}
 	for _, ref := range resp.Drop {
 		if a := w.get(ref); a != nil && !a.ref().Ending {
@@ -332,14 +335,13 @@ func (w *Worker) get(ref api.AttemptRef) *attempt {
 }
 
 // fenceBudget is how long a package process may run an attempt after the
-// worker's last contact with the master: the lease less the kill grace
-// (stopping takes that long) and a tenth of the lease, so that a child
-// whose worker cannot renew it (frozen, cut off) has stopped its tasks
-// before the master can give the execution to another worker. It is at
-// least two poll waits, so that renewals arrive in time; with a kill grace
-// too long for the lease that floor means stopping may end after the lease.
+// worker's last contact with the master: nine tenths of the lease, so that
+// a child whose worker cannot renew it (frozen, cut off) has killed its
+// tasks (SIGKILL, no grace, as the worker's own fence does) before the
+// master can give the execution to another worker. It is at least two
+// poll waits, so that renewals arrive in time.
 func (w *Worker) fenceBudget() time.Duration {
-	return max(w.cfg.LeaseTimeout-w.cfg.KillGrace-w.cfg.LeaseTimeout/10, 2*w.cfg.PollWait)
+	return max(w.cfg.LeaseTimeout-w.cfg.LeaseTimeout/10, 2*w.cfg.PollWait)
 }
 
 // fenceLeft is what is left of the fence budget now.

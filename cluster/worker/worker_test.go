@@ -182,13 +182,17 @@ func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 		return nil, 503
 	}}
 	w := startWorker(t, f, lease)
-	waitFor(t, "the task process", func() bool { return processRunning(m) })
+	// The master saw the task process run before it went (the fence may
+	// end the process sooner than a poll of the test would see it).
+	waitFor(t, "the task process", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return gone })
 	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) && w.Running() == 0 })
 	// The package process fences itself a kill grace and a tenth of the
-	// lease before the lease ends (counted from sending the last answered
-	// poll), so that its tasks are gone when the master may lease the
-	// execution again; not much earlier.
-	if d, budget := time.Since(time.Unix(0, lastOK.Load())), w.fenceBudget(); d < budget*8/10 {
+	// lease before the lease ends, so that its tasks are gone when the
+	// master may lease the execution again. Its fence is renewed when less
+	// than three quarters of the budget is left, so it ends between three
+	// quarters of the budget and the budget after the last answered poll;
+	// not earlier.
+	if d, budget := time.Since(time.Unix(0, lastOK.Load())), w.fenceBudget(); d < budget*6/10 {
 		t.Fatalf("attempt killed %s after the last answered poll, before the fence budget of %s could have run out", d, budget)
 	}
 	if _, reported := f.result(1, 1); reported {
@@ -204,12 +208,16 @@ func TestWorker_FencesItselfWhenPollHangs(t *testing.T) {
 	m := marker()
 	release := make(chan struct{})
 	hanging := false // under f.mu
+	var hangSince atomic.Int64
 	f := &fakeMaster{answer: func(n int, _ api.PollRequest) (*api.PollResponse, int) {
 		switch {
 		case n == 1:
 			return &api.PollResponse{Tasks: []api.Task{sleepTask(1, m)}}, 200
 		case !hanging && !processRunning(m):
 			return nil, 200 // renew until the process runs, however slowly it starts
+		}
+		if !hanging {
+			hangSince.Store(time.Now().UnixNano())
 		}
 		hanging = true
 		<-release
@@ -218,8 +226,10 @@ func TestWorker_FencesItselfWhenPollHangs(t *testing.T) {
 	lease := time.Second
 	startWorker(t, f, lease)
 	t.Cleanup(func() { close(release) }) // runs before the server closes
-	waitFor(t, "the task process", func() bool { return processRunning(m) })
-	start := time.Now()
+	// The master saw the task process before its polls began to hang (the
+	// hanging poll holds f.mu, hence the atomic).
+	waitFor(t, "the task process", func() bool { return hangSince.Load() != 0 })
+	start := time.Unix(0, hangSince.Load())
 	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) })
 	// The last successful poll was sent before start: the process must be
 	// gone within a lease of it, plus the fencing clock's tick and the kill.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,4 +137,55 @@ tasks:
 		t.Fatalf("attempt 1 still ran %s after attempt 2 started", time.Duration(last1-first2))
 	}
 	t.Logf("attempt 1 stopped %s before attempt 2 started", time.Duration(first2-last1))
+}
+
+// TestE2E_NoOrphans: processes a package leaves running outside its
+// tasks' process groups (setsid, a double fork) end with the run, whether
+// it ends by itself, by a stop, or because its agent was killed.
+func TestE2E_NoOrphans(t *testing.T) {
+	dir := t.TempDir()
+	a := startAgent(t, dir)
+	c := a.client(t)
+	base := 700 + time.Now().UnixNano()%200 // markers no other test uses
+	mark := func(i int64) string { return fmt.Sprintf("sleep %d.%d", base, i) }
+	pkg := func(name, body string) string {
+		f := filepath.Join(t.TempDir(), name+".yaml")
+		src := fmt.Sprintf("name: %s\ntasks:\n  - name: t\n    exec:\n      command: [/bin/sh, -c, '%s']\n", name, body)
+		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	running := func(marker string) {
+		waitFor(t, marker+" to run", 30*time.Second, func() (bool, string) {
+			gone, _ := processGone(marker)
+			return !gone, ""
+		})
+	}
+	gone := func(marker string) {
+		waitFor(t, marker+" to be gone", 20*time.Second, func() (bool, string) { return processGone(marker) })
+	}
+
+	// Ends by itself, leaving a session of its own and a double fork.
+	r := cli(t, a.api, "run", pkg("leave", fmt.Sprintf("setsid %s </dev/null >/dev/null 2>&1 & (%s </dev/null >/dev/null 2>&1 &) ; sleep 0.3", mark(1), mark(2))), "--wait")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	gone(mark(1))
+	gone(mark(2))
+
+	// Stopped while its setsid child runs.
+	id := parseOutID(t, cli(t, a.api, "run", pkg("stopped", fmt.Sprintf("setsid %s </dev/null >/dev/null 2>&1 & sleep 600", mark(3)))))
+	running(mark(3))
+	if r := cli(t, a.api, "executions", "stop", strconv.FormatUint(id, 10)); r.code != 0 {
+		t.Fatalf("stop: exit %d %s", r.code, r.stderr)
+	}
+	waitStatus(t, c, id, 30*time.Second, "canceled")
+	gone(mark(3))
+
+	// Its agent killed while its setsid child runs.
+	parseOutID(t, cli(t, a.api, "run", pkg("killed", fmt.Sprintf("setsid %s </dev/null >/dev/null 2>&1 & sleep 600", mark(4)))))
+	running(mark(4))
+	a.kill()
+	gone(mark(4))
 }
