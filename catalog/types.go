@@ -194,18 +194,18 @@ type Execution struct {
 	ExecutionSpec
 	// HandBacks counts attempts that draining workers gave back; they do
 	// not use up retries.
-	HandBacks  int        `json:"hand_backs,omitempty"`
-	Caller     string     `json:"caller,omitempty"`
-	Attempt    int        `json:"attempt"` // current (last) attempt number, 0 before the first lease
-	Worker     string     `json:"worker,omitempty"`
-	Message    string     `json:"message,omitempty"` // why it ended, or why it waits
-	CreatedAt  time.Time  `json:"created_at"`
+	HandBacks int       `json:"hand_backs,omitempty"`
+	Caller    string    `json:"caller,omitempty"`
+	Attempt   int       `json:"attempt"` // current (last) attempt number, 0 before the first lease
+	Worker    string    `json:"worker,omitempty"`
+	Message   string    `json:"message,omitempty"` // why it ended, or why it waits
+	CreatedAt time.Time `json:"created_at"`
 	// QueuedAt is when it was last queued: created, started or retried.
 	QueuedAt *time.Time `json:"queued_at,omitempty"`
 	// NotBefore delays the next lease of a pending execution (a retry
 	// delay); the leader stamps it from its clock, lease compares it with
 	// the time the leader stamped on the lease.
-	NotBefore *time.Time `json:"not_before,omitempty"`
+	NotBefore  *time.Time `json:"not_before,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
 	Attempts   []Attempt  `json:"attempts,omitempty"`
