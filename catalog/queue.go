@@ -3,7 +3,9 @@ package catalog
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"iter"
 	"sort"
 	"strings"
 	"time"
@@ -227,8 +229,12 @@ func (t *Tx) putCapKeys(e *Execution, active bool) error {
 
 // RunningUnder counts the active executions under cap c, stopping at
 // limit (0: counts all).
-func (t *Tx) RunningUnder(c Cap, limit int) int {
-	prefix := append([]byte(c.Key()), 0)
+func (t *Tx) RunningUnder(c Cap, limit int) int { return t.RunningUnderKey(c.Key(), limit) }
+
+// RunningUnderKey counts the active executions under the cap with index
+// key key, stopping at limit (0: counts all).
+func (t *Tx) RunningUnderKey(key string, limit int) int {
+	prefix := append([]byte(key), 0)
 	cur := t.tx.Bucket(bucketCapKeys).Cursor()
 	n := 0
 	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = cur.Next() {
@@ -241,13 +247,7 @@ func (t *Tx) RunningUnder(c Cap, limit int) int {
 }
 
 // CapSetting returns the configured max_concurrent of c (0: no cap).
-func (t *Tx) CapSetting(c Cap) int {
-	v := t.tx.Bucket(bucketCaps).Get([]byte(c.Key()))
-	if len(v) != 8 {
-		return 0
-	}
-	return int(binary.BigEndian.Uint64(v))
-}
+func (t *Tx) CapSetting(c Cap) int { return t.CapLimitOf(c.Key(), 0) }
 
 // SetCap stores a cap setting; max_concurrent 0 removes it. The settings
 // list (Caps) reads the names back from the key.
@@ -330,6 +330,63 @@ func (t *Tx) CapBlocked(s *ExecutionSpec, extra map[string]int) *CapHit {
 	return nil
 }
 
+// PendingMeta is what the pending index holds beside each id, so that the
+// lease scan skips executions that wait for a retry delay or a cap without
+// decoding them.
+type PendingMeta struct {
+	// NotBefore is the execution's retry not-before time (Unix ns, 0: none).
+	NotBefore int64 `json:"n,omitempty"`
+	// Caps are the keys of the caps it counts against (Cap.Key); Group
+	// is its own max_concurrent, the limit of its group key.
+	Caps  []string `json:"c,omitempty"`
+	Group int      `json:"g,omitempty"`
+}
+
+func pendingMeta(e *Execution) []byte {
+	m := PendingMeta{Group: e.MaxConcurrent}
+	if e.NotBefore != nil {
+		m.NotBefore = e.NotBefore.UnixNano()
+	}
+	for _, c := range e.Caps() {
+		m.Caps = append(m.Caps, c.Key())
+	}
+	b, _ := json.Marshal(&m) // strings and ints only: cannot fail
+	return b
+}
+
+// PendingEntries yields up to limit (0: all) pending executions in
+// dispatch order with their index entry.
+func (t *Tx) PendingEntries(limit int) iter.Seq2[uint64, PendingMeta] {
+	return func(yield func(uint64, PendingMeta) bool) {
+		c := t.tx.Bucket(bucketPending).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil && (limit <= 0 || n < limit); k, v = c.Next() {
+			if len(k) != 16 {
+				continue
+			}
+			n++
+			var m PendingMeta
+			_ = json.Unmarshal(v, &m) // an unreadable entry reads as no caps: the FSM still checks them
+			if !yield(keyU64(k[8:]), m) {
+				return
+			}
+		}
+	}
+}
+
+// CapLimitOf returns the limit of the cap with index key key: the
+// configured setting, or group for an execution's own group key.
+func (t *Tx) CapLimitOf(key string, group int) int {
+	if strings.HasPrefix(key, "g\x00") {
+		return group
+	}
+	v := t.tx.Bucket(bucketCaps).Get([]byte(key))
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
 // pendingKey orders the pending index: priority descending, then id.
 func pendingKey(priority int, id uint64) []byte {
 	var k [16]byte
@@ -360,7 +417,7 @@ func migratePendingIndex(tx *Tx) error {
 			continue // an index entry without its execution: drop it
 		}
 		if e.Status == StatusPending {
-			if err := b.Put(pendingKey(e.Priority, e.ID), nil); err != nil {
+			if err := b.Put(pendingKey(e.Priority, e.ID), pendingMeta(e)); err != nil {
 				return err
 			}
 		}

@@ -221,7 +221,7 @@ func (t *Tx) PutExecution(e *Execution) error {
 	switch {
 	case e.Status == StatusPending:
 		_ = active.Delete(k)
-		return pending.Put(pk, nil)
+		return pending.Put(pk, pendingMeta(e))
 	case e.Status.Active():
 		_ = pending.Delete(pk)
 		return active.Put(k, nil)

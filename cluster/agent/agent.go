@@ -381,7 +381,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = a.cfg.MaxBodyBytes
 	scfg.Logger = a.logger
-	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Workers: workerService{a.master, a}}
+	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Queue: a.master, Workers: workerService{a.master, a}}
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator = a.catalog, a.catalog
 	}

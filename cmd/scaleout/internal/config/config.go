@@ -34,6 +34,9 @@ type Settings struct {
 	MaxEvents       uint64        `yaml:"max_events"`
 	LoggingLevel    string        `yaml:"logging_level"`
 	Retention       time.Duration `yaml:"retention"`
+	// UnstartedTTL is how long an execution created with start=false is
+	// kept unstarted before the leader removes it.
+	UnstartedTTL time.Duration `yaml:"unstarted_ttl"`
 }
 
 // Default returns the defaults: agent.DefaultConfig, or agent.DevConfig
@@ -51,6 +54,7 @@ func Default(dev bool) Settings {
 		MaxEvents:       c.Catalog.MaxEvents,
 		LoggingLevel:    c.Catalog.DefaultLoggingLevel,
 		Retention:       c.Catalog.Retention,
+		UnstartedTTL:    c.Catalog.UnstartedTTL,
 	}
 }
 
@@ -63,6 +67,7 @@ func (s *Settings) AgentConfig() agent.Config {
 	c.Catalog.MaxEvents = s.MaxEvents
 	c.Catalog.DefaultLoggingLevel = s.LoggingLevel
 	c.Catalog.Retention = s.Retention
+	c.Catalog.UnstartedTTL = s.UnstartedTTL
 	return c
 }
 
@@ -115,6 +120,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.Uint64Var(&s.MaxEvents, "max-events", s.MaxEvents, "events kept per execution; the last one says the log was truncated")
 	own.StringVar(&s.LoggingLevel, "logging-level", s.LoggingLevel, "default logging level of executions: none, basic, performance, verbose")
 	own.DurationVar(&s.Retention, "retention", s.Retention, "ended executions and their events are removed after this long")
+	own.DurationVar(&s.UnstartedTTL, "unstarted-ttl", s.UnstartedTTL, "executions created with --no-start (status created) are removed if not started within this long")
 
 	// The same *pflag.Flag values: fs parses them, own lists them.
 	fs.AddFlagSet(own)
