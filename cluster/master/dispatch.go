@@ -177,8 +177,14 @@ func (m *Master) checkStops(running map[uint64]api.AttemptRef, resp *api.PollRes
 }
 
 // maxPendingScan bounds how many pending executions one lease decision
-// looks at to find ones the worker may run.
-const maxPendingScan = 4096
+// reads (decodes) to find ones the worker may run; maxPendingSkip bounds
+// the index entries it passes over without decoding them (waiting for a
+// retry delay or a full cap), so that a cap with a long queue behind it
+// does not hide the executions after that queue.
+const (
+	maxPendingScan = 4096
+	maxPendingSkip = 1 << 18
+)
 
 // lease gives up to n pending executions that w may run in one command.
 func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Task, time.Time, error) {
@@ -188,8 +194,9 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	now := m.now()
 	err := m.store.View(func(tx *catalog.Tx) error {
 		caps := newCapState(tx)
-		for id, meta := range tx.PendingEntries(maxPendingScan) {
-			if len(items) == n {
+		read, skipped := 0, 0
+		for id, meta := range tx.PendingEntries(0) {
+			if len(items) == n || read >= maxPendingScan || skipped >= maxPendingSkip {
 				break
 			}
 			m.mu.Lock()
@@ -202,11 +209,14 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 				if t := time.Unix(0, meta.NotBefore); wake.IsZero() || t.Before(wake) {
 					wake = t
 				}
+				skipped++
 				continue
 			}
 			if caps.full(meta) {
+				skipped++
 				continue
 			}
+			read++
 			e, err := tx.Execution(id)
 			if err != nil {
 				return err
