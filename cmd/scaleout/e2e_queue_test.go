@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
+	"runtime"
 	"regexp"
 	"strconv"
 	"strings"
@@ -117,5 +119,42 @@ tasks:
 	waitStatus(t, c, n, 30*time.Second, "succeeded")
 	if r = cli(t, a.api, "executions", "logs", x); !strings.Contains(r.stdout, "hi catalog") {
 		t.Fatalf("deployed run lacks the value set while created:\n%s", r.stdout)
+	}
+}
+
+// TestE2E_AdmissionThreshold: a worker whose memory floor is above what
+// the machine has asks for no work; the execution waits pending.
+func TestE2E_AdmissionThreshold(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("admission thresholds read /proc")
+	}
+	a := startAgent(t, t.TempDir(), "--task-request-min-memory-mb", "100000000")
+	c := a.client(t)
+	waitFor(t, "the worker to refuse work", 30*time.Second, func() (bool, string) {
+		return strings.Contains(a.logText(), "asking for no new work"), ""
+	})
+	r := cli(t, a.api, "run", "testdata/hello.yaml")
+	n := parseOutID(t, r)
+	// Two polls after the submission: the worker saw it and took nothing.
+	seen := func() time.Time {
+		ws, err := c.Workers().List(context.Background())
+		if err != nil || len(ws) != 1 || ws[0].LastSeen == nil {
+			return time.Time{}
+		}
+		return *ws[0].LastSeen
+	}
+	first := seen()
+	waitFor(t, "two polls", 30*time.Second, func() (bool, string) {
+		s := seen()
+		return !first.IsZero() && s.After(first), s.String()
+	})
+	second := seen()
+	waitFor(t, "another poll", 30*time.Second, func() (bool, string) { return seen().After(second), "" })
+	e, err := c.Executions().Info(context.Background(), n)
+	if err != nil || e.Status != "pending" {
+		t.Fatalf("execution under the memory floor: %+v %v", e, err)
+	}
+	if !strings.Contains(a.logText(), "below the floor of 100000000 MiB") {
+		t.Fatalf("log does not say why:\n%s", a.logText())
 	}
 }
