@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
