@@ -397,9 +397,21 @@ func pendingKey(priority int, id uint64) []byte {
 }
 
 // migratePendingIndex rewrites a pending index of 8-byte id keys (written
-// before priorities) into pendingKey order. It runs when a store opens;
-// every server derives the same index from the same executions.
+// before priorities) into pendingKey order, and indexes the running
+// executions of such a store under their caps. It runs when a store opens;
+// every server derives the same indexes from the same executions.
 func migratePendingIndex(tx *Tx) error {
+	if tx.tx.Bucket(bucketCapKeys).Stats().KeyN == 0 {
+		active, err := tx.ActiveExecutions()
+		if err != nil {
+			return err
+		}
+		for _, e := range active {
+			if err := tx.putCapKeys(e, true); err != nil {
+				return err
+			}
+		}
+	}
 	b := tx.tx.Bucket(bucketPending)
 	var old [][]byte
 	c := b.Cursor()

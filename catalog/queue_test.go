@@ -71,7 +71,15 @@ func TestStore_MigratesOldPendingIndex(t *testing.T) {
 				return err
 			}
 		}
-		return b.Put(u64key(99), nil) // an entry without its execution
+		if err := b.Put(u64key(99), nil); err != nil { // an entry without its execution
+			return err
+		}
+		// A running execution of an older store is in no cap index.
+		r := &Execution{ID: 3, Status: StatusRunning, ExecutionSpec: ExecutionSpec{PackageName: "r"}}
+		if err := tx.PutExecution(r); err != nil {
+			return err
+		}
+		return tx.putCapKeys(r, false)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +93,9 @@ func TestStore_MigratesOldPendingIndex(t *testing.T) {
 	_ = s.View(func(tx *Tx) error {
 		if got := fmt.Sprint(tx.PendingIDs(0)); got != "[2 1]" {
 			t.Errorf("after migration = %s", got)
+		}
+		if n := tx.RunningUnder(Cap{Scope: CapCluster}, 0); n != 1 {
+			t.Errorf("running under the cluster cap after migration: %d, want 1", n)
 		}
 		return nil
 	})
