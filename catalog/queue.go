@@ -3,7 +3,6 @@ package catalog
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"sort"
@@ -332,26 +331,66 @@ func (t *Tx) CapBlocked(s *ExecutionSpec, extra map[string]int) *CapHit {
 
 // PendingMeta is what the pending index holds beside each id, so that the
 // lease scan skips executions that wait for a retry delay or a cap without
-// decoding them.
+// decoding them. It is valid only inside the transaction that read it.
 type PendingMeta struct {
 	// NotBefore is the execution's retry not-before time (Unix ns, 0: none).
-	NotBefore int64 `json:"n,omitempty"`
-	// Caps are the keys of the caps it counts against (Cap.Key); Group
-	// is its own max_concurrent, the limit of its group key.
-	Caps  []string `json:"c,omitempty"`
-	Group int      `json:"g,omitempty"`
+	NotBefore int64
+	// Group is its own max_concurrent, the limit of its group cap key.
+	Group int
+	// caps are the keys of the caps it counts against (Cap.Key), each
+	// behind a 2-byte length.
+	caps []byte
 }
 
+// The pending index value: a version byte, NotBefore (8 bytes), Group
+// (4 bytes), then each cap key behind its 2-byte length. A binary form
+// because the lease scan may pass over hundreds of thousands of them.
+const pendingMetaV1 = 1
+
 func pendingMeta(e *Execution) []byte {
-	m := PendingMeta{Group: e.MaxConcurrent}
+	b := make([]byte, 13, 64)
+	b[0] = pendingMetaV1
 	if e.NotBefore != nil {
-		m.NotBefore = e.NotBefore.UnixNano()
+		binary.BigEndian.PutUint64(b[1:9], uint64(e.NotBefore.UnixNano()))
 	}
+	binary.BigEndian.PutUint32(b[9:13], uint32(e.MaxConcurrent))
 	for _, c := range e.Caps() {
-		m.Caps = append(m.Caps, c.Key())
+		k := c.Key()
+		if len(k) > 0xffff {
+			continue // names are bounded far below this (MaxNameBytes)
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
+		b = append(b, k...)
 	}
-	b, _ := json.Marshal(&m) // strings and ints only: cannot fail
 	return b
+}
+
+func decodePendingMeta(v []byte) PendingMeta {
+	if len(v) < 13 || v[0] != pendingMetaV1 {
+		return PendingMeta{} // unreadable: no caps (the FSM still checks them)
+	}
+	return PendingMeta{NotBefore: int64(binary.BigEndian.Uint64(v[1:9])), Group: int(binary.BigEndian.Uint32(v[9:13])), caps: v[13:]}
+}
+
+// eachCap calls fn with each cap key until fn returns false.
+func (m PendingMeta) eachCap(fn func(k []byte) bool) {
+	for b := m.caps; len(b) >= 2; {
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return
+		}
+		if !fn(b[2 : 2+n]) {
+			return
+		}
+		b = b[2+n:]
+	}
+}
+
+// Caps returns the cap keys of the entry.
+func (m PendingMeta) Caps() []string {
+	var out []string
+	m.eachCap(func(k []byte) bool { out = append(out, string(k)); return true })
+	return out
 }
 
 // PendingEntries yields up to limit (0: all) pending executions in
@@ -365,9 +404,7 @@ func (t *Tx) PendingEntries(limit int) iter.Seq2[uint64, PendingMeta] {
 				continue
 			}
 			n++
-			var m PendingMeta
-			_ = json.Unmarshal(v, &m) // an unreadable entry reads as no caps: the FSM still checks them
-			if !yield(keyU64(k[8:]), m) {
+			if !yield(keyU64(k[8:]), decodePendingMeta(v)) {
 				return
 			}
 		}
@@ -522,4 +559,62 @@ func (e *Execution) SetSpec(next ExecutionSpec, what string, now time.Time) (Tra
 	e.ExecutionSpec = next
 	tr.Events = append(tr.Events, Event{Time: now, Type: EventStatusChange, Message: "set while created: " + what})
 	return tr, nil
+}
+
+// CapCounter answers "is this cap full" for one lease decision: limits and
+// running counts are read once per key, and the starts decided in this
+// decision (Take) count too.
+type CapCounter struct {
+	tx      *Tx
+	limit   map[string]int
+	running map[string]int
+	decided map[string]int
+}
+
+// NewCapCounter returns a counter over tx.
+func NewCapCounter(tx *Tx) *CapCounter {
+	return &CapCounter{tx: tx, limit: map[string]int{}, running: map[string]int{}, decided: map[string]int{}}
+}
+
+func isGroupKey(k []byte) bool { return len(k) >= 2 && k[0] == 'g' && k[1] == 0 }
+
+func (c *CapCounter) lim(k []byte, group int) int {
+	if isGroupKey(k) {
+		return group
+	}
+	l, ok := c.limit[string(k)]
+	if !ok {
+		l = c.tx.CapLimitOf(string(k), 0)
+		c.limit[string(k)] = l
+	}
+	return l
+}
+
+// Full reports whether one of meta's caps has no free slot.
+func (c *CapCounter) Full(meta PendingMeta) bool {
+	full := false
+	meta.eachCap(func(k []byte) bool {
+		l := c.lim(k, meta.Group)
+		if l <= 0 {
+			return true
+		}
+		r, ok := c.running[string(k)]
+		if !ok {
+			r = c.tx.RunningUnderKey(string(k), l)
+			c.running[string(k)] = r
+		}
+		full = r+c.decided[string(k)] >= l
+		return !full
+	})
+	return full
+}
+
+// Take counts a start decided for an execution with meta.
+func (c *CapCounter) Take(meta PendingMeta) {
+	meta.eachCap(func(k []byte) bool {
+		if c.lim(k, meta.Group) > 0 {
+			c.decided[string(k)]++
+		}
+		return true
+	})
 }

@@ -193,7 +193,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	var wake time.Time // the earliest retry delay that ends: poll again then
 	now := m.now()
 	err := m.store.View(func(tx *catalog.Tx) error {
-		caps := newCapState(tx)
+		caps := catalog.NewCapCounter(tx)
 		read, skipped := 0, 0
 		for id, meta := range tx.PendingEntries(0) {
 			if len(items) == n || read >= maxPendingScan || skipped >= maxPendingSkip {
@@ -212,7 +212,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 				skipped++
 				continue
 			}
-			if caps.full(meta) {
+			if caps.Full(meta) {
 				skipped++
 				continue
 			}
@@ -222,7 +222,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 				return err
 			}
 			if e.Matches(w) {
-				caps.take(meta)
+				caps.Take(meta)
 				items = append(items, fsm.LeaseItem{ID: id, Attempt: e.Attempt + 1})
 			}
 		}

@@ -309,59 +309,6 @@ func (m *Master) Caps() ([]api.CapStatus, error) {
 	})
 }
 
-// capState answers "is this cap full" for one lease decision: limits and
-// running counts are read once per key, and the leases decided in this
-// decision count too.
-type capState struct {
-	tx      *catalog.Tx
-	limit   map[string]int
-	running map[string]int
-	decided map[string]int
-}
-
-func newCapState(tx *catalog.Tx) *capState {
-	return &capState{tx: tx, limit: map[string]int{}, running: map[string]int{}, decided: map[string]int{}}
-}
-
-func (c *capState) lim(key string, group int) int {
-	if strings.HasPrefix(key, "g\x00") {
-		return group
-	}
-	l, ok := c.limit[key]
-	if !ok {
-		l = c.tx.CapLimitOf(key, 0)
-		c.limit[key] = l
-	}
-	return l
-}
-
-// full reports whether one of meta's caps has no free slot.
-func (c *capState) full(meta catalog.PendingMeta) bool {
-	for _, k := range meta.Caps {
-		l := c.lim(k, meta.Group)
-		if l <= 0 {
-			continue
-		}
-		r, ok := c.running[k]
-		if !ok {
-			r = c.tx.RunningUnderKey(k, l)
-			c.running[k] = r
-		}
-		if r+c.decided[k] >= l {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *capState) take(meta catalog.PendingMeta) {
-	for _, k := range meta.Caps {
-		if c.lim(k, meta.Group) > 0 {
-			c.decided[k]++
-		}
-	}
-}
-
 // queueReason says why a pending execution that a worker may take does
 // not start: its retry delay, or a full cap. "" if neither.
 func (m *Master) queueReason(e *catalog.Execution) string {
