@@ -186,4 +186,5 @@ type CreateExecutionRequest struct {
 	Retries       int               `json:"retries,omitempty"`
 	TargetWorkers []string          `json:"target_workers,omitempty"`
 	TargetLabels  map[string]string `json:"target_labels,omitempty"`
+	QueueOptions
 }

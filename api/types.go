@@ -5,8 +5,10 @@ import "time"
 // DefaultAddress is the agent API address used when none is configured.
 const DefaultAddress = "http://127.0.0.1:8391"
 
-// Execution statuses, spelled as in SSIS.
+// Execution statuses, spelled as in SSIS. created: made with start=false,
+// waiting for POST /v1/executions/{id}/start.
 const (
+	StatusCreated           = "created"
 	StatusPending           = "pending"
 	StatusRunning           = "running"
 	StatusStopping          = "stopping"
@@ -54,13 +56,65 @@ type SubmitRequest struct {
 	// Params are parameter values as strings; the server checks names and
 	// types against the package.
 	Params map[string]string `json:"params,omitempty"`
-	// Retries is the number of times a lost attempt is retried.
+	// Retries is the number of times a failed or lost attempt is retried.
 	Retries int `json:"retries,omitempty"`
 	// Workers, if set, restricts the execution to these worker ids.
 	Workers []string `json:"workers,omitempty"`
 	// Labels, if set, restricts the execution to workers that have all of
 	// these labels.
 	Labels map[string]string `json:"labels,omitempty"`
+	QueueOptions
+}
+
+// QueueOptions are the queue settings of a new execution, the same for
+// inline and deployed packages (docs/executions.md).
+type QueueOptions struct {
+	// Start false creates the execution in status created: its values and
+	// targets may change until POST /v1/executions/{id}/start queues it.
+	// Absent or true queues it at once.
+	Start *bool `json:"start,omitempty"`
+	// Priority orders pending executions: higher first, FIFO within one
+	// priority (-1000000..1000000, default 0).
+	Priority int `json:"priority,omitempty"`
+	// RetryDelay spaces the retry of a failed attempt (a Go duration such
+	// as "30s"); RetryBackoff doubles it for each further retry.
+	RetryDelay   string `json:"retry_delay,omitempty"`
+	RetryBackoff bool   `json:"retry_backoff,omitempty"`
+	// MaxConcurrent > 0 lets at most this many executions of
+	// ConcurrencyGroup (default: this execution's package) run at once.
+	MaxConcurrent    int    `json:"max_concurrent,omitempty"`
+	ConcurrencyGroup string `json:"concurrency_group,omitempty"`
+	// WaitForWorker accepts targets that no registered worker matches
+	// (refused with 400 otherwise): the execution waits for such a worker.
+	WaitForWorker bool `json:"wait_for_worker,omitempty"`
+}
+
+// SetExecutionRequest is the body of POST /v1/executions/{id}/values: it
+// changes a created execution before it starts. Params are set one by one
+// over the execution's values ("NAME", or "project.NAME" for a deployed
+// package's project parameter), checked and sealed as at creation; a nil
+// Workers/Labels/Priority leaves that setting as it is.
+type SetExecutionRequest struct {
+	Params   map[string]string  `json:"params,omitempty"`
+	Workers  *[]string          `json:"workers,omitempty"`
+	Labels   *map[string]string `json:"labels,omitempty"`
+	Priority *int               `json:"priority,omitempty"`
+}
+
+// Cap is a concurrency cap (GET/PUT /v1/caps): scope cluster, folder,
+// project or package, the names it needs, and MaxConcurrent (0 removes it).
+type Cap struct {
+	Scope         string `json:"scope"`
+	Folder        string `json:"folder,omitempty"`
+	Project       string `json:"project,omitempty"`
+	Package       string `json:"package,omitempty"`
+	MaxConcurrent int    `json:"max_concurrent"`
+}
+
+// CapStatus is a configured cap with the executions running under it.
+type CapStatus struct {
+	Cap
+	Running int `json:"running"`
 }
 
 // SubmitResponse is the answer of POST /v1/executions.
@@ -121,6 +175,16 @@ type Execution struct {
 	TargetWorkers []string          `json:"target_workers,omitempty"`
 	TargetLabels  map[string]string `json:"target_labels,omitempty"`
 	Truncated     bool              `json:"truncated,omitempty"`
+
+	// The queue settings (QueueOptions) and state: QueuedAt is when it
+	// last entered the queue, NotBefore when a retry may start.
+	Priority         int        `json:"priority,omitempty"`
+	RetryDelay       string     `json:"retry_delay,omitempty"`
+	RetryBackoff     bool       `json:"retry_backoff,omitempty"`
+	MaxConcurrent    int        `json:"max_concurrent,omitempty"`
+	ConcurrencyGroup string     `json:"concurrency_group,omitempty"`
+	QueuedAt         *time.Time `json:"queued_at,omitempty"`
+	NotBefore        *time.Time `json:"not_before,omitempty"`
 }
 
 // Event is one event message of an execution.

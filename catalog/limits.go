@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -31,6 +32,12 @@ const (
 	MaxLabelValueBytes = 1024
 	// MaxTargetWorkers bounds the workers an execution may name.
 	MaxTargetWorkers = 256
+	// MaxRetries bounds an execution's retry count; MaxPriority the size
+	// of its priority (either sign); MaxRetryDelay its retry delay (also
+	// the longest delay backoff reaches).
+	MaxRetries    = 1000
+	MaxPriority   = 1_000_000
+	MaxRetryDelay = 24 * time.Hour
 	// MaxParams bounds the parameter values of one execution (package and
 	// project parameters each).
 	MaxParams = 1024

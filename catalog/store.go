@@ -16,7 +16,7 @@ import (
 var (
 	bucketMeta       = []byte("meta")
 	bucketExecutions = []byte("executions")
-	bucketPending    = []byte("pending") // index: executions waiting for a worker, FIFO by id
+	bucketPending    = []byte("pending") // index: executions waiting for a worker, by priority then id (queue.go)
 	bucketActive     = []byte("active")  // index: executions with a leased attempt
 	bucketEvents     = []byte("events")  // one nested bucket per execution, keyed by seq
 	bucketWorkers    = []byte("workers")
@@ -25,7 +25,7 @@ var (
 	keyNextID  = []byte("next_execution_id")
 
 	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers,
-		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging}
+		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated}
 )
 
 // Options configures a Store.
@@ -70,7 +70,7 @@ func (s *Store) openDB(path string) (*bolt.DB, error) {
 				return err
 			}
 		}
-		return nil
+		return migratePendingIndex(&Tx{tx: tx})
 	})
 	if err != nil {
 		db.Close()
@@ -207,15 +207,26 @@ func (t *Tx) PutExecution(e *Execution) error {
 		return err
 	}
 	pending, active := t.tx.Bucket(bucketPending), t.tx.Bucket(bucketActive)
+	pk := pendingKey(e.Priority, e.ID)
+	if err := t.putCapKeys(e, e.Status.Active()); err != nil {
+		return err
+	}
+	if e.Status == StatusCreated {
+		if err := t.tx.Bucket(bucketCreated).Put(k, nil); err != nil {
+			return err
+		}
+	} else if err := t.tx.Bucket(bucketCreated).Delete(k); err != nil {
+		return err
+	}
 	switch {
 	case e.Status == StatusPending:
 		_ = active.Delete(k)
-		return pending.Put(k, nil)
+		return pending.Put(pk, pendingMeta(e))
 	case e.Status.Active():
-		_ = pending.Delete(k)
+		_ = pending.Delete(pk)
 		return active.Put(k, nil)
 	default:
-		_ = pending.Delete(k)
+		_ = pending.Delete(pk)
 		return active.Delete(k)
 	}
 }
@@ -260,7 +271,7 @@ func (t *Tx) ListExecutions(o ListOptions) ([]*Execution, error) {
 }
 
 // PendingIDs returns up to limit ids of executions waiting for a worker,
-// oldest first.
+// in dispatch order (Pending).
 func (t *Tx) PendingIDs(limit int) []uint64 {
 	var out []uint64
 	for id := range t.Pending(limit) {
@@ -270,14 +281,18 @@ func (t *Tx) PendingIDs(limit int) []uint64 {
 }
 
 // Pending yields up to limit (0: all) ids of executions waiting for a
-// worker, oldest first, reading the index only as far as the caller goes.
+// worker in dispatch order (higher priority first, then oldest first),
+// reading the index only as far as the caller goes.
 func (t *Tx) Pending(limit int) iter.Seq[uint64] {
 	return func(yield func(uint64) bool) {
 		c := t.tx.Bucket(bucketPending).Cursor()
 		n := 0
 		for k, _ := c.First(); k != nil && (limit <= 0 || n < limit); k, _ = c.Next() {
+			if len(k) != 16 {
+				continue
+			}
 			n++
-			if !yield(keyU64(k)) {
+			if !yield(keyU64(k[8:])) {
 				return
 			}
 		}

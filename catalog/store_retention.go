@@ -33,12 +33,20 @@ func (e *Execution) Expired(before time.Time) bool {
 // DeleteExecution removes an execution, its events and its index entries.
 func (t *Tx) DeleteExecution(id uint64) error {
 	k := u64key(id)
+	if e, err := t.Execution(id); err == nil {
+		if err := t.tx.Bucket(bucketPending).Delete(pendingKey(e.Priority, e.ID)); err != nil {
+			return err
+		}
+		if err := t.putCapKeys(e, false); err != nil {
+			return err
+		}
+	}
 	if eb := t.tx.Bucket(bucketEvents); eb.Bucket(k) != nil {
 		if err := eb.DeleteBucket(k); err != nil {
 			return err
 		}
 	}
-	for _, b := range [][]byte{bucketPending, bucketActive, bucketExecutions} {
+	for _, b := range [][]byte{bucketActive, bucketCreated, bucketExecutions} {
 		if err := t.tx.Bucket(b).Delete(k); err != nil {
 			return err
 		}

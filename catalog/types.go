@@ -11,13 +11,12 @@ import (
 // Status is the status of an execution, spelled as in SSIS.
 type Status string
 
-// Execution statuses. pending waits for a worker; running and stopping
-// have a current attempt on a worker; the last four are terminal. (SSIS
-// also has "created", for an execution whose values are set before it is
-// started; scaleout creates and starts in one step, so no execution is
-// ever created: the status is not defined until a create-then-start API
-// produces it.)
+// Execution statuses. created was made with start=false and waits for a
+// start (its values and targets may still change); pending waits for a
+// worker; running and stopping have a current attempt on a worker; the
+// last four are terminal.
 const (
+	StatusCreated           Status = "created"
 	StatusPending           Status = "pending"
 	StatusRunning           Status = "running"
 	StatusStopping          Status = "stopping"
@@ -42,7 +41,7 @@ func (s Status) Active() bool { return s == StatusRunning || s == StatusStopping
 // Valid reports whether s is one of the defined statuses.
 func (s Status) Valid() bool {
 	switch s {
-	case StatusPending, StatusRunning, StatusStopping,
+	case StatusCreated, StatusPending, StatusRunning, StatusStopping,
 		StatusSucceeded, StatusFailed, StatusCanceled, StatusEndedUnexpectedly:
 		return true
 	}
@@ -63,6 +62,9 @@ var (
 	// ErrNotPending means a lease was requested for an execution that is not
 	// waiting for a worker.
 	ErrNotPending = errors.New("execution is not pending")
+	// ErrNotCreated means a start or a change of values was asked of an
+	// execution that is not (or no longer) in created status.
+	ErrNotCreated = errors.New("execution is not in created status")
 )
 
 // ExecutionSpec is what an execution runs, resolved and frozen when it is
@@ -115,6 +117,22 @@ type ExecutionSpec struct {
 	LoggingLevel string `json:"logging_level,omitempty"`
 	// MaxEvents caps the event log (0: no cap).
 	MaxEvents uint64 `json:"max_events,omitempty"`
+
+	// The queue (queue.go). Priority orders pending executions (higher
+	// first, FIFO within a priority). RetryDelay spaces the retry of a
+	// failed attempt (doubled per retry with RetryBackoff).
+	// MaxConcurrent > 0 caps the running executions of ConcurrencyGroup
+	// (empty: this execution's package). Unstarted creates the execution
+	// in created status (SSIS create_execution without start_execution).
+	// WaitForWorker lets an execution target workers no registered worker
+	// matches (the master refuses it otherwise).
+	Priority         int           `json:"priority,omitempty"`
+	RetryDelay       time.Duration `json:"retry_delay,omitempty"`
+	RetryBackoff     bool          `json:"retry_backoff,omitempty"`
+	MaxConcurrent    int           `json:"max_concurrent,omitempty"`
+	ConcurrencyGroup string        `json:"concurrency_group,omitempty"`
+	Unstarted        bool          `json:"unstarted,omitempty"`
+	WaitForWorker    bool          `json:"wait_for_worker,omitempty"`
 }
 
 // FromProject reports whether the spec runs a deployed project's package
@@ -132,6 +150,8 @@ func (s *ExecutionSpec) Check() error {
 		return fmt.Errorf("%w: package name is empty", ErrInvalid)
 	case s.Retries < 0:
 		return fmt.Errorf("%w: negative retry count %d", ErrInvalid, s.Retries)
+	case s.Retries > MaxRetries:
+		return fmt.Errorf("%w: retry count %d is over the limit of %d", ErrInvalid, s.Retries, MaxRetries)
 	case s.LoggingLevel != "" && !ValidLoggingLevel(s.LoggingLevel):
 		return fmt.Errorf("%w: unknown logging level %q", ErrInvalid, s.LoggingLevel)
 	}
@@ -149,6 +169,9 @@ func (s *ExecutionSpec) Check() error {
 		if s.Folder != "" || s.ArchiveHash != "" || s.ProjectVersion != 0 || len(s.ProjectParams) > 0 || len(s.Connections) > 0 || s.Environment != "" {
 			return fmt.Errorf("%w: an inline package names no project, environment or project values", ErrInvalid)
 		}
+	}
+	if err := s.checkQueue(); err != nil {
+		return err
 	}
 	for _, w := range s.TargetWorkers {
 		if w == "" {
@@ -171,12 +194,18 @@ type Execution struct {
 	ExecutionSpec
 	// HandBacks counts attempts that draining workers gave back; they do
 	// not use up retries.
-	HandBacks  int        `json:"hand_backs,omitempty"`
-	Caller     string     `json:"caller,omitempty"`
-	Attempt    int        `json:"attempt"` // current (last) attempt number, 0 before the first lease
-	Worker     string     `json:"worker,omitempty"`
-	Message    string     `json:"message,omitempty"` // why it ended, or why it waits
-	CreatedAt  time.Time  `json:"created_at"`
+	HandBacks int       `json:"hand_backs,omitempty"`
+	Caller    string    `json:"caller,omitempty"`
+	Attempt   int       `json:"attempt"` // current (last) attempt number, 0 before the first lease
+	Worker    string    `json:"worker,omitempty"`
+	Message   string    `json:"message,omitempty"` // why it ended, or why it waits
+	CreatedAt time.Time `json:"created_at"`
+	// QueuedAt is when it was last queued: created, started or retried.
+	QueuedAt *time.Time `json:"queued_at,omitempty"`
+	// NotBefore delays the next lease of a pending execution (a retry
+	// delay); the leader stamps it from its clock, lease compares it with
+	// the time the leader stamped on the lease.
+	NotBefore  *time.Time `json:"not_before,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
 	Attempts   []Attempt  `json:"attempts,omitempty"`
@@ -278,6 +307,10 @@ func (e *Execution) Lease(worker string, attempt int, now time.Time) (Transition
 	if attempt != e.Attempt+1 {
 		return tr, fmt.Errorf("%w: lease for attempt %d, next is %d", ErrStaleAttempt, attempt, e.Attempt+1)
 	}
+	if e.NotBefore != nil && now.Before(*e.NotBefore) {
+		return tr, fmt.Errorf("%w: execution %d waits for its retry delay until %s", ErrNotPending, e.ID, e.NotBefore.Format(time.RFC3339Nano))
+	}
+	e.NotBefore = nil
 	e.Attempt = attempt
 	e.Worker = worker
 	e.Message = ""
@@ -318,6 +351,10 @@ func (e *Execution) Finish(attempt int, result Status, msg string, now time.Time
 		return tr, fmt.Errorf("invalid result %q", result)
 	}
 	e.endAttempt(now, string(result))
+	if result == StatusFailed && e.Status == StatusRunning && e.retriesLeft() {
+		e.retry(fmt.Sprintf("attempt %d failed", e.Attempt), msg, now, &tr)
+		return tr, nil
+	}
 	e.Message = msg
 	e.setStatus(result, now, msg, &tr)
 	return tr, nil
@@ -351,6 +388,7 @@ func (e *Execution) HandBack(attempt int, reason string, now time.Time) (Transit
 	e.endAttempt(now, "handed back: "+reason)
 	e.HandBacks++
 	e.Worker = ""
+	e.queued(now)
 	e.Message = fmt.Sprintf("attempt %d handed back (%s)", e.Attempt, reason)
 	e.setStatus(StatusPending, now, e.Message, &tr)
 	return tr, nil
@@ -366,9 +404,10 @@ func (e *Execution) expire(attempt int, reason string, final Status, now time.Ti
 	case e.Status == StatusStopping:
 		e.Message = reason
 		e.setStatus(StatusCanceled, now, reason, &tr)
-	case e.Attempt-e.HandBacks < e.Retries+1:
+	case e.retriesLeft():
 		e.Message = fmt.Sprintf("attempt %d lost (%s); retrying", e.Attempt, reason)
 		e.Worker = ""
+		e.queued(now)
 		e.setStatus(StatusPending, now, e.Message, &tr)
 	default:
 		e.Message = fmt.Sprintf("attempt %d lost (%s); no retries left", e.Attempt, reason)
@@ -386,7 +425,7 @@ func (e *Execution) Stop(caller string, now time.Time) (Transition, error) {
 		msg += " by " + caller
 	}
 	switch e.Status {
-	case StatusPending:
+	case StatusPending, StatusCreated:
 		e.Message = msg
 		e.setStatus(StatusCanceled, now, msg, &tr)
 	case StatusRunning:

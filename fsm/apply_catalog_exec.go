@@ -26,7 +26,7 @@ func applyExecutionPurge(tx *catalog.Tx, req *ExecutionPurgeRequest) any {
 	resp := &PurgeResponse{}
 	for _, id := range req.IDs {
 		e, err := tx.Execution(id)
-		if err != nil || !e.Expired(req.Before) {
+		if err != nil || !(e.Expired(req.Before) || e.StaleUnstarted(req.UnstartedBefore)) {
 			continue // already gone, or not expired on this log position
 		}
 		if err := tx.DeleteExecution(id); err != nil {

@@ -91,8 +91,11 @@ func createExecution(tx *catalog.Tx, spec catalog.ExecutionSpec, caller string, 
 	if err != nil {
 		return 0, fatalError{err}
 	}
-	e := &catalog.Execution{ID: id, Status: catalog.StatusPending, ExecutionSpec: spec, Caller: caller, CreatedAt: now}
+	e := &catalog.Execution{ID: id, Status: catalog.StatusPending, ExecutionSpec: spec, Caller: caller, CreatedAt: now, QueuedAt: &now}
 	msg := "created -> pending"
+	if spec.Unstarted {
+		e.Status, e.QueuedAt, msg = catalog.StatusCreated, nil, "created (not started)"
+	}
 	if spec.FromProject() {
 		msg += fmt.Sprintf(": %s/%s version %d, package %s", spec.Folder, spec.Project, spec.ProjectVersion, spec.PackageName)
 		if spec.Environment != "" {
@@ -139,6 +142,13 @@ func applyItems(tx *catalog.Tx, n int, id func(i int) uint64, rule func(i int, e
 func applyExecutionLease(tx *catalog.Tx, req *ExecutionLeaseRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
+			// The caps hold here, in log order, whatever leases the leader
+			// decided at once: an earlier item of this batch counts.
+			if e.Status == catalog.StatusPending {
+				if hit := tx.CapBlocked(&e.ExecutionSpec, nil); hit != nil {
+					return nil, fmt.Errorf("%w: execution %d waits: %s", catalog.ErrNotPending, e.ID, hit)
+				}
+			}
 			tr, err := e.Lease(req.Worker, req.Items[i].Attempt, req.Time)
 			return tr.Events, err
 		})

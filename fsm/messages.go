@@ -44,6 +44,7 @@ var typeNames = map[MessageType]string{
 	EnvironmentCreateType: "EnvironmentCreate", EnvironmentDeleteType: "EnvironmentDelete",
 	EnvironmentSetVariableType: "EnvironmentSetVariable", ExecutionCreateType: "ExecutionCreate (retired)",
 	ExecutionPurgeType: "ExecutionPurge",
+	ExecutionStartType: "ExecutionStart", ExecutionSetSpecType: "ExecutionSetSpec", CapSetType: "CapSet",
 }
 
 // String returns the command's name, or MessageType(N) for an unknown one.

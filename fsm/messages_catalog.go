@@ -145,6 +145,9 @@ type ExecutionPurgeRequest struct {
 	IDs           []uint64  `json:"ids,omitempty"`
 	UploadsBefore time.Time `json:"uploads_before"`
 	Uploads       []string  `json:"uploads,omitempty"`
+	// UnstartedBefore purges the executions of IDs that are still in
+	// created status and were created before it (zero: none).
+	UnstartedBefore time.Time `json:"unstarted_before,omitempty"`
 }
 
 // PurgeResponse counts what a purge removed.

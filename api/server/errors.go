@@ -29,6 +29,7 @@ var errorStatuses = []struct {
 	{catalog.ErrAlreadyEnded, http.StatusConflict},
 	{catalog.ErrStaleAttempt, http.StatusConflict},
 	{catalog.ErrNotPending, http.StatusConflict},
+	{catalog.ErrNotCreated, http.StatusConflict},
 	{catalog.ErrInvalid, http.StatusBadRequest},
 	{pkgspec.ErrParamType, http.StatusBadRequest},
 	{pkgspec.ErrParamRequired, http.StatusBadRequest},

@@ -33,6 +33,7 @@ func TestErrorStatus_EverySentinel(t *testing.T) {
 		{catalog.ErrAlreadyEnded, 409},
 		{catalog.ErrStaleAttempt, 409},
 		{catalog.ErrNotPending, 409},
+		{catalog.ErrNotCreated, 409},
 		{catalog.ErrInvalid, 400},
 		{pkgspec.ErrParamType, 400},
 		{pkgspec.ErrParamRequired, 400},

@@ -74,6 +74,9 @@ func (s *srv) execution(r *http.Request) (any, error) {
 			return nil, err
 		}
 		out := toAPIExecution(e)
+		if e.Status == catalog.StatusCreated {
+			out.PendingReason = "created: waiting for POST /v1/executions/" + r.PathValue("id") + "/start (scaleout executions start)"
+		}
 		if e.Status == catalog.StatusPending {
 			out.PendingReason = s.svc.Executions.PendingReason(e)
 		}
@@ -211,6 +214,11 @@ func toAPIExecution(e *catalog.Execution) api.Execution {
 		Params: e.Params, Retries: e.Retries, Attempt: e.Attempt, Worker: e.Worker, Message: e.Message,
 		Caller: e.Caller, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, EndedAt: e.EndedAt, EventCount: e.EventCount,
 		TargetWorkers: e.TargetWorkers, TargetLabels: e.TargetLabels,
+		Priority: e.Priority, RetryBackoff: e.RetryBackoff, MaxConcurrent: e.MaxConcurrent,
+		ConcurrencyGroup: e.ConcurrencyGroup, QueuedAt: e.QueuedAt, NotBefore: e.NotBefore,
+	}
+	if e.RetryDelay > 0 {
+		out.RetryDelay = e.RetryDelay.String()
 	}
 	if len(e.Sensitive) > 0 {
 		out.Params = maps.Clone(e.Params)
@@ -266,4 +274,32 @@ func (s *srv) disableWorker(r *http.Request) (any, error) {
 
 func (s *srv) removeWorker(r *http.Request) (any, error) {
 	return nil, s.svc.Workers.RemoveWorker(r.Context(), r.PathValue("id"))
+}
+
+func (s *srv) start(r *http.Request) (any, error) {
+	return withID(r, func(id uint64) (any, error) {
+		st, err := s.svc.Queue.Start(r.Context(), id, caller(r))
+		if err != nil {
+			return nil, err
+		}
+		return api.StartResponse{Status: string(st)}, nil
+	})
+}
+
+func (s *srv) setExecution(r *http.Request) (any, error) {
+	return withID(r, func(id uint64) (any, error) {
+		return withBody(r, func(req *api.SetExecutionRequest) (any, error) {
+			return nil, s.svc.Queue.SetExecution(r.Context(), id, req)
+		})
+	})
+}
+
+func (s *srv) caps(*http.Request) (any, error) {
+	return s.svc.Queue.Caps()
+}
+
+func (s *srv) setCap(r *http.Request) (any, error) {
+	return withBody(r, func(req *api.Cap) (any, error) {
+		return nil, s.svc.Queue.SetCap(r.Context(), *req)
+	})
 }

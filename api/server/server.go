@@ -64,7 +64,7 @@ func New(cfg Config, svc Services) http.Handler {
 		}
 		mux.Handle(pattern, s.route(m, s.cfg.MaxBodyBytes, s.wrap(fn)))
 	}
-	st, ex, wk := svc.Status != nil, svc.Executions != nil, svc.Workers != nil
+	st, ex, wk, qu := svc.Status != nil, svc.Executions != nil, svc.Workers != nil, svc.Queue != nil
 	h("GET /v1/status/leader", local, st, s.leader)
 	h("GET /v1/status/health", local, true, s.health)
 	h("GET /v1/status/peers", read, st, s.peers)
@@ -77,6 +77,10 @@ func New(cfg Config, svc Services) http.Handler {
 	h("GET /v1/executions/{id}/events", read, ex, s.events)
 	h("POST /v1/executions/{id}/stop", leader, ex, s.stop)
 	h("POST /v1/executions/stop", leader, ex, s.stopBulk)
+	h("POST /v1/executions/{id}/start", leader, qu, s.start)
+	h("POST /v1/executions/{id}/values", leader, qu, s.setExecution)
+	h("GET /v1/caps", read, qu, s.caps)
+	h("PUT /v1/caps", leader, qu, s.setCap)
 	h("POST /v1/executions/{id}/attempts/{attempt}/events", leader, wk, s.reportEvents)
 	h("POST /v1/executions/{id}/attempts/{attempt}/result", leader, wk, s.reportResult)
 	h("POST /v1/workers", leader, wk, s.registerWorker)

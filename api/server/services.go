@@ -48,6 +48,18 @@ type ExecutionService interface {
 	PendingReason(e *catalog.Execution) string
 }
 
+// QueueService is SSIS's create-then-start of executions and the
+// concurrency caps of the queue.
+type QueueService interface {
+	// Start queues a created execution and returns its status afterwards.
+	Start(ctx context.Context, id uint64, caller string) (catalog.Status, error)
+	// SetExecution changes the values, targets or priority of a created
+	// execution.
+	SetExecution(ctx context.Context, id uint64, req *api.SetExecutionRequest) error
+	SetCap(ctx context.Context, c api.Cap) error
+	Caps() ([]api.CapStatus, error)
+}
+
 // WorkerService is the worker protocol (register, poll, report) and the
 // management of workers.
 type WorkerService interface {
@@ -105,6 +117,7 @@ type Services struct {
 	Router     Router
 	Status     StatusService
 	Executions ExecutionService
+	Queue      QueueService
 	Workers    WorkerService
 	Catalog    CatalogService
 	Operator   OperatorService

@@ -63,6 +63,10 @@ type Config struct {
 	// processes (worker.Config).
 	ReuseChildren bool `yaml:"reuse_children"`
 	WarmChildren  int  `yaml:"warm_children"`
+	// TaskRequestMaxCPU (percent) and TaskRequestMinMemoryMB are the
+	// worker's admission thresholds (worker.Config; 0: off).
+	TaskRequestMaxCPU      float64 `yaml:"task_request_max_cpu"`
+	TaskRequestMinMemoryMB int     `yaml:"task_request_min_memory_mb"`
 	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
 	// timings (see master.Config and worker.Config).
 	LeaseTimeout time.Duration `yaml:"lease_timeout"`
@@ -150,6 +154,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("heartbeat (%s) must be positive and shorter than the lease timeout (%s)", c.Heartbeat, c.LeaseTimeout)
 	case c.KillGrace <= 0:
 		return errors.New("kill grace must be positive")
+	case c.TaskRequestMaxCPU < 0 || c.TaskRequestMaxCPU > 100:
+		return fmt.Errorf("task request max CPU must be between 0 (off) and 100 percent (got %g)", c.TaskRequestMaxCPU)
+	case c.TaskRequestMinMemoryMB < 0:
+		return fmt.Errorf("task request min memory must not be negative (got %d MB; 0 is off)", c.TaskRequestMinMemoryMB)
 	case c.DrainTimeout < 0:
 		return errors.New("drain timeout must not be negative")
 	case c.MaxConnections < 0:
@@ -381,7 +389,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = a.cfg.MaxBodyBytes
 	scfg.Logger = a.logger
-	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Workers: workerService{a.master, a}}
+	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Queue: a.master, Workers: workerService{a.master, a}}
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator = a.catalog, a.catalog
 	}
@@ -421,6 +429,8 @@ func (a *Agent) startWorker() error {
 	wcfg.MaxTasks = cfg.MaxTasks
 	wcfg.ReuseChildren = cfg.ReuseChildren
 	wcfg.WarmChildren = cfg.WarmChildren
+	wcfg.TaskRequestMaxCPU = cfg.TaskRequestMaxCPU
+	wcfg.TaskRequestMinMemory = uint64(cfg.TaskRequestMinMemoryMB) << 20
 	wcfg.PollWait = cfg.Heartbeat
 	wcfg.LeaseTimeout = cfg.LeaseTimeout
 	wcfg.KillGrace = cfg.KillGrace

@@ -242,7 +242,7 @@ func TestCluster_DisabledWorkerAndTargeting(t *testing.T) {
 	if e := waitEnded(t, cl, id, 30*time.Second); e.Worker != "s1" || e.Status != "succeeded" {
 		t.Fatalf("zone a execution: %s on %s", e.Status, e.Worker)
 	}
-	id = submit(t, cl, api.SubmitRequest{Labels: map[string]string{"zone": "mars"}})
+	id = submit(t, cl, api.SubmitRequest{Labels: map[string]string{"zone": "mars"}, QueueOptions: api.QueueOptions{WaitForWorker: true}})
 	clustertest.WaitFor(t, 5*time.Second, "no-match reason", func() (bool, string) {
 		e, err := cl.Executions().Info(ctx, id)
 		return err == nil && strings.Contains(e.PendingReason, "no registered worker matches"), fmt.Sprintf("%+v", e)

@@ -44,6 +44,9 @@ type CatalogConfig struct {
 	RetentionBatch    int
 	// UploadTTL is how long an unfinished archive upload is kept.
 	UploadTTL time.Duration
+	// UnstartedTTL is how long an execution created with start=false is
+	// kept without being started; then the retention loop removes it.
+	UnstartedTTL time.Duration
 	// Logger receives catalog logs.
 	Logger hclog.Logger
 }
@@ -55,7 +58,7 @@ func DefaultCatalogConfig() CatalogConfig {
 		KeepVersions: catalog.DefaultKeepVersions, MaxArchiveBytes: catalog.DefaultMaxArchiveBytes,
 		MaxEvents: catalog.DefaultMaxEvents, DefaultLoggingLevel: catalog.DefaultLoggingLevel,
 		Retention: 365 * 24 * time.Hour, RetentionInterval: time.Minute, RetentionBatch: 100,
-		UploadTTL: time.Hour,
+		UploadTTL: time.Hour, UnstartedTTL: 24 * time.Hour,
 	}
 }
 
@@ -72,7 +75,7 @@ func (c *CatalogConfig) Validate() error {
 		return errors.New("catalog: max events per execution must be at least 10")
 	case !catalog.ValidLoggingLevel(c.DefaultLoggingLevel):
 		return fmt.Errorf("catalog: unknown logging level %q", c.DefaultLoggingLevel)
-	case c.Retention <= 0 || c.RetentionInterval <= 0 || c.RetentionBatch <= 0 || c.UploadTTL <= 0:
+	case c.Retention <= 0 || c.RetentionInterval <= 0 || c.RetentionBatch <= 0 || c.UploadTTL <= 0 || c.UnstartedTTL <= 0:
 		return errors.New("catalog: retention settings must be positive")
 	}
 	return nil
@@ -517,6 +520,9 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 	}
 	if in.env != nil {
 		spec.Environment = in.env.Folder + "/" + in.env.Name
+	}
+	if err := QueueSpec(&spec, req.QueueOptions); err != nil {
+		return 0, err
 	}
 	ids, err := c.exec.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
 	if err != nil {

@@ -49,15 +49,29 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 		return nil, err
 	}
 	slots := req.Slots
+	var retryTimer *time.Timer
+	defer func() {
+		if retryTimer != nil {
+			retryTimer.Stop()
+		}
+	}()
 	for {
 		changed := m.fsm.Changed()
+		var retryDue <-chan time.Time // a retry delay ends within the wait
 		if slots > 0 && w.Enabled {
-			tasks, err := m.lease(ctx, w, slots)
+			tasks, wake, err := m.lease(ctx, w, slots)
 			if err != nil {
 				return nil, err
 			}
 			resp.Tasks = append(resp.Tasks, tasks...)
 			slots -= len(tasks)
+			if !wake.IsZero() {
+				if retryTimer != nil {
+					retryTimer.Stop()
+				}
+				retryTimer = time.NewTimer(max(wake.Sub(m.now()), time.Millisecond))
+				retryDue = retryTimer.C
+			}
 		}
 		if len(resp.Tasks) > 0 || len(resp.Stop) > 0 || len(resp.Drop) > 0 {
 			return resp, nil
@@ -77,6 +91,7 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 			if w, err = m.worker(workerID); err != nil {
 				return nil, err
 			}
+		case <-retryDue:
 		case <-timer.C:
 			return resp, nil
 		case <-ctx.Done():
@@ -162,16 +177,26 @@ func (m *Master) checkStops(running map[uint64]api.AttemptRef, resp *api.PollRes
 }
 
 // maxPendingScan bounds how many pending executions one lease decision
-// looks at to find ones the worker may run.
-const maxPendingScan = 4096
+// reads (decodes) to find ones the worker may run; maxPendingSkip bounds
+// the index entries it passes over without decoding them (waiting for a
+// retry delay or a full cap), so that a cap with a long queue behind it
+// does not hide the executions after that queue.
+const (
+	maxPendingScan = 4096
+	maxPendingSkip = 1 << 18
+)
 
 // lease gives up to n pending executions that w may run in one command.
-func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Task, error) {
+func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Task, time.Time, error) {
 	workerID := w.ID
 	var items []fsm.LeaseItem
+	var wake time.Time // the earliest retry delay that ends: poll again then
+	now := m.now()
 	err := m.store.View(func(tx *catalog.Tx) error {
-		for id := range tx.Pending(maxPendingScan) {
-			if len(items) == n {
+		caps := catalog.NewCapCounter(tx)
+		read, skipped := 0, 0
+		for id, meta := range tx.PendingEntries(0) {
+			if len(items) == n || read >= maxPendingScan || skipped >= maxPendingSkip {
 				break
 			}
 			m.mu.Lock()
@@ -180,18 +205,31 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 			if busy {
 				continue
 			}
+			if meta.NotBefore > now.UnixNano() {
+				if t := time.Unix(0, meta.NotBefore); wake.IsZero() || t.Before(wake) {
+					wake = t
+				}
+				skipped++
+				continue
+			}
+			if caps.Full(meta) {
+				skipped++
+				continue
+			}
+			read++
 			e, err := tx.Execution(id)
 			if err != nil {
 				return err
 			}
 			if e.Matches(w) {
+				caps.Take(meta)
 				items = append(items, fsm.LeaseItem{ID: id, Attempt: e.Attempt + 1})
 			}
 		}
 		return nil
 	})
 	if err != nil || len(items) == 0 {
-		return nil, err
+		return nil, wake, err
 	}
 	// Claim the ids so that concurrent polls do not propose the same lease;
 	// the FSM rejects a duplicate anyway, this only avoids the wasted entry.
@@ -205,7 +243,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	}
 	m.mu.Unlock()
 	if len(claimed) == 0 {
-		return nil, nil
+		return nil, wake, nil
 	}
 	defer func() {
 		m.mu.Lock()
@@ -214,10 +252,10 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 		}
 		m.mu.Unlock()
 	}()
-	now := m.now()
+	now = m.now()
 	resp, err := m.apply(ctx, fsm.ExecutionLeaseType, &fsm.ExecutionLeaseRequest{Time: now, Worker: workerID, Items: claimed})
 	if err != nil {
-		return nil, err
+		return nil, wake, err
 	}
 	ir, _ := resp.(*fsm.ItemsResponse)
 	var tasks []api.Task
@@ -255,7 +293,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 			m.logger.Error("fail executions with unopenable values", "count", len(unusable), "error", ferr)
 		}
 	}
-	return tasks, err
+	return tasks, wake, err
 }
 
 // task turns attempt n of e into the complete task its worker runs: the

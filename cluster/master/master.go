@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -438,6 +439,9 @@ func (m *Master) Create(ctx context.Context, specs []catalog.ExecutionSpec, call
 			return nil, invalid(err)
 		}
 	}
+	if err := m.checkTargets(specs); err != nil {
+		return nil, err
+	}
 	it := &submitItem{caller: caller, specs: specs, atomic: len(specs) > 1}
 	if len(specs) > 1 {
 		// A bulk submission is a batch already: coalescing it with others
@@ -505,6 +509,9 @@ func (m *Master) inlineSpec(ctx context.Context, req *api.SubmitRequest) (catalo
 	s := catalog.ExecutionSpec{
 		PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
 		Sensitive: sensitive, Retries: req.Retries, TargetWorkers: req.Workers, TargetLabels: req.Labels,
+	}
+	if err := QueueSpec(&s, req.QueueOptions); err != nil {
+		return catalog.ExecutionSpec{}, err
 	}
 	if err := s.Check(); err != nil {
 		return catalog.ExecutionSpec{}, err
@@ -626,8 +633,9 @@ func (m *Master) RemoveWorker(ctx context.Context, id string) error {
 	return err
 }
 
-// PendingReason says why a pending execution is not running: no enabled
-// worker may take it. "" means it waits for a free slot.
+// PendingReason says why a pending execution is not running, in plain
+// words: no enabled worker may take it, it waits for its retry delay, or a
+// concurrency cap is full. "" means it waits for a free slot on a worker.
 func (m *Master) PendingReason(e *catalog.Execution) string {
 	list, err := m.catalogWorkers()
 	if err != nil {
@@ -637,23 +645,14 @@ func (m *Master) PendingReason(e *catalog.Execution) string {
 	for _, w := range list {
 		if e.Matches(w) {
 			if w.Enabled {
-				return ""
+				return m.queueReason(e)
 			}
 			disabled = append(disabled, w.ID)
 		}
 	}
-	target := "workers"
-	if len(e.TargetWorkers) > 0 {
-		target += fmt.Sprintf(" %v", e.TargetWorkers)
-	}
-	if len(e.TargetLabels) > 0 {
-		target += fmt.Sprintf(" with labels %v", e.TargetLabels)
-	}
-	if target == "workers" {
-		target = "any worker"
-	}
+	target := describeTargets(&e.ExecutionSpec)
 	if len(disabled) > 0 {
-		return fmt.Sprintf("waiting for %s: the matching workers %v are disabled", target, disabled)
+		return fmt.Sprintf("waiting for %s: the matching workers %s are disabled", target, strings.Join(disabled, ", "))
 	}
 	return fmt.Sprintf("waiting for %s: no registered worker matches", target)
 }

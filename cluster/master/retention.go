@@ -11,7 +11,8 @@ import (
 
 // retentionLoop runs on every server and acts only while this server
 // leads: each interval it removes ended executions older than the retention
-// window, RetentionBatch at a time (one small command each, until none are
+// window and executions created without a start longer than UnstartedTTL
+// ago, RetentionBatch at a time (one small command each, until none are
 // left), and uploads abandoned for longer than UploadTTL. Deciding on the
 // leader and re-checking in the FSM keeps the clock out of Apply.
 func (c *Catalog) retentionLoop() {
@@ -34,11 +35,19 @@ func (c *Catalog) retentionLoop() {
 // removed (so there may be more).
 func (c *Catalog) purgeOnce() bool {
 	now := c.now()
-	req := &fsm.ExecutionPurgeRequest{Time: now, Before: now.Add(-c.cfg.Retention), UploadsBefore: now.Add(-c.cfg.UploadTTL)}
+	req := &fsm.ExecutionPurgeRequest{Time: now, Before: now.Add(-c.cfg.Retention), UploadsBefore: now.Add(-c.cfg.UploadTTL),
+		UnstartedBefore: now.Add(-c.cfg.UnstartedTTL)}
 	err := c.store.View(func(tx *catalog.Tx) error {
 		var err error
 		if req.IDs, err = tx.ExpiredExecutions(req.Before, c.cfg.RetentionBatch, 50*c.cfg.RetentionBatch); err != nil {
 			return err
+		}
+		if n := c.cfg.RetentionBatch - len(req.IDs); n > 0 {
+			unstarted, err := tx.UnstartedExecutions(req.UnstartedBefore, n)
+			if err != nil {
+				return err
+			}
+			req.IDs = append(req.IDs, unstarted...)
 		}
 		req.Uploads, err = tx.StaleUploads(req.UploadsBefore, 16)
 		return err

@@ -75,6 +75,12 @@ type Config struct {
 	Command []string
 	// WorkDir is where each attempt gets a working directory.
 	WorkDir string
+	// TaskRequestMaxCPU (percent of all CPUs) and TaskRequestMinMemory
+	// (bytes available) are SSIS's admission thresholds: above the CPU
+	// ceiling or below the memory floor the worker asks for no new work
+	// (admission.go; Linux only). 0 turns each off.
+	TaskRequestMaxCPU    float64
+	TaskRequestMinMemory uint64
 	// Client reaches the master through the local agent.
 	Client *api.Client
 	// Logger receives worker logs.
@@ -122,6 +128,8 @@ func (c *Config) Validate() error {
 		return errors.New("work dir is empty")
 	case c.Client == nil:
 		return errors.New("api client is nil")
+	case c.TaskRequestMaxCPU < 0 || c.TaskRequestMaxCPU > 100:
+		return fmt.Errorf("task request max CPU must be between 0 (off) and 100 percent, got %g", c.TaskRequestMaxCPU)
 	}
 	return nil
 }
@@ -147,6 +155,8 @@ type Worker struct {
 	logsListed bool          // endedLogs was read from LogDir
 	endedLogs  []endedLog    // logs of ended attempts, oldest first
 
+	admit     *admission    // TaskRequestMaxCPU / MinMemory
+	refused   string        // the admission's last refusal, logged when it changes
 	ready     chan struct{} // closed after the first successful poll
 	readyOnce sync.Once
 	wg        sync.WaitGroup
@@ -185,6 +195,7 @@ func New(cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
 		starting: make(chan struct{}, cfg.MaxStarting)}
 	w.pool = &pool{w: w}
+	w.admit = newAdmission(cfg.TaskRequestMaxCPU, cfg.TaskRequestMinMemory, nil)
 	return w, nil
 }
 
@@ -283,6 +294,7 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 		req.Slots = 0
 	}
 	w.mu.Unlock()
+	w.admitSlots(req)
 
 	// The request must not be cut short by ctx: an answer that leases tasks
 	// and is then dropped costs those executions an attempt. Bound it by

@@ -24,7 +24,8 @@ func newExecutionsCmd() *cobra.Command {
 		Aliases: []string{"execution"},
 		Short:   "List, inspect, follow and stop executions",
 	}
-	cmd.AddCommand(newExecListCmd(), newExecStatusCmd(), newExecLogsCmd(), newExecStopCmd())
+	cmd.AddCommand(newExecListCmd(), newExecStatusCmd(), newExecLogsCmd(), newExecStopCmd(),
+		newExecStartCmd(), newExecSetParamCmd(), newExecSetTargetCmd()) // queue_cmd.go
 	return cmd
 }
 
@@ -109,6 +110,19 @@ func printExecution(out io.Writer, e *api.Execution) {
 		fmt.Fprintf(tw, "Message\t%s\n", e.Message)
 	}
 	fmt.Fprintf(tw, "Attempt\t%d of %d\n", e.Attempt, e.Retries+1)
+	if e.Priority != 0 {
+		fmt.Fprintf(tw, "Priority\t%d\n", e.Priority)
+	}
+	if e.RetryDelay != "" {
+		backoff := ""
+		if e.RetryBackoff {
+			backoff = ", doubled per retry"
+		}
+		fmt.Fprintf(tw, "Retry delay\t%s%s\n", e.RetryDelay, backoff)
+	}
+	if e.MaxConcurrent > 0 {
+		fmt.Fprintf(tw, "Max concurrent\t%d (group %s)\n", e.MaxConcurrent, dash(e.ConcurrencyGroup))
+	}
 	fmt.Fprintf(tw, "Worker\t%s\n", dash(e.Worker))
 	if len(e.TargetWorkers) > 0 || len(e.TargetLabels) > 0 {
 		fmt.Fprintf(tw, "Targets\tworkers %s, labels %s\n", dashList(e.TargetWorkers), labelString(e.TargetLabels))

@@ -87,7 +87,7 @@ unexpectedly (or the command failed); 2 usage or validation error;
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newExecCmd(),
+	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newCapsCmd(), newExecCmd(),
 		newMembersCmd(), newWorkersCmd(), newOperatorCmd())
 	root.AddCommand(newDeployCmd(), newFoldersCmd(), newProjectsCmd(), newPackagesCmd(), newEnvironmentsCmd(), newKeygenCmd())
 	root.AddCommand(newValidateCmd(), newBenchCmd(), newConvertCmd(), newImportCmd())

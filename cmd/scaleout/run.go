@@ -24,6 +24,7 @@ func newRunCmd() *cobra.Command {
 		retries int
 		workers []string
 		labels  []string
+		q       queueFlags
 	)
 	var crf *catalogRunFlags
 	cmd := &cobra.Command{
@@ -37,9 +38,21 @@ parameters and wrong types are reported with file:line and exit code 2.
 
 With --wait the execution's events are streamed to stdout until it ends; the
 exit code is then 0 for succeeded and 1 for failed, canceled or
-ended_unexpectedly.`,
+ended_unexpectedly.
+
+Queue settings (docs/executions.md): --priority orders pending executions
+(higher first, first come first served within a priority); --retries
+re-queues a failed or lost attempt, --retry-delay spaces the retries of
+failed ones, --retry-backoff doubles the delay each time; --max-concurrent
+caps how many executions of this package (or --concurrency-group) run at
+once. --worker/--label targets that no registered worker matches are
+refused unless --wait-for-worker. --no-start creates the execution in
+status created: change it with 'executions set-param'/'set-target', then
+'executions start ID'.`,
 		Example: `  scaleout run testdata/hello.yaml --wait
-  scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait`,
+  scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait
+  scaleout run load.yaml --retries 2 --retry-delay 30s --retry-backoff --priority 10
+  scaleout run etl/sales/load --no-start   # then: executions set-param ID N=V; executions start ID`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target, err := parseTargets(workers, labels)
@@ -47,6 +60,9 @@ ended_unexpectedly.`,
 				return exitf(exitUsage, "%v", err)
 			}
 			target.Retries = retries
+			if target.QueueOptions, err = q.options(wait); err != nil {
+				return err
+			}
 			if isCatalogPath(args[0]) {
 				return runCatalog(cmd.Context(), cmd.OutOrStdout(), &cf, args[0], params, wait, target, crf)
 			}
@@ -56,10 +72,11 @@ ended_unexpectedly.`,
 	cf.register(cmd)
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "parameter value NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "stream events until the execution ends; exit 0 only if it succeeded")
-	cmd.Flags().IntVar(&retries, "retries", 0, "retry a lost attempt this many times (attempts = retries + 1)")
+	cmd.Flags().IntVar(&retries, "retries", 0, "retry a failed or lost attempt this many times (attempts = retries + 1)")
 	cmd.Flags().StringArrayVar(&workers, "worker", nil, "run only on this worker id (repeatable: any of them)")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "run only on workers with label k=v (repeatable: all of them)")
 	crf = addCatalogRunFlags(cmd) // run_catalog.go
+	q.register(cmd)
 	return cmd
 }
 

@@ -56,7 +56,7 @@ func runCatalog(ctx context.Context, out io.Writer, cf *clientFlags, path string
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	id, err := c.Projects(parts[0]).Execute(sctx, parts[1], parts[2], &api.CreateExecutionRequest{
 		Environment: f.env, Params: given, LoggingLevel: f.loggingLevel, Retries: target.Retries,
-		TargetWorkers: target.Workers, TargetLabels: target.Labels,
+		TargetWorkers: target.Workers, TargetLabels: target.Labels, QueueOptions: target.QueueOptions,
 	})
 	cancel()
 	if err != nil {

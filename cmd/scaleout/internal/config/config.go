@@ -34,6 +34,9 @@ type Settings struct {
 	MaxEvents       uint64        `yaml:"max_events"`
 	LoggingLevel    string        `yaml:"logging_level"`
 	Retention       time.Duration `yaml:"retention"`
+	// UnstartedTTL is how long an execution created with start=false is
+	// kept unstarted before the leader removes it.
+	UnstartedTTL time.Duration `yaml:"unstarted_ttl"`
 }
 
 // Default returns the defaults: agent.DefaultConfig, or agent.DevConfig
@@ -51,6 +54,7 @@ func Default(dev bool) Settings {
 		MaxEvents:       c.Catalog.MaxEvents,
 		LoggingLevel:    c.Catalog.DefaultLoggingLevel,
 		Retention:       c.Catalog.Retention,
+		UnstartedTTL:    c.Catalog.UnstartedTTL,
 	}
 }
 
@@ -63,6 +67,7 @@ func (s *Settings) AgentConfig() agent.Config {
 	c.Catalog.MaxEvents = s.MaxEvents
 	c.Catalog.DefaultLoggingLevel = s.LoggingLevel
 	c.Catalog.Retention = s.Retention
+	c.Catalog.UnstartedTTL = s.UnstartedTTL
 	return c
 }
 
@@ -98,6 +103,8 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.IntVar(&s.MaxTasks, "max-tasks", s.MaxTasks, "executions this worker runs at once")
 	own.BoolVar(&s.ReuseChildren, "reuse-children", s.ReuseChildren, "run successive executions in the same package process when a run left nothing behind (false: a new process for every execution)")
 	own.IntVar(&s.WarmChildren, "warm-children", s.WarmChildren, "package processes kept started and waiting for an execution when idle (0 to --max-tasks)")
+	own.Float64Var(&s.TaskRequestMaxCPU, "task-request-max-cpu", s.TaskRequestMaxCPU, "ask for no new work while the machine's CPU use is above this percent (SSIS TaskRequestMaxCPU, e.g. 70; 0: off; Linux only)")
+	own.IntVar(&s.TaskRequestMinMemoryMB, "task-request-min-memory-mb", s.TaskRequestMinMemoryMB, "ask for no new work while less than this many MB of memory are available (SSIS TaskRequestMinMemory, e.g. 100; 0: off; Linux only)")
 	own.DurationVar(&s.LeaseTimeout, "lease-timeout", s.LeaseTimeout, "an execution whose worker is silent this long is expired and retried")
 	own.DurationVar(&s.Heartbeat, "heartbeat", s.Heartbeat, "worker heartbeat (long-poll) interval; shorter than --lease-timeout")
 	own.DurationVar(&s.KillGrace, "kill-grace", s.KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")
@@ -115,6 +122,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.Uint64Var(&s.MaxEvents, "max-events", s.MaxEvents, "events kept per execution; the last one says the log was truncated")
 	own.StringVar(&s.LoggingLevel, "logging-level", s.LoggingLevel, "default logging level of executions: none, basic, performance, verbose")
 	own.DurationVar(&s.Retention, "retention", s.Retention, "ended executions and their events are removed after this long")
+	own.DurationVar(&s.UnstartedTTL, "unstarted-ttl", s.UnstartedTTL, "executions created with --no-start (status created) are removed if not started within this long")
 
 	// The same *pflag.Flag values: fs parses them, own lists them.
 	fs.AddFlagSet(own)
