@@ -44,6 +44,8 @@ var typeNames = map[MessageType]string{
 	EnvironmentCreateType: "EnvironmentCreate", EnvironmentDeleteType: "EnvironmentDelete",
 	EnvironmentSetVariableType: "EnvironmentSetVariable", ExecutionCreateType: "ExecutionCreate (retired)",
 	ExecutionPurgeType: "ExecutionPurge",
+	SchedulePutType:    "SchedulePut", ScheduleDeleteType: "ScheduleDelete", SchedulePauseType: "SchedulePause",
+	ScheduleFireType: "ScheduleFire", RunAdvanceType: "RunAdvance", RunDeliveredType: "RunDelivered",
 }
 
 // String returns the command's name, or MessageType(N) for an unknown one.
