@@ -16,8 +16,10 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // timing computes a schedule's ticks. Cron expressions are evaluated in
 // the schedule's time zone by robfig/cron: on a daylight-saving jump
 // forward, a time that does not exist that day (02:30 in a skipped hour)
-// does not fire; on a jump back, a time that occurs twice fires once, at
-// its first occurrence. Every and At are instants and ignore zones.
+// does not fire that day; on a jump back, a time that occurs twice fires
+// once, at its first occurrence (the wall-clock repeat is skipped), while
+// patterns of every few minutes go on in real time through the repeated
+// hour. Every and At are instants and ignore zones.
 type timing struct {
 	cron       cron.Schedule
 	loc        *time.Location
@@ -69,6 +71,8 @@ func parseTiming(s *catalog.Schedule) (*timing, error) {
 	return t, nil
 }
 
+const wallClock = "2006-01-02 15:04"
+
 // next returns the first tick after a, or the zero time if there is none.
 func (t *timing) next(a time.Time) time.Time {
 	if t.start != nil && a.Before(t.start.Add(-time.Nanosecond)) {
@@ -88,6 +92,12 @@ func (t *timing) next(a time.Time) time.Time {
 		}
 	default:
 		n = t.cron.Next(a.In(t.loc))
+		// When clocks go back, robfig/cron fires a time of the repeated
+		// hour twice; cron users expect once: skip the repeat of the
+		// previous tick's wall-clock time.
+		if !n.IsZero() && n.In(t.loc).Format(wallClock) == a.In(t.loc).Format(wallClock) {
+			n = t.cron.Next(n)
+		}
 	}
 	if n.IsZero() || (t.end != nil && n.After(*t.end)) {
 		return time.Time{}
@@ -133,7 +143,8 @@ func (t *timing) due(last, now time.Time, grace time.Duration, catchUp string) (
 	if err != nil {
 		return nil, 0, time.Time{}, err
 	}
-	onTime := now.Add(-grace)
+	// A tick late by exactly grace is on time: the missed ones are before.
+	onTime := now.Add(-grace - time.Nanosecond)
 	if last.After(onTime) {
 		onTime = last
 	}
