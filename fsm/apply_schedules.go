@@ -119,7 +119,7 @@ func applyScheduleFire(tx *catalog.Tx, req *ScheduleFireRequest) any {
 		return fmt.Errorf("%w: schedule %s: the previous run %d still runs (overlap queue)", catalog.ErrInvalid, s.Name, s.State.LastRun)
 	}
 	r := &catalog.Run{Schedule: s.Name, Tick: req.Tick, Manual: req.Manual, Status: catalog.RunRunning, Step: 1, Try: 1,
-		Created: req.Time, Job: s.Steps, Notify: s.Notify}
+		Created: req.Time, Job: runJob(s.Steps), Notify: s.Notify}
 	resp := &FireResponse{}
 	if busy && s.Overlap == "skip" && !req.Manual {
 		t := req.Time
@@ -148,6 +148,18 @@ func applyScheduleFire(tx *catalog.Tx, req *ScheduleFireRequest) any {
 		resp.Execution = c.Execution
 	}
 	return resp
+}
+
+// runJob is the copy of a schedule's steps a run keeps, so that an update
+// or a delete of the schedule does not change a run under way. A job of one
+// step without retries never creates another execution after its fire: its
+// package source and values are left out of the copy.
+func runJob(steps []catalog.JobStep) []catalog.JobStep {
+	job := append([]catalog.JobStep(nil), steps...)
+	if len(job) == 1 && job[0].RetryCount == 0 {
+		job[0].Source, job[0].Params = "", nil
+	}
+	return job
 }
 
 // startStep records try (step, try) on r and creates its execution from

@@ -218,7 +218,7 @@ docs/schedules.md for the policies, the job file and the webhook body.`}
 		}
 		return x.c.Schedules().Create(x.ctx, req)
 	})
-	create.Example = `  scaleout schedules create nightly --package etl/sales/load.yaml --env prod --cron "0 2 * * *" --tz Europe/Rome
+	create.Example = `  scaleout schedules create nightly --package etl/sales/load --env prod --cron "0 2 * * *" --tz Europe/Rome
   scaleout schedules create poll --file testdata/hello.yaml --every 10m --overlap skip
   scaleout schedules create chain --job job.yaml --cron "@hourly" --notify-webhook https://hooks.example/x --notify-on failure`
 	cf.register(create)
@@ -248,7 +248,7 @@ docs/schedules.md for the policies, the job file and the webhook body.`}
 	cmd.AddCommand(create, update,
 		listCmd("list", "List schedules with their next 3 fire times", 0,
 			func(x *cmdCtx) ([]api.Schedule, error) { return x.c.Schedules().List(x.ctx) },
-			"NAME\tSTATE\tTIMING\tRUNS\tFIRES\tNEXT", func(s api.Schedule) string {
+			"NAME\tSTATE\tTIMING\tTARGET\tFIRES\tNEXT", func(s api.Schedule) string {
 				state := "active"
 				if s.Paused {
 					state = "paused"
@@ -334,7 +334,7 @@ func showSchedule(x *cmdCtx, s *api.Schedule) error {
 	if s.Start != nil || s.End != nil {
 		fmt.Fprintf(x.out, "Window       %s .. %s\n", fmtTimes(optTime(s.Start)), fmtTimes(optTime(s.End)))
 	}
-	fmt.Fprintf(x.out, "Catch-up     %s (grace %s)\nOverlap      %s\nRuns         %s\nFires        %d (missed %d, skipped %d); last tick %s, last run %d\nNext         %s\n",
+	fmt.Fprintf(x.out, "Catch-up     %s (grace %s)\nOverlap      %s\nTarget       %s\nFires        %d (missed %d, skipped %d); last tick %s, last run %d\nNext         %s\n",
 		s.CatchUp, s.Grace, s.Overlap, targetOf(s), s.Fires, s.Missed, s.Skipped, last, s.LastRun, fmtTimes(s.Next))
 	if s.Notify != nil {
 		fmt.Fprintf(x.out, "Notify       %s on %s", s.Notify.Webhook, strings.Join(s.Notify.On, ","))
