@@ -60,8 +60,10 @@ type Scheduler struct {
 	toRecord   map[uint64]*catalog.Delivery // sent, not yet recorded
 	warned     map[string]string            // schedule -> last problem logged
 
-	done chan struct{}
-	wg   sync.WaitGroup
+	ctx    context.Context // canceled by Close: ends webhook calls in flight
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // NewScheduler returns the scheduler over m (executions) and c (deployed
@@ -76,6 +78,7 @@ func NewScheduler(cfg SchedulerConfig, m *Master, c *Catalog) (*Scheduler, error
 	}
 	s := &Scheduler{cfg: cfg, m: m, c: c, logger: cfg.Logger.Named("scheduler"), delivering: map[uint64]bool{},
 		toRecord: map[uint64]*catalog.Delivery{}, warned: map[string]string{}, done: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if m.raft.IsServer() {
 		s.wg.Add(1)
 		go func() {
@@ -89,6 +92,7 @@ func NewScheduler(cfg SchedulerConfig, m *Master, c *Catalog) (*Scheduler, error
 // Close stops the loop and waits for deliveries in flight.
 func (s *Scheduler) Close() {
 	if closeOnce(s.done) {
+		s.cancel()
 		s.wg.Wait()
 	}
 }

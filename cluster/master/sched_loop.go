@@ -22,7 +22,7 @@ func (s *Scheduler) pass() {
 	if s.m.requireLeader() != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
 	var scheds []*catalog.Schedule
 	var open []*catalog.Run
@@ -257,12 +257,15 @@ func (s *Scheduler) send(r *catalog.Run) *catalog.Delivery {
 		}
 		last = errors.New("no notifier configured")
 		if s.cfg.Notifier != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 			last = s.cfg.Notifier.Deliver(ctx, r.Notify.Webhook, headers, body)
 			cancel()
 		}
 		if last == nil {
 			return &catalog.Delivery{Delivered: true, Attempts: attempt, Time: s.m.now()}
+		}
+		if s.ctx.Err() != nil {
+			return nil // closing: the next leader delivers it
 		}
 		s.logger.Warn("webhook failed", "run", r.ID, "webhook", maskURL(r.Notify.Webhook), "attempt", attempt, "error", last)
 		if attempt == s.cfg.DeliveryAttempts {
