@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -154,4 +155,44 @@ func (t *Tx) StepEnd(r *Run) (end time.Time, ok, ended bool, err error) {
 		end = *e.EndedAt
 	}
 	return end, e.Status == StatusSucceeded, true, nil
+}
+
+// expiredRun reports whether retention may remove r: it ended before
+// before and has nothing left to deliver.
+func expiredRun(r *Run, before time.Time) bool {
+	return r.Status != RunRunning && r.Ended != nil && r.Ended.Before(before) && !r.NeedsDelivery()
+}
+
+// ExpiredRuns returns up to limit ids of runs that ended before before,
+// looking at no more than scan runs from the oldest.
+func (t *Tx) ExpiredRuns(before time.Time, limit, scan int) ([]uint64, error) {
+	var out []uint64
+	c := t.tx.Bucket(bucketRuns).Cursor()
+	for k, v := c.First(); k != nil && len(out) < limit && scan > 0; k, v = c.Next() {
+		scan--
+		var r Run
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, err
+		}
+		if expiredRun(&r, before) {
+			out = append(out, r.ID)
+		}
+	}
+	return out, nil
+}
+
+// DeleteExpiredRun deletes run id if it ended before before; it reports
+// whether it did.
+func (t *Tx) DeleteExpiredRun(id uint64, before time.Time) (bool, error) {
+	r, err := t.Run(id)
+	if err != nil || !expiredRun(r, before) {
+		return false, nil
+	}
+	if err := t.tx.Bucket(bucketRunsBy).Delete(append(nameKey(r.Schedule, ""), u64key(id)...)); err != nil {
+		return false, err
+	}
+	if err := t.tx.Bucket(bucketRunsOpen).Delete(u64key(id)); err != nil {
+		return false, err
+	}
+	return true, t.tx.Bucket(bucketRuns).Delete(u64key(id))
 }

@@ -15,6 +15,7 @@ func init() {
 	register(ScheduleFireType, applyScheduleFire)
 	register(RunAdvanceType, applyRunAdvance)
 	register(RunDeliveredType, applyRunDelivered)
+	register(RunPurgeType, applyRunPurge)
 }
 
 // storeErr turns a store error into the applier's response: business
@@ -266,4 +267,21 @@ func applyRunDelivered(tx *catalog.Tx, req *RunDeliveredRequest) any {
 		return fatalError{err}
 	}
 	return nil
+}
+
+func applyRunPurge(tx *catalog.Tx, req *RunPurgeRequest) any {
+	if len(req.IDs) > 10_000 {
+		return fmt.Errorf("%w: %d runs in one purge (at most 10000)", catalog.ErrInvalid, len(req.IDs))
+	}
+	n := 0
+	for _, id := range req.IDs {
+		ok, err := tx.DeleteExpiredRun(id, req.Before)
+		if err != nil {
+			return fatalError{err}
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
 }

@@ -259,6 +259,21 @@ func TestFSM_RunFailureAndDelivery(t *testing.T) {
 	if open() != 0 || h.run(r.ID).Delivery.Attempts != 3 {
 		t.Fatal("delivered run still open")
 	}
+	// Retention: a running run and a run that ended after Before stay.
+	running := h.apply(ScheduleFireType, &ScheduleFireRequest{Time: t0, Name: "n", Tick: t0.Add(2 * time.Second), Spec: inlineSpec()}).(*FireResponse)
+	purge := func(before time.Time) int {
+		return h.apply(RunPurgeType, &RunPurgeRequest{Time: t0, Before: before, IDs: []uint64{r.ID, running.Run, 999}}).(int)
+	}
+	if n := purge(t0); n != 0 {
+		t.Fatalf("purged %d runs that ended at the cut-off", n)
+	}
+	if n := purge(t0.Add(time.Hour)); n != 1 {
+		t.Fatalf("purged %d runs, want the ended one", n)
+	}
+	runs, _ := catalog.Read(h.fsm.Store(), func(tx *catalog.Tx) ([]*catalog.Run, error) { return tx.Runs("n", 10) })
+	if len(runs) != 1 || runs[0].ID != running.Run {
+		t.Fatalf("runs after the purge: %v", runs)
+	}
 }
 
 // TestFSM_MalformedScheduleCommandsNeverPanic feeds every schedule applier
@@ -282,7 +297,7 @@ func TestFSM_MalformedScheduleCommandsNeverPanic(t *testing.T) {
 		rng.Read(b)
 		payloads = append(payloads, string(b))
 	}
-	for _, typ := range []MessageType{SchedulePutType, ScheduleDeleteType, SchedulePauseType, ScheduleFireType, RunAdvanceType, RunDeliveredType} {
+	for _, typ := range []MessageType{SchedulePutType, ScheduleDeleteType, SchedulePauseType, ScheduleFireType, RunAdvanceType, RunDeliveredType, RunPurgeType} {
 		for _, p := range payloads {
 			buf := append([]byte{byte(typ)}, p...)
 			err := h.fsm.Store().Update(func(tx *catalog.Tx) error {

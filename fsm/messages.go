@@ -45,7 +45,7 @@ var typeNames = map[MessageType]string{
 	EnvironmentSetVariableType: "EnvironmentSetVariable", ExecutionCreateType: "ExecutionCreate (retired)",
 	ExecutionPurgeType: "ExecutionPurge",
 	SchedulePutType:    "SchedulePut", ScheduleDeleteType: "ScheduleDelete", SchedulePauseType: "SchedulePause",
-	ScheduleFireType: "ScheduleFire", RunAdvanceType: "RunAdvance", RunDeliveredType: "RunDelivered",
+	ScheduleFireType: "ScheduleFire", RunAdvanceType: "RunAdvance", RunDeliveredType: "RunDelivered", RunPurgeType: "RunPurge",
 }
 
 // String returns the command's name, or MessageType(N) for an unknown one.

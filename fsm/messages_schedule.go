@@ -15,6 +15,7 @@ const (
 	ScheduleFireType   MessageType = 53
 	RunAdvanceType     MessageType = 54
 	RunDeliveredType   MessageType = 55
+	RunPurgeType       MessageType = 56
 )
 
 // SchedulePutRequest creates a schedule, or with Replace replaces the
@@ -89,4 +90,12 @@ type RunDeliveredRequest struct {
 	Time     time.Time        `json:"time"`
 	Run      uint64           `json:"run"`
 	Delivery catalog.Delivery `json:"delivery"`
+}
+
+// RunPurgeRequest deletes runs that ended before Before (retention); the
+// FSM checks each again. The response is the number deleted (int).
+type RunPurgeRequest struct {
+	Time   time.Time `json:"time"`
+	Before time.Time `json:"before"`
+	IDs    []uint64  `json:"ids"`
 }

@@ -59,6 +59,7 @@ type Scheduler struct {
 	delivering map[uint64]bool              // runs whose notification is being sent
 	toRecord   map[uint64]*catalog.Delivery // sent, not yet recorded
 	warned     map[string]string            // schedule -> last problem logged
+	lastPurge  time.Time                    // of runs past the retention (pass only)
 
 	ctx    context.Context // canceled by Close: ends webhook calls in flight
 	cancel context.CancelFunc

@@ -51,6 +51,34 @@ func (s *Scheduler) pass() {
 			s.fireDue(ctx, sc)
 		}
 	}
+	if now := s.m.now(); now.Sub(s.lastPurge) >= s.c.cfg.RetentionInterval {
+		s.lastPurge = now
+		for s.purgeRuns(ctx, now) {
+		}
+	}
+}
+
+// purgeRuns removes runs that ended (and were notified) longer ago than the
+// catalog's retention, as retention removes their executions; one command
+// of at most RetentionBatch runs. It reports whether a full batch went.
+func (s *Scheduler) purgeRuns(ctx context.Context, now time.Time) bool {
+	req := &fsm.RunPurgeRequest{Time: now, Before: now.Add(-s.c.cfg.Retention)}
+	err := s.view(func(tx *catalog.Tx) error {
+		var err error
+		req.IDs, err = tx.ExpiredRuns(req.Before, s.c.cfg.RetentionBatch, 50*s.c.cfg.RetentionBatch)
+		return err
+	})
+	if err != nil || len(req.IDs) == 0 || ctx.Err() != nil {
+		return false
+	}
+	resp, err := s.m.apply(ctx, fsm.RunPurgeType, req)
+	if err != nil {
+		s.logger.Warn("retention: purge of runs failed", "error", err)
+		return false
+	}
+	n, _ := resp.(int)
+	s.logger.Info("retention: purged runs", "runs", n, "ended_before", req.Before)
+	return n == s.c.cfg.RetentionBatch
 }
 
 // warn logs a schedule's problem once until it changes.
