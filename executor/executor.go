@@ -106,6 +106,12 @@ type Options struct {
 	// relative SQLite database files, and an allowed root of file tasks.
 	// Empty means the current directory.
 	WorkDir string
+	// ExecutionID and Attempt identify the run in the catalog
+	// (sys.execution_id, @[System::ServerExecutionID]; sys.attempt): the
+	// id is the same for every attempt of an execution, so a package can
+	// key its side effects on it. Zero when run outside a cluster.
+	ExecutionID uint64
+	Attempt     int
 	// ProjectDir is the directory of the project the package belongs to
 	// (project.yaml, packages/, data files), if any. Relative paths of tasks
 	// are relative to it, exec tasks run in it by default, package tasks

@@ -239,3 +239,37 @@ func TestRun_SSISSample(t *testing.T) {
 		t.Errorf("report printed %q, want the last %q", out, want)
 	}
 }
+
+// The run's execution id and attempt reach expressions (sys.execution_id,
+// sys.attempt, @[System::ServerExecutionID]) and the tasks' environment is
+// the caller's (the worker adds SCALEOUT_EXECUTION_ID and SCALEOUT_ATTEMPT).
+func TestRun_ExecutionIDAndAttempt(t *testing.T) {
+	res, rec := runSrc(t, `name: ids
+tasks:
+  - name: native
+    exec: {command: [echo, '${sys.execution_id}/${sys.attempt}']}
+  - name: env
+    exec: {command: [/bin/sh, -c, 'echo "$SCALEOUT_EXECUTION_ID"']}
+`, nil, Options{ExecutionID: 4242, Attempt: 3, Env: []string{"SCALEOUT_EXECUTION_ID=4242", "PATH=/usr/bin:/bin"}})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got := rec.messages(EventStdout, "native"); !slices.Equal(got, []string{"4242/3"}) {
+		t.Errorf("native stdout = %q", got)
+	}
+	if got := rec.messages(EventStdout, "env"); !slices.Equal(got, []string{"4242"}) {
+		t.Errorf("env stdout = %q", got)
+	}
+	res, rec = runSrc(t, `name: ids
+expressions: ssis
+tasks:
+  - name: ssis
+    exec: {command: [echo, '${(DT_WSTR, 20)@[System::ServerExecutionID]}']}
+`, nil, Options{ExecutionID: 77})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if got := rec.messages(EventStdout, "ssis"); !slices.Equal(got, []string{"77"}) {
+		t.Errorf("ssis stdout = %q", got)
+	}
+}

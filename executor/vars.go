@@ -149,6 +149,8 @@ func (tc *taskCtx) env() (map[string]any, error) {
 			// package level
 			"container_start_time": containerStart.UTC(),
 			"execution_guid":       pr.guid,
+			"execution_id":         int64(pr.r.opts.ExecutionID),
+			"attempt":              pr.r.opts.Attempt,
 			// the event a handler runs for
 			"error_code":        ev.code,
 			"error_description": ev.description,

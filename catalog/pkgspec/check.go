@@ -155,7 +155,7 @@ func (p *parser) checkSSISRef(pkg *Package, r exprRef) {
 // SysFields are the fields of the sys expression root.
 // error_code, error_description, source_name and variable_name describe
 // the event an event handler runs for (zero values outside handlers).
-var SysFields = []string{"work_dir", "project_dir", "package", "task", "start_time", "container_start_time", "execution_guid", "error_code", "error_description", "source_name", "variable_name"}
+var SysFields = []string{"work_dir", "project_dir", "package", "task", "start_time", "container_start_time", "execution_guid", "execution_id", "attempt", "error_code", "error_description", "source_name", "variable_name"}
 
 func isSysField(name string) bool {
 	for _, f := range SysFields {

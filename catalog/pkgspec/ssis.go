@@ -45,6 +45,8 @@ var ssisSystem = map[string]sysVar{
 	// when the task (or container) started
 	"ContainerStartTime":    {"container_start_time", ssisexpr.DBTimestamp},
 	"ExecutionInstanceGUID": {"execution_guid", ssisexpr.WStr},
+	// the execution's id in the catalog, as in SSISDB
+	"ServerExecutionID": {"execution_id", ssisexpr.I8},
 	// In event handlers (zero values elsewhere):
 	"ErrorCode":        {"error_code", ssisexpr.I8},
 	"ErrorDescription": {"error_description", ssisexpr.WStr},

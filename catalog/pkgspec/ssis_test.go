@@ -40,7 +40,7 @@ tasks:
 	wantProblems(t, err, "bad.yaml", []want{
 		{11, `task "a" when: expression "@[User::count] == \"x\"" at character 16: the data types DT_I8 and DT_WSTR are incompatible for binary operator "=="`},
 		{12, `task "a" set count: expression "@[User::nope] + 1" at character 1: variable @[User::nope] is not declared in this scope`},
-		{14, `task "b" exec command[1]: expression "@[System::Bogus]" at character 3: unknown system variable @[System::Bogus] (supported: ContainerStartTime, ErrorCode, ErrorDescription, ExecutionInstanceGUID, MachineName, PackageName, Propagate, SourceName, StartTime, TaskName, UserName, VariableName)`},
+		{14, `task "b" exec command[1]: expression "@[System::Bogus]" at character 3: unknown system variable @[System::Bogus] (supported: ContainerStartTime, ErrorCode, ErrorDescription, ExecutionInstanceGUID, MachineName, PackageName, Propagate, ServerExecutionID, SourceName, StartTime, TaskName, UserName, VariableName)`},
 		{14, `task "b" exec command[2]: expression "1 +" at character 6: unexpected end of expression`},
 		{14, `task "b" exec command[4]: expression "@o" at character 3: a variable of type object cannot be used in an SSIS expression`},
 		{16, `task "c" when: expression "@count + 1" gives DT_I8, not DT_BOOL`},

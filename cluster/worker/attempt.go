@@ -114,6 +114,16 @@ func (a *attempt) terminate() {
 	a.killTimer = time.AfterFunc(a.w.cfg.KillGrace+2*time.Second, a.kill)
 }
 
+// renew extends the fence of the child running the attempt, if any.
+func (a *attempt) renew(left, every time.Duration) {
+	a.mu.Lock()
+	ch := a.ch
+	a.mu.Unlock()
+	if ch != nil {
+		ch.renew(left, every)
+	}
+}
+
 // kill SIGKILLs the child's process group (unless it was reaped or handed
 // back to the pool) and every task process group it announced.
 func (a *attempt) kill() {
@@ -263,6 +273,10 @@ func (a *attempt) run(_ context.Context) {
 		log.Info("attempt dropped; not reporting")
 		return
 	}
+	if res != nil && res.Fenced {
+		log.Warn("package process stopped the attempt itself (no renewal from this worker in time); not reporting: the master expires it", "message", res.Message)
+		return
+	}
 	rep := &api.ResultReport{}
 	switch {
 	case res != nil && (res.Status == api.StatusSucceeded || res.Status == api.StatusFailed) && !interrupted:
@@ -306,6 +320,7 @@ func (a *attempt) hand(job *Job, log hclog.Logger) (*child, error) {
 			a.terminate()
 		}
 		log.Debug("package process attached", "pid", ch.cmd.Process.Pid, "reused", reused, "wait", time.Since(started))
+		job.FenceMS = max(int(a.w.fenceLeft()/time.Millisecond), 1)
 		sendErr := ch.send(job)
 		select {
 		case <-a.firstLine:
@@ -469,28 +484,56 @@ func (a *attempt) report(rep *api.ResultReport) {
 	a.buf, a.bufBytes = nil, 0
 	a.room.Broadcast()
 	a.mu.Unlock()
-	err := a.send(func(ctx context.Context) error {
+	if err := a.w.saveResult(a.task.ID, a.task.Attempt, rep); err != nil {
+		a.w.logger.Warn("cannot save the result before sending it; a crash now would lose it", "id", a.task.ID, "attempt", a.task.Attempt, "error", err)
+	}
+	a.deliver(rep)
+}
+
+// deliver sends a result until the master answers it: accepted, or refused
+// (a 4xx: the attempt was superseded or the execution is gone, and sending
+// again cannot help). Either answer removes the saved result. While the
+// master cannot be reached it keeps trying for resultRetryLeases leases
+// (the attempt stays listed in polls as ending, which keeps its lease);
+// after that, or when the worker shuts down and a lease has passed, the
+// saved result waits for the agent's next start.
+func (a *attempt) deliver(rep *api.ResultReport) {
+	err := a.sendUntil(resultRetryLeases, func(ctx context.Context) error {
 		return a.w.cfg.Client.Executions().ReportResult(ctx, a.task.ID, a.task.Attempt, rep)
 	})
-	if err != nil {
-		a.w.logger.Error("could not report result; the master will expire the attempt", "id", a.task.ID, "attempt", a.task.Attempt, "status", rep.Status, "error", err)
+	switch {
+	case err == nil:
+		a.w.forgetResult(a.task.ID, a.task.Attempt)
+	case isClientError(err):
+		a.w.logger.Warn("master refused the result", "id", a.task.ID, "attempt", a.task.Attempt, "status", rep.Status, "error", err)
+		a.w.forgetResult(a.task.ID, a.task.Attempt)
+	default:
+		a.w.logger.Error("could not report result; it is kept for the agent's next start", "id", a.task.ID, "attempt", a.task.Attempt, "status", rep.Status, "error", err)
 	}
 }
 
+// resultRetryLeases is how many leases a result is retried for while the
+// worker runs.
+const resultRetryLeases = 6
+
 // send retries fn until it succeeds, the master answers with a client error
 // (4xx: retrying cannot help), or a whole lease has passed.
-func (a *attempt) send(fn func(ctx context.Context) error) error {
-	deadline := time.Now().Add(a.w.cfg.LeaseTimeout)
+func (a *attempt) send(fn func(ctx context.Context) error) error { return a.sendUntil(1, fn) }
+
+// sendUntil is send for up to leases leases; once the worker shuts down it
+// stops after one.
+func (a *attempt) sendUntil(leases int, fn func(ctx context.Context) error) error {
+	start := time.Now()
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := fn(ctx)
 		cancel()
-		var ae *api.Error
-		if err == nil || (errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500) {
+		if err == nil || isClientError(err) {
 			return err
 		}
-		if time.Now().After(deadline) {
+		spent := time.Since(start)
+		if spent > time.Duration(leases)*a.w.cfg.LeaseTimeout || (spent > a.w.cfg.LeaseTimeout && a.w.closing()) {
 			return err
 		}
 		time.Sleep(backoff)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,11 +66,19 @@ func ChildMain(in io.Reader, out io.Writer) int {
 	defer signal.Stop(sigs)
 	jobs := make(chan []byte, 1)
 	gone := make(chan struct{}) // EOF or a read error on in: the worker is gone
+	fc := newFence()
 	go func() {
 		defer close(gone)
 		sc := bufio.NewScanner(in)
 		sc.Buffer(make([]byte, 0, 64<<10), maxJobLine)
 		for sc.Scan() {
+			if line := sc.Bytes(); bytes.HasPrefix(line, renewPrefix) {
+				var r Renew
+				if json.Unmarshal(line, &r) == nil && r.RenewMS > 0 {
+					fc.extend(time.Duration(r.RenewMS) * time.Millisecond)
+				}
+				continue
+			}
 			jobs <- slices.Clone(sc.Bytes())
 		}
 		if errors.Is(sc.Err(), bufio.ErrTooLong) {
@@ -96,7 +105,7 @@ func ChildMain(in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "scaleout exec: decoding job: %v\n", err)
 			return 2
 		}
-		res, clean := runJob(&job, lw, sigs, gone)
+		res, clean := runJob(&job, lw, sigs, gone, fc)
 		// The result first: the worker reports it while this process
 		// checks whether it can take another job.
 		lw.write(&Message{Result: res})
@@ -118,16 +127,25 @@ const maxJobLine = 64 << 20
 // runJob runs one job and returns its result and whether the run ended
 // cleanly: a result of its own (not canceled by a signal or by the worker
 // going away) and no task process group left running.
-func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{}) (*ChildResult, bool) {
+func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{}, fc *fence) (*ChildResult, bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex
 	stopped := false
+	fenced := time.Duration(0) // how long the worker had been silent when the run was fenced
 	groups := map[int]bool{}
 	runEnded := make(chan struct{})
 	defer close(runEnded)
+	fc.start(time.Duration(job.FenceMS) * time.Millisecond)
 	go func() {
 		select {
+		case silent := <-fc.expired(runEnded):
+			mu.Lock()
+			stopped, fenced = true, silent
+			mu.Unlock()
+			lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "error", Message: fmt.Sprintf(
+				"the worker has not renewed this attempt for %s (frozen or cut off from the master): stopping its tasks before the master gives the execution to another worker", silent.Round(time.Millisecond))})
+			cancel()
 		case s := <-sigs:
 			mu.Lock()
 			stopped = true
@@ -161,11 +179,18 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
 	mu.Lock()
 	defer mu.Unlock()
+	if fenced > 0 {
+		return &ChildResult{Status: "failed", Fenced: true, Message: fmt.Sprintf("stopped by its own fence: no word from the worker for %s", fenced.Round(time.Millisecond))}, false
+	}
 	return &ChildResult{Status: string(res.Status), Message: res.Message}, !stopped && len(groups) == 0
 }
 
 // Environment variables a deployed package's tasks see.
 const (
+	// EnvExecutionID and EnvAttempt hold the execution's id and the
+	// attempt's number, for every task.
+	EnvExecutionID = "SCALEOUT_EXECUTION_ID"
+	EnvAttempt     = "SCALEOUT_ATTEMPT"
 	// EnvProjectDir names the extracted project directory.
 	EnvProjectDir = "SCALEOUT_PROJECT_DIR"
 	// EnvProjectParamPrefix + NAME holds project parameter NAME.
@@ -179,8 +204,10 @@ const (
 func (job *Job) options() (*pkgspec.Package, executor.Options, error) {
 	opts := executor.Options{
 		WorkDir: job.WorkDir, ProjectDir: job.ProjectDir, LoggingLevel: job.LoggingLevel,
-		KillGrace: time.Duration(job.KillGraceMS) * time.Millisecond,
-		Secrets:   slices.Clone(job.Secrets),
+		KillGrace:   time.Duration(job.KillGraceMS) * time.Millisecond,
+		Secrets:     slices.Clone(job.Secrets),
+		ExecutionID: job.ID, Attempt: job.Attempt,
+		Env: append(os.Environ(), fmt.Sprintf("%s=%d", EnvExecutionID, job.ID), fmt.Sprintf("%s=%d", EnvAttempt, job.Attempt)),
 	}
 	src := []byte(job.Package)
 	if job.ArchiveHash != "" {
@@ -191,7 +218,7 @@ func (job *Job) options() (*pkgspec.Package, executor.Options, error) {
 		if src, err = os.ReadFile(filepath.Join(job.ProjectDir, filepath.FromSlash(job.PackageFile))); err != nil {
 			return nil, opts, fmt.Errorf("package file: %w", err)
 		}
-		opts.Env = append(os.Environ(), EnvProjectDir+"="+job.ProjectDir)
+		opts.Env = append(opts.Env, EnvProjectDir+"="+job.ProjectDir)
 		for _, k := range slices.Sorted(maps.Keys(job.ProjectParams)) {
 			opts.Env = append(opts.Env, EnvProjectParamPrefix+k+"="+job.ProjectParams[k])
 		}

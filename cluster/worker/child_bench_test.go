@@ -23,7 +23,7 @@ func BenchmarkChild_RunJob(b *testing.B) {
 		Package: "name: true\ntasks:\n  - name: true\n    exec: {command: [/bin/true]}\n"}, WorkDir: dir, KillGraceMS: 1000}
 	b.ReportAllocs()
 	for b.Loop() {
-		if res, _ := runJob(job, lw, sigs, gone); res.Status != "succeeded" {
+		if res, _ := runJob(job, lw, sigs, gone, newFence()); res.Status != "succeeded" {
 			b.Fatalf("result %+v", res)
 		}
 	}

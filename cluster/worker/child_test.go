@@ -56,9 +56,15 @@ func TestJob_Options(t *testing.T) {
 	if _, _, err := badConn.options(); err == nil || !strings.Contains(err.Error(), `connection "x"`) {
 		t.Fatalf("bad connection: %v", err)
 	}
-	// Inline: the source travels in the task; no project environment.
-	in := Job{Task: api.Task{ID: 2, Attempt: 1, PackageName: "main", PackageFile: "main.yaml", Package: src}, WorkDir: dir}
-	if pkg, opts, err := in.options(); err != nil || pkg.Name != "main" || opts.Env != nil {
-		t.Fatalf("inline: %v %v", err, opts.Env)
+	// Inline: the source travels in the task; no project environment,
+	// but the execution's id and attempt.
+	in := Job{Task: api.Task{ID: 2, Attempt: 3, PackageName: "main", PackageFile: "main.yaml", Package: src}, WorkDir: dir}
+	pkg, opts, err = in.options()
+	if err != nil || pkg.Name != "main" || opts.ExecutionID != 2 || opts.Attempt != 3 {
+		t.Fatalf("inline: %v %+v", err, opts)
+	}
+	tail := opts.Env[len(opts.Env)-2:]
+	if !slices.Equal(tail, []string{EnvExecutionID + "=2", EnvAttempt + "=3"}) || slices.ContainsFunc(opts.Env, func(s string) bool { return strings.HasPrefix(s, EnvProjectDir+"=") }) {
+		t.Fatalf("inline env ends %q", tail)
 	}
 }

@@ -32,6 +32,9 @@ type child struct {
 	dead   chan struct{} // closed when its stdout ended: it exited or is about to
 	exited chan struct{} // closed once it was reaped (waitErr set)
 
+	wmu     sync.Mutex // one writer of stdin at a time
+	renewed time.Time  // on wmu: when a job or Renew line was last written
+
 	mu        sync.Mutex
 	cur       *attempt // the attempt it runs, which gets its output
 	reaped    bool     // waited for: its pid may be reused, never signal it again
@@ -74,8 +77,31 @@ func (c *child) send(job *Job) error {
 	if err != nil {
 		return err
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.renewed = time.Now()
 	_, err = c.stdin.Write(append(line, '\n'))
 	return err
+}
+
+// renew extends the fence of the attempt the child runs to d from now,
+// unless it did so within every: called after every answered poll, which
+// can be many a second. It never blocks: a child that does not read its
+// stdin (hung) misses the renewal and fences itself.
+func (c *child) renew(d, every time.Duration) {
+	if !c.wmu.TryLock() {
+		return
+	}
+	if time.Since(c.renewed) < every {
+		c.wmu.Unlock()
+		return
+	}
+	c.renewed = time.Now()
+	go func() {
+		defer c.wmu.Unlock()
+		line, _ := json.Marshal(Renew{RenewMS: max(int(d/time.Millisecond), 1)})
+		_, _ = c.stdin.Write(append(line, '\n'))
+	}()
 }
 
 // close asks an idle child to exit (EOF on its stdin) and kills it if it

@@ -17,6 +17,18 @@ type Job struct {
 	// KillGraceMS is how long a stopped task gets between SIGTERM and
 	// SIGKILL.
 	KillGraceMS int `json:"kill_grace_ms"`
+	// FenceMS is how long the child may run the attempt without hearing
+	// from the worker (a Renew line); then it stops the run itself, because
+	// a worker that cannot renew (frozen, cut off) can no longer stop it
+	// before the master gives the execution to another worker. Zero: no
+	// fence.
+	FenceMS int `json:"fence_ms,omitempty"`
+}
+
+// Renew is the other line a worker writes to a child's stdin: the attempt
+// it runs may go on for RenewMS from now.
+type Renew struct {
+	RenewMS int `json:"renew_ms"`
 }
 
 // Message is one line a child writes to its stdout; exactly one field is set.
@@ -44,4 +56,8 @@ type Ready struct {
 type ChildResult struct {
 	Status  string `json:"status"`
 	Message string `json:"message,omitempty"`
+	// Fenced: the child stopped the run because the worker stopped
+	// renewing it. The worker reports nothing (as for an attempt it
+	// dropped): the master expires the attempt as lost.
+	Fenced bool `json:"fenced,omitempty"`
 }

@@ -134,11 +134,12 @@ type Worker struct {
 	cfg    Config
 	logger hclog.Logger
 
-	mu          sync.Mutex
-	running     map[uint64]*attempt
-	lastContact time.Time
-	draining    bool          // lease nothing new
-	ended       chan struct{} // closed and replaced whenever an attempt ends
+	mu           sync.Mutex
+	running      map[uint64]*attempt
+	lastContact  time.Time
+	draining     bool          // lease nothing new
+	shuttingDown bool          // Run's context ended: results are retried for one lease only
+	ended        chan struct{} // closed and replaced whenever an attempt ends
 
 	starting   chan struct{} // a slot per child being started (MaxStarting)
 	pool       *pool         // package processes waiting for an attempt
@@ -202,6 +203,7 @@ func (w *Worker) Run(ctx context.Context) {
 	w.mu.Lock()
 	w.lastContact = time.Now()
 	w.mu.Unlock()
+	w.redeliver()
 	// Fence on a clock of its own: a poll that hangs (a partition that
 	// drops packets) must not postpone it past the lease.
 	go tick.Every(w.cfg.LeaseTimeout/10, ctx.Done(), w.fenceIfCutOff)
@@ -298,6 +300,10 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	w.mu.Lock()
 	w.lastContact = sent
 	w.mu.Unlock()
+	left, budget := w.fenceBudget()-time.Since(sent), w.fenceBudget()
+	for _, a := range w.attempts() {
+		a.renew(left, budget/4)
+	}
 	for _, ref := range resp.Drop {
 		if a := w.get(ref); a != nil && !a.ref().Ending {
 			w.logger.Warn("master no longer accepts attempt; killing it", "id", ref.ID, "attempt", ref.Attempt)
@@ -323,6 +329,25 @@ func (w *Worker) get(ref api.AttemptRef) *attempt {
 		return a
 	}
 	return nil
+}
+
+// fenceBudget is how long a package process may run an attempt after the
+// worker's last contact with the master: the lease less the kill grace
+// (stopping takes that long) and a tenth of the lease, so that a child
+// whose worker cannot renew it (frozen, cut off) has stopped its tasks
+// before the master can give the execution to another worker. It is at
+// least two poll waits, so that renewals arrive in time; with a kill grace
+// too long for the lease that floor means stopping may end after the lease.
+func (w *Worker) fenceBudget() time.Duration {
+	return max(w.cfg.LeaseTimeout-w.cfg.KillGrace-w.cfg.LeaseTimeout/10, 2*w.cfg.PollWait)
+}
+
+// fenceLeft is what is left of the fence budget now.
+func (w *Worker) fenceLeft() time.Duration {
+	w.mu.Lock()
+	last := w.lastContact
+	w.mu.Unlock()
+	return w.fenceBudget() - time.Since(last)
 }
 
 // fenceIfCutOff kills every attempt when the master has been unreachable
@@ -354,14 +379,26 @@ func (w *Worker) start(ctx context.Context, t api.Task) {
 	go func() {
 		defer w.wg.Done()
 		a.run(ctx)
-		w.mu.Lock()
-		if w.running[t.ID] == a {
-			delete(w.running, t.ID)
-		}
-		close(w.ended)
-		w.ended = make(chan struct{})
-		w.mu.Unlock()
+		w.attemptEnded(a)
 	}()
+}
+
+// attemptEnded removes an attempt whose result was reported.
+func (w *Worker) attemptEnded(a *attempt) {
+	w.mu.Lock()
+	if w.running[a.task.ID] == a {
+		delete(w.running, a.task.ID)
+	}
+	close(w.ended)
+	w.ended = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// closing reports whether the worker is shutting down.
+func (w *Worker) closing() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.shuttingDown
 }
 
 // Drain stops leasing new attempts, lets running ones finish for up to
@@ -407,6 +444,9 @@ func (w *Worker) Abandon() {
 }
 
 func (w *Worker) shutdown() {
+	w.mu.Lock()
+	w.shuttingDown = true
+	w.mu.Unlock()
 	for _, a := range w.attempts() {
 		a.interrupt()
 	}

@@ -184,11 +184,12 @@ func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 	w := startWorker(t, f, lease)
 	waitFor(t, "the task process", func() bool { return processRunning(m) })
 	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) && w.Running() == 0 })
-	// The worker counts its lease from sending the last answered poll, so
-	// the attempt may be killed a little less than a lease after the
-	// answer, but not much less.
-	if d := time.Since(time.Unix(0, lastOK.Load())); d < lease*8/10 {
-		t.Fatalf("attempt killed %s after the last answered poll, before the lease of %s could have run out", d, lease)
+	// The package process fences itself a kill grace and a tenth of the
+	// lease before the lease ends (counted from sending the last answered
+	// poll), so that its tasks are gone when the master may lease the
+	// execution again; not much earlier.
+	if d, budget := time.Since(time.Unix(0, lastOK.Load())), w.fenceBudget(); d < budget*8/10 {
+		t.Fatalf("attempt killed %s after the last answered poll, before the fence budget of %s could have run out", d, budget)
 	}
 	if _, reported := f.result(1, 1); reported {
 		t.Fatal("a fenced attempt reported a result")

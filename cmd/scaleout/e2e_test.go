@@ -83,9 +83,15 @@ var (
 // startAgent starts `scaleout agent --dev` and waits until it is ready.
 func startAgent(t *testing.T, dataDir string, extra ...string) *agentProc {
 	t.Helper()
+	return startAgentEnv(t, dataDir, nil, extra...)
+}
+
+// startAgentEnv is startAgent with env added to the agent's environment.
+func startAgentEnv(t *testing.T, dataDir string, env []string, extra ...string) *agentProc {
+	t.Helper()
 	args := append([]string{"agent", "--dev", "--http-addr", "127.0.0.1:0", "--node", "e2e", "--data-dir", dataDir,
 		"--kill-grace", "1s"}, extra...)
-	a := spawnAgent(t, dataDir, args...)
+	a := spawnAgentEnv(t, dataDir, env, args...)
 	a.waitStarted()
 	return a
 }
@@ -95,7 +101,16 @@ func startAgent(t *testing.T, dataDir string, extra ...string) *agentProc {
 // leader exists).
 func spawnAgent(t *testing.T, dataDir string, args ...string) *agentProc {
 	t.Helper()
+	return spawnAgentEnv(t, dataDir, nil, args...)
+}
+
+// spawnAgentEnv is spawnAgent with env added to the agent's environment.
+func spawnAgentEnv(t *testing.T, dataDir string, env []string, args ...string) *agentProc {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scaleout/scaleout/api"
+)
+
+// TestE2E_SavedResultSurvivesAgentCrash crashes the agent at the worst
+// moment for a result: the package has ended and its result is saved, but
+// not yet delivered (the failpoint worker-result-saved exits the process
+// as kill -9 would). The agent started again on the same data dir must
+// deliver that result: the execution succeeds on its first attempt and is
+// not run again, although it had a retry left.
+func TestE2E_SavedResultSurvivesAgentCrash(t *testing.T) {
+	dir := t.TempDir()
+	a := startAgentEnv(t, dir, []string{"SCALEOUT_FAILPOINTS=worker-result-saved"}, "--lease-timeout", "5s", "--heartbeat", "500ms")
+	r := cli(t, a.api, "run", "testdata/hello.yaml", "--retries", "1", "--param", "who=crash")
+	id := parseOutID(t, r)
+	select {
+	case <-a.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the agent did not stop at the failpoint:\n%s", a.logText())
+	}
+	if code := a.cmd.ProcessState.ExitCode(); code != 86 {
+		t.Fatalf("agent exit code %d, want 86 (the failpoint):\n%s", code, a.logText())
+	}
+
+	b := startAgent(t, dir, "--lease-timeout", "5s", "--heartbeat", "500ms")
+	c := b.client(t)
+	e := waitStatus(t, c, id, 60*time.Second, "succeeded", "failed", "ended_unexpectedly", "canceled")
+	if e.Status != "succeeded" || e.Attempt != 1 || len(e.Attempts) != 1 {
+		t.Fatalf("execution %d: status %s after %d attempts (%+v); want succeeded on the first attempt\nagent log:\n%s",
+			id, e.Status, e.Attempt, e.Attempts, b.logText())
+	}
+	if e.EventCount == 0 {
+		t.Fatal("the events that rode with the saved result were lost")
+	}
+	waitFor(t, "the delivered result file to be removed", 30*time.Second, func() (bool, string) {
+		left, _ := filepath.Glob(filepath.Join(dir, "work", "results", "*"))
+		return len(left) == 0, "left: " + strings.Join(left, ", ")
+	})
+}
+
+// TestE2E_FrozenWorkerDoesNotOverlap freezes (SIGSTOP) the agent of a
+// worker while its package runs. A frozen agent can neither heartbeat nor
+// stop its package process, so the package process fences itself: it stops
+// its tasks before the master's lease runs out. The master then runs the
+// execution again on another worker; the heartbeat stamps both attempts
+// write show that they never ran at the same time.
+func TestE2E_FrozenWorkerDoesNotOverlap(t *testing.T) {
+	c := startE2ECluster(t)
+	waitFor(t, "a leader", 20*time.Second, func() (bool, string) {
+		l, seen := c.leader("s1")
+		return l != "", seen
+	})
+	cl := c.agents["s1"].client(t)
+	ctx := context.Background()
+	servers := []string{"s1", "s2", "s3"}
+	for _, s := range servers {
+		if err := cl.Workers().SetEnabled(ctx, s, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stamps := filepath.Join(t.TempDir(), "stamps")
+	pkg := fmt.Sprintf(`name: beat
+tasks:
+  - name: beat
+    exec:
+      command: [/bin/sh, -c, 'for i in $(seq 1 40); do echo "$SCALEOUT_ATTEMPT $(date +%%s%%N)" >> %s; sleep 0.1; done']
+`, stamps)
+	id, err := cl.Executions().Submit(ctx, &api.SubmitRequest{Package: pkg, Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "attempt 1 beating on w1", 30*time.Second, func() (bool, string) {
+		e, err := cl.Executions().Info(ctx, id)
+		if err != nil || e.Status != "running" || e.Worker != "w1" {
+			return false, fmt.Sprint(e, err)
+		}
+		b, _ := os.ReadFile(stamps)
+		return strings.HasPrefix(string(b), "1 "), string(b)
+	})
+	for _, s := range servers {
+		if err := cl.Workers().SetEnabled(ctx, s, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w1 := c.agents["w1"]
+	if err := w1.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	e := waitStatus(t, cl, id, 90*time.Second, "succeeded", "failed", "ended_unexpectedly", "canceled")
+	if e.Status != "succeeded" || e.Attempt != 2 || e.Attempts[1].Worker == "w1" {
+		t.Fatalf("execution %d: %s after %d attempts %+v; want succeeded as attempt 2 elsewhere", id, e.Status, e.Attempt, e.Attempts)
+	}
+	t.Logf("attempt 2 succeeded on %s %s after w1 froze", e.Attempts[1].Worker, time.Since(frozen))
+	if err := w1.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "w1 to answer again", 30*time.Second, func() (bool, string) {
+		_, err := w1.client(t).Status().Leader(ctx)
+		return err == nil, fmt.Sprint(err)
+	})
+	b, err := os.ReadFile(stamps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last1, first2 := int64(0), int64(math.MaxInt64)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var attempt int
+		var ns int64
+		if _, err := fmt.Sscan(line, &attempt, &ns); err != nil {
+			t.Fatalf("stamp line %q: %v", line, err)
+		}
+		switch attempt {
+		case 1:
+			last1 = max(last1, ns)
+		case 2:
+			first2 = min(first2, ns)
+		}
+	}
+	if last1 == 0 || first2 == math.MaxInt64 {
+		t.Fatalf("stamps of both attempts expected:\n%s", b)
+	}
+	if last1 >= first2 {
+		t.Fatalf("attempt 1 still ran %s after attempt 2 started", time.Duration(last1-first2))
+	}
+	t.Logf("attempt 1 stopped %s before attempt 2 started", time.Duration(first2-last1))
+}
