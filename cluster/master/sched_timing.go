@@ -3,6 +3,7 @@ package master
 import (
 	"fmt"
 	"time"
+	_ "time/tzdata" // --tz works on hosts without a zoneinfo database (containers)
 
 	"github.com/robfig/cron/v3"
 	"github.com/scaleout/scaleout/catalog"

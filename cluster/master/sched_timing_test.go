@@ -60,9 +60,9 @@ func TestTiming_NextAndBounds(t *testing.T) {
 // October): 02:30 does not exist on 29 March and does not fire that day;
 // on 25 October it exists twice and fires once; 03:30 fires every day.
 func TestTiming_DaylightSaving(t *testing.T) {
-	rome, err := time.LoadLocation("Europe/Rome")
+	rome, err := time.LoadLocation("Europe/Rome") // embedded: time/tzdata
 	if err != nil {
-		t.Skip("no tzdata:", err)
+		t.Fatal(err)
 	}
 	tm := mustTiming(t, catalog.Schedule{Cron: "30 2 * * *", TZ: "Europe/Rome"})
 	from := time.Date(2026, 3, 27, 12, 0, 0, 0, rome)
