@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,16 @@ func TestE2E_WebhookOnePerFailedRun(t *testing.T) {
 	}
 	if r := cli(t, a.api, "schedules", "show", "failing"); r.code != 0 || strings.Contains(r.stdout, "s3cret") || !strings.Contains(r.stdout, api.Masked) {
 		t.Fatalf("show does not mask the header: %s %s", r.stdout, r.stderr)
+	}
+	// list shows the next 3 fire times, 2 s apart.
+	if r := cli(t, a.api, "schedules", "list"); r.code != 0 || !strings.Contains(r.stdout, "every 2s") {
+		t.Fatalf("list: %s %s", r.stdout, r.stderr)
+	} else {
+		line := strings.Split(strings.TrimSpace(r.stdout), "\n")[1]
+		next := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`).FindAllString(line, -1)
+		if len(next) != 3 {
+			t.Fatalf("list shows %d next fire times: %q", len(next), line)
+		}
 	}
 	cl := a.client(t)
 	ctx := context.Background()
