@@ -45,6 +45,8 @@ var typeNames = map[MessageType]string{
 	EnvironmentSetVariableType: "EnvironmentSetVariable", ExecutionCreateType: "ExecutionCreate (retired)",
 	ExecutionPurgeType: "ExecutionPurge",
 	ExecutionStartType: "ExecutionStart", ExecutionSetSpecType: "ExecutionSetSpec", CapSetType: "CapSet",
+	SchedulePutType: "SchedulePut", ScheduleDeleteType: "ScheduleDelete", SchedulePauseType: "SchedulePause",
+	ScheduleFireType: "ScheduleFire", RunAdvanceType: "RunAdvance", RunDeliveredType: "RunDelivered", RunPurgeType: "RunPurge",
 }
 
 // String returns the command's name, or MessageType(N) for an unknown one.

@@ -97,6 +97,7 @@ func New(cfg Config, svc Services) http.Handler {
 		mux.Handle(pattern, s.route(m, 0, hd))
 	}
 	s.registerCatalog(h, raw)
+	s.registerSchedules(h)
 	raw("GET /v1/executions/{id}/attempts/{attempt}/log", local, wk, s.raw(0, s.attemptLog))
 	return jsonFallback(mux)
 }

@@ -121,6 +121,7 @@ type Services struct {
 	Workers    WorkerService
 	Catalog    CatalogService
 	Operator   OperatorService
+	Schedules  ScheduleService
 }
 
 // selfRouter is the Router of an agent that leads and holds the catalog.

@@ -85,6 +85,9 @@ type Config struct {
 	// Catalog configures the SSISDB catalog service (servers only; its
 	// Cipher must be the same on every server).
 	Catalog master.CatalogConfig `yaml:"-"`
+	// Scheduler configures the schedules service (servers only); its
+	// Notifier is set by the agent (webhooks over HTTP).
+	Scheduler master.SchedulerConfig `yaml:"-"`
 	// ExecCommand is the command line of the child that runs one attempt.
 	ExecCommand []string `yaml:"-"`
 	// Version is gossiped and reported.
@@ -116,7 +119,7 @@ func DefaultConfig() Config {
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
 		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
 		MaxConnections: server.DefaultHTTPConfig().MaxConns, HeaderTimeout: server.DefaultHTTPConfig().ReadHeaderTimeout,
-		Catalog: master.DefaultCatalogConfig(),
+		Catalog: master.DefaultCatalogConfig(), Scheduler: master.DefaultSchedulerConfig(),
 	}
 	if c.RaftPort, err = strconv.Atoi(raftPort); err != nil {
 		panic(fmt.Sprintf("cluster.DefaultConfig().RaftBind %q: %v", cc.RaftBind, err))
@@ -183,7 +186,9 @@ type Agent struct {
 	cluster *cluster.Cluster
 	master  *master.Master
 	catalog *master.Catalog // nil on worker-only agents
-	worker  *worker.Worker
+	// scheduler is nil on worker-only agents.
+	scheduler *master.Scheduler
+	worker    *worker.Worker
 	// logs is the worker once started, for the attempt-log route (the API
 	// starts before the worker).
 	logs    atomic.Pointer[worker.Worker]
@@ -380,6 +385,19 @@ func (a *Agent) startCatalog() error {
 	}
 	a.catalog = c
 	a.stops.push(c.Close)
+	scfg := a.cfg.Scheduler
+	if scfg.Logger == nil {
+		scfg.Logger = a.logger
+	}
+	if scfg.Notifier == nil {
+		scfg.Notifier = webhookNotifier{client: &http.Client{Timeout: 30 * time.Second}}
+	}
+	sch, err := master.NewScheduler(scfg, a.master, c)
+	if err != nil {
+		return err
+	}
+	a.scheduler = sch
+	a.stops.push(sch.Close)
 	return nil
 }
 
@@ -391,7 +409,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg.Logger = a.logger
 	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Queue: a.master, Workers: workerService{a.master, a}}
 	if a.catalog != nil { // worker-only agents forward every catalog route
-		svc.Catalog, svc.Operator = a.catalog, a.catalog
+		svc.Catalog, svc.Operator, svc.Schedules = a.catalog, a.catalog, a.scheduler
 	}
 	hc := server.DefaultHTTPConfig()
 	hc.MaxConns = a.cfg.MaxConnections

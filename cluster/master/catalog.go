@@ -460,15 +460,30 @@ func (c *Catalog) SetVariable(ctx context.Context, folder, env, name string, req
 // CreateExecution resolves and freezes the values of an execution of a
 // deployed package and creates it. Nothing is written when any check fails.
 func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgName string, req *api.CreateExecutionRequest, caller string) (uint64, error) {
+	spec, err := c.executionSpec(folder, projectName, pkgName, req)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := c.exec.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// executionSpec resolves the values of an execution of a deployed package
+// into its spec (CreateExecution; a schedule's fires).
+func (c *Catalog) executionSpec(folder, projectName, pkgName string, req *api.CreateExecutionRequest) (catalog.ExecutionSpec, error) {
+	fail := func(err error) (catalog.ExecutionSpec, error) { return catalog.ExecutionSpec{}, err }
 	if req.Retries < 0 {
-		return 0, invalidf("retries must not be negative (got %d)", req.Retries)
+		return fail(invalidf("retries must not be negative (got %d)", req.Retries))
 	}
 	level := req.LoggingLevel
 	if level == "" {
 		level = c.cfg.DefaultLoggingLevel
 	}
 	if !catalog.ValidLoggingLevel(level) {
-		return 0, invalidf("unknown logging level %q (want one of: none, basic, performance, verbose)", level)
+		return fail(invalidf("unknown logging level %q (want one of: none, basic, performance, verbose)", level))
 	}
 	in := resolveInput{overrides: req.Params, seal: c.cfg.Cipher.Seal}
 	err := c.view(func(tx *catalog.Tx) error {
@@ -502,15 +517,15 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
 	r, err := resolve(in)
 	if err != nil {
-		return 0, invalid(err)
+		return fail(invalid(err))
 	}
 	conns, err := resolveConnections(in.version.Connections, r.projectParams, c.cfg.Cipher)
 	if err != nil {
-		return 0, invalid(err)
+		return fail(invalid(err))
 	}
 	spec := catalog.ExecutionSpec{
 		PackageName: pkgName, PackageFile: in.pkg.File, Params: r.params, Sensitive: r.sensitive, Retries: req.Retries,
@@ -522,13 +537,9 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 		spec.Environment = in.env.Folder + "/" + in.env.Name
 	}
 	if err := QueueSpec(&spec, req.QueueOptions); err != nil {
-		return 0, err
+		return fail(err)
 	}
-	ids, err := c.exec.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
-	if err != nil {
-		return 0, err
-	}
-	return ids[0], nil
+	return spec, nil
 }
 
 // WriteSnapshot writes a consistent copy of the whole catalog to w, in the

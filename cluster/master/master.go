@@ -432,11 +432,8 @@ func (m *Master) Create(ctx context.Context, specs []catalog.ExecutionSpec, call
 		return nil, err
 	}
 	for i := range specs {
-		if specs[i].MaxEvents == 0 {
-			specs[i].MaxEvents = m.cfg.MaxEvents
-		}
-		if err := specs[i].Check(); err != nil {
-			return nil, invalid(err)
+		if err := m.prepareSpec(&specs[i]); err != nil {
+			return nil, err
 		}
 	}
 	if err := m.checkTargets(specs); err != nil {
@@ -460,6 +457,18 @@ func (m *Master) Create(ctx context.Context, specs []catalog.ExecutionSpec, call
 		return nil, err
 	}
 	return it.ids, nil
+}
+
+// prepareSpec gives a resolved spec the master's defaults and checks it;
+// every spec passes here before it is proposed (Create, schedule fires).
+func (m *Master) prepareSpec(s *catalog.ExecutionSpec) error {
+	if s.MaxEvents == 0 {
+		s.MaxEvents = m.cfg.MaxEvents
+	}
+	if err := s.Check(); err != nil {
+		return invalid(err)
+	}
+	return nil
 }
 
 // inlineSpec validates one inline submission (packages come from the parse

@@ -89,7 +89,7 @@ unexpectedly (or the command failed); 2 usage or validation error;
 	}
 	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newCapsCmd(), newExecCmd(),
 		newMembersCmd(), newWorkersCmd(), newOperatorCmd())
-	root.AddCommand(newDeployCmd(), newFoldersCmd(), newProjectsCmd(), newPackagesCmd(), newEnvironmentsCmd(), newKeygenCmd())
+	root.AddCommand(newDeployCmd(), newFoldersCmd(), newProjectsCmd(), newPackagesCmd(), newEnvironmentsCmd(), newKeygenCmd(), newSchedulesCmd())
 	root.AddCommand(newValidateCmd(), newBenchCmd(), newConvertCmd(), newImportCmd())
 	return root
 }

@@ -121,7 +121,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.Int64Var(&s.MaxArchiveBytes, "max-archive-bytes", s.MaxArchiveBytes, "largest project archive accepted by deploy (413 above)")
 	own.Uint64Var(&s.MaxEvents, "max-events", s.MaxEvents, "events kept per execution; the last one says the log was truncated")
 	own.StringVar(&s.LoggingLevel, "logging-level", s.LoggingLevel, "default logging level of executions: none, basic, performance, verbose")
-	own.DurationVar(&s.Retention, "retention", s.Retention, "ended executions and their events are removed after this long")
+	own.DurationVar(&s.Retention, "retention", s.Retention, "ended executions with their events, and ended schedule runs, are removed after this long")
 	own.DurationVar(&s.UnstartedTTL, "unstarted-ttl", s.UnstartedTTL, "executions created with --no-start (status created) are removed if not started within this long")
 
 	// The same *pflag.Flag values: fs parses them, own lists them.
