@@ -524,6 +524,14 @@ func (c *Catalog) CreateExecution(ctx context.Context, folder, projectName, pkgN
 	if err := QueueSpec(&spec, req.QueueOptions); err != nil {
 		return 0, err
 	}
+	if spec.IdempotencyKey != "" {
+		r := *req
+		r.IdempotencyKey = ""
+		spec.RequestHash = requestHash(struct {
+			Folder, Project, Package string
+			Req                      *api.CreateExecutionRequest
+		}{folder, projectName, pkgName, &r})
+	}
 	ids, err := c.exec.Create(ctx, []catalog.ExecutionSpec{spec}, caller)
 	if err != nil {
 		return 0, err
