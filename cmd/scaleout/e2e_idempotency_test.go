@@ -125,3 +125,27 @@ func TestE2E_RetriedSubmissionCreatesOneExecution(t *testing.T) {
 		t.Fatalf("bulk retried with the same key: %s then %s", got[0], got[1])
 	}
 }
+
+// TestE2E_RunWaitThroughAFollower: `run --wait` against a follower reads
+// the execution it has just created there (the submit's answer carries the
+// leader's index, the reads ask the follower for it), instead of a 404
+// from a replica a few milliseconds behind.
+func TestE2E_RunWaitThroughAFollower(t *testing.T) {
+	c := startE2ECluster(t)
+	var leader string
+	waitFor(t, "a leader", 20*time.Second, func() (bool, string) {
+		l, seen := c.leader("s1")
+		leader = l
+		return l != "", seen
+	})
+	follower := "s1"
+	if leader == "s1" {
+		follower = "s2"
+	}
+	for i := 0; i < 6; i++ {
+		r := cli(t, c.agents[follower].api, "run", "testdata/hello.yaml", "--wait")
+		if r.code != 0 {
+			t.Fatalf("run %d --wait through follower %s: exit %d\n%s\n%s", i, follower, r.code, r.stdout, r.stderr)
+		}
+	}
+}
