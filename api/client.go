@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,13 @@ type Config struct {
 // CallerHeader carries the name of the user or program making a request.
 const CallerHeader = "X-Scaleout-Caller"
 
+// IndexHeader carries, on every answer served by an agent that holds a
+// replica, the Raft index that agent had applied when it answered: after a
+// write, an index that includes the write. A read with ?index=N is served
+// once the answering agent has applied N (read-your-writes through any
+// agent); the Client does this by itself.
+const IndexHeader = "X-Scaleout-Index"
+
 // AddressFromEnv returns SCALEOUT_ADDR or DefaultAddress.
 func AddressFromEnv() string {
 	if a := os.Getenv("SCALEOUT_ADDR"); a != "" {
@@ -62,6 +70,9 @@ type Client struct {
 	hc         *http.Client
 	caller     string
 	consistent bool
+	// index is the highest IndexHeader seen (shared with Consistent's
+	// copy): reads ask for at least it.
+	index *atomic.Uint64
 }
 
 // Consistent returns a client whose reads are served by the leader after a
@@ -97,7 +108,7 @@ func NewClient(cfg Config) (*Client, error) {
 			IdleConnTimeout:     90 * time.Second,
 		}}
 	}
-	return &Client{base: u, hc: hc, caller: cfg.Caller}, nil
+	return &Client{base: u, hc: hc, caller: cfg.Caller, index: new(atomic.Uint64)}, nil
 }
 
 // Address returns the base URL the client uses.
@@ -115,6 +126,15 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 		}
 		q.Set("consistent", "true")
 	}
+	if idx := c.index.Load(); idx > 0 && method == http.MethodGet && q.Get("index") == "" {
+		// Read what this client wrote (or read) before, whichever agent
+		// answers.
+		q = maps.Clone(q)
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("index", strconv.FormatUint(idx, 10))
+	}
 	if q != nil {
 		u.RawQuery = q.Encode()
 	}
@@ -131,6 +151,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, err
+	}
+	if v := resp.Header.Get(IndexHeader); v != "" {
+		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+			for old := c.index.Load(); n > old && !c.index.CompareAndSwap(old, n); old = c.index.Load() {
+			}
+		}
 	}
 	if resp.StatusCode < 300 {
 		return resp, nil

@@ -87,7 +87,17 @@ type QueueOptions struct {
 	// WaitForWorker accepts targets that no registered worker matches
 	// (refused with 400 otherwise): the execution waits for such a worker.
 	WaitForWorker bool `json:"wait_for_worker,omitempty"`
+	// IdempotencyKey makes the submission safe to retry: within 24 hours
+	// the same key creates no second execution and answers with the first
+	// one's id (also the Idempotency-Key header). Up to 255 printable
+	// ASCII characters; a key used again for a different request is 409.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
+
+// IdempotencyHeader carries a submission's idempotency key, as the body's
+// idempotency_key does; a request with both must give the same key (400
+// otherwise).
+const IdempotencyHeader = "Idempotency-Key"
 
 // SetExecutionRequest is the body of POST /v1/executions/{id}/values: it
 // changes a created execution before it starts. Params are set one by one
@@ -127,6 +137,9 @@ type SubmitResponse struct {
 // (a validation error names the index of the first bad one).
 type BulkSubmitRequest struct {
 	Executions []SubmitRequest `json:"executions"`
+	// IdempotencyKey (or the Idempotency-Key header) makes the whole bulk
+	// idempotent: execution i gets the key "KEY/i" unless it has its own.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // BulkSubmitResponse is the answer of POST /v1/executions/bulk: the ids in

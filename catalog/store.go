@@ -25,7 +25,7 @@ var (
 	keyNextID  = []byte("next_execution_id")
 
 	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers,
-		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated}
+		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated, bucketIdempotency}
 )
 
 // Options configures a Store.

@@ -133,6 +133,14 @@ type ExecutionSpec struct {
 	ConcurrencyGroup string        `json:"concurrency_group,omitempty"`
 	Unstarted        bool          `json:"unstarted,omitempty"`
 	WaitForWorker    bool          `json:"wait_for_worker,omitempty"`
+
+	// IdempotencyKey, if set, makes the creation idempotent: the FSM
+	// creates no second execution for a key it saw within IdempotencyTTL
+	// and answers with the first one's id (idempotency.go). RequestHash
+	// fingerprints the client's request, so that a key reused for another
+	// request is refused.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	RequestHash    string `json:"request_hash,omitempty"`
 }
 
 // FromProject reports whether the spec runs a deployed project's package
@@ -169,6 +177,9 @@ func (s *ExecutionSpec) Check() error {
 		if s.Folder != "" || s.ArchiveHash != "" || s.ProjectVersion != 0 || len(s.ProjectParams) > 0 || len(s.Connections) > 0 || s.Environment != "" {
 			return fmt.Errorf("%w: an inline package names no project, environment or project values", ErrInvalid)
 		}
+	}
+	if err := CheckIdempotencyKey(s.IdempotencyKey); err != nil {
+		return err
 	}
 	if err := s.checkQueue(); err != nil {
 		return err

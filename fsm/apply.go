@@ -109,6 +109,7 @@ func (f *FSM) applyBatch(logs []*raft.Log) []any {
 		switch {
 		case err == nil:
 			f.recovered()
+			f.setApplied(logs[len(logs)-1].Index)
 			f.notify()
 			return resps
 		case errors.As(err, &rej):

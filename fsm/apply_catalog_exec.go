@@ -34,6 +34,15 @@ func applyExecutionPurge(tx *catalog.Tx, req *ExecutionPurgeRequest) any {
 		}
 		resp.Executions++
 	}
+	for _, k := range req.IdempotencyKeys {
+		gone, err := tx.DeleteIdempotencyKey(k, req.Time)
+		if err != nil {
+			return fatalError{err}
+		}
+		if gone {
+			resp.IdempotencyKeys++
+		}
+	}
 	if len(req.Uploads) > 0 {
 		stale, err := tx.StaleUploads(req.UploadsBefore, 1<<30)
 		if err != nil {

@@ -24,7 +24,15 @@ func applyExecutionSubmit(tx *catalog.Tx, req *ExecutionSubmitRequest) any {
 	if req.Atomic {
 		// All or none: check every execution before creating any.
 		for i := range req.Executions {
-			if err := checkSpec(tx, &req.Executions[i].ExecutionSpec); err != nil {
+			s := &req.Executions[i].ExecutionSpec
+			if s.IdempotencyKey != "" {
+				if _, err := tx.IdempotentExecution(s.IdempotencyKey, s.RequestHash, req.Time); errors.Is(err, catalog.ErrKeyReused) {
+					return fmt.Errorf("execution %d of the request: %w", i, err)
+				} else if err != nil {
+					return fatalError{err}
+				}
+			}
+			if err := checkSpec(tx, s); err != nil {
 				if fe, ok := err.(fatalError); ok {
 					return fe
 				}
@@ -81,6 +89,18 @@ func checkSpec(tx *catalog.Tx, s *catalog.ExecutionSpec) error {
 // error leaves nothing written; a storage error comes back as a
 // fatalError.
 func createExecution(tx *catalog.Tx, spec catalog.ExecutionSpec, caller string, now time.Time) (uint64, error) {
+	if spec.IdempotencyKey != "" {
+		// A retried submission: the execution exists already.
+		id, err := tx.IdempotentExecution(spec.IdempotencyKey, spec.RequestHash, now)
+		if errors.Is(err, catalog.ErrKeyReused) {
+			return 0, err
+		} else if err != nil {
+			return 0, fatalError{err}
+		}
+		if id != 0 {
+			return id, nil
+		}
+	}
 	if err := checkSpec(tx, &spec); err != nil {
 		return 0, err
 	}
@@ -90,6 +110,11 @@ func createExecution(tx *catalog.Tx, spec catalog.ExecutionSpec, caller string, 
 	id, err := tx.NextExecutionID()
 	if err != nil {
 		return 0, fatalError{err}
+	}
+	if spec.IdempotencyKey != "" {
+		if err := tx.PutIdempotencyKey(spec.IdempotencyKey, spec.RequestHash, id, now); err != nil {
+			return 0, fatalError{err}
+		}
 	}
 	e := &catalog.Execution{ID: id, Status: catalog.StatusPending, ExecutionSpec: spec, Caller: caller, CreatedAt: now, QueuedAt: &now}
 	msg := "created -> pending"

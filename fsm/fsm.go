@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sync"
@@ -54,6 +55,7 @@ type FSM struct {
 
 	mu      sync.Mutex
 	changed chan struct{}
+	applied uint64 // on mu: the Raft index of the last entry applied (AppliedIndex)
 
 	health health // apply.go
 }
@@ -67,6 +69,11 @@ func New(store *catalog.Store, logger hclog.Logger) *FSM {
 	}
 	f := &FSM{store: store, logger: logger.Named("fsm"), changed: make(chan struct{})}
 	f.update = store.Update
+	// What the store holds from before a restart is applied already.
+	_ = store.View(func(tx *catalog.Tx) error {
+		f.applied, _ = tx.Applied()
+		return nil
+	})
 	f.health.closed = make(chan struct{})
 	return f
 }
@@ -80,6 +87,41 @@ func (f *FSM) Changed() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.changed
+}
+
+// AppliedIndex returns the Raft index of the last entry this FSM has
+// applied since the process started (0 before the first): a read served
+// from this replica reflects every write up to it. After a snapshot
+// restore it stays at the index before the restore until the next entry,
+// which errs on the side of waiting.
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
+}
+
+// WaitApplied waits until AppliedIndex reaches index or ctx ends, and
+// reports whether it did.
+func (f *FSM) WaitApplied(ctx context.Context, index uint64) bool {
+	for {
+		f.mu.Lock()
+		ok, ch := f.applied >= index, f.changed
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (f *FSM) setApplied(index uint64) {
+	f.mu.Lock()
+	f.applied = max(f.applied, index)
+	f.mu.Unlock()
 }
 
 func (f *FSM) notify() {

@@ -148,10 +148,14 @@ type ExecutionPurgeRequest struct {
 	// UnstartedBefore purges the executions of IDs that are still in
 	// created status and were created before it (zero: none).
 	UnstartedBefore time.Time `json:"unstarted_before,omitempty"`
+	// IdempotencyKeys are keys the leader found expired as of Time;
+	// each is removed if it still is.
+	IdempotencyKeys []string `json:"idempotency_keys,omitempty"`
 }
 
 // PurgeResponse counts what a purge removed.
 type PurgeResponse struct {
-	Executions int
-	Uploads    int
+	Executions      int
+	Uploads         int
+	IdempotencyKeys int
 }

@@ -30,6 +30,7 @@ var errorStatuses = []struct {
 	{catalog.ErrStaleAttempt, http.StatusConflict},
 	{catalog.ErrNotPending, http.StatusConflict},
 	{catalog.ErrNotCreated, http.StatusConflict},
+	{catalog.ErrKeyReused, http.StatusUnprocessableEntity},
 	{catalog.ErrInvalid, http.StatusBadRequest},
 	{pkgspec.ErrParamType, http.StatusBadRequest},
 	{pkgspec.ErrParamRequired, http.StatusBadRequest},

@@ -29,6 +29,82 @@ type Router interface {
 	Barrier(ctx context.Context) error
 }
 
+// IndexReader is implemented by a Router whose agent holds a replica of
+// the catalog. Reads with ?index=N wait until the replica has applied N
+// (read-your-writes through any agent), and every answer served here
+// carries the applied index in api.IndexHeader.
+type IndexReader interface {
+	AppliedIndex() uint64
+	WaitApplied(ctx context.Context, index uint64) bool
+}
+
+// indexWait bounds how long a read waits for this replica to apply the
+// index it asks for before it is served by the leader instead.
+const indexWait = 2 * time.Second
+
+// indexWriter sets api.IndexHeader when the answer's header is written,
+// which is after the handler's write was applied.
+type indexWriter struct {
+	http.ResponseWriter
+	ir    IndexReader
+	wrote bool
+}
+
+func (w *indexWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.Header().Set(api.IndexHeader, strconv.FormatUint(w.ir.AppliedIndex(), 10))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *indexWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *indexWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		if !w.wrote {
+			w.WriteHeader(http.StatusOK)
+		}
+		f.Flush()
+	}
+}
+
+func (w *indexWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serveHere serves r on this agent, with the index header when it holds
+// a replica.
+func (s *srv) serveHere(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if ir, ok := s.svc.Router.(IndexReader); ok && s.svc.Router.HasState() {
+		w = &indexWriter{ResponseWriter: w, ir: ir}
+	}
+	next.ServeHTTP(w, r)
+}
+
+// caughtUp reports whether this replica has applied the index a read asks
+// for (?index=N), waiting up to indexWait; a malformed index is an error.
+func (s *srv) caughtUp(r *http.Request) (bool, *codedError) {
+	v := r.URL.Query().Get("index")
+	if v == "" {
+		return true, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return false, &codedError{code: http.StatusBadRequest, msg: fmt.Sprintf("index %q: want a Raft index (a whole number)", v)}
+	}
+	ir, ok := s.svc.Router.(IndexReader)
+	if !ok || n == 0 {
+		return true, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), indexWait)
+	defer cancel()
+	return ir.WaitApplied(ctx, n), nil
+}
+
 type mode int
 
 const (
@@ -60,8 +136,17 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		consistent := r.URL.Query().Get("consistent") == "true"
 		if m == read && s.svc.Router.HasState() && !consistent {
-			next.ServeHTTP(w, r)
-			return
+			ok, err := s.caughtUp(r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			if ok {
+				s.serveHere(next, w, r)
+				return
+			}
+			// This replica lags behind what the client has seen: the
+			// leader has applied it.
 		}
 		// While there is no leader (an election), wait for one instead of
 		// failing at once; nothing has been proposed yet. A consistent read
@@ -82,7 +167,13 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 			}
 			if err == nil {
 				if self {
-					next.ServeHTTP(w, r)
+					if m == read {
+						if _, cerr := s.caughtUp(r); cerr != nil {
+							writeError(w, cerr)
+							return
+						}
+					}
+					s.serveHere(next, w, r)
 					return
 				}
 				addr = a

@@ -3,6 +3,7 @@ package server
 import (
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -29,8 +30,24 @@ func (s *srv) health(*http.Request) (any, error) {
 	return api.Health{Status: "ok"}, nil
 }
 
+// idempotencyKey merges the Idempotency-Key header into the body's key.
+func idempotencyKey(r *http.Request, body *string) error {
+	h := r.Header.Get(api.IdempotencyHeader)
+	switch {
+	case h == "":
+	case *body == "":
+		*body = h
+	case *body != h:
+		return codedErr(http.StatusBadRequest, "the %s header and the body's idempotency_key differ", api.IdempotencyHeader)
+	}
+	return nil
+}
+
 func (s *srv) submit(r *http.Request) (any, error) {
 	return withBody(r, func(req *api.SubmitRequest) (any, error) {
+		if err := idempotencyKey(r, &req.IdempotencyKey); err != nil {
+			return nil, err
+		}
 		id, err := s.svc.Executions.Submit(r.Context(), req, caller(r))
 		if err != nil {
 			return nil, err
@@ -43,6 +60,16 @@ func (s *srv) submitBulk(r *http.Request) (any, error) {
 	return withBody(r, func(req *api.BulkSubmitRequest) (any, error) {
 		if len(req.Executions) == 0 {
 			return nil, codedErr(http.StatusBadRequest, "no executions in the request")
+		}
+		if err := idempotencyKey(r, &req.IdempotencyKey); err != nil {
+			return nil, err
+		}
+		if req.IdempotencyKey != "" {
+			for i := range req.Executions {
+				if req.Executions[i].IdempotencyKey == "" {
+					req.Executions[i].IdempotencyKey = req.IdempotencyKey + "/" + strconv.Itoa(i)
+				}
+			}
 		}
 		ids, err := s.svc.Executions.SubmitBulk(r.Context(), req.Executions, caller(r))
 		if err != nil {

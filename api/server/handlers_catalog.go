@@ -266,6 +266,9 @@ func (s *srv) listPackages(r *http.Request) (any, error) {
 
 func (s *srv) createExecution(r *http.Request) (any, error) {
 	return withBody(r, func(req *api.CreateExecutionRequest) (any, error) {
+		if err := idempotencyKey(r, &req.IdempotencyKey); err != nil {
+			return nil, err
+		}
 		id, err := s.svc.Catalog.CreateExecution(r.Context(), r.PathValue("folder"), r.PathValue("project"), r.PathValue("package"), req, caller(r))
 		if err != nil {
 			return nil, err

@@ -539,6 +539,14 @@ func (c *Catalog) executionSpec(folder, projectName, pkgName string, req *api.Cr
 	if err := QueueSpec(&spec, req.QueueOptions); err != nil {
 		return fail(err)
 	}
+	if spec.IdempotencyKey != "" {
+		r := *req
+		r.IdempotencyKey = ""
+		spec.RequestHash = requestHash(struct {
+			Folder, Project, Package string
+			Req                      *api.CreateExecutionRequest
+		}{folder, projectName, pkgName, &r})
+	}
 	return spec, nil
 }
 

@@ -522,6 +522,11 @@ func (m *Master) inlineSpec(ctx context.Context, req *api.SubmitRequest) (catalo
 	if err := QueueSpec(&s, req.QueueOptions); err != nil {
 		return catalog.ExecutionSpec{}, err
 	}
+	if s.IdempotencyKey != "" {
+		r := *req
+		r.IdempotencyKey = ""
+		s.RequestHash = requestHash(&r)
+	}
 	if err := s.Check(); err != nil {
 		return catalog.ExecutionSpec{}, err
 	}

@@ -2,6 +2,9 @@ package master
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,6 +27,7 @@ func QueueSpec(spec *catalog.ExecutionSpec, o api.QueueOptions) error {
 	spec.MaxConcurrent = o.MaxConcurrent
 	spec.ConcurrencyGroup = o.ConcurrencyGroup
 	spec.WaitForWorker = o.WaitForWorker
+	spec.IdempotencyKey = o.IdempotencyKey
 	spec.RetryDelay = 0
 	if o.RetryDelay != "" {
 		d, err := time.ParseDuration(o.RetryDelay)
@@ -33,6 +37,18 @@ func QueueSpec(spec *catalog.ExecutionSpec, o api.QueueOptions) error {
 		spec.RetryDelay = d
 	}
 	return nil
+}
+
+// requestHash fingerprints a client's request for an idempotency key (the
+// key itself cleared by the caller), so that a key reused for a different
+// request is refused rather than answered with the wrong execution.
+func requestHash(req any) string {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // checkTargets refuses specs whose targets no registered worker matches,

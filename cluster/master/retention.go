@@ -49,14 +49,17 @@ func (c *Catalog) purgeOnce() bool {
 			}
 			req.IDs = append(req.IDs, unstarted...)
 		}
-		req.Uploads, err = tx.StaleUploads(req.UploadsBefore, 16)
+		if req.Uploads, err = tx.StaleUploads(req.UploadsBefore, 16); err != nil {
+			return err
+		}
+		req.IdempotencyKeys, err = tx.ExpiredIdempotencyKeys(now, c.cfg.RetentionBatch)
 		return err
 	})
 	if err != nil {
 		c.logger.Warn("retention: reading the catalog failed", "error", err)
 		return false
 	}
-	if len(req.IDs) == 0 && len(req.Uploads) == 0 {
+	if len(req.IDs) == 0 && len(req.Uploads) == 0 && len(req.IdempotencyKeys) == 0 {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -67,6 +70,6 @@ func (c *Catalog) purgeOnce() bool {
 		return false
 	}
 	pr := resp.(*fsm.PurgeResponse)
-	c.logger.Info("retention: purged", "executions", pr.Executions, "uploads", pr.Uploads, "ended_before", req.Before)
-	return pr.Executions == c.cfg.RetentionBatch
+	c.logger.Info("retention: purged", "executions", pr.Executions, "uploads", pr.Uploads, "idempotency_keys", pr.IdempotencyKeys, "ended_before", req.Before)
+	return pr.Executions == c.cfg.RetentionBatch || pr.IdempotencyKeys == c.cfg.RetentionBatch
 }

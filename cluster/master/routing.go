@@ -58,3 +58,11 @@ func (m *Master) Peers() ([]api.Peer, error) {
 func (m *Master) RemovePeer(ctx context.Context, id string) error {
 	return m.raft.RemovePeer(id)
 }
+
+// AppliedIndex implements server.IndexReader.
+func (m *Master) AppliedIndex() uint64 { return m.raft.FSM().AppliedIndex() }
+
+// WaitApplied implements server.IndexReader.
+func (m *Master) WaitApplied(ctx context.Context, index uint64) bool {
+	return m.raft.FSM().WaitApplied(ctx, index)
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -18,6 +20,7 @@ type queueFlags struct {
 	maxConcurrent int
 	group         string
 	waitForWorker bool
+	key           string
 }
 
 func (q *queueFlags) register(cmd *cobra.Command) {
@@ -29,11 +32,17 @@ func (q *queueFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&q.maxConcurrent, "max-concurrent", 0, "run at most this many executions of this package (or --concurrency-group) at once; more wait pending")
 	fl.StringVar(&q.group, "concurrency-group", "", "name shared by the executions --max-concurrent counts (default: the package)")
 	fl.BoolVar(&q.waitForWorker, "wait-for-worker", false, "accept --worker/--label targets no registered worker matches, and wait for one")
+	fl.StringVar(&q.key, "idempotency-key", "", "key that makes the submission safe to retry: within 24h the same key creates no second execution (default: a new random key, used for this command's own retries)")
 }
 
 func (q *queueFlags) options(wait bool) (api.QueueOptions, error) {
 	o := api.QueueOptions{Priority: q.priority, RetryBackoff: q.retryBackoff, MaxConcurrent: q.maxConcurrent,
-		ConcurrencyGroup: q.group, WaitForWorker: q.waitForWorker}
+		ConcurrencyGroup: q.group, WaitForWorker: q.waitForWorker, IdempotencyKey: q.key}
+	if o.IdempotencyKey == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		o.IdempotencyKey = "run-" + hex.EncodeToString(b[:])
+	}
 	switch {
 	case q.noStart && wait:
 		return o, exitf(exitUsage, "--no-start and --wait exclude each other: a created execution does not run until 'executions start'")

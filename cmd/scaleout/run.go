@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -123,12 +125,45 @@ func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kv
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	req := target
 	req.Package, req.File, req.Params = string(src), filepath.Base(file), given
-	id, err := c.Executions().Submit(sctx, &req)
+	var id uint64
+	err = retryTransient(sctx, func(ctx context.Context) (err error) {
+		id, err = c.Executions().Submit(ctx, &req)
+		return err
+	})
 	cancel()
 	if err != nil {
 		return apiErr(fmt.Errorf("submit %s: %w", file, err))
 	}
 	return announce(ctx, out, c, id, wait)
+}
+
+// retryTransient calls submit until it succeeds, fails for good, or ctx
+// ends. What a failover looks like from here is retried: no answer (the
+// connection was refused or reset) and 502, 503, 504. The submission's
+// idempotency key makes a retry of a submission that was in fact created
+// return the same execution instead of a second one.
+func retryTransient(ctx context.Context, submit func(context.Context) error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := submit(ctx)
+		if err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func transient(err error) bool {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae.StatusCode == http.StatusBadGateway || ae.StatusCode == http.StatusServiceUnavailable || ae.StatusCode == http.StatusGatewayTimeout
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // announce prints the id of a new execution and, with wait, streams its

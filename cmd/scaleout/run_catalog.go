@@ -54,9 +54,13 @@ func runCatalog(ctx context.Context, out io.Writer, cf *clientFlags, path string
 		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	id, err := c.Projects(parts[0]).Execute(sctx, parts[1], parts[2], &api.CreateExecutionRequest{
-		Environment: f.env, Params: given, LoggingLevel: f.loggingLevel, Retries: target.Retries,
-		TargetWorkers: target.Workers, TargetLabels: target.Labels, QueueOptions: target.QueueOptions,
+	var id uint64
+	err = retryTransient(sctx, func(ctx context.Context) (err error) {
+		id, err = c.Projects(parts[0]).Execute(ctx, parts[1], parts[2], &api.CreateExecutionRequest{
+			Environment: f.env, Params: given, LoggingLevel: f.loggingLevel, Retries: target.Retries,
+			TargetWorkers: target.Workers, TargetLabels: target.Labels, QueueOptions: target.QueueOptions,
+		})
+		return err
 	})
 	cancel()
 	if err != nil {
