@@ -41,6 +41,7 @@ func TestErrorStatus_EverySentinel(t *testing.T) {
 		{project.ErrTooLarge, 413},
 		{catalog.ErrTooLarge, 413},
 		{catalog.ErrStorage, 507},
+		{catalog.ErrKeyReused, 422},
 		{service.ErrNotLeader, 503},
 		{service.ErrNoLeader, 503},
 		{service.ErrShutdown, 503},
