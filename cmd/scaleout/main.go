@@ -4,9 +4,12 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -37,8 +40,49 @@ func exitf(code int, format string, args ...any) error {
 	return &exitError{code: code, err: fmt.Errorf(format, args...)}
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..." (make:
+// git describe); a plain go build in a checkout gets the module version Go
+// stamps from the commit (buildVersion).
 var version = "dev"
+
+func init() { version, buildCommit = buildVersion(version) }
+
+// buildCommit is the commit the binary was built from (12 hex digits, +dirty
+// for uncommitted changes): set by make with -ldflags "-X
+// main.buildCommit=...", else read from what go build recorded (not with
+// -buildvcs=false), else "unknown".
+var buildCommit = ""
+
+// buildVersion reads what the Go toolchain recorded in the binary.
+func buildVersion(v string) (string, string) {
+	commit := buildCommit
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || commit != "" {
+		return v, cmp.Or(commit, "unknown")
+	}
+	commit = "unknown"
+	if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if dirty && commit != "unknown" {
+		commit += "+dirty"
+	}
+	return v, commit
+}
+
+// versionLine is what --version prints after "scaleout version ".
+func versionLine() string {
+	return fmt.Sprintf("%s (commit %s, %s %s/%s)", version, buildCommit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -83,7 +127,7 @@ Client commands find the agent through --address, else SCALEOUT_ADDR, else
 Exit codes: 0 success; 1 the execution failed, was canceled or ended
 unexpectedly (or the command failed); 2 usage or validation error;
 3 the agent could not be reached.`,
-		Version:       version,
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
