@@ -43,17 +43,18 @@ func callerName() string {
 }
 
 // apiErr turns a client error into an exit code: 4xx answers are the
-// caller's problem (2), everything else means the agent is unreachable or
-// broken (3).
+// caller's problem (2); another answer (5xx: no leader, a storage failure)
+// is a failed command (1) whose message says what the agent answered; 3 is
+// only for no answer at all (the agent could not be reached).
 func apiErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ae *api.Error
-	if errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 {
+	switch {
+	case errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500:
 		return &exitError{code: exitUsage, err: err}
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.As(err, &ae), errors.Is(err, context.Canceled):
 		return &exitError{code: exitFailed, err: err}
 	}
 	return &exitError{code: exitUnreached, err: err}

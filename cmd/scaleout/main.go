@@ -19,7 +19,7 @@ const (
 	exitOK        = 0
 	exitFailed    = 1 // the execution failed, was canceled or ended unexpectedly; or a command failed
 	exitUsage     = 2 // bad usage, invalid package or parameters, rejected request
-	exitUnreached = 3 // the agent could not be reached or answered with a server error
+	exitUnreached = 3 // no agent answered: it could not be reached
 )
 
 // exitError carries an exit code through cobra.
@@ -125,8 +125,9 @@ Client commands find the agent through --address, else SCALEOUT_ADDR, else
 ` + "http://127.0.0.1:8391" + `.
 
 Exit codes: 0 success; 1 the execution failed, was canceled or ended
-unexpectedly (or the command failed); 2 usage or validation error;
-3 the agent could not be reached.`,
+unexpectedly, or the command failed (the agent's answer says why: "no
+leader", say); 2 usage or validation error; 3 no agent answered (it could
+not be reached).`,
 		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
