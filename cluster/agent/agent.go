@@ -394,6 +394,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator = catalogService{a.catalog, a}, a.catalog
 	}
+	svc.UI = a.console()
 	hc := server.DefaultHTTPConfig()
 	hc.MaxConns = a.cfg.MaxConnections
 	if a.cfg.HeaderTimeout > 0 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/api/console"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
@@ -188,4 +189,18 @@ func (s executionService) ExecutionsPage(o catalog.ListOptions) (catalog.ListRes
 		return catalog.ListResult{}, errors.New("no catalog on this agent")
 	}
 	return catalog.Read(st, func(tx *catalog.Tx) (catalog.ListResult, error) { return tx.ListExecutionsPage(o) })
+}
+
+// console returns the web console, which reads and writes through this
+// agent's own API (nil, logged, if it cannot be built: the API still serves).
+func (a *Agent) console() http.Handler {
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "console@" + a.cfg.Node})
+	if err == nil {
+		var c *console.Console
+		if c, err = console.New(console.Config{Client: client, Node: a.cfg.Node, Version: a.cfg.Version}); err == nil {
+			return c
+		}
+	}
+	a.logger.Error("web console not served", "error", err)
+	return nil
 }

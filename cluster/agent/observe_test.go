@@ -73,16 +73,26 @@ func value(fams map[string]*dto.MetricFamily, name string, want map[string]strin
 
 func TestAgent_MetricsMoveAsExecutionsRun(t *testing.T) {
 	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
-	leader := c.WaitForLeader()
-	before := scrape(t, leader.Agent.APIAddr())
+	// The leader as its own metrics say (leadership may still move just
+	// after the election).
+	var leader *clustertest.Node
+	var before map[string]*dto.MetricFamily
+	clustertest.WaitFor(t, 30*time.Second, "an agent reporting scaleout_raft_leader 1", func() (bool, string) {
+		for _, n := range c.Nodes {
+			fams := scrape(t, n.Agent.APIAddr())
+			if v, _ := value(fams, "scaleout_raft_leader", nil); v == 1 {
+				leader, before = n, fams
+				return true, ""
+			}
+		}
+		return false, "none"
+	})
+	term, _ := value(before, "scaleout_raft_term", nil)
 	for _, name := range []string{"scaleout_raft_leader", "scaleout_raft_term", "scaleout_raft_commit_index",
 		"scaleout_worker_slots", "scaleout_queue_depth", "go_goroutines", "scaleout_forward_errors_total"} {
 		if _, ok := before[name]; !ok {
 			t.Errorf("metric %s missing", name)
 		}
-	}
-	if v, _ := value(before, "scaleout_raft_leader", nil); v != 1 {
-		t.Errorf("scaleout_raft_leader on the leader = %v, want 1", v)
 	}
 	if v, _ := value(before, "scaleout_worker_slots", map[string]string{"state": "free"}); v != 4 {
 		t.Errorf("free slots of an idle worker = %v, want 4", v)
@@ -91,18 +101,28 @@ func TestAgent_MetricsMoveAsExecutionsRun(t *testing.T) {
 	failBefore, _ := value(before, "scaleout_executions_finished_total", map[string]string{"status": "failed"})
 
 	// Through a follower: forwarded to the leader, which records them.
-	follower := c.Followers()[0]
+	var follower *clustertest.Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
 	ok1 := submit(t, follower.Client, api.SubmitRequest{})
 	ok2 := submit(t, follower.Client, api.SubmitRequest{})
 	bad := submit(t, follower.Client, api.SubmitRequest{Package: "name: bad\ntasks:\n  - name: f\n    exec: {command: [/bin/false]}\n"})
 	for _, id := range []uint64{ok1, ok2, bad} {
 		waitEnded(t, follower.Client, id, 60*time.Second)
 	}
-	// The same leader still leads (else its counters started over elsewhere).
-	if c.Leader() != leader {
+	after := scrape(t, leader.Agent.APIAddr())
+	// The same leader still leads in the same term (else part of the
+	// counting happened on another agent: counters are per leader).
+	if v, _ := value(after, "scaleout_raft_leader", nil); v != 1 {
 		t.Skip("leadership moved during the test; counters are per leader")
 	}
-	after := scrape(t, leader.Agent.APIAddr())
+	if v, _ := value(after, "scaleout_raft_term", nil); v != term {
+		t.Skip("a new term began during the test; counters are per leader")
+	}
 	if v, _ := value(after, "scaleout_executions_finished_total", map[string]string{"status": "succeeded"}); v-okBefore != 2 {
 		t.Errorf("succeeded counter moved by %v, want 2", v-okBefore)
 	}
