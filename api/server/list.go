@@ -17,7 +17,7 @@ type ExecutionPager interface {
 // MaxListScan bounds the executions one filtered listing looks at, so a
 // filter that matches little answers in bounded time; the client continues
 // from the Next-Before header.
-const MaxListScan = 10000
+const MaxListScan = 5000
 
 // responseKey carries the ResponseWriter to handlers that set headers.
 type responseKey struct{}
