@@ -37,7 +37,10 @@ parameters and wrong types are reported with file:line and exit code 2.
 
 With --wait the execution's events are streamed to stdout until it ends; the
 exit code is then 0 for succeeded and 1 for failed, canceled or
-ended_unexpectedly.`,
+ended_unexpectedly. On a terminal, --wait shows status changes, messages,
+warnings and errors as lines, one live line per running task with its elapsed
+time, and a table of every task's status and duration at the end; --plain (or
+output that is not a terminal) prints every event as a line instead.`,
 		Example: `  scaleout run testdata/hello.yaml --wait
   scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait`,
 		Args: cobra.ExactArgs(1),
@@ -60,6 +63,7 @@ ended_unexpectedly.`,
 	cmd.Flags().StringArrayVar(&workers, "worker", nil, "run only on this worker id (repeatable: any of them)")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "run only on workers with label k=v (repeatable: all of them)")
 	crf = addCatalogRunFlags(cmd) // run_catalog.go
+	addPlainFlag(cmd)             // progress.go
 	return cmd
 }
 
@@ -141,6 +145,9 @@ func statusExit(id uint64, status string) error {
 // followEvents prints events after `after` until the execution ends, and
 // returns its final status.
 func followEvents(ctx context.Context, out io.Writer, c *api.Client, id, after uint64) (string, error) {
+	if liveWanted(out) { // progress.go
+		return followLive(ctx, out, c, id, after)
+	}
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 70*time.Second)
 		resp, err := c.Executions().Events(rctx, id, after, 1000, time.Minute)
