@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -200,4 +201,20 @@ func (c *Console) run(r *http.Request) (string, string, error) {
 		return "", "", err
 	}
 	return fmt.Sprintf("/ui/executions/%d", id), fmt.Sprintf("execution %d of %s created", id, pkg), nil
+}
+
+// restore makes an earlier version of a project current (SSMS: Versions,
+// Restore).
+func (c *Console) restore(r *http.Request) (string, string, error) {
+	folder, name := r.PathValue("folder"), r.PathValue("project")
+	v, err := strconv.ParseUint(r.PostFormValue("version"), 10, 64)
+	if err != nil || v == 0 {
+		return "", "", badf("invalid version %q", r.PostFormValue("version"))
+	}
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	if err := c.c.Projects(folder).Restore(ctx, name, v); err != nil {
+		return "", "", err
+	}
+	return "/ui/catalog/" + url.PathEscape(folder) + "/" + url.PathEscape(name), fmt.Sprintf("version %d of %s is current", v, name), nil
 }

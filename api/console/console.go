@@ -80,6 +80,7 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /ui/catalog", c.page(c.catalog))
 	m.HandleFunc("GET /ui/catalog/{folder}/{project}", c.page(c.project))
 	m.HandleFunc("POST /ui/catalog/{folder}/{project}/run", c.action(c.run))
+	m.HandleFunc("POST /ui/catalog/{folder}/{project}/restore", c.action(c.restore))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error", view{Title: "Not found", Data: "No console page at " + r.URL.Path})
 	})

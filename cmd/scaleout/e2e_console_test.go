@@ -347,6 +347,19 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("workers")
 
+	// Versions: deploy again, then restore version 1 from the project page.
+	must("deploy", proj, "--folder", "demo")
+	b.run("restore version 1", chromedp.Navigate(ui+"/ui/catalog/demo/etl-sample"), chromedp.WaitVisible(css("#versions")))
+	get(b, "accept confirmations", chromedp.Evaluate[bool](`(window.confirm = () => true, true)`))
+	b.run("click restore", chromedp.Click(css(`#versions tr[data-version="1"] button`)), chromedp.WaitVisible(css(".flash")))
+	waitFor(t, "version 1 current again", 30*time.Second, func() (bool, string) {
+		p, err := c.Consistent().Projects("demo").Info(context.Background(), "etl-sample")
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.Version == 1, fmt.Sprint("current version ", p.Version)
+	})
+
 	// On a phone: the execution report still reads.
 	if b.shots != "" {
 		b.run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(fmt.Sprintf("%s/ui/executions/%d", ui, id)),
