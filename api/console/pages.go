@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -110,7 +109,7 @@ func (c *Console) workerAction(r *http.Request) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	return "/ui/workers", fmt.Sprintf("worker %s: %sd", id, strings.TrimSuffix(r.PathValue("action"), "e")), nil
+	return "/ui/workers", fmt.Sprintf("worker %s %sd", id, r.PathValue("action")), nil
 }
 
 // filters is the executions page's form.

@@ -332,6 +332,9 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 	b.run("workers", chromedp.Navigate(ui+"/ui/workers"), chromedp.WaitVisible(css("#workers")),
 		chromedp.Click(css(`tr[data-worker="s3"] form[action$="/disable"] button`)),
 		chromedp.WaitVisible(css(".flash")))
+	if f := b.text(".flash"); f != "worker s3 disabled" {
+		t.Errorf("flash after disable = %q", f)
+	}
 	row := b.text(`tr[data-worker="s3"]`)
 	if !strings.Contains(row, "disabled") || !strings.Contains(row, "Enable") {
 		t.Errorf("worker s3 after disable:\n%s", row)
