@@ -108,9 +108,27 @@ func TestAgent_MetricsMoveAsExecutionsRun(t *testing.T) {
 			break
 		}
 	}
-	ok1 := submit(t, follower.Client, api.SubmitRequest{})
-	ok2 := submit(t, follower.Client, api.SubmitRequest{})
-	bad := submit(t, follower.Client, api.SubmitRequest{Package: "name: bad\ntasks:\n  - name: f\n    exec: {command: [/bin/false]}\n"})
+	// A leadership change under load answers 503: submit again (the term
+	// check below then skips the test, whose counters are per leader).
+	submit := func(req api.SubmitRequest) uint64 {
+		t.Helper()
+		if req.Package == "" {
+			req.Package = echoPkg
+		}
+		var id uint64
+		clustertest.WaitFor(t, 60*time.Second, "a submission", func() (bool, string) {
+			var err error
+			id, err = follower.Client.Executions().Submit(context.Background(), &req)
+			if err != nil && !api.IsStatus(err, http.StatusServiceUnavailable) {
+				t.Fatalf("submit: %v", err)
+			}
+			return err == nil, fmt.Sprint(err)
+		})
+		return id
+	}
+	ok1 := submit(api.SubmitRequest{})
+	ok2 := submit(api.SubmitRequest{})
+	bad := submit(api.SubmitRequest{Package: "name: bad\ntasks:\n  - name: f\n    exec: {command: [/bin/false]}\n"})
 	for _, id := range []uint64{ok1, ok2, bad} {
 		waitEnded(t, follower.Client, id, 60*time.Second)
 	}
