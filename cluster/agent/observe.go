@@ -108,7 +108,7 @@ func (s executionService) SubmitBulk(ctx context.Context, reqs []api.SubmitReque
 func (s executionService) Stop(ctx context.Context, id uint64, caller string) (catalog.Status, error) {
 	st, err := s.Master.Stop(ctx, id, caller)
 	if err == nil {
-		s.a.observeEnd(id)
+		go s.a.observeEnd(id)
 	}
 	return st, err
 }
@@ -131,12 +131,24 @@ func (s catalogService) CreateExecution(ctx context.Context, folder, project, pk
 // and retries.
 func (s workerService) Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error) {
 	resp, err := s.Master.Poll(ctx, workerID, req)
-	if err != nil || resp == nil {
+	if err != nil || resp == nil || len(resp.Tasks) == 0 {
 		return resp, err
 	}
+	// Recorded off the poll's path: the worker gets its tasks at once.
+	tasks := make([]api.AttemptRef, 0, len(resp.Tasks))
 	for _, t := range resp.Tasks {
+		tasks = append(tasks, api.AttemptRef{ID: t.ID, Attempt: t.Attempt})
+	}
+	go s.a.observeLeases(tasks)
+	return resp, nil
+}
+
+// observeLeases records leased attempts: the wait of first attempts (from
+// creation to the start the leader stamped), and retries.
+func (a *Agent) observeLeases(tasks []api.AttemptRef) {
+	for _, t := range tasks {
 		created, started := time.Time{}, time.Time{}
-		if e, err := s.Master.Execution(t.ID); err == nil {
+		if e, err := a.master.Execution(t.ID); err == nil {
 			created = e.CreatedAt
 			if e.StartedAt != nil {
 				started = *e.StartedAt
@@ -145,9 +157,8 @@ func (s workerService) Poll(ctx context.Context, workerID string, req *api.PollR
 		if started.IsZero() {
 			started = time.Now()
 		}
-		s.a.metrics.Leased(t.Attempt, created, started)
+		a.metrics.Leased(t.Attempt, created, started)
 	}
-	return resp, nil
 }
 
 func (s workerService) ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error {
@@ -162,7 +173,7 @@ func (s workerService) ReportResult(ctx context.Context, id uint64, attempt int,
 	err := s.Master.ReportResult(ctx, id, attempt, r, evs)
 	if err == nil {
 		s.a.metrics.EventsWritten(len(evs))
-		s.a.observeEnd(id)
+		go s.a.observeEnd(id) // off the report's path
 	}
 	return err
 }

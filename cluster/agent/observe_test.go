@@ -132,7 +132,16 @@ func TestAgent_MetricsMoveAsExecutionsRun(t *testing.T) {
 	for _, id := range []uint64{ok1, ok2, bad} {
 		waitEnded(t, follower.Client, id, 60*time.Second)
 	}
-	after := scrape(t, leader.Agent.APIAddr())
+	// The leader records ends and leases off the request's path: wait for
+	// the counters to arrive.
+	var after map[string]*dto.MetricFamily
+	clustertest.WaitFor(t, 30*time.Second, "the counters of 3 ended executions", func() (bool, string) {
+		after = scrape(t, leader.Agent.APIAddr())
+		ok, _ := value(after, "scaleout_executions_finished_total", map[string]string{"status": "succeeded"})
+		failed, _ := value(after, "scaleout_executions_finished_total", map[string]string{"status": "failed"})
+		waits, _ := value(after, "scaleout_execution_submit_to_start_seconds", nil)
+		return ok-okBefore >= 2 && failed-failBefore >= 1 && waits >= 3, fmt.Sprintf("succeeded +%v, failed +%v, waits %v", ok-okBefore, failed-failBefore, waits)
+	})
 	// The same leader still leads in the same term (else part of the
 	// counting happened on another agent: counters are per leader).
 	if v, _ := value(after, "scaleout_raft_leader", nil); v != 1 {
