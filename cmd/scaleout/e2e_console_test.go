@@ -129,11 +129,14 @@ func (b *browser) waitText(what, sel string, reload bool, ok func(string) bool) 
 	b.t.Helper()
 	var last string
 	waitFor(b.t, what, 90*time.Second, func() (bool, string) {
-		if reload {
-			b.run("reload", chromedp.Reload())
-		}
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 		defer cancel()
+		if reload {
+			// The page may be navigating (a form just posted): try again.
+			if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+				return false, "reload: " + err.Error()
+			}
+		}
 		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
 		if err != nil {
 			return false, err.Error()
@@ -353,6 +356,8 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 	// Versions: deploy again, then restore version 1 from the project page.
 	must("deploy", proj, "--folder", "demo")
 	b.run("restore version 1", chromedp.Navigate(ui+"/ui/catalog/demo/etl-sample"), chromedp.WaitVisible(css("#versions")))
+	// s2 serves reads from its own copy: wait until it has applied version 2.
+	b.waitText("version 2 on the project page", "h1", true, func(s string) bool { return strings.Contains(s, "version 2") })
 	get(b, "accept confirmations", chromedp.Evaluate[bool](`(window.confirm = () => true, true)`))
 	b.run("click restore", chromedp.Click(css(`#versions tr[data-version="1"] button`)), chromedp.WaitVisible(css(".flash")))
 	waitFor(t, "version 1 current again", 30*time.Second, func() (bool, string) {
