@@ -22,7 +22,7 @@ import (
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
 	"github.com/scaleout/scaleout/cluster/worker"
-	"github.com/scaleout/scaleout/metrics"
+	"github.com/scaleout/scaleout/cluster/metrics"
 )
 
 // Config is the runtime configuration of an agent. The fields a user sets

@@ -13,7 +13,7 @@ import (
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
 	"github.com/scaleout/scaleout/fsm"
-	"github.com/scaleout/scaleout/metrics"
+	"github.com/scaleout/scaleout/cluster/metrics"
 )
 
 // The agent's side of the metrics (metrics.Source) and of readiness; the
