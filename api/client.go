@@ -251,24 +251,77 @@ type ListOptions struct {
 	Status   string
 	Limit    int
 	BeforeID uint64
+	// Filters (empty: any): folder, project, package name, worker, caller,
+	// created at or after Since and before Until.
+	Folder, Project, Package, Worker, Caller string
+	Since, Until                             time.Time
+}
+
+// NextBeforeHeader is the header of GET /v1/executions that says where the
+// listing continues (the BeforeID of the next page) when it stopped before
+// the oldest execution: after Limit matches, or after a filtered listing
+// looked at as many executions as it may at once.
+const NextBeforeHeader = "X-Scaleout-Next-Before"
+
+// ExecutionPage is a page of ListPage.
+type ExecutionPage struct {
+	Executions []Execution
+	// NextBefore continues the listing (ListOptions.BeforeID); 0 when
+	// nothing older is left.
+	NextBefore uint64
+}
+
+// ListPage returns a page of executions, newest first, and where the next
+// page starts. A filtered page may hold fewer than Limit executions and
+// still have a NextBefore: the server looks at a bounded number per call.
+func (e *Executions) ListPage(ctx context.Context, o *ListOptions) (*ExecutionPage, error) {
+	resp, err := e.c.send(ctx, http.MethodGet, "/v1/executions", o.query(), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out ExecutionPage
+	if err := json.NewDecoder(resp.Body).Decode(&out.Executions); err != nil {
+		return nil, fmt.Errorf("decode executions: %w", err)
+	}
+	if h := resp.Header.Get(NextBeforeHeader); h != "" {
+		if out.NextBefore, err = strconv.ParseUint(h, 10, 64); err != nil {
+			return nil, fmt.Errorf("bad %s header %q", NextBeforeHeader, h)
+		}
+	}
+	return &out, nil
+}
+
+func (o *ListOptions) query() url.Values {
+	q := url.Values{}
+	if o == nil {
+		return q
+	}
+	for k, v := range map[string]string{"status": o.Status, "folder": o.Folder, "project": o.Project,
+		"package": o.Package, "worker": o.Worker, "caller": o.Caller} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.BeforeID > 0 {
+		q.Set("before", strconv.FormatUint(o.BeforeID, 10))
+	}
+	if !o.Since.IsZero() {
+		q.Set("since", o.Since.UTC().Format(time.RFC3339))
+	}
+	if !o.Until.IsZero() {
+		q.Set("until", o.Until.UTC().Format(time.RFC3339))
+	}
+	return q
 }
 
 // List returns executions, newest first.
 func (e *Executions) List(ctx context.Context, o *ListOptions) ([]Execution, error) {
-	q := url.Values{}
-	if o != nil {
-		if o.Status != "" {
-			q.Set("status", o.Status)
-		}
-		if o.Limit > 0 {
-			q.Set("limit", strconv.Itoa(o.Limit))
-		}
-		if o.BeforeID > 0 {
-			q.Set("before", strconv.FormatUint(o.BeforeID, 10))
-		}
-	}
 	var out []Execution
-	return out, e.c.do(ctx, http.MethodGet, "/v1/executions", q, nil, &out)
+	return out, e.c.do(ctx, http.MethodGet, "/v1/executions", o.query(), nil, &out)
 }
 
 // Info returns one execution.

@@ -236,15 +236,59 @@ type ListOptions struct {
 	Status   Status // only this status, if set
 	BeforeID uint64 // only ids below this, for paging newest-first (0 = from the newest)
 	Limit    int    // at most this many (0 = 100)
+	// Filters: only executions of this folder, project, package (name),
+	// worker (the last attempt's), caller, created in [Since, Until).
+	Folder, Project, Package, Worker, Caller string
+	Since, Until                             time.Time
+	// MaxScan stops the scan after this many executions were looked at
+	// (0: no bound), so a rare filter value answers fast; Scanned then
+	// tells where to continue (ListResult).
+	MaxScan int
+}
+
+// Filtered reports whether o has a filter other than Status.
+func (o *ListOptions) Filtered() bool {
+	return o.Folder != "" || o.Project != "" || o.Package != "" || o.Worker != "" || o.Caller != "" ||
+		!o.Since.IsZero() || !o.Until.IsZero()
+}
+
+func (o *ListOptions) match(e *Execution) bool {
+	switch {
+	case o.Status != "" && e.Status != o.Status,
+		o.Folder != "" && e.Folder != o.Folder,
+		o.Project != "" && e.Project != o.Project,
+		o.Package != "" && e.PackageName != o.Package,
+		o.Worker != "" && e.Worker != o.Worker,
+		o.Caller != "" && e.Caller != o.Caller,
+		!o.Since.IsZero() && e.CreatedAt.Before(o.Since),
+		!o.Until.IsZero() && !e.CreatedAt.Before(o.Until):
+		return false
+	}
+	return true
+}
+
+// ListResult is a page of ListExecutionsPage: the executions, and NextBefore,
+// the BeforeID that continues the scan (0: nothing older is left).
+type ListResult struct {
+	Executions []*Execution
+	NextBefore uint64
 }
 
 // ListExecutions returns executions newest first.
 func (t *Tx) ListExecutions(o ListOptions) ([]*Execution, error) {
+	r, err := t.ListExecutionsPage(o)
+	return r.Executions, err
+}
+
+// ListExecutionsPage returns executions newest first that match o, and
+// where the next page starts: after Limit matches, or MaxScan executions
+// looked at, whichever comes first.
+func (t *Tx) ListExecutionsPage(o ListOptions) (ListResult, error) {
 	limit := o.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	var out []*Execution
+	var out ListResult
 	c := t.tx.Bucket(bucketExecutions).Cursor()
 	var k, v []byte
 	if o.BeforeID > 0 {
@@ -257,15 +301,21 @@ func (t *Tx) ListExecutions(o ListOptions) ([]*Execution, error) {
 	} else {
 		k, v = c.Last()
 	}
-	for ; k != nil && len(out) < limit; k, v = c.Prev() {
+	scanned := 0
+	for ; k != nil; k, v = c.Prev() {
+		if len(out.Executions) >= limit || (o.MaxScan > 0 && scanned >= o.MaxScan) {
+			out.NextBefore = keyU64(k) + 1
+			break
+		}
+		scanned++
 		var e Execution
 		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, err
+			return ListResult{}, err
 		}
-		if o.Status != "" && e.Status != o.Status {
+		if !o.match(&e) {
 			continue
 		}
-		out = append(out, &e)
+		out.Executions = append(out.Executions, &e)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestStore_ExecutionsAndIndexes(t *testing.T) {
@@ -155,5 +156,59 @@ func TestStore_SnapshotRestoreRoundTrip(t *testing.T) {
 	})
 	if err := dst.Restore(bytes.NewReader([]byte("garbage that is long enough"))); err == nil {
 		t.Fatal("restore of garbage succeeded")
+	}
+}
+
+func TestStore_ListExecutionsPageFiltersAndCursor(t *testing.T) {
+	s := TestStore(t)
+	err := s.Update(func(tx *Tx) error {
+		for i := 1; i <= 30; i++ {
+			e := &Execution{ID: uint64(i), Status: StatusPending, Caller: "ann", CreatedAt: t0.Add(time.Duration(i) * time.Minute)}
+			e.PackageName = "load"
+			if i%3 == 0 {
+				e.PackageName, e.Folder, e.Project, e.Caller = "clean", "F", "P", "bob"
+			}
+			if err := tx.PutExecution(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(o ListOptions) ListResult {
+		t.Helper()
+		r, err := Read(s, func(tx *Tx) (ListResult, error) { return tx.ListExecutionsPage(o) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// Filter by package, 4 per page: 30, 27, 24, 21; continue below 21.
+	r := page(ListOptions{Package: "clean", Folder: "F", Project: "P", Caller: "bob", Limit: 4})
+	if fmt.Sprint(ids(r.Executions)) != "[30 27 24 21]" || r.NextBefore != 21 {
+		t.Errorf("first page = %v next %d", ids(r.Executions), r.NextBefore)
+	}
+	r = page(ListOptions{Package: "clean", Limit: 4, BeforeID: r.NextBefore})
+	if fmt.Sprint(ids(r.Executions)) != "[18 15 12 9]" {
+		t.Errorf("second page = %v", ids(r.Executions))
+	}
+	// A bounded scan stops after MaxScan looked at and says where to go on.
+	r = page(ListOptions{Package: "clean", Limit: 100, MaxScan: 5})
+	if fmt.Sprint(ids(r.Executions)) != "[30 27]" || r.NextBefore != 26 {
+		t.Errorf("bounded scan = %v next %d, want [30 27] next 26", ids(r.Executions), r.NextBefore)
+	}
+	// The end: no cursor.
+	if r = page(ListOptions{Package: "clean", Limit: 100}); len(r.Executions) != 10 || r.NextBefore != 0 {
+		t.Errorf("all = %v next %d", ids(r.Executions), r.NextBefore)
+	}
+	// Time range [since, until): created at minutes 10..12.
+	r = page(ListOptions{Since: t0.Add(10 * time.Minute), Until: t0.Add(13 * time.Minute)})
+	if fmt.Sprint(ids(r.Executions)) != "[12 11 10]" {
+		t.Errorf("time range = %v", ids(r.Executions))
+	}
+	if r = page(ListOptions{Worker: "nobody"}); len(r.Executions) != 0 {
+		t.Errorf("worker filter = %v", ids(r.Executions))
 	}
 }

@@ -113,6 +113,9 @@ type Config struct {
 	PeerClient PeerClient
 	// Logger receives Raft and cluster logs.
 	Logger hclog.Logger
+	// ObserveApply, if set, is told how long each Apply took from proposal
+	// to the FSM's answer on this leader (metrics; must not block).
+	ObserveApply func(t fsm.MessageType, d time.Duration)
 }
 
 // DefaultConfig returns production timings: a server that bootstraps
@@ -526,9 +529,13 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 	if err != nil {
 		return nil, 0, err
 	}
+	start := time.Now()
 	f := c.raft.Apply(buf, timeout)
 	if err := f.Error(); err != nil {
 		return nil, 0, translate(err)
+	}
+	if c.cfg.ObserveApply != nil {
+		c.cfg.ObserveApply(t, time.Since(start))
 	}
 	resp := f.Response()
 	if err, ok := resp.(error); ok {

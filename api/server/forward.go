@@ -180,6 +180,7 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 				break
 			}
 			if !time.Now().Before(deadline) {
+				s.forwardError("no_leader")
 				writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "no leader: " + err.Error()})
 				return
 			}
@@ -196,11 +197,13 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit int64) {
 	hops, _ := strconv.Atoi(r.Header.Get(ForwardedHeader))
 	if hops >= maxForwards {
+		s.forwardError("loop")
 		writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("request forwarded %d times without reaching the leader (leadership is changing); retry", hops)})
 		return
 	}
 	target, err := url.Parse(addr)
 	if err != nil || target.Host == "" {
+		s.forwardError("unreachable")
 		writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("leader has an unusable API address %q", addr)})
 		return
 	}
@@ -223,6 +226,7 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit
 			if errors.Is(err, context.Canceled) {
 				return // the client went away
 			}
+			s.forwardError("unreachable")
 			writeError(w, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("forwarding to the leader at %s: %v", addr, err)})
 		},
 	}

@@ -80,18 +80,24 @@ func (s *srv) submitBulk(r *http.Request) (any, error) {
 }
 
 func (s *srv) listExecutions(r *http.Request) (any, error) {
-	o := catalog.ListOptions{Status: catalog.Status(r.URL.Query().Get("status"))}
-	if o.Status != "" && !o.Status.Valid() {
-		return nil, codedErr(http.StatusBadRequest, "unknown status %q", o.Status)
-	}
-	var err error
-	if o.Limit, err = queryInt(r, "limit", 10000); err != nil {
+	o, err := listOptions(r)
+	if err != nil {
 		return nil, err
 	}
-	if o.BeforeID, err = queryUint(r, "before"); err != nil {
+	pager, ok := s.svc.Executions.(ExecutionPager)
+	if !ok {
+		return apiList(toAPIExecution)(s.svc.Executions.Executions(o))
+	}
+	page, err := pager.ExecutionsPage(o)
+	if err != nil {
 		return nil, err
 	}
-	return apiList(toAPIExecution)(s.svc.Executions.Executions(o))
+	if page.NextBefore > 0 {
+		if w, ok := r.Context().Value(responseKey{}).(http.ResponseWriter); ok {
+			w.Header().Set(api.NextBeforeHeader, strconv.FormatUint(page.NextBefore, 10))
+		}
+	}
+	return apiList(toAPIExecution)(page.Executions, nil)
 }
 
 func (s *srv) execution(r *http.Request) (any, error) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,11 @@ type Config struct {
 	// request has not been proposed yet, so waiting cannot duplicate it.
 	LeaderWait time.Duration
 	Logger     hclog.Logger
+	// EnableDebug serves Go's profiler at /debug/pprof/ (observe.go).
+	EnableDebug bool
+	// ForwardError, if set, is told each time a request cannot be forwarded
+	// to the leader: "no_leader", "unreachable" or "loop" (metrics).
+	ForwardError func(reason string)
 }
 
 // DefaultConfig returns the defaults: 16 MiB bodies, 5 minute waits, 5 s
@@ -98,6 +104,7 @@ func New(cfg Config, svc Services) http.Handler {
 	}
 	s.registerCatalog(h, raw)
 	s.registerSchedules(h)
+	s.registerObserve(h, mux)
 	raw("GET /v1/executions/{id}/attempts/{attempt}/log", local, wk, s.raw(0, s.attemptLog))
 	return jsonFallback(mux)
 }
@@ -156,6 +163,7 @@ type handlerFunc func(r *http.Request) (any, error)
 func (s *srv) wrap(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r = r.WithContext(context.WithValue(r.Context(), responseKey{}, w))
 		out, err := fn(r)
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {

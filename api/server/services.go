@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"net/http"
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
@@ -122,6 +123,18 @@ type Services struct {
 	Catalog    CatalogService
 	Operator   OperatorService
 	Schedules  ScheduleService
+	// Ready answers GET /v1/health/ready (nil: ready whenever the API serves).
+	Ready ReadyChecker
+	// Metrics serves GET /v1/metrics (nil: 501).
+	Metrics http.Handler
+	// UI, if set, serves the web console at /ui/ (and / redirects there).
+	UI http.Handler
+}
+
+// ReadyChecker tells whether this agent should receive traffic: nil when
+// ready, else an error saying why not (answered 503).
+type ReadyChecker interface {
+	Ready(ctx context.Context) error
 }
 
 // selfRouter is the Router of an agent that leads and holds the catalog.

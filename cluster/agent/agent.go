@@ -21,6 +21,7 @@ import (
 	"github.com/scaleout/scaleout/api/server"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
+	"github.com/scaleout/scaleout/cluster/metrics"
 	"github.com/scaleout/scaleout/cluster/worker"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	// the time a client has to send a request header (server.HTTPConfig).
 	MaxConnections int           `yaml:"max_connections"`
 	HeaderTimeout  time.Duration `yaml:"http_header_timeout"`
+	// EnableDebug serves Go's profiler at /debug/pprof/ on the API address.
+	EnableDebug bool `yaml:"enable_debug"`
 	// CoalesceMax is the most requests the leader gathers into one Raft
 	// command (master.Config.CoalesceMax); 0 keeps the master's default.
 	CoalesceMax int `yaml:"coalesce_max"`
@@ -194,6 +197,7 @@ type Agent struct {
 	logs    atomic.Pointer[worker.Worker]
 	httpSrv *http.Server
 	apiURL  string
+	metrics *metrics.Metrics
 
 	// stops holds what New started, undone in reverse by Shutdown (or by
 	// New itself when a later step fails).
@@ -218,6 +222,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	a := &Agent{cfg: cfg, logger: logger, workerDone: make(chan struct{}), httpDone: make(chan error, 1)}
+	a.newMetrics()
 	advertise, err := advertiseHost(cfg.Bind, cfg.Advertise)
 	if err != nil {
 		return nil, err
@@ -330,6 +335,7 @@ func (a *Agent) startCluster(advertise string) error {
 	ccfg.Dialer = cfg.RaftDialer
 	ccfg.GossipTransport = cfg.GossipTransport
 	ccfg.PeerClient = newPeerClient()
+	ccfg.ObserveApply = a.observeApply
 	ccfg.Logger = a.logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
 		// An ephemeral port is only known after listening: let the cluster
@@ -407,10 +413,14 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg := server.DefaultConfig()
 	scfg.MaxBodyBytes = a.cfg.MaxBodyBytes
 	scfg.Logger = a.logger
-	svc := server.Services{Router: a.master, Status: a.master, Executions: a.master, Queue: a.master, Workers: workerService{a.master, a}}
+	scfg.EnableDebug = a.cfg.EnableDebug
+	scfg.ForwardError = a.metrics.ForwardError
+	svc := server.Services{Router: a.master, Status: a.master, Executions: executionService{a.master, a}, Queue: a.master,
+		Workers: workerService{a.master, a}, Ready: readiness{a.cluster}, Metrics: a.metricsHandler()}
 	if a.catalog != nil { // worker-only agents forward every catalog route
-		svc.Catalog, svc.Operator, svc.Schedules = a.catalog, a.catalog, a.scheduler
+		svc.Catalog, svc.Operator, svc.Schedules = catalogService{a.catalog, a}, a.catalog, a.scheduler
 	}
+	svc.UI = a.console()
 	hc := server.DefaultHTTPConfig()
 	hc.MaxConns = a.cfg.MaxConnections
 	if a.cfg.HeaderTimeout > 0 {

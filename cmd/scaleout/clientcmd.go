@@ -116,13 +116,25 @@ func fmtDefault(d *string) string {
 // listCmd builds a client command that prints what list returns as a table
 // (see printTable).
 func listCmd[T any](use, short string, nargs int, list func(x *cmdCtx) ([]T, error), header string, row func(T) string) *cobra.Command {
-	return clientCmd(use, short, nargs, func(x *cmdCtx) error {
+	var output string
+	cmd := clientCmd(use, short, nargs, func(x *cmdCtx) error {
+		if err := checkOutput(output); err != nil {
+			return err
+		}
 		items, err := list(x)
 		if err != nil {
 			return err
 		}
+		if output == "json" { // output.go
+			if items == nil {
+				items = []T{}
+			}
+			return writeJSON(x.out, items)
+		}
 		return printTable(x.out, header, items, row)
 	})
+	addOutputFlag(cmd, &output)
+	return cmd
 }
 
 // printTable writes header (if any) and one row per item in aligned

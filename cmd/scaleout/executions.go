@@ -84,14 +84,23 @@ func executionCmd(use, short string, body func(x *cmdCtx, id uint64) error) *cob
 }
 
 func newExecStatusCmd() *cobra.Command {
-	return executionCmd("status ID", "Show one execution: status, parameters, attempts", func(x *cmdCtx, id uint64) error {
+	var output string
+	cmd := executionCmd("status ID", "Show one execution: status, parameters, attempts", func(x *cmdCtx, id uint64) error {
+		if err := checkOutput(output); err != nil {
+			return err
+		}
 		e, err := x.c.Executions().Info(x.ctx, id)
 		if err != nil {
 			return err
 		}
+		if output == "json" {
+			return writeJSON(x.out, e)
+		}
 		printExecution(x.out, e)
 		return nil
 	})
+	addOutputFlag(cmd, &output)
+	return cmd
 }
 
 func fmtTime(t *time.Time) string {
@@ -182,6 +191,10 @@ func newExecLogsCmd() *cobra.Command {
 			if follow {
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
+				if len(types) == 0 && liveWanted(out) { // progress.go
+					_, err := followLive(ctx, out, c, id, 0)
+					return apiErr(err)
+				}
 				return apiErr(followEventsOf(ctx, out, c, id, types))
 			}
 			var after uint64
@@ -206,6 +219,7 @@ func newExecLogsCmd() *cobra.Command {
 	}
 	cf.register(cmd)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events until the execution ends")
+	addPlainFlag(cmd)
 	cmd.Flags().StringSliceVar(&types, "type", nil, "only events of these types (repeatable or comma-separated), e.g. stdout,error")
 	return cmd
 }

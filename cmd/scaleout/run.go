@@ -50,7 +50,12 @@ caps how many executions of this package (or --concurrency-group) run at
 once. --worker/--label targets that no registered worker matches are
 refused unless --wait-for-worker. --no-start creates the execution in
 status created: change it with 'executions set-param'/'set-target', then
-'executions start ID'.`,
+'executions start ID'.
+
+On a terminal, --wait shows status changes, messages, warnings and errors as
+lines, one live line per running task with its elapsed time, and a table of
+every task's status and duration at the end; --plain (or output that is not
+a terminal) prints every event as a line instead.`,
 		Example: `  scaleout run testdata/hello.yaml --wait
   scaleout run testdata/hello.yaml --param who=ssis --param code=3 --wait
   scaleout run load.yaml --retries 2 --retry-delay 30s --retry-backoff --priority 10
@@ -79,6 +84,7 @@ status created: change it with 'executions set-param'/'set-target', then
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "run only on workers with label k=v (repeatable: all of them)")
 	crf = addCatalogRunFlags(cmd) // run_catalog.go
 	q.register(cmd)
+	addPlainFlag(cmd) // progress.go
 	return cmd
 }
 
@@ -193,6 +199,9 @@ func statusExit(id uint64, status string) error {
 // followEvents prints events after `after` until the execution ends, and
 // returns its final status.
 func followEvents(ctx context.Context, out io.Writer, c *api.Client, id, after uint64) (string, error) {
+	if liveWanted(out) { // progress.go
+		return followLive(ctx, out, c, id, after)
+	}
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 70*time.Second)
 		resp, err := c.Executions().Events(rctx, id, after, 1000, time.Minute)

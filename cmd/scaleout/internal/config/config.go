@@ -112,6 +112,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.Int64Var(&s.MaxBodyBytes, "max-request-bytes", s.MaxBodyBytes, "largest accepted API request body; larger ones get 413")
 	own.IntVar(&s.MaxConnections, "max-connections", s.MaxConnections, "API connections open at once; more wait in the kernel's queue (0: no cap)")
 	own.DurationVar(&s.HeaderTimeout, "http-header-timeout", s.HeaderTimeout, "time an API client has to send a request header (0: the default)")
+	own.BoolVar(&s.EnableDebug, "enable-debug", s.EnableDebug, "serve Go's profiler at /debug/pprof/ on the API address (CPU, heap, goroutines; leave off in production unless needed)")
 	own.StringVar(&s.LogLevel, "log-level", s.LogLevel, "log level: trace, debug, info, warn, error")
 	own.IntVar(&s.CoalesceMax, "coalesce-max", s.CoalesceMax, fmt.Sprintf("most requests the leader gathers into one Raft command (0: default %d; 1: none, for benchmarks)", s.CoalesceMax))
 	_ = own.MarkHidden("coalesce-max")
