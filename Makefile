@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.buildCommit=$(COMMIT)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
+.PHONY: help build demo test test-stress test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,15 @@ build: ## build bin/scaleout (static, CGO_ENABLED=0)
 
 test: check ## lint, then every test (unit, in-process cluster, end-to-end) with -race
 	$(GO) test $(TESTFLAGS) ./...
+
+STRESS_RUNS ?= 3
+test-stress: check ## the whole suite STRESS_RUNS (3) times in a row while stress-ng burns both CPUs (installed if missing); stops at the first failure
+	@command -v stress-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq stress-ng; }
+	@stress-ng --cpu 2 --timeout 0 --quiet & burner=$$!; trap 'kill $$burner 2>/dev/null' EXIT; \
+	for i in $$(seq 1 $(STRESS_RUNS)); do \
+		echo "== make test-stress: run $$i of $(STRESS_RUNS) under stress-ng --cpu 2"; \
+		$(GO) test $(TESTFLAGS) ./... || exit 1; \
+	done
 
 test-short: ## unit tests only (skips end-to-end tests that start processes)
 	$(GO) test -short -count=1 ./...
