@@ -312,12 +312,12 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	w.mu.Lock()
 	w.lastContact = sent
 	w.mu.Unlock()
-	// Renew a child's fence when less than three quarters of the budget is
-	// left of it: one short line per child about every quarter budget
-	// however often polls are answered.
+	// Renew a child's fence when less than seven eighths of the budget is
+	// left of it: one short line per child about every eighth of the
+	// budget however often polls are answered.
 	left, budget := w.fenceBudget()-time.Since(sent), w.fenceBudget()
 	for _, a := range w.attempts() {
-		a.renew(left, budget*3/4)
+		a.renew(left, budget*7/8)
 	}
 	for _, ref := range resp.Drop {
 		if a := w.get(ref); a != nil && !a.ref().Ending {
@@ -347,13 +347,16 @@ func (w *Worker) get(ref api.AttemptRef) *attempt {
 }
 
 // fenceBudget is how long a package process may run an attempt after the
-// worker's last contact with the master: nine tenths of the lease, so that
-// a child whose worker cannot renew it (frozen, cut off) has killed its
-// tasks (SIGKILL, no grace, as the worker's own fence does) before the
-// master can give the execution to another worker. It is at least two
-// poll waits, so that renewals arrive in time.
+// sending of the worker's last answered poll: the lease, as for the
+// worker's own fence. The master renewed the lease when that poll arrived,
+// which is no earlier, so a child whose worker cannot renew it (frozen,
+// cut off) has killed its tasks (SIGKILL, no grace) before the master can
+// expire the attempt and give it to another worker. (Nine tenths of the
+// lease fenced healthy attempts under load: a poll that took most of the
+// lease to come back left the attempt it leased too little, and the next
+// poll's own wait used the rest.) At least two poll waits.
 func (w *Worker) fenceBudget() time.Duration {
-	return max(w.cfg.LeaseTimeout-w.cfg.LeaseTimeout/10, 2*w.cfg.PollWait)
+	return max(w.cfg.LeaseTimeout, 2*w.cfg.PollWait)
 }
 
 // fenceLeft is what is left of the fence budget now.

@@ -186,11 +186,12 @@ func TestWorker_FencesItselfWhenCutOff(t *testing.T) {
 	// end the process sooner than a poll of the test would see it).
 	waitFor(t, "the task process", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return gone })
 	waitFor(t, "the worker to kill its attempt", func() bool { return !processRunning(m) && w.Running() == 0 })
-	// The package process fences itself a kill grace and a tenth of the
-	// lease before the lease ends, so that its tasks are gone when the
-	// master may lease the execution again. Its fence is renewed when less
-	// than three quarters of the budget is left, so it ends between three
-	// quarters of the budget and the budget after the last answered poll;
+	// The package process fences itself a lease after the sending of the
+	// last answered poll (the master renewed at its arrival), so that its
+	// tasks are gone when the master may lease the execution again. Its
+	// fence is renewed when less
+	// than seven eighths of the budget is left, so it ends between seven
+	// eighths of the budget and the budget after the last answered poll;
 	// not earlier.
 	if d, budget := time.Since(time.Unix(0, lastOK.Load())), w.fenceBudget(); d < budget*6/10 {
 		t.Fatalf("attempt killed %s after the last answered poll, before the fence budget of %s could have run out", d, budget)
