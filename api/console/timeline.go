@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -147,21 +146,15 @@ func durationStats(ds []time.Duration) Stats {
 	return st
 }
 
-// fmtDuration writes a duration the way a person reads it: 850ms, 12.3s,
-// 4m05s, 2h03m.
+// fmtDuration writes a duration the way a person reads it: 850ms, 12.3s
+// (3s, not 3.0s), 4m05s, 2h03m; "-" for a negative one.
 func fmtDuration(d time.Duration) string {
-	switch {
-	case d < 0:
+	if d < 0 {
 		return "-"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", d.Seconds()), ".0") + "s"
-	case d < time.Hour:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", d/time.Minute, d%time.Minute/time.Second)
-	default:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%dh%02dm", d/time.Hour, d%time.Hour/time.Minute)
 	}
+	s := api.FormatDuration(d)
+	if t, ok := strings.CutSuffix(s, ".0s"); ok {
+		s = t + "s"
+	}
+	return s
 }

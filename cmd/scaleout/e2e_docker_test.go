@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,8 +195,11 @@ func testDockerPartitionLeader(t *testing.T, dc *dockerCluster, old string) {
 	t.Logf("new leader %s elected %s after the partition", leader, time.Since(cut).Round(time.Millisecond))
 
 	// The old leader cannot commit: a submission through its own API (from
-	// inside its container: its address is gone) fails.
-	code, out := dc.execIn(old, 45*time.Second, "/bin/scaleout", "run", "/pkg/lost.yaml", "--address", "http://127.0.0.1:8391")
+	// inside its container: its address is gone) fails. (The CLI retries
+	// for 30 s; a retry forwarded as the partition heals may commit as the
+	// CLI gives up, which the idempotency key settles after the heal.)
+	lostKey := "lost-in-partition-1"
+	code, out := dc.execIn(old, 45*time.Second, "/bin/scaleout", "run", "/pkg/lost.yaml", "--address", "http://127.0.0.1:8391", "--idempotency-key", lostKey)
 	if code == 0 {
 		t.Fatalf("a submission through the partitioned old leader succeeded:\n%s", out)
 	}
@@ -266,10 +270,17 @@ func testDockerPartitionLeader(t *testing.T, dc *dockerCluster, old string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var lost []uint64
 	for _, x := range list {
 		if x.PackageName == "lost-in-partition" {
-			t.Fatalf("the submission through the partitioned leader was committed: %+v", x)
+			lost = append(lost, x.ID)
 		}
+	}
+	// Nothing committed twice, and the key tells the client what became of
+	// its submission: the same command gives the one execution's id.
+	code, out = dc.execIn(leader, 45*time.Second, "/bin/scaleout", "run", "/pkg/lost.yaml", "--address", "http://127.0.0.1:8391", "--idempotency-key", lostKey)
+	if code != 0 || len(lost) > 1 || (len(lost) == 1 && strings.TrimSpace(out) != strconv.FormatUint(lost[0], 10)) {
+		t.Fatalf("the failed submission with key %s, run again after the heal: exit %d %q; executions of it before: %v", lostKey, code, out, lost)
 	}
 	if e, err := info(dc.node(leader).client, id); err != nil || e.Status != "succeeded" || successes(e) != 1 || len(e.Attempts) != 2 {
 		t.Fatalf("execution %d after the heal: %+v %v", id, e, err)

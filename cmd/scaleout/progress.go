@@ -170,20 +170,6 @@ func (v *liveView) summary(id uint64, status string) {
 	fmt.Fprintf(v.out, "\nexecution %d %s%s\n", id, status, took)
 }
 
-// fmtElapsed writes 850ms, 12.3s, 4m05s, 2h03m.
-func fmtElapsed(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", d/time.Minute, d%time.Minute/time.Second)
-	default:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%dh%02dm", d/time.Hour, d%time.Hour/time.Minute)
-	}
-}
+// fmtElapsed writes 850ms, 12.3s (tenths always, so a table's column
+// lines up), 4m05s, 2h03m.
+func fmtElapsed(d time.Duration) string { return api.FormatDuration(d) }

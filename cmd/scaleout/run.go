@@ -138,7 +138,7 @@ func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kv
 	})
 	cancel()
 	if err != nil {
-		return apiErr(fmt.Errorf("submit %s: %w", file, err))
+		return apiErr(fmt.Errorf("submit %s: %w%s", file, err, mayExist(err, req.IdempotencyKey)))
 	}
 	return announce(ctx, out, c, id, wait)
 }
@@ -162,6 +162,17 @@ func retryTransient(ctx context.Context, submit func(context.Context) error) err
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// mayExist tells the user how to learn whether a submission that failed
+// without a refusal (no answer, 5xx) was created after all: a request
+// forwarded to the leader can commit as the client gives up on it.
+func mayExist(err error, key string) string {
+	var ae *api.Error
+	if key == "" || (errors.As(err, &ae) && ae.StatusCode < 500) {
+		return ""
+	}
+	return fmt.Sprintf(" (it may have been created all the same: the same command with --idempotency-key %s prints its id, or creates it once)", key)
 }
 
 func transient(err error) bool {

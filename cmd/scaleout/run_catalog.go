@@ -64,7 +64,7 @@ func runCatalog(ctx context.Context, out io.Writer, cf *clientFlags, path string
 	})
 	cancel()
 	if err != nil {
-		return apiErr(fmt.Errorf("run %s: %w", path, err))
+		return apiErr(fmt.Errorf("run %s: %w%s", path, err, mayExist(err, target.IdempotencyKey)))
 	}
 	return announce(ctx, out, c, id, wait)
 }
