@@ -278,7 +278,21 @@ type PollRequest struct {
 	Slots   int          `json:"slots"`
 	Running []AttemptRef `json:"running"`
 	WaitMS  int          `json:"wait_ms"`
+	// Token names this poll, unique per worker process (boot id and a
+	// counter). Unanswered lists the tokens of this process's recent polls
+	// whose answer it did not receive (an error, a timeout, a dropped
+	// connection): an attempt leased by one of them never started, and the
+	// master hands it over again instead of expiring it.
+	Token      string   `json:"token,omitempty"`
+	Unanswered []string `json:"unanswered,omitempty"`
 }
+
+// Poll tokens: at most MaxPollToken bytes each, at most MaxUnanswered of
+// them in one poll.
+const (
+	MaxPollToken  = 64
+	MaxUnanswered = 64
+)
 
 // Task is one attempt leased to a worker, complete: everything the package
 // process needs, with the execution's sensitive values opened for this

@@ -233,6 +233,11 @@ type Attempt struct {
 	StartedAt time.Time  `json:"started_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	Result    string     `json:"result,omitempty"`
+	// Poll names the worker's poll whose answer leased this attempt
+	// (api.PollRequest.Token). A worker that did not receive that answer
+	// says so in a later poll, and any leader hands it the same attempt
+	// again instead of expiring an attempt that never started.
+	Poll string `json:"poll,omitempty"`
 }
 
 // Event is one event message of an execution (SSIS: operation messages).

@@ -164,6 +164,11 @@ func applyItems(tx *catalog.Tx, n int, id func(i int) uint64, rule func(i int, e
 	return resp
 }
 
+// maxPollToken bounds the poll token recorded on an attempt; a longer one
+// (a bad or hostile leader) is not recorded: the attempt is then expired,
+// not handed again, if its worker misses the answer.
+const maxPollToken = 64
+
 func applyExecutionLease(tx *catalog.Tx, req *ExecutionLeaseRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
@@ -175,6 +180,9 @@ func applyExecutionLease(tx *catalog.Tx, req *ExecutionLeaseRequest) any {
 				}
 			}
 			tr, err := e.Lease(req.Worker, req.Items[i].Attempt, req.Time)
+			if err == nil && len(req.Poll) <= maxPollToken {
+				e.Attempts[len(e.Attempts)-1].Poll = req.Poll
+			}
 			return tr.Events, err
 		})
 }

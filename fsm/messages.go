@@ -120,6 +120,9 @@ type ExecutionLeaseRequest struct {
 	Time   time.Time   `json:"time"`
 	Worker string      `json:"worker"`
 	Items  []LeaseItem `json:"items"`
+	// Poll is the token of the worker's poll that leases (recorded on
+	// each attempt as catalog.Attempt.Poll); empty from older leaders.
+	Poll string `json:"poll,omitempty"`
 }
 
 // EventsItem is a batch of events from one attempt.

@@ -237,6 +237,9 @@ func (s *srv) poll(r *http.Request) (any, error) {
 		if req.Slots < 0 {
 			return nil, codedErr(http.StatusBadRequest, "slots must not be negative")
 		}
+		if len(req.Token) > api.MaxPollToken || len(req.Unanswered) > api.MaxUnanswered {
+			return nil, codedErr(http.StatusBadRequest, "poll token over %d bytes or over %d unanswered tokens", api.MaxPollToken, api.MaxUnanswered)
+		}
 		return s.svc.Workers.Poll(r.Context(), r.PathValue("id"), req)
 	})
 }
