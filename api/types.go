@@ -338,6 +338,10 @@ type PollResponse struct {
 // /v1/executions/{id}/attempts/{n}/events).
 type EventsReport struct {
 	Events []Event `json:"events"`
+	// First numbers the first event of the batch among the attempt's
+	// events (1, 2, ...); 0: not numbered. A batch sent again after its
+	// answer was lost is then applied once.
+	First uint64 `json:"first,omitempty"`
 }
 
 // Results a worker may report for an attempt besides succeeded, failed and
@@ -359,6 +363,8 @@ type ResultReport struct {
 	Status  string  `json:"status"`
 	Message string  `json:"message,omitempty"`
 	Events  []Event `json:"events,omitempty"`
+	// First numbers Events[0] as EventsReport.First does.
+	First uint64 `json:"first,omitempty"`
 }
 
 // ErrorResponse is the body of every error answer.

@@ -202,7 +202,7 @@ func (s *srv) stopBulk(r *http.Request) (any, error) {
 
 func (s *srv) reportEvents(r *http.Request) (any, error) {
 	return forAttempt(r, func(id uint64, attempt int, rep *api.EventsReport) error {
-		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
+		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, rep.First, fromAPIEvents(rep.Events))
 	})
 }
 

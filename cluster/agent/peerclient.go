@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -17,7 +18,8 @@ type peerClient struct {
 }
 
 func newPeerClient() *peerClient {
-	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second}}}
+	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}
 }
 
 func (p *peerClient) client(apiAddr string) (*api.Client, error) {

@@ -419,12 +419,12 @@ func (m *Master) renew(id uint64, attempt int) {
 
 // ReportEvents commits a batch of events of a running attempt; it also counts
 // as a heartbeat of that attempt.
-func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error {
+func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, first uint64, evs []catalog.Event) error {
 	if err := m.requireLeader(); err != nil {
 		return err
 	}
 	catalog.ClipEvents(evs) // bytes per event: cut here, so the command stays small
-	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs}); err != nil {
+	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs, First: first}); err != nil {
 		return err
 	}
 	m.renew(id, attempt)
@@ -440,13 +440,13 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	r.Message = catalog.ClipMessage(r.Message)
 	switch catalog.Status(r.Status) {
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
-		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs})
+		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs, First: r.First})
 		if err != nil {
 			return err
 		}
 	case api.ResultInterrupted, api.ResultHandedBack:
 		if len(evs) > 0 {
-			if err := m.ReportEvents(ctx, id, attempt, evs); err != nil {
+			if err := m.ReportEvents(ctx, id, attempt, r.First, evs); err != nil {
 				return err
 			}
 		}
