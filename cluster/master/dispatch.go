@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -39,7 +41,11 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 
 	m.mu.Lock()
 	m.lastSeen[workerID] = m.now()
+	stale := m.supersededPoll(workerID, req.Token)
 	m.mu.Unlock()
+	if stale != nil {
+		return nil, stale
+	}
 	resp := &api.PollResponse{Tasks: []api.Task{}}
 	running := make(map[uint64]api.AttemptRef, len(req.Running))
 	for _, r := range req.Running {
@@ -102,6 +108,40 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 			return nil, err
 		}
 	}
+}
+
+// pollToken is a parsed api.PollRequest.Token: the worker process's boot id
+// and the poll's number.
+type pollToken struct {
+	boot string
+	seq  uint64
+}
+
+func parsePollToken(s string) (pollToken, bool) {
+	i := strings.LastIndexByte(s, '-')
+	if i <= 0 {
+		return pollToken{}, false
+	}
+	seq, err := strconv.ParseUint(s[i+1:], 10, 64)
+	return pollToken{boot: s[:i], seq: seq}, err == nil
+}
+
+// supersededPoll returns an error for a poll older than one of the same
+// worker process already seen, and otherwise records it as the newest.
+// Such a poll was abandoned by its worker (it timed out and polled again)
+// and arrives late (a slow forward, a busy leader): its list of running
+// attempts is out of date, and reconciling it would expire attempts the
+// worker started since. Callers hold m.mu.
+func (m *Master) supersededPoll(workerID, token string) error {
+	t, ok := parsePollToken(token)
+	if !ok {
+		return nil // an older worker: no token
+	}
+	if last, seen := m.newest[workerID]; seen && last.boot == t.boot && t.seq < last.seq {
+		return service.Classify(catalog.ErrStaleAttempt, fmt.Errorf("poll %s of worker %s is older than poll %d it sent since; ignored", token, workerID, last.seq))
+	}
+	m.newest[workerID] = t
+	return nil
 }
 
 func (m *Master) worker(id string) (*catalog.Worker, error) {
@@ -409,6 +449,18 @@ func (m *Master) open(what string, values map[string]string, secrets *[]string) 
 	return out, nil
 }
 
+// alreadyEnded reports whether err refuses a result that was committed
+// before: the execution ended with this attempt and this status. The
+// worker sent it again because the answer was lost (a leader died after
+// the commit); that is a success, not a stale report.
+func (m *Master) alreadyEnded(id uint64, attempt int, st catalog.Status, err error) bool {
+	if !errors.Is(err, catalog.ErrStaleAttempt) {
+		return false
+	}
+	e, rerr := m.Execution(id)
+	return rerr == nil && e.Attempt == attempt && e.Status == st
+}
+
 func (m *Master) renew(id uint64, attempt int) {
 	m.mu.Lock()
 	if l := m.leases[id]; l != nil && l.attempt == attempt {
@@ -441,7 +493,7 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	switch catalog.Status(r.Status) {
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
 		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs, First: r.First})
-		if err != nil {
+		if err != nil && !m.alreadyEnded(id, attempt, catalog.Status(r.Status), err) {
 			return err
 		}
 	case api.ResultInterrupted, api.ResultHandedBack:

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -125,5 +126,51 @@ func TestMaster_NewLeaderHandsAgainFromTheLog(t *testing.T) {
 	resp := pollAs(t, m2, "b-2", []string{"b-1"})
 	if len(resp.Tasks) != 1 || resp.Tasks[0].ID != id || resp.Tasks[0].Attempt != 1 {
 		t.Fatalf("new master: want attempt 1 of %d handed again, got %+v", id, resp)
+	}
+}
+
+// A result sent again after its answer was lost (the commit happened) is
+// answered as accepted; a different result for that attempt is still
+// refused as stale.
+func TestMaster_ResultSentAgainIsAccepted(t *testing.T) {
+	m := newMaster(t, time.Minute)
+	id := submit(t, m, 0)
+	task := leaseOne(t, m)
+	rep := &api.ResultReport{Status: "succeeded"}
+	if err := m.ReportResult(context.Background(), id, task.Attempt, rep, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ReportResult(context.Background(), id, task.Attempt, rep, nil); err != nil {
+		t.Fatalf("the same result again: %v", err)
+	}
+	if err := m.ReportResult(context.Background(), id, task.Attempt, &api.ResultReport{Status: "failed"}, nil); !errors.Is(err, catalog.ErrStaleAttempt) {
+		t.Fatalf("another result for the ended attempt: %v, want stale", err)
+	}
+}
+
+// A poll that arrives after a newer poll of the same worker process (the
+// worker gave up on it and polled again; it was held up on the way) is
+// refused: its running list is out of date, and reconciling it would
+// expire the attempts the worker started since.
+func TestMaster_LatePollIsIgnored(t *testing.T) {
+	m := newMaster(t, time.Minute)
+	id := submit(t, m, 0)
+	if r := pollAs(t, m, "b-2", nil); len(r.Tasks) != 1 {
+		t.Fatalf("lease: %+v", r)
+	}
+	// b-1 was sent before b-2 and arrives now, without the attempt.
+	_, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1, Token: "b-1"})
+	if !errors.Is(err, catalog.ErrStaleAttempt) {
+		t.Fatalf("late poll: %v, want refused as stale", err)
+	}
+	if st := status(t, m, id); st != catalog.StatusRunning {
+		t.Fatalf("status %s after the late poll, want running", st)
+	}
+	if n, k := attempts(t, m, id); n != 1 || k != 1 {
+		t.Fatalf("attempt %d (%d recorded), want 1", n, k)
+	}
+	// A restarted worker (another boot id) starts its numbers again.
+	if _, err := m.Poll(context.Background(), "w1", &api.PollRequest{Token: "c-1", Running: []api.AttemptRef{{ID: id, Attempt: 1}}}); err != nil {
+		t.Fatalf("first poll of a new boot: %v", err)
 	}
 }

@@ -100,6 +100,7 @@ type Master struct {
 	leases   map[uint64]*lease    // execution id -> current attempt's lease (leader only)
 	inflight map[uint64]bool      // ids in a lease command not yet applied
 	lastSeen map[string]time.Time // worker id -> last poll (leader only)
+	newest   map[string]pollToken // worker id -> newest poll token seen (leader only)
 	stopLead context.CancelFunc
 
 	// Coalescers gather concurrent requests into one Raft command each
@@ -133,7 +134,7 @@ func New(cfg Config, r Raft) (*Master, error) {
 	m := &Master{
 		cfg: cfg, raft: r, store: r.Store(), fsm: r.FSM(), logger: logger.Named("master"),
 		now:    func() time.Time { return time.Now().UTC() },
-		leases: map[uint64]*lease{}, inflight: map[uint64]bool{}, lastSeen: map[string]time.Time{},
+		leases: map[uint64]*lease{}, inflight: map[uint64]bool{}, lastSeen: map[string]time.Time{}, newest: map[string]pollToken{},
 		done: make(chan struct{}),
 	}
 	m.startCoalescers()
@@ -253,6 +254,7 @@ func (m *Master) loseLeadership() {
 	m.stopLead()
 	m.leases = map[uint64]*lease{}
 	m.lastSeen = map[string]time.Time{}
+	m.newest = map[string]pollToken{}
 	m.logger.Info("no longer leading")
 }
 

@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,14 +123,16 @@ func chaosScenarios() []chaosScenario {
 			l := c.leader()
 			c.fault("partition leader " + l)
 			c.docker("network", "disconnect", c.dc.net, c.container(l))
-			c.sleep(10 * time.Second)
+			c.sleep(5 * time.Second)
+			c.dumpGoroutines("partition+5s")
+			c.sleep(5 * time.Second)
 			c.docker("network", "connect", "--ip", c.dc.node(l).ip, c.dc.net, c.container(l))
 		}},
 		{name: "pause-worker", fault: func(c *chaosCluster) {
 			c.sleep(5 * time.Second)
-			c.fault("docker pause w1")
+			c.fault("docker pause w1 for 15 s, longer than the lease")
 			c.docker("pause", c.container("w1"))
-			c.sleep(8 * time.Second)
+			c.sleep(15 * time.Second)
 			c.docker("unpause", c.container("w1"))
 		}},
 		{name: "pause-leader", leaderOnly: true, fault: func(c *chaosCluster) {
@@ -167,6 +171,7 @@ func chaosScenarios() []chaosScenario {
 // chaosCluster is a docker cluster under a scenario.
 type chaosCluster struct {
 	t      *testing.T
+	logDir string // CHAOS_LOGS/<scenario>, or ""
 	dc     *dockerCluster
 	mu     sync.Mutex
 	faults []chaosFault
@@ -196,6 +201,25 @@ func (c *chaosCluster) docker(args ...string) {
 	defer cancel()
 	if _, err := docker(ctx, nil, args...); err != nil {
 		c.t.Logf("fault step failed: %v", err)
+	}
+}
+
+// dumpGoroutines saves every reachable agent's goroutines to the log dir
+// (with CHAOS_LOGS), to see where a stall waits.
+func (c *chaosCluster) dumpGoroutines(label string) {
+	if c.logDir == "" {
+		return
+	}
+	for _, name := range c.dc.order {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.dc.node(name).ip+":8391/debug/pprof/goroutine?debug=2", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			_ = os.WriteFile(filepath.Join(c.logDir, name+"-"+label+".goroutines"), b, 0o644)
+		}
+		cancel()
 	}
 }
 
@@ -270,9 +294,12 @@ func runChaosScenario(t *testing.T, image string, sc chaosScenario, n int) chaos
 	for _, name := range []string{"s1", "s2", "s3", "w1", "w2"} {
 		run[name] = append([]string{"-v", stamps + ":/stamps"}, sc.run[name]...)
 	}
-	dc := startDockerClusterWith(t, dockerOptions{image: image, workers: []string{"w1", "w2"}, maxTasks: 60, run: run,
-		lease: 10 * time.Second, beat: 2 * time.Second}) // the defaults, as a user runs it
-	c := &chaosCluster{t: t, dc: dc}
+	c := &chaosCluster{t: t}
+	dc := startDockerClusterWith(t, dockerOptions{logDir: chaosLogDir(t, sc.name), image: image, workers: []string{"w1", "w2"}, maxTasks: 60, run: run,
+		lease: 10 * time.Second, beat: 2 * time.Second, // the defaults, as a user runs it
+		agent: []string{"--enable-debug"}})
+	c.logDir = chaosLogDir(t, sc.name)
+	c.dc = dc
 	waitFor(t, "5 alive members, a leader, 5 workers registered", 60*time.Second, func() (bool, string) {
 		views, seen := dc.membersSeenByAll()
 		for _, v := range views {
@@ -394,13 +421,30 @@ func runChaosScenario(t *testing.T, image string, sc chaosScenario, n int) chaos
 	return row
 }
 
+// chaosLogDir is CHAOS_LOGS/<scenario> (created), or "" when CHAOS_LOGS is
+// unset: where the containers' whole logs go.
+func chaosLogDir(t *testing.T, scenario string) string {
+	root := os.Getenv("CHAOS_LOGS")
+	if root == "" {
+		return ""
+	}
+	dir := filepath.Join(root, scenario)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 type chaosProbe struct {
 	at time.Time
 	id uint64
 }
 
-// chaosRecovery is the longest time from a fault to the end of the first
-// probe submitted after it.
+// chaosRecovery is, for the fault after which it took longest, the time
+// from the fault to the first end of a probe submitted after it: how long
+// the cluster took to run new work again. (Probes go to random agents; one
+// sent to a dead agent waits for its client's timeout, which measures the
+// client, not the cluster, so the earliest end counts.)
 func chaosRecovery(faults []chaosFault, probes []chaosProbe, execs []chaosExecution) time.Duration {
 	ended := map[uint64]time.Time{}
 	for _, e := range execs {
@@ -408,17 +452,16 @@ func chaosRecovery(faults []chaosFault, probes []chaosProbe, execs []chaosExecut
 			ended[e.exec.ID] = *e.exec.EndedAt
 		}
 	}
-	slices.SortFunc(probes, func(a, b chaosProbe) int { return a.at.Compare(b.at) })
 	var worst time.Duration
 	for _, f := range faults {
+		var first time.Time
 		for _, p := range probes {
-			if p.at.Before(f.at) || p.id == 0 {
-				continue
+			if end, ok := ended[p.id]; ok && !p.at.Before(f.at) && (first.IsZero() || end.Before(first)) {
+				first = end
 			}
-			if end, ok := ended[p.id]; ok {
-				worst = max(worst, end.Sub(f.at))
-				break
-			}
+		}
+		if !first.IsZero() {
+			worst = max(worst, first.Sub(f.at))
 		}
 	}
 	return worst

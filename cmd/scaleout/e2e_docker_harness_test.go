@@ -63,6 +63,8 @@ type dockerCluster struct {
 	prefix string // first three octets of the network's /24
 	nodes  map[string]*dockerNode
 	order  []string
+	// logDir receives every container's whole log at the end.
+	logDir string
 }
 
 // dockerNode is one agent container.
@@ -249,6 +251,8 @@ type dockerOptions struct {
 	lease    time.Duration       // --lease-timeout (default dockerLease)
 	beat     time.Duration       // --heartbeat (default dockerHeartbeat)
 	run      map[string][]string // more `docker run` options per node (mounts, tmpfs)
+	logDir   string              // write every container's whole log there (NAME.log) at the end
+	agent    []string            // more agent flags for every agent
 }
 
 // startDockerClusterWith is startDockerCluster shaped by o.
@@ -258,7 +262,7 @@ func startDockerClusterWith(t *testing.T, o dockerOptions) *dockerCluster {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	id := hex.EncodeToString(rnd[:])
-	dc := &dockerCluster{t: t, id: id, image: o.image, net: dockerPrefix + id, nodes: map[string]*dockerNode{}}
+	dc := &dockerCluster{t: t, id: id, image: o.image, logDir: o.logDir, net: dockerPrefix + id, nodes: map[string]*dockerNode{}}
 	if len(o.workers) == 0 {
 		o.workers = []string{"w1"}
 	}
@@ -300,6 +304,7 @@ func startDockerClusterWith(t *testing.T, o dockerOptions) *dockerCluster {
 		args = append(args, dc.image, "agent", "--node", name, "--data-dir", "/data",
 			"--lease-timeout", o.lease.String(), "--heartbeat", o.beat.String(),
 			"--kill-grace", dockerKillGrace.String(), "--max-tasks", strconv.Itoa(o.maxTasks))
+		args = append(args, o.agent...)
 		if n.server {
 			args = append(args, "--bootstrap-expect", "3", "--encrypt-key", key)
 		} else {
@@ -317,6 +322,16 @@ func startDockerClusterWith(t *testing.T, o dockerOptions) *dockerCluster {
 
 func (dc *dockerCluster) removeContainers() {
 	t := dc.t
+	if dc.logDir != "" {
+		for _, name := range dc.order {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			out, _ := docker(ctx, nil, "logs", dc.nodes[name].container)
+			cancel()
+			if err := os.WriteFile(filepath.Join(dc.logDir, name+".log"), []byte(out), 0o644); err != nil {
+				t.Log(err)
+			}
+		}
+	}
 	if t.Failed() {
 		for _, name := range dc.order {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
