@@ -64,6 +64,14 @@ func (a *attempt) ref() api.AttemptRef {
 		Stopping: a.stopping || a.interrupted || a.dropped, Ending: a.ending}
 }
 
+// packageEnded reports whether the package process has sent the attempt's
+// result (or the attempt is only reporting): nothing of it runs any more.
+func (a *attempt) packageEnded() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.result != nil || a.ending
+}
+
 // mark sets flags of the attempt under its lock; each flag ends the
 // attempt, so it also ends a wait for a start slot or for room in buf.
 func (a *attempt) mark(set func()) {

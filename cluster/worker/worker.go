@@ -388,6 +388,14 @@ func (w *Worker) fenceIfCutOff() {
 		return
 	}
 	for _, a := range w.attempts() {
+		if a.packageEnded() {
+			// Its package has ended (its last events or its result may
+			// still be on the way): there is nothing to kill, and its
+			// result is still worth delivering (a new leader gives every
+			// running attempt a full lease; a master that expired it
+			// refuses it as stale). Dropping it threw finished work away.
+			continue
+		}
 		w.logger.Error("master unreachable for a whole lease; killing attempt", "id", a.task.ID, "attempt", a.task.Attempt)
 		a.drop()
 	}

@@ -41,6 +41,8 @@ type fakeMaster struct {
 	events  []api.Event
 	// slowEvents delays every events report (a slow master).
 	slowEvents time.Duration
+	// down answers every poll, event and result report with 503.
+	down atomic.Bool
 }
 
 func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +51,9 @@ func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/v1/workers":
 		w.Write([]byte("{}"))
+	case f.down.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":"no leader"}`))
 	case strings.HasSuffix(r.URL.Path, "/poll"):
 		var req api.PollRequest
 		json.NewDecoder(r.Body).Decode(&req)
@@ -313,4 +318,44 @@ func TestWorker_DrainHandsBack(t *testing.T) {
 	if last.Slots != 0 {
 		t.Fatalf("a draining worker asked for %d tasks", last.Slots)
 	}
+}
+
+// TestWorker_CutOffKeepsAFinishedResult: a worker cut off from the master
+// for longer than a lease kills its running attempts, but an attempt whose
+// package has ended has nothing to kill: its result is kept and delivered
+// when a master answers again (a new leader gives every running attempt a
+// full lease). Dropping it threw finished work away, and the execution
+// ran again.
+func TestWorker_CutOffKeepsAFinishedResult(t *testing.T) {
+	lease := 3 * time.Second // room for the package process to start under -race
+	f := &fakeMaster{}
+	f.answer = func(n int, req api.PollRequest) (*api.PollResponse, int) {
+		if n == 1 {
+			f.down.Store(true) // the master is gone once it has leased the attempt
+			return &api.PollResponse{Tasks: []api.Task{{ID: 1, Attempt: 1, PackageName: "hi", PackageFile: "hi.yaml",
+				Package: "name: hi\ntasks:\n  - name: hi\n    exec:\n      command: [/bin/sh, -c, 'sleep 1; echo done']\n"}}}, 200
+		}
+		return nil, 200
+	}
+	start := time.Now()
+	w := startWorker(t, f, lease)
+	waitFor(t, "the package to end (its events and result pending)", func() bool {
+		for _, a := range w.attempts() {
+			if a.packageEnded() {
+				return true
+			}
+		}
+		return false
+	})
+	// Cut off for three leases: the fence runs (it ticks every tenth of a
+	// lease) a lease after the last answered poll, while the last events
+	// of the package, which ended a second after that poll, are still being
+	// sent (for a lease); it must leave the finished attempt alone.
+	deadline := start.Add(3 * lease)
+	poll.True(t, 30*time.Second, "three leases cut off", func() bool { return time.Now().After(deadline) })
+	if w.Running() != 1 {
+		t.Fatalf("the finished attempt was dropped while cut off (%d attempts left)", w.Running())
+	}
+	f.down.Store(false)
+	waitFor(t, "the result to arrive", func() bool { r, ok := f.result(1, 1); return ok && r.Status == "succeeded" })
 }
