@@ -16,9 +16,9 @@ import (
 	"github.com/scaleout/scaleout/fsm"
 )
 
-// Notifier delivers a run's notification: a POST of body to a webhook with
-// headers (values opened). cluster/agent implements it over HTTP (the
-// master knows no HTTP).
+// Notifier delivers a notification (a run's or an execution's): a POST of
+// body to a webhook with headers (values opened). cluster/agent implements
+// it over HTTP (the master knows no HTTP).
 type Notifier interface {
 	Deliver(ctx context.Context, webhook string, headers map[string]string, body []byte) error
 }
@@ -55,11 +55,12 @@ type Scheduler struct {
 	c      *Catalog
 	logger hclog.Logger
 
-	mu         sync.Mutex
-	delivering map[uint64]bool              // runs whose notification is being sent
-	toRecord   map[uint64]*catalog.Delivery // sent, not yet recorded
-	warned     map[string]string            // schedule -> last problem logged
-	lastPurge  time.Time                    // of runs past the retention (pass only)
+	mu           sync.Mutex
+	delivering   map[notifyKey]bool              // notifications being sent (notify.go)
+	toRecord     map[notifyKey]*catalog.Delivery // sent, not yet recorded
+	execInFlight int                             // executions' notifications among delivering
+	warned       map[string]string               // schedule -> last problem logged
+	lastPurge    time.Time                       // of runs past the retention (pass only)
 
 	ctx    context.Context // canceled by Close: ends webhook calls in flight
 	cancel context.CancelFunc
@@ -77,8 +78,8 @@ func NewScheduler(cfg SchedulerConfig, m *Master, c *Catalog) (*Scheduler, error
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	s := &Scheduler{cfg: cfg, m: m, c: c, logger: cfg.Logger.Named("scheduler"), delivering: map[uint64]bool{},
-		toRecord: map[uint64]*catalog.Delivery{}, warned: map[string]string{}, done: make(chan struct{})}
+	s := &Scheduler{cfg: cfg, m: m, c: c, logger: cfg.Logger.Named("scheduler"), delivering: map[notifyKey]bool{},
+		toRecord: map[notifyKey]*catalog.Delivery{}, warned: map[string]string{}, done: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if m.raft.IsServer() {
 		s.wg.Add(1)
