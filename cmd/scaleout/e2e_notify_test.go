@@ -99,6 +99,14 @@ func TestE2E_PackageNotifyWebhook(t *testing.T) {
 	if e.Notify == nil || e.Notify.Headers["Authorization"] != api.Masked {
 		t.Fatalf("the execution shows its notify unmasked: %+v", e.Notify)
 	}
+	if r := cli(t, a.api, "executions", "status", fmt.Sprint(failID)); r.code != 0 || !strings.Contains(r.stdout, "delivered") ||
+		strings.Contains(r.stdout, "hdr-s3cret") || strings.Contains(r.stdout, secret) {
+		t.Fatalf("executions status: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "executions", "status", fmt.Sprint(okID), "-o", "json"); r.code != 0 || strings.Contains(r.stdout, "hdr-s3cret") ||
+		!strings.Contains(r.stdout, `"notify"`) || strings.Contains(r.stdout, `"notification"`) {
+		t.Fatalf("executions status of the succeeded one: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	evs, err := cl.Executions().Events(ctx, failID, 0, 1000, 0)
 	if err != nil {
 		t.Fatal(err)
