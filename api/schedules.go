@@ -55,12 +55,14 @@ type JobStep struct {
 	RetryInterval string            `json:"retry_interval,omitempty"`
 }
 
-// Notify sends a webhook (POST of a JSON Notification) when a run ends
-// with one of On: failure, success, completion. Header values are sealed
-// and read back Masked.
+// Notify sends a webhook (POST of a JSON Notification) and/or a mail to
+// Email (through the agents' SMTP server) when a run ends with one of On:
+// failure, success, completion. Header values are sealed and read back
+// Masked.
 type Notify struct {
 	On      []string          `json:"on"`
-	Webhook string            `json:"webhook"`
+	Webhook string            `json:"webhook,omitempty"`
+	Email   []string          `json:"email,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 }
 

@@ -96,7 +96,7 @@ func toAPINotify(c *catalog.Notify) *api.Notify {
 	if c == nil {
 		return nil
 	}
-	n := &api.Notify{On: c.On, Webhook: maskURL(c.Webhook)}
+	n := &api.Notify{On: c.On, Webhook: maskURL(c.Webhook), Email: c.Email}
 	if len(c.Headers) > 0 {
 		n.Headers = map[string]string{}
 		for k := range c.Headers {

@@ -3,6 +3,7 @@ package pkgspec
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"slices"
 
@@ -16,8 +17,11 @@ import (
 // delivers it.
 type Notify struct {
 	// On: "failure", "success" and/or "completion".
-	On      []string `json:"on"`
-	Webhook string   `json:"webhook"`
+	On []string `json:"on"`
+	// Webhook is POSTed the JSON body; Email lists addresses the agents'
+	// SMTP server mails it to. At least one of the two.
+	Webhook string   `json:"webhook,omitempty"`
+	Email   []string `json:"email,omitempty"`
 	// Headers are sent with every delivery; the catalog seals their values.
 	Headers map[string]string `json:"headers,omitempty"`
 }
@@ -29,6 +33,7 @@ var NotifyOn = []string{"failure", "success", "completion"}
 const (
 	MaxWebhookBytes = 2048
 	MaxNotifyHeader = 64
+	MaxNotifyEmail  = 32
 )
 
 // Wants reports whether an outcome is notified: completion wants every
@@ -46,20 +51,34 @@ func (n *Notify) Wants(succeeded, failed bool) bool {
 	return false
 }
 
-// Check reports the first rule n breaks: an http(s) webhook URL of at most
-// MaxWebhookBytes, at least one known outcome, at most MaxNotifyHeader
+// Check reports the first rule n breaks: a webhook or e-mail addresses (at
+// most MaxNotifyEmail, each as net/mail parses it, without a name), an
+// http(s) webhook URL of at most MaxWebhookBytes, at least one known
+// outcome, at most MaxNotifyHeader
 // headers with names of 1 to 512 bytes. Header values are not checked here
 // (the catalog seals them); a package file's header names must also be HTTP
 // tokens (the parser checks that).
 func (n *Notify) Check() error {
-	if n.Webhook == "" {
-		return errors.New("notify needs a webhook URL")
+	if n.Webhook == "" && len(n.Email) == 0 {
+		return errors.New("notify needs a webhook URL or e-mail addresses")
 	}
 	if len(n.Webhook) > MaxWebhookBytes {
 		return fmt.Errorf("notify webhook is %d bytes (at most %d)", len(n.Webhook), MaxWebhookBytes)
 	}
-	if u, err := url.Parse(n.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("notify webhook %q: want an http:// or https:// URL", maskURLPassword(n.Webhook))
+	if n.Webhook != "" {
+		if u, err := url.Parse(n.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("notify webhook %q: want an http:// or https:// URL", maskURLPassword(n.Webhook))
+		}
+	} else if len(n.Headers) > 0 {
+		return errors.New("notify headers go with a webhook")
+	}
+	if len(n.Email) > MaxNotifyEmail {
+		return fmt.Errorf("notify has %d e-mail addresses (at most %d)", len(n.Email), MaxNotifyEmail)
+	}
+	for _, a := range n.Email {
+		if addr, err := mail.ParseAddress(a); err != nil || addr.Address != a || len(a) > 320 {
+			return fmt.Errorf("notify e-mail %q: want an address such as ops@example.com", a)
+		}
 	}
 	if len(n.On) == 0 {
 		return errors.New("notify on: give at least one of failure, success, completion")
@@ -118,17 +137,19 @@ func maskURLPassword(s string) string {
 	return u.String()
 }
 
-// notify decodes a package's notify key: webhook, on (a string or a list;
-// default failure) and headers.
+// notify decodes a package's notify key: webhook, email (a string or a
+// list), on (a string or a list; default failure) and headers.
 func (p *parser) notify(n *yaml.Node) *Notify {
-	if !p.holds(n, yaml.MappingNode, "package notify must be a mapping with webhook, on and headers") {
+	if !p.holds(n, yaml.MappingNode, "package notify must be a mapping with webhook or email, on and headers") {
 		return nil
 	}
 	out := &Notify{}
-	p.fields(n, "package notify", []string{"webhook", "on", "headers"}, func(k, v *yaml.Node) {
+	p.fields(n, "package notify", []string{"webhook", "email", "on", "headers"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "webhook":
 			out.Webhook = p.str(v, "notify webhook")
+		case "email":
+			out.Email = p.strList(v, "notify email")
 		case "on":
 			out.On = p.strList(v, "notify on")
 		case "headers":

@@ -25,17 +25,25 @@ func TestParse_Notify(t *testing.T) {
 	if err != nil || strings.Join(pkg.Notify.On, ",") != "completion" {
 		t.Fatalf("on as a string: %+v %v", pkg, err)
 	}
+	// E-mail alone, or with a webhook.
+	pkg, err = Parse("p.yaml", []byte("name: a\nnotify: {email: [ops@example.com, dba@example.com]}\n"+okTasks))
+	if err != nil || strings.Join(pkg.Notify.Email, ",") != "ops@example.com,dba@example.com" || pkg.Notify.Webhook != "" {
+		t.Fatalf("email: %+v %v", pkg, err)
+	}
 }
 
 func TestParse_NotifyProblems(t *testing.T) {
 	for _, tc := range []struct{ notify, want string }{
-		{"notify: {on: [failure]}", "notify needs a webhook URL"},
+		{"notify: {on: [failure]}", "notify needs a webhook URL or e-mail addresses"},
+		{"notify: {email: 'Ops <ops@example.com>'}", `notify e-mail "Ops <ops@example.com>": want an address`},
+		{"notify: {email: [not-an-address]}", `notify e-mail "not-an-address"`},
+		{"notify: {email: [a@b.c], headers: {X: y}}", "notify headers go with a webhook"},
 		{"notify: {webhook: 'ftp://h/x'}", "want an http:// or https:// URL"},
 		{"notify: {webhook: 'https://u:pw@'}", "want an http:// or https:// URL"},
 		{"notify: {webhook: 'http://h/x', on: [sometimes]}", `notify on "sometimes": want failure, success or completion`},
 		{"notify: {webhook: 'http://h/x', headers: {'Bad Name': v}}", `notify header name "Bad Name" is not an HTTP header name`},
 		{"notify: {webhook: 'http://h/x', headers: [a]}", "notify headers must be a mapping"},
-		{"notify: {webhook: 'http://h/x', email: [ops@example.com]}", `unknown field "email" in package notify`},
+		{"notify: {webhook: 'http://h/x', smtp: mail.example.com}", `unknown field "smtp" in package notify`},
 		{"notify: [x]", "package notify must be a mapping"},
 		{"notify: {webhook: 'http://h/" + strings.Repeat("x", MaxWebhookBytes) + "'}", "bytes (at most 2048)"},
 	} {

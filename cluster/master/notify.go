@@ -37,6 +37,8 @@ type notifyKey struct {
 type outbound struct {
 	key    notifyKey
 	notify *catalog.Notify
+	// subject is the mail's subject line.
+	subject string
 	// body builds the JSON body (once, when the first attempt is made).
 	body func() ([]byte, error)
 	// record proposes the outcome; catalog.ErrExists and ErrNotFound mean
@@ -52,7 +54,7 @@ func sealNotify(n *catalog.Notify, c *catalog.Cipher) (*catalog.Notify, error) {
 	if n == nil {
 		return nil, nil
 	}
-	out := &catalog.Notify{On: append([]string(nil), n.On...), Webhook: n.Webhook}
+	out := &catalog.Notify{On: slices.Clone(n.On), Webhook: n.Webhook, Email: slices.Clone(n.Email)}
 	if len(n.Headers) > 0 {
 		out.Headers = make(map[string]string, len(n.Headers))
 	}
@@ -108,7 +110,8 @@ func (s *Scheduler) deliverExecutions() {
 func (s *Scheduler) deliverExecution(e *catalog.Execution) {
 	s.deliver(outbound{
 		key: notifyKey{exec: true, id: e.ID}, notify: e.Notify,
-		body: func() ([]byte, error) { return json.Marshal(s.m.ExecutionNotification(e)) },
+		subject: fmt.Sprintf("scaleout: execution %d (%s) %s", e.ID, e.PackageName, e.Status),
+		body:    func() ([]byte, error) { return json.Marshal(s.m.ExecutionNotification(e)) },
 		record: func(ctx context.Context, d *catalog.Delivery) error {
 			_, err := s.m.apply(ctx, fsm.ExecutionNotifiedType|fsm.IgnoreUnknownTypeFlag,
 				&fsm.ExecutionNotifiedRequest{Time: s.m.now(), ID: e.ID, Delivery: *d})
@@ -216,25 +219,45 @@ func (s *Scheduler) send(o outbound) *catalog.Delivery {
 			return &catalog.Delivery{Error: fmt.Sprintf("header %s: %v", k, err), Time: s.m.now()}
 		}
 	}
+	// Each channel (the webhook, the mail) is tried until it has gone
+	// through once; the notification is delivered when every one has.
+	webhookDone, mailDone := o.notify.Webhook == "", len(o.notify.Email) == 0
 	wait := s.cfg.DeliveryBackoff
 	var last error
 	for attempt := 1; attempt <= s.cfg.DeliveryAttempts; attempt++ {
 		if s.m.requireLeader() != nil {
 			return nil
 		}
-		last = errors.New("no notifier configured")
-		if s.cfg.Notifier != nil {
-			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-			last = s.cfg.Notifier.Deliver(ctx, o.notify.Webhook, headers, body)
-			cancel()
+		var errs []error
+		if s.cfg.Notifier == nil {
+			errs = append(errs, errors.New("no notifier configured"))
+		} else {
+			if !webhookDone {
+				ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+				err := s.cfg.Notifier.Deliver(ctx, o.notify.Webhook, headers, body)
+				cancel()
+				webhookDone = err == nil
+				if err != nil {
+					errs = append(errs, fmt.Errorf("webhook: %w", err))
+				}
+			}
+			if !mailDone {
+				ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+				err := s.cfg.Notifier.Mail(ctx, o.notify.Email, o.subject, body)
+				cancel()
+				mailDone = err == nil
+				if err != nil {
+					errs = append(errs, fmt.Errorf("mail: %w", err))
+				}
+			}
 		}
-		if last == nil {
+		if last = errors.Join(errs...); last == nil {
 			return &catalog.Delivery{Delivered: true, Attempts: attempt, Time: s.m.now()}
 		}
 		if s.ctx.Err() != nil {
 			return nil // closing: the next leader delivers it
 		}
-		s.logger.Warn("webhook failed", append(o.log, "webhook", maskURL(o.notify.Webhook), "attempt", attempt, "error", last)...)
+		s.logger.Warn("notification failed", append(o.log, "webhook", maskURL(o.notify.Webhook), "email", o.notify.Email, "attempt", attempt, "error", last)...)
 		if attempt == s.cfg.DeliveryAttempts {
 			break
 		}

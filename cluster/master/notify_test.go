@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,19 @@ type fakeNotifier struct {
 	calls   int
 	bodies  []string
 	headers []map[string]string
+	mails   []string // subject: to
+}
+
+func (f *fakeNotifier) Mail(_ context.Context, to []string, subject string, body []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.fail {
+		return errors.New("554 try later")
+	}
+	f.mails = append(f.mails, subject+": "+strings.Join(to, ","))
+	f.bodies = append(f.bodies, string(body))
+	return nil
 }
 
 func (f *fakeNotifier) Deliver(_ context.Context, webhook string, headers map[string]string, body []byte) error {
@@ -97,5 +111,42 @@ func TestScheduler_ExecutionNotification(t *testing.T) {
 	if err := json.Unmarshal([]byte(fake.bodies[0]), &n); err != nil || n.Execution != id || n.Event != "execution.failed" ||
 		n.Message != "task t failed: "+api.Masked+" is wrong" || n.Caller != "me" || n.Run != 0 || n.Schedule != "" {
 		t.Fatalf("body %s (%v)", fake.bodies[0], err)
+	}
+}
+
+// TestScheduler_ExecutionMail: a package notifying by e-mail only is
+// mailed (after one failure) with a subject naming the execution.
+func TestScheduler_ExecutionMail(t *testing.T) {
+	m := newMasterWith(t, 10*time.Second, newCipher(t))
+	c := newCatalog(t, m)
+	cfg := DefaultSchedulerConfig()
+	cfg.Interval, cfg.DeliveryBackoff = 20*time.Millisecond, 10*time.Millisecond
+	fake := &fakeNotifier{fail: 1}
+	cfg.Notifier = fake
+	s, err := NewScheduler(cfg, m, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	pkg := "name: m\nnotify: {email: [ops@example.com], on: completion}\ntasks:\n  - name: t\n    exec: {command: [/bin/true]}\n"
+	id, err := m.Submit(ctx, &api.SubmitRequest{Package: pkg}, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := leaseOne(t, m)
+	if err := m.ReportResult(ctx, id, task.Attempt, &api.ResultReport{Status: api.StatusSucceeded}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var e *catalog.Execution
+	poll.Until(t, 30*time.Second, "the mail to be recorded", func() (bool, string) {
+		e, _ = m.Execution(id)
+		return e.Notified != nil, string(e.Status)
+	})
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	want := fmt.Sprintf("scaleout: execution %d (m) succeeded: ops@example.com", id)
+	if !e.Notified.Delivered || e.Notified.Attempts != 2 || len(fake.mails) != 1 || fake.mails[0] != want {
+		t.Fatalf("recorded %+v, mails %q (want %q)", e.Notified, fake.mails, want)
 	}
 }

@@ -17,10 +17,13 @@ import (
 )
 
 // Notifier delivers a notification (a run's or an execution's): a POST of
-// body to a webhook with headers (values opened). cluster/agent implements
-// it over HTTP (the master knows no HTTP).
+// body to a webhook with headers (values opened), a mail through the
+// agents' SMTP server. cluster/agent implements it over HTTP and net/smtp
+// (the master knows no network protocol but Raft's).
 type Notifier interface {
 	Deliver(ctx context.Context, webhook string, headers map[string]string, body []byte) error
+	// Mail sends a mail of subject and the JSON body to the addresses.
+	Mail(ctx context.Context, to []string, subject string, body []byte) error
 }
 
 // SchedulerConfig configures the scheduler.
@@ -199,11 +202,7 @@ func (s *Scheduler) stepFromRequest(ctx context.Context, st api.JobStep) (catalo
 }
 
 func (s *Scheduler) notifyFromRequest(name string, n *api.Notify, replace bool) (*catalog.Notify, error) {
-	u, err := url.Parse(n.Webhook)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook %q: want an http:// or https:// URL", maskURL(n.Webhook))
-	}
-	out := &catalog.Notify{On: n.On, Webhook: n.Webhook, Headers: map[string]string{}}
+	out := &catalog.Notify{On: n.On, Webhook: n.Webhook, Email: n.Email, Headers: map[string]string{}}
 	if len(out.On) == 0 {
 		out.On = []string{"failure"}
 	}
@@ -223,6 +222,12 @@ func (s *Scheduler) notifyFromRequest(name string, n *api.Notify, replace bool) 
 			return nil, fmt.Errorf("seal header %s: %w", k, err)
 		}
 		out.Headers[k] = sealed
+	}
+	if len(out.Headers) == 0 {
+		out.Headers = nil
+	}
+	if err := out.Check(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

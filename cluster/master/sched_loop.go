@@ -225,7 +225,8 @@ func APISteps(r *catalog.Run) []api.StepRun {
 func (s *Scheduler) deliverRun(r *catalog.Run) {
 	s.deliver(outbound{
 		key: notifyKey{id: r.ID}, notify: r.Notify,
-		body: func() ([]byte, error) { return json.Marshal(Notification(r)) },
+		subject: fmt.Sprintf("scaleout: schedule %s run %d %s", r.Schedule, r.ID, r.Status),
+		body:    func() ([]byte, error) { return json.Marshal(Notification(r)) },
 		record: func(ctx context.Context, d *catalog.Delivery) error {
 			_, err := s.m.apply(ctx, fsm.RunDeliveredType, &fsm.RunDeliveredRequest{Time: s.m.now(), Run: r.ID, Delivery: *d})
 			return err

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,20 +54,82 @@ func newNotifyReceiver(t *testing.T, failFirst int) *notifyReceiver {
 	return r
 }
 
+// smtpSink is an SMTP server on 127.0.0.1 that accepts every mail and
+// keeps the messages (their DATA).
+type smtpSink struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	msgs []string
+}
+
+func newSMTPSink(t *testing.T) *smtpSink {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &smtpSink{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *smtpSink) serve(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	r := textproto.NewReader(bufio.NewReader(c))
+	say := func(l string) { _, _ = c.Write([]byte(l + "\r\n")) }
+	say("220 sink")
+	for {
+		line, err := r.ReadLine()
+		if err != nil {
+			return
+		}
+		switch strings.ToUpper(strings.SplitN(line, " ", 2)[0]) {
+		case "EHLO", "HELO", "MAIL", "RCPT":
+			say("250 ok")
+		case "DATA":
+			say("354 go on")
+			lines, err := r.ReadDotLines()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.msgs = append(s.msgs, strings.Join(lines, "\n"))
+			s.mu.Unlock()
+			say("250 queued")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("502 no")
+		}
+	}
+}
+
 // TestE2E_PackageNotifyWebhook: packages with a notify key, outside any
 // schedule. A failing inline package (notify on failure, a sensitive
 // parameter in its failure) is delivered exactly once although the
 // receiver answers 500 twice; the body names the execution and its status
 // and holds neither the sensitive value nor the header; the delivery is an
-// event of the execution. A succeeded execution of a package notifying on
+// event of the execution; it is mailed once too, through the agent's
+// --smtp-addr (a server of this test). A succeeded execution of a package notifying on
 // failure sends nothing; a deployed package run from the catalog and an
 // execution a schedule creates notify too.
 func TestE2E_PackageNotifyWebhook(t *testing.T) {
 	recv := newNotifyReceiver(t, 2)
-	a := startAgent(t, t.TempDir())
+	sink := newSMTPSink(t)
+	a := startAgent(t, t.TempDir(), "--smtp-addr", sink.ln.Addr().String(), "--smtp-from", "etl@example.com")
 	cl := a.client(t)
 	ctx := context.Background()
-	notify := fmt.Sprintf("notify:\n  webhook: %s/hook\n  on: [failure]\n  headers: {Authorization: Bearer hdr-s3cret}\n", recv.URL)
+	notify := fmt.Sprintf("notify:\n  webhook: %s/hook\n  email: [ops@example.com]\n  on: [failure]\n  headers: {Authorization: Bearer hdr-s3cret}\n", recv.URL)
 	dir := t.TempDir()
 	pkgspectest.WriteFiles(t, dir, map[string]string{
 		"ok.yaml": "name: ok\n" + notify + "tasks:\n  - name: t\n    exec: {command: [/bin/true]}\n",
@@ -183,6 +248,29 @@ func TestE2E_PackageNotifyWebhook(t *testing.T) {
 	}
 	if b := recv.delivered[boomID]; len(b) != 1 || b[0].Folder != "F" || b[0].Project != "np" || b[0].Package != "boom" || b[0].ProjectVersion != 1 {
 		t.Fatalf("deployed package's deliveries: %+v", b)
+	}
+	sink.mu.Lock()
+	mails := append([]string(nil), sink.msgs...)
+	sink.mu.Unlock()
+	subjects := map[string]int{}
+	for _, m := range mails {
+		if strings.Contains(m, secret) || !strings.Contains(m, "From: etl@example.com") || !strings.Contains(m, `"event":"execution.failed"`) {
+			t.Fatalf("mail: %s", m)
+		}
+		for _, l := range strings.Split(m, "\n") {
+			if s, ok := strings.CutPrefix(l, "Subject: "); ok {
+				subjects[strings.TrimSpace(s)]++
+			}
+		}
+	}
+	for _, id := range []uint64{failID, boomID, schedID} {
+		pkg := map[uint64]string{failID: "fail", boomID: "boom", schedID: "fail"}[id]
+		if subj := fmt.Sprintf("scaleout: execution %d (%s) failed", id, pkg); subjects[subj] != 1 {
+			t.Errorf("mails with subject %q: %d (subjects %v)", subj, subjects[subj], subjects)
+		}
+	}
+	if len(mails) != 3 {
+		t.Errorf("%d mails, want 3 (one per failed execution)", len(mails))
 	}
 	if b := recv.delivered[schedID]; len(b) != 1 || b[0].Caller != "schedule:s" || b[0].Status != "failed" {
 		t.Fatalf("scheduled execution's deliveries: %+v", b)

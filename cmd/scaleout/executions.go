@@ -145,7 +145,7 @@ func printExecution(out io.Writer, e *api.Execution) {
 	fmt.Fprintf(tw, "Ended\t%s\n", fmtTime(e.EndedAt))
 	fmt.Fprintf(tw, "Events\t%d\n", e.EventCount)
 	if e.Notify != nil {
-		fmt.Fprintf(tw, "Notify\t%s on %s: %s\n", e.Notify.Webhook, strings.Join(e.Notify.On, ","), notificationState(e))
+		fmt.Fprintf(tw, "Notify\t%s on %s: %s\n", notifyTargets(e.Notify.Webhook, e.Notify.Email), strings.Join(e.Notify.On, ","), notificationState(e))
 	}
 	_ = tw.Flush()
 	if len(e.Params) > 0 {
