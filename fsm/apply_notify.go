@@ -27,7 +27,7 @@ func applyExecutionNotified(tx *catalog.Tx, req *ExecutionNotifiedRequest) any {
 	}
 	d.Error = cut(d.Error)
 	e.Notified = &d
-	msg := fmt.Sprintf("notification delivered to the webhook (attempt %d)", d.Attempts)
+	msg := fmt.Sprintf("notification delivered (attempt %d)", d.Attempts)
 	if !d.Delivered {
 		msg = fmt.Sprintf("notification not delivered after %d attempts: %s", d.Attempts, d.Error)
 	}

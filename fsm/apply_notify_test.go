@@ -63,7 +63,7 @@ func TestFSM_ExecutionNotified(t *testing.T) {
 		t.Fatalf("execution after the record: %+v", e.Notified)
 	}
 	evs, _ := catalog.Read(h.fsm.Store(), func(tx *catalog.Tx) ([]catalog.Event, error) { return tx.Events(failing, 0, 100) })
-	if last := evs[len(evs)-1]; last.Type != catalog.EventNotification || last.Message != "notification delivered to the webhook (attempt 3)" {
+	if last := evs[len(evs)-1]; last.Type != catalog.EventNotification || last.Message != "notification delivered (attempt 3)" {
 		t.Fatalf("last event %+v", last)
 	}
 	if p := h.notifyPending(); len(p) != 0 {
