@@ -55,12 +55,14 @@ type JobStep struct {
 	RetryInterval string            `json:"retry_interval,omitempty"`
 }
 
-// Notify sends a webhook (POST of a JSON Notification) when a run ends
-// with one of On: failure, success, completion. Header values are sealed
-// and read back Masked.
+// Notify sends a webhook (POST of a JSON Notification) and/or a mail to
+// Email (through the agents' SMTP server) when a run ends with one of On:
+// failure, success, completion. Header values are sealed and read back
+// Masked.
 type Notify struct {
 	On      []string          `json:"on"`
-	Webhook string            `json:"webhook"`
+	Webhook string            `json:"webhook,omitempty"`
+	Email   []string          `json:"email,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
@@ -114,19 +116,39 @@ type Delivery struct {
 	Time      time.Time `json:"time"`
 }
 
-// Notification is the JSON body POSTed to a webhook when a run ends.
+// Notification is the JSON body POSTed to a webhook when a schedule's run
+// ends (Event "run.failed" or "run.succeeded": the schedule fields) or when
+// an execution of a package with a notify key ends (Event
+// "execution.failed", "execution.succeeded", "execution.canceled" or
+// "execution.ended_unexpectedly": the execution fields). Event, Status,
+// Message, Created and Ended are common to both.
 type Notification struct {
-	// Event is "run.failed" or "run.succeeded".
 	Event    string     `json:"event"`
-	Schedule string     `json:"schedule"`
-	Run      uint64     `json:"run"`
-	Tick     time.Time  `json:"tick"`
+	Schedule string     `json:"schedule,omitempty"`
+	Run      uint64     `json:"run,omitempty"`
+	Tick     time.Time  `json:"tick,omitzero"`
 	Manual   bool       `json:"manual,omitempty"`
 	Status   string     `json:"status"`
 	Message  string     `json:"message,omitempty"`
-	Steps    []StepRun  `json:"steps"`
+	Steps    []StepRun  `json:"steps,omitempty"`
 	Created  time.Time  `json:"created"`
 	Ended    *time.Time `json:"ended,omitempty"`
+
+	// An execution's: its id, package (and for a deployed package its
+	// folder, project, version and environment), who created it
+	// (schedule:NAME for a schedule's step), its attempts, the worker of
+	// the last one and when the first started. Message has every
+	// sensitive value masked.
+	Execution      uint64     `json:"execution,omitempty"`
+	Package        string     `json:"package,omitempty"`
+	Folder         string     `json:"folder,omitempty"`
+	Project        string     `json:"project,omitempty"`
+	ProjectVersion uint64     `json:"project_version,omitempty"`
+	Environment    string     `json:"environment,omitempty"`
+	Caller         string     `json:"caller,omitempty"`
+	Attempts       int        `json:"attempts,omitempty"`
+	Worker         string     `json:"worker,omitempty"`
+	Started        *time.Time `json:"started,omitempty"`
 }
 
 // RunNowResponse names the run a run-now started.

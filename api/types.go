@@ -198,6 +198,11 @@ type Execution struct {
 	ConcurrencyGroup string     `json:"concurrency_group,omitempty"`
 	QueuedAt         *time.Time `json:"queued_at,omitempty"`
 	NotBefore        *time.Time `json:"not_before,omitempty"`
+
+	// Notify is the package's notify key (header values Masked, a webhook
+	// password Masked); Notification the recorded outcome of its delivery.
+	Notify       *Notify   `json:"notify,omitempty"`
+	Notification *Delivery `json:"notification,omitempty"`
 }
 
 // Event is one event message of an execution.

@@ -4,8 +4,9 @@ import "fmt"
 
 // admitEvents applies the execution's logging level and event cap to evs
 // before they are stored. Once the cap is reached one EventTruncated event is
-// written and later events are dropped, except status changes, so that the
-// log still shows how the execution ended. It only reads e and evs, so every
+// written and later events are dropped, except status changes (and the
+// notification's record), so that the log still shows how the execution
+// ended. It only reads e and evs, so every
 // server keeps the same events.
 func (e *Execution) admitEvents(evs []Event) []Event {
 	if e.LoggingLevel == "" && e.MaxEvents == 0 {
@@ -16,7 +17,7 @@ func (e *Execution) admitEvents(evs []Event) []Event {
 		if !KeepEvent(e.LoggingLevel, ev.Type) {
 			continue
 		}
-		if e.MaxEvents > 0 && ev.Type != EventStatusChange {
+		if e.MaxEvents > 0 && ev.Type != EventStatusChange && ev.Type != EventNotification {
 			if e.Truncated {
 				continue
 			}

@@ -20,12 +20,13 @@ var (
 	bucketActive     = []byte("active")  // index: executions with a leased attempt
 	bucketEvents     = []byte("events")  // one nested bucket per execution, keyed by seq
 	bucketWorkers    = []byte("workers")
+	bucketNotify     = []byte("notify_pending") // index: ended executions whose notification is to be delivered
 
 	keyApplied = []byte("applied")
 	keyNextID  = []byte("next_execution_id")
 
 	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers,
-		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated, bucketIdempotency}
+		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated, bucketIdempotency, bucketNotify}
 )
 
 // Options configures a Store.
@@ -218,6 +219,16 @@ func (t *Tx) PutExecution(e *Execution) error {
 	} else if err := t.tx.Bucket(bucketCreated).Delete(k); err != nil {
 		return err
 	}
+	if e.Notify != nil {
+		// Only executions of packages with a notify key pay for the index.
+		if e.NeedsNotify() {
+			if err := t.tx.Bucket(bucketNotify).Put(k, nil); err != nil {
+				return err
+			}
+		} else if err := t.tx.Bucket(bucketNotify).Delete(k); err != nil {
+			return err
+		}
+	}
 	switch {
 	case e.Status == StatusPending:
 		_ = active.Delete(k)
@@ -343,6 +354,20 @@ func (t *Tx) Pending(limit int) iter.Seq[uint64] {
 			}
 			n++
 			if !yield(keyU64(k[8:])) {
+				return
+			}
+		}
+	}
+}
+
+// NotifyPending yields the ids of ended executions whose notification is
+// still to be delivered, oldest first, reading the index only as far as
+// the caller goes.
+func (t *Tx) NotifyPending() iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		c := t.tx.Bucket(bucketNotify).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) == 8 && !yield(keyU64(k)) {
 				return
 			}
 		}

@@ -25,9 +25,10 @@ func (t *Tx) ExpiredExecutions(before time.Time, limit, scan int) ([]uint64, err
 	return out, nil
 }
 
-// Expired reports whether e ended before before.
+// Expired reports whether e ended before before (and has no notification
+// left to deliver).
 func (e *Execution) Expired(before time.Time) bool {
-	return e.Status.Terminal() && e.EndedAt != nil && e.EndedAt.Before(before)
+	return e.Status.Terminal() && e.EndedAt != nil && e.EndedAt.Before(before) && !e.NeedsNotify()
 }
 
 // DeleteExecution removes an execution, its events and its index entries.
@@ -46,7 +47,7 @@ func (t *Tx) DeleteExecution(id uint64) error {
 			return err
 		}
 	}
-	for _, b := range [][]byte{bucketActive, bucketCreated, bucketExecutions} {
+	for _, b := range [][]byte{bucketActive, bucketCreated, bucketNotify, bucketExecutions} {
 		if err := t.tx.Bucket(b).Delete(k); err != nil {
 			return err
 		}

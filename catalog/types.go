@@ -141,6 +141,11 @@ type ExecutionSpec struct {
 	// request is refused.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	RequestHash    string `json:"request_hash,omitempty"`
+
+	// Notify is the package's notify key (header values sealed): the
+	// leader calls its webhook when the execution ends that way
+	// (NeedsNotify).
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // FromProject reports whether the spec runs a deployed project's package
@@ -184,6 +189,11 @@ func (s *ExecutionSpec) Check() error {
 	if err := s.checkQueue(); err != nil {
 		return err
 	}
+	if s.Notify != nil {
+		if err := CheckNotify(s.Notify); err != nil {
+			return err
+		}
+	}
 	for _, w := range s.TargetWorkers {
 		if w == "" {
 			return fmt.Errorf("%w: target worker id is empty", ErrInvalid)
@@ -224,6 +234,16 @@ type Execution struct {
 	// Truncated is set once MaxEvents was reached and the truncation event
 	// written.
 	Truncated bool `json:"truncated,omitempty"`
+	// Notified is the outcome of the package's notification, once recorded.
+	Notified *Delivery `json:"notified,omitempty"`
+}
+
+// NeedsNotify reports whether e has ended in a way its package's notify
+// wants and the delivery is not recorded yet. Failure means failed or
+// ended_unexpectedly; a canceled execution is notified on completion only.
+func (e *Execution) NeedsNotify() bool {
+	return e.Notify != nil && e.Notified == nil && e.Status.Terminal() &&
+		e.Notify.Wants(e.Status == StatusSucceeded, e.Status == StatusFailed || e.Status == StatusEndedUnexpectedly)
 }
 
 // Attempt records one lease of an execution to a worker.

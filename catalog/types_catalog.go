@@ -54,14 +54,18 @@ const (
 	// EventTruncated is the last event kept once an execution reached its
 	// event cap; only status changes follow it.
 	EventTruncated = "truncated"
+	// EventNotification records the delivery (or the final failure) of
+	// the package's notification; kept at every logging level.
+	EventNotification = "notification"
 )
 
 // EventTypes lists every event type.
 var EventTypes = []string{EventPreExecute, EventPostExecute, EventInformation, EventWarning, EventError,
-	EventTaskFailed, EventProgress, EventStdout, EventStderr, EventStatusChange, EventTruncated}
+	EventTaskFailed, EventProgress, EventStdout, EventStderr, EventStatusChange, EventTruncated, EventNotification}
 
 // KeepEvent reports whether an event of type typ is kept at logging level
-// level. Status changes and the truncation marker are always kept; an empty
+// level. Status changes, the truncation marker and notification records
+// are always kept; an empty
 // level (executions of inline packages) keeps everything.
 //
 //   - none: status changes only (SSIS: only the execution status);
@@ -70,7 +74,7 @@ var EventTypes = []string{EventPreExecute, EventPostExecute, EventInformation, E
 //   - basic: everything but progress;
 //   - verbose: everything.
 func KeepEvent(level, typ string) bool {
-	if typ == EventStatusChange || typ == EventTruncated {
+	if typ == EventStatusChange || typ == EventTruncated || typ == EventNotification {
 		return true
 	}
 	switch level {
@@ -98,6 +102,8 @@ type PackageInfo struct {
 	EntryPoint  bool                `json:"entry_point"`
 	Description string              `json:"description,omitempty"`
 	Parameters  []pkgspec.Parameter `json:"parameters,omitempty"`
+	// Notify is the package's notify key, header values sealed.
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // ProjectVersion is one deployment of a project: an archive identified by

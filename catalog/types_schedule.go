@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // A Schedule fires runs at its ticks (SQL Server Agent's job schedule).
@@ -77,26 +79,27 @@ type JobStep struct {
 	RetryInterval time.Duration `json:"retry_interval,omitempty"`
 }
 
-// Notify says whom to tell when a run ends.
-type Notify struct {
-	// On: "failure", "success" and/or "completion".
-	On      []string `json:"on"`
-	Webhook string   `json:"webhook"`
-	// Headers are sent with every delivery; their values are sealed.
-	Headers map[string]string `json:"headers,omitempty"`
-}
+// Notify says whom to tell when a run or an execution ends: one definition,
+// pkgspec's (a package file's notify key has the same shape).
+type Notify = pkgspec.Notify
 
-// Wants reports whether a run ending in status st is notified.
-func (n *Notify) Wants(st RunStatus) bool {
-	if n == nil || st == RunSkipped {
-		return false
+// CheckNotify checks what the FSM can check of a notification: the rules of
+// pkgspec.Notify.Check and the size of each (sealed) header value.
+func CheckNotify(n *Notify) error {
+	if err := n.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	for _, o := range n.On {
-		if o == "completion" || (o == "failure" && st == RunFailed) || (o == "success" && st == RunSucceeded) {
-			return true
+	for _, v := range n.Headers {
+		if err := checkBytes("header value", v, maxSealedValueBytes); err != nil {
+			return err
 		}
 	}
-	return false
+	return nil
+}
+
+// runWants reports whether a run ending in status st is notified.
+func runWants(n *Notify, st RunStatus) bool {
+	return st != RunSkipped && st != RunRunning && n.Wants(st == RunSucceeded, st == RunFailed)
 }
 
 // RunStatus is the status of a schedule's run.
@@ -160,7 +163,7 @@ type Delivery struct {
 // NeedsDelivery reports whether the run has ended and its notification is
 // still to be delivered.
 func (r *Run) NeedsDelivery() bool {
-	return r.Status != RunRunning && r.Delivery == nil && r.Notify.Wants(r.Status)
+	return r.Status != RunRunning && r.Delivery == nil && runWants(r.Notify, r.Status)
 }
 
 // Current returns the step try running now.
@@ -286,21 +289,8 @@ func CheckSchedule(s *Schedule) error {
 		}
 	}
 	if s.Notify != nil {
-		if len(s.Notify.Webhook) == 0 || len(s.Notify.Webhook) > 2048 || len(s.Notify.Headers) > 64 || len(s.Notify.On) == 0 {
-			return invalidf("notify needs a webhook URL (at most 2048 bytes), at least one of failure, success, completion, and at most 64 headers")
-		}
-		for _, o := range s.Notify.On {
-			if o != "failure" && o != "success" && o != "completion" {
-				return invalidf("notify on %q: want failure, success or completion", o)
-			}
-		}
-		for k, v := range s.Notify.Headers {
-			if err := checkBytes("header name", k, MaxNameBytes); err != nil {
-				return err
-			}
-			if err := checkBytes("header value", v, maxSealedValueBytes); err != nil {
-				return err
-			}
+		if err := CheckNotify(s.Notify); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -47,6 +47,7 @@ var typeNames = map[MessageType]string{
 	ExecutionStartType: "ExecutionStart", ExecutionSetSpecType: "ExecutionSetSpec", CapSetType: "CapSet",
 	SchedulePutType: "SchedulePut", ScheduleDeleteType: "ScheduleDelete", SchedulePauseType: "SchedulePause",
 	ScheduleFireType: "ScheduleFire", RunAdvanceType: "RunAdvance", RunDeliveredType: "RunDelivered", RunPurgeType: "RunPurge",
+	ExecutionNotifiedType: "ExecutionNotified",
 }
 
 // String returns the command's name, or MessageType(N) for an unknown one.

@@ -16,6 +16,12 @@ const (
 	RunAdvanceType     MessageType = 54
 	RunDeliveredType   MessageType = 55
 	RunPurgeType       MessageType = 56
+	// ExecutionNotifiedType records the delivery of a package's
+	// notification (an execution's, outside schedules). The leader sends it
+	// with IgnoreUnknownTypeFlag: a server that does not know it skips the
+	// record, which at worst delivers the notification again (at least
+	// once), never stops that server.
+	ExecutionNotifiedType MessageType = 57
 )
 
 // SchedulePutRequest creates a schedule, or with Replace replaces the
@@ -98,4 +104,13 @@ type RunPurgeRequest struct {
 	Time   time.Time `json:"time"`
 	Before time.Time `json:"before"`
 	IDs    []uint64  `json:"ids"`
+}
+
+// ExecutionNotifiedRequest records the outcome of the notification of an
+// ended execution (its package's notify key). A second record for the same
+// execution changes nothing (catalog.ErrExists).
+type ExecutionNotifiedRequest struct {
+	Time     time.Time        `json:"time"`
+	ID       uint64           `json:"id"`
+	Delivery catalog.Delivery `json:"delivery"`
 }

@@ -265,6 +265,10 @@ func toAPIExecution(e *catalog.Execution) api.Execution {
 		}
 	}
 	addCatalogFields(&out, e)
+	out.Notify = toAPINotify(e.Notify)
+	if d := e.Notified; d != nil {
+		out.Notification = &api.Delivery{Delivered: d.Delivered, Attempts: d.Attempts, Error: d.Error, Time: d.Time}
+	}
 	for _, a := range e.Attempts {
 		out.Attempts = append(out.Attempts, api.Attempt{N: a.N, Worker: a.Worker, StartedAt: a.StartedAt, EndedAt: a.EndedAt, Result: a.Result})
 	}

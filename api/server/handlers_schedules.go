@@ -86,17 +86,24 @@ func (s *srv) toAPISchedule(c *catalog.Schedule) api.Schedule {
 			out.Steps = append(out.Steps, apiStep(st))
 		}
 	}
-	if c.Notify != nil {
-		n := &api.Notify{On: c.Notify.On, Webhook: maskURL(c.Notify.Webhook)}
-		if len(c.Notify.Headers) > 0 {
-			n.Headers = map[string]string{}
-			for k := range c.Notify.Headers {
-				n.Headers[k] = api.Masked
-			}
-		}
-		out.Notify = n
-	}
+	out.Notify = toAPINotify(c.Notify)
 	return out
+}
+
+// toAPINotify converts a notification for reading: header values and a
+// webhook password masked.
+func toAPINotify(c *catalog.Notify) *api.Notify {
+	if c == nil {
+		return nil
+	}
+	n := &api.Notify{On: c.On, Webhook: maskURL(c.Webhook), Email: c.Email}
+	if len(c.Headers) > 0 {
+		n.Headers = map[string]string{}
+		for k := range c.Headers {
+			n.Headers[k] = api.Masked
+		}
+	}
+	return n
 }
 
 func toAPIRun(r *catalog.Run) api.Run {

@@ -170,7 +170,7 @@ func (p *parser) parse(src []byte) *Package {
 	}
 	var nameNode, tasksKey, tasksVal, paramsNode, varsNode, connsNode, handlersNode *yaml.Node
 	p.pkg = pkg
-	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "max_errors", "timeout", "allow_paths", "entry_point", "expressions", "handlers", "tasks"}, func(k, v *yaml.Node) {
+	p.fields(root, "package", []string{"name", "description", "parameters", "variables", "connections", "max_parallel", "max_errors", "timeout", "allow_paths", "entry_point", "expressions", "handlers", "notify", "tasks"}, func(k, v *yaml.Node) {
 		switch k.Value {
 		case "name":
 			nameNode = v
@@ -207,6 +207,8 @@ func (p *parser) parse(src []byte) *Package {
 			}
 		case "handlers":
 			handlersNode = v
+		case "notify":
+			pkg.Notify = p.notify(v)
 		case "tasks":
 			tasksKey, tasksVal = k, v
 		}

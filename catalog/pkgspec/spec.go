@@ -34,8 +34,11 @@ type Package struct {
 	// Expressions is the language of every expression and ${...} in the
 	// package: ExprNative (also when empty) or ExprSSIS.
 	Expressions string
-	Tasks       []*Task // in file order
-	File        string  // file name used in error messages
+	// Notify, if set, is the webhook the leader calls when an execution of
+	// the package ends (notify.go).
+	Notify *Notify
+	Tasks  []*Task // in file order
+	File   string  // file name used in error messages
 }
 
 // Parameter is a typed value a package or a project accepts at execution

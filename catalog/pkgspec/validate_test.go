@@ -51,7 +51,7 @@ func TestParse_Problems(t *testing.T) {
 
 		// Strict fields.
 		{"unknown package field", "name: a\ndescripton: x\n" + okTasks, []want{{2, `unknown field "descripton" in package (did you mean "description"?)`}}},
-		{"unknown field far from any", "name: a\nzzzzzz: 1\n" + okTasks, []want{{2, `unknown field "zzzzzz" in package (known fields: name, description, parameters, variables, connections, max_parallel, max_errors, timeout, allow_paths, entry_point, expressions, handlers, tasks)`}}},
+		{"unknown field far from any", "name: a\nzzzzzz: 1\n" + okTasks, []want{{2, `unknown field "zzzzzz" in package (known fields: name, description, parameters, variables, connections, max_parallel, max_errors, timeout, allow_paths, entry_point, expressions, handlers, notify, tasks)`}}},
 		{"duplicate package field", "name: a\nname: b\n" + okTasks, []want{{2, `duplicate field "name" in package (first at line 1)`}}},
 		{"non-string key", "name: a\n[x]: 1\n" + okTasks, []want{{2, "package has a key that is not a string"}}},
 		{"unknown task field", "name: a\ntasks:\n  - name: t\n    afterr: [x]\n    exec: {command: [x]}\n", []want{{4, `unknown field "afterr" in task "t" (did you mean "after"?)`}}},

@@ -19,7 +19,8 @@ type Package struct {
 	EntryPoint  bool
 	Description string
 	Parameters  []pkgspec.Parameter
-	Source      []byte // the package file as pkgspec.Parse accepts it
+	Notify      *pkgspec.Notify // the package's notify key (header values in clear)
+	Source      []byte          // the package file as pkgspec.Parse accepts it
 }
 
 // Manifest is a validated project.
@@ -166,7 +167,7 @@ func loadPackage(file string, src []byte) (*Package, error) {
 		return nil, err
 	}
 	entry := spec.EntryPoint == nil || *spec.EntryPoint
-	pkg := &Package{Name: spec.Name, File: file, EntryPoint: entry, Description: spec.Description, Source: src}
+	pkg := &Package{Name: spec.Name, File: file, EntryPoint: entry, Description: spec.Description, Notify: spec.Notify, Source: src}
 	var errs []error
 	for _, p := range spec.Parameters {
 		if p.Sensitive && p.Default != nil {

@@ -82,6 +82,8 @@ type Config struct {
 	HeaderTimeout  time.Duration `yaml:"http_header_timeout"`
 	// EnableDebug serves Go's profiler at /debug/pprof/ on the API address.
 	EnableDebug bool `yaml:"enable_debug"`
+	// SMTP is the mail server of notifications with e-mail addresses.
+	SMTP SMTPConfig `yaml:",inline"`
 	// CoalesceMax is the most requests the leader gathers into one Raft
 	// command (master.Config.CoalesceMax); 0 keeps the master's default.
 	CoalesceMax int `yaml:"coalesce_max"`
@@ -89,7 +91,7 @@ type Config struct {
 	// Cipher must be the same on every server).
 	Catalog master.CatalogConfig `yaml:"-"`
 	// Scheduler configures the schedules service (servers only); its
-	// Notifier is set by the agent (webhooks over HTTP).
+	// Notifier is set by the agent (webhooks over HTTP, mail through SMTP).
 	Scheduler master.SchedulerConfig `yaml:"-"`
 	// ExecCommand is the command line of the child that runs one attempt.
 	ExecCommand []string `yaml:"-"`
@@ -396,7 +398,7 @@ func (a *Agent) startCatalog() error {
 		scfg.Logger = a.logger
 	}
 	if scfg.Notifier == nil {
-		scfg.Notifier = webhookNotifier{client: &http.Client{Timeout: 30 * time.Second}}
+		scfg.Notifier = notifier{client: &http.Client{Timeout: 30 * time.Second}, smtp: a.cfg.SMTP}
 	}
 	sch, err := master.NewScheduler(scfg, a.master, c)
 	if err != nil {

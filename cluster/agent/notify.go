@@ -3,16 +3,44 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/smtp"
+	"os"
+	"strings"
+	"time"
 )
 
-// webhookNotifier delivers schedule notifications (master.Notifier): a POST
-// of the JSON body; any 2xx answer is a delivery.
-type webhookNotifier struct{ client *http.Client }
+// SMTPConfig is the mail server notifications are sent through (SQL
+// Server's Database Mail profile): the leader sends, so every server
+// should have the same.
+type SMTPConfig struct {
+	// Addr is host:port of the SMTP server; empty: no mail is sent (a
+	// notification with e-mail addresses records the failure).
+	Addr string `yaml:"smtp_addr"`
+	// From is the sender address (default scaleout@<host name>).
+	From string `yaml:"smtp_from"`
+	// Username and Password authenticate with PLAIN, which net/smtp
+	// allows only over TLS (STARTTLS is used whenever the server offers
+	// it) or to localhost.
+	Username string `yaml:"smtp_username"`
+	Password string `yaml:"smtp_password"`
+}
 
-func (n webhookNotifier) Deliver(ctx context.Context, webhook string, headers map[string]string, body []byte) error {
+// notifier delivers notifications (master.Notifier): a POST of the JSON
+// body to a webhook, any 2xx answer being a delivery, and mails through
+// the SMTP server.
+type notifier struct {
+	client *http.Client
+	smtp   SMTPConfig
+}
+
+func (n notifier) Deliver(ctx context.Context, webhook string, headers map[string]string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, webhook, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -32,4 +60,90 @@ func (n webhookNotifier) Deliver(ctx context.Context, webhook string, headers ma
 		return fmt.Errorf("webhook answered %s", resp.Status)
 	}
 	return nil
+}
+
+// Mail sends one mail to every address: the subject, and the JSON body as
+// a text/plain part.
+func (n notifier) Mail(ctx context.Context, to []string, subject string, body []byte) error {
+	if n.smtp.Addr == "" {
+		return errors.New("no SMTP server configured (agent --smtp-addr)")
+	}
+	host, _, err := net.SplitHostPort(n.smtp.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp address %q: %w", n.smtp.Addr, err)
+	}
+	from := n.smtp.From
+	if from == "" {
+		from = "scaleout@" + hostname()
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", n.smtp.Addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello(hostname()); err != nil {
+		return err
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
+			return err
+		}
+	}
+	if n.smtp.Username != "" {
+		if err := c.Auth(smtp.PlainAuth("", n.smtp.Username, n.smtp.Password, host)); err != nil {
+			return err
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return err
+	}
+	for _, a := range to {
+		if err := c.Rcpt(a); err != nil {
+			return fmt.Errorf("recipient %s: %w", a, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	msg := mailMessage(from, to, subject, body, time.Now())
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// mailMessage is an RFC 5322 message: headers, then the body with CRLF
+// line ends.
+func mailMessage(from string, to []string, subject string, body []byte, now time.Time) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: %s\r\n", from)
+	fmt.Fprintf(&b, "To: %s\r\n", strings.Join(to, ", "))
+	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
+	fmt.Fprintf(&b, "Date: %s\r\n", now.Format(time.RFC1123Z))
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nUser-Agent: scaleout-notify\r\n\r\n")
+	text := strings.ReplaceAll(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n", "\r\n")
+	b.WriteString(text)
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
 }

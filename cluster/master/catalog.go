@@ -277,8 +277,12 @@ func (c *Catalog) Deploy(ctx context.Context, folder, name, hash, deployer strin
 	pv := catalog.ProjectVersion{Folder: folder, Project: name, Hash: hash, Size: int64(buf.Len()), Deployer: deployer,
 		Description: m.Description, Parameters: m.Parameters, Connections: m.Connections}
 	for _, p := range m.Packages {
+		n, err := sealNotify(p.Notify, c.cfg.Cipher)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", p.Name, err)
+		}
 		pv.Packages = append(pv.Packages, catalog.PackageInfo{Name: p.Name, File: p.File, EntryPoint: p.EntryPoint,
-			Description: p.Description, Parameters: p.Parameters})
+			Description: p.Description, Parameters: p.Parameters, Notify: n})
 	}
 	if err := catalog.CheckVersion(&pv); err != nil {
 		return nil, err
@@ -532,6 +536,7 @@ func (c *Catalog) executionSpec(folder, projectName, pkgName string, req *api.Cr
 		Folder: folder, Project: projectName, ProjectVersion: in.version.Version, ArchiveHash: in.version.Hash,
 		ProjectParams: r.projectParams, ProjectSensitive: r.projectSensitive, Connections: conns, LoggingLevel: level,
 		TargetWorkers: req.TargetWorkers, TargetLabels: req.TargetLabels, MaxEvents: c.cfg.MaxEvents,
+		Notify: in.pkg.Notify,
 	}
 	if in.env != nil {
 		spec.Environment = in.env.Folder + "/" + in.env.Name

@@ -526,6 +526,9 @@ func (m *Master) inlineSpec(ctx context.Context, req *api.SubmitRequest) (catalo
 		PackageName: pkg.Name, PackageFile: file, Source: req.Package, Params: params,
 		Sensitive: sensitive, Retries: req.Retries, TargetWorkers: req.Workers, TargetLabels: req.Labels,
 	}
+	if s.Notify, err = sealNotify(pkg.Notify, m.cfg.Cipher); err != nil {
+		return catalog.ExecutionSpec{}, err
+	}
 	if err := QueueSpec(&s, req.QueueOptions); err != nil {
 		return catalog.ExecutionSpec{}, err
 	}

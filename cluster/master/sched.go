@@ -16,11 +16,14 @@ import (
 	"github.com/scaleout/scaleout/fsm"
 )
 
-// Notifier delivers a run's notification: a POST of body to a webhook with
-// headers (values opened). cluster/agent implements it over HTTP (the
-// master knows no HTTP).
+// Notifier delivers a notification (a run's or an execution's): a POST of
+// body to a webhook with headers (values opened), a mail through the
+// agents' SMTP server. cluster/agent implements it over HTTP and net/smtp
+// (the master knows no network protocol but Raft's).
 type Notifier interface {
 	Deliver(ctx context.Context, webhook string, headers map[string]string, body []byte) error
+	// Mail sends a mail of subject and the JSON body to the addresses.
+	Mail(ctx context.Context, to []string, subject string, body []byte) error
 }
 
 // SchedulerConfig configures the scheduler.
@@ -55,11 +58,12 @@ type Scheduler struct {
 	c      *Catalog
 	logger hclog.Logger
 
-	mu         sync.Mutex
-	delivering map[uint64]bool              // runs whose notification is being sent
-	toRecord   map[uint64]*catalog.Delivery // sent, not yet recorded
-	warned     map[string]string            // schedule -> last problem logged
-	lastPurge  time.Time                    // of runs past the retention (pass only)
+	mu           sync.Mutex
+	delivering   map[notifyKey]bool              // notifications being sent (notify.go)
+	toRecord     map[notifyKey]*catalog.Delivery // sent, not yet recorded
+	execInFlight int                             // executions' notifications among delivering
+	warned       map[string]string               // schedule -> last problem logged
+	lastPurge    time.Time                       // of runs past the retention (pass only)
 
 	ctx    context.Context // canceled by Close: ends webhook calls in flight
 	cancel context.CancelFunc
@@ -77,8 +81,8 @@ func NewScheduler(cfg SchedulerConfig, m *Master, c *Catalog) (*Scheduler, error
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	s := &Scheduler{cfg: cfg, m: m, c: c, logger: cfg.Logger.Named("scheduler"), delivering: map[uint64]bool{},
-		toRecord: map[uint64]*catalog.Delivery{}, warned: map[string]string{}, done: make(chan struct{})}
+	s := &Scheduler{cfg: cfg, m: m, c: c, logger: cfg.Logger.Named("scheduler"), delivering: map[notifyKey]bool{},
+		toRecord: map[notifyKey]*catalog.Delivery{}, warned: map[string]string{}, done: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if m.raft.IsServer() {
 		s.wg.Add(1)
@@ -198,11 +202,7 @@ func (s *Scheduler) stepFromRequest(ctx context.Context, st api.JobStep) (catalo
 }
 
 func (s *Scheduler) notifyFromRequest(name string, n *api.Notify, replace bool) (*catalog.Notify, error) {
-	u, err := url.Parse(n.Webhook)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook %q: want an http:// or https:// URL", maskURL(n.Webhook))
-	}
-	out := &catalog.Notify{On: n.On, Webhook: n.Webhook, Headers: map[string]string{}}
+	out := &catalog.Notify{On: n.On, Webhook: n.Webhook, Email: n.Email, Headers: map[string]string{}}
 	if len(out.On) == 0 {
 		out.On = []string{"failure"}
 	}
@@ -222,6 +222,12 @@ func (s *Scheduler) notifyFromRequest(name string, n *api.Notify, replace bool) 
 			return nil, fmt.Errorf("seal header %s: %w", k, err)
 		}
 		out.Headers[k] = sealed
+	}
+	if len(out.Headers) == 0 {
+		out.Headers = nil
+	}
+	if err := out.Check(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -13,11 +13,12 @@ import (
 )
 
 // pass is one look of the leader: advance the runs whose step ended,
-// deliver the notifications of ended runs, fire the due ticks. Everything
+// deliver the notifications of ended runs and executions, fire the due
+// ticks. Everything
 // it decides is a Raft command keyed so that a repeat (this leader's next
 // pass, or the next leader after a failover) changes nothing: a fire by
 // (schedule, tick), an advance by (run, step, try), a delivery record by
-// run.
+// run or execution.
 func (s *Scheduler) pass() {
 	if s.m.requireLeader() != nil {
 		return
@@ -43,9 +44,10 @@ func (s *Scheduler) pass() {
 		case r.Status == catalog.RunRunning:
 			s.advance(ctx, r)
 		case r.NeedsDelivery():
-			s.deliver(r)
+			s.deliverRun(r)
 		}
 	}
+	s.deliverExecutions()
 	for _, sc := range scheds {
 		if !sc.Paused {
 			s.fireDue(ctx, sc)
@@ -219,92 +221,16 @@ func APISteps(r *catalog.Run) []api.StepRun {
 	return out
 }
 
-// deliver sends a run's notification in the background (at most one
-// delivery in flight per run), retrying with backoff while this server
-// leads, then records the outcome with one command. A delivery sent but not
-// recorded before a leader change is sent again by the next leader: at
-// least once.
-func (s *Scheduler) deliver(r *catalog.Run) {
-	s.mu.Lock()
-	if s.delivering[r.ID] {
-		s.mu.Unlock()
-		return
-	}
-	s.delivering[r.ID] = true
-	d := s.toRecord[r.ID]
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.delivering, r.ID)
-			s.mu.Unlock()
-		}()
-		if d == nil {
-			d = s.send(r)
-			if d == nil {
-				return // no longer leading, or closing
-			}
-			s.mu.Lock()
-			s.toRecord[r.ID] = d
-			s.mu.Unlock()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err := s.m.apply(ctx, fsm.RunDeliveredType, &fsm.RunDeliveredRequest{Time: s.m.now(), Run: r.ID, Delivery: *d})
-		if err == nil || errors.Is(err, catalog.ErrExists) || errors.Is(err, catalog.ErrNotFound) {
-			s.mu.Lock()
-			delete(s.toRecord, r.ID)
-			s.mu.Unlock()
-			s.logger.Info("notification", "run", r.ID, "schedule", r.Schedule, "delivered", d.Delivered, "attempts", d.Attempts, "error", d.Error)
-			return
-		}
-		s.logger.Warn("record notification", "run", r.ID, "error", err)
-	}()
-}
-
-// send tries the webhook until it answers or the attempts are spent; nil
-// when this server stopped leading or is closing.
-func (s *Scheduler) send(r *catalog.Run) *catalog.Delivery {
-	body, err := json.Marshal(Notification(r))
-	if err != nil {
-		return &catalog.Delivery{Attempts: 0, Error: err.Error(), Time: s.m.now()}
-	}
-	headers := map[string]string{}
-	for k, v := range r.Notify.Headers {
-		if headers[k], err = s.c.cfg.Cipher.Open(v); err != nil {
-			return &catalog.Delivery{Error: fmt.Sprintf("header %s: %v", k, err), Time: s.m.now()}
-		}
-	}
-	wait := s.cfg.DeliveryBackoff
-	var last error
-	for attempt := 1; attempt <= s.cfg.DeliveryAttempts; attempt++ {
-		if s.m.requireLeader() != nil {
-			return nil
-		}
-		last = errors.New("no notifier configured")
-		if s.cfg.Notifier != nil {
-			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-			last = s.cfg.Notifier.Deliver(ctx, r.Notify.Webhook, headers, body)
-			cancel()
-		}
-		if last == nil {
-			return &catalog.Delivery{Delivered: true, Attempts: attempt, Time: s.m.now()}
-		}
-		if s.ctx.Err() != nil {
-			return nil // closing: the next leader delivers it
-		}
-		s.logger.Warn("webhook failed", "run", r.ID, "webhook", maskURL(r.Notify.Webhook), "attempt", attempt, "error", last)
-		if attempt == s.cfg.DeliveryAttempts {
-			break
-		}
-		select {
-		case <-s.done:
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Minute)
-	}
-	return &catalog.Delivery{Attempts: s.cfg.DeliveryAttempts, Error: last.Error(), Time: s.m.now()}
+// deliverRun sends a run's notification (deliver).
+func (s *Scheduler) deliverRun(r *catalog.Run) {
+	s.deliver(outbound{
+		key: notifyKey{id: r.ID}, notify: r.Notify,
+		subject: fmt.Sprintf("scaleout: schedule %s run %d %s", r.Schedule, r.ID, r.Status),
+		body:    func() ([]byte, error) { return json.Marshal(Notification(r)) },
+		record: func(ctx context.Context, d *catalog.Delivery) error {
+			_, err := s.m.apply(ctx, fsm.RunDeliveredType, &fsm.RunDeliveredRequest{Time: s.m.now(), Run: r.ID, Delivery: *d})
+			return err
+		},
+		log: []any{"run", r.ID, "schedule", r.Schedule},
+	})
 }

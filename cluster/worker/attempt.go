@@ -490,6 +490,9 @@ func (a *attempt) report(rep *api.ResultReport) {
 	if a.log != nil {
 		a.log.close()
 	}
+	// The child masks its events but not its result's message, which may
+	// quote a sensitive value (a command line, a path): mask it here.
+	rep.Message = a.mask(rep.Message)
 	a.mu.Lock()
 	rep.Events, rep.First = a.buf, a.bufFirst
 	a.buf, a.bufBytes = nil, 0

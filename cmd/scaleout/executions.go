@@ -144,6 +144,9 @@ func printExecution(out io.Writer, e *api.Execution) {
 	fmt.Fprintf(tw, "Started\t%s\n", fmtTime(e.StartedAt))
 	fmt.Fprintf(tw, "Ended\t%s\n", fmtTime(e.EndedAt))
 	fmt.Fprintf(tw, "Events\t%d\n", e.EventCount)
+	if e.Notify != nil {
+		fmt.Fprintf(tw, "Notify\t%s on %s: %s\n", notifyTargets(e.Notify.Webhook, e.Notify.Email), strings.Join(e.Notify.On, ","), notificationState(e))
+	}
 	_ = tw.Flush()
 	if len(e.Params) > 0 {
 		fmt.Fprintln(out, "\nParameters")
@@ -162,6 +165,20 @@ func printExecution(out io.Writer, e *api.Execution) {
 		}
 		_ = tw.Flush()
 	}
+}
+
+// notificationState says where an execution's package notification is.
+func notificationState(e *api.Execution) string {
+	d := e.Notification
+	switch {
+	case d == nil && (e.EndedAt == nil || e.Status == "created"):
+		return "when it ends"
+	case d == nil:
+		return "not wanted for this end, or being delivered"
+	case d.Delivered:
+		return fmt.Sprintf("delivered %s (attempt %d)", fmtTime(&d.Time), d.Attempts)
+	}
+	return fmt.Sprintf("not delivered after %d attempts: %s", d.Attempts, d.Error)
 }
 
 func sortedKeys(m map[string]string) []string {

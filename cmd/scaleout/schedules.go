@@ -21,6 +21,7 @@ type scheduleFlags struct {
 	cron, every, at, tz, start, end    string
 	catchUp, grace, overlap            string
 	webhook                            string
+	notifyEmail                        []string
 	notifyOn, headers                  []string
 	paused                             bool
 }
@@ -45,6 +46,7 @@ func (f *scheduleFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.grace, "grace", "1m", "how late a tick may still fire (a leader change delays ticks; it does not lose them)")
 	fl.StringVar(&f.overlap, "overlap", "allow", "a tick while the previous run still runs: allow, skip or queue")
 	fl.StringVar(&f.webhook, "notify-webhook", "", "POST a JSON notification here when a run ends (see --notify-on)")
+	fl.StringSliceVar(&f.notifyEmail, "notify-email", nil, "mail the notification to these addresses through the agents' --smtp-addr server (comma-separated or repeated)")
 	fl.StringSliceVar(&f.notifyOn, "notify-on", nil, "failure, success and/or completion (default failure)")
 	fl.StringArrayVar(&f.headers, "notify-header", nil, "header NAME=VALUE sent with the webhook (sealed; shown masked; repeatable)")
 	fl.BoolVar(&f.paused, "paused", false, "create the schedule paused")
@@ -155,14 +157,14 @@ func (f *scheduleFlags) request(name string) (*api.ScheduleRequest, error) {
 	default:
 		req.JobStep = api.JobStep{Package: f.pkg, Environment: f.env, Params: params, Retries: f.retries, LoggingLevel: f.logging}
 	}
-	if f.webhook != "" {
+	if f.webhook != "" || len(f.notifyEmail) > 0 {
 		hs, err := parseParams(f.headers)
 		if err != nil {
 			return nil, exitf(exitUsage, "--notify-header: %v", err)
 		}
-		req.Notify = &api.Notify{On: f.notifyOn, Webhook: f.webhook, Headers: hs}
+		req.Notify = &api.Notify{On: f.notifyOn, Webhook: f.webhook, Email: f.notifyEmail, Headers: hs}
 	} else if len(f.notifyOn) > 0 || len(f.headers) > 0 {
-		return nil, exitf(exitUsage, "--notify-on and --notify-header need --notify-webhook")
+		return nil, exitf(exitUsage, "--notify-on and --notify-header need --notify-webhook or --notify-email")
 	}
 	return req, nil
 }
@@ -337,7 +339,7 @@ func showSchedule(x *cmdCtx, s *api.Schedule) error {
 	fmt.Fprintf(x.out, "Catch-up     %s (grace %s)\nOverlap      %s\nTarget       %s\nFires        %d (missed %d, skipped %d); last tick %s, last run %d\nNext         %s\n",
 		s.CatchUp, s.Grace, s.Overlap, targetOf(s), s.Fires, s.Missed, s.Skipped, last, s.LastRun, fmtTimes(s.Next))
 	if s.Notify != nil {
-		fmt.Fprintf(x.out, "Notify       %s on %s", s.Notify.Webhook, strings.Join(s.Notify.On, ","))
+		fmt.Fprintf(x.out, "Notify       %s on %s", notifyTargets(s.Notify.Webhook, s.Notify.Email), strings.Join(s.Notify.On, ","))
 		for k, v := range s.Notify.Headers {
 			fmt.Fprintf(x.out, "; %s: %s", k, v)
 		}
@@ -374,4 +376,16 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// notifyTargets names a notification's webhook and e-mail addresses.
+func notifyTargets(webhook string, email []string) string {
+	var parts []string
+	if webhook != "" {
+		parts = append(parts, webhook)
+	}
+	if len(email) > 0 {
+		parts = append(parts, "mail to "+strings.Join(email, ","))
+	}
+	return strings.Join(parts, " and ")
 }

@@ -68,6 +68,9 @@ func (s *Settings) AgentConfig() agent.Config {
 	c.Catalog.DefaultLoggingLevel = s.LoggingLevel
 	c.Catalog.Retention = s.Retention
 	c.Catalog.UnstartedTTL = s.UnstartedTTL
+	if c.SMTP.Password == "" {
+		c.SMTP.Password = os.Getenv("SCALEOUT_SMTP_PASSWORD")
+	}
 	return c
 }
 
@@ -113,6 +116,10 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.IntVar(&s.MaxConnections, "max-connections", s.MaxConnections, "API connections open at once; more wait in the kernel's queue (0: no cap)")
 	own.DurationVar(&s.HeaderTimeout, "http-header-timeout", s.HeaderTimeout, "time an API client has to send a request header (0: the default)")
 	own.BoolVar(&s.EnableDebug, "enable-debug", s.EnableDebug, "serve Go's profiler at /debug/pprof/ on the API address (CPU, heap, goroutines; leave off in production unless needed)")
+	own.StringVar(&s.SMTP.Addr, "smtp-addr", s.SMTP.Addr, "host:port of the SMTP server that mails notifications with e-mail addresses (notify: email); every server should have it, the leader sends")
+	own.StringVar(&s.SMTP.From, "smtp-from", s.SMTP.From, "sender address of notification mails (default scaleout@HOSTNAME)")
+	own.StringVar(&s.SMTP.Username, "smtp-username", s.SMTP.Username, "SMTP user (PLAIN auth, only over STARTTLS or to localhost)")
+	own.StringVar(&s.SMTP.Password, "smtp-password", s.SMTP.Password, "SMTP password (better: the config file's smtp_password or $SCALEOUT_SMTP_PASSWORD, which a process listing does not show)")
 	own.StringVar(&s.LogLevel, "log-level", s.LogLevel, "log level: trace, debug, info, warn, error")
 	own.IntVar(&s.CoalesceMax, "coalesce-max", s.CoalesceMax, fmt.Sprintf("most requests the leader gathers into one Raft command (0: default %d; 1: none, for benchmarks)", s.CoalesceMax))
 	_ = own.MarkHidden("coalesce-max")
