@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"time"
 
@@ -16,8 +17,10 @@ type peerClient struct {
 	hc *http.Client
 }
 
-func newPeerClient() *peerClient {
-	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second}}}
+// newPeerClient returns a peer client; tc (nil without TLS) verifies the
+// called agent's certificate and presents this agent's.
+func newPeerClient(tc *tls.Config) *peerClient {
+	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSClientConfig: tc}}}
 }
 
 func (p *peerClient) client(apiAddr string) (*api.Client, error) {

@@ -269,7 +269,7 @@ func startDockerCluster(t *testing.T, files map[string]string) *dockerCluster {
 			"--network", dc.net, "--ip", n.ip, "--label", dockerLabel + "=" + id,
 			dc.image, "agent", "--node", name, "--data-dir", "/data",
 			"--lease-timeout", dockerLease.String(), "--heartbeat", dockerHeartbeat.String(),
-			"--kill-grace", dockerKillGrace.String(), "--max-tasks", "10"}
+			"--kill-grace", dockerKillGrace.String(), "--max-tasks", "10", "--insecure"}
 		if n.server {
 			args = append(args, "--bootstrap-expect", "3", "--encrypt-key", key)
 		} else {
