@@ -4,13 +4,21 @@ import "context"
 
 // Identity is who made a request, as the agent authenticated it: the role
 // and name of the verified client certificate (tlsutil roles: server,
-// worker, client). A request forwarded by another agent carries that
-// agent's identity. Handlers read it with IdentityFrom; the access control
-// lists (not built yet) will check it and tokens against the route.
+// worker, client). A request a server forwarded carries the identity the
+// server authenticated (IdentityHeader), with Via naming the server; one a
+// worker-only agent forwarded carries that agent's identity. Handlers read
+// it with IdentityFrom; the access control lists (not built yet) will
+// check it and tokens against the route.
 type Identity struct {
 	Role string
 	Name string
+	// Via is the server that forwarded the request, if one did.
+	Via string
 }
+
+// IdentityHeader carries "role/name" of the original caller on a request
+// forwarded between agents. Only a server's word is taken for it.
+const IdentityHeader = "X-Scaleout-Forwarded-Identity"
 
 type identityKey struct{}
 

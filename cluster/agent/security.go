@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -131,7 +132,13 @@ func (a *Agent) authenticate(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if role, name, ok := tlsutil.PeerRole(r.TLS); ok {
-			h.ServeHTTP(w, r.WithContext(server.WithIdentity(r.Context(), server.Identity{Role: role, Name: name})))
+			id := server.Identity{Role: role, Name: name}
+			if fwd := r.Header.Get(server.IdentityHeader); fwd != "" && role == tlsutil.RoleServer {
+				if frole, fname, ok := strings.Cut(fwd, "/"); ok {
+					id = server.Identity{Role: frole, Name: fname, Via: name}
+				}
+			}
+			h.ServeHTTP(w, r.WithContext(server.WithIdentity(r.Context(), id)))
 			return
 		}
 		if r.Method == http.MethodGet && (r.URL.Path == "/v1/health/live" || r.URL.Path == "/v1/health/ready") {
