@@ -14,7 +14,7 @@ import (
 
 // keyringService is server.KeyringService: a local call changes this
 // agent's gossip keyring; otherwise the agent asks every alive member (and
-// itself) through their APIs with local=true, so an operator rotates the
+// itself; suspect ones too) through their APIs with local=true, so an operator rotates the
 // key of the whole cluster with one command.
 type keyringService struct {
 	a  *Agent
@@ -37,7 +37,9 @@ func (k keyringService) Keyring(ctx context.Context, op, key string, local bool)
 	self := k.a.cfg.Node
 	var targets []cluster.Member
 	for _, m := range k.a.cluster.Members() {
-		if m.Status == cluster.StatusAlive && m.Name != self && m.Meta.API != "" {
+		// A suspect member is most likely alive and slow: ask it too (a
+		// failure shows in its answer, and the step can be repeated).
+		if (m.Status == cluster.StatusAlive || m.Status == cluster.StatusSuspect) && m.Name != self && m.Meta.API != "" {
 			targets = append(targets, m)
 		}
 	}
