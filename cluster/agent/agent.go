@@ -502,7 +502,7 @@ func (a *Agent) stopHTTP() {
 // agent's own API.
 func (a *Agent) startWorker() error {
 	cfg := a.cfg
-	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient()})
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS})
 	if err != nil {
 		return err
 	}

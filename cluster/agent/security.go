@@ -151,3 +151,8 @@ func (a *Agent) authenticate(h http.Handler) http.Handler {
 			"(scaleout tls cert create --client; the CLI's --client-cert/--client-key or SCALEOUT_CLIENT_CERT/SCALEOUT_CLIENT_KEY)"})
 	})
 }
+
+// noEnvTLS keeps the agent's own API clients from reading the CLI's
+// SCALEOUT_CACERT/SCALEOUT_CLIENT_* variables from the agent's
+// environment: without TLS they speak plain HTTP to their own agent.
+var noEnvTLS = &api.TLSConfig{}
