@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.buildCommit=$(COMMIT)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-stress test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
+.PHONY: help build demo test test-stress chaos test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ e2e: ## end-to-end tests only: real scaleout processes
 
 e2e-docker: ## the docker multi-host test only: one container per agent, real partitions and kills
 	$(GO) test $(TESTFLAGS) -v -run 'E2EDocker' ./cmd/scaleout/
+
+CHAOS_EXECUTIONS ?= 10000
+CHAOS_SCENARIOS  ?=
+chaos: ## the chaos suite: docker cluster (3 servers, 2 workers) per scenario, CHAOS_EXECUTIONS each, faults, history checker; table in chaos-results.md
+	CHAOS_EXECUTIONS=$(CHAOS_EXECUTIONS) CHAOS_SCENARIOS=$(CHAOS_SCENARIOS) CHAOS_OUT=$(CURDIR)/chaos-results.md \
+		$(GO) test -tags chaos -count=1 -timeout 40m -v -run '^TestChaos$$' ./cmd/scaleout/
 
 BENCH_JSON ?= bench-results.json
 bench: build ## start 3 local servers, run every bench scenario, print the table, write $(BENCH_JSON)

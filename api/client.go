@@ -423,6 +423,12 @@ func (e *Executions) StopBulk(ctx context.Context, ids []uint64) ([]StopResult, 
 	return out.Results, err
 }
 
+// ReportEventsFrom is ReportEvents of a numbered batch: first is the
+// number of evs[0] among the attempt's events (see EventsReport.First).
+func (e *Executions) ReportEventsFrom(ctx context.Context, id uint64, attempt int, first uint64, evs []Event) error {
+	return e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/attempts/%d/events", id, attempt), nil, &EventsReport{Events: evs, First: first}, nil)
+}
+
 // ReportEvents sends a worker's batch of events for an attempt.
 func (e *Executions) ReportEvents(ctx context.Context, id uint64, attempt int, evs []Event) error {
 	return e.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/executions/%d/attempts/%d/events", id, attempt), nil, &EventsReport{Events: evs}, nil)

@@ -284,7 +284,21 @@ type PollRequest struct {
 	Slots   int          `json:"slots"`
 	Running []AttemptRef `json:"running"`
 	WaitMS  int          `json:"wait_ms"`
+	// Token names this poll, unique per worker process (boot id and a
+	// counter). Unanswered lists the tokens of this process's recent polls
+	// whose answer it did not receive (an error, a timeout, a dropped
+	// connection): an attempt leased by one of them never started, and the
+	// master hands it over again instead of expiring it.
+	Token      string   `json:"token,omitempty"`
+	Unanswered []string `json:"unanswered,omitempty"`
 }
+
+// Poll tokens: at most MaxPollToken bytes each, at most MaxUnanswered of
+// them in one poll.
+const (
+	MaxPollToken  = 64
+	MaxUnanswered = 64
+)
 
 // Task is one attempt leased to a worker, complete: everything the package
 // process needs, with the execution's sensitive values opened for this
@@ -330,6 +344,10 @@ type PollResponse struct {
 // /v1/executions/{id}/attempts/{n}/events).
 type EventsReport struct {
 	Events []Event `json:"events"`
+	// First numbers the first event of the batch among the attempt's
+	// events (1, 2, ...); 0: not numbered. A batch sent again after its
+	// answer was lost is then applied once.
+	First uint64 `json:"first,omitempty"`
 }
 
 // Results a worker may report for an attempt besides succeeded, failed and
@@ -351,6 +369,8 @@ type ResultReport struct {
 	Status  string  `json:"status"`
 	Message string  `json:"message,omitempty"`
 	Events  []Event `json:"events,omitempty"`
+	// First numbers Events[0] as EventsReport.First does.
+	First uint64 `json:"first,omitempty"`
 }
 
 // ErrorResponse is the body of every error answer.

@@ -233,6 +233,14 @@ type Attempt struct {
 	StartedAt time.Time  `json:"started_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
 	Result    string     `json:"result,omitempty"`
+	// Poll names the worker's poll whose answer leased this attempt
+	// (api.PollRequest.Token). A worker that did not receive that answer
+	// says so in a later poll, and any leader hands it the same attempt
+	// again instead of expiring an attempt that never started.
+	Poll string `json:"poll,omitempty"`
+	// Reported counts the numbered events of this attempt applied so far
+	// (see NewEvents).
+	Reported uint64 `json:"reported,omitempty"`
 }
 
 // Event is one event message of an execution (SSIS: operation messages).
@@ -302,6 +310,29 @@ func (e *Execution) endAttempt(now time.Time, result string) {
 		e.Attempts[n-1].EndedAt = &t
 		e.Attempts[n-1].Result = result
 	}
+}
+
+// NewEvents returns the events of a numbered batch (first: the number of
+// evs[0] among the current attempt's events, from 1) that the attempt has
+// not had yet, and counts them: a batch the worker sent again because the
+// answer was lost (the leader died after committing it) is applied once.
+// A batch that is not numbered (first 0: an older worker) is returned
+// whole. A gap (a batch that never arrived) is accepted as it is.
+func (e *Execution) NewEvents(first uint64, evs []Event) []Event {
+	n := len(e.Attempts)
+	if first == 0 || n == 0 {
+		return evs
+	}
+	a := &e.Attempts[n-1]
+	if had := a.Reported; first-1 < had {
+		skip := had - (first - 1)
+		if skip >= uint64(len(evs)) {
+			return evs[:0]
+		}
+		evs, first = evs[skip:], first+skip
+	}
+	a.Reported = first - 1 + uint64(len(evs))
+	return evs
 }
 
 // Lease gives attempt number attempt of a pending execution to worker. The

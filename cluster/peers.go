@@ -82,16 +82,26 @@ func (c *Cluster) leaderFromServers() (LeaderInfo, error) {
 	if c.leaderCache.Node != "" && time.Since(c.leaderAt) < time.Second {
 		return c.leaderCache, nil
 	}
-	for _, addr := range c.Servers() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		l, err := c.cfg.PeerClient.Leader(ctx, addr)
-		cancel()
-		if err == nil && l.Node != "" {
+	// Ask every alive server at once and take the first answer: a server
+	// that died a moment ago (gossip has not noticed yet) must not hold
+	// every caller for its timeout.
+	servers := c.Servers()
+	answers := make(chan LeaderInfo, len(servers))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, addr := range servers {
+		go func() {
+			l, err := c.cfg.PeerClient.Leader(ctx, addr)
+			if err != nil {
+				c.logger.Debug("asking a server for the leader", "server", addr, "error", err)
+			}
+			answers <- l // zero on error
+		}()
+	}
+	for range servers {
+		if l := <-answers; l.Node != "" {
 			c.leaderCache, c.leaderAt = l, time.Now()
 			return c.leaderCache, nil
-		}
-		if err != nil {
-			c.logger.Debug("asking a server for the leader", "server", addr, "error", err)
 		}
 	}
 	return LeaderInfo{}, ErrNoLeader

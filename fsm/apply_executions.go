@@ -164,6 +164,11 @@ func applyItems(tx *catalog.Tx, n int, id func(i int) uint64, rule func(i int, e
 	return resp
 }
 
+// maxPollToken bounds the poll token recorded on an attempt; a longer one
+// (a bad or hostile leader) is not recorded: the attempt is then expired,
+// not handed again, if its worker misses the answer.
+const maxPollToken = 64
+
 func applyExecutionLease(tx *catalog.Tx, req *ExecutionLeaseRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
@@ -175,16 +180,21 @@ func applyExecutionLease(tx *catalog.Tx, req *ExecutionLeaseRequest) any {
 				}
 			}
 			tr, err := e.Lease(req.Worker, req.Items[i].Attempt, req.Time)
+			if err == nil && len(req.Poll) <= maxPollToken {
+				e.Attempts[len(e.Attempts)-1].Poll = req.Poll
+			}
 			return tr.Events, err
 		})
 }
 
-// reportedEvents checks that a report comes from e's current attempt and
-// fills in the attempt and a missing time on its events.
-func reportedEvents(e *catalog.Execution, attempt int, evs []catalog.Event, now time.Time) ([]catalog.Event, error) {
+// reportedEvents checks that a report comes from e's current attempt,
+// drops the events of a numbered batch (first > 0) that were applied
+// before, and fills in the attempt and a missing time on the others.
+func reportedEvents(e *catalog.Execution, attempt int, first uint64, evs []catalog.Event, now time.Time) ([]catalog.Event, error) {
 	if err := e.CheckReport(attempt); err != nil {
 		return nil, err
 	}
+	evs = e.NewEvents(first, evs)
 	for i := range evs {
 		evs[i].Attempt = attempt
 		if evs[i].Time.IsZero() {
@@ -198,7 +208,7 @@ func applyExecutionEvents(tx *catalog.Tx, req *ExecutionEventsRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			it := req.Items[i]
-			return reportedEvents(e, it.Attempt, it.Events, req.Time)
+			return reportedEvents(e, it.Attempt, it.First, it.Events, req.Time)
 		})
 }
 
@@ -206,7 +216,7 @@ func applyExecutionFinish(tx *catalog.Tx, req *ExecutionFinishRequest) any {
 	return applyItems(tx, len(req.Items), func(i int) uint64 { return req.Items[i].ID },
 		func(i int, e *catalog.Execution) ([]catalog.Event, error) {
 			it := req.Items[i]
-			evs, err := reportedEvents(e, it.Attempt, it.Events, req.Time)
+			evs, err := reportedEvents(e, it.Attempt, it.First, it.Events, req.Time)
 			if err != nil {
 				return nil, err
 			}

@@ -120,6 +120,9 @@ type ExecutionLeaseRequest struct {
 	Time   time.Time   `json:"time"`
 	Worker string      `json:"worker"`
 	Items  []LeaseItem `json:"items"`
+	// Poll is the token of the worker's poll that leases (recorded on
+	// each attempt as catalog.Attempt.Poll); empty from older leaders.
+	Poll string `json:"poll,omitempty"`
 }
 
 // EventsItem is a batch of events from one attempt.
@@ -127,6 +130,9 @@ type EventsItem struct {
 	ID      uint64          `json:"id"`
 	Attempt int             `json:"attempt"`
 	Events  []catalog.Event `json:"events"`
+	// First numbers Events[0] among the attempt's reported events (0: not
+	// numbered); events applied before are skipped (a batch sent again).
+	First uint64 `json:"first,omitempty"`
 }
 
 // ExecutionEventsRequest appends events reported by workers.
@@ -139,6 +145,7 @@ type FinishItem struct {
 	Status  catalog.Status  `json:"status"`
 	Message string          `json:"message,omitempty"`
 	Events  []catalog.Event `json:"events,omitempty"`
+	First   uint64          `json:"first,omitempty"` // as EventsItem.First
 }
 
 // ExecutionFinishRequest records attempt results.

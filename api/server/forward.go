@@ -210,6 +210,14 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit
 	if limit > 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
+	// A request forwarded to a leader that dies hangs until TCP gives up
+	// (a dead host sends no reset). When another leader is known, cancel
+	// it: the client gets 503 at once and retries (a worker's poll must
+	// come back within its lease, or it fences its attempts).
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	go s.cancelOnLeaderChange(ctx, addr, cancel)
+	r = r.WithContext(ctx)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -227,6 +235,11 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit
 				writeError(w, &codedError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)})
 				return
 			}
+			if cause := context.Cause(r.Context()); errors.Is(cause, errLeaderMoved) {
+				s.forwardError("leader_moved")
+				writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("forwarding to %s: %v; retry", addr, cause)})
+				return
+			}
 			if errors.Is(err, context.Canceled) {
 				return // the client went away
 			}
@@ -235,6 +248,32 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// errLeaderMoved cancels a forwarded request whose leader is no longer the
+// leader.
+var errLeaderMoved = errors.New("leadership moved while the request was forwarded")
+
+// leaderCheck is how often a forwarded request checks that its target is
+// still the leader.
+const leaderCheck = 100 * time.Millisecond
+
+// cancelOnLeaderChange cancels ctx when a leader other than addr is known,
+// until ctx ends.
+func (s *srv) cancelOnLeaderChange(ctx context.Context, addr string, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(leaderCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a, self, err := s.svc.Router.LeaderAPI(); err == nil && (self || a != addr) {
+			cancel(fmt.Errorf("%w (now %s)", errLeaderMoved, map[bool]string{true: "this agent", false: a}[self]))
+			return
+		}
+	}
 }
 
 func writeError(w http.ResponseWriter, err *codedError) {

@@ -203,7 +203,7 @@ func (s *srv) stopBulk(r *http.Request) (any, error) {
 
 func (s *srv) reportEvents(r *http.Request) (any, error) {
 	return forAttempt(r, func(id uint64, attempt int, rep *api.EventsReport) error {
-		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, fromAPIEvents(rep.Events))
+		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, rep.First, fromAPIEvents(rep.Events))
 	})
 }
 
@@ -237,6 +237,9 @@ func (s *srv) poll(r *http.Request) (any, error) {
 	return withBody(r, func(req *api.PollRequest) (any, error) {
 		if req.Slots < 0 {
 			return nil, codedErr(http.StatusBadRequest, "slots must not be negative")
+		}
+		if len(req.Token) > api.MaxPollToken || len(req.Unanswered) > api.MaxUnanswered {
+			return nil, codedErr(http.StatusBadRequest, "poll token over %d bytes or over %d unanswered tokens", api.MaxPollToken, api.MaxUnanswered)
 		}
 		return s.svc.Workers.Poll(r.Context(), r.PathValue("id"), req)
 	})

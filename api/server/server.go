@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,7 +64,9 @@ func New(cfg Config, svc Services) http.Handler {
 	}
 	s := &srv{cfg: cfg, svc: svc, logger: cfg.Logger.Named("http"), transport: cfg.Transport}
 	if s.transport == nil {
-		s.transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}
+		s.transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64,
+			// A leader that died leaves no one to refuse the connection.
+			DialContext: (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext}
 	}
 	mux := http.NewServeMux()
 	// Where each route is served: local (this agent answers), read (local

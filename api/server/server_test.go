@@ -134,7 +134,7 @@ func (w *workerMock) RemoveWorker(context.Context, string) error            { re
 func (w *workerMock) Poll(context.Context, string, *api.PollRequest) (*api.PollResponse, error) {
 	return &api.PollResponse{}, nil
 }
-func (w *workerMock) ReportEvents(context.Context, uint64, int, []catalog.Event) error {
+func (w *workerMock) ReportEvents(context.Context, uint64, int, uint64, []catalog.Event) error {
 	return w.reportErr
 }
 func (w *workerMock) ReportResult(context.Context, uint64, int, *api.ResultReport, []catalog.Event) error {

@@ -69,7 +69,10 @@ type WorkerService interface {
 	SetWorkerEnabled(ctx context.Context, id string, enabled bool) error
 	RemoveWorker(ctx context.Context, id string) error
 	Poll(ctx context.Context, workerID string, req *api.PollRequest) (*api.PollResponse, error)
-	ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error
+	// ReportEvents appends a batch of an attempt's events; first numbers
+	// evs[0] among them (0: not numbered), so that a batch sent again is
+	// applied once.
+	ReportEvents(ctx context.Context, id uint64, attempt int, first uint64, evs []catalog.Event) error
 	ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error
 }
 

@@ -161,8 +161,8 @@ func (a *Agent) observeLeases(tasks []api.AttemptRef) {
 	}
 }
 
-func (s workerService) ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error {
-	err := s.Master.ReportEvents(ctx, id, attempt, evs)
+func (s workerService) ReportEvents(ctx context.Context, id uint64, attempt int, first uint64, evs []catalog.Event) error {
+	err := s.Master.ReportEvents(ctx, id, attempt, first, evs)
 	if err == nil {
 		s.a.metrics.EventsWritten(len(evs))
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -100,7 +101,9 @@ func (a *Agent) httpTransport(roles ...string) http.RoundTripper {
 		return nil
 	}
 	return &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
-		TLSClientConfig: a.agentTLS(roles...), ForceAttemptHTTP2: false}
+		// A leader that died leaves no one to refuse the connection.
+		DialContext:     (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		TLSClientConfig: a.agentTLS(roles...)}
 }
 
 // ownClient is the HTTP client of this agent's calls to its own API (the

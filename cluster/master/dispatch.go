@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
@@ -44,11 +45,11 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 	for _, r := range req.Running {
 		running[r.ID] = r
 	}
-	ended, err := m.reconcile(ctx, workerID, running, resp)
+	ended, err := m.reconcile(ctx, workerID, req, running, resp)
 	if err != nil {
 		return nil, err
 	}
-	slots := req.Slots
+	slots := max(req.Slots-len(resp.Tasks), 0) // less the attempts handed again
 	var retryTimer *time.Timer
 	defer func() {
 		if retryTimer != nil {
@@ -59,7 +60,7 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 		changed := m.fsm.Changed()
 		var retryDue <-chan time.Time // a retry delay ends within the wait
 		if slots > 0 && w.Enabled {
-			tasks, wake, err := m.lease(ctx, w, slots)
+			tasks, wake, err := m.lease(ctx, w, slots, req.Token)
 			if err != nil {
 				return nil, err
 			}
@@ -112,15 +113,18 @@ func (m *Master) worker(id string) (*catalog.Worker, error) {
 }
 
 // reconcile renews the leases of running attempts, marks those to stop or
-// drop, and expires attempts leased to this worker that it does not report.
-// It returns how many of the worker's ending attempts have already ended.
-func (m *Master) reconcile(ctx context.Context, workerID string, running map[uint64]api.AttemptRef, resp *api.PollResponse) (int, error) {
+// drop, hands again the attempts leased by a poll whose answer the worker
+// says it did not receive (resp.Tasks), and expires the other attempts
+// leased to this worker that it does not report. It returns how many of
+// the worker's ending attempts have already ended.
+func (m *Master) reconcile(ctx context.Context, workerID string, req *api.PollRequest, running map[uint64]api.AttemptRef, resp *api.PollResponse) (int, error) {
 	ended, err := m.checkStops(running, resp)
 	if err != nil {
 		return 0, err
 	}
 	deadline := m.now().Add(m.cfg.LeaseTimeout)
 	var lost []fsm.ExpireItem
+	again := map[uint64]int{} // id: attempt, leased by an unanswered poll
 	m.mu.Lock()
 	for id, r := range running {
 		if l := m.leases[id]; l != nil && l.attempt == r.Attempt && l.worker == workerID {
@@ -132,15 +136,70 @@ func (m *Master) reconcile(ctx context.Context, workerID string, running map[uin
 			continue
 		}
 		if r, ok := running[id]; !ok || r.Attempt != l.attempt {
+			if !ok && l.poll != "" && slices.Contains(req.Unanswered, l.poll) {
+				again[id] = l.attempt
+				continue
+			}
 			lost = append(lost, fsm.ExpireItem{ID: id, Attempt: l.attempt,
 				Reason: fmt.Sprintf("worker %s no longer runs it", workerID)})
 		}
 	}
 	m.mu.Unlock()
+	if len(again) > 0 {
+		tasks, unknown, err := m.handAgain(workerID, again)
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range tasks {
+			m.logger.Info("attempt handed again: the poll that leased it was not answered", "id", t.ID, "attempt", t.Attempt, "worker", workerID)
+		}
+		resp.Tasks = append(resp.Tasks, tasks...)
+		m.mu.Lock()
+		for _, t := range tasks {
+			if l := m.leases[t.ID]; l != nil && l.attempt == t.Attempt {
+				l.deadline, l.poll = deadline, req.Token
+			}
+		}
+		m.mu.Unlock()
+		for _, it := range unknown {
+			it.Reason = fmt.Sprintf("worker %s no longer runs it", workerID)
+			lost = append(lost, it)
+		}
+	}
 	if len(lost) > 0 {
 		m.expire(ctx, lost)
 	}
 	return ended, nil
+}
+
+// handAgain builds the tasks of attempts leased to workerID by a poll it
+// did not receive the answer of: they never started, so the same attempt
+// is handed over again (no new attempt, no Raft command). Attempts that
+// are no longer running on that worker (stopped, ended) come back in
+// unknown, to be expired as lost.
+func (m *Master) handAgain(workerID string, again map[uint64]int) (tasks []api.Task, unknown []fsm.ExpireItem, err error) {
+	err = m.store.View(func(tx *catalog.Tx) error {
+		for id, attempt := range again {
+			e, err := tx.Execution(id)
+			if errors.Is(err, catalog.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if e.Status != catalog.StatusRunning || e.Attempt != attempt || e.Worker != workerID {
+				unknown = append(unknown, fsm.ExpireItem{ID: id, Attempt: attempt})
+				continue
+			}
+			t, err := m.task(e, attempt)
+			if err != nil {
+				unknown = append(unknown, fsm.ExpireItem{ID: id, Attempt: attempt})
+				continue
+			}
+			tasks = append(tasks, t)
+		}
+		return nil
+	})
+	return tasks, unknown, err
 }
 
 // checkStops fills resp.Stop and resp.Drop from the state of the attempts
@@ -186,8 +245,9 @@ const (
 	maxPendingSkip = 1 << 18
 )
 
-// lease gives up to n pending executions that w may run in one command.
-func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Task, time.Time, error) {
+// lease gives up to n pending executions that w may run in one command;
+// poll is the token of the worker's poll that asks.
+func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int, poll string) ([]api.Task, time.Time, error) {
 	workerID := w.ID
 	var items []fsm.LeaseItem
 	var wake time.Time // the earliest retry delay that ends: poll again then
@@ -253,7 +313,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 		m.mu.Unlock()
 	}()
 	now = m.now()
-	resp, err := m.apply(ctx, fsm.ExecutionLeaseType, &fsm.ExecutionLeaseRequest{Time: now, Worker: workerID, Items: claimed})
+	resp, err := m.apply(ctx, fsm.ExecutionLeaseType, &fsm.ExecutionLeaseRequest{Time: now, Worker: workerID, Items: claimed, Poll: poll})
 	if err != nil {
 		return nil, wake, err
 	}
@@ -282,7 +342,7 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int) ([]api.Tas
 	})
 	m.mu.Lock()
 	for _, t := range tasks {
-		m.leases[t.ID] = &lease{attempt: t.Attempt, worker: workerID, deadline: deadline}
+		m.leases[t.ID] = &lease{attempt: t.Attempt, worker: workerID, deadline: deadline, poll: poll}
 	}
 	m.mu.Unlock()
 	if len(unusable) > 0 {
@@ -359,12 +419,12 @@ func (m *Master) renew(id uint64, attempt int) {
 
 // ReportEvents commits a batch of events of a running attempt; it also counts
 // as a heartbeat of that attempt.
-func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, evs []catalog.Event) error {
+func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, first uint64, evs []catalog.Event) error {
 	if err := m.requireLeader(); err != nil {
 		return err
 	}
 	catalog.ClipEvents(evs) // bytes per event: cut here, so the command stays small
-	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs}); err != nil {
+	if err := m.events.do(ctx, fsm.EventsItem{ID: id, Attempt: attempt, Events: evs, First: first}); err != nil {
 		return err
 	}
 	m.renew(id, attempt)
@@ -380,13 +440,13 @@ func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *ap
 	r.Message = catalog.ClipMessage(r.Message)
 	switch catalog.Status(r.Status) {
 	case catalog.StatusSucceeded, catalog.StatusFailed, catalog.StatusCanceled:
-		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs})
+		err := m.finishes.do(ctx, fsm.FinishItem{ID: id, Attempt: attempt, Status: catalog.Status(r.Status), Message: r.Message, Events: evs, First: r.First})
 		if err != nil {
 			return err
 		}
 	case api.ResultInterrupted, api.ResultHandedBack:
 		if len(evs) > 0 {
-			if err := m.ReportEvents(ctx, id, attempt, evs); err != nil {
+			if err := m.ReportEvents(ctx, id, attempt, r.First, evs); err != nil {
 				return err
 			}
 		}

@@ -118,6 +118,7 @@ type lease struct {
 	attempt  int
 	worker   string
 	deadline time.Time
+	poll     string // token of the worker's poll that leased (or last handed) it
 }
 
 // New returns a master over r and starts following leadership changes.
@@ -271,7 +272,11 @@ func (m *Master) rebuildLeases() error {
 	defer m.mu.Unlock()
 	for _, e := range active {
 		if _, ok := m.leases[e.ID]; !ok {
-			m.leases[e.ID] = &lease{attempt: e.Attempt, worker: e.Worker, deadline: deadline}
+			l := &lease{attempt: e.Attempt, worker: e.Worker, deadline: deadline}
+			if n := len(e.Attempts); n > 0 && e.Attempts[n-1].N == e.Attempt {
+				l.poll = e.Attempts[n-1].Poll
+			}
+			m.leases[e.ID] = l
 		}
 	}
 	return nil

@@ -164,7 +164,7 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 	if !errors.Is(err, catalog.ErrStaleAttempt) {
 		t.Fatalf("stale result: %v", err)
 	}
-	if err := m.ReportEvents(context.Background(), id, 1, []catalog.Event{{Type: "stdout", Message: "hi"}}); err != nil {
+	if err := m.ReportEvents(context.Background(), id, 1, 0, []catalog.Event{{Type: "stdout", Message: "hi"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); err != nil {
@@ -173,7 +173,7 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 	if st := status(t, m, id); st != catalog.StatusSucceeded {
 		t.Fatalf("final status %s", st)
 	}
-	if err := m.ReportEvents(context.Background(), id, 1, nil); !errors.Is(err, catalog.ErrStaleAttempt) {
+	if err := m.ReportEvents(context.Background(), id, 1, 0, nil); !errors.Is(err, catalog.ErrStaleAttempt) {
 		t.Fatalf("events after the end: %v", err)
 	}
 }
@@ -384,7 +384,7 @@ func TestMaster_WorkerProtocolWaitsForTheLeaseTable(t *testing.T) {
 	if _, err := m.Poll(context.Background(), "w1", &api.PollRequest{Running: running}); !errors.Is(err, cluster.ErrNotLeader) {
 		t.Fatalf("poll before the lease table is rebuilt: %v, want not the leader", err)
 	}
-	if err := m.ReportEvents(context.Background(), id, 1, nil); !errors.Is(err, cluster.ErrNotLeader) {
+	if err := m.ReportEvents(context.Background(), id, 1, 0, nil); !errors.Is(err, cluster.ErrNotLeader) {
 		t.Fatalf("events before the lease table is rebuilt: %v", err)
 	}
 	m.mu.Lock()

@@ -100,9 +100,9 @@ func New(src Source) *Metrics {
 	})
 	m.forwardErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scaleout_forward_errors_total",
-		Help: "API requests this agent could not forward to the leader, by reason (no_leader, unreachable, loop).",
+		Help: "API requests this agent could not forward to the leader, by reason (no_leader, unreachable, loop, leader_moved).",
 	}, []string{"reason"})
-	for _, r := range []string{"no_leader", "unreachable", "loop"} {
+	for _, r := range []string{"no_leader", "unreachable", "loop", "leader_moved"} {
 		m.forwardErrors.WithLabelValues(r)
 	}
 	reg.MustRegister(m.applyDuration, m.finished, m.submitted, m.submitToStart, m.duration, m.leased,

@@ -33,6 +33,7 @@ type attempt struct {
 	pgids       map[int]bool // task process groups the child announced
 	buf         []api.Event  // events not yet sent
 	bufBytes    int          // message bytes in buf
+	bufFirst    uint64       // number of buf[0] among the attempt's events (from 1): a batch sent again is applied once
 	inflight    int          // message bytes of the batch being sent
 	forwarded   int          // events put into buf so far (Config.MaxEvents)
 	room        *sync.Cond   // on mu: signalled when buf was taken or waiting ends
@@ -49,7 +50,7 @@ type attempt struct {
 }
 
 func newAttempt(w *Worker, t api.Task) *attempt {
-	a := &attempt{w: w, task: t, pgids: map[int]bool{}, flushNow: make(chan struct{}, 1),
+	a := &attempt{w: w, task: t, bufFirst: 1, pgids: map[int]bool{}, flushNow: make(chan struct{}, 1),
 		quit: make(chan struct{}), gotResult: make(chan struct{}), firstLine: make(chan struct{})}
 	a.room = sync.NewCond(&a.mu)
 	return a
@@ -435,8 +436,9 @@ func (a *attempt) flushLoop(stop <-chan struct{}) {
 // rejected them because the attempt was superseded (the attempt is killed).
 func (a *attempt) flush() bool {
 	a.mu.Lock()
-	batch, bytes := a.buf, a.bufBytes
+	batch, bytes, first := a.buf, a.bufBytes, a.bufFirst
 	a.buf, a.bufBytes, a.inflight = nil, 0, bytes
+	a.bufFirst += uint64(len(batch))
 	a.mu.Unlock()
 	if len(batch) == 0 {
 		return true
@@ -450,7 +452,7 @@ func (a *attempt) flush() bool {
 		a.mu.Unlock()
 	}()
 	if err := a.send(func(ctx context.Context) error {
-		return a.w.cfg.Client.Executions().ReportEvents(ctx, a.task.ID, a.task.Attempt, batch)
+		return a.w.cfg.Client.Executions().ReportEventsFrom(ctx, a.task.ID, a.task.Attempt, first, batch)
 	}); err != nil {
 		if api.IsStatus(err, http.StatusConflict) {
 			a.w.logger.Warn("master rejected events of a superseded attempt; killing it", "id", a.task.ID, "attempt", a.task.Attempt, "error", err)
@@ -468,6 +470,7 @@ func (a *attempt) flush() bool {
 		a.mu.Lock()
 		a.buf = append(batch, a.buf...)
 		a.bufBytes += bytes
+		a.bufFirst = first
 		a.mu.Unlock()
 	}
 	return true
@@ -480,7 +483,7 @@ func (a *attempt) report(rep *api.ResultReport) {
 		a.log.close()
 	}
 	a.mu.Lock()
-	rep.Events = a.buf
+	rep.Events, rep.First = a.buf, a.bufFirst
 	a.buf, a.bufBytes = nil, 0
 	a.room.Broadcast()
 	a.mu.Unlock()

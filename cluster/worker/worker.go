@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/internal/failpoint"
 	"github.com/scaleout/scaleout/cluster/internal/tick"
 )
 
@@ -155,6 +156,7 @@ type Worker struct {
 	logsListed bool          // endedLogs was read from LogDir
 	endedLogs  []endedLog    // logs of ended attempts, oldest first
 
+	tokens    *pollTokens   // names polls, remembers unanswered ones
 	admit     *admission    // TaskRequestMaxCPU / MinMemory
 	refused   string        // the admission's last refusal, logged when it changes
 	ready     chan struct{} // closed after the first successful poll
@@ -195,6 +197,7 @@ func New(cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
 		starting: make(chan struct{}, cfg.MaxStarting)}
 	w.pool = &pool{w: w}
+	w.tokens = newPollTokens()
 	w.admit = newAdmission(cfg.TaskRequestMaxCPU, cfg.TaskRequestMinMemory, nil)
 	return w, nil
 }
@@ -303,9 +306,16 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	defer cancel()
 	// The master renews the leases when the poll arrives, not when it
 	// answers (up to PollWait later): count the lease from the sending.
+	// An attempt leased by a poll whose answer is lost is handed again
+	// while the lease lasts; the master expires it after that.
+	req.Token, req.Unanswered = w.tokens.next(2 * w.cfg.LeaseTimeout)
 	sent := time.Now()
 	resp, err := w.cfg.Client.Workers().Poll(pctx, w.cfg.ID, req)
+	if err == nil && len(resp.Tasks) > 0 && failpoint.Once("worker-poll-answer-lost") {
+		err = errors.New("failpoint: the answer of a poll that leased attempts is lost")
+	}
 	if err != nil {
+		w.tokens.lost(req.Token)
 		return err
 	}
 	w.readyOnce.Do(func() { close(w.ready) })

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +53,8 @@ const (
 // what packages (/bin/sh -c '...') and the tests (ps) use.
 var busyboxApplets = []string{"sh", "sleep", "echo", "cat", "true", "false", "ps", "kill", "ls", "env", "mkdir", "rm", "date", "test", "["}
 
-// dockerCluster is three server agents and one worker-only agent, each in its
-// own container.
+// dockerCluster is three server agents and worker-only agents (w1 unless
+// dockerOptions say otherwise), each in its own container.
 type dockerCluster struct {
 	t      *testing.T
 	id     string // run id: every name is dockerPrefix+id[+"-"+node]
@@ -236,25 +237,53 @@ func createDockerNetwork(t *testing.T, name, runID string) string {
 // removes all of it, even when the test fails; the containers' logs are
 // printed first when it did.
 func startDockerCluster(t *testing.T, files map[string]string) *dockerCluster {
+	return startDockerClusterWith(t, dockerOptions{files: files})
+}
+
+// dockerOptions shape a docker cluster: three servers always.
+type dockerOptions struct {
+	files    map[string]string   // image path -> content
+	image    string              // an image built before (buildDockerImage) instead of a new one
+	workers  []string            // worker-only agents (default: w1)
+	maxTasks int                 // --max-tasks of every agent (default 10)
+	lease    time.Duration       // --lease-timeout (default dockerLease)
+	beat     time.Duration       // --heartbeat (default dockerHeartbeat)
+	run      map[string][]string // more `docker run` options per node (mounts, tmpfs)
+}
+
+// startDockerClusterWith is startDockerCluster shaped by o.
+func startDockerClusterWith(t *testing.T, o dockerOptions) *dockerCluster {
 	t.Helper()
 	busybox := dockerUsable(t)
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	id := hex.EncodeToString(rnd[:])
-	dc := &dockerCluster{t: t, id: id, image: "scaleout-e2e:" + id, net: dockerPrefix + id, nodes: map[string]*dockerNode{}}
+	dc := &dockerCluster{t: t, id: id, image: o.image, net: dockerPrefix + id, nodes: map[string]*dockerNode{}}
+	if len(o.workers) == 0 {
+		o.workers = []string{"w1"}
+	}
+	if o.maxTasks == 0 {
+		o.maxTasks = 10
+	}
+	if o.lease == 0 {
+		o.lease, o.beat = dockerLease, dockerHeartbeat
+	}
 
-	start := time.Now()
-	buildDockerImage(t, dc.image, id, busybox, files)
-	t.Cleanup(func() { removeDocker(t, "rmi", "-f", dc.image) })
-	t.Logf("image %s built in %s", dc.image, time.Since(start).Round(time.Millisecond))
+	if dc.image == "" {
+		dc.image = "scaleout-e2e:" + id
+		start := time.Now()
+		buildDockerImage(t, dc.image, id, busybox, o.files)
+		t.Cleanup(func() { removeDocker(t, "rmi", "-f", dc.image) })
+		t.Logf("image %s built in %s", dc.image, time.Since(start).Round(time.Millisecond))
+	}
 	dc.prefix = createDockerNetwork(t, dc.net, id)
 	t.Cleanup(func() { removeDocker(t, "network", "rm", dc.net) })
 	t.Cleanup(dc.removeContainers) // runs before the network's removal
 
 	key := catalog.GenerateKey()
 	servers := []string{"s1", "s2", "s3"}
-	for i, name := range append(servers, "w1") {
-		n := &dockerNode{name: name, container: dc.net + "-" + name, ip: fmt.Sprintf("%s.%d", dc.prefix, 11+i), server: name != "w1"}
+	for i, name := range append(servers, o.workers...) {
+		n := &dockerNode{name: name, container: dc.net + "-" + name, ip: fmt.Sprintf("%s.%d", dc.prefix, 11+i), server: i < len(servers)}
 		c, err := api.NewClient(api.Config{Address: "http://" + n.ip + ":8391", Caller: "e2e-docker"})
 		if err != nil {
 			t.Fatal(err)
@@ -266,10 +295,11 @@ func startDockerCluster(t *testing.T, files map[string]string) *dockerCluster {
 	for _, name := range dc.order {
 		n := dc.nodes[name]
 		args := []string{"run", "-d", "--name", n.container, "--hostname", name,
-			"--network", dc.net, "--ip", n.ip, "--label", dockerLabel + "=" + id,
-			dc.image, "agent", "--node", name, "--data-dir", "/data",
-			"--lease-timeout", dockerLease.String(), "--heartbeat", dockerHeartbeat.String(),
-			"--kill-grace", dockerKillGrace.String(), "--max-tasks", "10", "--insecure"}
+			"--network", dc.net, "--ip", n.ip, "--label", dockerLabel + "=" + id}
+		args = append(args, o.run[name]...)
+		args = append(args, dc.image, "agent", "--node", name, "--data-dir", "/data",
+			"--lease-timeout", o.lease.String(), "--heartbeat", o.beat.String(),
+			"--kill-grace", dockerKillGrace.String(), "--max-tasks", strconv.Itoa(o.maxTasks), "--insecure")
 		if n.server {
 			args = append(args, "--bootstrap-expect", "3", "--encrypt-key", key)
 		} else {

@@ -191,3 +191,23 @@ func TestE2E_NoOrphans(t *testing.T) {
 	a.kill()
 	gone(mark(4))
 }
+
+// TestE2E_LostPollAnswerIsHandedAgain loses (failpoint) the answer of the
+// worker's poll that leased an execution with no retries. The attempt never
+// started; before, the master expired it at the next poll ("no longer runs
+// it") and the execution failed. Now the worker lists the lost poll and the
+// master hands the same attempt over again: it succeeds as attempt 1.
+func TestE2E_LostPollAnswerIsHandedAgain(t *testing.T) {
+	a := startAgentEnv(t, t.TempDir(), []string{"SCALEOUT_FAILPOINTS=worker-poll-answer-lost"}, "--lease-timeout", "5s", "--heartbeat", "500ms")
+	r := cli(t, a.api, "run", "testdata/hello.yaml", "--retries", "0", "--param", "who=lost")
+	id := parseOutID(t, r)
+	e := waitStatus(t, a.client(t), id, 60*time.Second, "succeeded", "failed", "ended_unexpectedly", "canceled")
+	if e.Status != "succeeded" || e.Attempt != 1 || len(e.Attempts) != 1 {
+		t.Fatalf("execution %d: status %s after %d attempts (%+v), message %q; want succeeded on the first attempt\nagent log:\n%s",
+			id, e.Status, e.Attempt, e.Attempts, e.Message, a.logText())
+	}
+	waitFor(t, "the agent log to show the failpoint and the handing again", 10*time.Second, func() (bool, string) {
+		l := a.logText()
+		return strings.Contains(l, "failpoint worker-poll-answer-lost: hit") && strings.Contains(l, "attempt handed again"), l
+	})
+}

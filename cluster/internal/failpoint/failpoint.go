@@ -5,6 +5,9 @@
 // reaches it, the process exits at once with status 86, as a kill -9
 // would leave it: no deferred function runs, nothing is flushed.
 //
+// Once is the other kind: it reports true the first time an armed name is
+// reached, and the caller acts as the fault would (drop an answer).
+//
 // It is for tests only; with the variable unset a failpoint costs one
 // map lookup on a nil map.
 package failpoint
@@ -12,6 +15,7 @@ package failpoint
 import (
 	"os"
 	"strings"
+	"sync"
 )
 
 // ExitCode is the status a process exits with at a failpoint.
@@ -38,4 +42,29 @@ func Hit(name string) {
 		os.Stderr.WriteString("failpoint " + name + ": exiting\n")
 		os.Exit(ExitCode)
 	}
+}
+
+var (
+	onceMu  sync.Mutex
+	onceHit map[string]bool
+)
+
+// Once reports true the first time it is called with an armed name in
+// this process, false otherwise: a failpoint that makes the agent behave
+// as a fault would (drop an answer) once, without exiting.
+func Once(name string) bool {
+	if !armed[name] {
+		return false
+	}
+	onceMu.Lock()
+	defer onceMu.Unlock()
+	if onceHit[name] {
+		return false
+	}
+	if onceHit == nil {
+		onceHit = map[string]bool{}
+	}
+	onceHit[name] = true
+	os.Stderr.WriteString("failpoint " + name + ": hit\n")
+	return true
 }

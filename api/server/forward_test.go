@@ -1,0 +1,60 @@
+package server
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A request forwarded to a leader that stops answering (it died: a dead
+// host sends no reset) is cancelled with 503 as soon as another leader is
+// known, instead of hanging until TCP gives up.
+func TestServer_ForwardToDeadLeaderEndsWhenLeaderMoves(t *testing.T) {
+	// The "dead leader" accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dead := "http://" + ln.Addr().String()
+	lb := newExecMock()
+	next := newTestServer(t, Services{Router: &routerMock{}, Executions: lb}, 1<<20)
+	fr := &routerMock{leaderAPI: dead}
+	follower := newTestServer(t, Services{Router: fr, Executions: newExecMock()}, 1<<20)
+
+	type answer struct {
+		code int
+		body string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		code, body := do(t, follower, "POST", "/v1/executions/1/stop", "")
+		done <- answer{code, body}
+	}()
+	select {
+	case a := <-done:
+		t.Fatalf("answered while the old leader still leads: %d %s", a.code, a.body)
+	case <-time.After(3 * leaderCheck):
+	}
+	fr.mu.Lock()
+	fr.leaderAPI = next.URL
+	fr.mu.Unlock()
+	select {
+	case a := <-done:
+		if a.code != 503 || !strings.Contains(a.body, "leadership moved") || !strings.Contains(a.body, next.URL) {
+			t.Fatalf("after the leader moved: %d %s, want 503 naming the new leader", a.code, a.body)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the forwarded request still hangs after the leader moved")
+	}
+}
