@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +46,58 @@ type Config struct {
 	// Caller names the user or program in every request (CallerHeader); the
 	// agent records it as the caller of the executions it creates.
 	Caller string
+	// TLS configures https:// addresses when HTTPClient is not set;
+	// default TLSConfigFromEnv().
+	TLS *TLSConfig
+}
+
+// TLSConfig names the PEM files a client uses with an agent that speaks
+// TLS: the cluster CA that signed the agents' certificates, and the
+// client's own certificate and key (`scaleout tls cert create --client`).
+type TLSConfig struct {
+	CACert     string
+	ClientCert string
+	ClientKey  string
+	// ServerName, if set, is the name the agent's certificate is checked
+	// against instead of the address's host.
+	ServerName string
+}
+
+// TLSConfigFromEnv reads SCALEOUT_CACERT, SCALEOUT_CLIENT_CERT,
+// SCALEOUT_CLIENT_KEY and SCALEOUT_TLS_SERVER_NAME.
+func TLSConfigFromEnv() *TLSConfig {
+	return &TLSConfig{CACert: os.Getenv("SCALEOUT_CACERT"), ClientCert: os.Getenv("SCALEOUT_CLIENT_CERT"),
+		ClientKey: os.Getenv("SCALEOUT_CLIENT_KEY"), ServerName: os.Getenv("SCALEOUT_TLS_SERVER_NAME")}
+}
+
+// config returns the crypto/tls configuration of t (nil when t sets
+// nothing: the system's roots, no client certificate).
+func (t *TLSConfig) config() (*tls.Config, error) {
+	if t == nil || (t.CACert == "" && t.ClientCert == "" && t.ClientKey == "" && t.ServerName == "") {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CACert != "" {
+		pem, err := os.ReadFile(t.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("CA certificate: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA certificate %s: no PEM certificate in it", t.CACert)
+		}
+	}
+	if (t.ClientCert == "") != (t.ClientKey == "") {
+		return nil, errors.New("a client certificate needs its key and a key its certificate (--client-cert and --client-key)")
+	}
+	if t.ClientCert != "" {
+		pair, err := tls.LoadX509KeyPair(t.ClientCert, t.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
 }
 
 // CallerHeader carries the name of the user or program making a request.
@@ -102,10 +156,19 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
+		t := cfg.TLS
+		if t == nil {
+			t = TLSConfigFromEnv()
+		}
+		tc, err := t.config()
+		if err != nil {
+			return nil, err
+		}
 		hc = &http.Client{Transport: &http.Transport{
 			Proxy:               nil,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
+			TLSClientConfig:     tc,
 		}}
 	}
 	return &Client{base: u, hc: hc, caller: cfg.Caller, index: new(atomic.Uint64)}, nil
@@ -409,6 +472,12 @@ func (w *Workers) Poll(ctx context.Context, id string, req *PollRequest) (*PollR
 // Peers returns the Raft configuration as the answering server sees it.
 func (s *Status) Peers(ctx context.Context) ([]Peer, error) {
 	return getList[Peer](ctx, s.c, "/v1/status/peers")
+}
+
+// Health returns the answering agent's health and transport security
+// (GET /v1/status/health).
+func (s *Status) Health(ctx context.Context) (*Health, error) {
+	return getOne[Health](ctx, s.c, "/v1/status/health")
 }
 
 // Members lists every agent the answering agent's gossip has seen.

@@ -35,6 +35,12 @@ const Masked = "******"
 type Health struct {
 	// Status is "ok"; an unhealthy agent answers 507 with an error instead.
 	Status string `json:"status"`
+	// TLS is true when every TCP port of the agent speaks mutual TLS.
+	TLS bool `json:"tls"`
+	// Insecure is true for a non-dev agent started with --insecure (no TLS).
+	Insecure bool `json:"insecure"`
+	// GossipEncrypted is true when the agent encrypts gossip (gossip_key).
+	GossipEncrypted bool `json:"gossip_encrypted"`
 }
 
 // Leader is the answer of GET /v1/status/leader.

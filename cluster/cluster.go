@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -107,6 +108,17 @@ type Config struct {
 	// GossipTransport, if set, wraps gossip's network transport (tests use
 	// it to cut gossip as well).
 	GossipTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
+	// RaftTLSServer and RaftTLSClient, if set, make the Raft transport
+	// speak TLS (both or neither): the listener's and the dialer's
+	// configurations, which must verify that the peer holds a server
+	// certificate of the cluster CA (tlsutil).
+	RaftTLSServer *tls.Config
+	RaftTLSClient *tls.Config
+	// GossipKey, if set, encrypts gossip (memberlist's AES-GCM; 16, 24 or
+	// 32 bytes) unless the data dir already holds a keyring (a rotation
+	// made with KeyringInstall/Use/Remove survives a restart). An agent
+	// with a keyring but no GossipKey keeps encrypting.
+	GossipKey []byte
 	// PeerClient asks other agents, by their API address, for their Raft
 	// peers (bootstrap) and their leader (worker-only agents). Required for
 	// servers with BootstrapExpect > 0 and for worker-only agents.
@@ -179,6 +191,8 @@ func (c *Config) Validate() error {
 		return errors.New("reconcile interval, reconnect interval and dead server grace must be positive")
 	case c.GossipPort < 0 || c.GossipPort > 65535:
 		return fmt.Errorf("gossip port %d out of range", c.GossipPort)
+	case (c.RaftTLSServer == nil) != (c.RaftTLSClient == nil):
+		return errors.New("raft TLS needs both a listener and a dialer configuration")
 	case c.PeerClient == nil && (c.BootstrapExpect > 0 || !c.Server):
 		return errors.New("a peer client is required to bootstrap with other servers or to run worker-only")
 	}
@@ -199,7 +213,13 @@ type Cluster struct {
 	logStore  *raftboltdb.BoltStore
 	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
+	layer     *streamLayer
 	leaderCh  chan bool
+	// refused holds when a server that failed the Raft TLS check was last
+	// logged (reconcile loop only).
+	refused map[string]time.Time
+	// keyring is gossip's keyring (its ring is nil without encryption).
+	keyring *keyring
 
 	// Worker-only agents learn the leader from the servers.
 	leaderMu    sync.Mutex
@@ -225,7 +245,7 @@ func New(cfg Config) (*Cluster, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, logger: logger.Named("cluster"), leaderCh: make(chan bool, 16), stop: make(chan struct{})}
+	c := &Cluster{cfg: cfg, logger: logger.Named("cluster"), leaderCh: make(chan bool, 16), stop: make(chan struct{}), refused: map[string]time.Time{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -243,11 +263,19 @@ func New(cfg Config) (*Cluster, error) {
 		meta.Expect = cfg.BootstrapExpect
 		meta.KeyID = cfg.KeyID
 	}
-	var err error
+	keyring, warn, err := openKeyring(cfg.DataDir, cfg.GossipKey)
+	if err != nil {
+		return nil, err
+	}
+	if warn != "" {
+		c.logger.Warn(warn, "keyring", keyring.path)
+	}
+	c.keyring = keyring
 	c.mem, err = newMembership(MemberConfig{
 		NodeName: cfg.NodeName, BindAddr: cfg.GossipBind, BindPort: cfg.GossipPort,
 		AdvertiseAddr: cfg.GossipAdvertise, AdvertisePort: cfg.GossipPort,
 		Meta: meta, Local: cfg.LocalGossip, WrapTransport: cfg.GossipTransport, Logger: logger,
+		Keyring: keyring.ring,
 	})
 	if err != nil {
 		return nil, err
@@ -297,7 +325,7 @@ func (c *Cluster) startRaft(logger hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	if c.transport, err = newTransport(cfg, logger); err != nil {
+	if c.transport, c.layer, err = newTransport(cfg, logger); err != nil {
 		return err
 	}
 
@@ -330,44 +358,6 @@ func (c *Cluster) startRaft(logger hclog.Logger) error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	return nil
-}
-
-func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, error) {
-	ln, err := net.Listen("tcp", cfg.RaftBind)
-	if err != nil {
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
-	}
-	adv := ln.Addr()
-	if cfg.RaftAdvertise != "" {
-		if adv, err = net.ResolveTCPAddr("tcp", cfg.RaftAdvertise); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("raft advertise %q: %w", cfg.RaftAdvertise, err)
-		}
-	} else if ta := adv.(*net.TCPAddr); ta.IP.IsUnspecified() {
-		ln.Close()
-		return nil, fmt.Errorf("raft bind %s is not an address other servers can dial: set an advertise address", cfg.RaftBind)
-	}
-	layer := &streamLayer{ln: ln, adv: adv, dial: cfg.Dialer}
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger.Named("transport"),
-	}), nil
-}
-
-// streamLayer is raft's TCP stream layer with an injectable dialer.
-type streamLayer struct {
-	ln   net.Listener
-	adv  net.Addr
-	dial func(addr string, timeout time.Duration) (net.Conn, error)
-}
-
-func (s *streamLayer) Accept() (net.Conn, error) { return s.ln.Accept() }
-func (s *streamLayer) Close() error              { return s.ln.Close() }
-func (s *streamLayer) Addr() net.Addr            { return s.adv }
-func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	if s.dial != nil {
-		return s.dial(string(addr), timeout)
-	}
-	return net.DialTimeout("tcp", string(addr), timeout)
 }
 
 func (c *Cluster) bootstrapSelf() error {

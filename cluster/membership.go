@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +74,9 @@ type MemberConfig struct {
 	// WrapTransport, if set, wraps gossip's network transport (tests cut
 	// the network with it).
 	WrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
-	Logger        hclog.Logger
+	// Keyring, if set, encrypts and authenticates every gossip message.
+	Keyring *memberlist.Keyring
+	Logger  hclog.Logger
 }
 
 // membership wraps memberlist with a table of every node ever seen, so that
@@ -86,6 +89,8 @@ type membership struct {
 	meta    []byte
 	ownMeta NodeMeta
 	ownName string
+	// encrypted is set when gossip is encrypted (a keyring is installed).
+	encrypted bool
 
 	mu      sync.Mutex
 	members map[string]*Member
@@ -119,6 +124,11 @@ func newMembership(cfg MemberConfig) (*membership, error) {
 	mc.AdvertisePort = cfg.AdvertisePort
 	mc.Delegate = m
 	mc.Events = m
+	if cfg.Keyring != nil {
+		mc.Keyring = cfg.Keyring
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
+	m.encrypted = cfg.Keyring != nil
 	// memberlist reports suspicion only in its log, so the log passes
 	// through a scanner on its way to hclog.
 	std := cfg.Logger.Named("memberlist").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
@@ -287,7 +297,7 @@ func (m *membership) join(addrs []string, stop <-chan struct{}) {
 			m.logger.Info("joined the cluster", "contacted", n)
 			return
 		}
-		m.logger.Warn("join failed; retrying", "addrs", addrs, "error", err, "retry_in", backoff)
+		m.logger.Warn("join failed; retrying", "addrs", addrs, "error", err, "retry_in", backoff, "hint", joinHint(err, m.encrypted))
 		select {
 		case <-stop:
 			return
@@ -359,4 +369,24 @@ func (m *membership) shutdown() error {
 func (m *membership) localAddr() string {
 	n := m.ml.LocalNode()
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// joinHint explains the usual cause of a failed join: a gossip key that
+// differs from the cluster's (or encryption on one side only) shows as a
+// decryption error or a connection the other side closed at once.
+func joinHint(err error, encrypted bool) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "decrypt") || strings.Contains(msg, "encrypt"):
+		return "gossip key mismatch: this agent and the one it joins do not share a gossip key (gossip_key, 'scaleout operator keyring list')"
+	case strings.Contains(msg, "EOF") || strings.Contains(msg, "reset by peer"):
+		if encrypted {
+			return "the other agent closed the connection: its gossip key may differ from this agent's (gossip_key), or it does not encrypt gossip"
+		}
+		return "the other agent closed the connection: it may encrypt gossip (gossip_key) while this agent does not"
+	}
+	return "is the address right and the agent running?"
 }

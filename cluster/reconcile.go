@@ -73,6 +73,9 @@ func (c *Cluster) reconcile() {
 			continue
 		}
 		s, ok := inConf[m.Name]
+		if (!ok || string(s.Address) != m.Meta.Raft) && !c.raftTrusted(m) {
+			continue
+		}
 		switch {
 		case !ok && voters < c.cfg.MaxVoters:
 			if err := c.raft.AddVoter(raft.ServerID(m.Name), raft.ServerAddress(m.Meta.Raft), 0, timeout).Error(); err != nil {

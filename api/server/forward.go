@@ -223,6 +223,10 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
 			pr.Out.Header.Set(ForwardedHeader, strconv.Itoa(hops+1))
+			pr.Out.Header.Del(IdentityHeader)
+			if id, ok := IdentityFrom(r.Context()); ok {
+				pr.Out.Header.Set(IdentityHeader, id.Role+"/"+id.Name)
+			}
 		},
 		Transport: s.transport,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -27,7 +27,8 @@ func (s *srv) health(*http.Request) (any, error) {
 			return nil, err
 		}
 	}
-	return api.Health{Status: "ok"}, nil
+	sec := s.cfg.Security
+	return api.Health{Status: "ok", TLS: sec.TLS, Insecure: sec.Insecure, GossipEncrypted: sec.GossipEncrypted}, nil
 }
 
 // idempotencyKey merges the Idempotency-Key header into the body's key.

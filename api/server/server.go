@@ -32,6 +32,11 @@ type Config struct {
 	// ForwardError, if set, is told each time a request cannot be forwarded
 	// to the leader: "no_leader", "unreachable" or "loop" (metrics).
 	ForwardError func(reason string)
+	// Transport carries forwarded requests to the leader (default: plain
+	// HTTP); with TLS it presents this agent's certificate.
+	Transport http.RoundTripper
+	// Security is reported by GET /v1/status/health.
+	Security Security
 }
 
 // DefaultConfig returns the defaults: 16 MiB bodies, 5 minute waits, 5 s
@@ -57,10 +62,12 @@ func New(cfg Config, svc Services) http.Handler {
 	if svc.Router == nil {
 		svc.Router = selfRouter{}
 	}
-	s := &srv{cfg: cfg, svc: svc, logger: cfg.Logger.Named("http"),
-		transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64,
+	s := &srv{cfg: cfg, svc: svc, logger: cfg.Logger.Named("http"), transport: cfg.Transport}
+	if s.transport == nil {
+		s.transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64,
 			// A leader that died leaves no one to refuse the connection.
-			DialContext: (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}
+			DialContext: (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 15 * time.Second}).DialContext}
+	}
 	mux := http.NewServeMux()
 	// Where each route is served: local (this agent answers), read (local
 	// copy of the catalog unless ?consistent=true or this agent has none),
@@ -107,6 +114,7 @@ func New(cfg Config, svc Services) http.Handler {
 	}
 	s.registerCatalog(h, raw)
 	s.registerSchedules(h)
+	s.registerKeyring(h)
 	s.registerObserve(h, mux)
 	raw("GET /v1/executions/{id}/attempts/{attempt}/log", local, wk, s.raw(0, s.attemptLog))
 	return jsonFallback(mux)

@@ -126,6 +126,8 @@ type Services struct {
 	Catalog    CatalogService
 	Operator   OperatorService
 	Schedules  ScheduleService
+	// Keyring lists and rotates the gossip keyring (nil: 501).
+	Keyring KeyringService
 	// Ready answers GET /v1/health/ready (nil: ready whenever the API serves).
 	Ready ReadyChecker
 	// Metrics serves GET /v1/metrics (nil: 501).

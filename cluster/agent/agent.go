@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
 	"github.com/scaleout/scaleout/cluster/metrics"
+	"github.com/scaleout/scaleout/cluster/tlsutil"
 	"github.com/scaleout/scaleout/cluster/worker"
 )
 
@@ -87,6 +89,23 @@ type Config struct {
 	// CoalesceMax is the most requests the leader gathers into one Raft
 	// command (master.Config.CoalesceMax); 0 keeps the master's default.
 	CoalesceMax int `yaml:"coalesce_max"`
+	// TLSCA, TLSCert and TLSKey are PEM files (`scaleout tls`): with them
+	// every TCP port speaks mutual TLS (API, Raft, forwarding, polls).
+	// They are reloaded on Reload (SIGHUP) and when they change.
+	TLSCA   string `yaml:"tls_ca"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// GossipKey (base64 of 16, 24 or 32 bytes, `scaleout keygen`)
+	// encrypts gossip; a keyring in the data dir (rotations) takes
+	// precedence over it.
+	GossipKey string `yaml:"gossip_key"`
+	// Insecure lets a non-dev agent run without TLS (plain HTTP, Raft and
+	// forwarding); it is logged at start and every hour and reported by
+	// GET /v1/status/health.
+	Insecure bool `yaml:"insecure"`
+	// TLSWatchInterval is how often the TLS files are checked for changes
+	// (0: 5 s).
+	TLSWatchInterval time.Duration `yaml:"-"`
 	// Catalog configures the SSISDB catalog service (servers only; its
 	// Cipher must be the same on every server).
 	Catalog master.CatalogConfig `yaml:"-"`
@@ -180,6 +199,11 @@ func (c *Config) Validate() error {
 		return errors.New("a server needs --bootstrap-expect N (to form a new cluster) or --join (to join one)")
 	case !c.Server && len(c.Join) == 0:
 		return errors.New("a worker-only agent needs --join to find the servers")
+	case (c.TLSCA != "" || c.TLSCert != "" || c.TLSKey != "") && (c.TLSCA == "" || c.TLSCert == "" || c.TLSKey == ""):
+		return errors.New("TLS needs all three of --tls-ca, --tls-cert and --tls-key")
+	case !c.Dev && !c.Insecure && c.TLSCert == "":
+		return errors.New("a non-dev agent needs TLS: --tls-ca, --tls-cert and --tls-key ('scaleout tls init' writes them), " +
+			"or --insecure to run without it (plain HTTP, Raft and forwarding anyone on the network can use)")
 	}
 	return nil
 }
@@ -203,7 +227,11 @@ type Agent struct {
 
 	// stops holds what New started, undone in reverse by Shutdown (or by
 	// New itself when a later step fails).
-	stops      stack
+	stops stack
+	// tls is the agent's TLS material (nil without TLS); stopSec ends
+	// its file watch and the insecure warning.
+	tls        *tlsutil.Reloader
+	stopSec    chan struct{}
 	workerDone chan struct{}
 	httpDone   chan error
 }
@@ -223,8 +251,11 @@ func New(cfg Config) (*Agent, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a := &Agent{cfg: cfg, logger: logger, workerDone: make(chan struct{}), httpDone: make(chan error, 1)}
+	a := &Agent{cfg: cfg, logger: logger, workerDone: make(chan struct{}), httpDone: make(chan error, 1), stopSec: make(chan struct{})}
 	a.newMetrics()
+	if err := a.startSecurity(); err != nil {
+		return nil, err
+	}
 	advertise, err := advertiseHost(cfg.Bind, cfg.Advertise)
 	if err != nil {
 		return nil, err
@@ -284,14 +315,18 @@ func (a *Agent) listenAPI(advertise string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", a.cfg.HTTPAddr, err)
 	}
+	scheme := "http://"
+	if a.tls != nil {
+		scheme = "https://" // startHTTP puts TLS on the listener
+	}
 	// Until the server serves it (and closes it on shutdown), the listener
 	// is ours to close; a second Close is harmless.
 	a.stops.push(func() { ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
 	if h, _, _ := net.SplitHostPort(a.cfg.HTTPAddr); h != "" && !net.ParseIP(h).IsUnspecified() {
-		a.apiURL = "http://" + ln.Addr().String()
+		a.apiURL = scheme + ln.Addr().String()
 	} else {
-		a.apiURL = "http://" + net.JoinHostPort(advertise, strconv.Itoa(port))
+		a.apiURL = scheme + net.JoinHostPort(advertise, strconv.Itoa(port))
 	}
 	return ln, nil
 }
@@ -299,6 +334,7 @@ func (a *Agent) listenAPI(advertise string) (net.Listener, error) {
 // startCluster starts gossip and, on servers, Raft.
 func (a *Agent) startCluster(advertise string) error {
 	cfg := a.cfg
+	var err error
 	ccfg := cluster.DefaultConfig()
 	if cfg.Dev || cfg.FastTimings {
 		ccfg = cluster.DevConfig()
@@ -336,7 +372,16 @@ func (a *Agent) startCluster(advertise string) error {
 	}
 	ccfg.Dialer = cfg.RaftDialer
 	ccfg.GossipTransport = cfg.GossipTransport
-	ccfg.PeerClient = newPeerClient()
+	ccfg.PeerClient = newPeerClient(a.agentTLS(tlsutil.RoleServer))
+	if a.tls != nil && cfg.Server {
+		ccfg.RaftTLSServer = a.tls.ServerConfig(true, tlsutil.RoleServer)
+		ccfg.RaftTLSClient = a.tls.ClientConfig(tlsutil.RoleServer)
+	}
+	if cfg.GossipKey != "" {
+		if ccfg.GossipKey, err = cluster.ParseGossipKey(cfg.GossipKey); err != nil {
+			return err
+		}
+	}
 	ccfg.ObserveApply = a.observeApply
 	ccfg.Logger = a.logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
@@ -417,20 +462,31 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg.Logger = a.logger
 	scfg.EnableDebug = a.cfg.EnableDebug
 	scfg.ForwardError = a.metrics.ForwardError
+	scfg.Transport = a.httpTransport(tlsutil.RoleServer) // forwarding goes to the leader
+	scfg.Security = a.security()
 	svc := server.Services{Router: a.master, Status: a.master, Executions: executionService{a.master, a}, Queue: a.master,
 		Workers: workerService{a.master, a}, Ready: readiness{a.cluster}, Metrics: a.metricsHandler()}
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator, svc.Schedules = catalogService{a.catalog, a}, a.catalog, a.scheduler
 	}
 	svc.UI = a.console()
+	svc.Keyring = newKeyringService(a)
 	hc := server.DefaultHTTPConfig()
 	hc.MaxConns = a.cfg.MaxConnections
 	if a.cfg.HeaderTimeout > 0 {
 		hc.ReadHeaderTimeout = a.cfg.HeaderTimeout
 	}
-	srv := server.NewHTTPServer(hc, server.New(scfg, svc))
+	srv := server.NewHTTPServer(hc, a.authenticate(server.New(scfg, svc)))
+	// TLS handshake failures (a client without the CA, plain HTTP) go to
+	// the agent's log, at debug level: anyone can cause them.
+	srv.ErrorLog = a.logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug})
 	a.httpSrv = srv
-	go func() { a.httpDone <- srv.Serve(server.LimitListener(ln, hc.MaxConns)) }()
+	ln = server.LimitListener(ln, hc.MaxConns)
+	if a.tls != nil {
+		// Outermost, so that the server sees *tls.Conn (r.TLS).
+		ln = tls.NewListener(ln, a.tls.ServerConfig(false))
+	}
+	go func() { a.httpDone <- srv.Serve(ln) }()
 }
 
 // stopHTTP stops the API server, if it was started, giving requests in
@@ -448,7 +504,7 @@ func (a *Agent) stopHTTP() {
 // agent's own API.
 func (a *Agent) startWorker() error {
 	cfg := a.cfg
-	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node})
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS})
 	if err != nil {
 		return err
 	}

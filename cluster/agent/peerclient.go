@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"time"
@@ -17,9 +18,11 @@ type peerClient struct {
 	hc *http.Client
 }
 
-func newPeerClient() *peerClient {
+// newPeerClient returns a peer client; tc (nil without TLS) verifies the
+// called agent's certificate and presents this agent's.
+func newPeerClient(tc *tls.Config) *peerClient {
 	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second,
-		DialContext: (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}
+		DialContext: (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext, TLSClientConfig: tc}}}
 }
 
 func (p *peerClient) client(apiAddr string) (*api.Client, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster/agent"
 	"github.com/scaleout/scaleout/cluster/clustertest/poll"
+	"github.com/scaleout/scaleout/cluster/tlsutil"
 	"github.com/scaleout/scaleout/cluster/worker"
 )
 
@@ -46,6 +47,12 @@ type Options struct {
 	// BootstrapExpect for the servers (default: Servers); MaxVoters (default 5).
 	BootstrapExpect int
 	MaxVoters       int
+	// TLS, if set (NewTLS), gives every agent a certificate of its role
+	// and every Node.Client a client certificate; else the agents run
+	// with Insecure.
+	TLS *TLS
+	// GossipKey, if set, encrypts gossip (base64, as gossip_key).
+	GossipKey string
 }
 
 // Node is one agent of a test cluster.
@@ -56,6 +63,7 @@ type Node struct {
 	dir    string
 	cfg    agent.Config
 	down   bool
+	tls    *api.TLSConfig
 }
 
 // Cluster is a set of agents that joined each other.
@@ -63,6 +71,46 @@ type Cluster struct {
 	t     testing.TB
 	Nodes []*Node
 	net   *Partitioner
+	// last is the configuration of the last node NewCluster started,
+	// the template of AddNode.
+	last agent.Config
+	tls  *TLS
+}
+
+// AddNode starts one more agent that joins the cluster, configured as the
+// last of NewCluster's agents (its TLS files included) with the name,
+// role and data dir changed and then edit applied (a test gives it a
+// foreign certificate, another gossip key). It does not wait for the
+// agent's worker; agent.New's error is returned.
+func (c *Cluster) AddNode(name string, server bool, edit func(*agent.Config)) (*Node, error) {
+	c.t.Helper()
+	cfg := c.last
+	cfg.Node = name
+	cfg.DataDir = c.t.TempDir()
+	cfg.Server = server
+	cfg.BootstrapExpect = 0
+	cfg.Join = []string{c.Nodes[0].Agent.GossipAddr()}
+	cfg.RaftDialer = c.net.Dialer(name)
+	cfg.GossipTransport = c.net.GossipTransport(name)
+	if c.tls != nil {
+		role := tlsutil.RoleServer
+		if !server {
+			role = tlsutil.RoleWorker
+		}
+		cfg.TLSCert, cfg.TLSKey = c.tls.Issue(c.t, role, name)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	n := &Node{Name: name, dir: cfg.DataDir, cfg: cfg}
+	c.net.Register(name, "")
+	a, err := agent.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.t.Cleanup(a.Shutdown)
+	n.Agent = a
+	return n, nil
 }
 
 // NewCluster starts the agents and waits until a leader is elected and every
@@ -81,7 +129,7 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 	if o.MaxTasks == 0 {
 		o.MaxTasks = 4
 	}
-	c := &Cluster{t: t, net: NewPartitioner()}
+	c := &Cluster{t: t, net: NewPartitioner(), tls: o.TLS}
 	logs := newTestWriter(t)
 	exe, err := os.Executable()
 	if err != nil {
@@ -110,6 +158,7 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.Bind = "127.0.0.1"
 		cfg.RaftPort, cfg.GossipPort = 0, 0
 		cfg.FastTimings = true
+		cfg.Insecure = !o.TLS.on()
 		if server {
 			cfg.BootstrapExpect = o.Servers
 			if o.BootstrapExpect > 0 {
@@ -134,7 +183,21 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.RaftDialer = c.net.Dialer(name)
 		cfg.GossipTransport = c.net.GossipTransport(name)
 		cfg.Catalog.Cipher = cipher
+		cfg.GossipKey = o.GossipKey
+		c.last = cfg
 		n := &Node{Name: name, dir: cfg.DataDir, cfg: cfg}
+		if o.TLS != nil {
+			role := tlsutil.RoleServer
+			if !server {
+				role = tlsutil.RoleWorker
+			}
+			cfg.TLSCA = o.TLS.CA
+			cfg.TLSCert, cfg.TLSKey = o.TLS.Issue(t, role, name)
+			cfg.TLSWatchInterval = 200 * time.Millisecond
+			n.cfg = cfg
+			c.last = cfg
+			n.tls = o.TLS.ClientTLS(t, "test-"+name)
+		}
 		c.start(n)
 		c.Nodes = append(c.Nodes, n)
 	}
@@ -172,7 +235,7 @@ func (c *Cluster) start(n *Node) {
 	c.net.Register(n.Name, a.GossipAddr())
 	n.Agent = a
 	n.down = false
-	n.Client, err = api.NewClient(api.Config{Address: a.APIAddr(), Caller: "test"})
+	n.Client, err = api.NewClient(api.Config{Address: a.APIAddr(), Caller: "test", TLS: n.tls})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -49,10 +49,19 @@ leaves the cluster and stops. In --dev mode running executions are stopped and
 recorded instead (retried after a restart if they have retries left, else
 canceled).
 
+Security: outside --dev an agent needs TLS material (--tls-ca, --tls-cert,
+--tls-key; 'scaleout tls init --nodes a,b,c' writes everything a three-server
+cluster needs) or an explicit --insecure. With TLS every TCP port (API, Raft,
+forwarding, worker polls) speaks mutual TLS: joining Raft needs a server
+certificate, the API a certificate of the cluster CA. SIGHUP (or a change of
+the files) reloads the certificates. --gossip-key encrypts gossip; rotate it
+with 'scaleout operator keyring'. docs/SECURITY.md has the details.
+
 Flags override the --config file; its keys are the flag names with '_' for '-'.`,
 		Example: `  scaleout agent --dev
-  scaleout agent --node a1 --data-dir /var/lib/scaleout --bootstrap-expect 3 --join 10.0.0.2:8393 --join 10.0.0.3:8393
-  scaleout agent --node w1 --server=false --join 10.0.0.1:8393 --labels os=linux,zone=a
+  scaleout agent --node a1 --data-dir /var/lib/scaleout --bootstrap-expect 3 --join 10.0.0.2:8393 --join 10.0.0.3:8393 \
+      --tls-ca ca.pem --tls-cert server-a1.pem --tls-key server-a1-key.pem --gossip-key "$(cat gossip.key)"
+  scaleout agent --node w1 --server=false --join 10.0.0.1:8393 --labels os=linux,zone=a --insecure
   scaleout agent --config /etc/scaleout/agent.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), f) },
@@ -109,6 +118,8 @@ func runAgent(ctx context.Context, f *config.Flags) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	stopHUP := reloadOnHUP(a)
+	defer stopHUP()
 	// Scripts and tests that start agents on port 0 read the real addresses
 	// from this line (the others need the gossip address to --join).
 	fmt.Fprintf(os.Stderr, "==> scaleout agent starting: node=%s api=%s gossip=%s server=%t\n",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -12,11 +13,24 @@ import (
 
 // clientFlags holds the flags every client command shares.
 type clientFlags struct {
-	address string
+	address                       string
+	caCert, clientCert, clientKey string
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.address, "address", "", "agent API address (default: $SCALEOUT_ADDR, else "+api.DefaultAddress+")")
+	cmd.Flags().StringVar(&f.address, "address", "", "agent API address, https:// for an agent with TLS (default: $SCALEOUT_ADDR, else "+api.DefaultAddress+")")
+	cmd.Flags().StringVar(&f.caCert, "ca-cert", "", "PEM file of the cluster CA that signed the agents' certificates (default: $SCALEOUT_CACERT)")
+	cmd.Flags().StringVar(&f.clientCert, "client-cert", "", "PEM client certificate for agents with TLS, 'scaleout tls cert create --client' (default: $SCALEOUT_CLIENT_CERT)")
+	cmd.Flags().StringVar(&f.clientKey, "client-key", "", "PEM key of --client-cert (default: $SCALEOUT_CLIENT_KEY)")
+}
+
+// tlsConfig is the client's TLS files: each flag, else its variable.
+func (f *clientFlags) tlsConfig() *api.TLSConfig {
+	t := api.TLSConfigFromEnv()
+	t.CACert = cmp.Or(f.caCert, t.CACert)
+	t.ClientCert = cmp.Or(f.clientCert, t.ClientCert)
+	t.ClientKey = cmp.Or(f.clientKey, t.ClientKey)
+	return t
 }
 
 func (f *clientFlags) client() (*api.Client, error) {
@@ -24,7 +38,7 @@ func (f *clientFlags) client() (*api.Client, error) {
 	if addr == "" {
 		addr = api.AddressFromEnv()
 	}
-	c, err := api.NewClient(api.Config{Address: addr, Caller: callerName()})
+	c, err := api.NewClient(api.Config{Address: addr, Caller: callerName(), TLS: f.tlsConfig()})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

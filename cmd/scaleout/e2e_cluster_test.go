@@ -22,7 +22,7 @@ func startE2ECluster(t *testing.T) *e2eCluster {
 	t.Helper()
 	c := &e2eCluster{t: t, agents: map[string]*agentProc{}}
 	common := []string{"--encrypt-key", catalog.GenerateKey(), "--http-addr", "127.0.0.1:0", "--bind", "127.0.0.1", "--raft-port", "0", "--gossip-port", "0",
-		"--lease-timeout", "3s", "--heartbeat", "500ms", "--kill-grace", "1s", "--max-tasks", "10", "--log-level", "info"}
+		"--lease-timeout", "3s", "--heartbeat", "500ms", "--kill-grace", "1s", "--max-tasks", "10", "--log-level", "info", "--insecure"}
 	var join string
 	for _, name := range []string{"s1", "s2", "s3", "w1"} {
 		args := append([]string{"agent", "--node", name, "--data-dir", t.TempDir()}, common...)

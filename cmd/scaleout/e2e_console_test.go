@@ -173,7 +173,7 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 	for _, name := range []string{"s1", "s2", "s3"} {
 		args := []string{"agent", "--node", name, "--data-dir", t.TempDir(), "--encrypt-key", key, "--http-addr", "127.0.0.1:0",
 			"--bind", "127.0.0.1", "--raft-port", "0", "--gossip-port", "0", "--bootstrap-expect", "3", "--kill-grace", "1s",
-			"--labels", "rack=r" + name[1:]}
+			"--labels", "rack=r" + name[1:], "--insecure"}
 		if join != "" {
 			args = append(args, "--join", join)
 		}

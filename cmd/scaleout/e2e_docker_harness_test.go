@@ -303,7 +303,7 @@ func startDockerClusterWith(t *testing.T, o dockerOptions) *dockerCluster {
 		args = append(args, o.run[name]...)
 		args = append(args, dc.image, "agent", "--node", name, "--data-dir", "/data",
 			"--lease-timeout", o.lease.String(), "--heartbeat", o.beat.String(),
-			"--kill-grace", dockerKillGrace.String(), "--max-tasks", strconv.Itoa(o.maxTasks))
+			"--kill-grace", dockerKillGrace.String(), "--max-tasks", strconv.Itoa(o.maxTasks), "--insecure")
 		args = append(args, o.agent...)
 		if n.server {
 			args = append(args, "--bootstrap-expect", "3", "--encrypt-key", key)

@@ -54,7 +54,7 @@ func startSchedCluster(t *testing.T) *schedCluster {
 		args := []string{"agent", "--node", name, "--data-dir", t.TempDir(), "--encrypt-key", key,
 			"--http-addr", fmt.Sprintf("127.0.0.1:%d", api), "--bind", "127.0.0.1", "--raft-port", strconv.Itoa(raft),
 			"--gossip-port", strconv.Itoa(gossip), "--bootstrap-expect", "3", "--lease-timeout", "3s", "--heartbeat", "500ms",
-			"--kill-grace", "1s", "--max-tasks", "10", "--log-level", "info"}
+			"--kill-grace", "1s", "--max-tasks", "10", "--log-level", "info", "--insecure"}
 		for j := range serverNames {
 			if j != i {
 				args = append(args, "--join", fmt.Sprintf("127.0.0.1:%d", ports[3*j+2]))

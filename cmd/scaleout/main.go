@@ -135,6 +135,6 @@ not be reached).`,
 	root.AddCommand(newAgentCmd(), newRunCmd(), newExecutionsCmd(), newCapsCmd(), newExecCmd(),
 		newMembersCmd(), newWorkersCmd(), newOperatorCmd())
 	root.AddCommand(newDeployCmd(), newFoldersCmd(), newProjectsCmd(), newPackagesCmd(), newEnvironmentsCmd(), newKeygenCmd(), newSchedulesCmd())
-	root.AddCommand(newValidateCmd(), newBenchCmd(), newConvertCmd(), newImportCmd())
+	root.AddCommand(newValidateCmd(), newBenchCmd(), newConvertCmd(), newImportCmd(), newTLSCmd(), newStatusCmd())
 	return root
 }

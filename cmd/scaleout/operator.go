@@ -8,7 +8,7 @@ import (
 )
 
 func newOperatorCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "operator", Short: "Cluster operations: Raft peers, backups"}
+	cmd := &cobra.Command{Use: "operator", Short: "Cluster operations: Raft peers, backups, the gossip keyring"}
 	raftCmd := &cobra.Command{Use: "raft", Short: "Inspect and change the Raft configuration"}
 	raftCmd.AddCommand(
 		listCmd("list-peers", "List the servers in the Raft configuration: id, address, voter or not, leader", 0,
@@ -23,6 +23,6 @@ func newOperatorCmd() *cobra.Command {
 			fmt.Fprintf(x.out, "removed raft peer %s\n", x.args[0])
 			return nil
 		}))
-	cmd.AddCommand(raftCmd, newSnapshotCmd())
+	cmd.AddCommand(raftCmd, newSnapshotCmd(), newKeyringCmd())
 	return cmd
 }

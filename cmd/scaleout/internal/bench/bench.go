@@ -73,6 +73,9 @@ type Options struct {
 	// (CoalesceMax 0: the agents' default).
 	MaxTasks    int
 	CoalesceMax int
+	// TLS runs the Local agents with mutual TLS and encrypted gossip
+	// (`Exe tls init`); without it they run with --insecure.
+	TLS bool
 	// Ended is the number of ended executions in the catalog before the
 	// memory scenario measures.
 	Ended int
@@ -134,6 +137,7 @@ type Report struct {
 	Local     int       `json:"local_servers,omitempty"`
 	MaxTasks  int       `json:"max_tasks,omitempty"`
 	Coalesce  int       `json:"coalesce_max,omitempty"`
+	TLS       bool      `json:"tls,omitempty"`
 	Rows      []Row     `json:"rows"`
 	Duration  string    `json:"duration"`
 }
@@ -188,7 +192,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		want[s] = true
 	}
 	if o.Local > 0 {
-		lc, err := startLocalCluster(ctx, o.Exe, o.Local, o.MaxTasks, o.CoalesceMax, b.logf)
+		lc, err := startLocalCluster(ctx, o.Exe, o.Local, o.MaxTasks, o.CoalesceMax, o.TLS, b.logf)
 		if err != nil {
 			return nil, fmt.Errorf("start local cluster: %w", err)
 		}
@@ -241,7 +245,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep := &Report{Time: start.UTC(), Version: o.Version, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-		Local: o.Local, MaxTasks: o.MaxTasks, Coalesce: o.CoalesceMax, Rows: b.rows, Duration: time.Since(start).Round(time.Second).String()}
+		Local: o.Local, MaxTasks: o.MaxTasks, Coalesce: o.CoalesceMax, TLS: o.TLS, Rows: b.rows, Duration: time.Since(start).Round(time.Second).String()}
 	rep.Host, _ = os.Hostname()
 	return rep, nil
 }

@@ -39,7 +39,7 @@ var startingLine = regexp.MustCompile(`==> scaleout agent starting: node=(\S+) a
 // startLocalCluster starts n server agents from the scaleout binary exe,
 // bound to loopback only, and waits until every worker is connected to a
 // leader.
-func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax int, logf func(string, ...any)) (*localCluster, error) {
+func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax int, useTLS bool, logf func(string, ...any)) (*localCluster, error) {
 	key, err := keygen(ctx, exe)
 	if err != nil {
 		return nil, err
@@ -49,6 +49,13 @@ func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax
 		return nil, err
 	}
 	lc := &localCluster{dir: dir}
+	sec := localSecurity{}
+	if useTLS {
+		if sec, err = initTLS(ctx, exe, filepath.Join(dir, "tls"), n); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+	}
 	join := ""
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("b%d", i)
@@ -56,6 +63,7 @@ func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax
 			"--bind", "127.0.0.1", "--http-addr", "127.0.0.1:0", "--raft-port", "0", "--gossip-port", "0",
 			"--bootstrap-expect", strconv.Itoa(n), "--encrypt-key", key, "--max-tasks", strconv.Itoa(maxTasks),
 			"--drain-timeout", "1s", "--log-level", "warn"}
+		args = append(args, sec.agentArgs(name)...)
 		if coalesceMax > 0 {
 			args = append(args, "--coalesce-max", strconv.Itoa(coalesceMax))
 		}
@@ -90,6 +98,43 @@ func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax
 		time.Sleep(50 * time.Millisecond)
 	}
 	return lc, nil
+}
+
+// localSecurity is the TLS material of a local cluster (dir empty: none,
+// the agents run with --insecure).
+type localSecurity struct {
+	dir       string
+	gossipKey string
+}
+
+// agentArgs are the security flags of agent name.
+func (s localSecurity) agentArgs(name string) []string {
+	if s.dir == "" {
+		return []string{"--insecure"}
+	}
+	return []string{"--tls-ca", filepath.Join(s.dir, "ca.pem"), "--tls-cert", filepath.Join(s.dir, "server-"+name+".pem"),
+		"--tls-key", filepath.Join(s.dir, "server-"+name+"-key.pem"), "--gossip-key", s.gossipKey}
+}
+
+// initTLS writes the cluster's certificates with `exe tls init` and points
+// this process's API clients at them (the clients read SCALEOUT_CACERT,
+// SCALEOUT_CLIENT_CERT and SCALEOUT_CLIENT_KEY when given no TLS files).
+func initTLS(ctx context.Context, exe, dir string, n int) (localSecurity, error) {
+	var nodes []string
+	for i := 1; i <= n; i++ {
+		nodes = append(nodes, fmt.Sprintf("b%d", i))
+	}
+	if out, err := exec.CommandContext(ctx, exe, "tls", "init", "--nodes", strings.Join(nodes, ","), "--dir", dir).CombinedOutput(); err != nil {
+		return localSecurity{}, fmt.Errorf("%s tls init: %v: %s", exe, err, out)
+	}
+	gk, err := os.ReadFile(filepath.Join(dir, "gossip.key"))
+	if err != nil {
+		return localSecurity{}, err
+	}
+	for k, v := range map[string]string{"SCALEOUT_CACERT": "ca.pem", "SCALEOUT_CLIENT_CERT": "client-admin.pem", "SCALEOUT_CLIENT_KEY": "client-admin-key.pem"} {
+		os.Setenv(k, filepath.Join(dir, v))
+	}
+	return localSecurity{dir: dir, gossipKey: strings.TrimSpace(string(gk))}, nil
 }
 
 // keygen asks the binary for a new encryption key ('scaleout keygen'): the
