@@ -46,8 +46,13 @@ func upgradeFrom(t *testing.T) (rev, short string) {
 	}
 	out, err := exec.Command("git", "-C", "../..", "rev-parse", "--verify", "--quiet", ref+"^{commit}").Output()
 	if err != nil {
-		t.Skipf("upgrade test: no git history to upgrade from (%s does not resolve in this checkout: an exported tree or a shallow clone; "+
-			"a full `git clone`, or `git fetch --unshallow`, has it; SCALEOUT_UPGRADE_FROM picks another revision)", ref)
+		var ee *exec.ExitError
+		detail := err.Error()
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			detail = strings.TrimSpace(string(ee.Stderr))
+		}
+		t.Skipf("upgrade test: no git history to upgrade from: %s does not resolve in this checkout (%s; an exported tree or a shallow clone? "+
+			"a full `git clone`, or `git fetch --unshallow`, has it; SCALEOUT_UPGRADE_FROM picks another revision)", ref, detail)
 	}
 	rev = strings.TrimSpace(string(out))
 	return rev, rev[:12]
@@ -161,8 +166,8 @@ tasks:
 // workers alike; the catalog reads the same after the upgrade as before;
 // and the backup the old cluster saved restores into the upgraded one.
 func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
-	newBin := binary(t)
 	rev, short := upgradeFrom(t)
+	newBin := binary(t)
 	oldBin := buildOldBinary(t, rev, short, t.TempDir())
 	oldVersion := "upgrade-from-" + short
 	if out, err := exec.Command(oldBin, "--version").Output(); err != nil || !strings.Contains(string(out), oldVersion) {
