@@ -218,10 +218,17 @@ type result struct {
 // cli runs the scaleout binary as a user would.
 func cli(t *testing.T, addr string, args ...string) result {
 	t.Helper()
+	return cliWith(t, binary(t), addr, args...)
+}
+
+// cliWith is cli with another scaleout binary (an older build, in the
+// upgrade test).
+func cliWith(t *testing.T, bin, addr string, args ...string) result {
+	t.Helper()
 	if addr != "" {
 		args = append(args, "--address", addr)
 	}
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = "../.." // the repository root, so testdata/ paths work as in the README
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

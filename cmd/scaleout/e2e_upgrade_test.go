@@ -161,7 +161,9 @@ tasks:
 // project, an environment with a sensitive value, executions) and saves a
 // backup with it; then replaces the servers one by one (followers first,
 // the leader last) by this checkout's binary on the same data dirs and
-// ports. Executions submitted before, during and after the upgrade all
+// ports. The old cluster is driven with the old CLI until every server is
+// replaced, as docs/operations.md says (a newer CLI may send fields an old
+// leader refuses). Executions submitted before, during and after all
 // succeed; while the cluster is mixed, executions run on old and new
 // workers alike; the catalog reads the same after the upgrade as before;
 // and the backup the old cluster saved restores into the upgraded one.
@@ -205,9 +207,17 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 	for _, s := range servers {
 		s.proc.waitStarted()
 	}
-	api1 := servers[0].proc.api
 	waitUpgradeCluster(t, servers, map[string]string{"s1": oldVersion, "s2": oldVersion, "s3": oldVersion})
-	t.Logf("cluster of %s formed", short)
+	leader := upgradeLeader(t, servers[0].client)
+	t.Logf("cluster of %s formed, leader %s", short, leader)
+	// The old cluster is driven through its leader with the old CLI: what
+	// an old version does through a follower is its own business.
+	var api1 string
+	for _, s := range servers {
+		if s.name == leader {
+			api1 = s.proc.api
+		}
+	}
 
 	// The catalog the old servers write.
 	for _, args := range [][]string{
@@ -217,21 +227,21 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 		{"environments", "set-var", "F/prod", "PW", "s3cr3t", "--sensitive"},
 		{"environments", "set-var", "F/prod", "REGION", "eu"},
 	} {
-		if r := cli(t, api1, args...); r.code != 0 {
+		if r := cliWith(t, oldBin, api1, args...); r.code != 0 {
 			t.Fatalf("%v on the old cluster: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
 	}
-	runETL := func(via string) {
+	runETL := func(bin, via string) {
 		t.Helper()
-		r := cli(t, via, "run", "F/etl/load", "--wait", "--plain")
+		r := cliWith(t, bin, via, "run", "F/etl/load", "--wait")
 		if r.code != 0 || !strings.Contains(r.stdout, "FR: 3 orders, 172.60") {
 			t.Fatalf("run F/etl/load through %s: exit %d\n%s\n%s", via, r.code, r.stdout, r.stderr)
 		}
 	}
-	runETL(api1)
+	runETL(oldBin, api1)
 	catalogBefore := catalogView(t, api1)
 	backup := filepath.Join(t.TempDir(), "old-cluster.snap")
-	if r := cli(t, api1, "operator", "snapshot", "save", backup); r.code != 0 {
+	if r := cliWith(t, oldBin, api1, "operator", "snapshot", "save", backup); r.code != 0 {
 		t.Fatalf("snapshot save on the old cluster: exit %d %s", r.code, r.stderr)
 	}
 
@@ -239,34 +249,42 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 		mu  sync.Mutex
 		ids []uint64
 	)
-	submit := func(c *api.Client, tag string) error {
-		key := fmt.Sprintf("upgrade-%s-%d", tag, time.Now().UnixNano())
-		req := &api.SubmitRequest{Package: fmt.Sprintf(duringPackage, tag, tag), Retries: 3, QueueOptions: api.QueueOptions{IdempotencyKey: key}}
+	pkgDir := t.TempDir()
+	// submit runs `scaleout run` of bin through the server at addr until it
+	// prints an id. The CLI is the old one until every server is upgraded
+	// (a newer CLI may send fields an old leader refuses; operations.md).
+	submit := func(bin, addr, tag string) error {
+		file := filepath.Join(pkgDir, tag+".yaml")
+		if err := os.WriteFile(file, []byte(fmt.Sprintf(duringPackage, tag, tag)), 0o644); err != nil {
+			return err
+		}
 		deadline := time.Now().Add(90 * time.Second)
 		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			id, err := c.Executions().Submit(ctx, req)
-			cancel()
-			if err == nil {
+			r := cliWith(t, bin, addr, "run", file, "--retries", "3")
+			if r.code == 0 {
+				id, err := strconv.ParseUint(strings.SplitN(strings.TrimSpace(r.stdout), "\n", 2)[0], 10, 64)
+				if err != nil {
+					return fmt.Errorf("run %s printed no id: %q", tag, r.stdout)
+				}
 				mu.Lock()
 				ids = append(ids, id)
 				mu.Unlock()
 				return nil
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("submission %s: %w", key, err)
+				return fmt.Errorf("run %s through %s: exit %d: %s", tag, addr, r.code, r.stderr)
 			}
-			time.Sleep(200 * time.Millisecond) // the same key: a retry, never a second execution
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	for i := 0; i < 5; i++ {
-		if err := submit(servers[i%3].client, "before"); err != nil {
+		if err := submit(oldBin, servers[i%3].proc.api, fmt.Sprint("before-", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	// Followers first, the leader last.
-	leader := upgradeLeader(t, servers[0].client)
+	leader = upgradeLeader(t, servers[0].client)
 	order := make([]*upServer, 0, 3)
 	for _, s := range servers {
 		if s.name != leader {
@@ -293,7 +311,7 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 					return
 				case <-time.After(250 * time.Millisecond):
 				}
-				if err := submit(via.client, fmt.Sprintf("during-%s-%d", s.name, n)); err != nil {
+				if err := submit(oldBin, via.proc.api, fmt.Sprintf("during-%s-%d", s.name, n)); err != nil {
 					errs <- err
 					return
 				}
@@ -323,7 +341,7 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 			// A mixed cluster: a new and an old worker both run work.
 			old := order[2]
 			for _, w := range []string{s.name, old.name} {
-				r := cli(t, old.proc.api, "run", "testdata/hello.yaml", "--worker", w, "--param", "who="+w, "--wait", "--plain")
+				r := cliWith(t, oldBin, old.proc.api, "run", "testdata/hello.yaml", "--worker", w, "--param", "who="+w, "--wait")
 				if r.code != 0 || !strings.Contains(r.stdout, "hello "+w) {
 					t.Fatalf("mixed cluster (%v): run on %s: exit %d\n%s%s", versions, w, r.code, r.stdout, r.stderr)
 				}
@@ -332,7 +350,7 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 		t.Logf("%s upgraded (%d of 3): %v", s.name, step+1, versions)
 	}
 	for i := 0; i < 5; i++ {
-		if err := submit(servers[i%3].client, "after"); err != nil {
+		if err := submit(newBin, servers[i%3].proc.api, fmt.Sprint("after-", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,13 +362,13 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 			t.Fatalf("execution %d (%s) ended %s: %s", id, e.PackageName, e.Status, e.Message)
 		}
 	}
-	if got := catalogView(t, api1); got != catalogBefore {
+	if got := catalogView(t, servers[0].proc.api); got != catalogBefore {
 		t.Fatalf("catalog after the upgrade differs:\n%s\nbefore:\n%s", got, catalogBefore)
 	}
-	runETL(servers[2].proc.api)
+	runETL(newBin, servers[2].proc.api)
 
 	// The backup the old cluster saved restores into the new one.
-	if r := cli(t, api1, "operator", "snapshot", "restore", backup); r.code != 0 {
+	if r := cli(t, servers[0].proc.api, "operator", "snapshot", "restore", backup); r.code != 0 {
 		t.Fatalf("restore of the old cluster's backup: exit %d %s", r.code, r.stderr)
 	}
 	waitFor(t, "the restored catalog on every server", 30*time.Second, func() (bool, string) {
@@ -361,7 +379,7 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 		}
 		return true, ""
 	})
-	runETL(servers[1].proc.api)
+	runETL(newBin, servers[1].proc.api)
 	t.Logf("%d executions submitted before, during and after the upgrade from %s succeeded", len(all), short)
 }
 
