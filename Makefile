@@ -16,13 +16,13 @@ build: ## build bin/scaleout (static, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/scaleout
 
 IMAGE ?= scaleout:local
-image: ## the container image $(IMAGE) from Dockerfile: FROM scratch, the static bin/scaleout, user 10001, volume /data (no registry needed)
+image: ## the container image scaleout:local (IMAGE=name:tag) from Dockerfile: FROM scratch, the static bin/scaleout, user 10001, volume /data (no registry needed)
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/scaleout ./cmd/scaleout
 	rm -rf bin/image && mkdir -p bin/image/root/tmp bin/image/data/data
 	chmod 1777 bin/image/root/tmp && chmod 700 bin/image/data/data
 	docker build -t $(IMAGE) .
 
-compose-test: image ## docker-compose.yml for real: 3 servers + 1 worker from $(IMAGE), a cluster forms, packages run (needs docker and docker-compose or the compose plugin)
+compose-test: image ## docker-compose.yml for real: 3 servers + 1 worker from that image, a cluster forms, packages run (needs docker and docker-compose or the compose plugin)
 	SCALEOUT_COMPOSE_TEST=1 SCALEOUT_IMAGE=$(IMAGE) $(GO) test -count=1 -v -timeout 10m -run 'TestE2ECompose' ./cmd/scaleout/
 
 test: check ## lint, then every test (unit, in-process cluster, end-to-end) with -race
