@@ -7,13 +7,23 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.buildCommit=$(COMMIT)
 # Tests run with the race detector and modest parallelism (2-core machines).
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 15m
 
-.PHONY: help build demo test test-stress chaos test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
+.PHONY: help build image compose-test demo test test-stress chaos test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/scaleout (static, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/scaleout
+
+IMAGE ?= scaleout:local
+image: ## the container image scaleout:local (IMAGE=name:tag) from Dockerfile: FROM scratch, the static bin/scaleout, user 10001, volume /data (no registry needed)
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/scaleout ./cmd/scaleout
+	rm -rf bin/image && mkdir -p bin/image/root/tmp bin/image/data/data
+	chmod 1777 bin/image/root/tmp && chmod 700 bin/image/data/data
+	docker build -t $(IMAGE) .
+
+compose-test: image ## docker-compose.yml for real: 3 servers + 1 worker from that image, a cluster forms, packages run (needs docker and docker-compose or the compose plugin)
+	SCALEOUT_COMPOSE_TEST=1 SCALEOUT_IMAGE=$(IMAGE) $(GO) test -count=1 -v -timeout 10m -run 'TestE2ECompose' ./cmd/scaleout/
 
 test: check ## lint, then every test (unit, in-process cluster, end-to-end) with -race
 	$(GO) test $(TESTFLAGS) ./...

@@ -130,7 +130,7 @@ func writeVerified(path string, r io.Reader) error {
 			return invalidf("snapshot header names a database of %d bytes", size)
 		}
 	default:
-		return invalidf("unsupported snapshot version %d", v)
+		return invalidf("unsupported snapshot version %d: written by a newer scaleout (this one reads versions %d to %d); restore it with that version or a later one", v, snapshotV1, snapshotVersion)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {

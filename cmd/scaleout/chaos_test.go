@@ -143,7 +143,8 @@ func chaosScenarios() []chaosScenario {
 			c.sleep(8 * time.Second)
 			c.docker("unpause", c.container(l))
 		}},
-		{name: "disk-full", leaderOnly: true, run: map[string][]string{"s3": {"--tmpfs", "/data:size=12m"}},
+		// The tmpfs belongs to the image's user (uid 10001, Dockerfile).
+		{name: "disk-full", leaderOnly: true, run: map[string][]string{"s3": {"--tmpfs", "/data:size=12m,uid=10001,gid=10001,mode=0700"}},
 			fault: func(c *chaosCluster) {
 				c.fault("s3's data dir is a 12 MB tmpfs that fills up")
 				c.sleep(chaosWindow)

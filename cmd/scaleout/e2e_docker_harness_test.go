@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -29,8 +28,8 @@ import (
 // `docker network disconnect` (gossip and Raft are both cut, and the node's
 // address disappears as it would when a host's link goes down) and node loss
 // is a real `docker kill`. Nothing is pulled: the image is a root filesystem
-// of a static busybox and the static scaleout binary, streamed into
-// `docker import`.
+// of the repository's Dockerfile (the static scaleout binary, FROM scratch)
+// with a static busybox added on top.
 //
 // Every object a run creates is named dockerPrefix+<run id> and labelled
 // dockerLabel=<run id>, so leftovers of a crashed run can be found with
@@ -140,14 +139,18 @@ func isStatic(path string) error {
 	return nil
 }
 
-// buildDockerImage builds the static scaleout binary and imports a root
-// filesystem with it, busybox and files (image path -> content) as tag.
-// It skips the test when docker cannot import the image.
+// buildDockerImage builds the static scaleout binary, the image of the
+// repository's Dockerfile from it (the build context make image prepares:
+// FROM scratch, user 10001, the /data volume), and on top of that, as tag,
+// a layer with busybox (the shell and tools that packages and the tests
+// use) and files (image path -> content). Both images are labelled with
+// runID.
 func buildDockerImage(t *testing.T, tag, runID, busybox string, files map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "scaleout")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	base := filepath.Join(dir, "base")
+	bin := filepath.Join(base, "bin", "scaleout")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("static build of scaleout: %v\n%s", err, out)
@@ -155,57 +158,80 @@ func buildDockerImage(t *testing.T, tag, runID, busybox string, files map[string
 	if err := isStatic(bin); err != nil {
 		t.Fatalf("CGO_ENABLED=0 build is not static: %v", err)
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	hdr := func(h *tar.Header) {
-		h.ModTime = time.Unix(0, 0)
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// What `make image` puts beside the binary (Makefile, target image).
 	for _, d := range []struct {
-		name string
-		mode int64
-	}{{"bin/", 0o755}, {"etc/", 0o755}, {"pkg/", 0o755}, {"data/", 0o700}, {"tmp/", 0o1777}} {
-		hdr(&tar.Header{Typeflag: tar.TypeDir, Name: d.name, Mode: d.mode})
-	}
-	addFile := func(name string, mode int64, content []byte) {
-		hdr(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(content))})
-		if _, err := tw.Write(content); err != nil {
+		path string
+		mode os.FileMode
+	}{{"bin/image/root/tmp", 0o1777}, {"bin/image/data/data", 0o700}, {"deploy/docker", 0o755}} {
+		p := filepath.Join(base, filepath.FromSlash(d.path))
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []struct{ src, dst string }{{busybox, "bin/busybox"}, {bin, "bin/scaleout"}} {
-		raw, err := os.ReadFile(f.src)
+	for _, f := range []string{"Dockerfile", ".dockerignore", "deploy/docker/passwd", "deploy/docker/group"} {
+		raw, err := os.ReadFile(filepath.Join("../..", filepath.FromSlash(f)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		addFile(f.dst, 0o755, raw)
+		if err := os.WriteFile(filepath.Join(base, filepath.FromSlash(f)), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	baseTag := tag + "-base"
+	dockerBuild(t, base, baseTag, runID)
+	t.Cleanup(func() { removeDocker(t, "rmi", "-f", baseTag) })
+
+	over := filepath.Join(dir, "overlay")
+	put := func(name string, mode os.FileMode, content []byte) {
+		p := filepath.Join(over, "rootfs", filepath.FromSlash(strings.TrimPrefix(name, "/")))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put("bin/busybox", 0o755, raw)
 	for _, a := range busyboxApplets {
-		hdr(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777})
+		if err := os.Symlink("busybox", filepath.Join(over, "rootfs", "bin", a)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	addFile("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\n"))
+	if err := os.MkdirAll(filepath.Join(over, "rootfs", "pkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		addFile(strings.TrimPrefix(name, "/"), 0o644, []byte(files[name]))
+		put(name, 0o644, []byte(files[name]))
 	}
-	if err := tw.Close(); err != nil {
+	if err := os.WriteFile(filepath.Join(over, "Dockerfile"), []byte("FROM "+baseTag+"\nCOPY rootfs/ /\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	dockerBuild(t, over, tag, runID)
+}
+
+// dockerBuild builds the image of dir/Dockerfile as tag, labelled with
+// runID.
+func dockerBuild(t *testing.T, dir, tag, runID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_, err := docker(ctx, &buf, "import",
-		"--change", "ENV PATH=/bin",
-		"--change", `ENTRYPOINT ["/bin/scaleout"]`,
-		"--change", "LABEL "+dockerLabel+"="+runID,
-		"-", tag)
-	if err != nil {
-		t.Skipf("docker end-to-end test: cannot build the image: %v", err)
+	if _, err := docker(ctx, nil, "build", "-q", "--label", dockerLabel+"="+runID, "-t", tag, dir); err != nil {
+		t.Fatalf("docker build of %s: %v", tag, err)
 	}
 }
 

@@ -43,7 +43,10 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "scaleout")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// -trimpath keeps directories out of the build cache's keys: the
+		// upgrade test's build of an earlier commit (another directory)
+		// reuses every package that did not change.
+		out, err := exec.Command("go", "build", "-trimpath", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -107,7 +110,14 @@ func spawnAgent(t *testing.T, dataDir string, args ...string) *agentProc {
 // spawnAgentEnv is spawnAgent with env added to the agent's environment.
 func spawnAgentEnv(t *testing.T, dataDir string, env []string, args ...string) *agentProc {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
+	return spawnAgentBin(t, binary(t), dataDir, env, args...)
+}
+
+// spawnAgentBin is spawnAgentEnv with another scaleout binary (an older
+// build, in the upgrade test).
+func spawnAgentBin(t *testing.T, bin, dataDir string, env []string, args ...string) *agentProc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
@@ -208,10 +218,17 @@ type result struct {
 // cli runs the scaleout binary as a user would.
 func cli(t *testing.T, addr string, args ...string) result {
 	t.Helper()
+	return cliWith(t, binary(t), addr, args...)
+}
+
+// cliWith is cli with another scaleout binary (an older build, in the
+// upgrade test).
+func cliWith(t *testing.T, bin, addr string, args ...string) result {
+	t.Helper()
 	if addr != "" {
 		args = append(args, "--address", addr)
 	}
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = "../.." // the repository root, so testdata/ paths work as in the README
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -147,12 +147,22 @@ func runRun(ctx context.Context, out io.Writer, cf *clientFlags, file string, kv
 // ends. What a failover looks like from here is retried: no answer (the
 // connection was refused or reset) and 502, 503, 504. The submission's
 // idempotency key makes a retry of a submission that was in fact created
-// return the same execution instead of a second one.
+// return the same execution instead of a second one. When ctx ends in the
+// middle of an attempt, the error is the last answer an agent gave (503 no
+// leader, say), not the cut attempt's deadline: an agent did answer.
 func retryTransient(ctx context.Context, submit func(context.Context) error) error {
 	backoff := 100 * time.Millisecond
+	var answered error // the last error that was an agent's answer
 	for {
 		err := submit(ctx)
+		var ae *api.Error
+		if errors.As(err, &ae) {
+			answered = err
+		}
 		if err == nil || !transient(err) {
+			if err != nil && answered != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return answered
+			}
 			return err
 		}
 		select {
