@@ -298,6 +298,17 @@ type PollRequest struct {
 	Unanswered []string `json:"unanswered,omitempty"`
 }
 
+// AcceptsUnknownFields marks the worker protocol's messages: a leader skips
+// fields it does not know in them (a newer worker during a rolling
+// upgrade) instead of refusing the request.
+func (*PollRequest) AcceptsUnknownFields() {}
+
+// AcceptsUnknownFields: see PollRequest.
+func (*EventsReport) AcceptsUnknownFields() {}
+
+// AcceptsUnknownFields: see PollRequest.
+func (*ResultReport) AcceptsUnknownFields() {}
+
 // Poll tokens: at most MaxPollToken bytes each, at most MaxUnanswered of
 // them in one poll.
 const (

@@ -58,3 +58,16 @@ func TestServer_ForwardToDeadLeaderEndsWhenLeaderMoves(t *testing.T) {
 		t.Fatal("the forwarded request still hangs after the leader moved")
 	}
 }
+
+// The worker protocol's messages skip fields this leader does not know (a
+// newer worker during a rolling upgrade); people's requests still get 400
+// naming the field.
+func TestServer_WorkerProtocolSkipsUnknownFields(t *testing.T) {
+	ts := newTestServer(t, Services{Router: &routerMock{}, Executions: newExecMock(), Workers: &workerMock{}}, 1<<20)
+	if code, body := do(t, ts, "POST", "/v1/workers/w1/poll", `{"slots": 0, "from_the_future": 1}`); code != 200 {
+		t.Fatalf("poll with an unknown field: %d %s", code, body)
+	}
+	if code, body := do(t, ts, "POST", "/v1/executions", `{"package": "name: x", "from_the_future": 1}`); code != 400 || !strings.Contains(body, "from_the_future") {
+		t.Fatalf("submit with an unknown field: %d %s", code, body)
+	}
+}

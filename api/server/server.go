@@ -202,7 +202,12 @@ func (s *srv) wrap(fn handlerFunc) http.Handler {
 // errors (400), an oversize body is 413.
 func decode(r *http.Request, out any) error {
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	// People's requests name an unknown field as an error; the worker
+	// protocol's messages skip them, so that a newer worker keeps working
+	// with this leader during a rolling upgrade.
+	if _, ok := out.(interface{ AcceptsUnknownFields() }); !ok {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(out); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

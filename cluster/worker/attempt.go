@@ -460,7 +460,7 @@ func (a *attempt) flush() bool {
 		a.mu.Unlock()
 	}()
 	if err := a.send(func(ctx context.Context) error {
-		return a.w.cfg.Client.Executions().ReportEventsFrom(ctx, a.task.ID, a.task.Attempt, first, batch)
+		return a.w.reportEvents(ctx, a.task.ID, a.task.Attempt, first, batch)
 	}); err != nil {
 		if api.IsStatus(err, http.StatusConflict) {
 			a.w.logger.Warn("master rejected events of a superseded attempt; killing it", "id", a.task.ID, "attempt", a.task.Attempt, "error", err)
@@ -513,7 +513,7 @@ func (a *attempt) report(rep *api.ResultReport) {
 // saved result waits for the agent's next start.
 func (a *attempt) deliver(rep *api.ResultReport) {
 	err := a.sendUntil(resultRetryLeases, func(ctx context.Context) error {
-		return a.w.cfg.Client.Executions().ReportResult(ctx, a.task.ID, a.task.Attempt, rep)
+		return a.w.reportResult(ctx, a.task.ID, a.task.Attempt, rep)
 	})
 	switch {
 	case err == nil:

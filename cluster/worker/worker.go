@@ -157,6 +157,7 @@ type Worker struct {
 	endedLogs  []endedLog    // logs of ended attempts, oldest first
 
 	tokens    *pollTokens   // names polls, remembers unanswered ones
+	compat    compat        // an older leader: leave the new protocol fields out
 	admit     *admission    // TaskRequestMaxCPU / MinMemory
 	refused   string        // the admission's last refusal, logged when it changes
 	ready     chan struct{} // closed after the first successful poll
@@ -309,6 +310,9 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	// An attempt leased by a poll whose answer is lost is handed again
 	// while the lease lasts; the master expires it after that.
 	req.Token, req.Unanswered = w.tokens.next(2 * w.cfg.LeaseTimeout)
+	if w.compat.legacy() {
+		req.Token, req.Unanswered = "", nil
+	}
 	sent := time.Now()
 	resp, err := w.cfg.Client.Workers().Poll(pctx, w.cfg.ID, req)
 	if err == nil && len(resp.Tasks) > 0 && failpoint.Once("worker-poll-answer-lost") {
@@ -316,6 +320,9 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 	}
 	if err != nil {
 		w.tokens.lost(req.Token)
+		if w.olderLeader(err) {
+			return nil // nothing was leased: poll again at once, the old way
+		}
 		return err
 	}
 	w.readyOnce.Do(func() { close(w.ready) })

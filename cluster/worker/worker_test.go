@@ -104,8 +104,14 @@ func sleepTask(id uint64, marker string) api.Task {
 
 func startWorker(t *testing.T, f *fakeMaster, lease time.Duration, opts ...func(*Config)) *Worker {
 	t.Helper()
+	return startWorkerWith(t, f, f, lease, opts...)
+}
+
+// startWorkerWith is startWorker with h (wrapping f) answering the worker.
+func startWorkerWith(t *testing.T, h http.Handler, f *fakeMaster, lease time.Duration, opts ...func(*Config)) *Worker {
+	t.Helper()
 	f.results = map[string]api.ResultReport{}
-	ts := httptest.NewServer(f)
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	exe, _ := os.Executable()
 	client, _ := api.NewClient(api.Config{Address: ts.URL})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,7 +200,13 @@ func TestE2EUpgrade_RollingFromPreviousCommit(t *testing.T) {
 	}
 	start := func(s *upServer, bin string) {
 		s.binary = bin
-		s.proc = spawnAgentBin(t, bin, s.dir, nil, s.args...)
+		args := s.args
+		if agentKnowsFlag(t, bin, "--insecure") {
+			// Versions that are secure by default need it to run without
+			// TLS; older ones do not know it.
+			args = append(slices.Clone(args), "--insecure")
+		}
+		s.proc = spawnAgentBin(t, bin, s.dir, nil, args...)
 	}
 	for _, s := range servers {
 		start(s, oldBin)
@@ -492,4 +499,11 @@ func waitUpgradeCluster(t *testing.T, servers []*upServer, versions map[string]s
 		}
 		return true, ""
 	})
+}
+
+// agentKnowsFlag reports whether `bin agent --help` lists flag.
+func agentKnowsFlag(t *testing.T, bin, flag string) bool {
+	t.Helper()
+	out, _ := exec.Command(bin, "agent", "--help").CombinedOutput()
+	return strings.Contains(string(out), flag+" ")
 }
