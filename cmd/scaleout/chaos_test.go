@@ -144,9 +144,9 @@ func chaosScenarios() []chaosScenario {
 			c.docker("unpause", c.container(l))
 		}},
 		// The tmpfs belongs to the image's user (uid 10001, Dockerfile).
-		{name: "disk-full", leaderOnly: true, run: map[string][]string{"s3": {"--tmpfs", "/data:size=12m,uid=10001,gid=10001,mode=0700"}},
+		{name: "disk-full", leaderOnly: true, run: map[string][]string{"s3": {"--tmpfs", "/data:size=5m,uid=10001,gid=10001,mode=0700"}},
 			fault: func(c *chaosCluster) {
-				c.fault("s3's data dir is a 12 MB tmpfs that fills up")
+				c.fault("s3's data dir is a 5 MB tmpfs that fills up")
 				c.sleep(chaosWindow)
 			}},
 		{name: "restart-all-servers", leaderOnly: true, fault: func(c *chaosCluster) {
