@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/api"
 )
 
 // A request forwarded to a leader that stops answering (it died: a dead
@@ -69,5 +71,19 @@ func TestServer_WorkerProtocolSkipsUnknownFields(t *testing.T) {
 	}
 	if code, body := do(t, ts, "POST", "/v1/executions", `{"package": "name: x", "from_the_future": 1}`); code != 400 || !strings.Contains(body, "from_the_future") {
 		t.Fatalf("submit with an unknown field: %d %s", code, body)
+	}
+}
+
+// Poll tokens are bounded: a longer token or too many unanswered ones is
+// 400 naming the limits.
+func TestServer_PollTokensAreBounded(t *testing.T) {
+	ts := newTestServer(t, Services{Router: &routerMock{}, Executions: newExecMock(), Workers: &workerMock{}}, 1<<20)
+	long := `{"slots": 0, "token": "` + strings.Repeat("x", api.MaxPollToken+1) + `"}`
+	if code, body := do(t, ts, "POST", "/v1/workers/w1/poll", long); code != 400 || !strings.Contains(body, "poll token") {
+		t.Fatalf("oversized token: %d %s", code, body)
+	}
+	many := `{"slots": 0, "unanswered": ["` + strings.Repeat(`a", "`, api.MaxUnanswered) + `a"]}`
+	if code, body := do(t, ts, "POST", "/v1/workers/w1/poll", many); code != 400 || !strings.Contains(body, "unanswered") {
+		t.Fatalf("too many unanswered tokens: %d %s", code, body)
 	}
 }
