@@ -71,10 +71,11 @@ bench-dataflow: ## data flow vs Miller (CSV transform) and vs COPY (PostgreSQL l
 
 lint: check ## alias of check
 
-check: ## gofmt, go vet (Linux, Windows, macOS), and the import-boundary rules
+check: ## gofmt, go vet (Linux, Windows, macOS; the chaos suite too), and the import-boundary rules
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags chaos ./cmd/scaleout/
 	GOOS=windows $(GO) build ./... && GOOS=windows $(GO) vet ./...
 	GOOS=darwin $(GO) build ./... && GOOS=darwin $(GO) vet ./...
 	@./.ci/check-imports
