@@ -39,6 +39,16 @@ func leaseInTurn(f *fakeMaster, tasks []api.Task) func(int, api.PollRequest) (*a
 
 var runtimePID = regexp.MustCompile(`runtime=(\d+)`)
 
+// sawRuntime reports whether evs hold a task's "runtime=PID" line.
+func sawRuntime(evs []api.Event) bool {
+	for _, ev := range evs {
+		if runtimePID.MatchString(ev.Message) {
+			return true
+		}
+	}
+	return false
+}
+
 // runtimes runs tasks one after another on a fresh worker and returns the
 // pid of the package process each ran in, the results, and every event the
 // master got.
@@ -125,7 +135,10 @@ func TestPool_StoppedChildIsNotReused(t *testing.T) {
 		case n == 0:
 			n++
 			return &api.PollResponse{Tasks: []api.Task{ppidTask(1, "sleep "+m)}}, 200
-		case n == 1 && len(req.Running) == 1 && !req.Running[0].Stopping && processRunning(m):
+		case n == 1 && len(req.Running) == 1 && !req.Running[0].Stopping && processRunning(m) && sawRuntime(f.events):
+			// (f.mu is held here.) Stop once the task has run and its
+			// runtime's pid has reached the master: a stop under load may
+			// otherwise end the task before its output line is read.
 			n++
 			return &api.PollResponse{Stop: []api.AttemptRef{{ID: 1, Attempt: 1}}}, 200
 		case n == 2 && f.results["/v1/executions/1/attempts/1/result"].Status != "":
