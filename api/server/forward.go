@@ -269,10 +269,15 @@ func (s *srv) cancelOnLeaderChange(ctx context.Context, addr string, cancel cont
 			return
 		case <-t.C:
 		}
-		if a, self, err := s.svc.Router.LeaderAPI(); err == nil && (self || a != addr) {
-			cancel(fmt.Errorf("%w (now %s)", errLeaderMoved, map[bool]string{true: "this agent", false: a}[self]))
-			return
+		a, self, err := s.svc.Router.LeaderAPI()
+		if err != nil || (!self && a == addr) {
+			continue
 		}
+		if self {
+			a = "this agent"
+		}
+		cancel(fmt.Errorf("%w (now %s)", errLeaderMoved, a))
+		return
 	}
 }
 

@@ -654,6 +654,14 @@ func (m *Master) SetWorkerEnabled(ctx context.Context, id string, enabled bool) 
 // poll; disable a worker to keep it from getting tasks.
 func (m *Master) RemoveWorker(ctx context.Context, id string) error {
 	_, err := m.apply(ctx, fsm.WorkerRemoveType, &fsm.WorkerRemoveRequest{Time: m.now(), ID: id})
+	if err == nil {
+		// What the leader remembers of its polls goes with it (a worker
+		// that registers again starts afresh).
+		m.mu.Lock()
+		delete(m.lastSeen, id)
+		delete(m.newest, id)
+		m.mu.Unlock()
+	}
 	return err
 }
 
