@@ -66,6 +66,9 @@ type Config struct {
 	// processes (worker.Config).
 	ReuseChildren bool `yaml:"reuse_children"`
 	WarmChildren  int  `yaml:"warm_children"`
+	// Cgroups starts each package process in a cgroup v2 of its own where
+	// the kernel allows (worker.Config).
+	Cgroups bool `yaml:"cgroups"`
 	// TaskRequestMaxCPU (percent) and TaskRequestMinMemoryMB are the
 	// worker's admission thresholds (worker.Config; 0: off).
 	TaskRequestMaxCPU      float64 `yaml:"task_request_max_cpu"`
@@ -139,7 +142,7 @@ func DefaultConfig() Config {
 	c := Config{
 		Server: cc.Server, HTTPAddr: ":8391", Bind: cc.GossipBind, GossipPort: cc.GossipPort,
 		MaxVoters: cc.MaxVoters, DeadServerGrace: cc.DeadServerGrace, MaxTasks: wc.MaxTasks,
-		ReuseChildren: wc.ReuseChildren, WarmChildren: wc.WarmChildren,
+		ReuseChildren: wc.ReuseChildren, WarmChildren: wc.WarmChildren, Cgroups: wc.Cgroups,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
 		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
 		MaxConnections: server.DefaultHTTPConfig().MaxConns, HeaderTimeout: server.DefaultHTTPConfig().ReadHeaderTimeout,
@@ -515,6 +518,7 @@ func (a *Agent) startWorker() error {
 	wcfg.MaxTasks = cfg.MaxTasks
 	wcfg.ReuseChildren = cfg.ReuseChildren
 	wcfg.WarmChildren = cfg.WarmChildren
+	wcfg.Cgroups = cfg.Cgroups
 	wcfg.TaskRequestMaxCPU = cfg.TaskRequestMaxCPU
 	wcfg.TaskRequestMinMemory = uint64(cfg.TaskRequestMinMemoryMB) << 20
 	wcfg.PollWait = cfg.Heartbeat

@@ -415,6 +415,9 @@ func (a *attempt) message(line []byte, cut bool) {
 		a.mu.Lock()
 		if m.Proc.Running {
 			a.pgids[m.Proc.PGID] = true
+			if a.ch != nil {
+				a.ch.box.group(m.Proc.PGID)
+			}
 		} else {
 			delete(a.pgids, m.Proc.PGID)
 		}

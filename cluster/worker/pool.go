@@ -26,7 +26,8 @@ const maxStderrLine = executor.MaxMessage
 type child struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	jobs  int // jobs sent to it (only by the attempt that holds it)
+	box   *box // its containment: cgroup and pid record
+	jobs  int  // jobs sent to it (only by the attempt that holds it)
 
 	ready  chan struct{} // gets a value at each Ready line (buffered: 1)
 	dead   chan struct{} // closed when its stdout ended: it exited or is about to
@@ -193,6 +194,7 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Dir = cfg.WorkDir
 	setGroup(cmd)
+	bx := p.w.contain.newBox(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -206,9 +208,15 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		if !bx.startFailed(cmd) {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil { // again, without a cgroup
+			return nil, err
+		}
 	}
-	c := &child{cmd: cmd, stdin: stdin, ready: make(chan struct{}, 1), dead: make(chan struct{}), exited: make(chan struct{})}
+	bx.started(cmd.Process.Pid)
+	c := &child{cmd: cmd, stdin: stdin, box: bx, ready: make(chan struct{}, 1), dead: make(chan struct{}), exited: make(chan struct{})}
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() { defer readers.Done(); p.readMessages(c, stdout) }()
@@ -228,6 +236,9 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 		c.mu.Lock()
 		c.reaped, c.waitErr = true, err
 		c.mu.Unlock()
+		// What escaped its process groups (setsid, double forks) is still
+		// in its cgroup, where there is one.
+		bx.release()
 		close(c.exited)
 	}()
 	timer := time.NewTimer(startTimeout)

@@ -71,6 +71,10 @@ type Config struct {
 	// ReuseChildren); up to MaxTasks are kept while attempts keep coming.
 	WarmChildren     int
 	IdleChildTimeout time.Duration
+	// Cgroups starts each package process in a cgroup v2 of its own where
+	// the kernel allows it (contain.go); false (or where it cannot):
+	// process groups and a pid record in WorkDir/procs.
+	Cgroups bool
 	// Command is the child command line: the agent binary and its hidden
 	// exec subcommand.
 	Command []string
@@ -103,7 +107,7 @@ func DefaultConfig() Config {
 		KillGrace: 3 * time.Second, EventFlush: 200 * time.Millisecond, EventBatch: 500,
 		MaxEvents: DefaultMaxEvents, MaxBufferedBytes: DefaultMaxBufferedBytes, MaxLogBytes: DefaultMaxLogBytes,
 		KeepLogs: DefaultKeepLogs, MaxStarting: DefaultMaxStarting,
-		ReuseChildren: true, WarmChildren: 1, IdleChildTimeout: 30 * time.Second}
+		ReuseChildren: true, WarmChildren: 1, IdleChildTimeout: 30 * time.Second, Cgroups: true}
 }
 
 // Validate reports the first problem with c.
@@ -152,6 +156,7 @@ type Worker struct {
 
 	starting   chan struct{} // a slot per child being started (MaxStarting)
 	pool       *pool         // package processes waiting for an attempt
+	contain    *containment  // where package processes and what they start are kept
 	pruneMu    sync.Mutex    // one pruneLogs at a time; guards the two below
 	logsListed bool          // endedLogs was read from LogDir
 	endedLogs  []endedLog    // logs of ended attempts, oldest first
@@ -198,6 +203,14 @@ func New(cfg Config) (*Worker, error) {
 	w := &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
 		starting: make(chan struct{}, cfg.MaxStarting)}
 	w.pool = &pool{w: w}
+	var err error
+	if w.contain, err = newContainment(cfg.WorkDir, cfg.Cgroups, w.logger); err != nil {
+		return nil, err
+	}
+	// What package processes of an earlier run of this data dir left (the
+	// agent was killed with them) ends before this worker starts any or
+	// reports anything.
+	w.contain.sweep()
 	w.tokens = newPollTokens()
 	w.admit = newAdmission(cfg.TaskRequestMaxCPU, cfg.TaskRequestMinMemory, nil)
 	return w, nil
@@ -494,6 +507,7 @@ func (w *Worker) shutdown() {
 	}
 	w.wg.Wait()
 	w.pool.shutdown()
+	w.contain.close()
 }
 
 // attempts returns the running attempts.

@@ -211,3 +211,123 @@ func TestE2E_LostPollAnswerIsHandedAgain(t *testing.T) {
 		return strings.Contains(l, "failpoint worker-poll-answer-lost: hit") && strings.Contains(l, "attempt handed again"), l
 	})
 }
+
+// TestE2E_RestartEndsWhatAKilledAgentLeft kills an agent and its package
+// process at once (kill -9; the package process is frozen first, so that
+// it cannot end its tasks when its worker's pipe closes, as it would after
+// the agent alone died). What the tasks started is then orphaned: a task
+// in its process group and a process that left it with setsid. The agent
+// started again on the same data dir kills them before it reports: with a
+// cgroup per package process, both; with --cgroups=false, the task from
+// the pid record (a process that left its group while its package process
+// was dead is out of reach without cgroups; docs/semantics.md).
+func TestE2E_RestartEndsWhatAKilledAgentLeft(t *testing.T) {
+	for _, cgroups := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cgroups=%v", cgroups), func(t *testing.T) {
+			flag := fmt.Sprintf("--cgroups=%v", cgroups)
+			dir := t.TempDir()
+			a := startAgent(t, dir, flag)
+			base := 900 + time.Now().UnixNano()%90 // markers no other test uses
+			inGroup, escaped := fmt.Sprintf("sleep %d.1", base), fmt.Sprintf("sleep %d.2", base)
+			t.Cleanup(func() { killMarked(inGroup, escaped) })
+			f := filepath.Join(t.TempDir(), "orphans.yaml")
+			src := fmt.Sprintf("name: orphans\ntasks:\n  - name: t\n    exec:\n      command: [/bin/sh, -c, 'setsid %s </dev/null >/dev/null 2>&1 & %s']\n", escaped, inGroup)
+			if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			parseOutID(t, cli(t, a.api, "run", f))
+			for _, m := range []string{inGroup, escaped} {
+				waitFor(t, m+" to run", 30*time.Second, func() (bool, string) { gone, _ := processGone(m); return !gone, "" })
+			}
+			children := childrenOf(t, a.cmd.Process.Pid)
+			for _, pid := range children {
+				_ = syscall.Kill(pid, syscall.SIGSTOP)
+			}
+			a.kill()
+			for _, pid := range children {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			for _, m := range []string{inGroup, escaped} {
+				if gone, _ := processGone(m); gone {
+					t.Fatalf("%s ended with its agent; the test proves nothing", m)
+				}
+			}
+
+			startAgent(t, dir, flag)
+			waitFor(t, "the task left by the killed agent to be killed", 20*time.Second, func() (bool, string) { return processGone(inGroup) })
+			if cgroups {
+				if !cgroupV2Writable() {
+					t.Log("no writable cgroup v2 here: the setsid process is out of reach, as without cgroups")
+					return
+				}
+				waitFor(t, "the setsid process left by the killed agent to be killed", 20*time.Second, func() (bool, string) { return processGone(escaped) })
+			}
+		})
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "PPid:"); ok && strings.TrimSpace(v) == strconv.Itoa(pid) {
+				out = append(out, p)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("agent %d has no package processes", pid)
+	}
+	return out
+}
+
+// cgroupV2Writable reports whether this machine lets a root process make
+// cgroups in the v2 hierarchy (as the worker does).
+func cgroupV2Writable() bool {
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(pre); ok && strings.HasPrefix(post, "cgroup2 ") && len(f) >= 5 {
+			dir, err := os.MkdirTemp(f[4], "scaleout-probe-")
+			if err != nil {
+				return false
+			}
+			_ = syscall.Rmdir(dir)
+			return true
+		}
+	}
+	return false
+}
+
+// killMarked SIGKILLs the processes whose command line holds one of the
+// markers (what a test left behind when it failed).
+func killMarked(markers ...string) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cmdline := strings.ReplaceAll(string(raw), "\x00", " ")
+		for _, m := range markers {
+			if strings.Contains(cmdline, m) && !strings.Contains(cmdline, "scaleout") {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}

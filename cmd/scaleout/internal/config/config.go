@@ -105,6 +105,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.Var((*labels)(&s.Labels), "labels", "worker labels k=v,... (executions can target them with run --label)")
 	own.IntVar(&s.MaxTasks, "max-tasks", s.MaxTasks, "executions this worker runs at once")
 	own.BoolVar(&s.ReuseChildren, "reuse-children", s.ReuseChildren, "run successive executions in the same package process when a run left nothing behind (false: a new process for every execution)")
+	own.BoolVar(&s.Cgroups, "cgroups", s.Cgroups, "start each package process in a cgroup v2 of its own where the kernel allows (Linux; kills what tasks leave behind even after setsid); false: process groups and a pid record in the data dir")
 	own.IntVar(&s.WarmChildren, "warm-children", s.WarmChildren, "package processes kept started and waiting for an execution when idle (0 to --max-tasks)")
 	own.Float64Var(&s.TaskRequestMaxCPU, "task-request-max-cpu", s.TaskRequestMaxCPU, "ask for no new work while the machine's CPU use is above this percent (SSIS TaskRequestMaxCPU, e.g. 70; 0: off; Linux only)")
 	own.IntVar(&s.TaskRequestMinMemoryMB, "task-request-min-memory-mb", s.TaskRequestMinMemoryMB, "ask for no new work while less than this many MB of memory are available (SSIS TaskRequestMinMemory, e.g. 100; 0: off; Linux only)")
