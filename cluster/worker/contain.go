@@ -110,18 +110,16 @@ func (c *containment) newBox(cmd *exec.Cmd) *box {
 	return b
 }
 
-// startFailed undoes what newBox prepared when cmd could not start. It
-// reports whether it was the cgroup that failed (cgroups are then off, and
-// the caller starts again without).
-func (b *box) startFailed(cmd *exec.Cmd) (retry bool) {
+// startFailed undoes what newBox prepared when its command could not
+// start. It reports whether the start was into a cgroup: cgroups are then
+// off, and the caller starts a new command without.
+func (b *box) startFailed() (retry bool) {
 	b.closeFD()
 	if b.cgroup == "" {
 		return false
 	}
 	removeCgroup(b.cgroup)
 	b.c.noCgroups(fmt.Errorf("starting a process in %s failed", b.cgroup))
-	b.cgroup = ""
-	startInCgroup(cmd, nil)
 	return true
 }
 

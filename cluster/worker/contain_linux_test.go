@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/scaleout/scaleout/api"
 )
 
 // alive reports whether pid runs (a zombie, waiting for its reaper, does
@@ -183,5 +184,27 @@ func TestContain_SweepEndsRecordedProcesses(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(filepath.Join(dir, "procs")); len(left) != 0 {
 		t.Fatalf("records left after the sweep: %v", left)
+	}
+}
+
+// A start into a cgroup that fails (here: the "cgroup" is a plain
+// directory) turns cgroups off and starts the package process without:
+// the attempt runs.
+func TestContain_StartFallsBackWithoutCgroup(t *testing.T) {
+	f := &fakeMaster{}
+	f.answer = func(int, api.PollRequest) (*api.PollResponse, int) { return nil, 200 }
+	w := startWorker(t, f, 5*time.Second, func(c *Config) { c.WarmChildren = 0 })
+	w.contain.mu.Lock()
+	w.contain.base = t.TempDir()
+	w.contain.mu.Unlock()
+	f.mu.Lock()
+	f.answer = leaseInTurn(f, []api.Task{ppidTask(5, "true")})
+	f.mu.Unlock()
+	waitFor(t, "the result", func() bool { _, ok := f.result(5, 1); return ok })
+	if r, _ := f.result(5, 1); r.Status != api.StatusSucceeded {
+		t.Fatalf("attempt after the cgroup failed: %+v", r)
+	}
+	if d := w.contain.cgroupDir(); d != "" {
+		t.Fatalf("cgroups still on (%s) after a start into one failed", d)
 	}
 }

@@ -208,12 +208,10 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		if !bx.startFailed(cmd) {
-			return nil, err
+		if bx.startFailed() {
+			return p.start(quit) // cgroups are off now: a new command without
 		}
-		if err := cmd.Start(); err != nil { // again, without a cgroup
-			return nil, err
-		}
+		return nil, err
 	}
 	bx.started(cmd.Process.Pid)
 	c := &child{cmd: cmd, stdin: stdin, box: bx, ready: make(chan struct{}, 1), dead: make(chan struct{}), exited: make(chan struct{})}
