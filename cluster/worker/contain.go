@@ -60,7 +60,7 @@ func newContainment(workDir string, cgroups bool, logger hclog.Logger) (*contain
 			logger.Info("package processes are contained by process groups and a pid record (no cgroup v2)", "reason", err)
 		} else {
 			c.base = base
-			logger.Debug("package processes are contained by cgroup v2", "cgroup", base)
+			logger.Info("package processes are contained by cgroup v2", "cgroup", base)
 		}
 	}
 	return c, nil
