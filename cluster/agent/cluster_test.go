@@ -32,16 +32,25 @@ tasks:
       command: [/bin/sleep, "${param.s}"]
 `
 
+// submit submits req (echoPkg when it names no package). A 502 or 503 (an
+// election on a loaded machine, or leadership lost while committing) is
+// retried with the same idempotency key, so that it creates one execution.
 func submit(t *testing.T, c *api.Client, req api.SubmitRequest) uint64 {
 	t.Helper()
-	if req.Package == "" {
-		req.Package = echoPkg
-	}
-	id, err := c.Executions().Submit(clustertest.Ctx(t, 30*time.Second), &req)
-	if err != nil {
-		t.Fatalf("submit: %v", err)
-	}
-	return id
+	return submitRetry(t, c, req)
+}
+
+// setEnabled enables or disables a worker, retrying 502 and 503 (setting
+// the same value again is harmless).
+func setEnabled(t *testing.T, c *api.Client, worker string, on bool) {
+	t.Helper()
+	clustertest.WaitFor(t, 60*time.Second, fmt.Sprintf("worker %s enabled=%v", worker, on), func() (bool, string) {
+		err := c.Workers().SetEnabled(clustertest.Ctx(t, 30*time.Second), worker, on)
+		if err != nil && !api.IsStatus(err, 503) && !api.IsStatus(err, 502) {
+			t.Fatalf("set worker %s enabled=%v: %v", worker, on, err)
+		}
+		return err == nil, fmt.Sprint(err)
+	})
 }
 
 func waitEnded(t *testing.T, c *api.Client, id uint64, timeout time.Duration) *api.Execution {
@@ -213,9 +222,7 @@ func TestCluster_DisabledWorkerAndTargeting(t *testing.T) {
 	}
 	// Disabled workers get nothing.
 	for _, w := range []string{"s1", "s3"} {
-		if err := cl.Workers().SetEnabled(ctx, w, false); err != nil {
-			t.Fatal(err)
-		}
+		setEnabled(t, cl, w, false)
 	}
 	for i := 0; i < 6; i++ {
 		id := submit(t, cl, api.SubmitRequest{})
@@ -236,9 +243,7 @@ func TestCluster_DisabledWorkerAndTargeting(t *testing.T) {
 		t.Fatalf("workers %+v %v", ws, err)
 	}
 	// Enabling s1 lets it run.
-	if err := cl.Workers().SetEnabled(ctx, "s1", true); err != nil {
-		t.Fatal(err)
-	}
+	setEnabled(t, cl, "s1", true)
 	if e := waitEnded(t, cl, id, 30*time.Second); e.Worker != "s1" || e.Status != "succeeded" {
 		t.Fatalf("zone a execution: %s on %s", e.Status, e.Worker)
 	}
@@ -258,9 +263,7 @@ func TestCluster_LostWorkerIsRetriedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	// Only w1 may take new work while the execution starts.
 	for _, s := range []string{"s1", "s2", "s3"} {
-		if err := cl.Workers().SetEnabled(ctx, s, false); err != nil {
-			t.Fatal(err)
-		}
+		setEnabled(t, cl, s, false)
 	}
 	id := submit(t, cl, api.SubmitRequest{Package: sleepPkg, Params: map[string]string{"s": "2"}, Retries: 1})
 	clustertest.WaitFor(t, 30*time.Second, "running on w1", func() (bool, string) {
@@ -268,9 +271,7 @@ func TestCluster_LostWorkerIsRetriedElsewhere(t *testing.T) {
 		return err == nil && e.Status == "running" && e.Worker == "w1", fmt.Sprint(e, err)
 	})
 	for _, s := range []string{"s1", "s2", "s3"} {
-		if err := cl.Workers().SetEnabled(ctx, s, true); err != nil {
-			t.Fatal(err)
-		}
+		setEnabled(t, cl, s, true)
 	}
 	start := time.Now()
 	c.Kill(c.Node("w1"))
@@ -291,9 +292,7 @@ func TestCluster_GracefulLeave(t *testing.T) {
 	ctx := context.Background()
 	for _, n := range c.Nodes {
 		if n != old {
-			if err := other.Client.Workers().SetEnabled(ctx, n.Name, false); err != nil {
-				t.Fatal(err)
-			}
+			setEnabled(t, other.Client, n.Name, false)
 		}
 	}
 	id := submit(t, other.Client, api.SubmitRequest{Package: sleepPkg, Params: map[string]string{"s": "30"}})
@@ -303,9 +302,7 @@ func TestCluster_GracefulLeave(t *testing.T) {
 	})
 	for _, n := range c.Nodes {
 		if n != old {
-			if err := other.Client.Workers().SetEnabled(ctx, n.Name, true); err != nil {
-				t.Fatal(err)
-			}
+			setEnabled(t, other.Client, n.Name, true)
 		}
 	}
 	c.Leave(old)

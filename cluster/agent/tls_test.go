@@ -314,7 +314,9 @@ func submitRetry(t *testing.T, c *api.Client, req api.SubmitRequest) uint64 {
 	if req.Package == "" {
 		req.Package = echoPkg
 	}
-	req.IdempotencyKey = fmt.Sprintf("tls-test-%d", time.Now().UnixNano())
+	if req.IdempotencyKey == "" {
+		req.IdempotencyKey = fmt.Sprintf("test-%d", time.Now().UnixNano())
+	}
 	var id uint64
 	clustertest.WaitFor(t, 60*time.Second, "a submission", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
