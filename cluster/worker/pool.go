@@ -194,7 +194,6 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Dir = cfg.WorkDir
 	setGroup(cmd)
-	bx := p.w.contain.newBox(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -207,6 +206,7 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	bx := p.w.contain.newBox(cmd) // after setGroup: it adds to SysProcAttr
 	if err := cmd.Start(); err != nil {
 		if bx.startFailed() {
 			return p.start(quit) // cgroups are off now: a new command without
