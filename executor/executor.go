@@ -291,6 +291,12 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 	}
 	lr.tolerate(pkg.MaxErrors)
 	res := lr.result(pkg.Tasks)
+	pr.mu.Lock()
+	failPackage := pr.failPackage
+	pr.mu.Unlock()
+	if res.Status == StatusSucceeded && len(failPackage) > 0 {
+		res = Result{Status: StatusFailed, Message: strings.Join(failPackage, "; ") + "; " + res.Message}
+	}
 	if lr.canceled && errors.Is(context.Cause(ctx), errPackageTimeout) {
 		res = Result{Status: StatusFailed, Message: fmt.Sprintf("package timed out after %s; %s", pkg.Timeout, res.Message)}
 	}

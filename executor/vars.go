@@ -47,6 +47,10 @@ type pkgRun struct {
 	// the execution's package): events its handlers let propagate go on
 	// to the parent package's handlers.
 	up *pkgLink
+	// failPackage lists the failures of tasks with fail_package: they
+	// fail the package whatever the containers made of them (guarded by
+	// mu).
+	failPackage []string
 }
 
 // pkgLink is the package task that runs a child package.
