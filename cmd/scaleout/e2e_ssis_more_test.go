@@ -85,3 +85,31 @@ func TestE2E_SSISPackagePassword(t *testing.T) {
 		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
 	}
 }
+
+// TestE2E_SSISFormat3DataFlow imports a format 3 (SSIS 2008) package whose
+// Data Flow (2008 class IDs, numeric lineage ids, unnamed input columns,
+// flat file columns without a wrapper) reads a flat file, derives a column
+// with an SSIS expression and writes a flat file, and checks the file.
+func TestE2E_SSISFormat3DataFlow(t *testing.T) {
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/Stock2008.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "Stock2008.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                              strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+		filepath.Join(root, "stock.csv"): "item,qty\r\nbolt,3\r\nnut,10\r\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F"); r.code != 0 || !strings.Contains(r.stdout, "format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready") {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Stock2008/Stock2008", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "stock_out.csv"))
+	if want := "item,qty,label\r\nbolt,3,BOLT:6\r\nnut,10,NUT:20\r\n"; err != nil || string(got) != want {
+		t.Errorf("stock_out.csv = %q, %v; want %q", got, err, want)
+	}
+}
