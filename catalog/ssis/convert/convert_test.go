@@ -109,7 +109,7 @@ func TestConvert_ETLReport(t *testing.T) {
 		`\Package\Tidy\Check Folder                        Microsoft.ScriptTask`,
 		`\Package\Notify                                   Microsoft.SendMailTask    unsupported task: Microsoft.SendMailTask is not converted`,
 		`\Package.EventHandlers[OnError] EventHandler on_error handler`,
-		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  old-style package configuration not applied (environment variable ETL_FOLDER into \Package.Variables[User::Folder].Properties[Value])`,
+		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  package parameter ETL_FOLDER sets variable Folder: give it the environment variable's value`,
 		`\Package\Purge Staging Microsoft.ExecuteSQLTask unsupported task: the property expression on SqlStatementSource: it reads @[$Project::Region], and project parameters reach packages only through connections`,
 		"supply: project parameter ApiKey",
 		"disabled: a no-op that succeeds, as SSIS treats a disabled task",
@@ -350,7 +350,7 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"SqlVariants.dtsx", true, []string{"timeout: 30s", "statement: UPDATE t SET x = 1 WHERE note = 'why?' -- ? here too"},
 			[]string{"result set type ResultSetType_XML is not converted", "parameter 0 has direction Output", "the statement comes from a Variable", `OLE DB provider "OraOLEDB.Oracle.1" is not SQL Server's`, `single-row result bindings must be by ordinal`}},
 		{"ExternalChild.dtsx", true, nil, []string{`child package "Nowhere.dtsx" is not in the project`, "referenced through a connection (package deployment model)"}},
-		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "value: \"0.25\"", "value: \"9000000000\"", "type: bool\n    value: \"true\""},
+		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "ETL_RATIO:\n    type: float\n    default: \"0.25\"", "Ratio:\n    type: float\n    value: ${param.ETL_RATIO}", "value: \"9000000000\"", "type: bool\n    value: \"true\""},
 			[]string{`Configuration (XML file)  old-style package configuration not applied (XML file C:\Config\etl.dtsConfig)`, "Configuration (SQL Server table)"}},
 		{"Handlers.dtsx", false, []string{"handlers:\n  on_error:\n    - name: Log Package Error", "on_pre_execute:", "    handlers:\n      on_error:\n        - name: Log Task Error", "- ${sys.error_description}", "- ${sys.source_name}"},
 			[]string{`\Package\Fail Here.EventHandlers[OnError] EventHandler on_error handler`}},
@@ -390,5 +390,33 @@ func TestConvert_SinglePackages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An environment variable configuration that sets a package variable
+// becomes a package parameter (as the SSIS project conversion wizard
+// makes it) whose default --param sets, by the environment variable's
+// name; the XML file and SQL Server configurations stay reported.
+func TestConvert_ConfigurationParameter(t *testing.T) {
+	res, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_RATIO": "0.5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := res.Report.Packages[0]
+	src := string(res.Files[pr.File])
+	for _, w := range []string{"parameters:\n  ETL_RATIO:\n    type: float\n    default: \"0.5\"\n", "  Ratio:\n    type: float\n    value: ${param.ETL_RATIO}\n"} {
+		if !strings.Contains(src, w) {
+			t.Errorf("%s lacks %q:\n%s", pr.File, w, src)
+		}
+	}
+	out := report(t, res.Report)
+	for _, w := range []string{`\Package.Configurations[Ratio from environment] Configuration (environment variable) package parameter ETL_RATIO sets variable Ratio`,
+		`\Package.Configurations[SQL table] Configuration (SQL Server table) old-style package configuration not applied`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q:\n%s", w, out)
+		}
+	}
+	if _, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_NOPE": "1"}}); err == nil || !strings.Contains(err.Error(), "--param ETL_NOPE") {
+		t.Errorf("unknown --param: %v", err)
 	}
 }
