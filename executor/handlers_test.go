@@ -205,3 +205,32 @@ tasks:
 		})
 	}
 }
+
+// A failure forced to success (SSIS's ForceExecutionResult) still raised
+// its error: on_error runs with its code and message, on_task_failed and
+// on_warning do not, and the package succeeds.
+func TestRun_ForcedSuccessRaisesOnError(t *testing.T) {
+	res, rec := runSrc(t, `name: f
+variables:
+  trail: {}
+handlers:
+  on_error:
+    - {name: err, set: {trail: 'vars.trail + "err:" + sys.source_name + ":" + string(sys.error_code) + ":" + sys.error_description + ";"'}}
+  on_warning:
+    - {name: warn, set: {trail: 'vars.trail + "warn:" + sys.source_name + ";"'}}
+  on_task_failed:
+    - {name: failed, set: {trail: 'vars.trail + "failed:" + sys.source_name + ";"'}}
+tasks:
+  - {name: flaky, force_result: success, exec: {command: [sh, -c, 'exit 3']}}
+  - {name: show, after: [flaky], exec: {command: [echo, '${vars.trail}']}}
+`, nil, Options{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if out := rec.messages(EventStdout, "show"); len(out) != 1 || out[0] != "err:flaky:3:exit status 3;" {
+		t.Errorf("trail printed %q, want %q\n%s", out, "err:flaky:3:exit status 3;", rec)
+	}
+	if !rec.has(EventWarning, "flaky", "force_result: success makes it succeed") {
+		t.Errorf("no warning event\n%s", rec)
+	}
+}

@@ -39,6 +39,9 @@ type outcome struct {
 	warnings    []string
 	code        int
 	childFailed bool
+	// forced is the error of a failure that force_result made a success
+	// (nil otherwise): it still raises on_error.
+	forced *eventInfo
 }
 
 // listResult is how a task list (the package's, or a container's) ended.
