@@ -113,3 +113,31 @@ func TestE2E_SSISFormat3DataFlow(t *testing.T) {
 		t.Errorf("stock_out.csv = %q, %v; want %q", got, err, want)
 	}
 }
+
+// TestE2E_SSISODBCSourceAndDestination imports OdbcCopy.dtsx, whose Data
+// Flow reads an ODBC Source's SQL command and loads an ODBC Destination
+// with renamed columns, with its ODBC connection pointed at SQLite, and
+// checks the copied rows.
+func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "stage.db")
+	db := openSQLite(t, dbPath)
+	for _, stmt := range []string{
+		"CREATE TABLE customers (id INTEGER, name TEXT, active INTEGER)",
+		"INSERT INTO customers VALUES (2, 'Bea', 1), (1, 'Al', 1), (3, 'Cy', 0)",
+		"CREATE TABLE customers_copy (customer_id INTEGER, customer_name TEXT)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", "testdata/ssis/packages/OdbcCopy.dtsx", "--folder", "F", "--strict", "--connection", "Stage ODBC=sqlite:"+dbPath); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/OdbcCopy/OdbcCopy", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := queryStrings(t, db, "SELECT customer_id || '|' || customer_name FROM customers_copy ORDER BY customer_id"); !slices.Equal(got, []string{"1|Al", "2|Bea"}) {
+		t.Errorf("customers_copy = %q, want the two active customers", got)
+	}
+}

@@ -361,6 +361,8 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"Stock2008.dtsx", !SSISExpressionsSupported, []string{"path: C:/Feeds/stock.csv", "- name: item\n                type: DT_STR(50)", "input: Stock File",
 			`expression: (DT_STR,60,1252)(UPPER(item) + ":" + (DT_WSTR,12)(qty * 2))`, "input: Make Label\n            path: C:/Feeds/stock_out.csv", "crlf: true"},
 			[]string{"format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready"}},
+		{"OdbcCopy.dtsx", false, []string{"query: SELECT id, name FROM customers WHERE active = 1 ORDER BY id", "table: customers_copy\n            mapping:\n              customer_id: id\n              customer_name: name"},
+			[]string{"Active Customers Microsoft.SSISODBCSrc sql_source on connection OdbcCopy_Stage_ODBC", "4 converted, 0 not converted; ready"}},
 		{"Queue2008.dtsx", false, []string{"into:\n        - Pending", "on: failure"}, []string{"format 3"}},
 		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "Microsoft.BulkInsertTask is not converted"}},
 		{"Split.dtsx", !SSISExpressionsSupported, []string{"expressions: ssis", "expression: qty * price", "condition: net >= 100", "default: Small", "delimiter: ;"}, nil},
