@@ -141,3 +141,24 @@ func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
 		t.Errorf("customers_copy = %q, want the two active customers", got)
 	}
 }
+
+// TestE2E_SSISChildErrorReachesParentHandler imports the events project
+// folder: Batch runs Step through an Execute Package task, Step's task
+// fails with exit code 5, and Batch's package-level OnError handler logs
+// System::SourceName, ErrorCode and ErrorDescription. The child's error
+// must reach the parent's handler once (the Execute Package task failing
+// because of it raises no second OnError).
+func TestE2E_SSISChildErrorReachesParentHandler(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "ops.db")
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", "testdata/ssis/events", "--folder", "F", "--strict", "--connection", "Log DB=sqlite:"+dbPath); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Events/Batch", "--wait"); r.code != 1 {
+		t.Fatalf("run: exit %d, want 1 (Step fails)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db := openSQLite(t, dbPath)
+	if got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM errors"); !slices.Equal(got, []string{"Run Step/Copy Feed|5|exit status 5"}) {
+		t.Errorf("errors = %q, want the child's one error, logged by the parent's OnError handler", got)
+	}
+}
