@@ -219,12 +219,12 @@ func run(ctx context.Context, pkg *pkgspec.Package, params map[string]string, op
 	}
 	r.sem = newSem(limit)
 	defer r.closeDBs()
-	return r.runPackage(ctx, pkg, params, "", 0)
+	return r.runPackage(ctx, pkg, params, "", 0, nil)
 }
 
 // runPackage runs pkg (the top package, or a child of a package task whose
 // events are prefixed with prefix).
-func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params map[string]string, prefix string, depth int) Result {
+func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params map[string]string, prefix string, depth int, up *pkgLink) Result {
 	start := time.Now()
 	err := checkGraph(pkg.Tasks)
 	for ev, l := range pkg.Handlers {
@@ -250,7 +250,12 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		r.emit(EventError, prefix, msg)
 		return Result{Status: StatusFailed, Message: msg}
 	}
-	pr := &pkgRun{r: r, pkg: pkg, prefix: prefix, depth: depth, start: start, results: map[string]map[string]any{}, handlers: pkg.HasHandlers()}
+	pr := &pkgRun{r: r, pkg: pkg, prefix: prefix, depth: depth, start: start, results: map[string]map[string]any{}, handlers: pkg.HasHandlers(), up: up}
+	if up != nil && up.tc.pr.handlers {
+		// An enclosing package has handlers: this package's events
+		// reach them.
+		pr.handlers = true
+	}
 	pr.params = make(map[string]any, len(values))
 	for name, v := range values {
 		p := pkg.Param(name)
@@ -286,6 +291,12 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 	}
 	lr.tolerate(pkg.MaxErrors)
 	res := lr.result(pkg.Tasks)
+	pr.mu.Lock()
+	failPackage := pr.failPackage
+	pr.mu.Unlock()
+	if res.Status == StatusSucceeded && len(failPackage) > 0 {
+		res = Result{Status: StatusFailed, Message: strings.Join(failPackage, "; ") + "; " + res.Message}
+	}
 	if lr.canceled && errors.Is(context.Cause(ctx), errPackageTimeout) {
 		res = Result{Status: StatusFailed, Message: fmt.Sprintf("package timed out after %s; %s", pkg.Timeout, res.Message)}
 	}

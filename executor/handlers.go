@@ -22,13 +22,20 @@ type eventInfo struct {
 // fire raises event for the executable of tc (its task, or the package
 // when tc.task is nil), as SSIS does: the handlers for the event run at
 // the task itself, then at each enclosing container, then at the
-// package, until one sets Propagate to false. Tasks inside event handlers
-// raise no events. One handler runs at a time.
+// package, then, for a package run by a package task, at that task and
+// up through the parent package, until one sets Propagate to false.
+// Tasks inside event handlers raise no events. One handler runs at a time
+// per package.
 func (pr *pkgRun) fire(ctx context.Context, tc *taskCtx, event string, info eventInfo) {
 	for s := tc.sc; s != nil; s = s.parent {
 		if s.event != nil {
 			return
 		}
+	}
+	if event == pkgspec.OnError && pr.up != nil {
+		pr.mu.Lock()
+		pr.up.errors++
+		pr.mu.Unlock()
 	}
 	type level struct {
 		owner  string // for messages
@@ -61,6 +68,9 @@ func (pr *pkgRun) fire(ctx context.Context, tc *taskCtx, event string, info even
 			pr.r.emit(EventInformation, info.at, fmt.Sprintf("%s: Propagate set to false by the handler of %s", event, lv.owner))
 			return
 		}
+	}
+	if up := pr.up; up != nil && ctx.Err() == nil {
+		up.tc.pr.fire(ctx, up.tc, event, info)
 	}
 }
 

@@ -3,6 +3,8 @@
 package executor
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -140,5 +142,95 @@ tasks:
 	}
 	if got, want := rec.messages(EventStdout, "show"), "counter@one=1;counter@run=7;"; len(got) != 1 || got[0] != want {
 		t.Errorf("log %q, want %q", got, want)
+	}
+}
+
+// A child package's events reach the parent's handlers through the
+// package task, as SSIS's do through the Execute Package task: the child's
+// own handlers first, then the package task's, then the parent package's,
+// with System::SourceName the child's task; a child handler setting
+// Propagate to false stops the event in the child; the package task that
+// fails because of the child's error raises no second on_error, and the
+// child's on_pre_execute events reach the parent too.
+func TestRun_ChildEventsReachParentHandlers(t *testing.T) {
+	proj := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proj, "packages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	child := `name: child
+parameters: {quiet: {type: bool, default: false}}
+handlers:
+  on_error:
+    - {name: child_err, set: {Propagate: '!param.quiet'}}
+tasks:
+  - {name: load, exec: {command: [sh, -c, 'exit 4']}}
+`
+	if err := os.WriteFile(filepath.Join(proj, "packages", "child.yaml"), []byte(child), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		quiet string
+		want  string
+	}{
+		{"false", "pre:parent;pre:run;pre:child;pre:run/load;task:run/load:4;pkg:run/load:4;pre:show;"},
+		{"true", "pre:parent;pre:run;pre:child;pre:run/load;pre:show;"},
+	} {
+		t.Run("quiet="+c.quiet, func(t *testing.T) {
+			res, rec := runSrc(t, `name: parent
+variables:
+  trail: {}
+handlers:
+  on_pre_execute:
+    - {name: pkg_pre, set: {trail: 'vars.trail + "pre:" + sys.source_name + ";"'}}
+  on_error:
+    - {name: pkg_err, set: {trail: 'vars.trail + "pkg:" + sys.source_name + ":" + string(sys.error_code) + ";"'}}
+tasks:
+  - name: run
+    handlers:
+      on_error:
+        - {name: run_err, set: {trail: 'vars.trail + "task:" + sys.source_name + ":" + string(sys.error_code) + ";"'}}
+    package: {name: child, params: {quiet: '`+c.quiet+`'}}
+  - {name: show, after: [{task: run, on: completion}], exec: {command: [echo, '${vars.trail}']}}
+`, nil, Options{ProjectDir: proj, WorkDir: t.TempDir()})
+			if res.Status != StatusFailed {
+				t.Fatalf("Run = %+v\n%s", res, rec)
+			}
+			// pre: the parent package, the package task, the child
+			// package, the child's task, show; one error each at the
+			// package task and the parent package (no second on_error
+			// for the package task's own failure).
+			if out := rec.messages(EventStdout, "show"); len(out) != 1 || out[0] != c.want {
+				t.Errorf("trail printed %q, want %q\n%s", out, c.want, rec)
+			}
+		})
+	}
+}
+
+// A failure forced to success (SSIS's ForceExecutionResult) still raised
+// its error: on_error runs with its code and message, on_task_failed and
+// on_warning do not, and the package succeeds.
+func TestRun_ForcedSuccessRaisesOnError(t *testing.T) {
+	res, rec := runSrc(t, `name: f
+variables:
+  trail: {}
+handlers:
+  on_error:
+    - {name: err, set: {trail: 'vars.trail + "err:" + sys.source_name + ":" + string(sys.error_code) + ":" + sys.error_description + ";"'}}
+  on_warning:
+    - {name: warn, set: {trail: 'vars.trail + "warn:" + sys.source_name + ";"'}}
+  on_task_failed:
+    - {name: failed, set: {trail: 'vars.trail + "failed:" + sys.source_name + ";"'}}
+tasks:
+  - {name: flaky, force_result: success, exec: {command: [sh, -c, 'exit 3']}}
+  - {name: show, after: [flaky], exec: {command: [echo, '${vars.trail}']}}
+`, nil, Options{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if out := rec.messages(EventStdout, "show"); len(out) != 1 || out[0] != "err:flaky:3:exit status 3;" {
+		t.Errorf("trail printed %q, want %q\n%s", out, "err:flaky:3:exit status 3;", rec)
+	}
+	if !rec.has(EventWarning, "flaky", "force_result: success makes it succeed") {
+		t.Errorf("no warning event\n%s", rec)
 	}
 }

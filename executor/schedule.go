@@ -39,6 +39,9 @@ type outcome struct {
 	warnings    []string
 	code        int
 	childFailed bool
+	// forced is the error of a failure that force_result made a success
+	// (nil otherwise): it still raises on_error.
+	forced *eventInfo
 }
 
 // listResult is how a task list (the package's, or a container's) ended.
@@ -47,6 +50,9 @@ type listResult struct {
 	failures []string // unhandled failures, as `task "x" failed: reason`
 	handled  []string // handled failures, as `task "x" failed (handled by "y")`
 	canceled bool
+	// forced is true when a task with fail_parent failed: the list fails
+	// whatever handles or tolerates the failure.
+	forced bool
 }
 
 // constraint is a precedence constraint resolved to task indexes.
@@ -198,17 +204,24 @@ func (pr *pkgRun) runList(ctx context.Context, sc *scope, tasks []*pkgspec.Task)
 			i := index[o.task.Name]
 			if o.state == stateFailed {
 				lr.failures = append(lr.failures, fmt.Sprintf("task %q failed: %s", o.task.Name, o.msg))
+				lr.forced = lr.forced || o.task.FailParent
+				if o.task.FailPackage {
+					pr.mu.Lock()
+					pr.failPackage = append(pr.failPackage, fmt.Sprintf("task %q failed (fail_package): %s", pr.prefix+o.task.Name, o.msg))
+					pr.mu.Unlock()
+				}
 			}
 			finish(i, o.state, o.msg)
 		case <-ctxDone:
 			canceled, ctxDone = true, nil
 		}
 	}
-	// Failures handled by a failure constraint do not fail the list.
+	// Failures handled by a failure constraint do not fail the list,
+	// unless the task has fail_parent.
 	var unhandled []string
 	for _, f := range lr.failures {
 		name := failedName(f)
-		if h := handledBy[index[name]]; h != "" {
+		if h := handledBy[index[name]]; h != "" && !tasks[index[name]].FailParent {
 			lr.handled = append(lr.handled, fmt.Sprintf("task %q failed (handled by %q)", name, h))
 			pr.r.emit(EventWarning, pr.prefix+name, fmt.Sprintf("failure handled by %q, which ran on a failure constraint", h))
 			continue
@@ -332,9 +345,10 @@ func (lr *listResult) result(tasks []*pkgspec.Task) Result {
 
 // tolerate accepts fewer than max unhandled failures (max_errors, SSIS's
 // MaximumErrorCount): they become handled, so the list succeeds, and are
-// named in its message. A stopped list is not tolerated.
+// named in its message. A stopped list is not tolerated, nor one with a
+// failed fail_parent task.
 func (lr *listResult) tolerate(max int) {
-	if max <= 1 || len(lr.failures) == 0 || len(lr.failures) >= max || lr.canceled {
+	if max <= 1 || len(lr.failures) == 0 || len(lr.failures) >= max || lr.canceled || lr.forced {
 		return
 	}
 	for _, f := range lr.failures {

@@ -187,3 +187,43 @@ tasks:
 		t.Errorf("two failures with max_errors 2: %+v\n%s", res, rec)
 	}
 }
+
+// fail_parent fails the task's list although a failure constraint handles
+// the failure and max_errors would tolerate it; fail_package fails the
+// package although the failure is handled. Without the two fields the same
+// package succeeds.
+func TestRun_FailParentAndFailPackage(t *testing.T) {
+	const src = `name: p
+max_errors: 5
+tasks:
+  - name: seq
+    sequence:
+      max_errors: 3
+      tasks:
+        - {name: a, FP_A exec: {command: [sh, -c, 'exit 2']}}
+        - {name: a_fix, after: [{task: a, on: failure}], exec: {command: [echo, a handled]}}
+  - {name: b, after: [{task: seq, on: completion}], FP_B exec: {command: ["false"]}}
+  - {name: b_fix, after: [{task: b, on: failure}], exec: {command: [echo, b handled]}}
+`
+	plain := strings.NewReplacer("FP_A ", "", "FP_B ", "").Replace(src)
+	if res, rec := runSrc(t, plain, nil, Options{}); res.Status != StatusSucceeded || !rec.has(EventPostExecute, "seq", "succeeded") {
+		t.Fatalf("without the fields: %+v\n%s", res, rec)
+	}
+	forced := strings.NewReplacer("FP_A ", "fail_parent: true, ", "FP_B ", "fail_package: true, ").Replace(src)
+	res, rec := runSrc(t, forced, nil, Options{})
+	if res.Status != StatusFailed || !strings.HasPrefix(res.Message, `task "b" failed (fail_package): exit status 1; `) ||
+		!strings.Contains(res.Message, `task "seq" failed: task "a" failed: exit status 2 (tolerated: max_errors 5)`) {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	if !rec.has(EventTaskFailed, "seq", `task "a" failed: exit status 2`) {
+		t.Errorf("seq did not fail\n%s", rec)
+	}
+	for task, want := range map[string]string{"a_fix": "a handled", "b_fix": "b handled"} {
+		if got := rec.messages(EventStdout, task); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s stdout = %q\n%s", task, got, rec)
+		}
+	}
+	if _, err := pkgspec.Parse("p.yaml", []byte("name: p\ntasks:\n  - {name: a, fail_parent: maybe, exec: {command: [x]}}\n")); err == nil || !strings.Contains(err.Error(), "fail_parent") {
+		t.Errorf("fail_parent: maybe: %v", err)
+	}
+}

@@ -54,6 +54,9 @@ func (pr *pkgRun) runTask(ctx context.Context, tc *taskCtx, tk *ticket) outcome 
 	for _, w := range o.warnings {
 		pr.fire(ctx, tc, pkgspec.OnWarning, eventInfo{source: name, description: w, at: name})
 	}
+	if o.forced != nil {
+		pr.fire(ctx, tc, pkgspec.OnError, *o.forced)
+	}
 	if o.state == stateFailed {
 		if !o.childFailed {
 			pr.fire(ctx, tc, pkgspec.OnError, eventInfo{source: name, code: o.code, description: o.msg, at: name})
@@ -100,7 +103,13 @@ func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outc
 			pr.r.emit(EventDiagnostic, name, fmt.Sprintf("result %s = %s", t.Result, format(out.result)))
 		}
 	}
-	out = forceResult(t, out, func(w string) { warnings = append(warnings, w); pr.r.emit(EventWarning, name, w) })
+	// A failure forced to success still raised its error, as in SSIS:
+	// on_error runs for it (runTask), on_task_failed does not.
+	var forced *eventInfo
+	if out.state == stateFailed && t.ForceResult == pkgspec.ForceSuccess {
+		forced = &eventInfo{source: name, code: exitCode(out), description: out.msg, at: name}
+	}
+	out = forceResult(t, out, func(w string) { pr.r.emit(EventWarning, name, w) })
 	took := time.Since(start)
 	res := map[string]any{"status": out.state.String(), "duration": took.Seconds(), "result": out.result}
 	for k, v := range out.info {
@@ -125,12 +134,18 @@ func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outc
 	}
 	code := 0
 	if out.state == stateFailed {
-		code = 1
-		if c, ok := out.info["exit_code"].(int); ok && c != 0 {
-			code = c
-		}
+		code = exitCode(out)
 	}
-	return outcome{task: t, state: out.state, msg: out.msg, warnings: warnings, code: code, childFailed: out.fromChild}
+	return outcome{task: t, state: out.state, msg: out.msg, warnings: warnings, code: code, childFailed: out.fromChild, forced: forced}
+}
+
+// exitCode is the error code of a failed outcome: an exec task's exit
+// code, else 1.
+func exitCode(out taskOut) int {
+	if c, ok := out.info["exit_code"].(int); ok && c != 0 {
+		return c
+	}
+	return 1
 }
 
 // attempt runs the task's kind once, under the task's timeout.

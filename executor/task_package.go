@@ -44,7 +44,8 @@ func (tc *taskCtx) packageTask(ctx context.Context) taskOut {
 		}
 		params[k] = format(v)
 	}
-	res := r.runPackage(ctx, child, params, tc.name()+"/", tc.pr.depth+1)
+	link := &pkgLink{tc: tc}
+	res := r.runPackage(ctx, child, params, tc.name()+"/", tc.pr.depth+1, link)
 	out := taskOut{result: string(res.Status), info: map[string]any{"package_status": string(res.Status)}}
 	switch res.Status {
 	case StatusSucceeded:
@@ -53,6 +54,9 @@ func (tc *taskCtx) packageTask(ctx context.Context) taskOut {
 		out.state = stateCanceled
 	default:
 		out.state, out.msg = stateFailed, fmt.Sprintf("package %q failed: %s", child.Name, res.Message)
+		// The child's on_error events have reached this package's
+		// handlers already (through this task).
+		out.fromChild = link.errors > 0
 	}
 	return out
 }

@@ -43,6 +43,23 @@ type pkgRun struct {
 	// guid identifies this run of the package (SSIS's
 	// System::ExecutionInstanceGUID).
 	guid string
+	// up links a package run by a package task to that task (nil for
+	// the execution's package): events its handlers let propagate go on
+	// to the parent package's handlers.
+	up *pkgLink
+	// failPackage lists the failures of tasks with fail_package: they
+	// fail the package whatever the containers made of them (guarded by
+	// mu).
+	failPackage []string
+}
+
+// pkgLink is the package task that runs a child package.
+type pkgLink struct {
+	tc *taskCtx // the package task, in the parent package's run
+	// errors counts the on_error events the child raised (read after the
+	// child has ended): a package task failing because of them raises no
+	// on_error of its own, as a container does not.
+	errors int
 }
 
 // scope holds the variables of the package or of one container run.

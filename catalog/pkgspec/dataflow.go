@@ -188,6 +188,8 @@ type FlatFileConfig struct {
 	NullValue string
 	// Append (destination) appends instead of replacing the file.
 	Append bool
+	// CRLF (destination) ends lines with CR LF instead of LF.
+	CRLF bool
 	// Sheet is the worksheet of an Excel source; default the first.
 	Sheet string
 }

@@ -30,7 +30,7 @@ var compFields = map[string][]string{
 	CompMulticast:       {"outputs"},
 	CompRowCount:        {"variable"},
 	CompTop:             {"rows"},
-	CompFlatFileDest:    {"path", "delimiter", "quote", "header", "encoding", "append"},
+	CompFlatFileDest:    {"path", "delimiter", "quote", "header", "encoding", "append", "crlf"},
 	CompJSONDest:        {"path", "append"},
 	CompSQLDest:         {"connection", "table", "batch_size", "table_lock", "truncate", "mapping"},
 }
@@ -265,6 +265,8 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 		d.flat().Escape = d.char(v, "escape")
 	case "header":
 		d.flat().Header = p.boolean(v, f)
+	case "crlf":
+		d.flat().CRLF = p.boolean(v, f)
 	case "skip_rows":
 		d.flat().SkipRows = p.integer(v, f, 0)
 	case "encoding":

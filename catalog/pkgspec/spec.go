@@ -172,6 +172,14 @@ type Task struct {
 	// (after its retries): ForceSuccess or ForceFailure (SSIS's
 	// ForceExecutionResult).
 	ForceResult string
+	// FailParent makes a failure of the task (after its retries and
+	// ForceResult) fail the list it is in (its container's, or the
+	// package's) even when a failure constraint handles it or MaxErrors
+	// would tolerate it (SSIS's FailParentOnFailure).
+	FailParent bool
+	// FailPackage makes a failure of the task fail the package, whatever
+	// its containers make of it (SSIS's FailPackageOnFailure).
+	FailPackage bool
 	// Handlers are the task's (or container's) event handlers.
 	Handlers Handlers
 

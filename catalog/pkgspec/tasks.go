@@ -34,7 +34,7 @@ func (p *parser) tasks(n *yaml.Node) []*Task {
 }
 
 // taskFields are the fields every task may have besides its type.
-var taskFields = []string{"name", "description", "after", "join", "when", "timeout", "retries", "retry_delay", "result", "force_result", "handlers"}
+var taskFields = []string{"name", "description", "after", "join", "when", "timeout", "retries", "retry_delay", "result", "force_result", "fail_parent", "fail_package", "handlers"}
 
 // task decodes the idx-th (1-based) entry of a task list.
 func (p *parser) task(idx int, n *yaml.Node) *Task {
@@ -91,6 +91,10 @@ func (p *parser) task(idx int, n *yaml.Node) *Task {
 			t.Result = p.targetStr(v, what+" result")
 		case "force_result":
 			t.ForceResult, _ = p.oneOf(v, what+" force_result", what, "force_result", ForceResults)
+		case "fail_parent":
+			t.FailParent = p.boolean(v, what+" fail_parent")
+		case "fail_package":
+			t.FailPackage = p.boolean(v, what+" fail_package")
 		case "handlers":
 			handlersNode = v
 		default:

@@ -376,7 +376,8 @@ func parseConnectionManager(file string, n *Node) (*ConnectionManager, error) {
 		if strings.EqualFold(f.TextQualifier, "<none>") {
 			f.TextQualifier = ""
 		}
-		for _, col := range inner.path("FlatFileColumns", "FlatFileColumn") {
+		// Format 3 has no FlatFileColumns wrapper.
+		for _, col := range items(inner, "FlatFileColumns", "FlatFileColumn") {
 			f.Columns = append(f.Columns, &FlatFileColumn{
 				Name: col.get("ObjectName"), DataType: atoiDefault(col.get("DataType"), 129),
 				Delimiter: unescapeSSIS(col.get("ColumnDelimiter")), Width: atoiDefault(col.get("ColumnWidth"), 0),

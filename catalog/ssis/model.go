@@ -123,7 +123,7 @@ type Package struct {
 // Configuration is an old-style package configuration (format 3 to 8).
 type Configuration struct {
 	Name   string
-	Type   string // 0 XML file, 1 environment variable, 2 registry, 3 parent variable, 5 indirect XML, 7 SQL Server
+	Type   string // DTSConfigurationType: 0 parent variable, 1 XML file, 2 environment variable, 3 registry, 4-6 indirect, 7 SQL Server
 	String string
 	Target string
 }

@@ -19,6 +19,16 @@ var componentGUIDs = map[string]string{
 	"{E2697D8C-70DA-42B2-8208-A19CE3A9FE41}": "Microsoft.RowCount",
 	"{EC139FBC-694E-490B-8EA7-35690FB0F445}": "Microsoft.Multicast",
 	"{874F7595-FB5F-40FF-96AF-FBFF8250E3EF}": "Microsoft.ManagedComponentHost",
+	// Format 3 (SSIS 2008/2008 R2): the class IDs of that release, as
+	// public 2008 readers list them; other 2008 components keep their
+	// GUID and are reported.
+	"{5ACD952A-F16A-41D8-A681-713640837664}": "Microsoft.FlatFileSource",
+	"{D658C424-8CF0-441C-B3C4-955E183B7FBA}": "Microsoft.FlatFileDestination",
+	"{BCEFE59B-6819-47F7-A125-63753B33ABB7}": "Microsoft.OLEDBSource",
+	"{5A0B62E8-D91D-49F5-94A5-7BE58DE508F0}": "Microsoft.OLEDBDestination",
+	"{2932025B-AB99-40F6-B5B8-783A73F80E24}": "Microsoft.DerivedColumn",
+	"{27648839-180F-45E6-838D-AFF53DF682D2}": "Microsoft.Lookup",
+	"{2E42D45B-F83C-400F-8D77-61DDE6A7DF29}": "Microsoft.ManagedComponentHost",
 }
 
 // normaliseClass maps a componentClassID onto its format 8 name:
@@ -112,7 +122,39 @@ func (r *dtsxReader) pipeline(e *Executable, n *Node) (*Pipeline, error) {
 	for _, pn := range n.path("paths", "path") {
 		pl.Paths = append(pl.Paths, &Path{Name: pn.get("name"), Start: pn.get("startId"), End: pn.get("endId")})
 	}
+	resolveInputColumns(pl)
 	return pl, nil
+}
+
+// resolveInputColumns names the input columns that carry no name of their
+// own: format 3 writes them with name="" and no cached metadata, only the
+// lineageId of the output column they read, whose name and type they
+// take.
+func resolveInputColumns(pl *Pipeline) {
+	byLineage := map[string]*Column{}
+	for _, c := range pl.Components {
+		for _, o := range c.Outputs {
+			for _, col := range o.Columns {
+				if col.LineageID != "" {
+					byLineage[col.LineageID] = col
+				}
+			}
+		}
+	}
+	for _, c := range pl.Components {
+		for _, in := range c.Inputs {
+			for _, col := range in.Columns {
+				src := byLineage[col.LineageID]
+				if col.Name != "" || src == nil || col.UsageType == "external" {
+					continue
+				}
+				col.Name = src.Name
+				if col.DataType == "" {
+					col.DataType, col.Length, col.Precision, col.Scale, col.CodePage = src.DataType, src.Length, src.Precision, src.Scale, src.CodePage
+				}
+			}
+		}
+	}
 }
 
 // idOf is an object's refId (formats 6 and 8) or id (format 3).

@@ -36,6 +36,7 @@ type benchFlags struct {
 	killCmd      string
 	pids         string
 	baselineSecs time.Duration
+	ssisProject  string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -65,6 +66,8 @@ Scenarios (--scenarios, comma-separated, default all):
                to-end p50/p99, then --exec-executions of them from submission
                to succeeded, with CPU per execution (from /proc) split into
                agents, package runtime (the agents' children) and task process
+  import       'scaleout import' of an .ispac of 20 packages (packed from
+               --ssis-project), process start to exit, p50 and max of 5
   memory       RSS after --ended ended executions in the catalog
   failover     kill -9 of the leader under load: time until dispatch resumes,
                no execution lost, none succeeded twice
@@ -101,6 +104,7 @@ Speeds are printed, never asserted.`,
 	fl.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
 	fl.StringVar(&f.killCmd, "failover-kill-cmd", "", "without --local: shell command that kills the leader ({leader} = its node name)")
 	fl.StringVar(&f.pids, "pids", "", "without --local: name=pid,... of agents on this machine, for the memory scenarios")
+	fl.StringVar(&f.ssisProject, "ssis-project", bench.DefaultSSISProject, "SSIS project folder the import scenario packs its .ispac of 20 packages from")
 	fl.DurationVar(&f.baselineSecs, "baseline-duration", 3*time.Second, "how long each baseline measurement runs")
 	return cmd
 }
@@ -120,7 +124,7 @@ func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	rep, err := bench.Run(ctx, bench.Options{
 		Exe: exe, Version: version, Local: f.local, Address: f.address, Scenarios: strings.Split(f.scenarios, ","),
 		Executions: f.executions, ExecExecutions: f.execExecs, ScaleEnded: f.scaleEnded, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, TLS: f.tls, Ended: f.ended,
-		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs,
+		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs, SSISProject: f.ssisProject,
 		StartBaseline: startRaftBaseline, ChildJob: benchChildJob, Log: logw,
 	})
 	switch {

@@ -85,3 +85,80 @@ func TestE2E_SSISPackagePassword(t *testing.T) {
 		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
 	}
 }
+
+// TestE2E_SSISFormat3DataFlow imports a format 3 (SSIS 2008) package whose
+// Data Flow (2008 class IDs, numeric lineage ids, unnamed input columns,
+// flat file columns without a wrapper) reads a flat file, derives a column
+// with an SSIS expression and writes a flat file, and checks the file.
+func TestE2E_SSISFormat3DataFlow(t *testing.T) {
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/Stock2008.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "Stock2008.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                              strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+		filepath.Join(root, "stock.csv"): "item,qty\r\nbolt,3\r\nnut,10\r\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F"); r.code != 0 || !strings.Contains(r.stdout, "format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready") {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Stock2008/Stock2008", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "stock_out.csv"))
+	if want := "item,qty,label\r\nbolt,3,BOLT:6\r\nnut,10,NUT:20\r\n"; err != nil || string(got) != want {
+		t.Errorf("stock_out.csv = %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestE2E_SSISODBCSourceAndDestination imports OdbcCopy.dtsx, whose Data
+// Flow reads an ODBC Source's SQL command and loads an ODBC Destination
+// with renamed columns, with its ODBC connection pointed at SQLite, and
+// checks the copied rows.
+func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "stage.db")
+	db := openSQLite(t, dbPath)
+	for _, stmt := range []string{
+		"CREATE TABLE customers (id INTEGER, name TEXT, active INTEGER)",
+		"INSERT INTO customers VALUES (2, 'Bea', 1), (1, 'Al', 1), (3, 'Cy', 0)",
+		"CREATE TABLE customers_copy (customer_id INTEGER, customer_name TEXT)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", "testdata/ssis/packages/OdbcCopy.dtsx", "--folder", "F", "--strict", "--connection", "Stage ODBC=sqlite:"+dbPath); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/OdbcCopy/OdbcCopy", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := queryStrings(t, db, "SELECT customer_id || '|' || customer_name FROM customers_copy ORDER BY customer_id"); !slices.Equal(got, []string{"1|Al", "2|Bea"}) {
+		t.Errorf("customers_copy = %q, want the two active customers", got)
+	}
+}
+
+// TestE2E_SSISChildErrorReachesParentHandler imports the events project
+// folder: Batch runs Step through an Execute Package task, Step's task
+// fails with exit code 5, and Batch's package-level OnError handler logs
+// System::SourceName, ErrorCode and ErrorDescription. The child's error
+// must reach the parent's handler once (the Execute Package task failing
+// because of it raises no second OnError).
+func TestE2E_SSISChildErrorReachesParentHandler(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "ops.db")
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", "testdata/ssis/events", "--folder", "F", "--strict", "--connection", "Log DB=sqlite:"+dbPath); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Events/Batch", "--wait"); r.code != 1 {
+		t.Fatalf("run: exit %d, want 1 (Step fails)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	db := openSQLite(t, dbPath)
+	if got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM errors"); !slices.Equal(got, []string{"Run Step/Copy Feed|5|exit status 5"}) {
+		t.Errorf("errors = %q, want the child's one error, logged by the parent's OnError handler", got)
+	}
+}

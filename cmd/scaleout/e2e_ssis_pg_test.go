@@ -54,3 +54,48 @@ func TestE2E_SSISImportPostgres(t *testing.T) {
 		t.Errorf("rejects.csv = %q, %v", rej, err)
 	}
 }
+
+// TestE2E_SSISSplitLoadPostgres imports SplitLoad.dtsx with its OLE DB
+// connection pointed at PostgreSQL (--connection) and runs its Data Flow:
+// flat file source -> derived column (net = qty * price into
+// DT_NUMERIC(7,2), rows it cannot hold redirected to a rejects file) ->
+// conditional split (net >= 100) -> PostgreSQL (fast load) and a flat
+// file. It checks the table's rows and both files.
+func TestE2E_SSISSplitLoadPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE large_orders (id int, qty int, price numeric(10,2), net numeric(7,2))"); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/SplitLoad.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "SplitLoad.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+		filepath.Join(root, "orders.txt"): "id;qty;price\n1;2;60.00\n2;1;5.50\n3;10;10.00\n4;5000;100.00\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Warehouse="+pg.URL()); r.code != 0 || !strings.Contains(r.stdout, "1 ready to run") {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/SplitLoad/SplitLoad", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := queryStrings(t, db, "SELECT id || '|' || qty || '|' || price || '|' || net FROM large_orders ORDER BY id"); !slices.Equal(got, []string{"1|2|60.00|120.00", "3|10|10.00|100.00"}) {
+		t.Errorf("large_orders = %q", got)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "small.txt")); err != nil || string(got) != "id;qty;price;net\n2;1;5.50;5.50\n" {
+		t.Errorf("small.txt = %q, %v", got, err)
+	}
+	rej, err := os.ReadFile(filepath.Join(root, "rejects.txt"))
+	if err != nil || !strings.HasPrefix(string(rej), "id;qty;price;ErrorCode;ErrorColumn;ErrorDescription\n4;5000;100.00;3;net;") || strings.Count(string(rej), "\n") != 2 {
+		t.Errorf("rejects.txt = %q, %v; want the header and row 4 (overflow, ErrorCode 3, column net)", rej, err)
+	}
+}

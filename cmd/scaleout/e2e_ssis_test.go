@@ -170,11 +170,11 @@ func TestE2E_SSISImport(t *testing.T) {
 		t.Errorf("runs = %q, want [2]", got)
 	}
 	out, err := os.ReadFile(filepath.Join(root, "out", "orders_out.csv"))
-	if err != nil || string(out) != "id,customer,amount,amount_num\n1,Ada,10.50,10.50\n3,\"Cy, Jr\",7,7.00\n" {
+	if err != nil || string(out) != "id,customer,amount,amount_num\r\n1,Ada,10.50,10.50\r\n3,\"Cy, Jr\",7,7.00\r\n" {
 		t.Errorf("orders_out.csv = %q, %v", out, err)
 	}
 	rej, err := os.ReadFile(filepath.Join(root, "out", "rejects.csv"))
-	if err != nil || !strings.HasPrefix(string(rej), "id,customer,amount,ErrorCode,ErrorColumn,ErrorDescription\n2,Bob,abc,1,amount,") {
+	if err != nil || !strings.HasPrefix(string(rej), "id,customer,amount,ErrorCode,ErrorColumn,ErrorDescription\r\n2,Bob,abc,1,amount,") {
 		t.Errorf("rejects.csv = %q, %v", rej, err)
 	}
 	// Cleanse (SSIS expressions): the For Loop ran 3 times, the Expression
@@ -270,7 +270,7 @@ func TestE2E_SSISFormat6(t *testing.T) {
 		t.Errorf("staged = %q, want the two active regions (and the old row deleted)", got)
 	}
 	sum, err := os.ReadFile(filepath.Join(root, "summary.txt"))
-	if err != nil || string(sum) != "region\ttotal\tn\nAP\t1.00\t1\nEU\t5.75\t2\nUS\t14.75\t2\n" {
+	if err != nil || string(sum) != "region\ttotal\tn\r\nAP\t1.00\t1\r\nEU\t5.75\t2\r\nUS\t14.75\t2\r\n" {
 		t.Errorf("summary.txt = %q, %v", sum, err)
 	}
 }

@@ -500,11 +500,15 @@ func (n *node) flatFileDest(ctx context.Context) (err error) {
 		}
 		line = append(line, f...)
 	}
+	eol := []byte{'\n'}
+	if ff.CRLF {
+		eol = []byte{'\r', '\n'}
+	}
 	if ff.Header && !ff.Append {
 		for k, c := range cols {
 			writeField([]byte(c.Name), k)
 		}
-		line = append(line, '\n')
+		line = append(line, eol...)
 	}
 	var cell []byte
 	return n.writeRows(ctx, w, &line, func(row []Value) {
@@ -512,6 +516,6 @@ func (n *node) flatFileDest(ctx context.Context) (err error) {
 			cell = appendText(cell[:0], row[k], c.Type)
 			writeField(cell, k)
 		}
-		line = append(line, '\n')
+		line = append(line, eol...)
 	})
 }

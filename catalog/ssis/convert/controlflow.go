@@ -86,8 +86,14 @@ func (pc *pkgConv) list(e *ssis.Executable) []any {
 	if e.MaximumErrorCount == 0 {
 		pc.warn("%s has MaximumErrorCount 0: scaleout fails a container at its first unhandled task failure", e.Path)
 	}
+	failParent := map[string]bool{}
+	for _, ch := range e.Children {
+		failParent[ch.Path] = ch.FailParentOnFailure || ch.FailPackageOnFailure
+	}
 	for _, c := range e.Constraints {
-		if c.Value == 1 && e.MaximumErrorCount <= 1 {
+		// A failure of a task with fail_parent or fail_package fails the
+		// container (or the package) in scaleout too.
+		if c.Value == 1 && e.MaximumErrorCount <= 1 && !failParent[c.From] {
 			pc.warn("%s: a failure constraint from %s handles the failure in scaleout (the container succeeds if the handler does); SSIS still counts the error against MaximumErrorCount %d and fails %s", e.Path, c.From, e.MaximumErrorCount, e.Path)
 			break
 		}
@@ -129,6 +135,12 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 		head = append(head, kv{"force_result", "failure"})
 	default: // 2, Completion: neither outcome of a native task
 		return pc.unsupportedTask(e.Path, e.CreationName, fmt.Sprintf("ForceExecutionResult %d (Completion) cannot be expressed: force_result is success or failure", e.ForceExecutionResult), head)
+	}
+	if e.FailParentOnFailure {
+		head = append(head, kv{"fail_parent", true})
+	}
+	if e.FailPackageOnFailure {
+		head = append(head, kv{"fail_package", true})
 	}
 	if err := pc.checkPropertyExpressions(e); err != nil {
 		return pc.unsupportedTask(e.Path, e.CreationName, err.Error(), head)

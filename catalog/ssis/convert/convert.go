@@ -125,6 +125,9 @@ type converter struct {
 	connByKey       map[string]*connInfo
 	usedOverrides   map[string]bool
 	usedSubstitutes map[string]bool
+	// cfgParams are the names (SSIS and converted) of the package
+	// parameters made from old-style configurations, for --param.
+	cfgParams map[string]bool
 	// pkgByFile maps a package's .dtsx base name (lower case) to its
 	// native name, for Execute Package tasks.
 	pkgByFile map[string]string
@@ -145,7 +148,7 @@ type connInfo struct {
 // Convert converts the project.
 func Convert(p *ssis.Project, opts Options) (*Result, error) {
 	c := &converter{p: p, opts: opts, rep: &Report{Project: p.Name, Source: p.Source, Notes: p.Notes},
-		paramSeen: newUnique(true), connNames: newUnique(true), connByKey: map[string]*connInfo{}, usedOverrides: map[string]bool{}, usedSubstitutes: map[string]bool{}}
+		paramSeen: newUnique(true), connNames: newUnique(true), connByKey: map[string]*connInfo{}, usedOverrides: map[string]bool{}, usedSubstitutes: map[string]bool{}, cfgParams: map[string]bool{}}
 	if opts.Name != "" {
 		c.rep.Project = opts.Name
 	}
@@ -222,6 +225,9 @@ func Convert(p *ssis.Project, opts Options) (*Result, error) {
 }
 
 func (c *converter) paramKnown(name string) bool {
+	if c.cfgParams[name] {
+		return true
+	}
 	for _, pp := range c.p.Params {
 		if pp.Name == name || identifier(pp.Name) == name {
 			return true

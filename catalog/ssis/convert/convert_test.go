@@ -56,7 +56,7 @@ func pkgReport(t *testing.T, r *Report, name string) *PackageReport {
 // Every package of the corpus converts into a project that validates, and
 // every element that is not converted is in the report with its path.
 func TestConvert_Corpus(t *testing.T) {
-	paths := []string{"etl", "sales", "Sales.ispac"}
+	paths := []string{"etl", "sales", "Sales.ispac", "events"}
 	singles, err := filepath.Glob(filepath.Join(corpus, "packages", "*.dtsx"))
 	if err != nil || len(singles) < 10 {
 		t.Fatalf("corpus: %v %v", singles, err)
@@ -109,7 +109,7 @@ func TestConvert_ETLReport(t *testing.T) {
 		`\Package\Tidy\Check Folder                        Microsoft.ScriptTask`,
 		`\Package\Notify                                   Microsoft.SendMailTask    unsupported task: Microsoft.SendMailTask is not converted`,
 		`\Package.EventHandlers[OnError] EventHandler on_error handler`,
-		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  old-style package configuration not applied (environment variable ETL_FOLDER into \Package.Variables[User::Folder].Properties[Value])`,
+		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  package parameter ETL_FOLDER sets variable Folder: give it the environment variable's value`,
 		`\Package\Purge Staging Microsoft.ExecuteSQLTask unsupported task: the property expression on SqlStatementSource: it reads @[$Project::Region], and project parameters reach packages only through connections`,
 		"supply: project parameter ApiKey",
 		"disabled: a no-op that succeeds, as SSIS treats a disabled task",
@@ -345,12 +345,12 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"ProcessCodes.dtsx", false, []string{"- 255", "success_codes:\n        - 3", "dir: /tmp", "capture: Out", "- C:\\Out\\archive.7z"},
 			[]string{"StandardErrorVariable User::Err is not set", `runs the Windows program C:\Tools\7z.exe`}},
 		{"Loops.dtsx", false, []string{"in: vars.Names", "Name: vars.Each_Name_item", "ssis_noop: \"true\""}, []string{"7 converted, 0 not converted; ready"}},
-		{"Flow.dtsx", true, []string{"join: or", "on: failure", "on: completion", "ssis_noop", "force_result: success"},
+		{"Flow.dtsx", true, []string{"join: or", "on: failure", "on: completion", "ssis_noop", "force_result: success", "name: A\n    description: SSIS \\Package\\A (Microsoft.ExecuteProcess)\n    fail_package: true", "name: B\n    description: SSIS \\Package\\B (Microsoft.ExecuteProcess)\n    fail_parent: true"},
 			[]string{`\Package\Forced Microsoft.ExecuteProcess exec`, "is 'expression or constraint' (EvalOp 4)"}},
 		{"SqlVariants.dtsx", true, []string{"timeout: 30s", "statement: UPDATE t SET x = 1 WHERE note = 'why?' -- ? here too"},
 			[]string{"result set type ResultSetType_XML is not converted", "parameter 0 has direction Output", "the statement comes from a Variable", `OLE DB provider "OraOLEDB.Oracle.1" is not SQL Server's`, `single-row result bindings must be by ordinal`}},
 		{"ExternalChild.dtsx", true, nil, []string{`child package "Nowhere.dtsx" is not in the project`, "referenced through a connection (package deployment model)"}},
-		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "value: \"0.25\"", "value: \"9000000000\"", "type: bool\n    value: \"true\""},
+		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "ETL_RATIO:\n    type: float\n    default: \"0.25\"", "Ratio:\n    type: float\n    value: ${param.ETL_RATIO}", "value: \"9000000000\"", "type: bool\n    value: \"true\""},
 			[]string{`Configuration (XML file)  old-style package configuration not applied (XML file C:\Config\etl.dtsConfig)`, "Configuration (SQL Server table)"}},
 		{"Handlers.dtsx", false, []string{"handlers:\n  on_error:\n    - name: Log Package Error", "on_pre_execute:", "    handlers:\n      on_error:\n        - name: Log Task Error", "- ${sys.error_description}", "- ${sys.source_name}"},
 			[]string{`\Package\Fail Here.EventHandlers[OnError] EventHandler on_error handler`}},
@@ -358,6 +358,11 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"Legacy.dtsx", false, []string{"format: fixed_width", "skip_rows: 1", "encoding: windows-1252", "width: 5", "delimiter: '|'"}, []string{"format 6"}},
 		{"Nightly6.dtsx", false, []string{"expressions: ssis", "sequence:\n      variables:\n        n:", "condition: '@[User::n] < @[User::limit]'", "when: LEN(@[User::acc]) > 0", "join: or"}, []string{"10 converted, 0 not converted; ready"}},
 		{"RawRejects.dtsx", true, nil, []string{"the file's columns (Flat File Source Error Output Column, ErrorCode, ErrorColumn) are not exactly the input's columns in order (id, ErrorCode, ErrorColumn)"}},
+		{"Stock2008.dtsx", !SSISExpressionsSupported, []string{"path: C:/Feeds/stock.csv", "- name: item\n                type: DT_STR(50)", "input: Stock File",
+			`expression: (DT_STR,60,1252)(UPPER(item) + ":" + (DT_WSTR,12)(qty * 2))`, "input: Make Label\n            path: C:/Feeds/stock_out.csv", "crlf: true"},
+			[]string{"format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready"}},
+		{"OdbcCopy.dtsx", false, []string{"query: SELECT id, name FROM customers WHERE active = 1 ORDER BY id", "table: customers_copy\n            mapping:\n              customer_id: id\n              customer_name: name"},
+			[]string{"Active Customers Microsoft.SSISODBCSrc sql_source on connection OdbcCopy_Stage_ODBC", "4 converted, 0 not converted; ready"}},
 		{"Queue2008.dtsx", false, []string{"into:\n        - Pending", "on: failure"}, []string{"format 3"}},
 		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "Microsoft.BulkInsertTask is not converted"}},
 		{"Split.dtsx", !SSISExpressionsSupported, []string{"expressions: ssis", "expression: qty * price", "condition: net >= 100", "default: Small", "delimiter: ;"}, nil},
@@ -378,11 +383,42 @@ func TestConvert_SinglePackages(t *testing.T) {
 				}
 			}
 			out := report(t, res.Report)
+			if tc.file == "Flow.dtsx" && strings.Contains(out, `failure constraint from \Package\B`) {
+				t.Errorf("B has FailParentOnFailure, so its failure constraint is exact; the report warns:\n%s", out)
+			}
 			for _, w := range tc.report {
 				if w = squash(w); !strings.Contains(out, w[:len(w)-1]) {
 					t.Errorf("report lacks %q:\n%s", w, out)
 				}
 			}
 		})
+	}
+}
+
+// An environment variable configuration that sets a package variable
+// becomes a package parameter (as the SSIS project conversion wizard
+// makes it) whose default --param sets, by the environment variable's
+// name; the XML file and SQL Server configurations stay reported.
+func TestConvert_ConfigurationParameter(t *testing.T) {
+	res, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_RATIO": "0.5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := res.Report.Packages[0]
+	src := string(res.Files[pr.File])
+	for _, w := range []string{"parameters:\n  ETL_RATIO:\n    type: float\n    default: \"0.5\"\n", "  Ratio:\n    type: float\n    value: ${param.ETL_RATIO}\n"} {
+		if !strings.Contains(src, w) {
+			t.Errorf("%s lacks %q:\n%s", pr.File, w, src)
+		}
+	}
+	out := report(t, res.Report)
+	for _, w := range []string{`\Package.Configurations[Ratio from environment] Configuration (environment variable) package parameter ETL_RATIO sets variable Ratio`,
+		`\Package.Configurations[SQL table] Configuration (SQL Server table) old-style package configuration not applied`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q:\n%s", w, out)
+		}
+	}
+	if _, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_NOPE": "1"}}); err == nil || !strings.Contains(err.Error(), "--param ETL_NOPE") {
+		t.Errorf("unknown --param: %v", err)
 	}
 }

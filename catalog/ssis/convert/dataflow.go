@@ -328,12 +328,16 @@ func (d *dfConv) fileFormat(cm *ssis.ConnectionManager, body *omap, dest bool) e
 	default:
 		return fmt.Errorf("flat file format %s is not converted", f.Format)
 	}
+	crlf := false
 	if strings.EqualFold(f.Format, "delimited") {
 		delim := ""
 		for i, col := range f.Columns {
 			if i == len(f.Columns)-1 {
 				if col.Delimiter != "\r\n" && col.Delimiter != "\n" {
 					return fmt.Errorf("the last column ends with %q, not a line break", col.Delimiter)
+				}
+				if dest && col.Delimiter == "\r\n" {
+					crlf = true
 				}
 				continue
 			}
@@ -357,6 +361,9 @@ func (d *dfConv) fileFormat(cm *ssis.ConnectionManager, body *omap, dest bool) e
 		body.set("quote", f.TextQualifier)
 	}
 	body.set("header", f.ColumnNamesInFirstDataRow)
+	if crlf {
+		body.set("crlf", true)
+	}
 	if f.HeaderRowsToSkip > 0 && !dest {
 		body.set("skip_rows", f.HeaderRowsToSkip)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -77,9 +78,6 @@ func (pc *pkgConv) convert() ([]byte, error) {
 	for _, pp := range pc.p.Params {
 		pc.params[strings.ToLower(pp.Name)] = pc.c.param(&params, pp, "package "+pc.p.Name+" parameter", names)
 	}
-	if len(params) > 0 {
-		out.set("parameters", params)
-	}
 	for _, cm := range pc.p.Connections {
 		ci := pc.c.connection(cm, pc.p.Name)
 		switch {
@@ -94,8 +92,10 @@ func (pc *pkgConv) convert() ([]byte, error) {
 	vars := pc.variables(pc.p.Root)
 	tasks := pc.list(pc.p.Root)
 	for _, cfg := range pc.p.Configurations {
-		kind := map[string]string{"0": "XML file", "1": "environment variable", "2": "registry entry", "3": "parent package variable",
-			"5": "indirect XML file", "6": "indirect SQL Server", "7": "SQL Server table"}[cfg.Type]
+		if pc.configParam(cfg, vars, &params, names) {
+			continue
+		}
+		kind := configKinds[cfg.Type]
 		if kind == "" {
 			kind = "type " + cfg.Type
 		}
@@ -104,6 +104,9 @@ func (pc *pkgConv) convert() ([]byte, error) {
 			what += " into " + cfg.Target
 		}
 		pc.notConverted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration ("+kind+")", "old-style package configuration not applied ("+what+"); give the values as parameters (--param) or edit the package")
+	}
+	if len(params) > 0 {
+		out.set("parameters", params)
 	}
 	handlers := pc.handlers(pc.p.Root)
 	if pc.noop {
@@ -451,4 +454,82 @@ func allowRoots(paths []string) []string {
 		last = d
 	}
 	return out
+}
+
+// configKinds names the DTSConfigurationType values (Microsoft's
+// DTSConfigurationType enumeration; "indirect": an environment variable
+// holds where the configuration is).
+var configKinds = map[string]string{"0": "parent package variable", "1": "XML file", "2": "environment variable", "3": "registry entry",
+	"4": "indirect parent package variable", "5": "indirect XML file", "6": "indirect registry entry", "7": "SQL Server table", "9": "indirect SQL Server table"}
+
+// configVarValue matches the target of a configuration that sets a
+// package variable's value.
+var configVarValue = regexp.MustCompile(`^\\Package\.Variables\[(?:User::)?([^\]]+)\]\.Properties\[Value\]$`)
+
+// configParam converts an environment variable configuration that sets
+// a package variable's value, as the SSIS project conversion wizard
+// does: the variable's value comes from a new package parameter (named
+// after the environment variable, its default the variable's value or
+// --param's), which the user gives the environment's value. Other
+// configurations (their values are in files, tables or the parent
+// package) stay reported.
+func (pc *pkgConv) configParam(cfg *ssis.Configuration, vars omap, params *omap, names *unique) bool {
+	m := configVarValue.FindStringSubmatch(cfg.Target)
+	if cfg.Type != "2" || m == nil || strings.TrimSpace(cfg.String) == "" {
+		return false
+	}
+	vname, ok := pc.vars[strings.ToLower("User::"+m[1])]
+	if !ok {
+		return false
+	}
+	i := slices.IndexFunc(vars, func(e kv) bool { return e.k == vname })
+	if i < 0 {
+		return false
+	}
+	d, _ := vars[i].v.(omap)
+	typ, _ := lookup(d, "type").(string)
+	if typ == pkgspec.TypeObject || hasKey(d, "expression") {
+		return false
+	}
+	name := names.take(identifier(cfg.String))
+	p := omap{{"type", typ}}
+	def, has := lookup(d, "value").(string)
+	for _, k := range []string{cfg.String, name} {
+		if o, ok := pc.c.opts.Params[k]; ok {
+			def, has = o, true
+		}
+	}
+	if v, ok := nativeValue(typ, def); has && ok {
+		p.set("default", v)
+	} else {
+		p.set("required", true)
+	}
+	p.set("description", fmt.Sprintf("old-style package configuration %q: environment variable %s into %s", cfg.Name, cfg.String, cfg.Target))
+	params.set(name, p)
+	pc.c.cfgParams[name], pc.c.cfgParams[cfg.String] = true, true
+	ref := "${param." + name + "}"
+	if pc.ssisMode {
+		ref = "${@[$Package::" + name + "]}"
+	}
+	nd := omap{}
+	for _, e := range d {
+		if e.k != "value" {
+			nd = append(nd, e)
+		}
+	}
+	nd = append(nd[:1], append(omap{{"value", ref}}, nd[1:]...)...)
+	vars[i].v = nd
+	pc.converted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration (environment variable)",
+		fmt.Sprintf("package parameter %s sets variable %s: give it the environment variable's value (--param %s=... on import, or at run time); scaleout does not read %s from the worker's environment", name, vname, name, cfg.String))
+	return true
+}
+
+// lookup returns the value of key k of m, or nil.
+func lookup(m omap, k string) any {
+	for _, e := range m {
+		if e.k == k {
+			return e.v
+		}
+	}
+	return nil
 }

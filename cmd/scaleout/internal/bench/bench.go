@@ -17,7 +17,7 @@ import (
 
 // Scenarios lists every scenario in the order they run: the idle
 // measurements first, the leader kill last.
-var Scenarios = []string{"baseline", "memory-idle", "childstart", "latency", "submit", "throughput", "exec", "memory", "failover"}
+var Scenarios = []string{"baseline", "memory-idle", "childstart", "latency", "submit", "throughput", "exec", "import", "memory", "failover"}
 
 // Optional lists the scenarios that run only when named: they take longer
 // than the rest together.
@@ -93,6 +93,9 @@ type Options struct {
 	// ChildJob encodes the job a `scaleout exec` child reads on stdin to run
 	// the package pkg in workDir (the caller wires the worker's protocol).
 	ChildJob func(pkg, workDir string) ([]byte, error)
+	// SSISProject is the SSIS project folder the import scenario packs an
+	// .ispac of 20 packages from (empty: DefaultSSISProject).
+	SSISProject string
 	// Log receives progress lines ("bench: ...").
 	Log io.Writer
 }
@@ -229,7 +232,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	for _, s := range []scenario{
 		{"baseline", b.runBaseline}, {"memory-idle", b.memoryIdle}, {"childstart", b.childStart},
-		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput}, {"exec", b.execScenario},
+		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput}, {"exec", b.execScenario}, {"import", b.importSSIS},
 		{"memory", b.memoryAfter}, {"failover", b.failover}, {"scale", b.scale},
 	} {
 		if !want[s.name] {

@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +96,39 @@ func TestBench_ProcCPU(t *testing.T) {
 		}
 	}
 	t.Fatalf("own CPU time did not grow (%d)", x)
+}
+
+// TestBench_BuildISPAC checks the import scenario's .ispac: 20 packages
+// from the corpus's etl project, the first copy of each under its own name
+// (Parent runs Child.dtsx), the project files, and a manifest naming them.
+func TestBench_BuildISPAC(t *testing.T) {
+	data, err := buildISPAC("../../../../"+DefaultSSISProject, importPackages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dtsx []string
+	var manifest string
+	for _, f := range zr.File {
+		switch {
+		case strings.HasSuffix(f.Name, ".dtsx"):
+			dtsx = append(dtsx, f.Name)
+		case f.Name == "@Project.manifest":
+			r, _ := f.Open()
+			b, _ := io.ReadAll(r)
+			manifest = string(b)
+		}
+	}
+	if len(dtsx) != importPackages || !slices.Contains(dtsx, "Child.dtsx") || !slices.Contains(dtsx, "Orders10.dtsx") {
+		t.Fatalf("packages %v", dtsx)
+	}
+	if strings.Count(manifest, "<SSIS:Package ") != importPackages || !strings.Contains(manifest, `SSIS:Name="Warehouse.conmgr"`) {
+		t.Fatalf("manifest %s", manifest)
+	}
+	if _, err := buildISPAC(t.TempDir(), importPackages); err == nil || !strings.Contains(err.Error(), "--ssis-project") {
+		t.Fatalf("empty folder: %v", err)
+	}
 }
