@@ -82,6 +82,74 @@ func (r *runner) mask(s string) string {
 	return s
 }
 
+// taint makes v, the value of an expression, a secret when one of the
+// inputs the expression read holds a secret: a value derived from a
+// sensitive one (upper(param.pw), "user:" + @[$Package::pw], a variable
+// set from either) is masked like the value itself, and so is everything
+// derived from it in turn. Booleans and nil carry too little to mask.
+func (r *runner) taint(v any, inputs []any) {
+	switch v.(type) {
+	case nil, bool:
+		return
+	}
+	if !r.hasSecrets() || !slices.ContainsFunc(inputs, r.holdsSecret) {
+		return
+	}
+	r.addSecret(format(v))
+	if m, ok := v.(map[string]any); ok { // a derived object: its fields too
+		for _, x := range m {
+			r.addDerived(x)
+		}
+	}
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			r.addDerived(x)
+		}
+	}
+}
+
+// addDerived adds the text of x (not a boolean or nil) as a secret.
+func (r *runner) addDerived(x any) {
+	switch x.(type) {
+	case nil, bool:
+		return
+	}
+	r.addSecret(format(x))
+}
+
+func (r *runner) hasSecrets() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.secrets) > 0
+}
+
+// holdsSecret reports whether v, or a string, element or field within it,
+// contains a secret.
+func (r *runner) holdsSecret(v any) bool {
+	switch x := v.(type) {
+	case nil, bool:
+		return false
+	case map[string]any:
+		for _, e := range x {
+			if r.holdsSecret(e) {
+				return true
+			}
+		}
+		return false
+	case []any:
+		return slices.ContainsFunc(x, r.holdsSecret)
+	}
+	s := format(v)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sec := range r.secrets {
+		if strings.Contains(s, sec) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *runner) emit(typ, task, msg string) {
 	if r.level != nil && !r.level(typ) {
 		return

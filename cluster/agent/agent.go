@@ -70,6 +70,11 @@ type Config struct {
 	// worker's admission thresholds (worker.Config; 0: off).
 	TaskRequestMaxCPU      float64 `yaml:"task_request_max_cpu"`
 	TaskRequestMinMemoryMB int     `yaml:"task_request_min_memory_mb"`
+	// TaskEnvAllow names the variables of the agent's environment its
+	// package processes get besides worker.DefaultTaskEnv; TaskAllowPaths
+	// the directories a package's allow_paths may open (worker.Config).
+	TaskEnvAllow   []string `yaml:"task_env_allow"`
+	TaskAllowPaths []string `yaml:"task_allow_paths"`
 	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
 	// timings (see master.Config and worker.Config).
 	LeaseTimeout time.Duration `yaml:"lease_timeout"`
@@ -517,6 +522,8 @@ func (a *Agent) startWorker() error {
 	wcfg.WarmChildren = cfg.WarmChildren
 	wcfg.TaskRequestMaxCPU = cfg.TaskRequestMaxCPU
 	wcfg.TaskRequestMinMemory = uint64(cfg.TaskRequestMinMemoryMB) << 20
+	wcfg.TaskEnvAllow = cfg.TaskEnvAllow
+	wcfg.TaskAllowPaths = cfg.TaskAllowPaths
 	wcfg.PollWait = cfg.Heartbeat
 	wcfg.LeaseTimeout = cfg.LeaseTimeout
 	wcfg.KillGrace = cfg.KillGrace

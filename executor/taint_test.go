@@ -1,0 +1,84 @@
+//go:build unix
+
+package executor
+
+import (
+	"strings"
+	"testing"
+)
+
+// Values derived from a sensitive parameter by expressions (templates,
+// set, variable values and expressions, in both languages) are masked in
+// every event and in the result, as the parameter itself is; a value
+// derived from a derived value too.
+func TestRun_SecretTaintThroughExpressions(t *testing.T) {
+	const pw = "Hunter2Pass"
+	derived := []string{"HUNTER2PASS", "hunter2pass-x", "ssaP2retnuH", "Hunter2", "HUNTER2PASS!!", "<hunter2pass-x>"}
+	for _, tt := range []struct{ name, src string }{
+		{"native", `name: p
+parameters: {pw: {sensitive: true}}
+variables:
+  shout: {value: '${upper(param.pw)}'}
+  lowx: {}
+  rev: {}
+  head: {}
+  again: {expression: 'vars.shout + "!!"'}
+  wrapped: {}
+  n: {type: int}
+tasks:
+  - {name: s, set: {lowx: 'lower(param.pw) + "-x"', rev: 'join(reverse(split(param["pw"], "")), "")', head: 'param.pw[0:7]'}}
+  - {name: w, after: [s], set: {wrapped: '"<" + vars.lowx + ">"'}}
+  - {name: show, after: [w], exec: {command: [echo, '${vars.shout} ${vars.lowx} ${vars.rev} ${vars.head} ${vars.again} ${vars.wrapped}', '${upper(param.pw)}']}}
+  - {name: fail, after: [show], set: {n: 'vars.lowx'}}
+`},
+		{"ssis", `name: p
+expressions: ssis
+parameters: {pw: {sensitive: true}}
+variables:
+  shout: {value: '${UPPER(@[$Package::pw])}'}
+  lowx: {}
+  rev: {}
+  head: {}
+  again: {expression: '@shout + "!!"'}
+  wrapped: {}
+tasks:
+  - {name: s, set: {lowx: 'LOWER(@[$Package::pw]) + "-x"', rev: 'REVERSE(@[$Package::pw])', head: 'SUBSTRING(@[$Package::pw], 1, 7)'}}
+  - {name: w, after: [s], set: {wrapped: '"<" + @lowx + ">"'}}
+  - {name: show, after: [w], exec: {command: [echo, '${@shout + " " + @lowx + " " + @rev + " " + @head + " " + @again + " " + @wrapped}', '${UPPER(@[$Package::pw])}']}}
+`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, rec := runSrc(t, tt.src, map[string]string{"pw": pw}, Options{})
+			out := strings.Join(rec.messages(EventStdout, "show"), "\n")
+			if !strings.Contains(out, Masked) {
+				t.Errorf("the task's output shows no masked value: %q\n%s", out, rec)
+			}
+			for _, e := range rec.all() {
+				for _, s := range append([]string{pw}, derived...) {
+					if strings.Contains(e.Message, s) {
+						t.Errorf("event shows %q, derived from the sensitive value: %+v", s, e)
+					}
+				}
+			}
+			for _, s := range derived {
+				if strings.Contains(res.Message, s) {
+					t.Errorf("result shows %q: %s", s, res.Message)
+				}
+			}
+		})
+	}
+}
+
+// Values not derived from a secret are not masked.
+func TestRun_SecretTaintLeavesOtherValues(t *testing.T) {
+	_, rec := runSrc(t, `name: p
+parameters: {pw: {sensitive: true}, who: {default: world}}
+variables:
+  hello: {value: '${upper(param.who)}'}
+tasks:
+  - {name: show, exec: {command: [echo, '${vars.hello} ${len(param.pw) > 3}']}}
+`, map[string]string{"pw": "Hunter2Pass"}, Options{})
+	if got := rec.messages(EventStdout, "show"); len(got) != 1 || got[0] != "WORLD true" {
+		t.Errorf("stdout = %q\n%s", got, rec)
+	}
+}
