@@ -188,9 +188,9 @@ type nameChecker struct {
 	// object of a constant member (param.x); env is set when $env is used.
 	idents, members map[string]int
 	env             bool
-	local []string // let and predicate variable names
-	err   string
-	col   int
+	local           []string // let and predicate variable names
+	err             string
+	col             int
 }
 
 func (c *nameChecker) Visit(n *ast.Node) {
