@@ -95,6 +95,10 @@ func (tc *taskCtx) execTask(ctx context.Context) taskOut {
 		msg += " in " + dir
 	}
 	r.emit(EventInformation, tc.name(), msg)
+	if !slices.Equal(argv, shown) {
+		r.emit(EventWarning, tc.name(), "a sensitive value is on this command line, where every user of the machine can read it (ps, /proc): "+
+			"hand it over through env (and from there on standard input) instead; docs/SECURITY.md")
+	}
 
 	path, err := lookPath(argv[0], env)
 	if err != nil {

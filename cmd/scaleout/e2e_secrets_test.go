@@ -96,6 +96,14 @@ tasks:
 		}
 	})
 
+	t.Run("secret through env and stdin", func(t *testing.T) { // the example of docs/SECURITY.md
+		r := cli(t, a.api, "run", "testdata/secret-env.yaml", "--param", "db_password=Hunter2Pass", "--wait")
+		logs := cli(t, a.api, "executions", "logs", strconv.FormatUint(parseOutID(t, r), 10)).stdout
+		if r.code != 0 || !strings.Contains(logs, "the program got a password of 11 bytes") || strings.Contains(logs, "Hunter2Pass") || strings.Contains(logs, "warning") {
+			t.Errorf("testdata/secret-env.yaml: exit %d\n%s%s\n%s", r.code, r.stdout, r.stderr, logs)
+		}
+	})
+
 	t.Run("allow_paths", func(t *testing.T) {
 		ok := writePkg(t, dir, "permitted.yaml", `name: permitted
 allow_paths: ['`+filepath.Join(permitted, "in")+`']
