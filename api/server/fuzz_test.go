@@ -56,7 +56,7 @@ func (queueFuzzMock) SetExecution(context.Context, uint64, *api.SetExecutionRequ
 	return nil
 }
 func (queueFuzzMock) SetCap(context.Context, api.Cap) error { return nil }
-func (queueFuzzMock) Caps() ([]api.CapStatus, error)      { return nil, nil }
+func (queueFuzzMock) Caps() ([]api.CapStatus, error)        { return nil, nil }
 
 type keyringFuzzMock struct{}
 
