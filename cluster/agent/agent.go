@@ -210,7 +210,7 @@ func (c *Config) Validate() error {
 		return errors.New("a non-dev agent needs TLS: --tls-ca, --tls-cert and --tls-key ('scaleout tls init' writes them), " +
 			"or --insecure to run without it (plain HTTP, Raft and forwarding anyone on the network can use)")
 	}
-	return nil
+	return worker.CheckTaskSettings(c.TaskEnvAllow, c.TaskAllowPaths)
 }
 
 // Agent is a running agent.

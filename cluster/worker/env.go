@@ -128,6 +128,16 @@ func dropCredentials(environ []string) []string {
 	return out
 }
 
+// CheckTaskSettings reports the first problem with Config.TaskEnvAllow
+// and Config.TaskAllowPaths: the agent checks them before it starts
+// anything.
+func CheckTaskSettings(allow, paths []string) error {
+	if err := checkTaskEnvAllow(allow); err != nil {
+		return err
+	}
+	return checkTaskAllowPaths(paths)
+}
+
 // checkTaskAllowPaths reports the first entry of Config.TaskAllowPaths
 // that is not an absolute path.
 func checkTaskAllowPaths(roots []string) error {

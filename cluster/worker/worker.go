@@ -140,10 +140,7 @@ func (c *Config) Validate() error {
 	case c.TaskRequestMaxCPU < 0 || c.TaskRequestMaxCPU > 100:
 		return fmt.Errorf("task request max CPU must be between 0 (off) and 100 percent, got %g", c.TaskRequestMaxCPU)
 	}
-	if err := checkTaskEnvAllow(c.TaskEnvAllow); err != nil {
-		return err
-	}
-	return checkTaskAllowPaths(c.TaskAllowPaths)
+	return CheckTaskSettings(c.TaskEnvAllow, c.TaskAllowPaths)
 }
 
 // maxPollBackoff caps the wait between failed polls.
