@@ -105,7 +105,22 @@ tasks:
 	rec = &recorder{}
 	res = Run(context.Background(), pkg, map[string]string{"db_password": "Hunter2Pass"}, Options{}, rec)
 	if res.Status != StatusSucceeded || len(rec.of(EventWarning, "*")) > 0 ||
-		!rec.has(EventStdout, "through-env", "the program got a password of 11 bytes") || !rec.has(EventStdout, "through-stdin", "11") {
+		!rec.has(EventStdout, "through-env", "the program got a password of 11 bytes") || !rec.has(EventStdout, "through-stdin", "11") || !rec.has(EventStdout, "through-shell", "11") {
 		t.Errorf("testdata/secret-env.yaml: %+v\n%s", res, rec)
+	}
+}
+
+// stdin is written to the program's standard input: whole when it is
+// larger than a pipe's buffer, and without blocking the task when the
+// program never reads it.
+func TestRun_ExecStdin(t *testing.T) {
+	res, rec := runSrc(t, `name: p
+tasks:
+  - {name: big, exec: {command: [wc, -c], stdin: '${repeat("x", 300000)}'}}
+  - {name: unread, exec: {command: ["true"], stdin: '${repeat("y", 300000)}'}}
+  - {name: none, exec: {command: [wc, -c]}}
+`, nil, Options{})
+	if res.Status != StatusSucceeded || !rec.has(EventStdout, "big", "300000") || !rec.has(EventStdout, "none", "0") {
+		t.Errorf("Run = %+v\n%s", res, rec)
 	}
 }
