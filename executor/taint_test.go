@@ -124,3 +124,33 @@ tasks:
 		t.Errorf("Run = %+v\n%s", res, rec)
 	}
 }
+
+// A loop that derives a new value from a secret on every pass would make
+// the masking list grow without bound: past MaxDerivedSecrets the run's
+// later messages are hidden rather than shown unmasked.
+func TestRun_SecretTaintOverflowFailsClosed(t *testing.T) {
+	res, rec := runSrc(t, `name: p
+parameters: {pw: {sensitive: true}}
+variables: {i: {type: int}, last: {}}
+tasks:
+  - name: loop
+    for:
+      init: {i: '0'}
+      condition: 'vars.i < 1100'
+      step: {i: 'vars.i + 1'}
+      tasks:
+        - {name: derive, set: {last: 'lower(param.pw) + string(vars.i)'}}
+  - {name: show, after: [loop], exec: {command: [echo, '${vars.last}']}}
+`, map[string]string{"pw": "Hunter2Pass"}, Options{})
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v", res)
+	}
+	if got := rec.messages(EventStdout, "show"); len(got) != 1 || got[0] != HiddenMessage {
+		t.Errorf("stdout after the overflow = %q, want %q", got, HiddenMessage)
+	}
+	for _, e := range rec.all() {
+		if strings.Contains(e.Message, "hunter2pass") {
+			t.Fatalf("a derived value in clear: %+v", e)
+		}
+	}
+}
