@@ -4,6 +4,7 @@ package executor
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -152,5 +153,27 @@ tasks:
 		if strings.Contains(e.Message, "hunter2pass") {
 			t.Fatalf("a derived value in clear: %+v", e)
 		}
+	}
+}
+
+// docs/SECURITY.md shows testdata/secret-env.yaml (less its comment
+// header): the example the docs give is the one the tests run.
+func TestDocs_SecretEnvExampleIsTestdata(t *testing.T) {
+	doc, err := os.ReadFile("../docs/SECURITY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../testdata/secret-env.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			body = append(body, l)
+		}
+	}
+	if want := "```yaml\n" + strings.TrimLeft(strings.Join(body, "\n"), "\n") + "```"; !strings.Contains(string(doc), want) {
+		t.Errorf("docs/SECURITY.md does not show testdata/secret-env.yaml as it is:\n%s", want)
 	}
 }
