@@ -145,6 +145,12 @@ type Options struct {
 	// Env is the base environment of tasks, as "KEY=value" strings; a
 	// task's env entries override it. Nil means os.Environ().
 	Env []string
+	// PermittedPaths are the directories outside WorkDir and ProjectDir
+	// that a package's allow_paths may open to file operations: each
+	// allow_paths entry must be one of them or lie below one, or the
+	// package fails before its first task. Nil permits none (the worker
+	// sets it from the agent's task_allow_paths).
+	PermittedPaths []string
 	// HTTPClient sends the requests of http tasks; nil means a client
 	// without cookies whose timeout is the task's.
 	HTTPClient *http.Client
@@ -219,7 +225,11 @@ func run(ctx context.Context, pkg *pkgspec.Package, params map[string]string, op
 	}
 	r.sem = newSem(limit)
 	defer r.closeDBs()
-	return r.runPackage(ctx, pkg, params, "", 0, nil)
+	res := r.runPackage(ctx, pkg, params, "", 0, nil)
+	// The message gathers task errors, which may quote a value: it leaves
+	// the executor masked like every event.
+	res.Message = r.mask(res.Message)
+	return res
 }
 
 // runPackage runs pkg (the top package, or a child of a package task whose
@@ -264,7 +274,11 @@ func (r *runner) runPackage(ctx context.Context, pkg *pkgspec.Package, params ma
 		}
 		pr.params[name] = typedParam(p.Type, v)
 	}
-	pr.roots = pr.allowedRoots()
+	if pr.roots, err = pr.allowedRoots(); err != nil {
+		msg := err.Error()
+		r.emit(EventError, prefix, msg)
+		return Result{Status: StatusFailed, Message: msg}
+	}
 	if pkg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, pkg.Timeout, errPackageTimeout)

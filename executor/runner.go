@@ -50,7 +50,24 @@ type runner struct {
 	mu      sync.Mutex
 	secrets []string           // longest first
 	dbs     map[string]*sql.DB // by driver and DSN
+	// derived and derivedBytes count the secrets taint added; past
+	// MaxDerivedSecrets or MaxDerivedBytes no more are tracked and
+	// overflow hides every later event message instead (fail closed).
+	derived, derivedBytes int
+	overflow              bool
 }
+
+// Limits of taint tracking: a run that derives more values from secrets
+// (a loop transforming a secret on every pass) has every later event
+// message replaced by HiddenMessage, since the values it derives next
+// could no longer be masked.
+const (
+	MaxDerivedSecrets = 1000
+	MaxDerivedBytes   = 4 << 20
+)
+
+// HiddenMessage replaces event messages once taint tracking overflowed.
+const HiddenMessage = "[message hidden: this run derived more values from sensitive values than are tracked for masking (1000 values or 4 MiB)]"
 
 // minSecret is the shortest secret that is masked: masking every "1" of
 // the output for a one-character secret would destroy the log and tell
@@ -58,28 +75,122 @@ type runner struct {
 const minSecret = 4
 
 func (r *runner) addSecret(s string) {
+	r.add(s, false)
+}
+
+// add adds the secret s (derived: found by taint, and counted against the
+// limits) unless it is too short or known, keeping the list longest first.
+func (r *runner) add(s string, derived bool) {
 	if len(s) < minSecret {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if slices.Contains(r.secrets, s) {
+	if r.overflow && derived {
 		return
 	}
-	r.secrets = append(r.secrets, s)
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	i, found := slices.BinarySearchFunc(r.secrets, s, func(e, t string) int {
+		if len(e) != len(t) {
+			return len(t) - len(e) // longer first
+		}
+		return strings.Compare(e, t)
+	})
+	if found {
+		return
+	}
+	if derived {
+		if r.derived+1 > MaxDerivedSecrets || r.derivedBytes+len(s) > MaxDerivedBytes {
+			r.overflow = true
+			return
+		}
+		r.derived++
+		r.derivedBytes += len(s)
+	}
+	r.secrets = slices.Insert(r.secrets, i, s)
 }
 
-// mask replaces every secret in s with Masked.
+// mask replaces every secret in s with Masked (or all of s with
+// HiddenMessage once taint tracking overflowed).
 func (r *runner) mask(s string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.overflow && s != "" {
+		return HiddenMessage
+	}
 	for _, sec := range r.secrets {
 		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Masked)
 		}
 	}
 	return s
+}
+
+// taint makes v, the value of an expression, a secret when one of the
+// inputs the expression read holds a secret: a value derived from a
+// sensitive one (upper(param.pw), "user:" + @[$Package::pw], a variable
+// set from either) is masked like the value itself, and so is everything
+// derived from it in turn. Booleans and nil carry too little to mask.
+func (r *runner) taint(v any, inputs []any) {
+	switch v.(type) {
+	case nil, bool:
+		return
+	}
+	if !r.hasSecrets() || !slices.ContainsFunc(inputs, r.holdsSecret) {
+		return
+	}
+	r.add(format(v), true)
+	if m, ok := v.(map[string]any); ok { // a derived object: its fields too
+		for _, x := range m {
+			r.addDerived(x)
+		}
+	}
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			r.addDerived(x)
+		}
+	}
+}
+
+// addDerived adds the text of x (not a boolean or nil) as a secret.
+func (r *runner) addDerived(x any) {
+	switch x.(type) {
+	case nil, bool:
+		return
+	}
+	r.add(format(x), true)
+}
+
+func (r *runner) hasSecrets() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.secrets) > 0
+}
+
+// holdsSecret reports whether v, or a string, element or field within it,
+// contains a secret.
+func (r *runner) holdsSecret(v any) bool {
+	switch x := v.(type) {
+	case nil, bool:
+		return false
+	case map[string]any:
+		for _, e := range x {
+			if r.holdsSecret(e) {
+				return true
+			}
+		}
+		return false
+	case []any:
+		return slices.ContainsFunc(x, r.holdsSecret)
+	}
+	s := format(v)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sec := range r.secrets {
+		if strings.Contains(s, sec) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *runner) emit(typ, task, msg string) {

@@ -46,7 +46,7 @@ tasks:
   - name: show
     after: [typed]
     exec: {command: [echo, '${@names + (DT_WSTR, 10)@total}']}
-`, nil, Options{})
+`, nil, Options{PermittedPaths: []string{dir}})
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}

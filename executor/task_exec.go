@@ -95,6 +95,10 @@ func (tc *taskCtx) execTask(ctx context.Context) taskOut {
 		msg += " in " + dir
 	}
 	r.emit(EventInformation, tc.name(), msg)
+	if !slices.Equal(argv, shown) {
+		r.emit(EventWarning, tc.name(), "a sensitive value is on this command line, where every user of the machine can read it (ps, /proc): "+
+			"hand it over through env (and from there on standard input) instead; docs/SECURITY.md")
+	}
 
 	path, err := lookPath(argv[0], env)
 	if err != nil {
@@ -107,7 +111,29 @@ func (tc *taskCtx) execTask(ctx context.Context) taskOut {
 	if e.Capture != "" {
 		capture = &capBuf{}
 	}
-	st, why, code := r.start(ctx, tc.name(), &exec.Cmd{Path: path, Args: argv, Env: env, Dir: dir}, capture)
+	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Dir: dir}
+	if e.Stdin != "" {
+		in, err := tc.expand("exec stdin", e.Stdin)
+		if err != nil {
+			return failed("%v", err)
+		}
+		// A pipe of our own rather than a reader for exec: cmd.Wait would
+		// wait for the copy, which blocks for good if a program leaves a
+		// descendant holding its standard input without reading it. Our
+		// end of the read side is closed once the task ended, which ends
+		// a blocked write.
+		inR, inW, err := os.Pipe()
+		if err != nil {
+			return failed("standard input: %v", err)
+		}
+		defer inR.Close()
+		cmd.Stdin = inR
+		go func() {
+			io.WriteString(inW, in)
+			inW.Close()
+		}()
+	}
+	st, why, code := r.start(ctx, tc.name(), cmd, capture)
 	out := taskOut{state: st, msg: why, result: code, info: map[string]any{"exit_code": code}}
 	if code >= 0 {
 		out.summary = fmt.Sprintf("exit code %d", code)

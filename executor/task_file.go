@@ -66,7 +66,7 @@ func (pr *pkgRun) checkRoot(p string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s (allowed: %s; add directories with allow_paths)", errOutsideRoots, p, strings.Join(pr.roots, ", "))
+	return fmt.Errorf("%w: %s (allowed: %s; add directories with allow_paths, each permitted by the agent setting task_allow_paths)", errOutsideRoots, p, strings.Join(pr.roots, ", "))
 }
 
 // glob resolves the path field s (see path) as a pattern and returns it

@@ -223,10 +223,20 @@ tasks:
 	if rec.index(EventPreExecute, "check") < 0 {
 		t.Errorf("check skipped\n%s", rec)
 	}
-	// allow_paths opens another directory.
-	res, rec = runSrc(t, "name: p\nallow_paths: ['"+outside+"']\ntasks:\n  - {name: rm, file: {op: delete, path: '"+outside+"/*.txt'}}\n", nil, Options{WorkDir: work})
+	// allow_paths opens another directory, but only one the worker
+	// permits (the agent's task_allow_paths): the package's word alone
+	// fails it before any task runs, naming the entry and the setting.
+	src := "name: p\nallow_paths: ['" + outside + "']\ntasks:\n  - {name: rm, file: {op: delete, path: '" + outside + "/*.txt'}}\n"
+	res, rec = runSrc(t, src, nil, Options{WorkDir: work})
+	if res.Status != StatusFailed || !strings.Contains(res.Message, "allow_paths entry "+outside+" is not permitted") || !strings.Contains(res.Message, "task_allow_paths") {
+		t.Errorf("allow_paths without the worker's permission: %+v\n%s", res, rec)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "x.txt")); err != nil {
+		t.Errorf("the unpermitted package touched %s: %v", outside, err)
+	}
+	res, rec = runSrc(t, src, nil, Options{WorkDir: work, PermittedPaths: []string{filepath.Dir(outside)}})
 	if res.Status != StatusSucceeded {
-		t.Errorf("with allow_paths: %+v\n%s", res, rec)
+		t.Errorf("with allow_paths below a permitted root: %+v\n%s", res, rec)
 	}
 }
 

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -260,7 +261,11 @@ func (tc *taskCtx) run(e *pkgspec.Expr, env map[string]any) (any, error) {
 			}
 		}
 	}
-	return e.Eval(env)
+	v, err := e.Eval(env)
+	if err == nil {
+		tc.pr.r.taint(v, e.Inputs(env))
+	}
+	return v, err
 }
 
 // template compiles (once) the template s of field.
@@ -520,23 +525,60 @@ func format(v any) string {
 	return string(b)
 }
 
-// allowedRoots returns the directories file operations may touch.
-func (pr *pkgRun) allowedRoots() []string {
+// allowedRoots returns the directories file operations may touch: the
+// project and work directories, and the package's allow_paths, each of
+// which must lie within one of Options.PermittedPaths (symbolic links
+// resolved on both sides).
+func (pr *pkgRun) allowedRoots() ([]string, error) {
 	var roots []string
 	work := pr.r.opts.WorkDir
 	if work == "" {
 		work = "."
 	}
-	for _, d := range append([]string{pr.r.opts.ProjectDir, work}, pr.pkg.AllowPaths...) {
-		if d == "" {
-			continue
-		}
-		if abs, err := filepath.Abs(d); err == nil {
-			if real, err := filepath.EvalSymlinks(abs); err == nil {
-				abs = real
+	for _, d := range []string{pr.r.opts.ProjectDir, work} {
+		if d != "" {
+			if abs, err := realAbs(d); err == nil {
+				roots = append(roots, abs)
 			}
-			roots = append(roots, abs)
 		}
 	}
-	return roots
+	var permitted []string
+	for _, d := range pr.r.opts.PermittedPaths {
+		if abs, err := realAbs(d); err == nil {
+			permitted = append(permitted, abs)
+		}
+	}
+	for _, d := range pr.pkg.AllowPaths {
+		abs, err := realAbs(d)
+		if err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(permitted, func(root string) bool { return within(root, abs) }) {
+			return nil, fmt.Errorf("%w: allow_paths entry %s is not permitted on this worker: add it, or a directory above it, to the agent setting task_allow_paths (--task-allow-paths; permitted now: %s)",
+				errNotPermitted, d, describeRoots(permitted))
+		}
+		roots = append(roots, abs)
+	}
+	return roots, nil
+}
+
+// errNotPermitted is the error of an allow_paths entry the worker does not
+// permit.
+var errNotPermitted = errors.New("path not permitted")
+
+func describeRoots(roots []string) string {
+	if len(roots) == 0 {
+		return "none"
+	}
+	return strings.Join(roots, ", ")
+}
+
+// realAbs returns d made absolute, with its symbolic links resolved as far
+// as it exists.
+func realAbs(d string) (string, error) {
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return "", err
+	}
+	return resolveExisting(abs), nil
 }

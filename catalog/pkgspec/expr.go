@@ -47,6 +47,10 @@ type Expr struct {
 	// example "param.who", "vars.count", "tasks.load"; first use only.
 	// Empty for an SSIS expression, whose names are checked by type.
 	Refs []string
+	// whole lists the roots the expression reads other than through a
+	// constant member (param[k], keys(vars), $env): Inputs returns them
+	// whole.
+	whole []string
 	// ssis is the parsed SSIS expression (package expressions: ssis).
 	ssis   *ssisexpr.Expr
 	offset int // of the expression in its field, for error messages
@@ -114,7 +118,43 @@ func compileExpr(lang, src string, offset int) (*Expr, error) {
 	if c.err != "" {
 		return nil, &ExprError{Src: src, Offset: offset, Column: c.col, Msg: c.err}
 	}
-	return &Expr{Src: src, prog: prog, Refs: c.refs}, nil
+	var whole []string
+	for _, r := range Roots {
+		if c.idents[r] > c.members[r] || c.env {
+			whole = append(whole, r)
+		}
+	}
+	return &Expr{Src: src, prog: prog, Refs: c.refs, whole: whole}, nil
+}
+
+// Inputs returns the values in env that the expression can read: the
+// parameters, variables, task results and system values it names, a root
+// it reads as a whole (param[k], $env), and for an SSIS expression the
+// values its @[...] names resolve to. The executor uses it to carry the
+// sensitivity of a value over to what an expression derives from it.
+func (e *Expr) Inputs(env map[string]any) []any {
+	var in []any
+	if e.ssis != nil {
+		rt := runtimeNames{env: env}
+		for _, r := range e.ssis.Refs() {
+			if v, err := rt.lookup(r); err == nil {
+				in = append(in, v)
+			}
+		}
+		return in
+	}
+	for _, ref := range e.Refs {
+		root, name, _ := strings.Cut(ref, ".")
+		if m, ok := env[root].(map[string]any); ok {
+			if v, ok := m[name]; ok {
+				in = append(in, v)
+			}
+		}
+	}
+	for _, r := range e.whole {
+		in = append(in, env[r])
+	}
+	return in
 }
 
 // Type returns the static type of the expression's value, as far as the
@@ -143,10 +183,14 @@ func (e *Expr) Eval(env map[string]any) (any, error) {
 
 // nameChecker collects root references and reports unknown identifiers.
 type nameChecker struct {
-	refs  []string
-	local []string // let and predicate variable names
-	err   string
-	col   int
+	refs []string
+	// idents and members count the uses of each root, bare and as the
+	// object of a constant member (param.x); env is set when $env is used.
+	idents, members map[string]int
+	env             bool
+	local           []string // let and predicate variable names
+	err             string
+	col             int
 }
 
 func (c *nameChecker) Visit(n *ast.Node) {
@@ -159,6 +203,7 @@ func (c *nameChecker) Visit(n *ast.Node) {
 			return
 		}
 		if s, ok := n.Property.(*ast.StringNode); ok {
+			c.count(&c.members, id.Value)
 			ref := id.Value + "." + s.Value
 			if !slices.Contains(c.refs, ref) {
 				c.refs = append(c.refs, ref)
@@ -166,6 +211,12 @@ func (c *nameChecker) Visit(n *ast.Node) {
 		}
 	case *ast.IdentifierNode:
 		name := n.Value
+		if slices.Contains(Roots, name) {
+			c.count(&c.idents, name)
+		}
+		if name == "$env" {
+			c.env = true
+		}
 		if slices.Contains(Roots, name) || slices.Contains(c.local, name) || name == "$env" ||
 			slices.Contains(builtin.Names, name) || slices.Contains(FunctionNames, name) {
 			return
@@ -175,6 +226,13 @@ func (c *nameChecker) Visit(n *ast.Node) {
 			c.err = fmt.Sprintf("unknown name %q (expressions read param.NAME, vars.NAME, tasks.NAME.FIELD, sys.FIELD and functions; write $${ for a literal ${)", name)
 		}
 	}
+}
+
+func (c *nameChecker) count(m *map[string]int, root string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[root]++
 }
 
 // Template is a string field that may hold ${EXPR} parts.

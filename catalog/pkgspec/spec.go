@@ -221,6 +221,10 @@ type ExecTask struct {
 	SuccessCodes []int
 	// Capture names a variable that receives the program's standard output.
 	Capture string
+	// Stdin (a template) is written to the program's standard input, which
+	// is then closed: the way to hand it a secret that must not be on its
+	// command line. Empty: the program's standard input is empty.
+	Stdin string
 }
 
 // Values of Task.ForceResult.

@@ -85,6 +85,7 @@ func (p *parser) decodeExec(t *Task, key, n *yaml.Node) {
 		{"dir", set(&e.Dir, p.tplStr)},
 		{"success_codes", set(&e.SuccessCodes, p.intList)},
 		{"capture", set(&e.Capture, p.targetStr)},
+		{"stdin", set(&e.Stdin, p.tplStr)},
 	}) {
 		switch {
 		case cmdNode == nil:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -144,10 +145,13 @@ func walk(r io.Reader, limit int64, fn func(name string, mode int64, r io.Reader
 		if n > MaxEntries {
 			return fmt.Errorf("%w: more than %d entries", ErrTooLarge, MaxEntries)
 		}
-		name := path.Clean(strings.TrimSuffix(hdr.Name, "/"))
-		if name == "." || strings.HasPrefix(name, "../") || name == ".." || path.IsAbs(name) {
-			return fmt.Errorf("project archive entry %q escapes the project directory", hdr.Name)
+		if err := checkName(hdr.Name); err != nil {
+			return err
 		}
+		if err := checkType(hdr); err != nil {
+			return err
+		}
+		name := path.Clean(strings.TrimSuffix(hdr.Name, "/"))
 		if err := checkEntry(seen, name, hdr.Typeflag == tar.TypeDir); err != nil {
 			return err
 		}
@@ -166,10 +170,50 @@ func walk(r io.Reader, limit int64, fn func(name string, mode int64, r io.Reader
 			if err := fn(name, hdr.Mode, tr); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("project archive entry %q is not a regular file or directory", hdr.Name)
 		}
 	}
+}
+
+// checkName refuses an entry name that is absolute, climbs out with "..",
+// is empty, or is not portable: a backslash (a separator on Windows), a
+// drive or stream colon, a NUL or another control character.
+func checkName(raw string) error {
+	name := path.Clean(strings.TrimSuffix(raw, "/"))
+	switch {
+	case raw == "" || name == ".":
+		return fmt.Errorf("project archive entry %q has no name", raw)
+	case path.IsAbs(raw) || path.IsAbs(name):
+		return fmt.Errorf("project archive entry %q is an absolute path: paths must be relative to the project directory", raw)
+	case name == ".." || strings.HasPrefix(name, "../") || slices.Contains(strings.Split(raw, "/"), ".."):
+		return fmt.Errorf("project archive entry %q has a \"..\" element: paths must stay inside the project directory", raw)
+	case strings.ContainsAny(raw, `\:`):
+		return fmt.Errorf("project archive entry %q has a backslash or colon (a separator, drive or stream on Windows): use '/' between directories", raw)
+	case strings.ContainsFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("project archive entry %q has a control character", raw)
+	}
+	return nil
+}
+
+// checkType refuses every entry but a regular file or a directory, naming
+// what it is: links could point out of the project directory (or at a
+// file of the agent) and special files could block or reach devices.
+func checkType(hdr *tar.Header) error {
+	what := ""
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeDir:
+		return nil
+	case tar.TypeSymlink:
+		what = fmt.Sprintf("a symbolic link (to %q)", hdr.Linkname)
+	case tar.TypeLink:
+		what = fmt.Sprintf("a hard link (to %q)", hdr.Linkname)
+	case tar.TypeChar, tar.TypeBlock:
+		what = "a device file"
+	case tar.TypeFifo:
+		what = "a FIFO (named pipe)"
+	default:
+		what = fmt.Sprintf("of tar type %q", hdr.Typeflag)
+	}
+	return fmt.Errorf("project archive entry %q is %s: only regular files and directories are accepted", hdr.Name, what)
 }
 
 // checkEntry records name (a directory when isDir) in seen and refuses a

@@ -73,6 +73,11 @@ type Config struct {
 	// worker's admission thresholds (worker.Config; 0: off).
 	TaskRequestMaxCPU      float64 `yaml:"task_request_max_cpu"`
 	TaskRequestMinMemoryMB int     `yaml:"task_request_min_memory_mb"`
+	// TaskEnvAllow names the variables of the agent's environment its
+	// package processes get besides worker.DefaultTaskEnv; TaskAllowPaths
+	// the directories a package's allow_paths may open (worker.Config).
+	TaskEnvAllow   []string `yaml:"task_env_allow"`
+	TaskAllowPaths []string `yaml:"task_allow_paths"`
 	// LeaseTimeout, Heartbeat, KillGrace and DrainTimeout are the dispatch
 	// timings (see master.Config and worker.Config).
 	LeaseTimeout time.Duration `yaml:"lease_timeout"`
@@ -208,7 +213,7 @@ func (c *Config) Validate() error {
 		return errors.New("a non-dev agent needs TLS: --tls-ca, --tls-cert and --tls-key ('scaleout tls init' writes them), " +
 			"or --insecure to run without it (plain HTTP, Raft and forwarding anyone on the network can use)")
 	}
-	return nil
+	return worker.CheckTaskSettings(c.TaskEnvAllow, c.TaskAllowPaths)
 }
 
 // Agent is a running agent.
@@ -521,6 +526,8 @@ func (a *Agent) startWorker() error {
 	wcfg.Cgroups = cfg.Cgroups
 	wcfg.TaskRequestMaxCPU = cfg.TaskRequestMaxCPU
 	wcfg.TaskRequestMinMemory = uint64(cfg.TaskRequestMinMemoryMB) << 20
+	wcfg.TaskEnvAllow = cfg.TaskEnvAllow
+	wcfg.TaskAllowPaths = cfg.TaskAllowPaths
 	wcfg.PollWait = cfg.Heartbeat
 	wcfg.LeaseTimeout = cfg.LeaseTimeout
 	wcfg.KillGrace = cfg.KillGrace

@@ -121,3 +121,21 @@ func TestConfig_RefusesNegativeHTTPSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestConfig_ValidateTaskSettings: the package processes' settings are
+// checked before the agent starts anything.
+func TestConfig_ValidateTaskSettings(t *testing.T) {
+	c := DevConfig()
+	c.Node, c.DataDir, c.ExecCommand = "n1", t.TempDir(), []string{"true"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("dev config: %v", err)
+	}
+	c.TaskEnvAllow = []string{"PGHOST", "SCALEOUT_ENCRYPT_KEY"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `task env allow "SCALEOUT_ENCRYPT_KEY": an agent credential`) {
+		t.Errorf("credential allowed: %v", err)
+	}
+	c.TaskEnvAllow, c.TaskAllowPaths = nil, []string{"srv/etl"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `task allow path "srv/etl" is not an absolute path`) {
+		t.Errorf("relative allow path: %v", err)
+	}
+}

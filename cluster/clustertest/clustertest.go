@@ -179,6 +179,7 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.DrainTimeout = 2 * time.Second
 		cfg.DeadServerGrace = time.Hour
 		cfg.ExecCommand = []string{exe}
+		cfg.TaskEnvAllow = []string{childEnv} // the re-executed test binary must see it
 		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: logs})
 		cfg.RaftDialer = c.net.Dialer(name)
 		cfg.GossipTransport = c.net.GossipTransport(name)

@@ -213,7 +213,7 @@ func (a *attempt) run(_ context.Context) {
 		return
 	}
 	defer os.RemoveAll(dir)
-	job := Job{Task: t, WorkDir: dir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond)}
+	job := Job{Task: t, WorkDir: dir, KillGraceMS: int(a.w.cfg.KillGrace / time.Millisecond), AllowRoots: a.w.cfg.TaskAllowPaths}
 	if t.ArchiveHash != "" {
 		if err := a.prepareProject(dir); err != nil {
 			a.emit(a.errorf("prepare project: %v", err))

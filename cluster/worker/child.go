@@ -221,7 +221,10 @@ func (job *Job) options() (*pkgspec.Package, executor.Options, error) {
 		KillGrace:   time.Duration(job.KillGraceMS) * time.Millisecond,
 		Secrets:     slices.Clone(job.Secrets),
 		ExecutionID: job.ID, Attempt: job.Attempt,
-		Env: append(os.Environ(), fmt.Sprintf("%s=%d", EnvExecutionID, job.ID), fmt.Sprintf("%s=%d", EnvAttempt, job.Attempt)),
+		PermittedPaths: slices.Clone(job.AllowRoots),
+		// The worker started this process with a scrubbed environment
+		// (env.go); credentials are dropped again in case it was not.
+		Env: append(dropCredentials(os.Environ()), fmt.Sprintf("%s=%d", EnvExecutionID, job.ID), fmt.Sprintf("%s=%d", EnvAttempt, job.Attempt)),
 	}
 	src := []byte(job.Package)
 	if job.ArchiveHash != "" {

@@ -193,6 +193,7 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 	cfg := p.w.cfg
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Dir = cfg.WorkDir
+	cmd.Env = p.w.childEnv // scrubbed: no agent credential (env.go)
 	setGroup(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

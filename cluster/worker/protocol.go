@@ -23,6 +23,9 @@ type Job struct {
 	// before the master gives the execution to another worker. Zero: no
 	// fence.
 	FenceMS int `json:"fence_ms,omitempty"`
+	// AllowRoots are the directories the worker permits a package's
+	// allow_paths to open (Config.TaskAllowPaths); executor.Options.PermittedPaths.
+	AllowRoots []string `json:"allow_roots,omitempty"`
 }
 
 // Renew is the other line a worker writes to a child's stdin: the attempt

@@ -80,6 +80,14 @@ type Config struct {
 	Command []string
 	// WorkDir is where each attempt gets a working directory.
 	WorkDir string
+	// TaskEnvAllow names the variables of the agent's environment that
+	// package processes get besides DefaultTaskEnv (a name, or a prefix
+	// ending in '*'); CredentialEnv is never passed (env.go).
+	TaskEnvAllow []string
+	// TaskAllowPaths are the directories outside an attempt's work
+	// directory that a package's allow_paths may open to file operations
+	// (the entry itself or a directory below one of these); empty: none.
+	TaskAllowPaths []string
 	// TaskRequestMaxCPU (percent of all CPUs) and TaskRequestMinMemory
 	// (bytes available) are SSIS's admission thresholds: above the CPU
 	// ceiling or below the memory floor the worker asks for no new work
@@ -136,7 +144,7 @@ func (c *Config) Validate() error {
 	case c.TaskRequestMaxCPU < 0 || c.TaskRequestMaxCPU > 100:
 		return fmt.Errorf("task request max CPU must be between 0 (off) and 100 percent, got %g", c.TaskRequestMaxCPU)
 	}
-	return nil
+	return CheckTaskSettings(c.TaskEnvAllow, c.TaskAllowPaths)
 }
 
 // maxPollBackoff caps the wait between failed polls.
@@ -165,6 +173,7 @@ type Worker struct {
 	compat    compat        // an older leader: leave the new protocol fields out
 	admit     *admission    // TaskRequestMaxCPU / MinMemory
 	refused   string        // the admission's last refusal, logged when it changes
+	childEnv  []string      // the package processes' environment (TaskEnv)
 	ready     chan struct{} // closed after the first successful poll
 	readyOnce sync.Once
 	wg        sync.WaitGroup
@@ -201,7 +210,7 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, logger: cfg.Logger.Named("worker"), running: map[uint64]*attempt{}, ready: make(chan struct{}), ended: make(chan struct{}),
-		starting: make(chan struct{}, cfg.MaxStarting)}
+		starting: make(chan struct{}, cfg.MaxStarting), childEnv: TaskEnv(os.Environ(), cfg.TaskEnvAllow)}
 	w.pool = &pool{w: w}
 	var err error
 	if w.contain, err = newContainment(cfg.WorkDir, cfg.Cgroups, w.logger); err != nil {

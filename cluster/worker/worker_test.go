@@ -121,6 +121,7 @@ func startWorkerWith(t *testing.T, h http.Handler, f *fakeMaster, lease time.Dur
 	cfg.LeaseTimeout = lease
 	cfg.KillGrace = 500 * time.Millisecond
 	cfg.Command = []string{exe}
+	cfg.TaskEnvAllow = []string{childEnv} // the re-executed test binary must see it
 	cfg.WorkDir = t.TempDir()
 	cfg.Client = client
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: os.Stderr})

@@ -48,10 +48,13 @@ func writeFiles(t *testing.T, files map[string]string) {
 	}
 }
 
-// ssisAgent starts a dev agent with a folder F to import into.
+// ssisAgent starts a dev agent with a folder F to import into. Imported
+// packages get allow_paths for the absolute directories they use, here the
+// test's temporary directories: the agent permits the test's own temporary
+// root (the parent of every t.TempDir of the test) with --task-allow-paths.
 func ssisAgent(t *testing.T) *agentProc {
 	t.Helper()
-	a := startAgent(t, t.TempDir())
+	a := startAgent(t, t.TempDir(), "--task-allow-paths", filepath.Dir(t.TempDir()))
 	mustCLI(t, a.api)("folders", "create", "F")
 	return a
 }

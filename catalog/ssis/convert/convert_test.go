@@ -342,7 +342,7 @@ func TestConvert_SinglePackages(t *testing.T) {
 	}{
 		{"FileOps.dtsx", true, []string{"op: copy", "from: /srv/etl/inbox/today.csv", "to: /srv/etl/outbox", "op: rename", "to: ${vars.Renamed}", "path: /srv/etl/logs/*", "allow_paths:\n  - /srv/etl"},
 			[]string{`\Package\Mirror Logs  Microsoft.FileSystemTask  unsupported task: file system operation "CopyDirectory" is not converted`}},
-		{"ProcessCodes.dtsx", false, []string{"- 255", "success_codes:\n        - 3", "dir: /tmp", "capture: Out", "- C:\\Out\\archive.7z"},
+		{"ProcessCodes.dtsx", false, []string{"- 255", "success_codes:\n        - 3", "dir: /tmp", "capture: Out", "stdin: ${vars.Err}", "- C:\\Out\\archive.7z"},
 			[]string{"StandardErrorVariable User::Err is not set", `runs the Windows program C:\Tools\7z.exe`}},
 		{"Loops.dtsx", false, []string{"in: vars.Names", "Name: vars.Each_Name_item", "ssis_noop: \"true\""}, []string{"7 converted, 0 not converted; ready"}},
 		{"Flow.dtsx", true, []string{"join: or", "on: failure", "on: completion", "ssis_noop", "force_result: success", "name: A\n    description: SSIS \\Package\\A (Microsoft.ExecuteProcess)\n    fail_package: true", "name: B\n    description: SSIS \\Package\\B (Microsoft.ExecuteProcess)\n    fail_parent: true"},

@@ -284,7 +284,11 @@ func (pc *pkgConv) executeProcess(e *ssis.Executable, head *omap) (omap, string,
 		body.set("dir", wd)
 	}
 	if v := attr(d, "StandardInputVariable"); v != "" {
-		return nil, "", fmt.Errorf("StandardInputVariable is not converted")
+		in, err := pc.tpl(v)
+		if err != nil {
+			return nil, "", fmt.Errorf("StandardInputVariable: %w", err)
+		}
+		body.set("stdin", in)
 	}
 	if v := attr(d, "StandardErrorVariable"); v != "" {
 		pc.warn("%s: StandardErrorVariable %s is not set; standard error goes to the execution's events", e.Path, v)

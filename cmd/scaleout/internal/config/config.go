@@ -109,6 +109,8 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.IntVar(&s.WarmChildren, "warm-children", s.WarmChildren, "package processes kept started and waiting for an execution when idle (0 to --max-tasks)")
 	own.Float64Var(&s.TaskRequestMaxCPU, "task-request-max-cpu", s.TaskRequestMaxCPU, "ask for no new work while the machine's CPU use is above this percent (SSIS TaskRequestMaxCPU, e.g. 70; 0: off; Linux only)")
 	own.IntVar(&s.TaskRequestMinMemoryMB, "task-request-min-memory-mb", s.TaskRequestMinMemoryMB, "ask for no new work while less than this many MB of memory are available (SSIS TaskRequestMinMemory, e.g. 100; 0: off; Linux only)")
+	own.StringArrayVar(&s.TaskEnvAllow, "task-env-allow", s.TaskEnvAllow, "variable of the agent's environment that package processes get as well (repeatable; NAME or a NAME* prefix; PATH, HOME, LANG, TZ, TMPDIR and the like always pass, agent credentials such as SCALEOUT_TOKEN never; docs/SECURITY.md)")
+	own.StringArrayVar(&s.TaskAllowPaths, "task-allow-paths", s.TaskAllowPaths, "directory outside an execution's work directory that a package's allow_paths may open to file operations, with everything below it (repeatable; default: none)")
 	own.DurationVar(&s.LeaseTimeout, "lease-timeout", s.LeaseTimeout, "an execution whose worker is silent this long is expired and retried")
 	own.DurationVar(&s.Heartbeat, "heartbeat", s.Heartbeat, "worker heartbeat (long-poll) interval; shorter than --lease-timeout")
 	own.DurationVar(&s.KillGrace, "kill-grace", s.KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")
