@@ -4,12 +4,14 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -188,5 +190,38 @@ tasks:
 	}
 	if !rec.has(EventInformation, "t", "output still open") || !slices.Equal(rec.messages(EventStdout, "t"), []string{"started"}) {
 		t.Errorf("events:\n%s", rec)
+	}
+}
+
+// TestRun_MayStartRefusesNewTasks: once Options.MayStart refuses (the
+// package process's lease ran out while it was frozen), no further task and
+// no further task process starts: the first task's process was stopped at
+// its start, the second task never ran.
+func TestRun_MayStartRefusesNewTasks(t *testing.T) {
+	dir := t.TempDir()
+	var allowed atomic.Int32
+	allowed.Store(1) // the first ask (the first task's attempt) is allowed
+	opts := Options{MaxParallel: 1, MayStart: func() error {
+		if allowed.Add(-1) >= 0 {
+			return nil
+		}
+		return errors.New("lease ran out")
+	}}
+	rec := &recorder{}
+	res := Run(context.Background(), mustParse(t, `name: m
+tasks:
+  - {name: first, exec: {command: [/bin/sh, -c, 'touch `+dir+`/first']}}
+  - {name: second, after: [first], exec: {command: [/bin/sh, -c, 'touch `+dir+`/second']}}
+`), nil, opts, rec)
+	if res.Status != StatusFailed {
+		t.Fatalf("status %s, want failed\n%s", res.Status, rec)
+	}
+	for _, f := range []string{"first", "second"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("task %s ran after MayStart refused", f)
+		}
+	}
+	if !strings.Contains(rec.String(), "lease ran out") {
+		t.Errorf("the refusal is not in the events:\n%s", rec)
 	}
 }

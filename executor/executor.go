@@ -142,6 +142,12 @@ type Options struct {
 	// caller can kill groups left behind if it crashes. It is called from
 	// several goroutines at once.
 	OnProcess func(pgid int, running bool)
+	// MayStart, if set, is asked before each task attempt and again just
+	// before a task process starts; an error fails the task with it and
+	// starts nothing. The worker's package process answers from its lease
+	// (fence): a process thawed after its lease ran out (a paused machine
+	// or container) must not start work that may already run elsewhere.
+	MayStart func() error
 	// Env is the base environment of tasks, as "KEY=value" strings; a
 	// task's env entries override it. Nil means os.Environ().
 	Env []string

@@ -193,6 +193,14 @@ func (r *runner) holdsSecret(v any) bool {
 	return false
 }
 
+// mayStart asks Options.MayStart whether a task may start now.
+func (r *runner) mayStart() error {
+	if r.opts.MayStart == nil {
+		return nil
+	}
+	return r.opts.MayStart()
+}
+
 func (r *runner) emit(typ, task, msg string) {
 	if r.level != nil && !r.level(typ) {
 		return

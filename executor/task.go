@@ -84,6 +84,10 @@ func (pr *pkgRun) runTaskBody(ctx context.Context, tc *taskCtx, tk *ticket) outc
 	var out taskOut
 	var warnings []string
 	for attempt := 1; ; attempt++ {
+		if err := pr.r.mayStart(); err != nil {
+			out = taskOut{state: stateFailed, msg: err.Error()}
+			break
+		}
 		out = pr.attempt(ctx, tc)
 		if out.state != stateFailed || attempt > t.Retries || ctx.Err() != nil {
 			break

@@ -198,7 +198,9 @@ func (r *runner) start(ctx context.Context, task string, cmd *exec.Cmd, capture 
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	setProcAttr(cmd)
-	err = cmd.Start()
+	if err = r.mayStart(); err == nil {
+		err = cmd.Start()
+	}
 	outW.Close() // the child has its own copies
 	errW.Close()
 	closeReaders := func() {

@@ -183,6 +183,7 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 		mu.Unlock()
 		lw.write(&Message{Proc: &Proc{PGID: pgid, Running: running}})
 	}
+	opts.MayStart = fc.check
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
 	// What the tasks' process groups did not hold (setsid, double forks)
 	// was reparented to this process, a child subreaper: nothing of the

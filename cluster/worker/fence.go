@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -45,6 +46,17 @@ func (f *fence) extend(d time.Duration) {
 	case f.renewed <- struct{}{}:
 	default:
 	}
+}
+
+// check reports an error once a set fence has passed: the worker has been
+// silent past the lease, and nothing new may start.
+func (f *fence) check() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.deadline.IsZero() && time.Now().After(f.deadline) {
+		return fmt.Errorf("not started: the worker has not renewed this attempt for %s (its lease ran out; the execution may run elsewhere)", time.Since(f.last).Round(time.Millisecond))
+	}
+	return nil
 }
 
 // expired returns a channel that gets how long the worker had been silent

@@ -3,6 +3,7 @@ package worker
 import (
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,33 @@ func TestRunJob_RenewalsKeepTheRunGoing(t *testing.T) {
 	res, _ = runJob(fenceJob(t, "0.5", 0), newLineWriter(io.Discard), sigs, gone, newFence())
 	if res.Fenced || res.Status != "succeeded" {
 		t.Fatalf("run without a fence: %+v", res)
+	}
+}
+
+// A fence that has passed refuses new work (the package process was frozen
+// past its lease); a renewal in time, or no fence at all, does not.
+func TestFence_CheckRefusesAfterTheDeadline(t *testing.T) {
+	f := newFence()
+	if err := f.check(); err != nil {
+		t.Fatalf("no fence: %v", err)
+	}
+	f.start(time.Hour)
+	if err := f.check(); err != nil {
+		t.Fatalf("within the lease: %v", err)
+	}
+	f.start(time.Nanosecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for f.check() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("a fence of 1 ns never refused")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := f.check(); !strings.Contains(err.Error(), "lease ran out") {
+		t.Fatalf("refusal %q does not say why", err)
+	}
+	f.extend(time.Hour)
+	if err := f.check(); err != nil {
+		t.Fatalf("after a renewal: %v", err)
 	}
 }

@@ -32,9 +32,9 @@ func TestChaosHistory_CleanRunHasNoViolations(t *testing.T) {
 	}
 	var row chaosRow
 	checkChaosHistory(&row, []chaosAck{{"a", 1}, {"b", 2}, {"c", 0}},
-		[]chaosExecution{chaosExec(1, "a", "succeeded", 1), chaosExec(2, "b", "succeeded", 2)}, stamps)
+		[]chaosExecution{chaosExec(1, "a", "succeeded", 1), chaosExec(2, "b", "succeeded", 2)}, stamps, nil)
 	if row.Submitted != 3 || row.Acked != 2 || row.Succeeded != 2 || len(row.Details) != 0 ||
-		row.Lost+row.Duplicates+row.Unended+row.EndedTwice+row.Overlaps+row.Reruns+row.EventsLost+row.EventsDup != 0 {
+		row.Lost+row.Duplicates+row.Unended+row.EndedTwice+row.Overlaps+row.AfterThaw+row.Reruns+row.EventsLost+row.EventsDup != 0 {
 		t.Fatalf("clean history: %+v", row)
 	}
 }
@@ -42,35 +42,44 @@ func TestChaosHistory_CleanRunHasNoViolations(t *testing.T) {
 // Each kind of violation is found and counted.
 func TestChaosHistory_FindsEachViolation(t *testing.T) {
 	for _, c := range []struct {
-		name   string
-		acks   []chaosAck
-		execs  []chaosExecution
-		stamps string
-		count  func(r chaosRow) int
+		name    string
+		acks    []chaosAck
+		execs   []chaosExecution
+		stamps  string
+		count   func(r chaosRow) int
+		freezes []chaosFreeze
 	}{
 		{"lost", []chaosAck{{"a", 1}, {"b", 7}}, []chaosExecution{chaosExec(1, "a", "succeeded", 1)}, "",
-			func(r chaosRow) int { return r.Lost }},
+			func(r chaosRow) int { return r.Lost }, nil},
 		{"lost: acknowledged id holds another tag", []chaosAck{{"a", 1}}, []chaosExecution{chaosExec(1, "x", "succeeded", 1)}, "",
-			func(r chaosRow) int { return r.Lost }},
+			func(r chaosRow) int { return r.Lost }, nil},
 		{"duplicate", []chaosAck{{"a", 1}}, []chaosExecution{chaosExec(1, "a", "succeeded", 1), chaosExec(2, "a", "succeeded", 1)}, "",
-			func(r chaosRow) int { return r.Duplicates }},
+			func(r chaosRow) int { return r.Duplicates }, nil},
 		{"unended", []chaosAck{{"a", 1}}, []chaosExecution{chaosExec(1, "a", "running", 1)}, "",
-			func(r chaosRow) int { return r.Unended }},
+			func(r chaosRow) int { return r.Unended }, nil},
 		{"ended twice", []chaosAck{{"a", 1}}, []chaosExecution{chaosExec(1, "a", "succeeded", 1,
 			api.Event{Type: "status_change", Attempt: 1, Message: "succeeded -> failed: again"})}, "",
-			func(r chaosRow) int { return r.EndedTwice }},
+			func(r chaosRow) int { return r.EndedTwice }, nil},
 		{"overlap", nil, nil, "S 1 1 10.0 w1\nB 1 1 12.0 w1\nS 1 2 11.5 w2\n",
-			func(r chaosRow) int { return r.Overlaps }},
+			func(r chaosRow) int { return r.Overlaps }, nil},
+		// w1 was frozen 10.5-20: attempt 1 lived across attempt 2 but ran
+		// again only after it had ended (a stale beat at the thaw).
+		{"ran after thaw", nil, nil, "S 1 1 10.0 w1\nB 1 1 20.01 w1\nS 1 2 15.0 w2\nE 1 2 15.5 w2\n",
+			func(r chaosRow) int { return r.AfterThaw }, []chaosFreeze{{"w1", 10.5, 20}}},
+		// Frozen only part of the time: attempt 1 also ran while attempt 2
+		// did: an overlap, not a thaw.
+		{"overlap across a freeze", nil, nil, "S 1 1 10.0 w1\nB 1 1 14.0 w1\nB 1 1 20.01 w1\nS 1 2 13.0 w2\nB 1 2 16.0 w2\n",
+			func(r chaosRow) int { return r.Overlaps }, []chaosFreeze{{"w1", 14.5, 20}}},
 		{"re-run after completion", nil, nil, "S 1 1 10.0 w1\nE 1 1 10.5 w1\nS 1 2 14.0 w2\nE 1 2 14.5 w2\n",
-			func(r chaosRow) int { return r.Reruns }},
+			func(r chaosRow) int { return r.Reruns }, nil},
 		{"event lost", []chaosAck{{"a", 1}}, []chaosExecution{func() chaosExecution {
 			e := chaosExec(1, "a", "succeeded", 1)
 			e.events = append(e.events[:1], e.events[2:]...) // line 1 gone
 			return e
-		}()}, "", func(r chaosRow) int { return r.EventsLost }},
+		}()}, "", func(r chaosRow) int { return r.EventsLost }, nil},
 		{"event duplicated", []chaosAck{{"a", 1}}, []chaosExecution{chaosExec(1, "a", "succeeded", 1,
 			api.Event{Type: "stdout", Attempt: 1, Message: "out a 2"})}, "",
-			func(r chaosRow) int { return r.EventsDup }},
+			func(r chaosRow) int { return r.EventsDup }, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stamps, err := parseChaosStamps(strings.NewReader(c.stamps))
@@ -78,7 +87,7 @@ func TestChaosHistory_FindsEachViolation(t *testing.T) {
 				t.Fatal(err)
 			}
 			var row chaosRow
-			checkChaosHistory(&row, c.acks, c.execs, stamps)
+			checkChaosHistory(&row, c.acks, c.execs, stamps, c.freezes)
 			if c.count(row) != 1 || len(row.Details) == 0 {
 				t.Fatalf("want the violation counted once and named: %+v", row)
 			}

@@ -76,7 +76,8 @@ type chaosRow struct {
 	Unended    int // not in a terminal status at the end
 	EndedTwice int // more than one terminal status change
 	Succeeded  int
-	Overlaps   int // two attempts of one execution alive at the same time
+	Overlaps   int // two attempts of one execution running at the same time
+	AfterThaw  int // an attempt that ran on after a later one began, only once its frozen host thawed
 	Reruns     int // an attempt started after an earlier one had done its work
 	EventsLost int // output lines of the final attempt missing
 	EventsDup  int // output lines of one attempt seen twice
@@ -99,9 +100,44 @@ const chaosLines = 3
 
 var chaosTerminal = map[string]bool{"succeeded": true, "failed": true, "canceled": true, "ended_unexpectedly": true}
 
+// chaosFreeze is a time when a host's container was certainly frozen
+// (docker pause), in the stamps' uptime clock: from when `docker pause`
+// had returned to when `docker unpause` was sent. Nothing of the host ran
+// then.
+type chaosFreeze struct {
+	host     string
+	from, to float64
+}
+
+// runningSpans is the stretch [first, last] of an attempt on host, less the
+// times host was frozen: when the attempt could execute.
+func runningSpans(first, last float64, host string, freezes []chaosFreeze) [][2]float64 {
+	spans := [][2]float64{{first, last}}
+	for _, f := range freezes {
+		if f.host != host {
+			continue
+		}
+		var next [][2]float64
+		for _, s := range spans {
+			if f.to <= s[0] || f.from >= s[1] {
+				next = append(next, s)
+				continue
+			}
+			if s[0] < f.from {
+				next = append(next, [2]float64{s[0], f.from})
+			}
+			if f.to < s[1] {
+				next = append(next, [2]float64{f.to, s[1]})
+			}
+		}
+		spans = next
+	}
+	return spans
+}
+
 // checkChaosHistory fills the counts of row from the clients' log, the
-// catalog and the stamps.
-func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, stamps []chaosStamp) {
+// catalog, the stamps and the times hosts were frozen.
+func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, stamps []chaosStamp, freezes []chaosFreeze) {
 	row.Submitted = len(acks)
 	byTag := map[string][]*chaosExecution{}
 	byID := map[uint64]*chaosExecution{}
@@ -182,6 +218,7 @@ func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, s
 	type span struct {
 		first, last float64
 		done        bool
+		host        string
 	}
 	attempts := map[uint64]map[int]*span{}
 	for _, s := range stamps {
@@ -192,7 +229,7 @@ func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, s
 		}
 		sp := m[s.attempt]
 		if sp == nil {
-			sp = &span{first: s.at, last: s.at}
+			sp = &span{first: s.at, last: s.at, host: s.host}
 			m[s.attempt] = sp
 		}
 		sp.first, sp.last = min(sp.first, s.at), max(sp.last, s.at)
@@ -212,13 +249,29 @@ func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, s
 			ns = append(ns, n)
 		}
 		sort.Ints(ns)
-		overlap, rerun := false, false
+		overlap, thawed, rerun := false, false, false
 		for i, a := range ns {
 			for _, b := range ns[i+1:] {
 				if m[b].first < m[a].last {
-					overlap = true
-					row.violation("overlap: execution %d attempt %d (%.2f-%.2f) and attempt %d (%.2f-%.2f)",
-						id, a, m[a].first, m[a].last, b, m[b].first, m[b].last)
+					// Lived at the same time; ran at the same time unless
+					// one of them was frozen all the while the other ran.
+					both := false
+					for _, x := range runningSpans(m[a].first, m[a].last, m[a].host, freezes) {
+						for _, y := range runningSpans(m[b].first, m[b].last, m[b].host, freezes) {
+							if y[0] < x[1] && x[0] <= y[1] {
+								both = true
+							}
+						}
+					}
+					if both {
+						overlap = true
+						row.violation("overlap: execution %d attempt %d (%.2f-%.2f) and attempt %d (%.2f-%.2f)",
+							id, a, m[a].first, m[a].last, b, m[b].first, m[b].last)
+					} else {
+						thawed = true
+						row.violation("ran after thaw: execution %d attempt %d (%.2f-%.2f on %s, frozen meanwhile) and attempt %d (%.2f-%.2f)",
+							id, a, m[a].first, m[a].last, m[a].host, b, m[b].first, m[b].last)
+					}
 				}
 				if m[a].done {
 					rerun = true
@@ -229,6 +282,9 @@ func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, s
 		if overlap {
 			row.Overlaps++
 		}
+		if thawed && !overlap {
+			row.AfterThaw++
+		}
 		if rerun {
 			row.Reruns++
 		}
@@ -238,11 +294,11 @@ func checkChaosHistory(row *chaosRow, acks []chaosAck, execs []chaosExecution, s
 // chaosTable formats rows as the Markdown table of docs/RELIABILITY.md.
 func chaosTable(rows []chaosRow) string {
 	var b strings.Builder
-	b.WriteString("| scenario | submitted | acked | lost | duplicates | unended | ended twice | succeeded | overlaps | re-runs after completion | events lost | events duplicated | recovery |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| scenario | submitted | acked | lost | duplicates | unended | ended twice | succeeded | overlaps | ran after thaw | re-runs after completion | events lost | events duplicated | recovery |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s |\n", r.Scenario, r.Submitted, r.Acked,
-			r.Lost, r.Duplicates, r.Unended, r.EndedTwice, r.Succeeded, r.Overlaps, r.Reruns, r.EventsLost, r.EventsDup,
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s |\n", r.Scenario, r.Submitted, r.Acked,
+			r.Lost, r.Duplicates, r.Unended, r.EndedTwice, r.Succeeded, r.Overlaps, r.AfterThaw, r.Reruns, r.EventsLost, r.EventsDup,
 			r.Recovery.Round(100*time.Millisecond))
 	}
 	return b.String()
