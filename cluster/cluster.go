@@ -520,9 +520,10 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 		return nil, 0, err
 	}
 	start := time.Now()
+	failing := c.fsm.Failing()
 	f := c.raft.Apply(buf, timeout)
-	if err := f.Error(); err != nil {
-		return nil, 0, translate(err)
+	if err := c.wait(f, failing); err != nil {
+		return nil, 0, err
 	}
 	if c.cfg.ObserveApply != nil {
 		c.cfg.ObserveApply(t, time.Since(start))
@@ -532,6 +533,28 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 		return nil, f.Index(), err
 	}
 	return resp, f.Index(), nil
+}
+
+// wait waits for a proposed entry to be applied here. If this server's
+// store starts failing meanwhile (failing: fsm.Failing, taken before the
+// proposal), the entry would not be answered until the disk recovers: the
+// writer is told now, with ErrStorage (507) saying that the outcome is
+// unknown, as after a timeout.
+func (c *Cluster) wait(f raft.Future, failing <-chan struct{}) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }() // ends when the entry is applied or raft shuts down
+	select {
+	case err := <-done:
+		if err != nil {
+			return translate(err)
+		}
+		return nil
+	case <-failing:
+		h := c.fsm.Health()
+		return fmt.Errorf("%w on server %s: %v; the write was proposed but this server cannot apply it now: "+
+			"it takes effect if it was committed (applied by the other servers, and here once the storage recovers); check before repeating it",
+			catalog.ErrStorage, c.cfg.NodeName, h.Err)
+	}
 }
 
 func (c *Cluster) timeout(ctx context.Context) (time.Duration, error) {
@@ -567,10 +590,8 @@ func (c *Cluster) Barrier(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.raft.Barrier(timeout).Error(); err != nil {
-		return translate(err)
-	}
-	return nil
+	failing := c.fsm.Failing()
+	return c.wait(c.raft.Barrier(timeout), failing)
 }
 
 // Snapshot takes a Raft snapshot now (and lets raft compact the log).
