@@ -590,8 +590,12 @@ func (c *Cluster) Barrier(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	failing := c.fsm.Failing()
-	return c.wait(c.raft.Barrier(timeout), failing)
+	// Unlike Apply, a barrier keeps waiting while the store fails: the
+	// master's barrier after an election retries at once on an error.
+	if err := c.raft.Barrier(timeout).Error(); err != nil {
+		return translate(err)
+	}
+	return nil
 }
 
 // Snapshot takes a Raft snapshot now (and lets raft compact the log).
