@@ -210,7 +210,7 @@ type Cluster struct {
 	raft      *raft.Raft
 	fsm       *fsm.FSM
 	store     *catalog.Store
-	logStore  *raftboltdb.BoltStore
+	logStore  *logStore
 	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
 	layer     *streamLayer
@@ -317,10 +317,11 @@ func (c *Cluster) startRaft(logger hclog.Logger) error {
 		return err
 	}
 	c.fsm = fsm.New(c.store, logger)
-	c.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
+	c.logStore = &logStore{BoltStore: bs}
 	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, logger.Named("snapshot"))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -663,8 +664,8 @@ func (c *Cluster) closeAll() {
 // not answered until the disk recovers. A leader in that state hands
 // leadership to a healthy server, at most once per transferEvery.
 func (c *Cluster) storageHealthy() error {
-	h := c.fsm.Health()
-	if h.Err == nil {
+	err := c.StorageHealth()
+	if err == nil {
 		return nil
 	}
 	if c.IsLeader() && c.transferring.CompareAndSwap(false, true) {
@@ -675,8 +676,25 @@ func (c *Cluster) storageHealthy() error {
 			}
 		}()
 	}
-	return fmt.Errorf("%w on server %s since %s (%d retries): %v; writes are refused until it recovers",
-		catalog.ErrStorage, c.cfg.NodeName, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
+	return fmt.Errorf("%w; writes are refused until it recovers", err)
+}
+
+// StorageHealth returns nil while this server's stores work, else the
+// failure (catalog.ErrStorage): the catalog (the FSM cannot apply) or the
+// Raft log (its last write failed, e.g. a full disk under raft.db).
+func (c *Cluster) StorageHealth() error {
+	if c.fsm == nil {
+		return nil
+	}
+	if h := c.fsm.Health(); h.Err != nil {
+		return fmt.Errorf("%w on server %s since %s (%d retries): %v",
+			catalog.ErrStorage, c.cfg.NodeName, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
+	}
+	if err, since := c.logStore.health(); err != nil {
+		return fmt.Errorf("%w on server %s since %s: raft log: %v",
+			catalog.ErrStorage, c.cfg.NodeName, since.UTC().Format(time.RFC3339), err)
+	}
+	return nil
 }
 
 // transferEvery spaces the leadership transfers of an unhealthy leader.

@@ -96,7 +96,7 @@ tasks:
 		}
 		return m
 	}
-	waitFor(t, fmt.Sprintf("all %d executions running, each with its shell waiting at the gate", n), 4*time.Minute, func() (bool, string) {
+	waitFor(t, fmt.Sprintf("all %d executions running, each with its shell waiting at the gate", n), 8*time.Minute, func() (bool, string) {
 		m := counts()
 		shells := gatedShells(marker)
 		return m["running"] == n && shells == n, fmt.Sprintf("statuses %v, %d shells at the gate", m, shells)
