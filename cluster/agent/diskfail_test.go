@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,28 +30,56 @@ func TestCluster_UnhealthyLeaderHandsOver(t *testing.T) {
 		err := old.Client.Folders().Create(ctx, "before", "")
 		return err == nil || api.IsStatus(err, 409), errString(err)
 	})
+	// Every server's store can be failed; failOn names the one that fails.
+	var failOn atomic.Pointer[string]
+	errDisk := errors.New("write catalog.db: no space left on device")
+	for _, n := range c.Nodes {
+		name, store := n.Name, n.Agent.Cluster().FSM().Store()
+		n.Agent.Cluster().FSM().SetUpdateHook(func(fn func(tx *catalog.Tx) error) error {
+			if p := failOn.Load(); p != nil && *p == name {
+				return errDisk
+			}
+			return store.Update(fn)
+		})
+	}
+	// Under load, leadership may move between picking the leader and the
+	// write: then the write meets a healthy leader (or is answered 503)
+	// and the round is repeated.
+	var inFlight string
+	for round := 1; ; round++ {
+		old = c.WaitForLeader()
+		name := old.Name
+		failOn.Store(&name)
+		inFlight = fmt.Sprint("in-flight-", round)
+		start := time.Now()
+		err := old.Client.Folders().Create(ctx, inFlight, "")
+		took := time.Since(start)
+		if api.IsStatus(err, 507) {
+			if !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "check before repeating") {
+				t.Fatalf("write in flight when the disk failed: %v, want 507 naming the disk and the unknown outcome", err)
+			}
+			if took > 10*time.Second {
+				t.Fatalf("write in flight answered after %s: it waited instead of being told", took)
+			}
+			t.Logf("write in flight answered in %s: %v", took.Round(time.Millisecond), err)
+			break
+		}
+		if err != nil && !api.IsStatus(err, 503) || round == 5 {
+			t.Fatalf("round %d: write in flight when the disk failed: %v after %s, want 507", round, err, took)
+		}
+		t.Logf("round %d: leadership moved before the write met the failing store (%v); again", round, err)
+		failOn.Store(nil)
+		clustertest.WaitFor(t, 30*time.Second, "every server healthy again", func() (bool, string) {
+			for _, n := range c.Nodes {
+				if h := n.Agent.Cluster().FSM().Health(); h.Err != nil {
+					return false, n.Name + ": " + h.Err.Error()
+				}
+			}
+			return true, ""
+		})
+	}
 	f := old.Agent.Cluster().FSM()
 	store := f.Store()
-	var failing atomic.Bool
-	errDisk := errors.New("write catalog.db: no space left on device")
-	f.SetUpdateHook(func(fn func(tx *catalog.Tx) error) error {
-		if failing.Load() {
-			return errDisk
-		}
-		return store.Update(fn)
-	})
-
-	failing.Store(true)
-	start := time.Now()
-	err := old.Client.Folders().Create(ctx, "in-flight", "")
-	took := time.Since(start)
-	if !api.IsStatus(err, 507) || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "check before repeating") {
-		t.Fatalf("write in flight when the disk failed: %v after %s, want 507 naming the disk and the unknown outcome", err, took)
-	}
-	if took > 10*time.Second {
-		t.Fatalf("write in flight answered after %s: it waited instead of being told", took)
-	}
-	t.Logf("write in flight answered in %s: %v", took.Round(time.Millisecond), err)
 	if _, err := old.Client.Status().Health(ctx); !api.IsStatus(err, 507) || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("health of the failing leader: %v, want 507", err)
 	}
@@ -64,21 +93,21 @@ func TestCluster_UnhealthyLeaderHandsOver(t *testing.T) {
 		err := nl.Client.Folders().Create(ctx, "after", "")
 		return err == nil, errString(err)
 	})
-	if _, err := nl.Client.Folders().Info(ctx, "in-flight"); err != nil {
+	if _, err := nl.Client.Folders().Info(ctx, inFlight); err != nil {
 		t.Errorf("the in-flight write was committed but is not on the new leader: %v", err)
 	}
 	if h := f.Health(); h.Err == nil {
 		t.Fatal("the failing server reports itself healthy")
 	}
 
-	failing.Store(false)
+	failOn.Store(nil)
 	clustertest.WaitFor(t, 30*time.Second, "the old leader to recover by itself", func() (bool, string) {
 		_, err := old.Client.Status().Health(context.Background())
 		return err == nil, errString(err)
 	})
 	clustertest.WaitFor(t, 30*time.Second, "the old leader to hold every write", func() (bool, string) {
 		var missing []string
-		for _, name := range []string{"before", "in-flight", "after"} {
+		for _, name := range []string{"before", inFlight, "after"} {
 			if err := store.View(func(tx *catalog.Tx) error {
 				_, err := tx.Folder(name)
 				return err
