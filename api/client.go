@@ -181,7 +181,15 @@ func (c *Client) Address() string { return c.base.String() }
 // *Error. The caller closes the body of a successful answer.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader, contentType string) (*http.Response, error) {
 	u := *c.base
-	u.Path = strings.TrimRight(u.Path, "/") + path
+	// path is escaped already (names in it went through url.PathEscape):
+	// it becomes RawPath, so that String does not escape it a second time
+	// (a folder "a b" would reach the server as "a%20b").
+	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("request path %q: %w", path, err)
+	}
+	u.Path = p
 	if c.consistent && method == http.MethodGet {
 		q = maps.Clone(q)
 		if q == nil {

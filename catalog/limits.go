@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 // Limits on everything that reaches the Raft log. The master checks them
@@ -20,7 +22,7 @@ const (
 	MaxNameBytes = 512
 	// MaxDescriptionBytes bounds descriptions (folders, environments,
 	// variables, project versions and their packages).
-	MaxDescriptionBytes = 4 << 10
+	MaxDescriptionBytes = pkgspec.MaxDescriptionBytes
 	// MaxValueBytes bounds a variable's or a parameter's value, in clear.
 	MaxValueBytes = 64 << 10
 	// maxSealedValueBytes bounds a sealed value as the FSM sees it: the

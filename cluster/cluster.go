@@ -210,7 +210,7 @@ type Cluster struct {
 	raft      *raft.Raft
 	fsm       *fsm.FSM
 	store     *catalog.Store
-	logStore  *raftboltdb.BoltStore
+	logStore  *logStore
 	snaps     raft.SnapshotStore
 	transport *raft.NetworkTransport
 	layer     *streamLayer
@@ -317,10 +317,11 @@ func (c *Cluster) startRaft(logger hclog.Logger) error {
 		return err
 	}
 	c.fsm = fsm.New(c.store, logger)
-	c.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	bs, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
+	c.logStore = &logStore{BoltStore: bs}
 	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, logger.Named("snapshot"))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -520,9 +521,10 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 		return nil, 0, err
 	}
 	start := time.Now()
+	failing := c.fsm.Failing()
 	f := c.raft.Apply(buf, timeout)
-	if err := f.Error(); err != nil {
-		return nil, 0, translate(err)
+	if err := c.wait(f, failing); err != nil {
+		return nil, 0, err
 	}
 	if c.cfg.ObserveApply != nil {
 		c.cfg.ObserveApply(t, time.Since(start))
@@ -532,6 +534,28 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 		return nil, f.Index(), err
 	}
 	return resp, f.Index(), nil
+}
+
+// wait waits for a proposed entry to be applied here. If this server's
+// store starts failing meanwhile (failing: fsm.Failing, taken before the
+// proposal), the entry would not be answered until the disk recovers: the
+// writer is told now, with ErrStorage (507) saying that the outcome is
+// unknown, as after a timeout.
+func (c *Cluster) wait(f raft.Future, failing <-chan struct{}) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }() // ends when the entry is applied or raft shuts down
+	select {
+	case err := <-done:
+		if err != nil {
+			return translate(err)
+		}
+		return nil
+	case <-failing:
+		h := c.fsm.Health()
+		return fmt.Errorf("%w on server %s: %v; the write was proposed but this server cannot apply it now: "+
+			"it takes effect if it was committed (applied by the other servers, and here once the storage recovers); check before repeating it",
+			catalog.ErrStorage, c.cfg.NodeName, h.Err)
+	}
 }
 
 func (c *Cluster) timeout(ctx context.Context) (time.Duration, error) {
@@ -567,6 +591,8 @@ func (c *Cluster) Barrier(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Unlike Apply, a barrier keeps waiting while the store fails: the
+	// master's barrier after an election retries at once on an error.
 	if err := c.raft.Barrier(timeout).Error(); err != nil {
 		return translate(err)
 	}
@@ -638,8 +664,8 @@ func (c *Cluster) closeAll() {
 // not answered until the disk recovers. A leader in that state hands
 // leadership to a healthy server, at most once per transferEvery.
 func (c *Cluster) storageHealthy() error {
-	h := c.fsm.Health()
-	if h.Err == nil {
+	err := c.StorageHealth()
+	if err == nil {
 		return nil
 	}
 	if c.IsLeader() && c.transferring.CompareAndSwap(false, true) {
@@ -650,8 +676,25 @@ func (c *Cluster) storageHealthy() error {
 			}
 		}()
 	}
-	return fmt.Errorf("%w on server %s since %s (%d retries): %v; writes are refused until it recovers",
-		catalog.ErrStorage, c.cfg.NodeName, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
+	return fmt.Errorf("%w; writes are refused until it recovers", err)
+}
+
+// StorageHealth returns nil while this server's stores work, else the
+// failure (catalog.ErrStorage): the catalog (the FSM cannot apply) or the
+// Raft log (its last write failed, e.g. a full disk under raft.db).
+func (c *Cluster) StorageHealth() error {
+	if c.fsm == nil {
+		return nil
+	}
+	if h := c.fsm.Health(); h.Err != nil {
+		return fmt.Errorf("%w on server %s since %s (%d retries): %v",
+			catalog.ErrStorage, c.cfg.NodeName, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
+	}
+	if err, since := c.logStore.health(); err != nil {
+		return fmt.Errorf("%w on server %s since %s: raft log: %v",
+			catalog.ErrStorage, c.cfg.NodeName, since.UTC().Format(time.RFC3339), err)
+	}
+	return nil
 }
 
 // transferEvery spaces the leadership transfers of an unhealthy leader.

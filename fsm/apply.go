@@ -41,6 +41,9 @@ type health struct {
 	since   time.Time // when err began
 	retries int       // failed attempts since
 	closed  chan struct{}
+	// failing is closed when the store starts failing; recovered replaces
+	// it with a new one.
+	failing chan struct{}
 	once    sync.Once
 	gaveUp  bool // Close ended a retry loop: the store is behind what raft thinks is applied
 }
@@ -81,11 +84,22 @@ func (f *FSM) snapshotBlocked() error {
 	return nil
 }
 
+// Failing returns a channel that is closed when the store starts failing
+// (Health reports an error from then on). A write waiting for its entry
+// to be applied selects on it: an entry this server cannot apply is not
+// answered until the disk recovers, and the writer is told at once
+// instead (cluster.Apply).
+func (f *FSM) Failing() <-chan struct{} {
+	f.health.mu.Lock()
+	defer f.health.mu.Unlock()
+	return f.health.failing
+}
+
 // SetUpdateHook replaces the function that runs a batch's transaction
-// (store.Update): tests inject disk failures with it. It must be called
-// before the FSM applies anything.
+// (store.Update): tests inject disk failures with it, also while the FSM
+// applies.
 func (f *FSM) SetUpdateHook(update func(fn func(tx *catalog.Tx) error) error) {
-	f.update = update
+	f.update.Store(&update)
 }
 
 // rejection is a command that fails the same way on every server; it aborts
@@ -137,7 +151,7 @@ func (f *FSM) applyBatch(logs []*raft.Log) []any {
 // rejected with their error.
 func (f *FSM) applyOnce(logs []*raft.Log, rejected map[int]error) ([]any, error) {
 	resps := make([]any, len(logs))
-	err := f.update(func(tx *catalog.Tx) error {
+	err := (*f.update.Load())(func(tx *catalog.Tx) error {
 		applied, _ := tx.Applied()
 		var last *raft.Log
 		for i, l := range logs {
@@ -228,6 +242,7 @@ func (f *FSM) failed(err error, logs []*raft.Log) {
 	first := f.health.err == nil
 	if first {
 		f.health.since = time.Now()
+		close(f.health.failing)
 	}
 	f.health.err = err
 	f.health.retries++
@@ -243,6 +258,9 @@ func (f *FSM) recovered() {
 	f.health.mu.Lock()
 	was, since := f.health.err, f.health.since
 	f.health.err, f.health.retries = nil, 0
+	if was != nil {
+		f.health.failing = make(chan struct{})
+	}
 	f.health.mu.Unlock()
 	if was != nil {
 		f.logger.Info("catalog storage works again; applying resumed", "unhealthy_for", time.Since(since).Round(time.Millisecond))

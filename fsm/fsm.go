@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -50,8 +51,9 @@ func (f fatalError) Error() string { return "storage failure: " + f.err.Error() 
 type FSM struct {
 	store  *catalog.Store
 	logger hclog.Logger
-	// update runs a batch's transaction: store.Update, or a fault in tests.
-	update func(fn func(tx *catalog.Tx) error) error
+	// update runs a batch's transaction: store.Update, or a fault in tests
+	// (SetUpdateHook, which may swap it while the FSM applies).
+	update atomic.Pointer[func(fn func(tx *catalog.Tx) error) error]
 
 	mu      sync.Mutex
 	changed chan struct{}
@@ -68,13 +70,15 @@ func New(store *catalog.Store, logger hclog.Logger) *FSM {
 		logger = hclog.NewNullLogger()
 	}
 	f := &FSM{store: store, logger: logger.Named("fsm"), changed: make(chan struct{})}
-	f.update = store.Update
+	update := store.Update
+	f.update.Store(&update)
 	// What the store holds from before a restart is applied already.
 	_ = store.View(func(tx *catalog.Tx) error {
 		f.applied, _ = tx.Applied()
 		return nil
 	})
 	f.health.closed = make(chan struct{})
+	f.health.failing = make(chan struct{})
 	return f
 }
 

@@ -20,6 +20,9 @@ const (
 	// MaxProblems is the most problems a failed parse lists; the rest are
 	// counted in a last line.
 	MaxProblems = 200
+	// MaxDescriptionBytes bounds the description of a package and of a
+	// project (catalog.MaxDescriptionBytes is this limit).
+	MaxDescriptionBytes = 4 << 10
 )
 
 // expandedNodes counts the nodes of the tree under n with every alias

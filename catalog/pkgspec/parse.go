@@ -177,6 +177,9 @@ func (p *parser) parse(src []byte) *Package {
 			pkg.Name = p.str(v, "package name")
 		case "description":
 			pkg.Description = p.str(v, "package description")
+			if n := len(pkg.Description); n > MaxDescriptionBytes {
+				p.addf(v.Line, "package description is %d bytes, over the limit of %d bytes", n, MaxDescriptionBytes)
+			}
 		case "parameters":
 			paramsNode = v
 		case "variables":

@@ -86,6 +86,9 @@ func Load(files map[string][]byte) (*Manifest, error) {
 	if err := pkgspec.ValidateName(yp.Name); err != nil {
 		errs = append(errs, fmt.Errorf("%s: project name %q: %v", lines.at("name"), yp.Name, err))
 	}
+	if n := len(yp.Description); n > pkgspec.MaxDescriptionBytes {
+		errs = append(errs, fmt.Errorf("%s: project description is %d bytes, over the limit of %d bytes", lines.at("description"), n, pkgspec.MaxDescriptionBytes))
+	}
 	for _, name := range sortedKeys(yp.Parameters) {
 		p := yp.Parameters[name]
 		pr := pkgspec.Parameter{Name: name, Type: p.Type, Default: p.Default, Required: p.Required || p.Default == nil, Sensitive: p.Sensitive, Description: p.Description}

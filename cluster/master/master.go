@@ -390,6 +390,14 @@ func (m *Master) Health() error {
 	if m.fsm == nil {
 		return nil
 	}
+	// The cluster also knows of its Raft log's failures (a full disk under
+	// raft.db).
+	if sh, ok := m.raft.(interface{ StorageHealth() error }); ok {
+		if err := sh.StorageHealth(); err != nil {
+			return fmt.Errorf("%w; this server refuses writes until it recovers", err)
+		}
+		return nil
+	}
 	h := m.fsm.Health()
 	if h.Err == nil {
 		return nil

@@ -30,18 +30,9 @@ Validation errors are printed with file:line and exit code 2.`,
 			if folder == "" {
 				return exitf(exitUsage, "--folder is required")
 			}
-			dir := args[0]
-			data, err := project.Pack(dir, limit)
+			data, m, err := packProject(args[0], limit)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
-			}
-			files, err := project.ReadFiles(data, 0)
-			if err != nil {
-				return exitf(exitUsage, "%v", err)
-			}
-			m, err := project.Load(files)
-			if err != nil {
-				return exitf(exitUsage, "invalid project %s:\n%v", filepath.Clean(dir), err)
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -63,4 +54,23 @@ Validation errors are printed with file:line and exit code 2.`,
 	cmd.Flags().StringVar(&folder, "folder", "", "folder to deploy into (required)")
 	cmd.Flags().Int64Var(&limit, "max-bytes", catalog.DefaultMaxArchiveBytes, "refuse to upload an archive larger than this")
 	return cmd
+}
+
+// packProject packs a project directory and checks it as the agent will
+// (the archive read back, the project loaded): the archive and its
+// manifest, or deploy's problems.
+func packProject(dir string, limit int64) ([]byte, *project.Manifest, error) {
+	data, err := project.Pack(dir, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := project.ReadFiles(data, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := project.Load(files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid project %s:\n%w", filepath.Clean(dir), err)
+	}
+	return data, m, nil
 }

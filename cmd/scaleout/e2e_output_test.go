@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/executor"
 )
 
@@ -133,51 +132,4 @@ tasks:
 	// The agent still serves.
 	id2 := submit(t, c, quickPackage, 0)
 	waitStatus(t, c, id2, time.Minute, "succeeded")
-}
-
-// TestE2E_ManySlotsKeepTheirLeases: 300 executions start at once on one
-// dev agent with 300 slots; starting 300 children must not starve the
-// worker's heartbeat, so none ends unexpectedly.
-func TestE2E_ManySlotsKeepTheirLeases(t *testing.T) {
-	const n = 300
-	a := startAgent(t, t.TempDir(), "--max-tasks", strconv.Itoa(n))
-	c := a.client(t)
-	reqs := make([]api.SubmitRequest, n)
-	for i := range reqs {
-		reqs[i] = api.SubmitRequest{Package: sleepPackage("nap", 25)}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	start := time.Now()
-	ids, err := c.Executions().SubmitBulk(ctx, reqs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var worst time.Duration
-	waitFor(t, fmt.Sprintf("all %d executions to end", n), 3*time.Minute, func() (bool, string) {
-		t0 := time.Now()
-		list, err := c.Executions().List(context.Background(), &api.ListOptions{Limit: 2 * n})
-		if d := time.Since(t0); d > worst {
-			worst = d
-		}
-		if err != nil {
-			return false, err.Error()
-		}
-		counts := map[string]int{}
-		for _, e := range list {
-			counts[e.Status]++
-		}
-		if counts["ended_unexpectedly"] > 0 || counts["failed"] > 0 {
-			t.Fatalf("executions lost: %v\n%s", counts, a.logText())
-		}
-		return counts["succeeded"] == n, fmt.Sprint(counts)
-	})
-	for _, id := range ids {
-		e, err := c.Executions().Info(context.Background(), id)
-		if err != nil || e.Status != "succeeded" || len(e.Attempts) != 1 {
-			t.Fatalf("execution %d: %+v %v", id, e, err)
-		}
-	}
-	t.Logf("%d sleeps of 25 s on one agent: all succeeded on their first attempt in %s; slowest list call %s",
-		n, time.Since(start).Round(time.Second), worst.Round(time.Millisecond))
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,8 @@ func TestE2E_OversizeInputsAreRefused(t *testing.T) {
 	}
 	pkg := "name: hello\ntasks:\n  - name: t\n    exec: {command: [\"true\"]}\n"
 	serving(t, a, "f")
+	base := rssKB(a.cmd.Process.Pid)
+	peak, stopRSS := sampleRSS(a.cmd.Process.Pid)
 	cases := []struct {
 		name, method, path string
 		body               any
@@ -96,9 +99,87 @@ func TestE2E_OversizeInputsAreRefused(t *testing.T) {
 		t.Errorf("15 MB variable value: %d %.300s", code, body)
 	}
 	serving(t, a, "after-attacks")
+	stopRSS()
+	t.Logf("agent RSS %d MiB before the attacks, peak %d MiB (growth bound %d MiB)", base>>10, peak()>>10, oversizeRSSBound>>10)
+	if peak()-base > oversizeRSSBound {
+		t.Errorf("agent RSS grew by %d MiB, over the bound of %d MiB", (peak()-base)>>10, oversizeRSSBound>>10)
+	}
 	a.stop(15) // SIGTERM, then start on the same data dir: nothing to replay that could panic
 	b := startAgent(t, dir)
 	serving(t, b, "after-restart")
+}
+
+// oversizeRSSBound is the most the agent may grow while it refuses the
+// oversize requests: each body is read whole (at most --max-request-bytes,
+// 16 MiB) and decoded once before the limits refuse it.
+const oversizeRSSBound = 256 << 10 // kB
+
+// aliasBomb is a YAML alias bomb like the one of issue 10 (nine levels of nine aliases:
+// 9^9 nodes once expanded).
+const aliasBomb = `name: bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+tasks: *i
+`
+
+// parserRSSBound is the most the agent may grow while it refuses the
+// parser attacks (measured: a 1 MiB worst-case document allocates about
+// 140 MB in all, docs/limits.md).
+const parserRSSBound = 256 << 10 // kB
+
+// TestE2E_ParserBombsAreRefused submits the parser attacks of issue 10 to
+// a real agent as inline packages: the alias bomb (which grew the agent by
+// 170 MB/s until it was killed), 10,005 tasks, 10^6 tasks, a package over
+// 1 MiB. Each is refused promptly with a 4xx naming its limit, the agent's
+// RSS stays within a bound, and the agent still serves.
+func TestE2E_ParserBombsAreRefused(t *testing.T) {
+	a := startAgent(t, t.TempDir())
+	serving(t, a, "before")
+	base := rssKB(a.cmd.Process.Pid)
+	peak, stopRSS := sampleRSS(a.cmd.Process.Pid)
+	tasks := func(n int) string {
+		var b strings.Builder
+		b.WriteString("name: many\ntasks:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: t%d, exec: {command: [\"true\"]}}\n", i)
+		}
+		return b.String()
+	}
+	cases := []struct {
+		name, pkg string
+		codes     []int
+		want      string
+	}{
+		{"alias bomb", aliasBomb, []int{400}, "package expands to more than 250000 YAML nodes"},
+		{"10,005 tasks", tasks(10_005), []int{400}, "package has more than 10000 tasks"},
+		{"10^6 tasks", tasks(1_000_000), []int{400, 413}, "the limit of"},
+		{"package over 1 MiB", "name: big\ndescription: " + strings.Repeat("x", 1<<20) + "\ntasks: [{name: a, exec: {command: [x]}}]\n", []int{400}, "over the limit of 1048576"},
+	}
+	for _, c := range cases {
+		start := time.Now()
+		code, body := httpDo(t, "POST", a.api+"/v1/executions", mustJSON(t, map[string]string{"package": c.pkg}))
+		took := time.Since(start)
+		t.Logf("%s (%d bytes): %d in %s: %.200s", c.name, len(c.pkg), code, took.Round(time.Millisecond), body)
+		if !slices.Contains(c.codes, code) || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d %.300s, want %v naming %q", c.name, code, body, c.codes, c.want)
+		}
+		if took > 10*time.Second {
+			t.Errorf("%s: refused after %s, want it promptly", c.name, took)
+		}
+	}
+	serving(t, a, "after")
+	stopRSS()
+	t.Logf("agent RSS %d MiB before the attacks, peak %d MiB (growth bound %d MiB)", base>>10, peak()>>10, parserRSSBound>>10)
+	if peak()-base > parserRSSBound {
+		t.Errorf("agent RSS grew by %d MiB, over the bound of %d MiB", (peak()-base)>>10, parserRSSBound>>10)
+	}
 }
 
 // TestE2E_BadSnapshotIsRefused restores truncated and corrupt snapshots
