@@ -200,3 +200,106 @@ func TestE2E_ACLRolesAndOperations(t *testing.T) {
 		t.Fatalf("revoked reader: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestE2E_ACLRevokeOnEveryServer: a token revoked through one server is
+// refused by every server of a three-server cluster within two seconds
+// (each checks its own replica).
+func TestE2E_ACLRevokeOnEveryServer(t *testing.T) {
+	c := startE2ECluster(t)
+	waitFor(t, "a leader", 30*time.Second, func() (bool, string) {
+		l, seen := c.leader("s1")
+		return l != "", seen
+	})
+	root := secretOf(t, mustToken(t, c.agents["s2"].api, "", "acl", "bootstrap"))
+	reader := secretOf(t, mustToken(t, c.agents["s3"].api, root, "acl", "token", "create", "--name", "auditor", "--role", "reader"))
+	servers := []string{"s1", "s2", "s3"}
+	waitFor(t, "every server to accept the reader token", 10*time.Second, func() (bool, string) {
+		for _, s := range servers {
+			if code := httpStatus(t, "GET", c.agents[s].api+"/v1/folders", reader); code != http.StatusOK {
+				return false, s + ": " + strconv.Itoa(code)
+			}
+		}
+		return true, ""
+	})
+	start := time.Now()
+	mustToken(t, c.agents["s1"].api, root, "acl", "token", "revoke", "auditor")
+	waitFor(t, "every server to refuse the revoked token", 2*time.Second, func() (bool, string) {
+		for _, s := range servers {
+			if code := httpStatus(t, "GET", c.agents[s].api+"/v1/folders", reader); code != http.StatusUnauthorized {
+				return false, s + ": " + strconv.Itoa(code)
+			}
+		}
+		return true, ""
+	})
+	t.Logf("revoked on every server %s after the revoke command started", time.Since(start))
+	for _, s := range servers {
+		if code := httpStatus(t, "GET", c.agents[s].api+"/v1/folders", root); code != http.StatusOK {
+			t.Fatalf("%s refuses the management token: %d", s, code)
+		}
+	}
+}
+
+// TestE2E_ACLWorkerApproval: once ACLs are on, a new worker registers and
+// waits unapproved (listed, no work) until 'workers approve'; it reaches
+// the servers with its --acl-agent-token (no TLS here).
+func TestE2E_ACLWorkerApproval(t *testing.T) {
+	a := startAgent(t, t.TempDir())
+	root := secretOf(t, mustToken(t, a.api, "", "acl", "bootstrap"))
+	agentTok := secretOf(t, mustToken(t, a.api, root, "acl", "token", "create", "--name", "agents", "--role", "worker"))
+	w := spawnAgent(t, "", "agent", "--node", "w2", "--server=false", "--insecure", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
+		"--bind", "127.0.0.1", "--gossip-port", "0", "--join", a.gossip, "--heartbeat", "300ms", "--acl-agent-token", agentTok)
+	w.waitStarted()
+	c, err := api.NewClient(api.Config{Address: a.api, Token: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waitFor(t, "w2 to register", 30*time.Second, func() (bool, string) {
+		ws, err := c.Workers().List(ctx)
+		for _, x := range ws {
+			if x.ID == "w2" {
+				return x.Unapproved && x.LastSeen != nil, "unapproved=" + strconv.FormatBool(x.Unapproved)
+			}
+		}
+		return false, "not listed " + errString(err)
+	})
+	if r := mustToken(t, a.api, root, "workers", "list"); !regexp.MustCompile(`(?m)^w2\s+w2\s+true\s+false`).MatchString(r.stdout) {
+		t.Fatalf("workers list does not show w2 unapproved:\n%s", r.stdout)
+	}
+	id := parseOutID(t, mustToken(t, a.api, root, "run", "testdata/hello.yaml", "--worker", "w2"))
+	waitFor(t, "the pending reason to name the approval", 10*time.Second, func() (bool, string) {
+		e, err := c.Executions().Info(ctx, id)
+		if err != nil {
+			return false, err.Error()
+		}
+		return e.Status == "pending" && strings.Contains(e.PendingReason, "unapproved"), e.Status + ": " + e.PendingReason
+	})
+	// Two more polls of w2 leave it pending.
+	seen := map[time.Time]bool{}
+	waitFor(t, "two more polls of w2", 10*time.Second, func() (bool, string) {
+		ws, err := c.Workers().List(ctx)
+		for _, x := range ws {
+			if x.ID == "w2" && x.LastSeen != nil {
+				seen[*x.LastSeen] = true
+			}
+		}
+		return len(seen) >= 3, errString(err)
+	})
+	if e, err := c.Executions().Info(ctx, id); err != nil || e.Status != "pending" {
+		t.Fatalf("an unapproved worker got work: %+v %v", e, err)
+	}
+	if r := mustToken(t, a.api, root, "workers", "approve", "w2"); !strings.Contains(r.stdout, "worker w2: approved") {
+		t.Fatalf("approve: %s", r.stdout)
+	}
+	waitStatus(t, c, id, 30*time.Second, "succeeded")
+	if r := mustToken(t, a.api, root, "operations", "list", "--type", "approve_worker"); !strings.Contains(r.stdout, "worker w2") || !strings.Contains(r.stdout, "management") {
+		t.Fatalf("operations:\n%s", r.stdout)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
