@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -41,6 +42,16 @@ type ACLService interface {
 	Settings() (map[string]string, error)
 	Operations(f catalog.OperationFilter) ([]*catalog.Operation, uint64, error)
 }
+
+// RemoteExecACL is implemented by the ACLService of an agent without a
+// replica (a worker-only agent): it reads an execution's folder from a
+// server, with the caller's token.
+type RemoteExecACL interface {
+	ExecutionFolder(ctx context.Context, token string, id uint64) (string, error)
+}
+
+// ErrPermissionDenied is answered 403 (a RemoteExecACL's refusal).
+var ErrPermissionDenied = errors.New("permission denied")
 
 // principal is who a request acts as once ACLs are on.
 type principal struct {
@@ -90,15 +101,11 @@ func writeJSONError(w http.ResponseWriter, code int, msg string) {
 // console) are checked here.
 func (s *srv) authenticate(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		acl := s.svc.ACL
-		if acl == nil || !acl.ACLEnabled() {
-			next.ServeHTTP(w, r.WithContext(service.WithCaller(r.Context(), headerCaller(r))))
-			return
-		}
 		_, pattern := mux.Handler(r)
 		rl := ruleFor(pattern)
-		if rl.kind == rulePublic {
-			next.ServeHTTP(w, r)
+		acl := s.svc.ACL
+		if rl.kind == rulePublic || acl == nil || !acl.ACLEnabled() {
+			next.ServeHTTP(w, r.WithContext(service.WithCaller(r.Context(), headerCaller(r))))
 			return
 		}
 		p, err := s.resolve(r)
@@ -219,6 +226,17 @@ func (s *srv) execAllowed(r *http.Request, id uint64, perm string) error {
 	p := principalFrom(r.Context())
 	if p == nil || (p.token != nil && p.token.Role == catalog.RoleAdmin) {
 		return nil
+	}
+	if !s.svc.Router.HasState() {
+		remote, ok := s.svc.ACL.(RemoteExecACL)
+		if !ok || p.token == nil {
+			return codedErr(http.StatusForbidden, "permission denied: this agent cannot check execution %d's folder", id)
+		}
+		folder, err := remote.ExecutionFolder(r.Context(), requestToken(r), id)
+		if err != nil {
+			return err
+		}
+		return allowed(p, folder, perm)
 	}
 	if s.svc.Executions == nil {
 		return codedErr(http.StatusForbidden, "permission denied: this agent cannot check execution %d's folder", id)

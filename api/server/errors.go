@@ -22,6 +22,7 @@ var errorStatuses = []struct {
 	err    error
 	status int
 }{
+	{ErrPermissionDenied, http.StatusForbidden},
 	{catalog.ErrNotFound, http.StatusNotFound},
 	{service.ErrUnknownPeer, http.StatusNotFound},
 	{catalog.ErrExists, http.StatusConflict},

@@ -487,6 +487,8 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator, svc.Schedules = catalogService{a.catalog, a}, a.catalog, a.scheduler
 		svc.ACL = a.master
+	} else {
+		svc.ACL = newRemoteACL(a) // checks the routes this agent answers itself
 	}
 	svc.UI = a.console()
 	svc.Keyring = newKeyringService(a)

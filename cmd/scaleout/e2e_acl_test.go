@@ -292,6 +292,17 @@ func TestE2E_ACLWorkerApproval(t *testing.T) {
 		t.Fatalf("approve: %s", r.stdout)
 	}
 	waitStatus(t, c, id, 30*time.Second, "succeeded")
+	// The worker-only agent checks the routes it answers itself (it asks a server).
+	exB := secretOf(t, mustToken(t, a.api, root, "acl", "token", "create", "--name", "ex-b", "--role", "executor", "--folder", "B:READ+EXECUTE"))
+	logURL := w.api + "/v1/executions/" + strconv.FormatUint(id, 10) + "/attempts/1/log"
+	for tok, want := range map[string]int{"": http.StatusUnauthorized, "bogus": http.StatusUnauthorized, exB: http.StatusForbidden, root: http.StatusOK} {
+		if code := httpStatus(t, "GET", logURL, tok); code != want {
+			t.Errorf("attempt log on w2 with %q: %d, want %d", tok, code, want)
+		}
+	}
+	if code := httpStatus(t, "GET", w.api+"/v1/members", ""); code != http.StatusUnauthorized {
+		t.Errorf("members on w2 without a token: %d", code)
+	}
 	if r := mustToken(t, a.api, root, "operations", "list", "--type", "approve_worker"); !strings.Contains(r.stdout, "worker w2") || !strings.Contains(r.stdout, "management") {
 		t.Fatalf("operations:\n%s", r.stdout)
 	}
