@@ -199,6 +199,13 @@ func TestE2E_ACLRolesAndOperations(t *testing.T) {
 	if r := tokenCLI(t, a.api, reader, "folders", "list"); r.code != 2 || !strings.Contains(r.stderr, "401") {
 		t.Fatalf("revoked reader: exit %d %s", r.code, r.stderr)
 	}
+
+	// A snapshot restore is an operation too (the first after the restored state).
+	mustToken(t, a.api, root, "operator", "snapshot", "save", snap)
+	mustToken(t, a.api, root, "operator", "snapshot", "restore", snap)
+	if r := mustToken(t, a.api, root, "operations", "list", "--type", "restore_snapshot"); !strings.Contains(r.stdout, "management") {
+		t.Fatalf("restore not in the operations log:\n%s", r.stdout)
+	}
 }
 
 // TestE2E_ACLRevokeOnEveryServer: a token revoked through one server is
