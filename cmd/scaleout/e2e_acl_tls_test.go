@@ -80,7 +80,7 @@ func TestE2E_ACLWithTLS(t *testing.T) {
 	start("w1", "--server=false", "--tls-cert", p("worker-w1.pem"), "--tls-key", p("worker-w1-key.pem")).waitStarted()
 	row := func(w string) string {
 		r := withCerts(agents["s1"].api, root, "workers", "list")
-		return regexp.MustCompile(`(?m)^`+w+`\s.*$`).FindString(r.stdout)
+		return regexp.MustCompile(`(?m)^` + w + `\s.*$`).FindString(r.stdout)
 	}
 	waitFor(t, "w1 to register unapproved", 30*time.Second, func() (bool, string) {
 		f := strings.Fields(row("w1"))
