@@ -113,7 +113,7 @@ func (s *srv) authenticate(mux *http.ServeMux, next http.Handler) http.Handler {
 			writeJSONError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
-		if !s.guarded[pattern] {
+		if pattern != "" && !s.guarded[pattern] { // "": no such route, answered 404
 			if err := rl.check(p, r); err != nil {
 				writeJSONError(w, http.StatusForbidden, err.Error())
 				return

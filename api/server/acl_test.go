@@ -81,6 +81,8 @@ func TestACL_RoutePermissions(t *testing.T) {
 		{"POST", "/v1/workers/w/approve", "rd", 403, "needs an admin token"},
 		{"PUT", "/v1/operator/snapshot", "rd", 403, "needs an admin token"},
 		{"GET", "/v1/acl/token/self", "internal-secret", 403, "needs an ACL token"},
+		{"GET", "/v1/nothing-here", "rd", 404, "no such endpoint"},
+		{"GET", "/v1/nothing-here", "", 401, "requires an ACL token"},
 	}
 	for _, c := range cases {
 		code, msg := do(c.method, c.path, c.tok)
