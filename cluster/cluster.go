@@ -234,6 +234,7 @@ type Cluster struct {
 	shutdownOnce sync.Once
 	// transferring is set while an unhealthy leader hands leadership away.
 	transferring atomic.Bool
+	ops          opsGate // operations.go
 }
 
 // New starts gossip and, on servers, Raft.
@@ -256,7 +257,7 @@ func New(cfg Config) (*Cluster, error) {
 		}
 	}()
 
-	meta := NodeMeta{Role: RoleWorker, API: cfg.APIAddr, Version: cfg.Version, Labels: cfg.Labels}
+	meta := NodeMeta{Role: RoleWorker, API: cfg.APIAddr, Version: cfg.Version, Labels: cfg.Labels, Ops: opsLevel}
 	if cfg.Server {
 		if err := c.startRaft(logger); err != nil {
 			return nil, err

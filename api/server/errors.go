@@ -23,6 +23,7 @@ var errorStatuses = []struct {
 	status int
 }{
 	{ErrPermissionDenied, http.StatusForbidden},
+	{service.ErrOlderServers, http.StatusConflict},
 	{catalog.ErrNotFound, http.StatusNotFound},
 	{service.ErrUnknownPeer, http.StatusNotFound},
 	{catalog.ErrExists, http.StatusConflict},

@@ -607,5 +607,8 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	// restore is the first entry after it.
 	_, _, err = c.raft.Apply(ctx, fsm.OperationType, &fsm.OperationRequest{Time: c.now().UTC(),
 		Caller: service.CallerFrom(ctx), Kind: "restore_snapshot", Object: fmt.Sprintf("%d bytes", buf.Len())})
+	if errors.Is(err, service.ErrOlderServers) {
+		return nil // restored; an older server could not record it
+	}
 	return err
 }
