@@ -109,6 +109,9 @@ func (s *srv) authenticate(mux *http.ServeMux, next http.Handler) http.Handler {
 			return
 		}
 		p, err := s.resolve(r)
+		if errors.Is(err, errUnknownToken) && s.askLeader(w, r) {
+			return
+		}
 		if err != nil {
 			writeJSONError(w, http.StatusUnauthorized, err.Error())
 			return
@@ -161,7 +164,7 @@ func (s *srv) resolve(r *http.Request) (*principal, error) {
 	if tok != "" {
 		t, err := s.svc.ACL.ResolveToken(tok)
 		if err != nil {
-			return nil, codedErr(http.StatusUnauthorized, "ACL token not accepted: no such token (revoked, or mistyped)")
+			return nil, errUnknownToken
 		}
 		return &principal{token: t}, nil
 	}
@@ -170,6 +173,25 @@ func (s *srv) resolve(r *http.Request) (*principal, error) {
 	}
 	return nil, codedErr(http.StatusUnauthorized, "this cluster requires an ACL token: pass --token or SCALEOUT_TOKEN "+
 		"(HTTP: Authorization: Bearer <token> or "+api.TokenHeader+")")
+}
+
+// errUnknownToken: the token is not in this agent's replica.
+var errUnknownToken = &codedError{code: http.StatusUnauthorized, msg: "ACL token not accepted: no such token (revoked, or mistyped)"}
+
+// askLeader forwards a request whose token this follower does not know to
+// the leader, which may have created it a moment ago (a replica lags by
+// milliseconds): a token works through any server as soon as the answer
+// that made it arrived. It reports whether it forwarded.
+func (s *srv) askLeader(w http.ResponseWriter, r *http.Request) bool {
+	if !s.svc.Router.HasState() || r.Header.Get(ForwardedHeader) != "" {
+		return false
+	}
+	addr, self, err := s.svc.Router.LeaderAPI()
+	if err != nil || self {
+		return false
+	}
+	s.forward(w, r, addr, 0)
+	return true
 }
 
 // headerCaller is the caller before ACLs are on: what the client says, or

@@ -123,3 +123,27 @@ func (p *callerProbe) Stop(_ context.Context, _ uint64, caller string) (catalog.
 func (p *callerProbe) Execution(id uint64) (*catalog.Execution, error) {
 	return &catalog.Execution{ID: id}, nil
 }
+
+type followerRouter struct{ leader string }
+
+func (f followerRouter) LeaderAPI() (string, bool, error) { return f.leader, false, nil }
+func (followerRouter) HasState() bool                     { return true }
+func (followerRouter) Barrier(context.Context) error      { return nil }
+
+// TestACL_UnknownTokenAsksTheLeader: a token the follower's replica does
+// not hold yet (made a moment ago) is decided by the leader.
+func TestACL_UnknownTokenAsksTheLeader(t *testing.T) {
+	fresh := &catalog.ACLToken{Name: "fresh", Role: catalog.RoleAdmin}
+	leader := httptest.NewServer(New(DefaultConfig(), Services{ACL: &fakeACL{on: true, tokens: map[string]*catalog.ACLToken{"new": fresh}}}))
+	defer leader.Close()
+	follower := New(DefaultConfig(), Services{Router: followerRouter{leader.URL}, ACL: &fakeACL{on: true, tokens: map[string]*catalog.ACLToken{}}})
+	for tok, want := range map[string]int{"new": 501, "bogus": 401} {
+		req := httptest.NewRequest("GET", "/v1/folders", nil)
+		req.Header.Set(api.TokenHeader, tok)
+		rec := httptest.NewRecorder()
+		follower.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("token %q through the follower: %d %s, want %d", tok, rec.Code, rec.Body, want)
+		}
+	}
+}
