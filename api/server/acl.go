@@ -132,7 +132,14 @@ func (s *srv) authenticate(mux *http.ServeMux, next http.Handler) http.Handler {
 func (s *srv) guard(pattern string, next http.Handler) http.Handler {
 	s.guarded[pattern] = true
 	rl := ruleFor(pattern)
+	bindWorker := pattern == "POST /v1/workers/{id}/poll"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bindWorker {
+			if err := workerCertMatches(r, r.PathValue("id")); err != nil {
+				writeJSONError(w, http.StatusForbidden, err.Error())
+				return
+			}
+		}
 		p := principalFrom(r.Context())
 		if p == nil {
 			next.ServeHTTP(w, r)
@@ -173,6 +180,18 @@ func (s *srv) resolve(r *http.Request) (*principal, error) {
 	}
 	return nil, codedErr(http.StatusUnauthorized, "this cluster requires an ACL token: pass --token or SCALEOUT_TOKEN "+
 		"(HTTP: Authorization: Bearer <token> or "+api.TokenHeader+")")
+}
+
+// workerCertMatches refuses a worker certificate that speaks for another
+// worker: a worker-only agent's certificate names its node, which is its
+// worker id, so it polls (and is leased attempts with their sensitive
+// values) and registers only as itself. Server certificates speak for
+// any worker (the servers' own workers, forwarding).
+func workerCertMatches(r *http.Request, workerID string) error {
+	if id, ok := IdentityFrom(r.Context()); ok && id.Role == "worker" && id.Name != workerID {
+		return codedErr(http.StatusForbidden, "permission denied: the worker certificate of %q cannot act as worker %q", id.Name, workerID)
+	}
+	return nil
 }
 
 // errUnknownToken: the token is not in this agent's replica.

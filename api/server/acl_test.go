@@ -147,3 +147,31 @@ func TestACL_UnknownTokenAsksTheLeader(t *testing.T) {
 		}
 	}
 }
+
+// TestACL_WorkerCertificateSpeaksOnlyForItsWorker: a worker certificate
+// polls and registers only as the worker its name says (ACLs on or off).
+func TestACL_WorkerCertificateSpeaksOnlyForItsWorker(t *testing.T) {
+	h := New(DefaultConfig(), Services{})
+	for _, c := range []struct {
+		role, name, path, body string
+		want                   int
+	}{
+		{"worker", "w1", "/v1/workers/w2/poll", "{}", 403},
+		{"worker", "w1", "/v1/workers/w1/poll", "{}", 501},
+		{"server", "s1", "/v1/workers/w2/poll", "{}", 501},
+	} {
+		req := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
+		req = req.WithContext(WithIdentity(req.Context(), Identity{Role: c.role, Name: c.name}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s/%s %s: %d %s, want %d", c.role, c.name, c.path, rec.Code, rec.Body, c.want)
+		}
+	}
+	reg := &srv{svc: Services{}}
+	req := httptest.NewRequest("POST", "/v1/workers", strings.NewReader(`{"id": "w2", "node": "w2", "max_tasks": 1}`))
+	req = req.WithContext(WithIdentity(req.Context(), Identity{Role: "worker", Name: "w1"}))
+	if _, err := reg.registerWorker(req); errorStatus(err) != 403 {
+		t.Fatalf("register as another worker: %v", err)
+	}
+}

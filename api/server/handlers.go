@@ -225,6 +225,9 @@ func (s *srv) registerWorker(r *http.Request) (any, error) {
 	return withBody(r, func(w *api.Worker) (any, error) {
 		// Whether the worker holds a certificate of the cluster CA is what
 		// TLS verified, never what the worker says.
+		if err := workerCertMatches(r, w.ID); err != nil {
+			return nil, err
+		}
 		id, ok := IdentityFrom(r.Context())
 		cert := ok && (id.Role == "server" || id.Role == "worker")
 		return nil, s.svc.Workers.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Certificate: cert})
