@@ -46,6 +46,13 @@ type Config struct {
 	// Caller names the user or program in every request (CallerHeader); the
 	// agent records it as the caller of the executions it creates.
 	Caller string
+	// Token is the ACL token sent with every request (TokenHeader);
+	// default SCALEOUT_TOKEN. The agent records the token's name as the
+	// caller once ACLs are bootstrapped.
+	Token string
+	// NoEnvToken keeps an empty Token empty instead of reading
+	// SCALEOUT_TOKEN (an agent's calls to other agents).
+	NoEnvToken bool
 	// TLS configures https:// addresses when HTTPClient is not set;
 	// default TLSConfigFromEnv().
 	TLS *TLSConfig
@@ -123,6 +130,7 @@ type Client struct {
 	base       *url.URL
 	hc         *http.Client
 	caller     string
+	token      string
 	consistent bool
 	// index is the highest IndexHeader seen (shared with Consistent's
 	// copy): reads ask for at least it.
@@ -171,7 +179,11 @@ func NewClient(cfg Config) (*Client, error) {
 			TLSClientConfig:     tc,
 		}}
 	}
-	return &Client{base: u, hc: hc, caller: cfg.Caller, index: new(atomic.Uint64)}, nil
+	token := cfg.Token
+	if token == "" && !cfg.NoEnvToken {
+		token = TokenFromEnv()
+	}
+	return &Client{base: u, hc: hc, caller: cfg.Caller, token: token, index: new(atomic.Uint64)}, nil
 }
 
 // Address returns the base URL the client uses.
@@ -218,6 +230,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	}
 	if c.caller != "" {
 		req.Header.Set(CallerHeader, c.caller)
+	}
+	if c.token != "" {
+		req.Header.Set(TokenHeader, c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -505,6 +520,11 @@ func (w *Workers) SetEnabled(ctx context.Context, id string, enabled bool) error
 		action = "enable"
 	}
 	return w.c.do(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/"+action, nil, struct{}{}, nil)
+}
+
+// Approve lets a worker that waits for approval get work.
+func (w *Workers) Approve(ctx context.Context, id string) error {
+	return w.c.do(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/approve", nil, struct{}{}, nil)
 }
 
 // Remove forgets a worker.

@@ -263,6 +263,9 @@ type Worker struct {
 	MaxTasks     int               `json:"max_tasks"`
 	Enabled      bool              `json:"enabled"`
 	RegisteredAt time.Time         `json:"registered_at"`
+	// Unapproved: the worker waits for 'scaleout workers approve' and
+	// gets no work (set by the leader; a worker never sends it).
+	Unapproved bool `json:"unapproved,omitempty"`
 	// LastSeen is the leader's last contact with the worker (nil: none
 	// since this leader was elected); Running counts its leased attempts.
 	LastSeen *time.Time `json:"last_seen,omitempty"`

@@ -26,7 +26,8 @@ var (
 	keyNextID  = []byte("next_execution_id")
 
 	allBuckets = [][]byte{bucketMeta, bucketExecutions, bucketPending, bucketActive, bucketEvents, bucketWorkers,
-		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated, bucketIdempotency, bucketNotify}
+		bucketFolders, bucketProjects, bucketVersions, bucketEnvironments, bucketArchives, bucketStaging, bucketCapKeys, bucketCaps, bucketCreated, bucketIdempotency, bucketNotify,
+		bucketACLTokens, bucketACLSecrets, bucketOperations}
 )
 
 // Options configures a Store.

@@ -285,6 +285,13 @@ type Worker struct {
 	MaxTasks     int               `json:"max_tasks"`
 	Enabled      bool              `json:"enabled"`
 	RegisteredAt time.Time         `json:"registered_at"`
+	// Unapproved: the worker waits for an admin's 'workers approve' and
+	// gets no work (catalog.SettingAutoApproveWorkers).
+	Unapproved bool `json:"unapproved,omitempty"`
+	// Certificate: the worker registered over a connection that presented
+	// a server or worker certificate of the cluster CA (set by the API
+	// from the verified certificate, never by the worker's word).
+	Certificate bool `json:"certificate,omitempty"`
 }
 
 // MaxHandBacks bounds how often an execution may be handed back by draining

@@ -128,6 +128,9 @@ type Config struct {
 	// ObserveApply, if set, is told how long each Apply took from proposal
 	// to the FSM's answer on this leader (metrics; must not block).
 	ObserveApply func(t fsm.MessageType, d time.Duration)
+	// OperationRetention is how long the operations log keeps an entry
+	// (the executions' retention; 0: only its size bounds it).
+	OperationRetention time.Duration
 }
 
 // DefaultConfig returns production timings: a server that bootstraps
@@ -231,6 +234,7 @@ type Cluster struct {
 	shutdownOnce sync.Once
 	// transferring is set while an unhealthy leader hands leadership away.
 	transferring atomic.Bool
+	ops          opsGate // operations.go
 }
 
 // New starts gossip and, on servers, Raft.
@@ -253,7 +257,7 @@ func New(cfg Config) (*Cluster, error) {
 		}
 	}()
 
-	meta := NodeMeta{Role: RoleWorker, API: cfg.APIAddr, Version: cfg.Version, Labels: cfg.Labels}
+	meta := NodeMeta{Role: RoleWorker, API: cfg.APIAddr, Version: cfg.Version, Labels: cfg.Labels, Ops: opsLevel}
 	if cfg.Server {
 		if err := c.startRaft(logger); err != nil {
 			return nil, err
@@ -509,7 +513,7 @@ func (c *Cluster) Apply(ctx context.Context, t fsm.MessageType, msg any) (any, u
 	if err := c.storageHealthy(); err != nil {
 		return nil, 0, err
 	}
-	buf, err := fsm.Encode(t, msg)
+	buf, err := c.encode(ctx, t, msg)
 	if err != nil {
 		return nil, 0, err
 	}

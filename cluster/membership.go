@@ -49,6 +49,10 @@ type NodeMeta struct {
 	// record the node as left rather than failed (memberlist itself does not
 	// tell the two apart in its events).
 	Leaving bool `json:"x,omitempty"`
+	// Ops is the level of commands the agent applies beyond those every
+	// version knows (1: the access control lists and the operations log,
+	// fsm types 60-65); an older agent gossips none.
+	Ops int `json:"o,omitempty"`
 }
 
 // Member is one agent as this agent's gossip sees it.

@@ -22,9 +22,11 @@ func applyWorkerRegister(tx *catalog.Tx, req *WorkerRegisterRequest) any {
 		// the first registration time.
 		w.Enabled = old.Enabled
 		w.RegisteredAt = old.RegisteredAt
+		w.Unapproved = old.Unapproved
 	} else {
 		w.Enabled = true
 		w.RegisteredAt = req.Time
+		w.Unapproved = !tx.ApprovedAtRegistration(&w)
 	}
 	if err := tx.PutWorker(&w); err != nil {
 		return fatalError{err}

@@ -22,6 +22,8 @@ var errorStatuses = []struct {
 	err    error
 	status int
 }{
+	{ErrPermissionDenied, http.StatusForbidden},
+	{service.ErrOlderServers, http.StatusConflict},
 	{catalog.ErrNotFound, http.StatusNotFound},
 	{service.ErrUnknownPeer, http.StatusNotFound},
 	{catalog.ErrExists, http.StatusConflict},

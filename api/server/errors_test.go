@@ -26,6 +26,8 @@ func TestErrorStatus_EverySentinel(t *testing.T) {
 		err    error
 		status int
 	}{
+		{ErrPermissionDenied, 403},
+		{service.ErrOlderServers, 409},
 		{catalog.ErrNotFound, 404},
 		{service.ErrUnknownPeer, 404},
 		{catalog.ErrExists, 409},

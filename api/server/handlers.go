@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"maps"
 	"net/http"
 	"strconv"
@@ -87,12 +88,14 @@ func (s *srv) listExecutions(r *http.Request) (any, error) {
 	}
 	pager, ok := s.svc.Executions.(ExecutionPager)
 	if !ok {
-		return apiList(toAPIExecution)(s.svc.Executions.Executions(o))
+		list, err := s.svc.Executions.Executions(o)
+		return apiList(toAPIExecution)(readable(r, list, err))
 	}
 	page, err := pager.ExecutionsPage(o)
 	if err != nil {
 		return nil, err
 	}
+	page.Executions, _ = readable(r, page.Executions, nil)
 	if page.NextBefore > 0 {
 		if w, ok := r.Context().Value(responseKey{}).(http.ResponseWriter); ok {
 			w.Header().Set(api.NextBeforeHeader, strconv.FormatUint(page.NextBefore, 10))
@@ -186,6 +189,11 @@ func (s *srv) stopBulk(r *http.Request) (any, error) {
 		if len(req.IDs) == 0 {
 			return nil, codedErr(http.StatusBadRequest, "no ids in the request")
 		}
+		for _, id := range req.IDs {
+			if err := s.execAllowed(r, id, catalog.PermExecute); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+				return nil, err
+			}
+		}
 		sts, errs, err := s.svc.Executions.StopMany(r.Context(), req.IDs, caller(r))
 		if err != nil {
 			return nil, err
@@ -215,7 +223,14 @@ func (s *srv) reportResult(r *http.Request) (any, error) {
 
 func (s *srv) registerWorker(r *http.Request) (any, error) {
 	return withBody(r, func(w *api.Worker) (any, error) {
-		return nil, s.svc.Workers.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks})
+		// Whether the worker holds a certificate of the cluster CA is what
+		// TLS verified, never what the worker says.
+		if err := workerCertMatches(r, w.ID); err != nil {
+			return nil, err
+		}
+		id, ok := IdentityFrom(r.Context())
+		cert := ok && (id.Role == "server" || id.Role == "worker")
+		return nil, s.svc.Workers.RegisterWorker(r.Context(), &catalog.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Certificate: cert})
 	})
 }
 
@@ -225,7 +240,7 @@ func (s *srv) listWorkers(r *http.Request) (any, error) {
 
 func toAPIWorker(w service.WorkerStatus) api.Worker {
 	out := api.Worker{ID: w.ID, Node: w.Node, Labels: w.Labels, MaxTasks: w.MaxTasks, Enabled: w.Enabled,
-		RegisteredAt: w.RegisteredAt, Running: w.Running}
+		RegisteredAt: w.RegisteredAt, Running: w.Running, Unapproved: w.Unapproved}
 	if !w.LastSeen.IsZero() {
 		t := w.LastSeen
 		out.LastSeen = &t
@@ -343,4 +358,19 @@ func (s *srv) setCap(r *http.Request) (any, error) {
 	return withBody(r, func(req *api.Cap) (any, error) {
 		return nil, s.svc.Queue.SetCap(r.Context(), *req)
 	})
+}
+
+// readable leaves out the executions the request's token may not read
+// (a token limited to folders).
+func readable(r *http.Request, list []*catalog.Execution, err error) ([]*catalog.Execution, error) {
+	if err != nil || principalFrom(r.Context()) == nil {
+		return list, err
+	}
+	out := list[:0:0]
+	for _, e := range list {
+		if mayRead(r, e.Folder) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

@@ -99,7 +99,17 @@ func (s *srv) raw(limit int64, fn func(w io.Writer, r *http.Request) error) http
 }
 
 func (s *srv) listFolders(r *http.Request) (any, error) {
-	return apiList(toAPIFolder)(s.svc.Catalog.Folders())
+	list, err := s.svc.Catalog.Folders()
+	if err == nil && principalFrom(r.Context()) != nil {
+		kept := list[:0:0]
+		for _, f := range list {
+			if mayRead(r, f.Name) {
+				kept = append(kept, f)
+			}
+		}
+		list = kept
+	}
+	return apiList(toAPIFolder)(list, err)
 }
 
 func (s *srv) createFolder(r *http.Request) (any, error) {

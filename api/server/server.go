@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -37,6 +36,15 @@ type Config struct {
 	Transport http.RoundTripper
 	// Security is reported by GET /v1/status/health.
 	Security Security
+	// InternalToken is this agent's own secret for its own API clients
+	// (worker, console): it authenticates them as the agent once ACLs
+	// are on. Forwarding replaces it with AgentToken (it means nothing
+	// to other agents).
+	InternalToken string
+	// AgentToken is the ACL token this agent presents to other agents
+	// when it forwards its own calls (acl_agent_token; empty: the TLS
+	// certificate identifies the agent).
+	AgentToken string
 }
 
 // DefaultConfig returns the defaults: 16 MiB bodies, 5 minute waits, 5 s
@@ -62,7 +70,7 @@ func New(cfg Config, svc Services) http.Handler {
 	if svc.Router == nil {
 		svc.Router = selfRouter{}
 	}
-	s := &srv{cfg: cfg, svc: svc, logger: cfg.Logger.Named("http"), transport: cfg.Transport}
+	s := &srv{cfg: cfg, svc: svc, logger: cfg.Logger.Named("http"), transport: cfg.Transport, guarded: map[string]bool{}}
 	if s.transport == nil {
 		s.transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64,
 			// A leader that died leaves no one to refuse the connection.
@@ -78,7 +86,7 @@ func New(cfg Config, svc Services) http.Handler {
 		if !have {
 			fn = func(*http.Request) (any, error) { return nil, errNoService(pattern) }
 		}
-		mux.Handle(pattern, s.route(m, s.cfg.MaxBodyBytes, s.wrap(fn)))
+		mux.Handle(pattern, s.route(m, s.cfg.MaxBodyBytes, s.guard(pattern, s.wrap(fn))))
 	}
 	st, ex, wk, qu := svc.Status != nil, svc.Executions != nil, svc.Workers != nil, svc.Queue != nil
 	h("GET /v1/status/leader", local, st, s.leader)
@@ -110,14 +118,15 @@ func New(cfg Config, svc Services) http.Handler {
 		if !have {
 			hd = s.raw(0, func(io.Writer, *http.Request) error { return errNoService(pattern) })
 		}
-		mux.Handle(pattern, s.route(m, 0, hd))
+		mux.Handle(pattern, s.route(m, 0, s.guard(pattern, hd)))
 	}
 	s.registerCatalog(h, raw)
 	s.registerSchedules(h)
 	s.registerKeyring(h)
+	s.registerACL(h)
 	s.registerObserve(h, mux)
 	raw("GET /v1/executions/{id}/attempts/{attempt}/log", local, wk, s.raw(0, s.attemptLog))
-	return jsonFallback(mux)
+	return s.authenticate(mux, jsonFallback(mux))
 }
 
 func errNoService(pattern string) error {
@@ -167,6 +176,7 @@ type srv struct {
 	svc       Services
 	logger    hclog.Logger
 	transport http.RoundTripper // for forwarding to the leader
+	guarded   map[string]bool   // patterns whose rule guard checks (written only in New)
 }
 
 type handlerFunc func(r *http.Request) (any, error)
@@ -326,14 +336,4 @@ func queryInt(r *http.Request, name string, max int) (int, error) {
 		return 0, codedErr(http.StatusBadRequest, "%s %d is over the maximum of %d", name, v, max)
 	}
 	return int(v), nil
-}
-
-func caller(r *http.Request) string {
-	if c := strings.TrimSpace(r.Header.Get(api.CallerHeader)); c != "" {
-		if len(c) > 256 {
-			c = c[:256]
-		}
-		return c
-	}
-	return r.RemoteAddr
 }

@@ -126,6 +126,9 @@ type Services struct {
 	Catalog    CatalogService
 	Operator   OperatorService
 	Schedules  ScheduleService
+	// ACL resolves tokens and serves the acl, operations, settings and
+	// worker approval routes (nil: no access control on this agent).
+	ACL ACLService
 	// Keyring lists and rotates the gossip keyring (nil: 501).
 	Keyring KeyringService
 	// Ready answers GET /v1/health/ready (nil: ready whenever the API serves).

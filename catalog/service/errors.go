@@ -10,6 +10,9 @@ var (
 	ErrNotLeader = errors.New("not the leader")
 	// ErrNoLeader means the cluster has no leader at the moment.
 	ErrNoLeader = errors.New("no leader elected")
+	// ErrOlderServers refuses a command that a server of an older version
+	// in the Raft configuration could not apply (it would stop there).
+	ErrOlderServers = errors.New("a server of an older version is in the cluster")
 	// ErrShutdown means the cluster is shutting down.
 	ErrShutdown = errors.New("cluster is shutting down")
 	// ErrUnknownPeer means the named server is not in the Raft configuration.

@@ -107,6 +107,11 @@ type Config struct {
 	// encrypts gossip; a keyring in the data dir (rotations) takes
 	// precedence over it.
 	GossipKey string `yaml:"gossip_key"`
+	// ACLAgentToken is the ACL token (role worker, or admin) this agent
+	// presents to other agents for its own calls once ACLs are
+	// bootstrapped: needed without TLS (with TLS the agent's certificate
+	// identifies it). Empty: none.
+	ACLAgentToken string `yaml:"acl_agent_token"`
 	// Insecure lets a non-dev agent run without TLS (plain HTTP, Raft and
 	// forwarding); it is logged at start and every hour and reported by
 	// GET /v1/status/health.
@@ -242,6 +247,9 @@ type Agent struct {
 	stopSec    chan struct{}
 	workerDone chan struct{}
 	httpDone   chan error
+	// internalToken authenticates this agent's own API clients to itself
+	// once ACLs are on (random per process; security.go).
+	internalToken string
 }
 
 // New starts an agent: the API listener, the cluster, the master and the
@@ -261,6 +269,11 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, logger: logger, workerDone: make(chan struct{}), httpDone: make(chan error, 1), stopSec: make(chan struct{})}
 	a.newMetrics()
+	tok, err := newInternalToken()
+	if err != nil {
+		return nil, err
+	}
+	a.internalToken = tok
 	if err := a.startSecurity(); err != nil {
 		return nil, err
 	}
@@ -380,7 +393,11 @@ func (a *Agent) startCluster(advertise string) error {
 	}
 	ccfg.Dialer = cfg.RaftDialer
 	ccfg.GossipTransport = cfg.GossipTransport
-	ccfg.PeerClient = newPeerClient(a.agentTLS(tlsutil.RoleServer))
+	ccfg.PeerClient = newPeerClient(a.agentTLS(tlsutil.RoleServer), a.cfg.ACLAgentToken)
+	ccfg.OperationRetention = a.cfg.Catalog.Retention
+	if ccfg.OperationRetention <= 0 {
+		ccfg.OperationRetention = master.DefaultCatalogConfig().Retention
+	}
 	if a.tls != nil && cfg.Server {
 		ccfg.RaftTLSServer = a.tls.ServerConfig(true, tlsutil.RoleServer)
 		ccfg.RaftTLSClient = a.tls.ClientConfig(tlsutil.RoleServer)
@@ -472,10 +489,14 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg.ForwardError = a.metrics.ForwardError
 	scfg.Transport = a.httpTransport(tlsutil.RoleServer) // forwarding goes to the leader
 	scfg.Security = a.security()
+	scfg.InternalToken, scfg.AgentToken = a.internalToken, a.cfg.ACLAgentToken
 	svc := server.Services{Router: a.master, Status: a.master, Executions: executionService{a.master, a}, Queue: a.master,
 		Workers: workerService{a.master, a}, Ready: readiness{a.cluster}, Metrics: a.metricsHandler()}
 	if a.catalog != nil { // worker-only agents forward every catalog route
 		svc.Catalog, svc.Operator, svc.Schedules = catalogService{a.catalog, a}, a.catalog, a.scheduler
+		svc.ACL = a.master
+	} else {
+		svc.ACL = newRemoteACL(a) // checks the routes this agent answers itself
 	}
 	svc.UI = a.console()
 	svc.Keyring = newKeyringService(a)
@@ -512,7 +533,7 @@ func (a *Agent) stopHTTP() {
 // agent's own API.
 func (a *Agent) startWorker() error {
 	cfg := a.cfg
-	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS})
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS, Token: a.ownToken()})
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func (k keyringService) local(op, key string) api.KeyringNode {
 
 func (k keyringService) remote(ctx context.Context, m cluster.Member, op, key string) api.KeyringNode {
 	fail := func(err error) api.KeyringNode { return api.KeyringNode{Node: m.Name, Error: err.Error()} }
-	c, err := api.NewClient(api.Config{Address: m.Meta.API, HTTPClient: k.hc, Caller: "keyring@" + k.a.cfg.Node})
+	c, err := api.NewClient(api.Config{Address: m.Meta.API, HTTPClient: k.hc, Caller: "keyring@" + k.a.cfg.Node, Token: k.a.cfg.ACLAgentToken, NoEnvToken: true})
 	if err != nil {
 		return fail(err)
 	}

@@ -205,7 +205,7 @@ func (s executionService) ExecutionsPage(o catalog.ListOptions) (catalog.ListRes
 // console returns the web console, which reads and writes through this
 // agent's own API (nil, logged, if it cannot be built: the API still serves).
 func (a *Agent) console() http.Handler {
-	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "console@" + a.cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS})
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "console@" + a.cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS, Token: a.ownToken()})
 	if err == nil {
 		var c *console.Console
 		if c, err = console.New(console.Config{Client: client, Node: a.cfg.Node, Version: a.cfg.Version}); err == nil {

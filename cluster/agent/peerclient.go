@@ -15,18 +15,19 @@ import (
 // (GET /v1/status/peers and /v1/status/leader), so that cluster itself knows
 // no HTTP. One HTTP client (one connection pool) serves every call.
 type peerClient struct {
-	hc *http.Client
+	hc    *http.Client
+	token string // acl_agent_token (empty: none)
 }
 
 // newPeerClient returns a peer client; tc (nil without TLS) verifies the
 // called agent's certificate and presents this agent's.
-func newPeerClient(tc *tls.Config) *peerClient {
-	return &peerClient{hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second,
+func newPeerClient(tc *tls.Config, token string) *peerClient {
+	return &peerClient{token: token, hc: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second,
 		DialContext: (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext, TLSClientConfig: tc}}}
 }
 
 func (p *peerClient) client(apiAddr string) (*api.Client, error) {
-	return api.NewClient(api.Config{Address: apiAddr, HTTPClient: p.hc})
+	return api.NewClient(api.Config{Address: apiAddr, HTTPClient: p.hc, Token: p.token, NoEnvToken: true})
 }
 
 // RaftPeers implements cluster.PeerClient. It asks for the configuration of

@@ -31,7 +31,7 @@ func TestPeerClient_OverTheAPI(t *testing.T) {
 	st := &statusStub{peers: []api.Peer{{ID: "s1", Address: "10.0.0.1:8392", Suffrage: "voter", Leader: true}, {ID: "s2", Address: "10.0.0.2:8392", Suffrage: "nonvoter"}}}
 	ts := httptest.NewServer(server.New(server.DefaultConfig(), server.Services{Status: st}))
 	t.Cleanup(ts.Close)
-	var pc cluster.PeerClient = newPeerClient(nil)
+	var pc cluster.PeerClient = newPeerClient(nil, "")
 	ctx := context.Background()
 
 	peers, err := pc.RaftPeers(ctx, ts.URL)

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -159,3 +161,23 @@ func (a *Agent) authenticate(h http.Handler) http.Handler {
 // SCALEOUT_CACERT/SCALEOUT_CLIENT_* variables from the agent's
 // environment: without TLS they speak plain HTTP to their own agent.
 var noEnvTLS = &api.TLSConfig{}
+
+// newInternalToken makes this agent's internal token: 256 random bits.
+func newInternalToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// ownToken is the token of this agent's calls to its own API (worker,
+// console): acl_agent_token when set (other agents accept it when the
+// call is forwarded), else the internal token (forwarding replaces it
+// by the agent's certificate identity).
+func (a *Agent) ownToken() string {
+	if a.cfg.ACLAgentToken != "" {
+		return a.cfg.ACLAgentToken
+	}
+	return a.internalToken
+}

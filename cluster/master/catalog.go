@@ -600,5 +600,15 @@ func (c *Catalog) RestoreSnapshot(ctx context.Context, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return c.raft.RestoreSnapshot(ctx, &buf, int64(buf.Len()))
+	if err := c.raft.RestoreSnapshot(ctx, &buf, int64(buf.Len())); err != nil {
+		return err
+	}
+	// The restored catalog carries the backup's operations log: the
+	// restore is the first entry after it.
+	_, _, err = c.raft.Apply(ctx, fsm.OperationType, &fsm.OperationRequest{Time: c.now().UTC(),
+		Caller: service.CallerFrom(ctx), Kind: "restore_snapshot", Object: fmt.Sprintf("%d bytes", buf.Len())})
+	if errors.Is(err, service.ErrOlderServers) {
+		return nil // restored; an older server could not record it
+	}
+	return err
 }

@@ -65,7 +65,7 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 	for {
 		changed := m.fsm.Changed()
 		var retryDue <-chan time.Time // a retry delay ends within the wait
-		if slots > 0 && w.Enabled {
+		if slots > 0 && w.Enabled && !w.Unapproved {
 			tasks, wake, err := m.lease(ctx, w, slots, req.Token)
 			if err != nil {
 				return nil, err

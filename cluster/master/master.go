@@ -684,15 +684,19 @@ func (m *Master) PendingReason(e *catalog.Execution) string {
 	var disabled []string
 	for _, w := range list {
 		if e.Matches(w) {
-			if w.Enabled {
+			if w.Enabled && !w.Unapproved {
 				return m.queueReason(e)
 			}
-			disabled = append(disabled, w.ID)
+			if w.Unapproved {
+				disabled = append(disabled, w.ID+" (unapproved: scaleout workers approve "+w.ID+")")
+			} else {
+				disabled = append(disabled, w.ID)
+			}
 		}
 	}
 	target := describeTargets(&e.ExecutionSpec)
 	if len(disabled) > 0 {
-		return fmt.Sprintf("waiting for %s: the matching workers %s are disabled", target, strings.Join(disabled, ", "))
+		return fmt.Sprintf("waiting for %s: the matching workers %s are disabled or unapproved", target, strings.Join(disabled, ", "))
 	}
 	return fmt.Sprintf("waiting for %s: no registered worker matches", target)
 }

@@ -15,6 +15,7 @@ import (
 type clientFlags struct {
 	address                       string
 	caCert, clientCert, clientKey string
+	token                         string
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -22,6 +23,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.caCert, "ca-cert", "", "PEM file of the cluster CA that signed the agents' certificates (default: $SCALEOUT_CACERT)")
 	cmd.Flags().StringVar(&f.clientCert, "client-cert", "", "PEM client certificate for agents with TLS, 'scaleout tls cert create --client' (default: $SCALEOUT_CLIENT_CERT)")
 	cmd.Flags().StringVar(&f.clientKey, "client-key", "", "PEM key of --client-cert (default: $SCALEOUT_CLIENT_KEY)")
+	cmd.Flags().StringVar(&f.token, "token", "", "ACL token, once 'scaleout acl bootstrap' has run (default: $SCALEOUT_TOKEN)")
 }
 
 // tlsConfig is the client's TLS files: each flag, else its variable.
@@ -38,7 +40,7 @@ func (f *clientFlags) client() (*api.Client, error) {
 	if addr == "" {
 		addr = api.AddressFromEnv()
 	}
-	c, err := api.NewClient(api.Config{Address: addr, Caller: callerName(), TLS: f.tlsConfig()})
+	c, err := api.NewClient(api.Config{Address: addr, Caller: callerName(), TLS: f.tlsConfig(), Token: f.token})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

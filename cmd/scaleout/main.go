@@ -136,5 +136,6 @@ not be reached).`,
 		newMembersCmd(), newWorkersCmd(), newOperatorCmd())
 	root.AddCommand(newDeployCmd(), newFoldersCmd(), newProjectsCmd(), newPackagesCmd(), newEnvironmentsCmd(), newKeygenCmd(), newSchedulesCmd())
 	root.AddCommand(newValidateCmd(), newBenchCmd(), newConvertCmd(), newImportCmd(), newTLSCmd(), newStatusCmd())
+	root.AddCommand(newACLCmd(), newOperationsCmd())
 	return root
 }

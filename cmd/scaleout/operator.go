@@ -23,6 +23,6 @@ func newOperatorCmd() *cobra.Command {
 			fmt.Fprintf(x.out, "removed raft peer %s\n", x.args[0])
 			return nil
 		}))
-	cmd.AddCommand(raftCmd, newSnapshotCmd(), newKeyringCmd())
+	cmd.AddCommand(raftCmd, newSnapshotCmd(), newKeyringCmd(), newSettingsCmd())
 	return cmd
 }

@@ -132,6 +132,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.StringVar(&s.TLSCert, "tls-cert", s.TLSCert, "PEM certificate of this agent ('scaleout tls cert create --server|--worker'); with --tls-ca and --tls-key every TCP port speaks mutual TLS; reloaded on SIGHUP and when the files change")
 	own.StringVar(&s.TLSKey, "tls-key", s.TLSKey, "PEM key of --tls-cert")
 	own.StringVar(&s.GossipKey, "gossip-key", s.GossipKey, "key that encrypts gossip, base64 of 32 bytes ('scaleout keygen'); the same on every agent; a rotated keyring in the data dir takes precedence ('scaleout operator keyring')")
+	own.StringVar(&s.ACLAgentToken, "acl-agent-token", s.ACLAgentToken, "ACL token (role worker) this agent presents to other agents once ACLs are bootstrapped; needed without TLS (with TLS its certificate identifies it)")
 	own.BoolVar(&s.Insecure, "insecure", s.Insecure, "run a non-dev agent without TLS (plain HTTP, Raft and forwarding; warned at start and every hour)")
 	own.IntVar(&s.KeepVersions, "keep-versions", s.KeepVersions, "versions kept per project")
 	own.Int64Var(&s.MaxArchiveBytes, "max-archive-bytes", s.MaxArchiveBytes, "largest project archive accepted by deploy (413 above)")
