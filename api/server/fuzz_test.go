@@ -99,6 +99,8 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"POST", "/v1/operator/keyring"},
 	{"POST", "/v1/schedules"},
 	{"PUT", "/v1/schedules/s"},
+	{"POST", "/v1/acl/tokens"},
+	{"PUT", "/v1/operator/settings"},
 }
 
 // FuzzAPIBodies posts fuzzed bodies to every route that reads one. The
@@ -113,6 +115,8 @@ func FuzzAPIBodies(f *testing.F) {
 		`{"id": "w1", "max_tasks": 10, "labels": {"a": "b"}}`,
 		`{"slots": 3, "wait_ms": 1, "running": [{"id": 1, "attempt": 1}]}`,
 		`{"name": "f", "description": "d"}`,
+		`{"name": "ops", "role": "executor", "folders": {"f": ["READ", "EXECUTE"]}}`,
+		`{"name": "auto_approve_workers", "value": "true"}`,
 		`{"hash": "` + strings.Repeat("a", 64) + `", "size": 10}`,
 		`{"version": 1}`,
 		`{"params": {"x": "1"}, "logging_level": "verbose"}`,
@@ -161,6 +165,7 @@ var bodylessRoutes = []string{
 	"POST /v1/workers/{id}/enable", "POST /v1/workers/{id}/disable",
 	"POST /v1/schedules/{name}/pause", "POST /v1/schedules/{name}/resume", "POST /v1/schedules/{name}/run-now",
 	"POST /debug/pprof/symbol",
+	"POST /v1/acl/bootstrap", "POST /v1/workers/{id}/approve",
 }
 
 // TestFuzzAPIBodies_CoversEveryBodyRoute: every POST, PUT or PATCH route
