@@ -107,7 +107,8 @@ func TestConvert_ETLReport(t *testing.T) {
 	for _, want := range []string{
 		"project ETL (from ../../../testdata/ssis/etl): 6 packages, 5 ready to run, 1 refuse to start",
 		`\Package\Tidy\Check Folder                        Microsoft.ScriptTask`,
-		`\Package\Notify                                   Microsoft.SendMailTask    unsupported task: Microsoft.SendMailTask is not converted`,
+		`\Package\Notify Microsoft.SendMailTask mail through Housekeeping_SMTP_Server`,
+		`\Package.ConnectionManagers[SMTP Server] SMTP connection Housekeeping_SMTP_Server in project.yaml`,
 		`\Package.EventHandlers[OnError] EventHandler on_error handler`,
 		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  package parameter ETL_FOLDER sets variable Folder: give it the environment variable's value`,
 		`\Package\Purge Staging Microsoft.ExecuteSQLTask unsupported task: the property expression on SqlStatementSource: it reads @[$Project::Region], and project parameters reach packages only through connections`,
@@ -124,6 +125,15 @@ func TestConvert_ETLReport(t *testing.T) {
 			t.Errorf("LoadFiles.yaml lacks %q:\n%s", want, lf)
 		}
 	}
+	hk := string(res.Files["packages/Housekeeping.yaml"])
+	for _, want := range []string{"mail:\n      connection: Housekeeping_SMTP_Server\n      from: etl@contoso.com\n      to: ops@contoso.com\n      subject: housekeeping done\n      body: ok"} {
+		if !strings.Contains(hk, want) {
+			t.Errorf("Housekeeping.yaml lacks %q:\n%s", want, hk)
+		}
+	}
+	if pj := string(res.Files["project.yaml"]); !strings.Contains(pj, "type: smtp") || !strings.Contains(pj, "dsn: smtp://mail.contoso.com?tls=none") {
+		t.Errorf("project.yaml lacks the smtp connection:\n%s", pj)
+	}
 	if !strings.Contains(string(res.Files["packages/Child.yaml"]), "entry_point: false") {
 		t.Error("Child keeps EntryPoint=0 as entry_point: false")
 	}
@@ -137,7 +147,7 @@ func TestConvert_Strict(t *testing.T) {
 	if !errors.Is(err, ErrStrict) || res == nil {
 		t.Fatalf("strict: %v", err)
 	}
-	for _, want := range []string{`Housekeeping.dtsx: \Package\Notify (Microsoft.SendMailTask)`, `\Package\Tidy\Check Folder (Microsoft.ScriptTask)`} {
+	for _, want := range []string{`Housekeeping.dtsx: \Package\Purge Staging (Microsoft.ExecuteSQLTask)`, `\Package\Tidy\Check Folder (Microsoft.ScriptTask)`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("strict error lacks %q: %v", want, err)
 		}
