@@ -82,9 +82,6 @@ func (pc *pkgConv) sendMail(e *ssis.Executable) (omap, string, error) {
 	default:
 		return nil, "", fmt.Errorf("Priority %q is not one of High, Normal, Low", pr)
 	}
-	if x, ok := pc.propExpr(e, "FileAttachments", false); ok {
-		return nil, "", fmt.Errorf("the property expression on FileAttachments (%s) is not converted: a list of files is not a template", x)
-	}
 	var atts []any
 	for _, a := range strings.Split(attr(d, "FileAttachments"), "|") {
 		if a = strings.TrimSpace(a); a != "" {
