@@ -432,3 +432,25 @@ func TestConvert_ConfigurationParameter(t *testing.T) {
 		t.Errorf("unknown --param: %v", err)
 	}
 }
+
+// TestConvert_ExcelReported: an Excel connection manager has no native
+// driver; the report names it and the Execute SQL task that uses it,
+// which becomes an unsupported task, and the package refuses to start.
+func TestConvert_ExcelReported(t *testing.T) {
+	res, err := Convert(load(t, "packages/ExcelBudget.dtsx"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := report(t, res.Report)
+	for _, want := range []string{
+		`\Package.ConnectionManagers[Budget Workbook] EXCEL connection manager type EXCEL is not converted (tasks that use it are unsupported)`,
+		`\Package\Create Budget Sheet Microsoft.ExecuteSQLTask unsupported task: connection manager Budget Workbook: connection manager type EXCEL is not converted`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if pr := pkgReport(t, res.Report, "ExcelBudget"); !pr.Refuses || len(pr.NotConverted) != 2 {
+		t.Errorf("ExcelBudget: refuses %v, %d not converted", pr.Refuses, len(pr.NotConverted))
+	}
+}
