@@ -360,8 +360,8 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"SqlVariants.dtsx", true, []string{"timeout: 30s", "statement: UPDATE t SET x = 1 WHERE note = 'why?' -- ? here too"},
 			[]string{"result set type ResultSetType_XML is not converted", "parameter 0 has direction Output", "the statement comes from a Variable", `OLE DB provider "OraOLEDB.Oracle.1" is not SQL Server's`, `single-row result bindings must be by ordinal`}},
 		{"ExternalChild.dtsx", true, nil, []string{`child package "Nowhere.dtsx" is not in the project`, "referenced through a connection (package deployment model)"}},
-		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "ETL_RATIO:\n    type: float\n    default: \"0.25\"", "Ratio:\n    type: float\n    value: ${param.ETL_RATIO}", "value: \"9000000000\"", "type: bool\n    value: \"true\""},
-			[]string{`Configuration (XML file)  old-style package configuration not applied (XML file C:\Config\etl.dtsConfig)`, "Configuration (SQL Server table)"}},
+		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "ETL_RATIO:\n    type: float\n    default: \"0.25\"", "Ratio:\n    type: float\n    value: ${param.ETL_RATIO}", "Big:\n    type: int\n    value: ${param.Big}", "type: bool\n    value: \"true\""},
+			[]string{`Configuration (XML file)  old-style package configuration (XML file C:\Config\etl.dtsConfig) not applied to \Package.Connections[Config DB].Properties[ConnectionString]`, "Configuration (SQL Server table)"}},
 		{"Handlers.dtsx", false, []string{"handlers:\n  on_error:\n    - name: Log Package Error", "on_pre_execute:", "    handlers:\n      on_error:\n        - name: Log Task Error", "- ${sys.error_description}", "- ${sys.source_name}"},
 			[]string{`\Package\Fail Here.EventHandlers[OnError] EventHandler on_error handler`}},
 		{"MergeJoin.dtsx", false, []string{"merge_join:", "type: inner", "left_keys:\n              - customer_id", "right_keys:\n              - id", "op: count_distinct"}, []string{"11 converted, 0 not converted; ready"}},
@@ -408,7 +408,10 @@ func TestConvert_SinglePackages(t *testing.T) {
 // An environment variable configuration that sets a package variable
 // becomes a package parameter (as the SSIS project conversion wizard
 // makes it) whose default --param sets, by the environment variable's
-// name; the XML file and SQL Server configurations stay reported.
+// name. An XML file configuration whose .dtsConfig file lies beside the
+// package (testdata/ssis/packages/etl.dtsConfig) makes a parameter per
+// package variable it sets, its default the file's value; its entry on a
+// connection and the SQL Server configuration stay reported.
 func TestConvert_ConfigurationParameter(t *testing.T) {
 	res, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_RATIO": "0.5"}})
 	if err != nil {
@@ -416,14 +419,17 @@ func TestConvert_ConfigurationParameter(t *testing.T) {
 	}
 	pr := res.Report.Packages[0]
 	src := string(res.Files[pr.File])
-	for _, w := range []string{"parameters:\n  ETL_RATIO:\n    type: float\n    default: \"0.5\"\n", "  Ratio:\n    type: float\n    value: ${param.ETL_RATIO}\n"} {
+	for _, w := range []string{"parameters:\n  Big:\n    type: int\n    default: \"12345678901\"\n",
+		"  ETL_RATIO:\n    type: float\n    default: \"0.5\"\n", "  Ratio:\n    type: float\n    value: ${param.ETL_RATIO}\n",
+		"  Big:\n    type: int\n    value: ${param.Big}\n"} {
 		if !strings.Contains(src, w) {
 			t.Errorf("%s lacks %q:\n%s", pr.File, w, src)
 		}
 	}
 	out := report(t, res.Report)
 	for _, w := range []string{`\Package.Configurations[Ratio from environment] Configuration (environment variable) package parameter ETL_RATIO sets variable Ratio`,
-		`\Package.Configurations[SQL table] Configuration (SQL Server table) old-style package configuration not applied`} {
+		`\Package.Configurations[SQL table] Configuration (SQL Server table) old-style package configuration not applied`,
+		`\Package.Configurations[XML file] Configuration (XML file) old-style package configuration (XML file C:\Config\etl.dtsConfig) not applied to \Package.Connections[Config DB].Properties[ConnectionString] (only a package variable's Value maps onto a parameter); give the values as parameters (--param) or edit the package; converted: package parameter Big sets variable Big`} {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
