@@ -79,4 +79,3 @@ func ParseDTSConfig(file string, data []byte) ([]ConfigEntry, error) {
 	}
 	return out, nil
 }
-
