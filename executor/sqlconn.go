@@ -2,6 +2,7 @@ package executor
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -153,6 +154,9 @@ func buildDSN(driver string, f dsnFields) (string, error) {
 		}
 		u := url.URL{Scheme: "sqlserver", User: user, Host: host, RawQuery: q.Encode()}
 		return u.String(), nil
+	case pkgspec.DriverSMTP:
+		u := url.URL{Scheme: "smtp", User: user, Host: host, RawQuery: q.Encode()}
+		return u.String(), nil
 	}
 	return "", fmt.Errorf("unknown driver %q", driver)
 }
@@ -237,6 +241,9 @@ func copyThrough(b *strings.Builder, stmt string, i int, close string) int {
 
 // db returns the execution's pool for a connection, opening it once.
 func (r *runner) db(c Connection) (*sql.DB, error) {
+	if c.Driver == pkgspec.DriverSMTP {
+		return nil, errors.New("it is an smtp connection (only mail tasks use those)")
+	}
 	name, ok := driverNames[c.Driver]
 	if !ok {
 		return nil, fmt.Errorf("unknown driver %q (want one of: %s)", c.Driver, strings.Join(pkgspec.Drivers, ", "))

@@ -171,6 +171,8 @@ func (pr *pkgRun) attempt(ctx context.Context, tc *taskCtx) taskOut {
 		out = tc.fileTask(tctx)
 	case t.HTTP != nil:
 		out = tc.httpTask(tctx)
+	case t.Mail != nil:
+		out = tc.mailTask(tctx)
 	case t.Package != nil:
 		out = tc.packageTask(tctx)
 	case t.Set != nil:

@@ -69,6 +69,7 @@ var defaultKinds = []taskKind{
 	{KindSQL, (*parser).decodeSQL, func(t *Task) bool { return t.SQL != nil }},
 	{KindFile, (*parser).decodeFile, func(t *Task) bool { return t.File != nil }},
 	{KindHTTP, (*parser).decodeHTTP, func(t *Task) bool { return t.HTTP != nil }},
+	{KindMail, (*parser).decodeMail, func(t *Task) bool { return t.Mail != nil }},
 	{KindPackage, (*parser).decodePackage, func(t *Task) bool { return t.Package != nil }},
 	{KindSet, (*parser).decodeSet, func(t *Task) bool { return t.Set != nil }},
 	{KindDataFlow, (*parser).decodeDataFlow, func(t *Task) bool { return t.DataFlow != nil }},

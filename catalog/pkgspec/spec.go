@@ -117,10 +117,14 @@ const (
 	DriverSQLite    = "sqlite"
 	DriverPostgres  = "postgres"
 	DriverSQLServer = "sqlserver"
+	// DriverSMTP is a mail server, not a database: only mail tasks use
+	// it. Its DSN is smtp://[user[:password]@]host[:port][?tls=MODE]
+	// (see MailTask).
+	DriverSMTP = "smtp"
 )
 
-// Drivers lists the database drivers.
-var Drivers = []string{DriverSQLite, DriverPostgres, DriverSQLServer}
+// Drivers lists the connection drivers: the databases, and smtp.
+var Drivers = []string{DriverSQLite, DriverPostgres, DriverSQLServer, DriverSMTP}
 
 // Constraint kinds, the values of Constraint.On.
 const (
@@ -187,6 +191,7 @@ type Task struct {
 	SQL      *SQLTask
 	File     *FileTask
 	HTTP     *HTTPTask
+	Mail     *MailTask
 	Package  *PackageTask
 	Set      *SetTask
 	DataFlow *DataFlowTask
@@ -288,6 +293,39 @@ type FileTask struct {
 	Overwrite bool
 }
 
+// Mail priorities, the values of MailTask.Priority.
+const (
+	PriorityLow    = "low"
+	PriorityNormal = "normal"
+	PriorityHigh   = "high"
+)
+
+// MailTask sends one mail through an SMTP connection (driver smtp): SSIS's
+// Send Mail task. Every field but Connection and Priority is a template.
+type MailTask struct {
+	// Connection names a connection of driver smtp.
+	Connection string
+	From       string
+	// To, CC and BCC are lists of addresses separated by ";" or ",".
+	// At least one of them names a recipient when the task runs.
+	To, CC, BCC string
+	Subject     string
+	// Body is the text of the mail (text/plain, UTF-8); BodyFile a file
+	// (under the work directory or an allowed path) whose text is the body
+	// instead.
+	Body     string
+	BodyFile string
+	// Priority is low, normal (default) or high.
+	Priority string
+	// Attachments are files (under the work directory or an allowed path)
+	// attached to the mail.
+	Attachments []string
+	// Timeout bounds the whole SMTP conversation; 0 means 1 minute.
+	Timeout time.Duration
+	// Line is the line of the connection field.
+	Line int
+}
+
 // HTTPTask sends one HTTP request.
 type HTTPTask struct {
 	Method  string
@@ -372,6 +410,7 @@ const (
 	KindSQL      = "sql"
 	KindFile     = "file"
 	KindHTTP     = "http"
+	KindMail     = "mail"
 	KindPackage  = "package"
 	KindSet      = "set"
 	KindSequence = "sequence"
@@ -441,8 +480,8 @@ type ConnectionUse struct {
 	Line             int
 }
 
-// ConnectionUses lists the connections the package's sql tasks and foreach
-// queries name, at any depth, in file order. A name the package does not
+// ConnectionUses lists the connections the package's sql and mail tasks,
+// foreach queries and data flow components name, at any depth, in file order. A name the package does not
 // declare must come from the project (see executor.Options.Connections).
 func (p *Package) ConnectionUses() []ConnectionUse {
 	var out []ConnectionUse
@@ -452,6 +491,8 @@ func (p *Package) ConnectionUses() []ConnectionUse {
 			switch {
 			case t.SQL != nil:
 				out = append(out, ConnectionUse{t.Name, t.SQL.Connection, t.SQL.Line})
+			case t.Mail != nil:
+				out = append(out, ConnectionUse{t.Name, t.Mail.Connection, t.Mail.Line})
 			case t.ForEach != nil && t.ForEach.Query != nil:
 				out = append(out, ConnectionUse{t.Name, t.ForEach.Query.Connection, t.ForEach.Query.Line})
 			case t.DataFlow != nil:

@@ -218,6 +218,49 @@ func (p *parser) decodeHTTP(t *Task, _, n *yaml.Node) {
 	}
 }
 
+// maxMailAttachments bounds a mail task's attachments.
+const maxMailAttachments = 32
+
+func (p *parser) decodeMail(t *Task, _, n *yaml.Node) {
+	what := kindWhat(t, KindMail)
+	m := &MailTask{Priority: PriorityNormal}
+	t.Mail = m
+	var connNode *yaml.Node
+	if p.decodeBody(n, what, "a connection, from and to", []field{
+		{"connection", func(v *yaml.Node, w string) { connNode, m.Connection = v, p.str(v, w) }},
+		{"from", set(&m.From, p.tplStr)},
+		{"to", set(&m.To, p.tplStr)},
+		{"cc", set(&m.CC, p.tplStr)},
+		{"bcc", set(&m.BCC, p.tplStr)},
+		{"subject", set(&m.Subject, p.tplStr)},
+		{"body", set(&m.Body, p.tplStr)},
+		{"body_file", set(&m.BodyFile, p.tplStr)},
+		{"priority", func(v *yaml.Node, w string) {
+			m.Priority, _ = p.oneOf(v, w, what, "priority", []string{PriorityLow, PriorityNormal, PriorityHigh})
+		}},
+		{"attachments", func(v *yaml.Node, w string) {
+			m.Attachments = p.tplList(v, w)
+			if len(m.Attachments) > maxMailAttachments {
+				p.addf(v.Line, "%s has %d attachments; at most %d", what, len(m.Attachments), maxMailAttachments)
+			}
+		}},
+		{"timeout", set(&m.Timeout, p.duration)},
+	}) {
+		if connNode == nil {
+			p.addf(n.Line, "%s has no connection", what)
+		} else {
+			m.Line = connNode.Line
+		}
+		p.need(n, what, "from", m.From)
+		if m.To == "" && m.CC == "" && m.BCC == "" {
+			p.addf(n.Line, "%s has no recipient (to, cc or bcc)", what)
+		}
+		if m.Body != "" && m.BodyFile != "" {
+			p.addf(n.Line, "%s has both body and body_file", what)
+		}
+	}
+}
+
 func (p *parser) decodePackage(t *Task, _, n *yaml.Node) {
 	what := kindWhat(t, KindPackage)
 	pt := &PackageTask{}

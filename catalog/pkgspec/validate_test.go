@@ -93,8 +93,14 @@ func TestParse_Problems(t *testing.T) {
 			[]want{{3, "dependency cycle: a -> c -> b -> a"}}},
 		{"two cycles", "name: a\ntasks:\n  - {name: a, after: [b], exec: {command: [x]}}\n  - {name: b, after: [a], exec: {command: [x]}}\n  - {name: c, after: [d], exec: {command: [x]}}\n  - {name: d, after: [c], exec: {command: [x]}}\n",
 			[]want{{3, "dependency cycle: a -> b -> a"}, {5, "dependency cycle: c -> d -> c"}}},
-		{"no task type", "name: a\ntasks:\n  - name: t\n", []want{{3, `task "t" has no task type (want one of: exec, sql, file, http, package, set, dataflow, sequence, foreach, for, unsupported)`}}},
+		{"no task type", "name: a\ntasks:\n  - name: t\n", []want{{3, `task "t" has no task type (want one of: exec, sql, file, http, mail, package, set, dataflow, sequence, foreach, for, unsupported)`}}},
 		// Two task types: see TestParse_TwoTaskTypes.
+
+		// Mail.
+		{"mail without connection and recipient", "name: a\ntasks:\n  - name: t\n    mail: {from: a@x.org}\n", []want{{4, `task "t" mail has no connection`}, {4, `task "t" mail has no recipient (to, cc or bcc)`}}},
+		{"mail without from", "name: a\nconnections: {m: {driver: smtp, dsn: 'smtp://h'}}\ntasks:\n  - name: t\n    mail: {connection: m, to: b@x.org}\n", []want{{5, `task "t" mail has no from`}}},
+		{"mail bad priority", "name: a\nconnections: {m: {driver: smtp, dsn: 'smtp://h'}}\ntasks:\n  - name: t\n    mail: {connection: m, from: a@x.org, to: b@x.org, priority: urgent}\n", []want{{5, `task "t" mail has unknown priority "urgent" (want one of: low, normal, high)`}}},
+		{"mail body twice", "name: a\nconnections: {m: {driver: smtp, dsn: 'smtp://h'}}\ntasks:\n  - name: t\n    mail: {connection: m, from: a@x.org, to: b@x.org, body: x, body_file: y}\n", []want{{5, `task "t" mail has both body and body_file`}}},
 
 		// Exec.
 		{"exec without command", "name: a\ntasks:\n  - name: t\n    exec: {dir: /tmp}\n", []want{{4, `task "t" exec has no command`}}},

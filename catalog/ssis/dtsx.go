@@ -346,7 +346,14 @@ func parseConnectionManager(file string, n *Node) (*ConnectionManager, error) {
 		inner = inner.child("ConnectionManager")
 	}
 	if inner == nil {
-		return c, nil // SMTP and others keep their data elsewhere; the converter reports them
+		// The SMTP connection manager keeps its connection string in
+		// <SmtpConnectionManager ConnectionString="SmtpServer=...;...">.
+		if od := n.child("ObjectData"); od != nil {
+			if smtp := od.child("SmtpConnectionManager"); smtp != nil {
+				c.ConnectionString = smtp.get("ConnectionString")
+			}
+		}
+		return c, nil // others keep their data elsewhere; the converter reports them
 	}
 	c.ConnectionString = inner.get("ConnectionString")
 	c.FileUsage = inner.get("FileUsageType")

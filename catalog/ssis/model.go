@@ -126,6 +126,11 @@ type Configuration struct {
 	Type   string // DTSConfigurationType: 0 parent variable, 1 XML file, 2 environment variable, 3 registry, 4-6 indirect, 7 SQL Server
 	String string
 	Target string
+	// Entries are what the .dtsConfig file of an XML file configuration
+	// sets, read from the file of that name beside the package (Load);
+	// FileErr says why it was not read.
+	Entries []ConfigEntry
+	FileErr string
 }
 
 // Constraint is a precedence constraint between two executables of the

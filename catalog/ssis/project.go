@@ -48,6 +48,7 @@ func Load(p string) (*Project, error) {
 		if err != nil {
 			return nil, err
 		}
+		readXMLConfigs([]*Package{pkg}, filepath.Dir(p))
 		return &Project{Name: pkg.Name, Source: p, Packages: []*Package{pkg}}, nil
 	}
 	return nil, fmt.Errorf("%s: not an .ispac, a .dtsx or a project folder", p)
@@ -212,7 +213,12 @@ func LoadFolder(dir string) (*Project, error) {
 	if m == nil {
 		m = &manifest{name: filepath.Base(filepath.Clean(dir))}
 	}
-	return build(dir, m, fs)
+	pr, err := build(dir, m, fs)
+	if err != nil {
+		return nil, err
+	}
+	readXMLConfigs(pr.Packages, dir)
+	return pr, nil
 }
 
 // ReadISPAC reads an .ispac archive (a zip); file names it in messages.

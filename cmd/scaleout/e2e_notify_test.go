@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
+	"github.com/scaleout/scaleout/cluster/clustertest/smtptest"
 )
 
 // notifyReceiver is a webhook receiver that answers 500 to the first
@@ -54,66 +52,6 @@ func newNotifyReceiver(t *testing.T, failFirst int) *notifyReceiver {
 	return r
 }
 
-// smtpSink is an SMTP server on 127.0.0.1 that accepts every mail and
-// keeps the messages (their DATA).
-type smtpSink struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	msgs []string
-}
-
-func newSMTPSink(t *testing.T) *smtpSink {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpSink{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *smtpSink) serve(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	r := textproto.NewReader(bufio.NewReader(c))
-	say := func(l string) { _, _ = c.Write([]byte(l + "\r\n")) }
-	say("220 sink")
-	for {
-		line, err := r.ReadLine()
-		if err != nil {
-			return
-		}
-		switch strings.ToUpper(strings.SplitN(line, " ", 2)[0]) {
-		case "EHLO", "HELO", "MAIL", "RCPT":
-			say("250 ok")
-		case "DATA":
-			say("354 go on")
-			lines, err := r.ReadDotLines()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.msgs = append(s.msgs, strings.Join(lines, "\n"))
-			s.mu.Unlock()
-			say("250 queued")
-		case "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("502 no")
-		}
-	}
-}
-
 // TestE2E_PackageNotifyWebhook: packages with a notify key, outside any
 // schedule. A failing inline package (notify on failure, a sensitive
 // parameter in its failure) is delivered exactly once although the
@@ -125,8 +63,8 @@ func (s *smtpSink) serve(c net.Conn) {
 // execution a schedule creates notify too.
 func TestE2E_PackageNotifyWebhook(t *testing.T) {
 	recv := newNotifyReceiver(t, 2)
-	sink := newSMTPSink(t)
-	a := startAgent(t, t.TempDir(), "--smtp-addr", sink.ln.Addr().String(), "--smtp-from", "etl@example.com")
+	sink := smtptest.New(t)
+	a := startAgent(t, t.TempDir(), "--smtp-addr", sink.Addr(), "--smtp-from", "etl@example.com")
 	cl := a.client(t)
 	ctx := context.Background()
 	notify := fmt.Sprintf("notify:\n  webhook: %s/hook\n  email: [ops@example.com]\n  on: [failure]\n  headers: {Authorization: Bearer hdr-s3cret}\n", recv.URL)
@@ -249,11 +187,10 @@ func TestE2E_PackageNotifyWebhook(t *testing.T) {
 	if b := recv.delivered[boomID]; len(b) != 1 || b[0].Folder != "F" || b[0].Project != "np" || b[0].Package != "boom" || b[0].ProjectVersion != 1 {
 		t.Fatalf("deployed package's deliveries: %+v", b)
 	}
-	sink.mu.Lock()
-	mails := append([]string(nil), sink.msgs...)
-	sink.mu.Unlock()
 	subjects := map[string]int{}
-	for _, m := range mails {
+	mails := sink.Messages()
+	for _, msg := range mails {
+		m := msg.Data
 		if strings.Contains(m, secret) || !strings.Contains(m, "From: etl@example.com") || !strings.Contains(m, `"event":"execution.failed"`) {
 			t.Fatalf("mail: %s", m)
 		}

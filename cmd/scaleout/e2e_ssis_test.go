@@ -120,7 +120,7 @@ func TestE2E_SSISImport(t *testing.T) {
 	if imp.code != 0 {
 		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
 	}
-	for _, want := range []string{"6 packages, 5 ready to run, 1 refuse to start", `\Package\Notify`, "Microsoft.SendMailTask", "deployed F/ETL version 1", "supply: project parameter ApiKey"} {
+	for _, want := range []string{"6 packages, 5 ready to run, 1 refuse to start", `\Package\Purge Staging`, `\Package\Tidy\Check Folder`, "deployed F/ETL version 1", "supply: project parameter ApiKey"} {
 		if !strings.Contains(imp.stdout, want) {
 			t.Errorf("import output lacks %q:\n%s", want, imp.stdout)
 		}

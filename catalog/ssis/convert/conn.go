@@ -169,6 +169,27 @@ func (c *sqlServerConn) dsn(password string) string {
 	return u.String()
 }
 
+// smtpDSN converts an SMTP connection manager's connection string
+// (SmtpServer=host;UseWindowsAuthentication=False;EnableSsl=True;) into
+// the DSN of an smtp connection. EnableSsl (STARTTLS in .NET) becomes
+// tls=starttls; windows reports UseWindowsAuthentication, which has no
+// counterpart (the DSN has no user).
+func smtpDSN(cs string) (dsn string, windows bool, err error) {
+	m := parseConnString(cs)
+	host := first(m, "smtpserver")
+	if host == "" {
+		return "", false, fmt.Errorf("the connection string names no SmtpServer")
+	}
+	if strings.ContainsAny(host, "/?@ ") {
+		return "", false, fmt.Errorf("SmtpServer %q is not a host name", host)
+	}
+	tls := "none"
+	if isTrueS(m["enablessl"]) {
+		tls = "starttls"
+	}
+	return "smtp://" + host + "?tls=" + tls, isTrueS(m["usewindowsauthentication"]), nil
+}
+
 // parseOverride reads --connection's DSN: sqlite:PATH, postgres://...,
 // postgresql://... or sqlserver://...
 func parseOverride(dsn string) (driver string, props map[string]string, err error) {
@@ -183,8 +204,10 @@ func parseOverride(dsn string) (driver string, props map[string]string, err erro
 		return "postgres", map[string]string{"dsn": dsn}, nil
 	case strings.HasPrefix(dsn, "sqlserver://"):
 		return "sqlserver", map[string]string{"dsn": dsn}, nil
+	case strings.HasPrefix(dsn, "smtp://"):
+		return "smtp", map[string]string{"dsn": dsn}, nil
 	}
-	return "", nil, fmt.Errorf("DSN %q: want sqlite:PATH, postgres://..., postgresql://... or sqlserver://...", dsn)
+	return "", nil, fmt.Errorf("DSN %q: want sqlite:PATH, postgres://..., postgresql://..., sqlserver://... or smtp://...", dsn)
 }
 
 // fields are the project connection properties of the connection, with

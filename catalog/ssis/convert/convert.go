@@ -393,7 +393,7 @@ func (c *converter) connection(cm *ssis.ConnectionManager, pkg string) *connInfo
 	switch {
 	case kind == "FLATFILE" || kind == "FILE" || kind == "MULTIFILE" || kind == "MULTIFLATFILE":
 		return ci // used by path
-	case kind == "OLEDB" || strings.HasPrefix(kind, "ADO.NET") || kind == "ODBC" || hasOverride:
+	case kind == "OLEDB" || strings.HasPrefix(kind, "ADO.NET") || kind == "ODBC" || kind == "SMTP" || hasOverride:
 	default:
 		ci.err = fmt.Sprintf("connection manager type %s is not converted", cm.CreationName)
 		return ci
@@ -415,6 +415,19 @@ func (c *converter) connection(cm *ssis.ConnectionManager, pkg string) *connInfo
 	}
 	if len(cm.Expressions) > 0 {
 		ci.err = "its connection string is set by a property expression; give it with --connection " + cm.Name + "=DSN"
+		return ci
+	}
+	if kind == "SMTP" {
+		dsn, windows, err := smtpDSN(cm.ConnectionString)
+		if err != nil {
+			ci.err = err.Error() + "; give a DSN with --connection " + cm.Name + "=smtp://HOST:PORT"
+			return ci
+		}
+		if windows {
+			c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("connection manager %s uses Windows authentication, which has no counterpart: the converted connection sends without authentication; give --connection %s=smtp://USER:PASSWORD@HOST:PORT if the server needs a login", cm.Name, cm.Name))
+		}
+		c.conns.set(name, omap{{"type", "smtp"}, {"description", "from SMTP connection manager " + cm.Name}, {"properties", omap{{"dsn", dsn}}}})
+		ci.native = name
 		return ci
 	}
 	sc, err := parseSQLServer(cm)

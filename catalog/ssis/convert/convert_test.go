@@ -107,7 +107,8 @@ func TestConvert_ETLReport(t *testing.T) {
 	for _, want := range []string{
 		"project ETL (from ../../../testdata/ssis/etl): 6 packages, 5 ready to run, 1 refuse to start",
 		`\Package\Tidy\Check Folder                        Microsoft.ScriptTask`,
-		`\Package\Notify                                   Microsoft.SendMailTask    unsupported task: Microsoft.SendMailTask is not converted`,
+		`\Package\Notify Microsoft.SendMailTask mail through Housekeeping_SMTP_Server`,
+		`\Package.ConnectionManagers[SMTP Server] SMTP connection Housekeeping_SMTP_Server in project.yaml`,
 		`\Package.EventHandlers[OnError] EventHandler on_error handler`,
 		`\Package.Configurations[Folder from environment]  Configuration (environment variable)  package parameter ETL_FOLDER sets variable Folder: give it the environment variable's value`,
 		`\Package\Purge Staging Microsoft.ExecuteSQLTask unsupported task: the property expression on SqlStatementSource: it reads @[$Project::Region], and project parameters reach packages only through connections`,
@@ -124,6 +125,15 @@ func TestConvert_ETLReport(t *testing.T) {
 			t.Errorf("LoadFiles.yaml lacks %q:\n%s", want, lf)
 		}
 	}
+	hk := string(res.Files["packages/Housekeeping.yaml"])
+	for _, want := range []string{"mail:\n      connection: Housekeeping_SMTP_Server\n      from: etl@contoso.com\n      to: ops@contoso.com\n      subject: housekeeping done\n      body: ok"} {
+		if !strings.Contains(hk, want) {
+			t.Errorf("Housekeeping.yaml lacks %q:\n%s", want, hk)
+		}
+	}
+	if pj := string(res.Files["project.yaml"]); !strings.Contains(pj, "type: smtp") || !strings.Contains(pj, "dsn: smtp://mail.contoso.com?tls=none") {
+		t.Errorf("project.yaml lacks the smtp connection:\n%s", pj)
+	}
 	if !strings.Contains(string(res.Files["packages/Child.yaml"]), "entry_point: false") {
 		t.Error("Child keeps EntryPoint=0 as entry_point: false")
 	}
@@ -137,7 +147,7 @@ func TestConvert_Strict(t *testing.T) {
 	if !errors.Is(err, ErrStrict) || res == nil {
 		t.Fatalf("strict: %v", err)
 	}
-	for _, want := range []string{`Housekeeping.dtsx: \Package\Notify (Microsoft.SendMailTask)`, `\Package\Tidy\Check Folder (Microsoft.ScriptTask)`} {
+	for _, want := range []string{`Housekeeping.dtsx: \Package\Purge Staging (Microsoft.ExecuteSQLTask)`, `\Package\Tidy\Check Folder (Microsoft.ScriptTask)`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("strict error lacks %q: %v", want, err)
 		}
@@ -350,8 +360,8 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"SqlVariants.dtsx", true, []string{"timeout: 30s", "statement: UPDATE t SET x = 1 WHERE note = 'why?' -- ? here too"},
 			[]string{"result set type ResultSetType_XML is not converted", "parameter 0 has direction Output", "the statement comes from a Variable", `OLE DB provider "OraOLEDB.Oracle.1" is not SQL Server's`, `single-row result bindings must be by ordinal`}},
 		{"ExternalChild.dtsx", true, nil, []string{`child package "Nowhere.dtsx" is not in the project`, "referenced through a connection (package deployment model)"}},
-		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "ETL_RATIO:\n    type: float\n    default: \"0.25\"", "Ratio:\n    type: float\n    value: ${param.ETL_RATIO}", "value: \"9000000000\"", "type: bool\n    value: \"true\""},
-			[]string{`Configuration (XML file)  old-style package configuration not applied (XML file C:\Config\etl.dtsConfig)`, "Configuration (SQL Server table)"}},
+		{"Configs.dtsx", false, []string{`value: "2026-03-01T18:30:00Z"`, "ETL_RATIO:\n    type: float\n    default: \"0.25\"", "Ratio:\n    type: float\n    value: ${param.ETL_RATIO}", "Big:\n    type: int\n    value: ${param.Big}", "type: bool\n    value: \"true\""},
+			[]string{`Configuration (XML file)  old-style package configuration (XML file C:\Config\etl.dtsConfig) not applied to \Package.Connections[Config DB].Properties[ConnectionString]`, "Configuration (SQL Server table)"}},
 		{"Handlers.dtsx", false, []string{"handlers:\n  on_error:\n    - name: Log Package Error", "on_pre_execute:", "    handlers:\n      on_error:\n        - name: Log Task Error", "- ${sys.error_description}", "- ${sys.source_name}"},
 			[]string{`\Package\Fail Here.EventHandlers[OnError] EventHandler on_error handler`}},
 		{"MergeJoin.dtsx", false, []string{"merge_join:", "type: inner", "left_keys:\n              - customer_id", "right_keys:\n              - id", "op: count_distinct"}, []string{"11 converted, 0 not converted; ready"}},
@@ -398,7 +408,10 @@ func TestConvert_SinglePackages(t *testing.T) {
 // An environment variable configuration that sets a package variable
 // becomes a package parameter (as the SSIS project conversion wizard
 // makes it) whose default --param sets, by the environment variable's
-// name; the XML file and SQL Server configurations stay reported.
+// name. An XML file configuration whose .dtsConfig file lies beside the
+// package (testdata/ssis/packages/etl.dtsConfig) makes a parameter per
+// package variable it sets, its default the file's value; its entry on a
+// connection and the SQL Server configuration stay reported.
 func TestConvert_ConfigurationParameter(t *testing.T) {
 	res, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_RATIO": "0.5"}})
 	if err != nil {
@@ -406,19 +419,44 @@ func TestConvert_ConfigurationParameter(t *testing.T) {
 	}
 	pr := res.Report.Packages[0]
 	src := string(res.Files[pr.File])
-	for _, w := range []string{"parameters:\n  ETL_RATIO:\n    type: float\n    default: \"0.5\"\n", "  Ratio:\n    type: float\n    value: ${param.ETL_RATIO}\n"} {
+	for _, w := range []string{"parameters:\n  Big:\n    type: int\n    default: \"12345678901\"\n",
+		"  ETL_RATIO:\n    type: float\n    default: \"0.5\"\n", "  Ratio:\n    type: float\n    value: ${param.ETL_RATIO}\n",
+		"  Big:\n    type: int\n    value: ${param.Big}\n"} {
 		if !strings.Contains(src, w) {
 			t.Errorf("%s lacks %q:\n%s", pr.File, w, src)
 		}
 	}
 	out := report(t, res.Report)
 	for _, w := range []string{`\Package.Configurations[Ratio from environment] Configuration (environment variable) package parameter ETL_RATIO sets variable Ratio`,
-		`\Package.Configurations[SQL table] Configuration (SQL Server table) old-style package configuration not applied`} {
+		`\Package.Configurations[SQL table] Configuration (SQL Server table) old-style package configuration not applied`,
+		`\Package.Configurations[XML file] Configuration (XML file) old-style package configuration (XML file C:\Config\etl.dtsConfig) not applied to \Package.Connections[Config DB].Properties[ConnectionString] (only a package variable's Value maps onto a parameter); give the values as parameters (--param) or edit the package; converted: package parameter Big sets variable Big`} {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
 	}
 	if _, err := Convert(load(t, filepath.Join("packages", "Configs.dtsx")), Options{Params: map[string]string{"ETL_NOPE": "1"}}); err == nil || !strings.Contains(err.Error(), "--param ETL_NOPE") {
 		t.Errorf("unknown --param: %v", err)
+	}
+}
+
+// TestConvert_ExcelReported: an Excel connection manager has no native
+// driver; the report names it and the Execute SQL task that uses it,
+// which becomes an unsupported task, and the package refuses to start.
+func TestConvert_ExcelReported(t *testing.T) {
+	res, err := Convert(load(t, "packages/ExcelBudget.dtsx"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := report(t, res.Report)
+	for _, want := range []string{
+		`\Package.ConnectionManagers[Budget Workbook] EXCEL connection manager type EXCEL is not converted (tasks that use it are unsupported)`,
+		`\Package\Create Budget Sheet Microsoft.ExecuteSQLTask unsupported task: connection manager Budget Workbook: connection manager type EXCEL is not converted`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if pr := pkgReport(t, res.Report, "ExcelBudget"); !pr.Refuses || len(pr.NotConverted) != 2 {
+		t.Errorf("ExcelBudget: refuses %v, %d not converted", pr.Refuses, len(pr.NotConverted))
 	}
 }

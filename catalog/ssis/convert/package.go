@@ -103,6 +103,9 @@ func (pc *pkgConv) convert() ([]byte, error) {
 		if cfg.Target != "" {
 			what += " into " + cfg.Target
 		}
+		if cfg.FileErr != "" {
+			what += ": " + cfg.FileErr
+		}
 		pc.notConverted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration ("+kind+")", "old-style package configuration not applied ("+what+"); give the values as parameters (--param) or edit the package")
 	}
 	if len(params) > 0 {
@@ -470,10 +473,14 @@ var configVarValue = regexp.MustCompile(`^\\Package\.Variables\[(?:User::)?([^\]
 // a package variable's value, as the SSIS project conversion wizard
 // does: the variable's value comes from a new package parameter (named
 // after the environment variable, its default the variable's value or
-// --param's), which the user gives the environment's value. Other
-// configurations (their values are in files, tables or the parent
-// package) stay reported.
+// --param's), which the user gives the environment's value. XML file
+// configurations go to xmlConfigParams. Other configurations (their
+// values are in tables, the registry or the parent package) stay
+// reported.
 func (pc *pkgConv) configParam(cfg *ssis.Configuration, vars omap, params *omap, names *unique) bool {
+	if cfg.Type == "1" {
+		return pc.xmlConfigParams(cfg, vars, params, names)
+	}
 	m := configVarValue.FindStringSubmatch(cfg.Target)
 	if cfg.Type != "2" || m == nil || strings.TrimSpace(cfg.String) == "" {
 		return false
@@ -482,19 +489,81 @@ func (pc *pkgConv) configParam(cfg *ssis.Configuration, vars omap, params *omap,
 	if !ok {
 		return false
 	}
+	name, ok := pc.bindVarParam(vname, identifier(cfg.String), []string{cfg.String}, "", false, vars, params, names,
+		fmt.Sprintf("old-style package configuration %q: environment variable %s into %s", cfg.Name, cfg.String, cfg.Target))
+	if !ok {
+		return false
+	}
+	pc.c.cfgParams[cfg.String] = true
+	pc.converted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration (environment variable)",
+		fmt.Sprintf("package parameter %s sets variable %s: give it the environment variable's value (--param %s=... on import, or at run time); scaleout does not read %s from the worker's environment", name, vname, name, cfg.String))
+	return true
+}
+
+// xmlConfigParams converts an XML file configuration whose .dtsConfig
+// file was found beside the package: each entry that sets a package
+// variable's Value becomes a package parameter named after the variable,
+// its default the file's value (or --param's), bound to the variable as
+// for environment variables. The configuration is converted when every
+// entry is; otherwise it is reported with the entries that were not.
+func (pc *pkgConv) xmlConfigParams(cfg *ssis.Configuration, vars omap, params *omap, names *unique) bool {
+	if cfg.FileErr != "" || len(cfg.Entries) == 0 {
+		return false
+	}
+	var done, bad []string
+	for _, e := range cfg.Entries {
+		m := configVarValue.FindStringSubmatch(e.Path)
+		vname, ok := "", m != nil
+		if ok {
+			vname, ok = pc.vars[strings.ToLower("User::"+m[1])]
+		}
+		if !ok {
+			bad = append(bad, e.Path)
+			continue
+		}
+		name, ok := pc.bindVarParam(vname, identifier(vname), nil, e.Value, true, vars, params, names,
+			fmt.Sprintf("old-style package configuration %q: XML file %s into %s", cfg.Name, cfg.String, e.Path))
+		if !ok {
+			bad = append(bad, e.Path)
+			continue
+		}
+		done = append(done, fmt.Sprintf("package parameter %s sets variable %s", name, vname))
+	}
+	what := `\Package.Configurations[` + cfg.Name + `]`
+	if len(bad) > 0 {
+		msg := "old-style package configuration (XML file " + cfg.String + ") not applied to " + strings.Join(bad, ", ") + " (only a package variable's Value maps onto a parameter); give the values as parameters (--param) or edit the package"
+		if len(done) > 0 {
+			msg += "; converted: " + strings.Join(done, ", ")
+		}
+		pc.notConverted(what, "Configuration (XML file)", msg)
+		return true
+	}
+	pc.converted(what, "Configuration (XML file)", strings.Join(done, ", ")+" (defaults read from "+cfg.String+")")
+	return true
+}
+
+// bindVarParam makes the package variable vname take its value from a new
+// package parameter (named base, made unique), with the type of the
+// variable. Its default is def (the variable's own value when !hasDef),
+// or --param's by the parameter's name or one of aliases. It fails for
+// object variables and variables evaluated as expressions.
+func (pc *pkgConv) bindVarParam(vname, base string, aliases []string, def string, hasDef bool, vars omap, params *omap, names *unique, desc string) (string, bool) {
 	i := slices.IndexFunc(vars, func(e kv) bool { return e.k == vname })
 	if i < 0 {
-		return false
+		return "", false
 	}
 	d, _ := vars[i].v.(omap)
 	typ, _ := lookup(d, "type").(string)
 	if typ == pkgspec.TypeObject || hasKey(d, "expression") {
-		return false
+		return "", false
 	}
-	name := names.take(identifier(cfg.String))
+	name := names.take(base)
 	p := omap{{"type", typ}}
-	def, has := lookup(d, "value").(string)
-	for _, k := range []string{cfg.String, name} {
+	has := hasDef
+	if !hasDef {
+		def, has = lookup(d, "value").(string)
+	}
+	for _, k := range append(aliases, name) {
 		if o, ok := pc.c.opts.Params[k]; ok {
 			def, has = o, true
 		}
@@ -504,9 +573,9 @@ func (pc *pkgConv) configParam(cfg *ssis.Configuration, vars omap, params *omap,
 	} else {
 		p.set("required", true)
 	}
-	p.set("description", fmt.Sprintf("old-style package configuration %q: environment variable %s into %s", cfg.Name, cfg.String, cfg.Target))
+	p.set("description", desc)
 	params.set(name, p)
-	pc.c.cfgParams[name], pc.c.cfgParams[cfg.String] = true, true
+	pc.c.cfgParams[name] = true
 	ref := "${param." + name + "}"
 	if pc.ssisMode {
 		ref = "${@[$Package::" + name + "]}"
@@ -519,9 +588,7 @@ func (pc *pkgConv) configParam(cfg *ssis.Configuration, vars omap, params *omap,
 	}
 	nd = append(nd[:1], append(omap{{"value", ref}}, nd[1:]...)...)
 	vars[i].v = nd
-	pc.converted(`\Package.Configurations[`+cfg.Name+`]`, "Configuration (environment variable)",
-		fmt.Sprintf("package parameter %s sets variable %s: give it the environment variable's value (--param %s=... on import, or at run time); scaleout does not read %s from the worker's environment", name, vname, name, cfg.String))
-	return true
+	return name, true
 }
 
 // lookup returns the value of key k of m, or nil.

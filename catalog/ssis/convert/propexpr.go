@@ -19,6 +19,7 @@ var propertyTargets = map[string][]string{
 	"Microsoft.ExecuteSQLTask": {"SqlStatementSource"},
 	"Microsoft.ExecuteProcess": {"Executable", "Arguments", "WorkingDirectory"},
 	"Microsoft.FileSystemTask": {"Source", "Destination"},
+	"Microsoft.SendMailTask":   {"FromLine", "ToLine", "CCLine", "BCCLine", "Subject", "MessageSource"},
 }
 
 // convertibleExpressions reports whether e has property expressions and
