@@ -346,9 +346,10 @@ func (m *membership) reconnect(interval time.Duration, stop <-chan struct{}) {
 	})
 }
 
-// leave tells the others this node is leaving (metadata first, so they
-// record it as left, then memberlist's leave broadcast).
-func (m *membership) leave(timeout time.Duration) error {
+// announceLeaving sets Leaving in this node's metadata and gossips it: the
+// others record its departure as a leave, not a failure, and the leader
+// removes a leaving server from Raft (reconcile).
+func (m *membership) announceLeaving(timeout time.Duration) {
 	m.metaMu.Lock()
 	m.ownMeta.Leaving = true
 	m.meta, _ = json.Marshal(m.ownMeta)
@@ -356,15 +357,10 @@ func (m *membership) leave(timeout time.Duration) error {
 	if err := m.ml.UpdateNode(timeout); err != nil {
 		m.logger.Warn("announce leaving", "error", err)
 	}
-	// Give the metadata a few gossip rounds to spread before the leave
-	// message itself (Consul waits similarly before leaving). A member that
-	// gets the leave before the metadata records a failure instead, and its
-	// leader keeps the server in Raft for the dead-server grace: the wait
-	// is the same with loopback timings, since 150 ms was not always enough
-	// on a busy machine (TestCluster_MaxVoters).
-	time.Sleep(500 * time.Millisecond)
-	return m.ml.Leave(timeout)
 }
+
+// leave sends memberlist's leave broadcast.
+func (m *membership) leave(timeout time.Duration) error { return m.ml.Leave(timeout) }
 
 func (m *membership) shutdown() error {
 	return m.ml.Shutdown()

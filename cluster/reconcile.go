@@ -10,7 +10,8 @@ import (
 // reconcileLoop makes the Raft configuration follow gossip while this server
 // leads: alive servers are added (voters up to MaxVoters, then non-voters,
 // promoted when a voter slot frees up), servers that left are removed at
-// once, and servers that stayed failed past DeadServerGrace are removed.
+// once (as are servers that announced they are leaving), and servers that
+// stayed failed past DeadServerGrace are removed.
 func (c *Cluster) reconcileLoop() {
 	tick.Every(c.cfg.ReconcileInterval, c.stop, func() {
 		if c.IsLeader() {
@@ -49,6 +50,10 @@ func (c *Cluster) reconcile() {
 		switch {
 		case seen && m.Status == StatusLeft:
 			remove = "left the cluster"
+		case seen && m.Status == StatusAlive && m.Meta.Leaving:
+			// It announced a graceful leave and waits for this removal
+			// before it leaves gossip (Cluster.Leave).
+			remove = "is leaving the cluster"
 		case seen && m.Status == StatusFailed && time.Since(m.Since) > c.cfg.DeadServerGrace:
 			remove = "failed for longer than the dead-server grace"
 		case seen && m.Meta.Role != RoleServer:
@@ -69,7 +74,7 @@ func (c *Cluster) reconcile() {
 	}
 
 	for _, m := range members {
-		if m.Meta.Role != RoleServer || m.Status != StatusAlive || m.Meta.Raft == "" {
+		if m.Meta.Role != RoleServer || m.Status != StatusAlive || m.Meta.Raft == "" || m.Meta.Leaving {
 			continue
 		}
 		s, ok := inConf[m.Name]

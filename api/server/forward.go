@@ -179,6 +179,16 @@ func (s *srv) route(m mode, limit int64, next http.Handler) http.Handler {
 				addr = a
 				break
 			}
+			// A server whose own store fails (a full disk under raft.db
+			// makes a lone server lose its leadership at every election):
+			// the failing disk is the answer, 507, not "no leader".
+			if hc, ok := s.svc.Status.(HealthChecker); ok && m != read {
+				if herr := hc.Health(); herr != nil {
+					s.forwardError("no_leader")
+					writeError(w, &codedError{code: http.StatusInsufficientStorage, msg: "no leader while " + herr.Error()})
+					return
+				}
+			}
 			if !time.Now().Before(deadline) {
 				s.forwardError("no_leader")
 				writeError(w, &codedError{code: http.StatusServiceUnavailable, msg: "no leader: " + err.Error()})

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/catalog"
 )
 
 // TestServer_WaitsForALeader: a request that needs the leader during an
@@ -52,5 +55,31 @@ func TestServer_PollDoesNotWaitForALeader(t *testing.T) {
 	}
 	if r.asked != 1 {
 		t.Fatalf("asked for the leader %d times (after %s), want once", r.asked, time.Since(start))
+	}
+}
+
+// sickStatus is a status service whose own catalog store fails.
+type sickStatus struct{ statusMock }
+
+func (*sickStatus) Health() error {
+	return fmt.Errorf("%w on server s1: raft log: write raft.db: no space left on device", catalog.ErrStorage)
+}
+
+// TestServer_NoLeaderOnAFailingDiskIs507: a write that finds no leader on a
+// server whose own store fails (a lone server whose raft.db is full loses
+// its leadership at every election) is answered 507 naming the disk at
+// once, not 503 "no leader" after the leader wait.
+func TestServer_NoLeaderOnAFailingDiskIs507(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.LeaderWait = 2 * time.Second
+	r := &routerMock{none: 1 << 30}
+	ts := httptest.NewServer(New(cfg, Services{Router: r, Status: &sickStatus{}, Executions: newExecMock()}))
+	t.Cleanup(ts.Close)
+	code, body := do(t, ts, "POST", "/v1/executions", `{"package":"name: p"}`)
+	if code != 507 || !strings.Contains(body, "no space left on device") {
+		t.Fatalf("write without a leader on a failing disk: %d %s", code, body)
+	}
+	if r.asked != 1 {
+		t.Fatalf("asked for the leader %d times, want once (no waiting for a leader the disk keeps from being elected)", r.asked)
 	}
 }
