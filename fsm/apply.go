@@ -65,11 +65,21 @@ func (f *FSM) Health() Health {
 }
 
 // Close ends a retry loop blocked on a failing store (the node is shutting
-// down). The entries of that batch are answered with ErrStorage but are not
-// applied; the FSM refuses to snapshot from then on, so the next start
-// replays them from the log.
+// down). The entries of that batch, and of every batch after it, are
+// answered with ErrStorage but are not applied; the FSM refuses to
+// snapshot from then on, so the next start replays them from the log.
 func (f *FSM) Close() {
 	f.health.once.Do(func() { close(f.health.closed) })
+}
+
+// givenUp is ErrStorage once Close ended a retry loop, else nil.
+func (f *FSM) givenUp() error {
+	f.health.mu.Lock()
+	defer f.health.mu.Unlock()
+	if f.health.gaveUp {
+		return fmt.Errorf("%w: the FSM stopped behind the log at shutdown; restart the agent", catalog.ErrStorage)
+	}
+	return nil
 }
 
 func (f *FSM) snapshotBlocked() error {
@@ -115,6 +125,17 @@ func (r *rejection) Error() string { return r.err.Error() }
 var errUnknownType = errors.New("unknown command type")
 
 func (f *FSM) applyBatch(logs []*raft.Log) []any {
+	if err := f.givenUp(); err != nil {
+		// A batch raft hands over after Close gave up on an earlier one
+		// (it is shutting down): applying it would advance the applied
+		// index past the entries given up on, and they would never
+		// replay.
+		resps := make([]any, len(logs))
+		for i := range resps {
+			resps[i] = err
+		}
+		return resps
+	}
 	rejected := map[int]error{}
 	backoff := 50 * time.Millisecond
 	for {

@@ -353,6 +353,16 @@ func TestFSM_UnknownCommand(t *testing.T) {
 	if idx, _, _ := h.fsm.Store().Applied(); idx != 1 {
 		t.Fatalf("applied index %d after giving up, want 1 (the entry must replay)", idx)
 	}
+	// Raft may hand over later entries while it shuts down: applying them
+	// would move the applied index past the entry given up on, which would
+	// then never replay. They are refused too.
+	r := h.fsm.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: []byte{byte(IgnoreUnknownTypeFlag | 99), '{', '}'}})
+	if err, _ := r.(error); !errors.Is(err, catalog.ErrStorage) {
+		t.Fatalf("an entry after giving up answered %v, want ErrStorage", r)
+	}
+	if idx, _, _ := h.fsm.Store().Applied(); idx != 1 {
+		t.Fatalf("applied index %d after a later entry, want 1 (the entry given up on must replay)", idx)
+	}
 }
 
 // TestFSM_RestoreFromAnotherLog restores a snapshot whose applied index is
