@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"mime"
 	"net"
 	"net/mail"
-	"net/smtp"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/executor/smtpsend"
 )
 
 // Bounds of a mail task: the body, each attachment and the whole message,
@@ -33,42 +32,35 @@ const (
 	defaultMailTimeout = time.Minute
 )
 
-// smtpServer is a parsed smtp connection DSN.
-type smtpServer struct {
-	addr, host string
-	user, pass string
-	tls        string // none, starttls, tls; "" is opportunistic STARTTLS
-}
-
 // Values of the tls option of an smtp DSN.
-var smtpTLSModes = []string{"", "none", "starttls", "tls"}
+var smtpTLSModes = []string{smtpsend.TLSOpportunistic, smtpsend.TLSNone, smtpsend.TLSStartTLS, smtpsend.TLSImplicit}
 
 // parseSMTP reads smtp://[user[:password]@]host[:port][?tls=MODE].
-func parseSMTP(dsn string) (smtpServer, error) {
+func parseSMTP(dsn string) (smtpsend.Server, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme != "smtp" || u.Host == "" {
-		return smtpServer{}, errors.New("want smtp://[user[:password]@]host[:port][?tls=none|starttls|tls]")
+		return smtpsend.Server{}, errors.New("want smtp://[user[:password]@]host[:port][?tls=none|starttls|tls]")
 	}
-	s := smtpServer{host: u.Hostname(), tls: u.Query().Get("tls")}
+	s := smtpsend.Server{Host: u.Hostname(), TLS: u.Query().Get("tls")}
 	port := u.Port()
 	if port == "" {
 		port = "25"
-		if s.tls == "tls" {
+		if s.TLS == smtpsend.TLSImplicit {
 			port = "465"
 		}
 	}
-	s.addr = net.JoinHostPort(s.host, port)
+	s.Addr = net.JoinHostPort(s.Host, port)
 	if u.User != nil {
-		s.user = u.User.Username()
-		s.pass, _ = u.User.Password()
+		s.User = u.User.Username()
+		s.Pass, _ = u.User.Password()
 	}
 	for k := range u.Query() {
 		if k != "tls" {
-			return smtpServer{}, fmt.Errorf("unknown option %q (want tls)", k)
+			return smtpsend.Server{}, fmt.Errorf("unknown option %q (want tls)", k)
 		}
 	}
-	if !slices.Contains(smtpTLSModes, s.tls) {
-		return smtpServer{}, fmt.Errorf("tls=%q: want none, starttls or tls", s.tls)
+	if !slices.Contains(smtpTLSModes, s.TLS) {
+		return smtpsend.Server{}, fmt.Errorf("tls=%q: want none, starttls or tls", s.TLS)
 	}
 	return s, nil
 }
@@ -105,8 +97,8 @@ func (tc *taskCtx) mailTask(ctx context.Context) taskOut {
 	if err != nil {
 		return failed("mail: connection %q: %v", m.Connection, err)
 	}
-	if srv.pass != "" {
-		tc.pr.r.addSecret(srv.pass)
+	if srv.Pass != "" {
+		tc.pr.r.addSecret(srv.Pass)
 	}
 	text := map[string]string{}
 	for _, f := range []struct{ name, tpl string }{{"from", m.From}, {"to", m.To}, {"cc", m.CC}, {"bcc", m.BCC}, {"subject", m.Subject}, {"body", m.Body}} {
@@ -175,12 +167,12 @@ func (tc *taskCtx) mailTask(ctx context.Context) taskOut {
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	tc.pr.r.emit(EventInformation, tc.name(), fmt.Sprintf("mail to %d recipients through %s", len(rcpt), srv.addr))
-	if err := sendSMTP(sctx, srv, from[0], rcpt, msg); err != nil {
+	tc.pr.r.emit(EventInformation, tc.name(), fmt.Sprintf("mail to %d recipients through %s", len(rcpt), srv.Addr))
+	if err := smtpsend.Send(sctx, srv, from[0], rcpt, msg); err != nil {
 		if sctx.Err() != nil && ctx.Err() == nil {
-			return failed("mail: no answer from %s within %s", srv.addr, timeout)
+			return failed("mail: no answer from %s within %s", srv.Addr, timeout)
 		}
-		return failed("mail through %s: %v", srv.addr, err)
+		return failed("mail through %s: %v", srv.Addr, err)
 	}
 	return taskOut{state: stateSucceeded, result: len(rcpt), info: map[string]any{"recipients": len(rcpt), "bytes": len(msg)},
 		summary: fmt.Sprintf("mailed %d recipients in %s", len(rcpt), roundDuration(time.Since(start)))}
@@ -259,79 +251,4 @@ func mailBody(from string, to, cc []string, subject, body, priority string, atts
 	}
 	fmt.Fprintf(&b, "--%s--\r\n", boundary)
 	return b.Bytes(), nil
-}
-
-// sendSMTP delivers msg under ctx's deadline: implicit TLS (tls=tls),
-// STARTTLS required (starttls) or used when offered (""), or none; PLAIN
-// authentication when the DSN has a user (net/smtp refuses it without
-// TLS except to localhost).
-func sendSMTP(ctx context.Context, s smtpServer, from string, to []string, msg []byte) error {
-	var d net.Dialer
-	var conn net.Conn
-	var err error
-	if s.tls == "tls" {
-		conn, err = (&tls.Dialer{NetDialer: &d, Config: &tls.Config{ServerName: s.host}}).DialContext(ctx, "tcp", s.addr)
-	} else {
-		conn, err = d.DialContext(ctx, "tcp", s.addr)
-	}
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	c, err := smtp.NewClient(conn, s.host)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Hello(mailHostname()); err != nil {
-		return err
-	}
-	if s.tls == "" || s.tls == "starttls" {
-		ok, _ := c.Extension("STARTTLS")
-		switch {
-		case ok:
-			if err := c.StartTLS(&tls.Config{ServerName: s.host}); err != nil {
-				return fmt.Errorf("STARTTLS: %w", err)
-			}
-		case s.tls == "starttls":
-			return errors.New("the server does not offer STARTTLS (the connection says tls=starttls)")
-		}
-	}
-	if s.user != "" {
-		if err := c.Auth(smtp.PlainAuth("", s.user, s.pass, s.host)); err != nil {
-			return fmt.Errorf("authentication: %w", err)
-		}
-	}
-	if err := c.Mail(from); err != nil {
-		return fmt.Errorf("sender %s: %w", from, err)
-	}
-	for _, a := range to {
-		if err := c.Rcpt(a); err != nil {
-			return fmt.Errorf("recipient %s: %w", a, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
-}
-
-func mailHostname() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	return h
 }

@@ -3,17 +3,16 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net"
 	"net/http"
-	"net/smtp"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/scaleout/scaleout/executor/smtpsend"
 )
 
 // SMTPConfig is the mail server notifications are sent through (SQL
@@ -74,55 +73,10 @@ func (n notifier) Mail(ctx context.Context, to []string, subject string, body []
 	}
 	from := n.smtp.From
 	if from == "" {
-		from = "scaleout@" + hostname()
+		from = "scaleout@" + smtpsend.Hostname()
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", n.smtp.Addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Hello(hostname()); err != nil {
-		return err
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
-			return err
-		}
-	}
-	if n.smtp.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", n.smtp.Username, n.smtp.Password, host)); err != nil {
-			return err
-		}
-	}
-	if err := c.Mail(from); err != nil {
-		return err
-	}
-	for _, a := range to {
-		if err := c.Rcpt(a); err != nil {
-			return fmt.Errorf("recipient %s: %w", a, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	msg := mailMessage(from, to, subject, body, time.Now())
-	if _, err := w.Write(msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	srv := smtpsend.Server{Addr: n.smtp.Addr, Host: host, User: n.smtp.Username, Pass: n.smtp.Password, TLS: smtpsend.TLSOpportunistic}
+	return smtpsend.Send(ctx, srv, from, to, mailMessage(from, to, subject, body, time.Now()))
 }
 
 // mailMessage is an RFC 5322 message: headers, then the body with CRLF
@@ -138,12 +92,4 @@ func mailMessage(from string, to []string, subject string, body []byte, now time
 	b.WriteString(text)
 	b.WriteString("\r\n")
 	return b.Bytes()
-}
-
-func hostname() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	return h
 }
