@@ -175,7 +175,13 @@ func (b *box) release() {
 	if b.cgroup != "" {
 		if err := killCgroup(b.cgroup); err != nil {
 			b.c.logger.Warn("package process's cgroup not emptied", "cgroup", b.cgroup, "error", err)
-			return // keep the record: the next start sweeps it
+			b.mu.Lock()
+			if b.rec != nil {
+				_ = b.rec.Close() // keep the record itself: the next start sweeps it
+				b.rec = nil
+			}
+			b.mu.Unlock()
+			return
 		}
 		removeCgroup(b.cgroup)
 		b.c.removeBase() // a child that ended after its worker stopped

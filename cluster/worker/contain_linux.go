@@ -43,7 +43,9 @@ func cgroupBase(workDir string) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(abs))
-	base := filepath.Join(mount, path, fmt.Sprintf("scaleout-%x", sum[:6]))
+	parent := filepath.Join(mount, path)
+	base := filepath.Join(parent, fmt.Sprintf("scaleout-%x", sum[:6]))
+	removeStaleBases(parent, base, time.Now().Add(-staleBaseAge))
 	if err := os.Mkdir(base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
@@ -80,9 +82,52 @@ func cgroup2Mount() (string, error) {
 	return "", errors.New("no cgroup2 file system is mounted")
 }
 
-// makeCgroup creates dir and opens it for CLONE_INTO_CGROUP.
+// staleBaseAge is how old an empty worker cgroup of another data dir must
+// be before a starting worker removes it.
+const staleBaseAge = 10 * time.Minute
+
+// removeStaleBases removes what workers of other data dirs left under
+// parent when their agent was killed and the data dir never came back (a
+// worker sweeps only its own base): every empty cgroup below a
+// "scaleout-*" sibling of base created before cutoff, then the sibling
+// itself. rmdir refuses a cgroup that holds a process or a cgroup, so a
+// live worker's running children are never touched; a live worker whose
+// idle base goes is not harmed either: makeCgroup makes it again.
+func removeStaleBases(parent, base string, cutoff time.Time) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	old := func(dir string) bool {
+		fi, err := os.Stat(dir)
+		return err == nil && fi.IsDir() && fi.ModTime().Before(cutoff)
+	}
+	for _, e := range entries {
+		dir := filepath.Join(parent, e.Name())
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "scaleout-") || dir == base || !old(dir) {
+			continue
+		}
+		subs, _ := os.ReadDir(dir)
+		for _, sub := range subs {
+			if d := filepath.Join(dir, sub.Name()); sub.IsDir() && old(d) {
+				removeCgroup(d)
+			}
+		}
+		removeCgroup(dir)
+	}
+}
+
+// makeCgroup creates dir and opens it for CLONE_INTO_CGROUP. The worker's
+// base (dir's parent) is made again if it went (removeStaleBases of
+// another worker took it while it was idle and old).
 func makeCgroup(dir string) (*os.File, error) {
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.Mkdir(filepath.Dir(dir), 0o755); err == nil || errors.Is(err, os.ErrExist) {
+			err = os.Mkdir(dir, 0o755)
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
 	f, err := os.Open(dir)
@@ -165,3 +210,14 @@ func procStart(pid int) (uint64, error) {
 
 // killPid SIGKILLs one process.
 func killPid(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) }
+
+// CgroupsAvailable says why package processes cannot be contained by
+// cgroup v2 on this machine (nil: they can, as `--cgroups` wants): it makes
+// a worker base for a probe and removes it again.
+func CgroupsAvailable() error {
+	base, err := cgroupBase(filepath.Join(os.TempDir(), fmt.Sprintf("scaleout-probe-%d", os.Getpid())))
+	if err == nil {
+		removeCgroup(base)
+	}
+	return err
+}

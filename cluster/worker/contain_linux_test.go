@@ -208,3 +208,42 @@ func TestContain_StartFallsBackWithoutCgroup(t *testing.T) {
 		t.Fatalf("cgroups still on (%s) after a start into one failed", d)
 	}
 }
+
+// What killed workers of data dirs that never came back left (an empty
+// base with an empty cgroup in it) is removed by the next worker that
+// starts; a live worker's running package process is not touched, and a
+// live idle worker whose base went makes it again at its next start.
+func TestContain_StaleBasesOfOtherDataDirsAreRemoved(t *testing.T) {
+	c := cgroupContainment(t, t.TempDir())
+	base := c.cgroupDir()
+	parent := filepath.Dir(base)
+	dead, err := os.MkdirTemp(parent, "scaleout-deadtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeCgroup(filepath.Join(dead, "c-1")); removeCgroup(dead) })
+	if err := os.Mkdir(filepath.Join(dead, "c-1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	busy := cgroupContainment(t, t.TempDir())
+	_, running, pid := startBoxed(t, busy, `setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!; wait`)
+	idle := cgroupContainment(t, t.TempDir())
+
+	removeStaleBases(parent, base, time.Now().Add(time.Hour)) // all of them count as old
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("the dead worker's base %s is still there: %v", dead, err)
+	}
+	if _, err := os.Stat(base); err != nil {
+		t.Fatalf("the starting worker's own base went: %v", err)
+	}
+	if !alive(pid) || !cgroupPopulated(running.cgroup) {
+		t.Fatal("a live worker's running package process or its cgroup was touched")
+	}
+	if _, err := os.Stat(idle.cgroupDir()); !os.IsNotExist(err) {
+		t.Fatalf("the idle worker's empty base was kept (%v): the test does not show it is made again", err)
+	}
+	_, b, _ := startBoxed(t, idle, `setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!; wait`)
+	if b.cgroup == "" || !cgroupPopulated(b.cgroup) || idle.cgroupDir() == "" {
+		t.Fatalf("the idle worker's next package process is not in a cgroup (%q)", b.cgroup)
+	}
+}

@@ -21,3 +21,7 @@ func cgroupPopulated(string) bool         { return false }
 func removeCgroup(string)                 {}
 func procStart(int) (uint64, error)       { return 0, errors.ErrUnsupported }
 func killPid(int)                         {}
+
+// CgroupsAvailable says why package processes cannot be contained by
+// cgroup v2 here: cgroups exist on Linux only.
+func CgroupsAvailable() error { return errors.ErrUnsupported }

@@ -2,17 +2,15 @@ package worker
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/clustertest/proctest"
 )
 
 // ppidTask is a package whose one task prints the pid of the package
@@ -103,7 +101,7 @@ func TestPool_ReusesACleanChild(t *testing.T) {
 // outlived it and made it unfit for reuse.)
 func TestPool_OrphansEndWithTheRun(t *testing.T) {
 	m := marker()
-	t.Cleanup(func() { killMarked(m) })
+	t.Cleanup(func() { proctest.KillMarked("sleep " + m) })
 	tasks := []api.Task{ppidTask(1, "setsid sleep "+m+" >/dev/null 2>&1 & sleep 0.2"), ppidTask(2, "true")}
 	_, res, events := runtimes(t, tasks)
 	if res[0].Status != api.StatusSucceeded || res[1].Status != api.StatusSucceeded {
@@ -198,23 +196,6 @@ func TestPool_WarmChildWaits(t *testing.T) {
 	for _, ev := range f.events {
 		if mm := runtimePID.FindStringSubmatch(ev.Message); mm != nil && mm[1] != warm {
 			t.Fatalf("first attempt ran in %s, not in the waiting package process %s", mm[1], warm)
-		}
-	}
-}
-
-// killMarked kills the test's leftover "sleep MARKER" processes.
-func killMarked(m string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if strings.Contains(strings.ReplaceAll(string(raw), "\x00", " "), "sleep "+m) {
-			if p, err := os.FindProcess(pid); err == nil {
-				_ = p.Kill()
-			}
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/clustertest/proctest"
+	"github.com/scaleout/scaleout/cluster/worker"
 )
 
 // TestE2E_SavedResultSurvivesAgentCrash crashes the agent at the worst
@@ -229,7 +231,7 @@ func TestE2E_RestartEndsWhatAKilledAgentLeft(t *testing.T) {
 			a := startAgent(t, dir, flag)
 			base := 900 + time.Now().UnixNano()%90 // markers no other test uses
 			inGroup, escaped := fmt.Sprintf("sleep %d.1", base), fmt.Sprintf("sleep %d.2", base)
-			t.Cleanup(func() { killMarked(inGroup, escaped) })
+			t.Cleanup(func() { proctest.KillMarked(inGroup, escaped) })
 			f := filepath.Join(t.TempDir(), "orphans.yaml")
 			src := fmt.Sprintf("name: orphans\ntasks:\n  - name: t\n    exec:\n      command: [/bin/sh, -c, 'setsid %s </dev/null >/dev/null 2>&1 & %s']\n", escaped, inGroup)
 			if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
@@ -256,7 +258,7 @@ func TestE2E_RestartEndsWhatAKilledAgentLeft(t *testing.T) {
 			startAgent(t, dir, flag)
 			waitFor(t, "the task left by the killed agent to be killed", 20*time.Second, func() (bool, string) { return processGone(inGroup) })
 			if cgroups {
-				if !cgroupV2Writable() {
+				if worker.CgroupsAvailable() != nil {
 					t.Log("no writable cgroup v2 here: the setsid process is out of reach, as without cgroups")
 					return
 				}
@@ -290,44 +292,4 @@ func childrenOf(t *testing.T, pid int) []int {
 		t.Fatalf("agent %d has no package processes", pid)
 	}
 	return out
-}
-
-// cgroupV2Writable reports whether this machine lets a root process make
-// cgroups in the v2 hierarchy (as the worker does).
-func cgroupV2Writable() bool {
-	mounts, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(mounts), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if f := strings.Fields(pre); ok && strings.HasPrefix(post, "cgroup2 ") && len(f) >= 5 {
-			dir, err := os.MkdirTemp(f[4], "scaleout-probe-")
-			if err != nil {
-				return false
-			}
-			_ = syscall.Rmdir(dir)
-			return true
-		}
-	}
-	return false
-}
-
-// killMarked SIGKILLs the processes whose command line holds one of the
-// markers (what a test left behind when it failed).
-func killMarked(markers ...string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		cmdline := strings.ReplaceAll(string(raw), "\x00", " ")
-		for _, m := range markers {
-			if strings.Contains(cmdline, m) && !strings.Contains(cmdline, "scaleout") {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
 }
