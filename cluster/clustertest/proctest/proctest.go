@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // KillMarked SIGKILLs every process whose command line (its arguments
@@ -31,7 +30,9 @@ func KillMarked(markers ...string) {
 		}
 		for _, m := range markers {
 			if strings.Contains(cmdline, m) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill()
+				}
 				break
 			}
 		}
