@@ -131,6 +131,10 @@ type Config struct {
 	// OperationRetention is how long the operations log keeps an entry
 	// (the executions' retention; 0: only its size bounds it).
 	OperationRetention time.Duration
+
+	// logStoreHook, if set, sees raft.db's store before raft starts (tests
+	// inject disk failures through it).
+	logStoreHook func(*logStore)
 }
 
 // DefaultConfig returns production timings: a server that bootstraps
@@ -325,7 +329,10 @@ func (c *Cluster) startRaft(logger hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
-	c.logStore = &logStore{BoltStore: bs}
+	c.logStore = newLogStore(bs)
+	if cfg.logStoreHook != nil {
+		cfg.logStoreHook(c.logStore)
+	}
 	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, logger.Named("snapshot"))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -622,6 +629,7 @@ func (c *Cluster) Shutdown() error {
 			c.fsm.Close() // a retry loop on a failing disk must not hold up raft's shutdown
 		}
 		if c.raft != nil {
+			c.logStore.stopWaiting() // a term write waiting for the disk must not hold it up either
 			err = c.raft.Shutdown().Error()
 		}
 		c.closeAll()
