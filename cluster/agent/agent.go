@@ -511,6 +511,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	srv.ErrorLog = a.logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug})
 	a.httpSrv = srv
 	ln = server.LimitListener(ln, hc.MaxConns)
+	server.TrackConns(srv, ln) // under the TLS listener: it unwraps *tls.Conn
 	if a.tls != nil {
 		// Outermost, so that the server sees *tls.Conn (r.TLS).
 		ln = tls.NewListener(ln, a.tls.ServerConfig(false))

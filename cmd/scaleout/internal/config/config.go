@@ -116,7 +116,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.DurationVar(&s.KillGrace, "kill-grace", s.KillGrace, "time a stopped task gets between SIGTERM and SIGKILL")
 	own.DurationVar(&s.DrainTimeout, "drain-timeout", s.DrainTimeout, "on SIGTERM, time running executions get to finish before they are handed back")
 	own.Int64Var(&s.MaxBodyBytes, "max-request-bytes", s.MaxBodyBytes, "largest accepted API request body; larger ones get 413")
-	own.IntVar(&s.MaxConnections, "max-connections", s.MaxConnections, "API connections open at once; more wait in the kernel's queue (0: no cap)")
+	own.IntVar(&s.MaxConnections, "max-connections", s.MaxConnections, "API connections open at once; a new one closes the one longest without a request served, else waits (0: no cap)")
 	own.DurationVar(&s.HeaderTimeout, "http-header-timeout", s.HeaderTimeout, "time an API client has to send a request header (0: the default)")
 	own.BoolVar(&s.EnableDebug, "enable-debug", s.EnableDebug, "serve Go's profiler at /debug/pprof/ on the API address (CPU, heap, goroutines; leave off in production unless needed)")
 	own.StringVar(&s.SMTP.Addr, "smtp-addr", s.SMTP.Addr, "host:port of the SMTP server that mails notifications with e-mail addresses (notify: email); every server should have it, the leader sends")
