@@ -107,6 +107,7 @@ func AddFlags(fs *pflag.FlagSet) *Flags {
 	own.BoolVar(&s.ReuseChildren, "reuse-children", s.ReuseChildren, "run successive executions in the same package process when a run left nothing behind (false: a new process for every execution)")
 	own.BoolVar(&s.Cgroups, "cgroups", s.Cgroups, "start each package process in a cgroup v2 of its own where the kernel allows (Linux; kills what tasks leave behind even after setsid); false: process groups and a pid record in the data dir")
 	own.IntVar(&s.WarmChildren, "warm-children", s.WarmChildren, "package processes kept started and waiting for an execution when idle (0 to --max-tasks)")
+	own.IntVar(&s.TaskNice, "task-nice", s.TaskNice, "run package processes this much below the agent's CPU priority (nice, 0-19; Linux only), so that heartbeats and the API come first")
 	own.Float64Var(&s.TaskRequestMaxCPU, "task-request-max-cpu", s.TaskRequestMaxCPU, "ask for no new work while the machine's CPU use is above this percent (SSIS TaskRequestMaxCPU, e.g. 70; 0: off; Linux only)")
 	own.IntVar(&s.TaskRequestMinMemoryMB, "task-request-min-memory-mb", s.TaskRequestMinMemoryMB, "ask for no new work while less than this many MB of memory are available (SSIS TaskRequestMinMemory, e.g. 100; 0: off; Linux only)")
 	own.StringArrayVar(&s.TaskEnvAllow, "task-env-allow", s.TaskEnvAllow, "variable of the agent's environment that package processes get as well (repeatable; NAME or a NAME* prefix; PATH, HOME, LANG, TZ, TMPDIR and the like always pass, agent credentials such as SCALEOUT_TOKEN never; docs/SECURITY.md)")
