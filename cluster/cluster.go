@@ -674,6 +674,21 @@ func (c *Cluster) storageHealthy() error {
 	return fmt.Errorf("%w; writes are refused until it recovers", err)
 }
 
+// configuration returns raft's configuration. While raft's main loop waits
+// for the disk to record its term (logStore.SetUint64) it would not answer:
+// then the error is ErrStorage at once instead of a wait as long as the
+// disk's failure (a graceful leave, GET /v1/status/peers).
+func (c *Cluster) configuration() (raft.Configuration, error) {
+	if c.logStore.waitingForDisk() {
+		return raft.Configuration{}, fmt.Errorf("%w on server %s: raft waits for the disk to record its term", catalog.ErrStorage, c.cfg.NodeName)
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return raft.Configuration{}, err
+	}
+	return f.Configuration(), nil
+}
+
 // StorageHealth returns nil while this server's stores work, else the
 // failure (catalog.ErrStorage): the catalog (the FSM cannot apply) or the
 // Raft log (its last write failed, e.g. a full disk under raft.db).

@@ -28,6 +28,7 @@ type logStore struct {
 	// fault, if set, fails every log write; stableFault every term and
 	// vote write (tests).
 	fault, stableFault atomic.Pointer[error]
+	waiting            atomic.Bool // raft's main loop waits in SetUint64
 	closing            chan struct{}
 	closeOnce          sync.Once
 }
@@ -100,6 +101,8 @@ func (s *logStore) SetUint64(k []byte, v uint64) error {
 	if !bytes.Equal(k, keyCurrentTerm) {
 		return s.note(err)
 	}
+	s.waiting.Store(true)
+	defer s.waiting.Store(false)
 	wait := 50 * time.Millisecond
 	for err != nil {
 		_ = s.note(fmt.Errorf("cannot record Raft term %d (waiting for the disk): %w", v, err))
@@ -124,6 +127,10 @@ func (s *logStore) setUint64(k []byte, v uint64) error {
 // keyCurrentTerm is the stable store key raft keeps its term under
 // (raft.go, unexported there).
 var keyCurrentTerm = []byte("CurrentTerm")
+
+// waitingForDisk reports whether raft's main loop waits for a term write:
+// it answers no configuration request meanwhile (Cluster.configuration).
+func (s *logStore) waitingForDisk() bool { return s.waiting.Load() }
 
 // stopWaiting ends a wait for the disk at shutdown (before raft's
 // Shutdown, whose future waits for raft's main goroutine).

@@ -89,6 +89,11 @@ func TestCluster_UnpersistableTermWaitsForTheDisk(t *testing.T) {
 	if c.IsLeader() {
 		t.Fatal("a server that cannot record its term leads")
 	}
+	// raft's main loop answers no configuration request while it waits:
+	// the peers are refused at once, not after the disk's failure.
+	if _, err := c.Peers(); !errors.Is(err, catalog.ErrStorage) {
+		t.Fatalf("peers while the term write waits: %v", err)
+	}
 	c.logStore.stableFault.Store(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
