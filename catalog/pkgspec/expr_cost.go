@@ -58,28 +58,31 @@ func costOption() expr.Option {
 			Name: costFunc,
 			Func: chargeCost,
 			Validate: func(args []reflect.Type) (reflect.Type, error) {
-				if len(args) != 3 {
+				if len(args) != 4 {
 					return nil, fmt.Errorf("cost: %d arguments", len(args))
 				}
-				return args[2], nil
+				return args[3], nil
 			},
 		}
 	}
 }
 
-// chargeCost(meter, weight, value) charges weight plus the size of value
-// and returns value.
+// chargeCost(meter, weight, sized, value) charges weight, plus the size of
+// value when sized (a value built, not a loop's body), and returns value.
 func chargeCost(args ...any) (any, error) {
 	m, _ := args[0].(*exprMeter)
 	if m == nil { // an environment without a meter: only run by tests of the patch itself
-		return args[2], nil
+		return args[3], nil
 	}
 	w, _ := args[1].(int)
-	m.left -= w + costOf(args[2])
+	if sized, _ := args[2].(bool); sized {
+		w += costOf(args[3])
+	}
+	m.left -= w
 	if m.left < 0 {
 		return nil, ErrExprCost
 	}
-	return args[2], nil
+	return args[3], nil
 }
 
 // costOf is the size of a value an operation built.
@@ -114,24 +117,24 @@ type costPatch struct{}
 func (costPatch) Visit(n *ast.Node) {
 	switch x := (*n).(type) {
 	case *ast.PredicateNode:
-		x.Node = costCall(x.Node, nodeCount(x.Node))
+		x.Node = costCall(x.Node, nodeCount(x.Node), false)
 	case *ast.BuiltinNode:
-		*n = costCall(x, 1)
+		*n = costCall(x, 1, true)
 	case *ast.CallNode:
-		*n = costCall(x, 1)
+		*n = costCall(x, 1, true)
 	case *ast.BinaryNode:
 		if x.Operator != "+" {
 			return
 		}
 		if t := x.Type(); t == nil || t.Kind() == reflect.String || t.Kind() == reflect.Interface {
-			*n = costCall(x, 1)
+			*n = costCall(x, 1, true)
 		}
 	}
 }
 
-func costCall(n ast.Node, weight int) ast.Node {
+func costCall(n ast.Node, weight int, sized bool) ast.Node {
 	c := &ast.CallNode{Callee: &ast.IdentifierNode{Value: costFunc},
-		Arguments: []ast.Node{&ast.IdentifierNode{Value: costMeter}, &ast.IntegerNode{Value: weight}, n}}
+		Arguments: []ast.Node{&ast.IdentifierNode{Value: costMeter}, &ast.IntegerNode{Value: weight}, &ast.BoolNode{Value: sized}, n}}
 	c.SetLocation(n.Location())
 	return c
 }
