@@ -76,9 +76,9 @@ func (s *logStore) StoreLogs(logs []*raft.Log) error {
 // can: raft's main loop waits (this node neither votes nor answers as a
 // follower; the others elect among themselves), the node reports itself
 // unhealthy (the failure is noted, StorageHealth), and it goes on by itself
-// when the disk takes writes again. Only raft's main goroutine writes the
-// term (raft.NewRaft and HasExistingState only read it; the cluster
-// bootstraps through Raft.BootstrapCluster, which runs there too). A
+// when the disk takes writes again. Only raft's main goroutine writes a new
+// term (raft.NewRaft writes the stored one again, which needs no write; the
+// cluster bootstraps through Raft.BootstrapCluster, which runs there too). A
 // shutdown during the wait ends raft's main goroutine here (runtime.Goexit),
 // so that raft's shutdown completes and the process exits cleanly; the term
 // was never written, so nothing is lost.
@@ -100,6 +100,11 @@ func (s *logStore) SetUint64(k []byte, v uint64) error {
 	}
 	if !bytes.Equal(k, keyCurrentTerm) {
 		return s.note(err)
+	}
+	// raft.NewRaft writes the stored term again at start (in the caller's
+	// goroutine): it is already on disk, so that write is not needed.
+	if cur, gerr := s.BoltStore.GetUint64(k); gerr == nil && cur == v {
+		return nil
 	}
 	s.waiting.Store(true)
 	defer s.waiting.Store(false)
