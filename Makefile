@@ -9,7 +9,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.buildCommit=$(COMMIT)
 # past 15 min under `make test-stress` (two CPU burners), with no test failing.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 40m
 
-.PHONY: help build image compose-test demo test test-stress chaos test-short e2e e2e-docker bench bench-scale bench-go bench-dataflow lint check dev clean
+.PHONY: help build image compose-test demo test test-stress chaos test-short e2e e2e-docker bench bench-scale bench-slots bench-go bench-dataflow lint check dev clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: build ## start 3 local servers, run every bench scenario, print the table
 SCALE_ENDED ?= 1000000
 bench-scale: build ## 3 local servers: fill the catalog to $(SCALE_ENDED) ended executions, compare dispatch, paging, snapshot, RSS
 	$(BIN) bench --local 3 --scenarios scale --scale-ended $(SCALE_ENDED) --json bench-scale.json
+
+bench-slots: build ## 1 local server with --max-tasks 1000: 1,000 executions at once on its worker, GET list p50/p99 meanwhile
+	$(BIN) bench --local 1 --max-tasks 1000 --scenarios slots --json bench-slots.json
 
 bench-go: ## Go benchmarks of the hot functions (encode/decode, FSM apply, package parse)
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./catalog/pkgspec/ ./api/ ./cluster/master/ ./catalog/ssis/convert/

@@ -42,7 +42,7 @@ const (
 	MaxRetryDelay = 24 * time.Hour
 	// MaxParams bounds the parameter values of one execution (package and
 	// project parameters each).
-	MaxParams = 1024
+	MaxParams = pkgspec.MaxParameters
 	// MaxFileNameBytes bounds a package's file name or archive path.
 	MaxFileNameBytes = 1024
 	// MaxPackageSourceBytes bounds the YAML of an inline package.

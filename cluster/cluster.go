@@ -131,6 +131,10 @@ type Config struct {
 	// OperationRetention is how long the operations log keeps an entry
 	// (the executions' retention; 0: only its size bounds it).
 	OperationRetention time.Duration
+
+	// logStoreHook, if set, sees raft.db's store before raft starts (tests
+	// inject disk failures through it).
+	logStoreHook func(*logStore)
 }
 
 // DefaultConfig returns production timings: a server that bootstraps
@@ -325,7 +329,10 @@ func (c *Cluster) startRaft(logger hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
-	c.logStore = &logStore{BoltStore: bs}
+	c.logStore = newLogStore(bs)
+	if cfg.logStoreHook != nil {
+		cfg.logStoreHook(c.logStore)
+	}
 	c.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, logger.Named("snapshot"))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -622,6 +629,7 @@ func (c *Cluster) Shutdown() error {
 			c.fsm.Close() // a retry loop on a failing disk must not hold up raft's shutdown
 		}
 		if c.raft != nil {
+			c.logStore.stopWaiting() // a term write waiting for the disk must not hold it up either
 			err = c.raft.Shutdown().Error()
 		}
 		c.closeAll()
@@ -645,44 +653,3 @@ func (c *Cluster) closeAll() {
 		_ = c.store.Close()
 	}
 }
-
-// storageHealthy refuses a write while this server's FSM cannot apply
-// (its disk is failing: fsm.Health): the write would be committed but
-// not answered until the disk recovers. A leader in that state hands
-// leadership to a healthy server, at most once per transferEvery.
-func (c *Cluster) storageHealthy() error {
-	err := c.StorageHealth()
-	if err == nil {
-		return nil
-	}
-	if c.IsLeader() && c.transferring.CompareAndSwap(false, true) {
-		go func() {
-			defer time.AfterFunc(transferEvery, func() { c.transferring.Store(false) })
-			if err := c.raft.LeadershipTransfer().Error(); err != nil {
-				c.logger.Warn("cannot hand leadership away from a server with a failing catalog store", "error", err)
-			}
-		}()
-	}
-	return fmt.Errorf("%w; writes are refused until it recovers", err)
-}
-
-// StorageHealth returns nil while this server's stores work, else the
-// failure (catalog.ErrStorage): the catalog (the FSM cannot apply) or the
-// Raft log (its last write failed, e.g. a full disk under raft.db).
-func (c *Cluster) StorageHealth() error {
-	if c.fsm == nil {
-		return nil
-	}
-	if h := c.fsm.Health(); h.Err != nil {
-		return fmt.Errorf("%w on server %s since %s (%d retries): %v",
-			catalog.ErrStorage, c.cfg.NodeName, h.Since.UTC().Format(time.RFC3339), h.Retries, h.Err)
-	}
-	if err, since := c.logStore.health(); err != nil {
-		return fmt.Errorf("%w on server %s since %s: raft log: %v",
-			catalog.ErrStorage, c.cfg.NodeName, since.UTC().Format(time.RFC3339), err)
-	}
-	return nil
-}
-
-// transferEvery spaces the leadership transfers of an unhealthy leader.
-const transferEvery = 5 * time.Second

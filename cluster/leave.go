@@ -45,11 +45,11 @@ func (c *Cluster) inRaft() bool {
 	if c.raft == nil {
 		return false
 	}
-	f := c.raft.GetConfiguration()
-	if f.Error() != nil {
+	conf, err := c.configuration()
+	if err != nil {
 		return false
 	}
-	for _, s := range f.Configuration().Servers {
+	for _, s := range conf.Servers {
 		if string(s.ID) == c.cfg.NodeName {
 			return true
 		}

@@ -49,3 +49,82 @@ func TestCluster_RaftLogFailureIs507(t *testing.T) {
 		t.Fatalf("health after recovery: %v", err)
 	}
 }
+
+// TestCluster_UnpersistableTermWaitsForTheDisk: a server whose raft.db
+// cannot record a new term (a full disk) neither crashes (hashicorp/raft
+// panics when setCurrentTerm fails) nor leads: it reports itself unhealthy
+// naming the term, goes on by itself once the disk takes writes again, and
+// shuts down cleanly while it waits. Nothing acknowledged is lost.
+func TestCluster_UnpersistableTermWaitsForTheDisk(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	c := start(t, cfg)
+	submit(t, c, 2)
+	if err := c.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted, the server must win an election in a new term: the
+	// term's write fails.
+	errDisk := errors.New("write raft.db: no space left on device")
+	failing := cfg
+	failing.logStoreHook = func(s *logStore) { s.stableFault.Store(&errDisk) }
+	waitUnhealthy := func(c *Cluster) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			err := c.StorageHealth()
+			if err != nil && errors.Is(err, catalog.ErrStorage) && strings.Contains(err.Error(), "cannot record Raft term") &&
+				strings.Contains(err.Error(), "no space left on device") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("health while the term cannot be written: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c = newTestCluster(t, failing)
+	waitUnhealthy(c)
+	if c.IsLeader() {
+		t.Fatal("a server that cannot record its term leads")
+	}
+	// raft's main loop answers no configuration request while it waits:
+	// the peers are refused at once, not after the disk's failure.
+	if _, err := c.Peers(); !errors.Is(err, catalog.ErrStorage) {
+		t.Fatalf("peers while the term write waits: %v", err)
+	}
+	c.logStore.stableFault.Store(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.WaitForLeader(ctx); err != nil {
+		t.Fatalf("no leader once the disk takes writes again: %v", err)
+	}
+	if ids := submit(t, c, 1); ids[0] != 3 {
+		t.Fatalf("id after recovery %v, want 3", ids)
+	}
+	if err := c.StorageHealth(); err != nil {
+		t.Fatalf("health after recovery: %v", err)
+	}
+	if err := c.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A shutdown while the term write waits: raft's shutdown completes.
+	c = newTestCluster(t, failing)
+	waitUnhealthy(c)
+	done := make(chan error, 1)
+	go func() { done <- c.Shutdown() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown while the term write waits: %v", err)
+		}
+	case <-time.After(2 * time.Minute): // only a hang gets here
+		t.Fatal("shutdown hangs while the term write waits for the disk")
+	}
+	c = restart(t, dir, 3, "after the disk recovered")
+	if ids := submit(t, c, 1); ids[0] != 4 {
+		t.Fatalf("id after restart %v, want 4", ids)
+	}
+}

@@ -42,8 +42,8 @@ func (c *Cluster) opsReady() (bool, string) {
 	if ttl := map[bool]time.Duration{true: opsGateTTL, false: opsGateTTL / 4}[g.ready]; time.Since(g.at) < ttl {
 		return g.ready, g.missing
 	}
-	f := c.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
+	conf, err := c.configuration()
+	if err != nil {
 		return g.ready, g.missing
 	}
 	level := map[string]int{}
@@ -51,7 +51,7 @@ func (c *Cluster) opsReady() (bool, string) {
 		level[m.Name] = m.Meta.Ops
 	}
 	var missing []string
-	for _, s := range f.Configuration().Servers {
+	for _, s := range conf.Servers {
 		if level[string(s.ID)] < opsLevel {
 			missing = append(missing, string(s.ID))
 		}

@@ -36,13 +36,13 @@ func (c *Cluster) Peers() ([]Peer, error) {
 	if c.raft == nil {
 		return nil, ErrNotServer
 	}
-	f := c.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
+	conf, err := c.configuration()
+	if err != nil {
 		return nil, translate(err)
 	}
 	_, leader := c.raft.LeaderWithID()
 	var out []Peer
-	for _, s := range f.Configuration().Servers {
+	for _, s := range conf.Servers {
 		suff := "voter"
 		if s.Suffrage != raft.Voter {
 			suff = "nonvoter"

@@ -21,11 +21,10 @@ func (c *Cluster) reconcileLoop() {
 }
 
 func (c *Cluster) reconcile() {
-	f := c.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
+	conf, err := c.configuration()
+	if err != nil {
 		return
 	}
-	conf := f.Configuration()
 	inConf := map[string]raft.Server{}
 	voters := 0
 	for _, s := range conf.Servers {

@@ -163,6 +163,10 @@ func (p *parser) connections(n *yaml.Node) []*Connection {
 	if !p.holds(n, yaml.MappingNode, "connections must be a mapping from connection name to {driver, dsn}") {
 		return nil
 	}
+	if c := len(n.Content) / 2; c > MaxConnections {
+		p.addf(n.Line, "%d connections, over the limit of %d (pkgspec.MaxConnections)", c, MaxConnections)
+		return nil
+	}
 	var out []*Connection
 	for k, v := range pairs(n) {
 		name := p.str(k, "connection name")

@@ -537,6 +537,7 @@ func compileRowExpr(src string, cols []Column, asBool bool) (*RowExpr, error) {
 	for _, c := range cols {
 		env[c.Name] = exprSample(c.Type)
 	}
+	env[costMeter] = &exprMeter{}
 	opts := append(slices.Clone(exprOptions), expr.Env(env))
 	if asBool {
 		opts = append(opts, expr.AsBool())

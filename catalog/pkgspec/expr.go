@@ -82,7 +82,11 @@ func (e *ExprError) Unwrap() error { return ErrExpr }
 func exprError(src string, offset int, err error) *ExprError {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return &ExprError{Src: src, Offset: offset, Column: fe.Column + 1, Msg: fe.Message}
+		msg := fe.Message
+		if strings.Contains(msg, "exceeds maximum allowed nodes") {
+			msg = fmt.Sprintf("expression has more than %d nodes (pkgspec.MaxExprNodes)", MaxExprNodes)
+		}
+		return &ExprError{Src: src, Offset: offset, Column: fe.Column + 1, Msg: msg}
 	}
 	return &ExprError{Src: src, Offset: offset, Msg: err.Error()}
 }
@@ -112,8 +116,12 @@ func compileExpr(lang, src string, offset int) (*Expr, error) {
 	if err != nil {
 		return nil, exprError(src, offset, err)
 	}
-	c := &nameChecker{}
 	node := prog.Node()
+	// The walk visits a let's body before the let itself: collect the
+	// names it declares first.
+	locals := &nameChecker{}
+	ast.Walk(&node, locals)
+	c := &nameChecker{local: locals.local}
 	ast.Walk(&node, c)
 	if c.err != "" {
 		return nil, &ExprError{Src: src, Offset: offset, Column: c.col, Msg: c.err}
@@ -174,7 +182,7 @@ func (e *Expr) Eval(env map[string]any) (any, error) {
 	if e.ssis != nil {
 		return e.evalSSIS(env)
 	}
-	v, err := expr.Run(e.prog, env)
+	v, err := RunExpr(nil, e.prog, env)
 	if err != nil {
 		return nil, exprError(e.Src, 0, err)
 	}
@@ -218,7 +226,7 @@ func (c *nameChecker) Visit(n *ast.Node) {
 			c.env = true
 		}
 		if slices.Contains(Roots, name) || slices.Contains(c.local, name) || name == "$env" ||
-			slices.Contains(builtin.Names, name) || slices.Contains(FunctionNames, name) {
+			slices.Contains(builtin.Names, name) || slices.Contains(FunctionNames, name) || isCostName(name) {
 			return
 		}
 		if c.err == "" {
@@ -371,6 +379,9 @@ func exprEnd(s string, start int) (int, error) {
 var FunctionNames = []string{"basename", "dirname", "ext", "stem", "joinPath", "formatDate", "addDays", "today", "sprintf"}
 
 var exprOptions = []expr.Option{
+	expr.MaxNodes(MaxExprNodes),
+	costOption(),
+	expr.Patch(costPatch{}),
 	expr.Function("basename", func(a ...any) (any, error) { return filepath.Base(a[0].(string)), nil }, new(func(string) string)),
 	expr.Function("dirname", func(a ...any) (any, error) { return filepath.Dir(a[0].(string)), nil }, new(func(string) string)),
 	expr.Function("ext", func(a ...any) (any, error) { return filepath.Ext(a[0].(string)), nil }, new(func(string) string)),

@@ -23,6 +23,11 @@ const (
 	// MaxDescriptionBytes bounds the description of a package and of a
 	// project (catalog.MaxDescriptionBytes is this limit).
 	MaxDescriptionBytes = 4 << 10
+	// MaxParameters bounds the parameters a package or a project declares
+	// (each execution carries a value for each: catalog.MaxParams is this
+	// limit), MaxConnections the connections each declares.
+	MaxParameters  = 1024
+	MaxConnections = 1024
 )
 
 // expandedNodes counts the nodes of the tree under n with every alias

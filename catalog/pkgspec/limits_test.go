@@ -113,3 +113,21 @@ func TestParse_RunTimeFailuresCaughtEarly(t *testing.T) {
 		t.Fatalf("valid conditions refused: %v", err)
 	}
 }
+
+// TestParse_ParameterAndConnectionCounts: a package declares at most
+// MaxParameters parameters and MaxConnections connections (every execution
+// carries a value for each parameter: catalog.MaxParams).
+func TestParse_ParameterAndConnectionCounts(t *testing.T) {
+	var params, conns strings.Builder
+	params.WriteString("name: p\nparameters:\n")
+	conns.WriteString("name: p\nconnections:\n")
+	for i := 0; i <= MaxParameters; i++ {
+		fmt.Fprintf(&params, "  p%d: {default: a}\n", i)
+		fmt.Fprintf(&conns, "  c%d: {driver: postgres, dsn: x}\n", i)
+	}
+	tasks := "tasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
+	_, err := Parse("p.yaml", []byte(params.String()+tasks))
+	wantProblem(t, err, "p.yaml:3: package has 1025 parameters, over the limit of 1024 (pkgspec.MaxParameters)")
+	_, err = Parse("p.yaml", []byte(conns.String()+tasks))
+	wantProblem(t, err, "p.yaml:3: 1025 connections, over the limit of 1024 (pkgspec.MaxConnections)")
+}

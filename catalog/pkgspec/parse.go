@@ -419,6 +419,10 @@ func (p *parser) parameters(n *yaml.Node) []*Parameter {
 	if !p.holds(n, yaml.MappingNode, "parameters must be a mapping from parameter name to {type, default, ...}") {
 		return nil
 	}
+	if c := len(n.Content) / 2; c > MaxParameters {
+		p.addf(n.Line, "package has %d parameters, over the limit of %d (pkgspec.MaxParameters)", c, MaxParameters)
+		return nil
+	}
 	var params []*Parameter
 	seen := map[string]int{}
 	for k, v := range pairs(n) {

@@ -89,6 +89,14 @@ func Load(files map[string][]byte) (*Manifest, error) {
 	if n := len(yp.Description); n > pkgspec.MaxDescriptionBytes {
 		errs = append(errs, fmt.Errorf("%s: project description is %d bytes, over the limit of %d bytes", lines.at("description"), n, pkgspec.MaxDescriptionBytes))
 	}
+	if n := len(yp.Parameters); n > pkgspec.MaxParameters {
+		errs = append(errs, fmt.Errorf("%s: project has %d parameters, over the limit of %d (pkgspec.MaxParameters)", lines.at("parameters"), n, pkgspec.MaxParameters))
+		yp.Parameters = nil
+	}
+	if n := len(yp.Connections); n > pkgspec.MaxConnections {
+		errs = append(errs, fmt.Errorf("%s: project has %d connections, over the limit of %d (pkgspec.MaxConnections)", lines.at("connections"), n, pkgspec.MaxConnections))
+		yp.Connections = nil
+	}
 	for _, name := range sortedKeys(yp.Parameters) {
 		p := yp.Parameters[name]
 		pr := pkgspec.Parameter{Name: name, Type: p.Type, Default: p.Default, Required: p.Required || p.Default == nil, Sensitive: p.Sensitive, Description: p.Description}

@@ -3,10 +3,13 @@ package project
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 )
 
 const sample = "../../testdata/projects/etl-sample"
@@ -52,6 +55,13 @@ func TestPackLoadUnpack(t *testing.T) {
 
 func TestLoad_Errors(t *testing.T) {
 	const pkg = "name: p\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
+	var manyParams, manyConns strings.Builder
+	manyParams.WriteString("name: x\nparameters:\n")
+	manyConns.WriteString("name: x\nconnections:\n")
+	for i := 0; i <= pkgspec.MaxParameters; i++ {
+		fmt.Fprintf(&manyParams, "  p%d: {default: a}\n", i)
+		fmt.Fprintf(&manyConns, "  c%d: {type: postgres}\n", i)
+	}
 	cases := []struct {
 		name  string
 		files map[string]string
@@ -71,6 +81,8 @@ func TestLoad_Errors(t *testing.T) {
 		{"duplicate package", map[string]string{"project.yaml": "name: x\n", "packages/p.yaml": pkg, "packages/q.yaml": pkg}, "also used by"},
 		{"undeclared project reference", map[string]string{"project.yaml": "name: x\nparameters:\n  host: {default: h}\nconnections:\n  db: {type: postgres, properties: {host: '${project.host}', password: '${project.pw}'}}\n", "packages/p.yaml": pkg},
 			`connection "db" property password refers to ${project.pw}`},
+		{"too many parameters", map[string]string{"project.yaml": manyParams.String(), "packages/p.yaml": pkg}, "project.yaml:2: project has 1025 parameters, over the limit of 1024 (pkgspec.MaxParameters)"},
+		{"too many connections", map[string]string{"project.yaml": manyConns.String(), "packages/p.yaml": pkg}, "project.yaml:2: project has 1025 connections, over the limit of 1024 (pkgspec.MaxConnections)"},
 		{"entry_point not bool", map[string]string{"project.yaml": "name: x\n", "packages/p.yaml": "entry_point: maybe\n" + pkg}, "true or false"},
 	}
 	for _, c := range cases {

@@ -43,7 +43,50 @@ func (p *Program) Refs() []Ref { return p.refs }
 // Eval runs the expression. Errors are [*Error] wrapping ErrEval (or
 // the error Env.Lookup returned, wrapped).
 func (p *Program) Eval(env Env) (v Value, err error) {
-	return p.fn(env)
+	return p.fn(&meteredEnv{Env: env, left: MaxEvalBytes})
+}
+
+// MaxEvalBytes bounds the strings and byte arrays one evaluation may
+// produce in all (each at most MaxString): an expression has no loops, but
+// a long one can repeat REPLICATE of MaxString many thousand times.
+const MaxEvalBytes = 64 << 20
+
+// meteredEnv carries what is left of one evaluation's MaxEvalBytes.
+type meteredEnv struct {
+	Env
+	left int
+}
+
+// node compiles n (nodeOf) and meters what it produces when that is a
+// string or byte array.
+func (c *checker) node(n node, root, cast bool) (Type, evalFn, error) {
+	t, fn, err := c.nodeOf(n, root, cast)
+	if err != nil || fn == nil {
+		return t, fn, err
+	}
+	switch t.Kind {
+	case KindStr, KindWStr, KindText, KindNText, KindBytes, KindImage:
+	default:
+		return t, fn, nil
+	}
+	return t, func(env Env) (Value, error) {
+		v, err := fn(env)
+		if err != nil {
+			return v, err
+		}
+		if m, ok := env.(*meteredEnv); ok {
+			switch x := v.v.(type) {
+			case string:
+				m.left -= len(x)
+			case []byte:
+				m.left -= len(x)
+			}
+			if m.left < 0 {
+				return Value{}, c.evalErr(n, fmt.Errorf("the expression builds more than %d bytes of strings in one evaluation (ssisexpr.MaxEvalBytes)", MaxEvalBytes))
+			}
+		}
+		return v, nil
+	}, nil
 }
 
 // Compile parses and type-checks src.
@@ -86,7 +129,7 @@ func (c *checker) evalErr(n node, err error) error {
 // node checks n and returns its type and evaluator. root is true for the
 // whole expression (where DT_STR may stay DT_STR), cast for the operand of
 // a cast (where NULL(DT_STR, ...) is allowed).
-func (c *checker) node(n node, root, cast bool) (Type, evalFn, error) {
+func (c *checker) nodeOf(n node, root, cast bool) (Type, evalFn, error) {
 	switch n := n.(type) {
 	case *litNode:
 		v := n.v

@@ -3,6 +3,7 @@ package ssisexpr
 import (
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,7 +62,7 @@ func checkErr(t *testing.T, src string, err error, kind error) {
 
 // fuzzSeeds takes every expression of the table tests as a seed.
 func fuzzSeeds() []string {
-	seeds := []string{"@[User::N] + 1", `DATEADD("d", @N, @D)`, `(DT_NUMERIC, 38, 10)@Dec * @Dec`, `@U + 1UL`, `(DT_DBTIMESTAMP)@Offset`}
+	seeds := []string{`LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000)) + LEN(REPLICATE("x", 8000000))`, "@[User::N] + 1", `DATEADD("d", @N, @D)`, `(DT_NUMERIC, 38, 10)@Dec * @Dec`, `@U + 1UL`, `(DT_DBTIMESTAMP)@Offset`}
 	re := regexp.MustCompile("src: `([^`]*)`")
 	for _, src := range []string{exprTestSrc, funcsTestSrc} {
 		for _, m := range re.FindAllStringSubmatch(src, -1) {
@@ -69,4 +70,33 @@ func fuzzSeeds() []string {
 		}
 	}
 	return seeds
+}
+
+// TestEval_BytesBuiltAreBounded: a long expression of many maximal
+// REPLICATEs is refused once it has built MaxEvalBytes in all, naming the
+// limit, although no single result is over MaxString.
+func TestEval_BytesBuiltAreBounded(t *testing.T) {
+	one := `LEN(REPLICATE("x", 8000000))`
+	src := one
+	for i := 0; i < 11; i++ { // 12 x 8 MB = 96 MB built, each result under MaxString
+		src += " + " + one
+	}
+	p, err := Compile(src, Vars{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Eval(Vars{})
+	if err == nil || !errors.Is(err, ErrEval) || !strings.Contains(err.Error(), "ssisexpr.MaxEvalBytes") {
+		t.Fatalf("got %v, want an evaluation error naming ssisexpr.MaxEvalBytes", err)
+	}
+	// Each evaluation has its own allowance: half as many pass, twice.
+	p, err = Compile(strings.Join(strings.Split(src, " + ")[:6], " + "), Vars{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if v, err := p.Eval(Vars{}); err != nil || v.String() != "48000000" {
+			t.Fatalf("run %d: %v %v", i, v, err)
+		}
+	}
 }

@@ -71,8 +71,11 @@ type Config struct {
 	Cgroups bool `yaml:"cgroups"`
 	// TaskRequestMaxCPU (percent) and TaskRequestMinMemoryMB are the
 	// worker's admission thresholds (worker.Config; 0: off).
-	TaskRequestMaxCPU      float64 `yaml:"task_request_max_cpu"`
-	TaskRequestMinMemoryMB int     `yaml:"task_request_min_memory_mb"`
+	TaskRequestMaxCPU float64 `yaml:"task_request_max_cpu"`
+	// TaskNice lowers the CPU priority of package processes below the
+	// agent's by this much (worker.Config.TaskNice).
+	TaskNice               int `yaml:"task_nice"`
+	TaskRequestMinMemoryMB int `yaml:"task_request_min_memory_mb"`
 	// TaskEnvAllow names the variables of the agent's environment its
 	// package processes get besides worker.DefaultTaskEnv; TaskAllowPaths
 	// the directories a package's allow_paths may open (worker.Config).
@@ -152,7 +155,7 @@ func DefaultConfig() Config {
 	c := Config{
 		Server: cc.Server, HTTPAddr: ":8391", Bind: cc.GossipBind, GossipPort: cc.GossipPort,
 		MaxVoters: cc.MaxVoters, DeadServerGrace: cc.DeadServerGrace, MaxTasks: wc.MaxTasks,
-		ReuseChildren: wc.ReuseChildren, WarmChildren: wc.WarmChildren, Cgroups: wc.Cgroups,
+		ReuseChildren: wc.ReuseChildren, WarmChildren: wc.WarmChildren, Cgroups: wc.Cgroups, TaskNice: wc.TaskNice,
 		LeaseTimeout: mc.LeaseTimeout, Heartbeat: wc.PollWait, KillGrace: wc.KillGrace,
 		DrainTimeout: 30 * time.Second, MaxBodyBytes: server.DefaultConfig().MaxBodyBytes, CoalesceMax: mc.CoalesceMax,
 		MaxConnections: server.DefaultHTTPConfig().MaxConns, HeaderTimeout: server.DefaultHTTPConfig().ReadHeaderTimeout,
@@ -196,6 +199,8 @@ func (c *Config) Validate() error {
 		return errors.New("kill grace must be positive")
 	case c.TaskRequestMaxCPU < 0 || c.TaskRequestMaxCPU > 100:
 		return fmt.Errorf("task request max CPU must be between 0 (off) and 100 percent (got %g)", c.TaskRequestMaxCPU)
+	case c.TaskNice < 0 || c.TaskNice > 19:
+		return fmt.Errorf("task nice must be between 0 and 19 (got %d)", c.TaskNice)
 	case c.TaskRequestMinMemoryMB < 0:
 		return fmt.Errorf("task request min memory must not be negative (got %d MB; 0 is off)", c.TaskRequestMinMemoryMB)
 	case c.DrainTimeout < 0:
@@ -511,6 +516,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	srv.ErrorLog = a.logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug})
 	a.httpSrv = srv
 	ln = server.LimitListener(ln, hc.MaxConns)
+	server.TrackConns(srv, ln) // under the TLS listener: it unwraps *tls.Conn
 	if a.tls != nil {
 		// Outermost, so that the server sees *tls.Conn (r.TLS).
 		ln = tls.NewListener(ln, a.tls.ServerConfig(false))
@@ -546,6 +552,7 @@ func (a *Agent) startWorker() error {
 	wcfg.WarmChildren = cfg.WarmChildren
 	wcfg.Cgroups = cfg.Cgroups
 	wcfg.TaskRequestMaxCPU = cfg.TaskRequestMaxCPU
+	wcfg.TaskNice = cfg.TaskNice
 	wcfg.TaskRequestMinMemory = uint64(cfg.TaskRequestMinMemoryMB) << 20
 	wcfg.TaskEnvAllow = cfg.TaskEnvAllow
 	wcfg.TaskAllowPaths = cfg.TaskAllowPaths

@@ -215,6 +215,7 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 		return nil, err
 	}
 	bx.started(cmd.Process.Pid)
+	lowerPriority(cmd.Process.Pid, cfg.TaskNice, p.w.logger)
 	c := &child{cmd: cmd, stdin: stdin, box: bx, ready: make(chan struct{}, 1), dead: make(chan struct{}), exited: make(chan struct{})}
 	var readers sync.WaitGroup
 	readers.Add(2)

@@ -94,6 +94,11 @@ type Config struct {
 	// (admission.go; Linux only). 0 turns each off.
 	TaskRequestMaxCPU    float64
 	TaskRequestMinMemory uint64
+	// TaskNice is how much lower than the agent's the CPU priority of
+	// package processes (and so their tasks) is: 0 to 19 (nice values;
+	// Linux only). The agent's own work (heartbeats, the API, starting
+	// children) then comes before the packages' when CPUs are short.
+	TaskNice int
 	// Client reaches the master through the local agent.
 	Client *api.Client
 	// Logger receives worker logs.
@@ -107,6 +112,7 @@ const (
 	DefaultMaxLogBytes      = 64 << 20
 	DefaultKeepLogs         = 200
 	DefaultMaxStarting      = 4
+	DefaultTaskNice         = 5
 )
 
 // DefaultConfig returns the defaults.
@@ -115,7 +121,7 @@ func DefaultConfig() Config {
 		KillGrace: 3 * time.Second, EventFlush: 200 * time.Millisecond, EventBatch: 500,
 		MaxEvents: DefaultMaxEvents, MaxBufferedBytes: DefaultMaxBufferedBytes, MaxLogBytes: DefaultMaxLogBytes,
 		KeepLogs: DefaultKeepLogs, MaxStarting: DefaultMaxStarting,
-		ReuseChildren: true, WarmChildren: 1, IdleChildTimeout: 30 * time.Second, Cgroups: true}
+		ReuseChildren: true, WarmChildren: 1, IdleChildTimeout: 30 * time.Second, Cgroups: true, TaskNice: DefaultTaskNice}
 }
 
 // Validate reports the first problem with c.
@@ -143,6 +149,8 @@ func (c *Config) Validate() error {
 		return errors.New("api client is nil")
 	case c.TaskRequestMaxCPU < 0 || c.TaskRequestMaxCPU > 100:
 		return fmt.Errorf("task request max CPU must be between 0 (off) and 100 percent, got %g", c.TaskRequestMaxCPU)
+	case c.TaskNice < 0 || c.TaskNice > 19:
+		return fmt.Errorf("task nice must be between 0 and 19, got %d", c.TaskNice)
 	}
 	return CheckTaskSettings(c.TaskEnvAllow, c.TaskAllowPaths)
 }

@@ -28,6 +28,8 @@ type benchFlags struct {
 	execExecs    int
 	scaleEnded   int
 	clients      int
+	slots        int
+	slotsHold    time.Duration
 	maxTasks     int
 	coalesceMax  int
 	tls          bool
@@ -78,6 +80,11 @@ Only when named ('make bench-scale'):
                before and after: exec dispatch rate, 'executions list' paging
                (newest page and a deep one), then the snapshot's size and
                time and the agents' RSS
+  slots        --slots executions at once on the first agent's worker (run
+               with --local 1 --max-tasks 1000), each 'sleep --slots-hold';
+               GET /v1/executions?limit=100 timed every 50 ms from the
+               submission until all succeeded: p50/p99/max while the
+               children start and while all run, with the load average
 
 Every rate is also given as a ratio to the baseline measured in the same run.
 Speeds are printed, never asserted.`,
@@ -97,6 +104,8 @@ Speeds are printed, never asserted.`,
 	fl.IntVar(&f.execExecs, "exec-executions", 3000, "executions in the exec scenario's throughput measurement")
 	fl.IntVar(&f.scaleEnded, "scale-ended", 1_000_000, "ended executions in the catalog for the scale scenario")
 	fl.IntVar(&f.clients, "clients", 32, "concurrent clients in the submit scenario")
+	fl.IntVar(&f.slots, "slots", 1000, "executions the slots scenario runs at once on the first agent")
+	fl.DurationVar(&f.slotsHold, "slots-hold", 45*time.Second, "how long each execution of the slots scenario sleeps")
 	fl.IntVar(&f.maxTasks, "max-tasks", 16, "with --local: executions each agent runs at once")
 	fl.IntVar(&f.coalesceMax, "coalesce-max", 0, "with --local: passed to the agents (1 turns leader-side coalescing off)")
 	fl.BoolVar(&f.tls, "tls", false, "with --local: the agents run with mutual TLS and encrypted gossip ('scaleout tls init'); without it, --insecure")
@@ -123,7 +132,7 @@ func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	}
 	rep, err := bench.Run(ctx, bench.Options{
 		Exe: exe, Version: version, Local: f.local, Address: f.address, Scenarios: strings.Split(f.scenarios, ","),
-		Executions: f.executions, ExecExecutions: f.execExecs, ScaleEnded: f.scaleEnded, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, TLS: f.tls, Ended: f.ended,
+		Executions: f.executions, ExecExecutions: f.execExecs, Slots: f.slots, SlotsHold: f.slotsHold, ScaleEnded: f.scaleEnded, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, TLS: f.tls, Ended: f.ended,
 		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs, SSISProject: f.ssisProject,
 		StartBaseline: startRaftBaseline, ChildJob: benchChildJob, Log: logw,
 	})

@@ -21,15 +21,11 @@ import (
 	"github.com/scaleout/scaleout/api"
 )
 
-// Bounds of TestE2E_ThousandSlotsKeepTheirLeases. Measured on the 2-core
-// machine (docs/PERFORMANCE.md, "One worker with 1,000 slots"): listing
-// p99 41 ms idle, RSS about 300 MiB. The asserted bounds are generous so
-// that the test holds on a loaded machine; the issue's target (p99 under
-// 100 ms) is reported in the log, not asserted.
-const (
-	slotsListP99Bound = 2 * time.Second
-	slotsRSSBound     = 768 << 10 // kB: about 270 KiB per running attempt measured, plus the agent
-)
+// Memory bound of TestE2E_ThousandSlotsKeepTheirLeases. Measured on the
+// 2-core machine (docs/PERFORMANCE.md, "One worker with 1,000 slots"): RSS
+// about 300 MiB. The listing's latency is logged, never asserted (a speed
+// is a benchmark's: `make bench-slots`).
+const slotsRSSBound = 768 << 10 // kB: about 270 KiB per running attempt measured, plus the agent
 
 // TestE2E_ThousandSlotsKeepTheirLeases: one dev agent with --max-tasks
 // 1000 is given 1,000 executions in one bulk. Each runs a shell that waits
@@ -130,14 +126,11 @@ tasks:
 	p50, p99, worst, count, failed := lat.summary()
 	t.Logf("%d gated executions on one agent: all running after %s, held %s, all succeeded on their first attempt after %s",
 		n, allRunning.Round(time.Millisecond), (lease + lease/2).Round(time.Second), took.Round(time.Millisecond))
-	t.Logf("GET /v1/executions?limit=100 every 50 ms: %d requests (%d failed), p50 %s, p99 %s, max %s (target p99 < 100 ms; asserted < %s)",
-		count, failed, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), worst.Round(time.Millisecond), slotsListP99Bound)
+	t.Logf("GET /v1/executions?limit=100 every 50 ms: %d requests (%d failed), p50 %s, p99 %s, max %s (target p99 < 100 ms: make bench-slots)",
+		count, failed, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), worst.Round(time.Millisecond))
 	t.Logf("agent RSS: %d MiB at start, peak %d MiB (bound %d MiB)", baseRSS>>10, peakRSS()>>10, slotsRSSBound>>10)
 	if failed > 0 {
 		t.Errorf("%d list requests failed", failed)
-	}
-	if p99 > slotsListP99Bound {
-		t.Errorf("list p99 %s, over the bound of %s", p99, slotsListP99Bound)
 	}
 	if peakRSS() > slotsRSSBound {
 		t.Errorf("agent RSS peaked at %d MiB, over the bound of %d MiB", peakRSS()>>10, slotsRSSBound>>10)

@@ -34,7 +34,7 @@ func (e *evaluator) eval(x *pkgspec.RowExpr, row []Value) (any, error) {
 	for i, c := range x.Cols {
 		e.env[x.Names[i]] = toAny(row[c], e.types[c])
 	}
-	return e.vm.Run(x.Prog, e.env)
+	return pkgspec.RunExprReused(&e.vm, x.Prog, e.env)
 }
 
 // derivedColumn adds or replaces columns computed by expressions.

@@ -21,7 +21,7 @@ var Scenarios = []string{"baseline", "memory-idle", "childstart", "latency", "su
 
 // Optional lists the scenarios that run only when named: they take longer
 // than the rest together.
-var Optional = []string{"scale"}
+var Optional = []string{"scale", "slots"}
 
 // Kinds of error Run returns (test with errors.Is); the caller turns them
 // into exit codes. Any other error is a failure to set the bench up.
@@ -67,6 +67,10 @@ type Options struct {
 	// ScaleEnded is the number of ended executions the scale scenario
 	// fills the catalog up to (0: 1,000,000).
 	ScaleEnded int
+	// Slots is how many executions the slots scenario runs at once on the
+	// first agent (0: 1,000), each for SlotsHold (0: 45 s).
+	Slots     int
+	SlotsHold time.Duration
 	// Clients is the number of concurrent clients of the submit scenario.
 	Clients int
 	// MaxTasks and CoalesceMax are given to the agents Local starts
@@ -233,7 +237,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, s := range []scenario{
 		{"baseline", b.runBaseline}, {"memory-idle", b.memoryIdle}, {"childstart", b.childStart},
 		{"latency", b.latency}, {"submit", b.submit}, {"throughput", b.throughput}, {"exec", b.execScenario}, {"import", b.importSSIS},
-		{"memory", b.memoryAfter}, {"failover", b.failover}, {"scale", b.scale},
+		{"memory", b.memoryAfter}, {"failover", b.failover}, {"scale", b.scale}, {"slots", b.slots},
 	} {
 		if !want[s.name] {
 			continue
