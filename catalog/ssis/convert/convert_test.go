@@ -368,7 +368,7 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"Legacy.dtsx", false, []string{"format: fixed_width", "skip_rows: 1", "encoding: windows-1252", "width: 5", "delimiter: '|'"}, []string{"format 6"}},
 		{"Nightly6.dtsx", false, []string{"expressions: ssis", "sequence:\n      variables:\n        n:", "condition: '@[User::n] < @[User::limit]'", "when: LEN(@[User::acc]) > 0", "join: or"}, []string{"10 converted, 0 not converted; ready"}},
 		{"RawRejects.dtsx", true, nil, []string{"the file's columns (Flat File Source Error Output Column, ErrorCode, ErrorColumn) are not exactly the input's columns in order (id, ErrorCode, ErrorColumn)"}},
-		{"Stock2008.dtsx", !SSISExpressionsSupported, []string{"path: C:/Feeds/stock.csv", "- name: item\n                type: DT_STR(50)", "input: Stock File",
+		{"Stock2008.dtsx", !SSISExpressionsSupported, []string{"path: C:/Feeds/stock.csv", "- name: item\n                type: DT_STR(50,1252)", "input: Stock File",
 			`expression: (DT_STR,60,1252)(UPPER(item) + ":" + (DT_WSTR,12)(qty * 2))`, "input: Make Label\n            path: C:/Feeds/stock_out.csv", "crlf: true"},
 			[]string{"format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready"}},
 		{"OdbcCopy.dtsx", false, []string{"query: SELECT id, name FROM customers WHERE active = 1 ORDER BY id", "table: customers_copy\n            mapping:\n              customer_id: id\n              customer_name: name"},

@@ -252,6 +252,7 @@ type refMeta struct {
 		Length    int    `xml:"length,attr"`
 		Precision int    `xml:"precision,attr"`
 		Scale     int    `xml:"scale,attr"`
+		CodePage  int    `xml:"codePage,attr"`
 	} `xml:"referenceColumns>referenceColumn"`
 }
 
@@ -276,7 +277,7 @@ func (d *dfConv) lookup(c *ssis.Component) (omap, string, string, error) {
 	}
 	var refCols []any
 	for _, rc := range meta.Columns {
-		t, err := nativeType(rc.DataType, rc.Length, rc.Precision, rc.Scale)
+		t, err := nativeType(rc.DataType, rc.Length, rc.Precision, rc.Scale, rc.CodePage)
 		if err != nil {
 			return nil, "", "", fmt.Errorf("reference column %s: %v", rc.Name, err)
 		}
