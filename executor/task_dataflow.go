@@ -40,6 +40,19 @@ func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
 			}
 			return p.db.QueryContext(ctx, p.stmt, p.args...)
 		},
+		Prepare: func(ctx context.Context, conn, stmt string) (*sql.Stmt, error) {
+			c, err := tc.connection(conn)
+			if err != nil {
+				return nil, err
+			}
+			db, err := r.db(c)
+			if err != nil {
+				return nil, fmt.Errorf("connection %q: %w", conn, err)
+			}
+			stmt, _ = placeholders(c.Driver, stmt)
+			r.emit(EventDiagnostic, name, fmt.Sprintf("prepare on %q: %s", conn, stmt))
+			return db.PrepareContext(ctx, stmt)
+		},
 		Roots: map[string]any{
 			pkgspec.RootParam: env[pkgspec.RootParam],
 			pkgspec.RootVars:  env[pkgspec.RootVars],

@@ -257,7 +257,18 @@ const (
 	NoMatchRedirect = "redirect"
 )
 
-// LookupConfig configures a Lookup with a full cache.
+// Lookup cache modes (SSIS CacheType).
+const (
+	CacheFull    = "full"
+	CachePartial = "partial"
+	CacheNone    = "none"
+)
+
+// DefaultLookupCacheSize is a partial cache's default bound (SSIS's
+// MaxMemoryUsage64 default, 25 MB).
+const DefaultLookupCacheSize = 25 << 20
+
+// LookupConfig configures a Lookup.
 type LookupConfig struct {
 	// Reference: either SQL (connection, query, params) or a flat file.
 	SQL      *SQLConfig
@@ -269,6 +280,19 @@ type LookupConfig struct {
 	AddAs    []string        // their names in the output
 	NoMatch  string
 	MemLimit int64
+	// Cache is full (the reference read once), partial (a query per row
+	// whose key is not in an LRU cache of CacheSize bytes) or none (a
+	// query per row).
+	Cache string
+	// CacheSize bounds a partial cache (bytes); MissPercent of it holds
+	// keys without a match (0: misses are not cached).
+	CacheSize   int64
+	MissPercent int
+	// RowQuery is the per-row query of partial and none with ? markers
+	// bound to the input columns RowParams; empty: the reference query
+	// filtered on the join columns.
+	RowQuery  string
+	RowParams []string
 }
 
 // Merge join types.

@@ -337,6 +337,9 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 				p.addf(c.line("join"), "%s join %s = %s: %s and %s cannot be compared", cw, a.Name, b.Name, a.Type, b.Type)
 			}
 		}
+		for _, name := range l.RowParams {
+			p.col(c.line("row_params"), cw, "row_params", in, name)
+		}
 		cols := slices.Clone(in.Columns)
 		for i, name := range l.Add {
 			rc, ok := p.col(c.line("columns"), cw+" columns (reference_columns)", "", ref, name)

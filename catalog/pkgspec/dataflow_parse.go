@@ -22,7 +22,7 @@ var compFields = map[string][]string{
 	CompDerivedColumn:   {"columns"},
 	CompConditionalSplt: {"cases", "default"},
 	CompDataConversion:  {"columns"},
-	CompLookup:          {"connection", "query", "params", "path", "delimiter", "header", "encoding", "reference_columns", "join", "columns", "no_match", "memory_limit"},
+	CompLookup:          {"connection", "query", "params", "path", "delimiter", "header", "encoding", "reference_columns", "join", "columns", "no_match", "memory_limit", "cache", "cache_size", "miss_cache_percent", "row_query", "row_params"},
 	CompMergeJoin:       {"type", "left_keys", "right_keys", "right_prefix"},
 	CompSort:            {"by", "remove_duplicates", "memory_limit"},
 	CompAggregate:       {"group_by", "aggregations", "memory_limit"},
@@ -336,6 +336,22 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 		}
 	case "memory_limit":
 		d.memLimit = p.size(v, f)
+	case "cache":
+		d.lookup().Cache = p.str(v, f)
+		if !slices.Contains([]string{CacheFull, CachePartial, CacheNone}, d.lookup().Cache) {
+			p.addf(v.Line, "%s must be full, partial or none, not %q", f, d.lookup().Cache)
+		}
+	case "cache_size":
+		d.lookup().CacheSize = p.size(v, f)
+	case "miss_cache_percent":
+		d.lookup().MissPercent = p.integer(v, f, 0)
+		if d.lookup().MissPercent > 99 {
+			p.addf(v.Line, "%s must be 0 to 99, not %d", f, d.lookup().MissPercent)
+		}
+	case "row_query":
+		d.lookup().RowQuery = p.str(v, f)
+	case "row_params":
+		d.lookup().RowParams = p.strList(v, f)
 	case "type":
 		d.mj().Type = p.str(v, f)
 		if !slices.Contains([]string{JoinInner, JoinLeft, JoinFull}, d.mj().Type) {
@@ -374,7 +390,7 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 
 func (d *compDecoder) lookup() *LookupConfig {
 	if d.c.Lookup == nil {
-		d.c.Lookup = &LookupConfig{NoMatch: NoMatchFail}
+		d.c.Lookup = &LookupConfig{NoMatch: NoMatchFail, Cache: CacheFull}
 	}
 	return d.c.Lookup
 }

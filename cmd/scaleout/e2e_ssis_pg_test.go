@@ -99,3 +99,77 @@ func TestE2E_SSISSplitLoadPostgres(t *testing.T) {
 		t.Errorf("rejects.txt = %q, %v; want the header and row 4 (overflow, ErrorCode 3, column net)", rej, err)
 	}
 }
+
+// TestE2E_SSISLookupCacheModesPostgres imports LookupModes.dtsx with its
+// OLE DB connection pointed at PostgreSQL and runs its Data Flow: flat
+// file -> Lookup without cache (CacheType 2) -> Lookup with a partial
+// cache (CacheType 1) -> flat file, the first lookup's misses to another
+// file. The reference views number their rows with a sequence on every
+// read, so the output shows when each lookup read its reference: the
+// uncached one once per row (three orders of customer 10 get three
+// numbers, where a full cache would give one), the partial one once per
+// key (they share one region).
+func TestE2E_SSISLookupCacheModesPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE SEQUENCE gen", "CREATE TABLE customer_base (id int, name text)", "INSERT INTO customer_base VALUES (10, 'ten'), (20, 'twenty')",
+		"CREATE VIEW customers AS SELECT id, name || '#' || nextval('gen') AS name FROM customer_base",
+		"CREATE SEQUENCE rgen", "CREATE TABLE region_base (customer_id int, region text)", "INSERT INTO region_base VALUES (10, 'north'), (20, 'south')",
+		"CREATE VIEW regions AS SELECT customer_id, region || '#' || nextval('rgen') AS region FROM region_base",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/LookupModes.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "LookupModes.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+		filepath.Join(root, "orders.csv"): "id,customer\r\n1,10\r\n2,20\r\n3,10\r\n4,30\r\n5,20\r\n6,10\r\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Warehouse="+pg.URL()); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/LookupModes/LookupModes", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "unknown.csv")); err != nil || string(got) != "id,customer\r\n4,30\r\n" {
+		t.Errorf("unknown.csv = %q, %v", got, err)
+	}
+	out, err := os.ReadFile(filepath.Join(root, "enriched.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\r\n")[1:] {
+		f := strings.Split(l, ",")
+		rows[f[0]] = f
+	}
+	if len(rows) != 5 {
+		t.Fatalf("enriched.csv = %q, want orders 1, 2, 3, 5, 6", out)
+	}
+	names := map[string]bool{}
+	for _, id := range []string{"1", "3", "6"} {
+		r := rows[id]
+		if !strings.HasPrefix(r[2], "ten#") || r[3] != rows["1"][3] || !strings.HasPrefix(r[3], "north#") {
+			t.Errorf("order %s = %q; want ten#N and the region of order 1 (%s)", id, r, rows["1"][3])
+		}
+		names[r[2]] = true
+	}
+	if len(names) != 3 {
+		t.Errorf("the three orders of customer 10 got names %v: the uncached lookup did not query per row\n%s", names, out)
+	}
+	if r := rows["5"]; !strings.HasPrefix(r[2], "twenty#") || r[3] != rows["2"][3] {
+		t.Errorf("orders 2 and 5 = %q, %q", rows["2"], r)
+	}
+}

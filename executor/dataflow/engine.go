@@ -26,6 +26,9 @@ const (
 	EventSummary = "summary"
 	// EventWarning reports something that did not fail the flow.
 	EventWarning = "warning"
+	// EventInformation reports what a component did (a lookup's queries
+	// and cache hits).
+	EventInformation = "information"
 )
 
 // Env is what a data flow needs from the task that runs it. Every
@@ -41,6 +44,10 @@ type Env struct {
 	// Query runs a query with ? markers bound to the values of the
 	// parameter templates on a connection.
 	Query func(ctx context.Context, conn, query string, params []string) (*sql.Rows, error)
+	// Prepare prepares a statement whose ? markers are rewritten into the
+	// connection driver's; the caller closes it. Lookups without a full
+	// cache run it per row.
+	Prepare func(ctx context.Context, conn, stmt string) (*sql.Stmt, error)
 	// Roots are the expression roots besides columns: param, vars, sys.
 	Roots map[string]any
 	// Event receives events; nil drops them.

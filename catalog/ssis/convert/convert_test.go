@@ -375,6 +375,9 @@ func TestConvert_SinglePackages(t *testing.T) {
 			[]string{"Active Customers Microsoft.SSISODBCSrc sql_source on connection OdbcCopy_Stage_ODBC", "4 converted, 0 not converted; ready"}},
 		{"Queue2008.dtsx", false, []string{"into:\n        - Pending", "on: failure"}, []string{"format 3"}},
 		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "Microsoft.BulkInsertTask is not converted"}},
+		{"LookupModes.dtsx", false, []string{"cache: none\n            no_match: redirect", "cache: partial\n            cache_size: 5MiB\n            miss_cache_percent: 20"},
+			[]string{`\Package\Enrich Orders\Customer Name Microsoft.Lookup lookup (cache none, per-row query from the reference query and the join)`, "10 converted, 0 not converted; ready"}},
+		{"Latin1.dtsx", false, []string{"encoding: windows-1252", "- name: name\n                type: DT_STR(6,1252)"}, []string{"5 converted, 0 not converted; ready"}},
 		{"Split.dtsx", !SSISExpressionsSupported, []string{"expressions: ssis", "expression: qty * price", "condition: net >= 100", "default: Small", "delimiter: ;"}, nil},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
