@@ -187,14 +187,16 @@ type Task struct {
 	// Handlers are the task's (or container's) event handlers.
 	Handlers Handlers
 
-	Exec     *ExecTask
-	SQL      *SQLTask
-	File     *FileTask
-	HTTP     *HTTPTask
-	Mail     *MailTask
-	Package  *PackageTask
-	Set      *SetTask
-	DataFlow *DataFlowTask
+	Exec *ExecTask
+	SQL  *SQLTask
+	File *FileTask
+	HTTP *HTTPTask
+	Mail *MailTask
+	// BulkInsert loads a text file into a table (bulkinsert.go).
+	BulkInsert *BulkInsertTask
+	Package    *PackageTask
+	Set        *SetTask
+	DataFlow   *DataFlowTask
 	// Unsupported stands for an element an importer could not convert
 	// (unsupported.go); a package holding one refuses to start.
 	Unsupported *UnsupportedTask
@@ -493,6 +495,8 @@ func (p *Package) ConnectionUses() []ConnectionUse {
 				out = append(out, ConnectionUse{t.Name, t.SQL.Connection, t.SQL.Line})
 			case t.Mail != nil:
 				out = append(out, ConnectionUse{t.Name, t.Mail.Connection, t.Mail.Line})
+			case t.BulkInsert != nil:
+				out = append(out, ConnectionUse{t.Name, t.BulkInsert.Connection, t.BulkInsert.Line})
 			case t.ForEach != nil && t.ForEach.Query != nil:
 				out = append(out, ConnectionUse{t.Name, t.ForEach.Query.Connection, t.ForEach.Query.Line})
 			case t.DataFlow != nil:

@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/scaleout/scaleout/executor/pgtest"
+	"golang.org/x/text/encoding/charmap"
 )
 
 // TestE2E_SSISImportPostgres imports the SSIS etl project with its SQL
@@ -171,5 +172,64 @@ func TestE2E_SSISLookupCacheModesPostgres(t *testing.T) {
 	}
 	if r := rows["5"]; !strings.HasPrefix(r[2], "twenty#") || r[3] != rows["2"][3] {
 		t.Errorf("orders 2 and 5 = %q, %q", rows["2"], r)
+	}
+}
+
+// TestE2E_SSISBulkInsertPostgres imports BulkLoad.dtsx (two Bulk Insert
+// tasks, as SSIS saves them) with its OLE DB connection pointed at
+// PostgreSQL and runs it. The tasks name no columns: the tables' columns
+// come from information_schema when they run. Load Orders reads a
+// Windows-1252 file with '|' fields and CR LF rows from its second row,
+// skips the identity column's field (the database numbers the rows), gives
+// an empty field its column's default and skips one row with too few fields
+// (MaximumErrors 1), two rows per transaction under a table lock; Load
+// Returns reads tab-separated LF rows and keeps empty fields NULL
+// (KeepNulls).
+func TestE2E_SSISBulkInsertPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE SCHEMA dbo",
+		"CREATE TABLE dbo.orders_stage (row_id int GENERATED ALWAYS AS IDENTITY, id int, customer text, amount numeric(10,2), status text DEFAULT 'new')",
+		"CREATE TABLE dbo.returns_stage (return_id int, note text DEFAULT 'none', qty int)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	orders, err := charmap.Windows1252.NewEncoder().String("row_id|id|customer|amount|status\r\n99|1|Müller|10.50|shipped\r\n99|2|Señora||\r\n99|3|Bob|7\r\n99|4|Zoë|1.25|open\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/BulkLoad.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "BulkLoad.dtsx")
+	writeFiles(t, map[string]string{
+		pkg: strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+		filepath.Join(root, "orders_extract.txt"):  orders,
+		filepath.Join(root, "returns_extract.txt"): "1\t\t5\n2\tdamaged\t1\n",
+	})
+	a := ssisAgent(t)
+	r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Staging="+pg.URL())
+	if r.code != 0 || !strings.Contains(r.stdout, `\Package\Load Returns: CheckConstraints is False`) {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/BulkLoad/BulkLoad", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	got := queryStrings(t, db, "SELECT row_id || '|' || id || '|' || customer || '|' || coalesce(amount::text, 'NULL') || '|' || status FROM dbo.orders_stage ORDER BY id")
+	if want := []string{"1|1|Müller|10.50|shipped", "2|2|Señora|NULL|new", "3|4|Zoë|1.25|open"}; !slices.Equal(got, want) {
+		t.Errorf("orders_stage = %q, want %q", got, want)
+	}
+	got = queryStrings(t, db, "SELECT return_id || '|' || coalesce(note, 'NULL') || '|' || qty FROM dbo.returns_stage ORDER BY return_id")
+	if want := []string{"1|NULL|5", "2|damaged|1"}; !slices.Equal(got, want) {
+		t.Errorf("returns_stage = %q, want %q", got, want)
 	}
 }

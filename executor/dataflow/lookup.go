@@ -228,4 +228,3 @@ func (n *node) loadReference(ctx context.Context, add func([]Value) error) error
 		}
 	}
 }
-

@@ -159,6 +159,8 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 		body, note, err = pc.expressionTask(e)
 	case "Microsoft.SendMailTask":
 		body, note, err = pc.sendMail(e)
+	case "Microsoft.BulkInsertTask":
+		body, note, err = pc.bulkInsert(e)
 	case "Microsoft.ExecutePackageTask":
 		body, note, err = pc.executePackage(e)
 	case "STOCK:SEQUENCE", "STOCK:FORLOOP", "STOCK:FOREACHLOOP":

@@ -374,9 +374,12 @@ func TestConvert_SinglePackages(t *testing.T) {
 		{"OdbcCopy.dtsx", false, []string{"query: SELECT id, name FROM customers WHERE active = 1 ORDER BY id", "table: customers_copy\n            mapping:\n              customer_id: id\n              customer_name: name"},
 			[]string{"Active Customers Microsoft.SSISODBCSrc sql_source on connection OdbcCopy_Stage_ODBC", "4 converted, 0 not converted; ready"}},
 		{"Queue2008.dtsx", false, []string{"into:\n        - Pending", "on: failure"}, []string{"format 3"}},
-		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "Microsoft.BulkInsertTask is not converted"}},
+		{"ThirdParty.dtsx", true, nil, []string{"CozyRoc.SSISPlus.ZipTask", "the task names no destination connection (DestinationConnectionName)"}},
 		{"LookupModes.dtsx", false, []string{"cache: none\n            no_match: redirect", "cache: partial\n            cache_size: 5MiB\n            miss_cache_percent: 20"},
 			[]string{`\Package\Enrich Orders\Customer Name Microsoft.Lookup lookup (cache none, per-row query from the reference query and the join)`, "10 converted, 0 not converted; ready"}},
+		{"BulkLoad.dtsx", false, []string{"bulk_insert:\n      connection: BulkLoad_Staging\n      table: '[dbo].[orders_stage]'\n      path: C:/Feeds/orders_extract.txt\n      field_terminator: '|'\n      row_terminator: \"\\r\\n\"\n      first_row: 2\n      batch_size: 2\n      max_errors: 1\n      encoding: windows-1252\n      table_lock: true\n", "keep_nulls: true"},
+			[]string{`\Package\Load Orders Microsoft.BulkInsertTask bulk_insert into [dbo].[orders_stage] on BulkLoad_Staging`, `warning: \Package\Load Returns: CodePage RAW (no conversion) is read as UTF-8`, `warning: \Package\Load Returns: insert triggers on [dbo].[returns_stage] run`}},
+		{"BulkFormats.dtsx", true, nil, []string{`\Package\Load Orders Microsoft.BulkInsertTask unsupported task: the task reads its columns and terminators from a format file (C:\Feeds\orders.fmt)`, `\Package\Load Returns Microsoft.BulkInsertTask unsupported task: DataFileType DTSBulkInsert_DataFileType_Native (SQL Server's native binary format) is not converted`}},
 		{"Latin1.dtsx", false, []string{"encoding: windows-1252", "- name: name\n                type: DT_STR(6,1252)"}, []string{"5 converted, 0 not converted; ready"}},
 		{"Split.dtsx", !SSISExpressionsSupported, []string{"expressions: ssis", "expression: qty * price", "condition: net >= 100", "default: Small", "delimiter: ;"}, nil},
 	} {
