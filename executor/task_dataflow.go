@@ -11,7 +11,8 @@ import (
 
 // dataflowTask runs a Data Flow task with executor/dataflow: paths are
 // resolved like file task paths, connections like sql task connections,
-// and row_count variables are set when the flow has succeeded.
+// and row_count and recordset_destination variables are set when the flow
+// has succeeded.
 func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
 	env, err := tc.env()
 	if err != nil {
@@ -96,6 +97,14 @@ func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
 	for v, n := range stats.RowCounts {
 		if err := tc.set(v, int(n)); err != nil {
 			return failed("row_count %s: %v", v, err)
+		}
+	}
+	for v, rows := range stats.Recordsets {
+		if rows == nil {
+			rows = []any{}
+		}
+		if err := tc.set(v, rows); err != nil {
+			return failed("recordset_destination %s: %v", v, err)
 		}
 	}
 	out.state = stateSucceeded

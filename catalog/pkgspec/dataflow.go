@@ -53,6 +53,8 @@ const (
 	CompJSONDest        = "json_destination"
 	CompSQLDest         = "sql_destination"
 	CompParquetDest     = "parquet_destination"
+	CompSQLCommand      = "sql_command"
+	CompRecordsetDest   = "recordset_destination"
 )
 
 // Error dispositions, the values of Component.OnError (SSIS error row
@@ -101,6 +103,8 @@ type Component struct {
 	Aggregate  *AggregateConfig
 	Multicast  []string // output names
 	RowCount   string   // variable
+	Command    *SQLCommandConfig
+	Recordset  string // variable of a recordset_destination
 	Top        int64
 	SourceCols []*SourceColumn // columns of sources
 	// SortedBy (sources) declares the columns the rows come sorted on.
@@ -248,6 +252,16 @@ type ConvertColumn struct {
 	Name  string // output column; Input replaces it when equal
 	Type  DataType
 	Line  int
+}
+
+// SQLCommandConfig configures a sql_command (SSIS's OLE DB Command): a
+// statement run for each row, its ? markers bound to Params, columns of
+// the row.
+type SQLCommandConfig struct {
+	Connection string
+	Statement  string
+	Params     []string
+	Line       int
 }
 
 // Lookup no-match behaviours.

@@ -461,8 +461,13 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		}
 	case CompRowCount, CompTop:
 		c.Outputs = []*Output{{Name: OutputDefault, Columns: in.Columns, SortedBy: in.SortedBy}}
-	case CompFlatFileDest, CompJSONDest, CompParquetDest:
+	case CompFlatFileDest, CompJSONDest, CompParquetDest, CompRecordsetDest:
 		c.Outputs = []*Output{}
+	case CompSQLCommand:
+		for _, name := range c.Command.Params {
+			p.col(c.line("param_columns"), cw, "param_columns", in, name)
+		}
+		c.Outputs = []*Output{{Name: OutputDefault, Columns: in.Columns, SortedBy: in.SortedBy}, errorOutput(in.Columns)}
 	case CompSQLDest:
 		seen := map[string]bool{}
 		for _, m := range c.SQL.Mapping {

@@ -159,6 +159,10 @@ func (d *compDecoder) finish(body *yaml.Node) {
 		need(c.JSON != nil && c.JSON.Path != "", "path")
 	case CompSQLDest:
 		need(d.sql().Connection != "" && d.sql().Table != "", "connection and table")
+	case CompSQLCommand:
+		need(d.command().Connection != "" && d.command().Statement != "", "connection and statement")
+	case CompRecordsetDest:
+		need(c.Recordset != "", "variable (an object variable the rows go into)")
 	case CompDerivedColumn, CompDataConversion:
 		need(d.colsNode != nil, "columns")
 		if d.colsNode != nil {

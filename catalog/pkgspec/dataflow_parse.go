@@ -33,12 +33,14 @@ var compFields = map[string][]string{
 	CompFlatFileDest:    {"path", "delimiter", "quote", "header", "encoding", "append", "crlf"},
 	CompJSONDest:        {"path", "append"},
 	CompSQLDest:         {"connection", "table", "batch_size", "table_lock", "truncate", "mapping"},
+	CompSQLCommand:      {"connection", "statement", "param_columns"},
+	CompRecordsetDest:   {"variable"},
 }
 
 // compTypes lists the component types in documentation order.
 var compTypes = []string{CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt,
 	CompDataConversion, CompLookup, CompMergeJoin, CompSort, CompAggregate, CompUnionAll, CompMulticast,
-	CompRowCount, CompTop, CompFlatFileDest, CompJSONDest, CompParquetDest, CompSQLDest}
+	CompRowCount, CompTop, CompSQLCommand, CompFlatFileDest, CompJSONDest, CompParquetDest, CompSQLDest, CompRecordsetDest}
 
 // IsSource reports a component type without inputs.
 func IsSource(typ string) bool {
@@ -47,13 +49,13 @@ func IsSource(typ string) bool {
 
 // IsDestination reports a component type without outputs.
 func IsDestination(typ string) bool {
-	return typ == CompFlatFileDest || typ == CompJSONDest || typ == CompSQLDest || typ == CompParquetDest
+	return typ == CompFlatFileDest || typ == CompJSONDest || typ == CompSQLDest || typ == CompParquetDest || typ == CompRecordsetDest
 }
 
 // hasErrorOutput reports a component type with an error output.
 func hasErrorOutput(typ string) bool {
 	switch typ {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup, CompSQLCommand:
 		return true
 	}
 	return false
@@ -294,9 +296,17 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 	case "sorted_by":
 		d.c.SortedBy = p.strList(v, f)
 	case "connection":
+		if c.Type == CompSQLCommand {
+			d.command().Connection, d.command().Line = p.str(v, f), v.Line
+			return
+		}
 		s := d.sql()
 		s.Connection = p.str(v, f)
 		s.Line = v.Line
+	case "statement":
+		d.command().Statement = p.str(v, f)
+	case "param_columns":
+		d.command().Params = p.strList(v, f)
 	case "query":
 		d.sql().Query = p.str(v, f)
 	case "params":
@@ -382,10 +392,21 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 	case "outputs":
 		c.Multicast = p.strList(v, f)
 	case "variable":
-		c.RowCount = p.targetStr(v, f)
+		if c.Type == CompRecordsetDest {
+			c.Recordset = p.targetStr(v, f)
+		} else {
+			c.RowCount = p.targetStr(v, f)
+		}
 	case "rows":
 		c.Top = int64(p.integer(v, f, 0))
 	}
+}
+
+func (d *compDecoder) command() *SQLCommandConfig {
+	if d.c.Command == nil {
+		d.c.Command = &SQLCommandConfig{}
+	}
+	return d.c.Command
 }
 
 func (d *compDecoder) lookup() *LookupConfig {

@@ -504,6 +504,9 @@ func (p *Package) ConnectionUses() []ConnectionUse {
 					if s := c.SQL; s != nil {
 						out = append(out, ConnectionUse{t.Name, s.Connection, s.Line})
 					}
+					if c.Command != nil {
+						out = append(out, ConnectionUse{t.Name, c.Command.Connection, c.Command.Line})
+					}
 					if c.Lookup != nil && c.Lookup.SQL != nil {
 						out = append(out, ConnectionUse{t.Name, c.Lookup.SQL.Connection, c.Lookup.SQL.Line})
 					}

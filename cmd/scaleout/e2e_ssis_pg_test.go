@@ -233,3 +233,50 @@ func TestE2E_SSISBulkInsertPostgres(t *testing.T) {
 		t.Errorf("returns_stage = %q, want %q", got, want)
 	}
 }
+
+// TestE2E_SSISCommandRecordsetPostgres imports CommandRecordset.dtsx with
+// its OLE DB connection pointed at PostgreSQL: a Data Flow runs an OLE DB
+// Command (a parameterised UPDATE per row, parameters mapped out of column
+// order) and keeps the rows in an object variable through a Recordset
+// Destination; a Foreach ADO loop then maps each row's columns into
+// variables for an Execute SQL task that writes an audit row.
+func TestE2E_SSISCommandRecordsetPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE TABLE orders (id int PRIMARY KEY, status text, updated int DEFAULT 0)",
+		"INSERT INTO orders (id, status) VALUES (1, 'new'), (2, 'new'), (3, 'new')",
+		"CREATE TABLE status_audit (seq serial, order_id int, status text)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/CommandRecordset.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "CommandRecordset.dtsx")
+	writeFiles(t, map[string]string{
+		pkg: strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+		filepath.Join(root, "status_updates.csv"): "order_id,status\r\n1,shipped\r\n3,cancelled\r\n1,delivered\r\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Orders DB="+pg.URL()); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/CommandRecordset/CommandRecordset", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, want := queryStrings(t, db, "SELECT id || '|' || status || '|' || updated FROM orders ORDER BY id"), []string{"1|delivered|2", "2|new|0", "3|cancelled|1"}; !slices.Equal(got, want) {
+		t.Errorf("orders = %q, want %q", got, want)
+	}
+	if got, want := queryStrings(t, db, "SELECT order_id || '|' || status FROM status_audit ORDER BY seq"), []string{"1|shipped", "3|cancelled", "1|delivered"}; !slices.Equal(got, want) {
+		t.Errorf("status_audit = %q, want %q", got, want)
+	}
+}

@@ -61,6 +61,9 @@ type Stats struct {
 	Components []*ComponentStats // in the flow's order
 	// RowCounts holds the value of each row_count variable.
 	RowCounts map[string]int64
+	// Recordsets holds the rows of each recordset_destination variable: a
+	// list of maps from column name to value, as a sql task's rowset.
+	Recordsets map[string][]any
 	Elapsed   time.Duration
 }
 
@@ -133,6 +136,8 @@ type node struct {
 	stats  *ComponentStats
 	// rowCount is the row_count result.
 	rowCount int64
+	// recordset is the recordset_destination's rows (maps by column).
+	recordset []any
 	pools    pools
 }
 
@@ -351,7 +356,7 @@ func Run(ctx context.Context, flow *pkgspec.DataFlowTask, env Env) (*Stats, erro
 	start := time.Now()
 	nodes := make(map[string]*node, len(flow.Order))
 	var order []*node
-	stats := &Stats{RowCounts: map[string]int64{}}
+	stats := &Stats{RowCounts: map[string]int64{}, Recordsets: map[string][]any{}}
 	ps := pools{}
 	for _, c := range flow.Order {
 		for _, o := range c.Outputs {
@@ -446,6 +451,9 @@ loop:
 		if n.c.Type == pkgspec.CompRowCount {
 			stats.RowCounts[n.c.RowCount] = n.rowCount
 		}
+		if n.c.Type == pkgspec.CompRecordsetDest {
+			stats.Recordsets[n.c.Recordset] = n.recordset
+		}
 	}
 	if first == nil && ctx.Err() != nil {
 		first = context.Cause(ctx)
@@ -522,6 +530,10 @@ func (n *node) run(ctx context.Context) error {
 		return n.jsonDest(ctx)
 	case pkgspec.CompSQLDest:
 		return n.sqlDest(ctx)
+	case pkgspec.CompSQLCommand:
+		return n.sqlCommand(ctx)
+	case pkgspec.CompRecordsetDest:
+		return n.recordsetDest(ctx)
 	}
 	return fmt.Errorf("unknown component type %q", n.c.Type)
 }

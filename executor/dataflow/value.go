@@ -46,6 +46,8 @@ const (
 	CodeExpression = 4
 	// CodeNoMatch: a lookup found no reference row.
 	CodeNoMatch = 5
+	// CodeCommand: a sql_command's statement failed for the row.
+	CodeCommand = 6
 )
 
 // rowError is a failure of one row at one column.

@@ -296,6 +296,10 @@ func (d *dfConv) component(c *ssis.Component) (omap, string, string, error) {
 		return d.aggregate(c)
 	case "Microsoft.Lookup":
 		return d.lookup(c)
+	case "Microsoft.OLEDBCommand":
+		return d.oledbCommand(c)
+	case "Microsoft.RecordsetDestination":
+		return d.recordsetDest(c)
 	case "Microsoft.MergeJoin":
 		return d.mergeJoin(c)
 	case "Microsoft.ScriptComponent":
