@@ -167,6 +167,8 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 		return pc.container(e, head)
 	case "Microsoft.Pipeline":
 		body, note, err = pc.dataFlow(e)
+	case "Microsoft.FtpTask":
+		err = pc.ftpReport(e)
 	case "Microsoft.ScriptTask":
 		err = fmt.Errorf("a Script Task needs .NET; rewrite it as a native task and give it with --substitute '%s=FILE.yaml' (docs/import.md has recipes)", e.Path)
 	default:
