@@ -64,7 +64,7 @@ type Stats struct {
 	// Recordsets holds the rows of each recordset_destination variable: a
 	// list of maps from column name to value, as a sql task's rowset.
 	Recordsets map[string][]any
-	Elapsed   time.Duration
+	Elapsed    time.Duration
 }
 
 // ComponentStats counts the rows of one component.
@@ -138,7 +138,7 @@ type node struct {
 	rowCount int64
 	// recordset is the recordset_destination's rows (maps by column).
 	recordset []any
-	pools    pools
+	pools     pools
 }
 
 // pools recycle buffers by row width: a buffer goes back once the
