@@ -98,6 +98,7 @@ func TestParse_BulkLookupCommandProblems(t *testing.T) {
             query: SELECT id, label FROM r
             reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
             join: {id: id}
+            columns: [label]
             cache: partial
             cache_size: 1MiB
             miss_cache_percent: 10

@@ -14,14 +14,14 @@ import (
 // keeps the rows, as maps by column name, for its variable.
 func TestRun_SQLCommandAndRecordset(t *testing.T) {
 	dir := t.TempDir()
-	write(t, dir, "in.csv", "id,status\n1,shipped\n2,\n3,lost\n")
+	write(t, dir, "in.csv", "id,status\n1,shipped\n2,NULL\n3,lost\n")
 	db := sqliteExec(t, dir, "ref", "CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT NOT NULL, n INTEGER DEFAULT 0)",
 		"INSERT INTO orders (id, status) VALUES (1, 'new'), (2, 'new'), (3, 'new')")
 	run := func(onError string) (*Stats, error) {
 		df := flow(t, `        - name: src
           flat_file_source:
             path: in.csv
-            null_value: ''
+            null_value: 'NULL'
             columns: [{name: id, type: DT_I4}, {name: status, type: 'DT_WSTR(10)'}]
         - name: cmd
           sql_command:
