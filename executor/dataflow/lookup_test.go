@@ -88,18 +88,19 @@ func runLookupModes(t *testing.T, settings string) (map[int]string, []string) {
 func TestRun_LookupCacheModes(t *testing.T) {
 	name := func(got map[int]string, id int) string { s, _, _ := strings.Cut(got[id], "#"); return s }
 	for _, tc := range []struct {
+		name         string
 		settings     string
 		distinctKey  bool   // rows 1, 3 and 7 (customer 10) got different values
 		info         string // the lookup's information event
 		missesQueued bool
 	}{
-		{"", false, "", false},
-		{"            cache: none\n", true, `lookup "cust" (cache none): 7 queries`, false},
-		{"            cache: partial\n", false, `lookup "cust" (cache partial): 4 queries, 3 rows from the cache, 0 keys evicted`, false},
-		{"            cache: partial\n            miss_cache_percent: 20\n", false, `lookup "cust" (cache partial): 3 queries, 4 rows from the cache, 0 keys evicted`, false},
-		{"            cache: partial\n            cache_size: 200\n", true, `lookup "cust" (cache partial): 7 queries, 0 rows from the cache, 4 keys evicted`, false},
+		{"full", "", false, "", false},
+		{"none", "            cache: none\n", true, `lookup "cust" (cache none): 7 queries`, false},
+		{"partial", "            cache: partial\n", false, `lookup "cust" (cache partial): 4 queries, 3 rows from the cache, 0 keys evicted`, false},
+		{"partial_misses", "            cache: partial\n            miss_cache_percent: 20\n", false, `lookup "cust" (cache partial): 3 queries, 4 rows from the cache, 0 keys evicted`, false},
+		{"partial_small", "            cache: partial\n            cache_size: 200\n", true, `lookup "cust" (cache partial): 7 queries, 0 rows from the cache, 4 keys evicted`, false},
 	} {
-		t.Run(strings.ReplaceAll(strings.TrimSpace(tc.settings), "\n", ","), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			got, infos := runLookupModes(t, tc.settings)
 			for id, want := range map[int]string{1: "ten", 2: "twenty", 3: "ten", 4: "", 5: "twenty", 6: "", 7: "ten"} {
 				if name(got, id) != want {
