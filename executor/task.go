@@ -173,6 +173,8 @@ func (pr *pkgRun) attempt(ctx context.Context, tc *taskCtx) taskOut {
 		out = tc.httpTask(tctx)
 	case t.Mail != nil:
 		out = tc.mailTask(tctx)
+	case t.BulkInsert != nil:
+		out = tc.bulkInsertTask(tctx)
 	case t.Package != nil:
 		out = tc.packageTask(tctx)
 	case t.Set != nil:

@@ -11,7 +11,8 @@ import (
 
 // dataflowTask runs a Data Flow task with executor/dataflow: paths are
 // resolved like file task paths, connections like sql task connections,
-// and row_count variables are set when the flow has succeeded.
+// and row_count and recordset_destination variables are set when the flow
+// has succeeded.
 func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
 	env, err := tc.env()
 	if err != nil {
@@ -39,6 +40,19 @@ func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
 				return nil, err
 			}
 			return p.db.QueryContext(ctx, p.stmt, p.args...)
+		},
+		Prepare: func(ctx context.Context, conn, stmt string) (*sql.Stmt, error) {
+			c, err := tc.connection(conn)
+			if err != nil {
+				return nil, err
+			}
+			db, err := r.db(c)
+			if err != nil {
+				return nil, fmt.Errorf("connection %q: %w", conn, err)
+			}
+			stmt, _ = placeholders(c.Driver, stmt)
+			r.emit(EventDiagnostic, name, fmt.Sprintf("prepare on %q: %s", conn, stmt))
+			return db.PrepareContext(ctx, stmt)
 		},
 		Roots: map[string]any{
 			pkgspec.RootParam: env[pkgspec.RootParam],
@@ -83,6 +97,14 @@ func (tc *taskCtx) dataflowTask(ctx context.Context) taskOut {
 	for v, n := range stats.RowCounts {
 		if err := tc.set(v, int(n)); err != nil {
 			return failed("row_count %s: %v", v, err)
+		}
+	}
+	for v, rows := range stats.Recordsets {
+		if rows == nil {
+			rows = []any{}
+		}
+		if err := tc.set(v, rows); err != nil {
+			return failed("recordset_destination %s: %v", v, err)
 		}
 	}
 	out.state = stateSucceeded

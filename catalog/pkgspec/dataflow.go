@@ -53,6 +53,8 @@ const (
 	CompJSONDest        = "json_destination"
 	CompSQLDest         = "sql_destination"
 	CompParquetDest     = "parquet_destination"
+	CompSQLCommand      = "sql_command"
+	CompRecordsetDest   = "recordset_destination"
 )
 
 // Error dispositions, the values of Component.OnError (SSIS error row
@@ -101,6 +103,8 @@ type Component struct {
 	Aggregate  *AggregateConfig
 	Multicast  []string // output names
 	RowCount   string   // variable
+	Command    *SQLCommandConfig
+	Recordset  string // variable of a recordset_destination
 	Top        int64
 	SourceCols []*SourceColumn // columns of sources
 	// SortedBy (sources) declares the columns the rows come sorted on.
@@ -250,6 +254,16 @@ type ConvertColumn struct {
 	Line  int
 }
 
+// SQLCommandConfig configures a sql_command (SSIS's OLE DB Command): a
+// statement run for each row, its ? markers bound to Params, columns of
+// the row.
+type SQLCommandConfig struct {
+	Connection string
+	Statement  string
+	Params     []string
+	Line       int
+}
+
 // Lookup no-match behaviours.
 const (
 	NoMatchFail     = "fail"
@@ -257,7 +271,18 @@ const (
 	NoMatchRedirect = "redirect"
 )
 
-// LookupConfig configures a Lookup with a full cache.
+// Lookup cache modes (SSIS CacheType).
+const (
+	CacheFull    = "full"
+	CachePartial = "partial"
+	CacheNone    = "none"
+)
+
+// DefaultLookupCacheSize is a partial cache's default bound (SSIS's
+// MaxMemoryUsage64 default, 25 MB).
+const DefaultLookupCacheSize = 25 << 20
+
+// LookupConfig configures a Lookup.
 type LookupConfig struct {
 	// Reference: either SQL (connection, query, params) or a flat file.
 	SQL      *SQLConfig
@@ -269,6 +294,19 @@ type LookupConfig struct {
 	AddAs    []string        // their names in the output
 	NoMatch  string
 	MemLimit int64
+	// Cache is full (the reference read once), partial (a query per row
+	// whose key is not in an LRU cache of CacheSize bytes) or none (a
+	// query per row).
+	Cache string
+	// CacheSize bounds a partial cache (bytes); MissPercent of it holds
+	// keys without a match (0: misses are not cached).
+	CacheSize   int64
+	MissPercent int
+	// RowQuery is the per-row query of partial and none with ? markers
+	// bound to the input columns RowParams; empty: the reference query
+	// filtered on the join columns.
+	RowQuery  string
+	RowParams []string
 }
 
 // Merge join types.

@@ -337,6 +337,9 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 				p.addf(c.line("join"), "%s join %s = %s: %s and %s cannot be compared", cw, a.Name, b.Name, a.Type, b.Type)
 			}
 		}
+		for _, name := range l.RowParams {
+			p.col(c.line("row_params"), cw, "row_params", in, name)
+		}
 		cols := slices.Clone(in.Columns)
 		for i, name := range l.Add {
 			rc, ok := p.col(c.line("columns"), cw+" columns (reference_columns)", "", ref, name)
@@ -458,8 +461,13 @@ func (p *parser) componentOutputs(cw string, c *Component) {
 		}
 	case CompRowCount, CompTop:
 		c.Outputs = []*Output{{Name: OutputDefault, Columns: in.Columns, SortedBy: in.SortedBy}}
-	case CompFlatFileDest, CompJSONDest, CompParquetDest:
+	case CompFlatFileDest, CompJSONDest, CompParquetDest, CompRecordsetDest:
 		c.Outputs = []*Output{}
+	case CompSQLCommand:
+		for _, name := range c.Command.Params {
+			p.col(c.line("param_columns"), cw, "param_columns", in, name)
+		}
+		c.Outputs = []*Output{{Name: OutputDefault, Columns: in.Columns, SortedBy: in.SortedBy}, errorOutput(in.Columns)}
 	case CompSQLDest:
 		seen := map[string]bool{}
 		for _, m := range c.SQL.Mapping {

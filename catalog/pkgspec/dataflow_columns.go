@@ -159,6 +159,10 @@ func (d *compDecoder) finish(body *yaml.Node) {
 		need(c.JSON != nil && c.JSON.Path != "", "path")
 	case CompSQLDest:
 		need(d.sql().Connection != "" && d.sql().Table != "", "connection and table")
+	case CompSQLCommand:
+		need(d.command().Connection != "" && d.command().Statement != "", "connection and statement")
+	case CompRecordsetDest:
+		need(c.Recordset != "", "variable (an object variable the rows go into)")
 	case CompDerivedColumn, CompDataConversion:
 		need(d.colsNode != nil, "columns")
 		if d.colsNode != nil {
@@ -198,6 +202,22 @@ func (d *compDecoder) finish(body *yaml.Node) {
 		}
 		if d.colsNode != nil {
 			d.lookupColumns(d.colsNode)
+		}
+		if l.Cache != CacheFull {
+			if l.SQL == nil {
+				p.addf(body.Line, "%s: cache %s queries the reference per row, so it needs connection and query, not a flat file", what, l.Cache)
+			}
+			if l.CacheSize == 0 {
+				l.CacheSize = DefaultLookupCacheSize
+			}
+		} else if l.RowQuery != "" || len(l.RowParams) > 0 || c.lines["cache_size"] > 0 || l.MissPercent > 0 {
+			p.addf(body.Line, "%s: row_query, row_params, cache_size and miss_cache_percent are for cache: partial or none", what)
+		}
+		if l.Cache == CacheNone && (c.lines["cache_size"] > 0 || l.MissPercent > 0) {
+			p.addf(body.Line, "%s: cache_size and miss_cache_percent are for cache: partial", what)
+		}
+		if (l.RowQuery == "") != (len(l.RowParams) == 0) {
+			p.addf(body.Line, "%s: row_query and row_params go together (the input columns bound to the query's ? markers, in order)", what)
 		}
 	case CompMergeJoin:
 		m := d.mj()

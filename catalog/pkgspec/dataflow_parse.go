@@ -22,7 +22,7 @@ var compFields = map[string][]string{
 	CompDerivedColumn:   {"columns"},
 	CompConditionalSplt: {"cases", "default"},
 	CompDataConversion:  {"columns"},
-	CompLookup:          {"connection", "query", "params", "path", "delimiter", "header", "encoding", "reference_columns", "join", "columns", "no_match", "memory_limit"},
+	CompLookup:          {"connection", "query", "params", "path", "delimiter", "header", "encoding", "reference_columns", "join", "columns", "no_match", "memory_limit", "cache", "cache_size", "miss_cache_percent", "row_query", "row_params"},
 	CompMergeJoin:       {"type", "left_keys", "right_keys", "right_prefix"},
 	CompSort:            {"by", "remove_duplicates", "memory_limit"},
 	CompAggregate:       {"group_by", "aggregations", "memory_limit"},
@@ -33,12 +33,14 @@ var compFields = map[string][]string{
 	CompFlatFileDest:    {"path", "delimiter", "quote", "header", "encoding", "append", "crlf"},
 	CompJSONDest:        {"path", "append"},
 	CompSQLDest:         {"connection", "table", "batch_size", "table_lock", "truncate", "mapping"},
+	CompSQLCommand:      {"connection", "statement", "param_columns"},
+	CompRecordsetDest:   {"variable"},
 }
 
 // compTypes lists the component types in documentation order.
 var compTypes = []string{CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt,
 	CompDataConversion, CompLookup, CompMergeJoin, CompSort, CompAggregate, CompUnionAll, CompMulticast,
-	CompRowCount, CompTop, CompFlatFileDest, CompJSONDest, CompParquetDest, CompSQLDest}
+	CompRowCount, CompTop, CompSQLCommand, CompFlatFileDest, CompJSONDest, CompParquetDest, CompSQLDest, CompRecordsetDest}
 
 // IsSource reports a component type without inputs.
 func IsSource(typ string) bool {
@@ -47,13 +49,13 @@ func IsSource(typ string) bool {
 
 // IsDestination reports a component type without outputs.
 func IsDestination(typ string) bool {
-	return typ == CompFlatFileDest || typ == CompJSONDest || typ == CompSQLDest || typ == CompParquetDest
+	return typ == CompFlatFileDest || typ == CompJSONDest || typ == CompSQLDest || typ == CompParquetDest || typ == CompRecordsetDest
 }
 
 // hasErrorOutput reports a component type with an error output.
 func hasErrorOutput(typ string) bool {
 	switch typ {
-	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup:
+	case CompFlatFileSource, CompJSONSource, CompSQLSource, CompExcelSource, CompParquetSource, CompDerivedColumn, CompConditionalSplt, CompDataConversion, CompLookup, CompSQLCommand:
 		return true
 	}
 	return false
@@ -294,9 +296,17 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 	case "sorted_by":
 		d.c.SortedBy = p.strList(v, f)
 	case "connection":
+		if c.Type == CompSQLCommand {
+			d.command().Connection, d.command().Line = p.str(v, f), v.Line
+			return
+		}
 		s := d.sql()
 		s.Connection = p.str(v, f)
 		s.Line = v.Line
+	case "statement":
+		d.command().Statement = p.str(v, f)
+	case "param_columns":
+		d.command().Params = p.strList(v, f)
 	case "query":
 		d.sql().Query = p.str(v, f)
 	case "params":
@@ -336,6 +346,22 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 		}
 	case "memory_limit":
 		d.memLimit = p.size(v, f)
+	case "cache":
+		d.lookup().Cache = p.str(v, f)
+		if !slices.Contains([]string{CacheFull, CachePartial, CacheNone}, d.lookup().Cache) {
+			p.addf(v.Line, "%s must be full, partial or none, not %q", f, d.lookup().Cache)
+		}
+	case "cache_size":
+		d.lookup().CacheSize = p.size(v, f)
+	case "miss_cache_percent":
+		d.lookup().MissPercent = p.integer(v, f, 0)
+		if d.lookup().MissPercent > 99 {
+			p.addf(v.Line, "%s must be 0 to 99, not %d", f, d.lookup().MissPercent)
+		}
+	case "row_query":
+		d.lookup().RowQuery = p.str(v, f)
+	case "row_params":
+		d.lookup().RowParams = p.strList(v, f)
 	case "type":
 		d.mj().Type = p.str(v, f)
 		if !slices.Contains([]string{JoinInner, JoinLeft, JoinFull}, d.mj().Type) {
@@ -366,15 +392,26 @@ func (d *compDecoder) field(k, v *yaml.Node) {
 	case "outputs":
 		c.Multicast = p.strList(v, f)
 	case "variable":
-		c.RowCount = p.targetStr(v, f)
+		if c.Type == CompRecordsetDest {
+			c.Recordset = p.targetStr(v, f)
+		} else {
+			c.RowCount = p.targetStr(v, f)
+		}
 	case "rows":
 		c.Top = int64(p.integer(v, f, 0))
 	}
 }
 
+func (d *compDecoder) command() *SQLCommandConfig {
+	if d.c.Command == nil {
+		d.c.Command = &SQLCommandConfig{}
+	}
+	return d.c.Command
+}
+
 func (d *compDecoder) lookup() *LookupConfig {
 	if d.c.Lookup == nil {
-		d.c.Lookup = &LookupConfig{NoMatch: NoMatchFail}
+		d.c.Lookup = &LookupConfig{NoMatch: NoMatchFail, Cache: CacheFull}
 	}
 	return d.c.Lookup
 }

@@ -68,7 +68,11 @@ func columnSSISType(t DataType) (ssisexpr.Type, error) {
 	case "DT_WSTR":
 		return ssisexpr.Type{Kind: ssisexpr.KindWStr, Length: t.Length}, nil
 	case "DT_STR":
-		return ssisexpr.Type{Kind: ssisexpr.KindStr, Length: t.Length, CodePage: 1252}, nil
+		cp := t.CodePage
+		if cp == 0 {
+			cp = 1252
+		}
+		return ssisexpr.Type{Kind: ssisexpr.KindStr, Length: t.Length, CodePage: cp}, nil
 	case "DT_BYTES":
 		return ssisexpr.Type{Kind: ssisexpr.KindBytes, Length: t.Length}, nil
 	case "DT_NUMERIC":

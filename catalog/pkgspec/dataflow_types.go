@@ -42,6 +42,10 @@ type DataType struct {
 	// Precision and Scale are those of DT_NUMERIC and DT_DECIMAL; Scale is
 	// also the fractional digits of DT_DBTIMESTAMP2.
 	Precision, Scale int
+	// CodePage is the code page of a DT_STR column (DT_STR(n,1252)): its
+	// Length counts bytes in that code page, and a character the code page
+	// cannot hold does not convert. 0 (none given) and 65001 are UTF-8.
+	CodePage int
 	// store caches the storage kind: Store is on every hot path.
 	store int
 }
@@ -75,7 +79,7 @@ var dataTypes = map[string]dataTypeInfo{
 	"DT_R8":           {store: StoreFloat},
 	"DT_NUMERIC":      {store: StoreDecimal, args: "precision,scale"},
 	"DT_DECIMAL":      {store: StoreDecimal, args: "scale"},
-	"DT_STR":          {store: StoreString, args: "length"},
+	"DT_STR":          {store: StoreString, args: "length,code_page"},
 	"DT_WSTR":         {store: StoreString, args: "length"},
 	"DT_BYTES":        {store: StoreBytes, args: "length"},
 	"DT_DATE":         {store: StoreTime},
@@ -86,7 +90,7 @@ var dataTypes = map[string]dataTypeInfo{
 
 // DataTypeNames lists the SSIS type names accepted in column types.
 var DataTypeNames = []string{"DT_BOOL", "DT_I1", "DT_I2", "DT_I4", "DT_I8", "DT_UI1", "DT_UI2", "DT_UI4", "DT_UI8",
-	"DT_R4", "DT_R8", "DT_NUMERIC(p,s)", "DT_DECIMAL(s)", "DT_STR(n)", "DT_WSTR(n)", "DT_BYTES(n)",
+	"DT_R4", "DT_R8", "DT_NUMERIC(p,s)", "DT_DECIMAL(s)", "DT_STR(n)", "DT_STR(n,codepage)", "DT_WSTR(n)", "DT_BYTES(n)",
 	"DT_DATE", "DT_DBDATE", "DT_DBTIMESTAMP", "DT_DBTIMESTAMP2(s)"}
 
 // ParseDataType parses a type such as "DT_I4", "DT_WSTR(50)",
@@ -128,6 +132,16 @@ func ParseDataType(s string) (DataType, error) {
 	case "length":
 		if len(nums) == 1 {
 			t.Length = nums[0]
+		}
+	case "length,code_page":
+		if len(nums) >= 1 {
+			t.Length = nums[0]
+		}
+		if len(nums) == 2 {
+			if !CodePageSupported(nums[1]) {
+				return DataType{}, fmt.Errorf("data type %q: code page %d is not supported (want one of: %s)", s, nums[1], codePageList())
+			}
+			t.CodePage = nums[1]
 		}
 	case "precision,scale":
 		t.Precision, t.Scale = MaxDecimalPrecision, 0
@@ -176,7 +190,10 @@ func (t DataType) IntRange() (lo, hi int64) {
 // String formats the type as ParseDataType reads it.
 func (t DataType) String() string {
 	switch dataTypes[t.Name].args {
-	case "length":
+	case "length", "length,code_page":
+		if t.CodePage != 0 {
+			return fmt.Sprintf("%s(%d,%d)", t.Name, t.Length, t.CodePage)
+		}
 		if t.Length > 0 {
 			return fmt.Sprintf("%s(%d)", t.Name, t.Length)
 		}
@@ -186,6 +203,30 @@ func (t DataType) String() string {
 		return fmt.Sprintf("%s(%d)", t.Name, t.Scale)
 	}
 	return t.Name
+}
+
+// CodePages are the code pages a DT_STR column may have: UTF-8 (65001),
+// US-ASCII (20127) and the single-byte Windows, ISO 8859 and DOS code
+// pages. Multi-byte ANSI code pages (932, 936, 949, 950) are not.
+var CodePages = []int{65001, 20127, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258,
+	28591, 28592, 28593, 28594, 28595, 28596, 28597, 28598, 28599, 28603, 28605, 437, 850, 852, 855, 858, 860, 862, 863, 865, 866, 874}
+
+// CodePageSupported reports whether cp is one of CodePages.
+func CodePageSupported(cp int) bool {
+	for _, c := range CodePages {
+		if c == cp {
+			return true
+		}
+	}
+	return false
+}
+
+func codePageList() string {
+	s := make([]string, len(CodePages))
+	for i, c := range CodePages {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, ", ")
 }
 
 // IsNumeric reports an integer, float or decimal type.

@@ -70,6 +70,7 @@ var defaultKinds = []taskKind{
 	{KindFile, (*parser).decodeFile, func(t *Task) bool { return t.File != nil }},
 	{KindHTTP, (*parser).decodeHTTP, func(t *Task) bool { return t.HTTP != nil }},
 	{KindMail, (*parser).decodeMail, func(t *Task) bool { return t.Mail != nil }},
+	{KindBulkInsert, (*parser).decodeBulkInsert, func(t *Task) bool { return t.BulkInsert != nil }},
 	{KindPackage, (*parser).decodePackage, func(t *Task) bool { return t.Package != nil }},
 	{KindSet, (*parser).decodeSet, func(t *Task) bool { return t.Set != nil }},
 	{KindDataFlow, (*parser).decodeDataFlow, func(t *Task) bool { return t.DataFlow != nil }},

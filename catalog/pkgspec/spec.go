@@ -187,14 +187,16 @@ type Task struct {
 	// Handlers are the task's (or container's) event handlers.
 	Handlers Handlers
 
-	Exec     *ExecTask
-	SQL      *SQLTask
-	File     *FileTask
-	HTTP     *HTTPTask
-	Mail     *MailTask
-	Package  *PackageTask
-	Set      *SetTask
-	DataFlow *DataFlowTask
+	Exec *ExecTask
+	SQL  *SQLTask
+	File *FileTask
+	HTTP *HTTPTask
+	Mail *MailTask
+	// BulkInsert loads a text file into a table (bulkinsert.go).
+	BulkInsert *BulkInsertTask
+	Package    *PackageTask
+	Set        *SetTask
+	DataFlow   *DataFlowTask
 	// Unsupported stands for an element an importer could not convert
 	// (unsupported.go); a package holding one refuses to start.
 	Unsupported *UnsupportedTask
@@ -493,12 +495,17 @@ func (p *Package) ConnectionUses() []ConnectionUse {
 				out = append(out, ConnectionUse{t.Name, t.SQL.Connection, t.SQL.Line})
 			case t.Mail != nil:
 				out = append(out, ConnectionUse{t.Name, t.Mail.Connection, t.Mail.Line})
+			case t.BulkInsert != nil:
+				out = append(out, ConnectionUse{t.Name, t.BulkInsert.Connection, t.BulkInsert.Line})
 			case t.ForEach != nil && t.ForEach.Query != nil:
 				out = append(out, ConnectionUse{t.Name, t.ForEach.Query.Connection, t.ForEach.Query.Line})
 			case t.DataFlow != nil:
 				for _, c := range t.DataFlow.Components {
 					if s := c.SQL; s != nil {
 						out = append(out, ConnectionUse{t.Name, s.Connection, s.Line})
+					}
+					if c.Command != nil {
+						out = append(out, ConnectionUse{t.Name, c.Command.Connection, c.Command.Line})
 					}
 					if c.Lookup != nil && c.Lookup.SQL != nil {
 						out = append(out, ConnectionUse{t.Name, c.Lookup.SQL.Connection, c.Lookup.SQL.Line})

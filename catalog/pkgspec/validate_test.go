@@ -93,7 +93,7 @@ func TestParse_Problems(t *testing.T) {
 			[]want{{3, "dependency cycle: a -> c -> b -> a"}}},
 		{"two cycles", "name: a\ntasks:\n  - {name: a, after: [b], exec: {command: [x]}}\n  - {name: b, after: [a], exec: {command: [x]}}\n  - {name: c, after: [d], exec: {command: [x]}}\n  - {name: d, after: [c], exec: {command: [x]}}\n",
 			[]want{{3, "dependency cycle: a -> b -> a"}, {5, "dependency cycle: c -> d -> c"}}},
-		{"no task type", "name: a\ntasks:\n  - name: t\n", []want{{3, `task "t" has no task type (want one of: exec, sql, file, http, mail, package, set, dataflow, sequence, foreach, for, unsupported)`}}},
+		{"no task type", "name: a\ntasks:\n  - name: t\n", []want{{3, `task "t" has no task type (want one of: exec, sql, file, http, mail, bulk_insert, package, set, dataflow, sequence, foreach, for, unsupported)`}}},
 		// Two task types: see TestParse_TwoTaskTypes.
 
 		// Mail.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // TestE2E_SSISMappedLoopsAndPropertyExpressions imports Mapped.dtsx (SSIS
@@ -160,5 +162,37 @@ func TestE2E_SSISChildErrorReachesParentHandler(t *testing.T) {
 	db := openSQLite(t, dbPath)
 	if got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM errors"); !slices.Equal(got, []string{"Run Step/Copy Feed|5|exit status 5"}) {
 		t.Errorf("errors = %q, want the child's one error, logged by the parent's OnError handler", got)
+	}
+}
+
+// TestE2E_SSISLatin1RoundTrip imports Latin1.dtsx, whose Flat File
+// connection managers are code page 1252 and whose name column is
+// DT_STR(6) of code page 1252, and copies a Windows-1252 file with
+// six-character names (seven UTF-8 bytes and more): the output has the same
+// bytes as the input.
+func TestE2E_SSISLatin1RoundTrip(t *testing.T) {
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/Latin1.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := charmap.Windows1252.NewEncoder().String("id,name\r\n1,Müller\r\n2,Señora\r\n3,€uro\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "Latin1.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                              strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+		filepath.Join(root, "names.txt"): in,
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict"); r.code != 0 || !strings.Contains(r.stdout, "5 converted, 0 not converted; ready") {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/Latin1/Latin1", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "names_out.txt")); err != nil || string(got) != in {
+		t.Errorf("names_out.txt = %q, %v; want %q", got, err, in)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/scaleout/scaleout/executor/pgtest"
+	"golang.org/x/text/encoding/charmap"
 )
 
 // TestE2E_SSISImportPostgres imports the SSIS etl project with its SQL
@@ -97,5 +98,185 @@ func TestE2E_SSISSplitLoadPostgres(t *testing.T) {
 	rej, err := os.ReadFile(filepath.Join(root, "rejects.txt"))
 	if err != nil || !strings.HasPrefix(string(rej), "id;qty;price;ErrorCode;ErrorColumn;ErrorDescription\n4;5000;100.00;3;net;") || strings.Count(string(rej), "\n") != 2 {
 		t.Errorf("rejects.txt = %q, %v; want the header and row 4 (overflow, ErrorCode 3, column net)", rej, err)
+	}
+}
+
+// TestE2E_SSISLookupCacheModesPostgres imports LookupModes.dtsx with its
+// OLE DB connection pointed at PostgreSQL and runs its Data Flow: flat
+// file -> Lookup without cache (CacheType 2) -> Lookup with a partial
+// cache (CacheType 1) -> flat file, the first lookup's misses to another
+// file. The reference views number their rows with a sequence on every
+// read, so the output shows when each lookup read its reference: the
+// uncached one once per row (three orders of customer 10 get three
+// numbers, where a full cache would give one), the partial one once per
+// key (they share one region).
+func TestE2E_SSISLookupCacheModesPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE SEQUENCE gen", "CREATE TABLE customer_base (id int, name text)", "INSERT INTO customer_base VALUES (10, 'ten'), (20, 'twenty')",
+		"CREATE VIEW customers AS SELECT id, name || '#' || nextval('gen') AS name FROM customer_base",
+		"CREATE SEQUENCE rgen", "CREATE TABLE region_base (customer_id int, region text)", "INSERT INTO region_base VALUES (10, 'north'), (20, 'south')",
+		"CREATE VIEW regions AS SELECT customer_id, region || '#' || nextval('rgen') AS region FROM region_base",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/LookupModes.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "LookupModes.dtsx")
+	writeFiles(t, map[string]string{
+		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+		filepath.Join(root, "orders.csv"): "id,customer\r\n1,10\r\n2,20\r\n3,10\r\n4,30\r\n5,20\r\n6,10\r\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Warehouse="+pg.URL()); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/LookupModes/LookupModes", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "unknown.csv")); err != nil || string(got) != "id,customer\r\n4,30\r\n" {
+		t.Errorf("unknown.csv = %q, %v", got, err)
+	}
+	out, err := os.ReadFile(filepath.Join(root, "enriched.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\r\n")[1:] {
+		f := strings.Split(l, ",")
+		rows[f[0]] = f
+	}
+	if len(rows) != 5 {
+		t.Fatalf("enriched.csv = %q, want orders 1, 2, 3, 5, 6", out)
+	}
+	names := map[string]bool{}
+	for _, id := range []string{"1", "3", "6"} {
+		r := rows[id]
+		if !strings.HasPrefix(r[2], "ten#") || r[3] != rows["1"][3] || !strings.HasPrefix(r[3], "north#") {
+			t.Errorf("order %s = %q; want ten#N and the region of order 1 (%s)", id, r, rows["1"][3])
+		}
+		names[r[2]] = true
+	}
+	if len(names) != 3 {
+		t.Errorf("the three orders of customer 10 got names %v: the uncached lookup did not query per row\n%s", names, out)
+	}
+	if r := rows["5"]; !strings.HasPrefix(r[2], "twenty#") || r[3] != rows["2"][3] {
+		t.Errorf("orders 2 and 5 = %q, %q", rows["2"], r)
+	}
+}
+
+// TestE2E_SSISBulkInsertPostgres imports BulkLoad.dtsx (two Bulk Insert
+// tasks, as SSIS saves them) with its OLE DB connection pointed at
+// PostgreSQL and runs it. The tasks name no columns: the tables' columns
+// come from information_schema when they run. Load Orders reads a
+// Windows-1252 file with '|' fields and CR LF rows from its second row,
+// skips the identity column's field (the database numbers the rows), gives
+// an empty field its column's default and skips one row with too few fields
+// (MaximumErrors 1), two rows per transaction under a table lock; Load
+// Returns reads tab-separated LF rows and keeps empty fields NULL
+// (KeepNulls).
+func TestE2E_SSISBulkInsertPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE SCHEMA dbo",
+		"CREATE TABLE dbo.orders_stage (row_id int GENERATED ALWAYS AS IDENTITY, id int, customer text, amount numeric(10,2), status text DEFAULT 'new')",
+		"CREATE TABLE dbo.returns_stage (return_id int, note text DEFAULT 'none', qty int)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	orders, err := charmap.Windows1252.NewEncoder().String("row_id|id|customer|amount|status\r\n99|1|Müller|10.50|shipped\r\n99|2|Señora||\r\n99|3|Bob|7\r\n99|4|Zoë|1.25|open\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/BulkLoad.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "BulkLoad.dtsx")
+	writeFiles(t, map[string]string{
+		pkg: strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+		filepath.Join(root, "orders_extract.txt"):  orders,
+		filepath.Join(root, "returns_extract.txt"): "1\t\t5\n2\tdamaged\t1\n",
+	})
+	a := ssisAgent(t)
+	r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Staging="+pg.URL())
+	if r.code != 0 || !strings.Contains(r.stdout, `\Package\Load Returns: CheckConstraints is False`) {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/BulkLoad/BulkLoad", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	got := queryStrings(t, db, "SELECT row_id || '|' || id || '|' || customer || '|' || coalesce(amount::text, 'NULL') || '|' || status FROM dbo.orders_stage ORDER BY id")
+	if want := []string{"1|1|Müller|10.50|shipped", "2|2|Señora|NULL|new", "3|4|Zoë|1.25|open"}; !slices.Equal(got, want) {
+		t.Errorf("orders_stage = %q, want %q", got, want)
+	}
+	got = queryStrings(t, db, "SELECT return_id || '|' || coalesce(note, 'NULL') || '|' || qty FROM dbo.returns_stage ORDER BY return_id")
+	if want := []string{"1|NULL|5", "2|damaged|1"}; !slices.Equal(got, want) {
+		t.Errorf("returns_stage = %q, want %q", got, want)
+	}
+}
+
+// TestE2E_SSISCommandRecordsetPostgres imports CommandRecordset.dtsx with
+// its OLE DB connection pointed at PostgreSQL: a Data Flow runs an OLE DB
+// Command (a parameterised UPDATE per row, parameters mapped out of column
+// order) and keeps the rows in an object variable through a Recordset
+// Destination; a Foreach ADO loop then maps each row's columns into
+// variables for an Execute SQL task that writes an audit row.
+func TestE2E_SSISCommandRecordsetPostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{
+		"CREATE TABLE orders (id int PRIMARY KEY, status text, updated int DEFAULT 0)",
+		"INSERT INTO orders (id, status) VALUES (1, 'new'), (2, 'new'), (3, 'new')",
+		"CREATE TABLE status_audit (seq serial, order_id int, status text)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	root := t.TempDir()
+	src, err := os.ReadFile("../../testdata/ssis/packages/CommandRecordset.dtsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), "CommandRecordset.dtsx")
+	writeFiles(t, map[string]string{
+		pkg: strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+		filepath.Join(root, "status_updates.csv"): "order_id,status\r\n1,shipped\r\n3,cancelled\r\n1,delivered\r\n",
+	})
+	a := ssisAgent(t)
+	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Orders DB="+pg.URL()); r.code != 0 {
+		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := cli(t, a.api, "run", "F/CommandRecordset/CommandRecordset", "--wait"); r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, want := queryStrings(t, db, "SELECT id || '|' || status || '|' || updated FROM orders ORDER BY id"), []string{"1|delivered|2", "2|new|0", "3|cancelled|1"}; !slices.Equal(got, want) {
+		t.Errorf("orders = %q, want %q", got, want)
+	}
+	if got, want := queryStrings(t, db, "SELECT order_id || '|' || status FROM status_audit ORDER BY seq"), []string{"1|shipped", "3|cancelled", "1|delivered"}; !slices.Equal(got, want) {
+		t.Errorf("status_audit = %q, want %q", got, want)
 	}
 }

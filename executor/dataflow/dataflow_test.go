@@ -58,6 +58,13 @@ func testEnv(t *testing.T, dir string) Env {
 			}
 			return db.QueryContext(ctx, q, args...)
 		},
+		Prepare: func(ctx context.Context, conn, stmt string) (*sql.Stmt, error) {
+			db, err := open(conn)
+			if err != nil {
+				return nil, err
+			}
+			return db.PrepareContext(ctx, stmt)
+		},
 		Roots: map[string]any{"param": map[string]any{"rate": 2}, "vars": map[string]any{}, "sys": map[string]any{}},
 	}
 }

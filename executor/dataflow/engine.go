@@ -26,6 +26,9 @@ const (
 	EventSummary = "summary"
 	// EventWarning reports something that did not fail the flow.
 	EventWarning = "warning"
+	// EventInformation reports what a component did (a lookup's queries
+	// and cache hits).
+	EventInformation = "information"
 )
 
 // Env is what a data flow needs from the task that runs it. Every
@@ -41,6 +44,10 @@ type Env struct {
 	// Query runs a query with ? markers bound to the values of the
 	// parameter templates on a connection.
 	Query func(ctx context.Context, conn, query string, params []string) (*sql.Rows, error)
+	// Prepare prepares a statement whose ? markers are rewritten into the
+	// connection driver's; the caller closes it. Lookups without a full
+	// cache run it per row.
+	Prepare func(ctx context.Context, conn, stmt string) (*sql.Stmt, error)
 	// Roots are the expression roots besides columns: param, vars, sys.
 	Roots map[string]any
 	// Event receives events; nil drops them.
@@ -54,7 +61,10 @@ type Stats struct {
 	Components []*ComponentStats // in the flow's order
 	// RowCounts holds the value of each row_count variable.
 	RowCounts map[string]int64
-	Elapsed   time.Duration
+	// Recordsets holds the rows of each recordset_destination variable: a
+	// list of maps from column name to value, as a sql task's rowset.
+	Recordsets map[string][]any
+	Elapsed    time.Duration
 }
 
 // ComponentStats counts the rows of one component.
@@ -126,7 +136,9 @@ type node struct {
 	stats  *ComponentStats
 	// rowCount is the row_count result.
 	rowCount int64
-	pools    pools
+	// recordset is the recordset_destination's rows (maps by column).
+	recordset []any
+	pools     pools
 }
 
 // pools recycle buffers by row width: a buffer goes back once the
@@ -344,7 +356,7 @@ func Run(ctx context.Context, flow *pkgspec.DataFlowTask, env Env) (*Stats, erro
 	start := time.Now()
 	nodes := make(map[string]*node, len(flow.Order))
 	var order []*node
-	stats := &Stats{RowCounts: map[string]int64{}}
+	stats := &Stats{RowCounts: map[string]int64{}, Recordsets: map[string][]any{}}
 	ps := pools{}
 	for _, c := range flow.Order {
 		for _, o := range c.Outputs {
@@ -439,6 +451,9 @@ loop:
 		if n.c.Type == pkgspec.CompRowCount {
 			stats.RowCounts[n.c.RowCount] = n.rowCount
 		}
+		if n.c.Type == pkgspec.CompRecordsetDest {
+			stats.Recordsets[n.c.Recordset] = n.recordset
+		}
 	}
 	if first == nil && ctx.Err() != nil {
 		first = context.Cause(ctx)
@@ -515,6 +530,10 @@ func (n *node) run(ctx context.Context) error {
 		return n.jsonDest(ctx)
 	case pkgspec.CompSQLDest:
 		return n.sqlDest(ctx)
+	case pkgspec.CompSQLCommand:
+		return n.sqlCommand(ctx)
+	case pkgspec.CompRecordsetDest:
+		return n.recordsetDest(ctx)
 	}
 	return fmt.Errorf("unknown component type %q", n.c.Type)
 }

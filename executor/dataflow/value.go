@@ -46,6 +46,8 @@ const (
 	CodeExpression = 4
 	// CodeNoMatch: a lookup found no reference row.
 	CodeNoMatch = 5
+	// CodeCommand: a sql_command's statement failed for the row.
+	CodeCommand = 6
 )
 
 // rowError is a failure of one row at one column.
@@ -196,6 +198,16 @@ func fromText(s string, t pkgspec.DataType) (Value, int) {
 	}
 	switch store {
 	case pkgspec.StoreString, pkgspec.StoreBytes:
+		if t.CodePage != 0 && t.CodePage != 65001 {
+			n, ok := strBytes(s, t.CodePage)
+			if !ok {
+				return Value{}, CodeConversion
+			}
+			if t.Length > 0 && n > t.Length {
+				return Value{}, CodeTruncation
+			}
+			return Value{S: s}, 0
+		}
 		if t.Length > 0 && len(s) > t.Length {
 			if store == pkgspec.StoreBytes || t.Name == "DT_STR" || utf8.RuneCountInString(s) > t.Length {
 				return Value{}, CodeTruncation
@@ -481,6 +493,11 @@ func codeText(code int, s string, t pkgspec.DataType) string {
 		return fmt.Sprintf("%q is longer than %s allows", short(s), t)
 	case CodeOverflow:
 		return fmt.Sprintf("%s is out of range for %s", short(s), t)
+	}
+	if t.Name == "DT_STR" && t.CodePage != 0 && t.CodePage != 65001 {
+		if _, ok := strBytes(s, t.CodePage); !ok {
+			return fmt.Sprintf("cannot convert %q to %s: code page %d has no such character", short(s), t, t.CodePage)
+		}
 	}
 	return fmt.Sprintf("cannot convert %q to %s", short(s), t)
 }

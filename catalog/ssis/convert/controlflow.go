@@ -159,12 +159,16 @@ func (pc *pkgConv) task(e *ssis.Executable, head omap) omap {
 		body, note, err = pc.expressionTask(e)
 	case "Microsoft.SendMailTask":
 		body, note, err = pc.sendMail(e)
+	case "Microsoft.BulkInsertTask":
+		body, note, err = pc.bulkInsert(e)
 	case "Microsoft.ExecutePackageTask":
 		body, note, err = pc.executePackage(e)
 	case "STOCK:SEQUENCE", "STOCK:FORLOOP", "STOCK:FOREACHLOOP":
 		return pc.container(e, head)
 	case "Microsoft.Pipeline":
 		body, note, err = pc.dataFlow(e)
+	case "Microsoft.FtpTask":
+		err = pc.ftpReport(e)
 	case "Microsoft.ScriptTask":
 		err = fmt.Errorf("a Script Task needs .NET; rewrite it as a native task and give it with --substitute '%s=FILE.yaml' (docs/import.md has recipes)", e.Path)
 	default:

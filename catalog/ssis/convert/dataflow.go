@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/catalog/ssis"
 )
 
@@ -21,8 +22,9 @@ var pipelineTypes = map[string]string{
 var flatFileTypes = map[int]string{129: "str", 130: "wstr", 3: "i4", 2: "i2", 16: "i1", 17: "ui1", 18: "ui2", 19: "ui4", 20: "i8", 21: "ui8",
 	4: "r4", 5: "r8", 6: "cy", 7: "date", 11: "bool", 131: "numeric", 14: "decimal", 133: "dbDate", 135: "dbTimeStamp", 304: "dbTimeStamp2", 128: "bytes"}
 
-// nativeType is the native type of a pipeline column.
-func nativeType(dt string, length, precision, scale int) (string, error) {
+// nativeType is the native type of a pipeline column. A DT_STR keeps its
+// code page (DT_STR(n,1252)) unless it is UTF-8 (65001) or unset (0).
+func nativeType(dt string, length, precision, scale, codePage int) (string, error) {
 	// Format 3 and the lookup's reference metadata write DT_ names.
 	dt = strings.TrimPrefix(dt, "DT_")
 	for k := range pipelineTypes {
@@ -35,7 +37,20 @@ func nativeType(dt string, length, precision, scale int) (string, error) {
 		return "", fmt.Errorf("data type %q has no native equivalent", dt)
 	}
 	switch dt {
-	case "str", "wstr", "bytes":
+	case "str", "text":
+		if codePage != 0 && codePage != 65001 {
+			if !pkgspec.CodePageSupported(codePage) {
+				return "", fmt.Errorf("DT_STR with code page %d: not supported (multi-byte ANSI code pages are not; supported: UTF-8, US-ASCII and single-byte code pages)", codePage)
+			}
+			if dt == "text" {
+				length = 0
+			}
+			return fmt.Sprintf("DT_STR(%d,%d)", length, codePage), nil
+		}
+		if length > 0 && dt == "str" {
+			return fmt.Sprintf("%s(%d)", t, length), nil
+		}
+	case "wstr", "bytes":
 		if length > 0 {
 			return fmt.Sprintf("%s(%d)", t, length), nil
 		}
@@ -58,7 +73,7 @@ func nativeType(dt string, length, precision, scale int) (string, error) {
 }
 
 func colType(c *ssis.Column) (string, error) {
-	return nativeType(c.DataType, c.Length, c.Precision, c.Scale)
+	return nativeType(c.DataType, c.Length, c.Precision, c.Scale, c.CodePage)
 }
 
 // dfConv converts one Data Flow.
@@ -281,6 +296,10 @@ func (d *dfConv) component(c *ssis.Component) (omap, string, string, error) {
 		return d.aggregate(c)
 	case "Microsoft.Lookup":
 		return d.lookup(c)
+	case "Microsoft.OLEDBCommand":
+		return d.oledbCommand(c)
+	case "Microsoft.RecordsetDestination":
+		return d.recordsetDest(c)
 	case "Microsoft.MergeJoin":
 		return d.mergeJoin(c)
 	case "Microsoft.ScriptComponent":

@@ -252,6 +252,7 @@ type refMeta struct {
 		Length    int    `xml:"length,attr"`
 		Precision int    `xml:"precision,attr"`
 		Scale     int    `xml:"scale,attr"`
+		CodePage  int    `xml:"codePage,attr"`
 	} `xml:"referenceColumns>referenceColumn"`
 }
 
@@ -267,25 +268,24 @@ func (d *dfConv) lookup(c *ssis.Component) (omap, string, string, error) {
 	if err != nil {
 		return nil, "", "", err
 	}
-	if ct := c.Props["CacheType"]; ct != "" && ct != "0" {
-		d.pc.warn("%s: cache mode %s (partial or none) becomes a full cache: scaleout reads the whole reference once", c.Path, ct)
-	}
 	var meta refMeta
 	if err := xml.Unmarshal([]byte(c.Props["ReferenceMetadataXml"]), &meta); err != nil || len(meta.Columns) == 0 {
 		return nil, "", "", fmt.Errorf("ReferenceMetadataXml does not list the reference columns")
 	}
 	var refCols []any
 	for _, rc := range meta.Columns {
-		t, err := nativeType(rc.DataType, rc.Length, rc.Precision, rc.Scale)
+		t, err := nativeType(rc.DataType, rc.Length, rc.Precision, rc.Scale, rc.CodePage)
 		if err != nil {
 			return nil, "", "", fmt.Errorf("reference column %s: %v", rc.Name, err)
 		}
 		refCols = append(refCols, omap{{"name", rc.Name}, {"type", t}})
 	}
 	join := omap{}
+	var joinIn, joinRef []string
 	for _, col := range c.Inputs[0].Columns {
 		if r := col.Props["JoinToReferenceColumn"]; r != "" {
 			join.set(col.Name, r)
+			joinIn, joinRef = append(joinIn, col.Name), append(joinRef, r)
 		}
 	}
 	var cols []any
@@ -312,6 +312,10 @@ func (d *dfConv) lookup(c *ssis.Component) (omap, string, string, error) {
 		return nil, "", "", fmt.Errorf("no reference query")
 	}
 	body := omap{{"input", in}, {"connection", cn}, {"query", q}, {"reference_columns", refCols}, {"join", join}, {"columns", cols}}
+	mode, err := d.lookupCache(c, &body, joinIn, joinRef)
+	if err != nil {
+		return nil, "", "", err
+	}
 	switch c.Props["NoMatchBehavior"] {
 	case "1":
 		body.set("no_match", "redirect")
@@ -323,7 +327,7 @@ func (d *dfConv) lookup(c *ssis.Component) (omap, string, string, error) {
 			body.set("on_error", "redirect")
 		}
 	}
-	return body, "lookup", "lookup (full cache)", nil
+	return body, "lookup", "lookup (" + mode + ")", nil
 }
 
 func (d *dfConv) mergeJoin(c *ssis.Component) (omap, string, string, error) {

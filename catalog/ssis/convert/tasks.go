@@ -465,16 +465,28 @@ func (pc *pkgConv) executePackage(e *ssis.Executable) (omap, string, error) {
 	return omap{{"package", body}}, "package " + native, nil
 }
 
-// rowsetColumn names column i of the rows an Execute SQL task puts into
-// the object variable src, from its SELECT list.
+// rowsetColumn names column i of the rows put into the object variable
+// src: by the SELECT list of the Execute SQL task, or the input columns of
+// the Recordset Destination, that fills it (there must be one).
 func (pc *pkgConv) rowsetColumn(src string, i int) (string, error) {
 	var stmts []string
+	var recordsets [][]string
+	same := func(v string) bool {
+		return strings.EqualFold(strings.TrimPrefix(v, "User::"), strings.TrimPrefix(src, "User::"))
+	}
 	var walk func(e *ssis.Executable)
 	walk = func(e *ssis.Executable) {
 		if e.CreationName == "Microsoft.ExecuteSQLTask" && e.Data != nil {
 			for _, r := range e.Data.All("ResultBinding") {
-				if strings.EqualFold(strings.TrimPrefix(attr(r, "DtsVariableName"), "User::"), strings.TrimPrefix(src, "User::")) {
+				if same(attr(r, "DtsVariableName")) {
 					stmts = append(stmts, attr(e.Data, "SqlStatementSource"))
+				}
+			}
+		}
+		if e.Pipeline != nil {
+			for _, c := range e.Pipeline.Components {
+				if c.ClassID == "Microsoft.RecordsetDestination" && same(c.Props["VariableName"]) {
+					recordsets = append(recordsets, recordsetColumns(c))
 				}
 			}
 		}
@@ -483,12 +495,17 @@ func (pc *pkgConv) rowsetColumn(src string, i int) (string, error) {
 		}
 	}
 	walk(pc.p.Root)
-	if len(stmts) != 1 {
-		return "", fmt.Errorf("value index %d of %s: scaleout rows are maps by column name; the column could not be named (%d Execute SQL tasks fill %s)", i, src, len(stmts), src)
+	if len(stmts)+len(recordsets) != 1 {
+		return "", fmt.Errorf("value index %d of %s: scaleout rows are maps by column name; the column could not be named (%d Execute SQL tasks and %d Recordset Destinations fill %s)", i, src, len(stmts), len(recordsets), src)
 	}
-	cols, err := selectColumns(stmts[0])
-	if err != nil {
-		return "", fmt.Errorf("value index %d of %s: %v", i, src, err)
+	var cols []string
+	if len(recordsets) == 1 {
+		cols = recordsets[0]
+	} else {
+		var err error
+		if cols, err = selectColumns(stmts[0]); err != nil {
+			return "", fmt.Errorf("value index %d of %s: %v", i, src, err)
+		}
 	}
 	if i < 0 || i >= len(cols) {
 		return "", fmt.Errorf("value index %d of %s: the query selects %d columns", i, src, len(cols))
