@@ -131,6 +131,10 @@ type Config struct {
 	// OperationRetention is how long the operations log keeps an entry
 	// (the executions' retention; 0: only its size bounds it).
 	OperationRetention time.Duration
+	// ACLRequired is gossiped (NodeMeta.ACL): this agent runs with TLS and
+	// without --insecure, and the leader turns the cluster's acl_required
+	// setting on when any alive server says so.
+	ACLRequired bool
 }
 
 // DefaultConfig returns production timings: a server that bootstraps
@@ -266,6 +270,7 @@ func New(cfg Config) (*Cluster, error) {
 		meta.Raft = string(c.transport.LocalAddr())
 		meta.Expect = cfg.BootstrapExpect
 		meta.KeyID = cfg.KeyID
+		meta.ACL = cfg.ACLRequired
 	}
 	keyring, warn, err := openKeyring(cfg.DataDir, cfg.GossipKey)
 	if err != nil {

@@ -407,6 +407,7 @@ func (a *Agent) startCluster(advertise string) error {
 			return err
 		}
 	}
+	ccfg.ACLRequired = a.aclRequired()
 	ccfg.ObserveApply = a.observeApply
 	ccfg.Logger = a.logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
@@ -436,6 +437,7 @@ func (a *Agent) startMaster() error {
 	if a.cfg.CoalesceMax > 0 {
 		mcfg.CoalesceMax = a.cfg.CoalesceMax
 	}
+	mcfg.ACLRequired = a.aclRequired()
 	mcfg.Logger = a.logger
 	m, err := master.New(mcfg, a.cluster)
 	if err != nil {
@@ -533,7 +535,8 @@ func (a *Agent) stopHTTP() {
 // agent's own API.
 func (a *Agent) startWorker() error {
 	cfg := a.cfg
-	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS, Token: a.ownToken()})
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS,
+		Token: a.ownToken(), Worker: cfg.Node})
 	if err != nil {
 		return err
 	}
