@@ -500,7 +500,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	} else {
 		svc.ACL = newRemoteACL(a) // checks the routes this agent answers itself
 	}
-	svc.UI = a.console()
+	svc.UI = a.console(svc.ACL)
 	svc.Keyring = newKeyringService(a)
 	hc := server.DefaultHTTPConfig()
 	hc.MaxConns = a.cfg.MaxConnections
