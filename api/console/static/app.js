@@ -65,9 +65,13 @@
     opts = opts || {};
     opts.headers = withToken(opts.headers || { "Accept": "text/html" });
     opts.credentials = "same-origin";
+    var post = opts.method === "POST";
     return fetch(url, opts).then(function (r) {
+      // A form's answer without a redirect (an error page) stays at the
+      // address of the page the form was on.
+      var at = post && !r.redirected ? window.location.href : (r.url || url);
       return r.text().then(function (html) {
-        if (mine === seq) show(html, r.url || url, r.status, push);
+        if (mine === seq) show(html, at, r.status, push && at !== window.location.href);
       });
     }).catch(function (err) {
       if (mine !== seq) return;
