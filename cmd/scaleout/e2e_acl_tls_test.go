@@ -88,7 +88,7 @@ func TestE2E_ACLWithTLS(t *testing.T) {
 	}
 	for _, args := range [][]string{{"folders", "list"}, {"status"}, {"workers", "list"}, {"run", "testdata/hello.yaml"}, {"folders", "create", "early"}} {
 		for _, n := range []string{"s1", "s3"} {
-			if r := withCerts(agents[n].api, "", args...); r.code != 2 || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "acl bootstrap") {
+			if r := withCerts(agents[n].api, "", args...); r.code == 0 || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "acl bootstrap") {
 				t.Fatalf("%s before bootstrap through %s with a client certificate and no token: exit %d %s", args, n, r.code, r.stderr)
 			}
 		}
@@ -101,9 +101,10 @@ func TestE2E_ACLWithTLS(t *testing.T) {
 	if r := withCerts(agents["s1"].api, "", "folders", "list"); r.code != 2 || !strings.Contains(r.stderr, "401") {
 		t.Fatalf("a client certificate without a token: exit %d %s", r.code, r.stderr)
 	}
-	if r := withCerts(agents["s1"].api, root, "operator", "settings"); !strings.Contains(r.stdout, "acl_required = true") {
-		t.Fatalf("settings after bootstrap: %s%s", r.stdout, r.stderr)
-	}
+	waitFor(t, "acl_required = true in the settings", 30*time.Second, func() (bool, string) {
+		r := withCerts(agents["s1"].api, root, "operator", "settings")
+		return strings.Contains(r.stdout, "acl_required = true"), r.stdout + r.stderr
+	})
 	// The servers' own workers still poll the leader (forwarded on their certificates).
 	if r := withCerts(agents["s3"].api, root, "run", "testdata/hello.yaml", "--wait", "--plain"); r.code != 0 {
 		t.Fatalf("run after bootstrap: exit %d\n%s%s", r.code, r.stdout, r.stderr)
