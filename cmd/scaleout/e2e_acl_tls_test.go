@@ -159,7 +159,7 @@ func TestE2E_ACLWithTLS(t *testing.T) {
 func forgedReport(t *testing.T, addr, root string, p func(string) string) {
 	t.Helper()
 	pkg := filepath.Join(t.TempDir(), "nap.yaml")
-	if err := os.WriteFile(pkg, []byte("name: nap\ntasks:\n  - name: nap\n    exec: {command: [/bin/sh, -c, 'sleep 3; echo slept']}\n"), 0o644); err != nil {
+	if err := os.WriteFile(pkg, []byte("name: nap\ntasks:\n  - name: nap\n    exec: {command: [/bin/sh, -c, 'sleep 6; echo slept']}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	certs := []string{"--ca-cert", p("ca.pem"), "--client-cert", p("client-admin.pem"), "--client-key", p("client-admin-key.pem")}
