@@ -14,7 +14,8 @@ import (
 
 // fakeACLAPI answers the console's API calls as an agent with ACLs on
 // would: token "admin" may do everything, "reader" may read, anything
-// else is 401. It records the tokens it was sent.
+// else is 401 ("internal", the console's own, stands for an agent with
+// ACLs off). It records the tokens it was sent.
 type fakeACLAPI struct {
 	mu     sync.Mutex
 	tokens []string
@@ -31,7 +32,7 @@ func (f *fakeACLAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: msg})
 	}
 	switch {
-	case tok != "admin" && tok != "reader":
+	case tok != "admin" && tok != "reader" && tok != "internal":
 		deny(401, "ACL token not accepted: no such token (revoked, or mistyped)")
 	case r.Method != http.MethodGet && tok == "reader":
 		deny(403, `permission denied: POST `+r.URL.Path+` needs an admin token; token "auditor" has role reader`)
