@@ -53,6 +53,10 @@ type Config struct {
 	// NoEnvToken keeps an empty Token empty instead of reading
 	// SCALEOUT_TOKEN (an agent's calls to other agents).
 	NoEnvToken bool
+	// Worker names the worker a worker's requests come from (WorkerHeader):
+	// the leader accepts its reports about an attempt only from the worker
+	// that holds the attempt. Empty: none (people's clients).
+	Worker string
 	// TLS configures https:// addresses when HTTPClient is not set;
 	// default TLSConfigFromEnv().
 	TLS *TLSConfig
@@ -110,6 +114,11 @@ func (t *TLSConfig) config() (*tls.Config, error) {
 // CallerHeader carries the name of the user or program making a request.
 const CallerHeader = "X-Scaleout-Caller"
 
+// WorkerHeader names the worker that sends a worker's request (Config.Worker).
+// A report about an attempt held by another worker is refused (403); with
+// a worker certificate the certificate's name decides, not this header.
+const WorkerHeader = "X-Scaleout-Worker"
+
 // IndexHeader carries, on every answer served by an agent that holds a
 // replica, the Raft index that agent had applied when it answered: after a
 // write, an index that includes the write. A read with ?index=N is served
@@ -131,6 +140,7 @@ type Client struct {
 	hc         *http.Client
 	caller     string
 	token      string
+	worker     string
 	consistent bool
 	// index is the highest IndexHeader seen (shared with Consistent's
 	// copy): reads ask for at least it.
@@ -183,7 +193,17 @@ func NewClient(cfg Config) (*Client, error) {
 	if token == "" && !cfg.NoEnvToken {
 		token = TokenFromEnv()
 	}
-	return &Client{base: u, hc: hc, caller: cfg.Caller, token: token, index: new(atomic.Uint64)}, nil
+	return &Client{base: u, hc: hc, caller: cfg.Caller, token: token, worker: cfg.Worker, index: new(atomic.Uint64)}, nil
+}
+
+// WithToken returns a client that sends token instead of the client's own
+// (the web console acts for the user whose token it was given); it shares
+// the connections and the highest index seen (a Raft index says nothing
+// of who asks).
+func (c *Client) WithToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
 }
 
 // Address returns the base URL the client uses.
@@ -233,6 +253,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	}
 	if c.token != "" {
 		req.Header.Set(TokenHeader, c.token)
+	}
+	if c.worker != "" {
+		req.Header.Set(WorkerHeader, c.worker)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -10,6 +10,13 @@ import "strconv"
 // registered with a certificate of the cluster CA is approved by itself.
 const SettingAutoApproveWorkers = "auto_approve_workers"
 
+// SettingACLRequired: every request needs an ACL token from the cluster's
+// first start, before acl bootstrap too (only the health checks, acl
+// bootstrap and the agents' own routes pass without one). The leader sets
+// it when it, or any alive server, runs with TLS and without --insecure;
+// it can only be switched on (docs/SECURITY.md, "Secure by default").
+const SettingACLRequired = "acl_required"
+
 // settingPrefix keys settings in the meta bucket.
 const settingPrefix = "setting:"
 
@@ -21,8 +28,14 @@ func CheckSetting(name, value string) error {
 			return invalidf("setting %s: %q is not true or false", name, value)
 		}
 		return nil
+	case SettingACLRequired:
+		if b, err := strconv.ParseBool(value); err != nil || !b {
+			return invalidf("setting %s: %q: it can only be switched on (true); a cluster whose servers run with TLS "+
+				"and without --insecure requires ACL tokens, acl bootstrap makes the first", name, value)
+		}
+		return nil
 	}
-	return invalidf("unknown setting %q (known: %s)", name, SettingAutoApproveWorkers)
+	return invalidf("unknown setting %q (known: %s, %s)", name, SettingAutoApproveWorkers, SettingACLRequired)
 }
 
 // PutSetting changes a setting.
@@ -30,7 +43,7 @@ func (t *Tx) PutSetting(name, value string) error {
 	if err := CheckSetting(name, value); err != nil {
 		return err
 	}
-	if name == SettingAutoApproveWorkers {
+	if name == SettingAutoApproveWorkers || name == SettingACLRequired {
 		b, _ := strconv.ParseBool(value)
 		value = strconv.FormatBool(b)
 	}
@@ -42,6 +55,17 @@ func (t *Tx) Setting(name string) (value string, ok bool) {
 	v := t.tx.Bucket(bucketMeta).Get([]byte(settingPrefix + name))
 	return string(v), v != nil
 }
+
+// ACLRequired reports whether acl_required is on.
+func (t *Tx) ACLRequired() bool {
+	v, ok := t.Setting(SettingACLRequired)
+	b, _ := strconv.ParseBool(v)
+	return ok && b
+}
+
+// ACLOn reports whether requests need a token: acl bootstrap has run or
+// acl_required is on.
+func (t *Tx) ACLOn() bool { return t.ACLBootstrapped() || t.ACLRequired() }
 
 // AutoApproveWorkers is the effective auto_approve_workers: the setting,
 // or, unset, on until acl bootstrap.

@@ -135,6 +135,11 @@ type Config struct {
 	// logStoreHook, if set, sees raft.db's store before raft starts (tests
 	// inject disk failures through it).
 	logStoreHook func(*logStore)
+
+	// ACLRequired is gossiped (NodeMeta.ACL): this agent runs with TLS and
+	// without --insecure, and the leader turns the cluster's acl_required
+	// setting on when any alive server says so.
+	ACLRequired bool
 }
 
 // DefaultConfig returns production timings: a server that bootstraps
@@ -270,6 +275,7 @@ func New(cfg Config) (*Cluster, error) {
 		meta.Raft = string(c.transport.LocalAddr())
 		meta.Expect = cfg.BootstrapExpect
 		meta.KeyID = cfg.KeyID
+		meta.ACL = cfg.ACLRequired
 	}
 	keyring, warn, err := openKeyring(cfg.DataDir, cfg.GossipKey)
 	if err != nil {

@@ -53,6 +53,10 @@ type NodeMeta struct {
 	// version knows (1: the access control lists and the operations log,
 	// fsm types 60-65); an older agent gossips none.
 	Ops int `json:"o,omitempty"`
+	// ACL is set by a server that requires ACL tokens from the start (TLS
+	// and no --insecure): the leader then switches the cluster's
+	// acl_required setting on. Older agents gossip none.
+	ACL bool `json:"s,omitempty"`
 }
 
 // Member is one agent as this agent's gossip sees it.

@@ -54,7 +54,7 @@ func (c *Console) performance(r *http.Request) (string, view, error) {
 	defer cancel()
 	o := &api.ListOptions{Folder: d.Folder, Project: d.Project, Package: d.Package, Limit: 100}
 	for page := 0; page < perfMaxPages && len(d.Runs) < d.N; page++ {
-		p, err := c.c.Executions().ListPage(ctx, o)
+		p, err := c.api(r).Executions().ListPage(ctx, o)
 		if err != nil {
 			return "", view{}, err
 		}
@@ -110,23 +110,23 @@ type folderData struct {
 func (c *Console) catalog(r *http.Request) (string, view, error) {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	fs, err := c.c.Folders().List(ctx)
+	fs, err := c.api(r).Folders().List(ctx)
 	if err != nil {
 		return "", view{}, err
 	}
 	out := make([]folderData, 0, len(fs))
 	for _, f := range fs {
 		fd := folderData{Folder: f}
-		if fd.Projects, err = c.c.Projects(f.Name).List(ctx); err != nil {
+		if fd.Projects, err = c.api(r).Projects(f.Name).List(ctx); err != nil {
 			return "", view{}, err
 		}
-		envs, err := c.c.Environments(f.Name).List(ctx)
+		envs, err := c.api(r).Environments(f.Name).List(ctx)
 		if err != nil {
 			return "", view{}, err
 		}
 		// The list has no variables: read each environment (masked values).
 		for _, e := range envs {
-			full, err := c.c.Environments(f.Name).Info(ctx, e.Name)
+			full, err := c.api(r).Environments(f.Name).Info(ctx, e.Name)
 			if err != nil {
 				return "", view{}, err
 			}
@@ -149,11 +149,11 @@ func (c *Console) project(r *http.Request) (string, view, error) {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
 	folder, name := r.PathValue("folder"), r.PathValue("project")
-	p, err := c.c.Projects(folder).Info(ctx, name)
+	p, err := c.api(r).Projects(folder).Info(ctx, name)
 	if err != nil {
 		return "", view{}, err
 	}
-	vs, err := c.c.Projects(folder).Versions(ctx, name)
+	vs, err := c.api(r).Projects(folder).Versions(ctx, name)
 	if err != nil {
 		return "", view{}, err
 	}
@@ -196,7 +196,7 @@ func (c *Console) run(r *http.Request) (string, string, error) {
 	}
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	id, err := c.c.Projects(folder).Execute(ctx, name, pkg, req)
+	id, err := c.api(r).Projects(folder).Execute(ctx, name, pkg, req)
 	if err != nil {
 		return "", "", err
 	}
@@ -213,7 +213,7 @@ func (c *Console) restore(r *http.Request) (string, string, error) {
 	}
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	if err := c.c.Projects(folder).Restore(ctx, name, v); err != nil {
+	if err := c.api(r).Projects(folder).Restore(ctx, name, v); err != nil {
 		return "", "", err
 	}
 	return "/ui/catalog/" + url.PathEscape(folder) + "/" + url.PathEscape(name), fmt.Sprintf("version %d of %s is current", v, name), nil

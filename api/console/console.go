@@ -33,6 +33,11 @@ type Config struct {
 	PageSize int
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// NeedsToken reports whether the API requires ACL tokens now (acl
+	// bootstrap has run, or the cluster requires them from the start):
+	// then a request without a token gets the login page (login.go). Nil:
+	// never.
+	NeedsToken func() bool
 }
 
 // Console serves the pages under /ui/.
@@ -44,7 +49,7 @@ type Console struct {
 }
 
 // pages are the page templates; each is parsed with layout.html.
-var pages = []string{"cluster", "workers", "executions", "execution", "live", "performance", "catalog", "project", "error"}
+var pages = []string{"cluster", "workers", "executions", "execution", "live", "performance", "catalog", "project", "error", "login"}
 
 // New returns the console handler; mount it at /ui/.
 func New(cfg Config) (*Console, error) {
@@ -81,6 +86,11 @@ func New(cfg Config) (*Console, error) {
 	m.HandleFunc("GET /ui/catalog/{folder}/{project}", c.page(c.project))
 	m.HandleFunc("POST /ui/catalog/{folder}/{project}/run", c.action(c.run))
 	m.HandleFunc("POST /ui/catalog/{folder}/{project}/restore", c.action(c.restore))
+	m.HandleFunc("GET /ui/login", func(w http.ResponseWriter, r *http.Request) { c.login(w, r, "") })
+	m.HandleFunc("POST /ui/login", func(w http.ResponseWriter, r *http.Request) {
+		// static/app.js keeps the token and never posts this form.
+		c.login(w, r, "Logging in needs JavaScript: the console sends the token in a request header, never in a cookie or a form.")
+	})
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error", view{Title: "Not found", Data: "No console page at " + r.URL.Path})
 	})
@@ -118,6 +128,10 @@ type pageFunc func(r *http.Request) (tmpl string, v view, err error)
 // the API's status.
 func (c *Console) page(fn pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if c.needsLogin(r) {
+			c.login(w, r, loginMessage)
+			return
+		}
 		name, v, err := fn(r)
 		if err != nil {
 			c.fail(w, r, err)
@@ -137,6 +151,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be badRequest
 	if errors.As(err, &be) {
 		code = http.StatusBadRequest
+	}
+	if code == http.StatusUnauthorized {
+		c.login(w, r, "The API did not accept the token: "+err.Error()+". Log in again.")
+		return
 	}
 	c.render(w, r, code, "error", view{Title: http.StatusText(code), Error: err.Error()})
 }
@@ -171,6 +189,10 @@ func (c *Console) action(fn func(r *http.Request) (to, flash string, err error))
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := sameOrigin(r); err != nil {
 			c.render(w, r, http.StatusForbidden, "error", view{Title: "Forbidden", Error: err.Error()})
+			return
+		}
+		if c.needsLogin(r) {
+			c.login(w, r, loginMessage)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)

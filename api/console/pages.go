@@ -29,13 +29,13 @@ func (c *Console) cluster(r *http.Request) (string, view, error) {
 	defer cancel()
 	var d clusterData
 	var err error
-	if d.Leader, err = c.c.Status().Leader(ctx); err != nil {
+	if d.Leader, err = c.api(r).Status().Leader(ctx); err != nil {
 		d.NoLead = err.Error()
 	}
-	if d.Peers, err = c.c.Status().Peers(ctx); err != nil && d.NoLead == "" {
+	if d.Peers, err = c.api(r).Status().Peers(ctx); err != nil && d.NoLead == "" {
 		return "", view{}, err
 	}
-	if d.Members, err = c.c.Members(ctx); err != nil {
+	if d.Members, err = c.api(r).Members(ctx); err != nil {
 		return "", view{}, err
 	}
 	d.Counts, d.Versions = map[string]int{}, map[string]int{}
@@ -46,14 +46,14 @@ func (c *Console) cluster(r *http.Request) (string, view, error) {
 		}
 	}
 	if d.NoLead == "" {
-		if d.Workers, err = c.c.Workers().List(ctx); err != nil {
+		if d.Workers, err = c.api(r).Workers().List(ctx); err != nil {
 			return "", view{}, err
 		}
 		for _, w := range d.Workers {
 			d.Slots.Used += w.Running
 			d.Slots.Total += w.MaxTasks
 		}
-		if d.Recent, err = c.c.Executions().List(ctx, &api.ListOptions{Limit: 10}); err != nil {
+		if d.Recent, err = c.api(r).Executions().List(ctx, &api.ListOptions{Limit: 10}); err != nil {
 			return "", view{}, err
 		}
 	}
@@ -69,11 +69,11 @@ type workerRow struct {
 func (c *Console) workers(r *http.Request) (string, view, error) {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	ws, err := c.c.Workers().List(ctx)
+	ws, err := c.api(r).Workers().List(ctx)
 	if err != nil {
 		return "", view{}, err
 	}
-	ms, err := c.c.Members(ctx)
+	ms, err := c.api(r).Members(ctx)
 	if err != nil {
 		return "", view{}, err
 	}
@@ -100,9 +100,9 @@ func (c *Console) workerAction(r *http.Request) (string, string, error) {
 	var err error
 	switch a := r.PathValue("action"); a {
 	case "enable", "disable":
-		err = c.c.Workers().SetEnabled(ctx, id, a == "enable")
+		err = c.api(r).Workers().SetEnabled(ctx, id, a == "enable")
 	case "remove":
-		err = c.c.Workers().Remove(ctx, id)
+		err = c.api(r).Workers().Remove(ctx, id)
 	default:
 		return "", "", badf("unknown worker action %q (enable, disable or remove)", a)
 	}
@@ -164,7 +164,7 @@ func (c *Console) executions(r *http.Request) (string, view, error) {
 	}
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	page, err := c.c.Executions().ListPage(ctx, o)
+	page, err := c.api(r).Executions().ListPage(ctx, o)
 	if err != nil {
 		return "", view{}, err
 	}
@@ -233,9 +233,9 @@ func (c *Console) loadExecution(r *http.Request, id uint64, after uint64, wait t
 	}
 	// An execution just created through this agent may not be applied here
 	// yet (a follower): then read it from the leader, consistently.
-	cl := c.c
+	cl := c.api(r)
 	if _, err := cl.Executions().Info(ctx, id); api.IsStatus(err, http.StatusNotFound) {
-		cl = c.c.Consistent()
+		cl = c.api(r).Consistent()
 	}
 	if after > 0 && wait > 0 {
 		// Block until something new happens (or the wait passes).
@@ -332,7 +332,7 @@ func (c *Console) stop(r *http.Request) (string, string, error) {
 	}
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	st, err := c.c.Executions().Stop(ctx, id)
+	st, err := c.api(r).Executions().Stop(ctx, id)
 	if err != nil {
 		return "", "", err
 	}
@@ -350,7 +350,7 @@ func (c *Console) rerun(r *http.Request) (string, string, error) {
 	}
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	e, err := c.c.Executions().Info(ctx, id)
+	e, err := c.api(r).Executions().Info(ctx, id)
 	if err != nil {
 		return "", "", err
 	}
@@ -369,7 +369,7 @@ func (c *Console) rerun(r *http.Request) (string, string, error) {
 			req.Params["project."+k] = v
 		}
 	}
-	nid, err := c.c.Projects(e.Folder).Execute(ctx, e.Project, e.PackageName, req)
+	nid, err := c.api(r).Projects(e.Folder).Execute(ctx, e.Project, e.PackageName, req)
 	if err != nil {
 		return "", "", err
 	}

@@ -13,8 +13,11 @@ import (
 	"github.com/scaleout/scaleout/catalog/service"
 )
 
-// Access control (docs/SECURITY.md). Until acl bootstrap has run every
-// request passes, as before there were tokens. From then on a request needs
+// Access control (docs/SECURITY.md). While the ACLs are off (an agent in
+// dev mode or with --insecure, before acl bootstrap) every request passes,
+// as before there were tokens. Once they are on (acl bootstrap has run, or
+// the cluster requires tokens from the start: ACLService.ACLEnabled) a
+// request needs
 // a token (api.TokenHeader or Authorization: Bearer), except the health
 // checks and the agents' own traffic: a request that TLS verified with a
 // server or worker certificate of the cluster CA (forwarding, worker polls,
@@ -28,7 +31,8 @@ import (
 // worker-only agent, which holds no catalog and forwards every catalog route
 // to a server that checks) no request is checked here.
 type ACLService interface {
-	// ACLEnabled reports whether acl bootstrap has run.
+	// ACLEnabled reports whether requests need a token: acl bootstrap has
+	// run, or the cluster requires tokens from the start (acl_required).
 	ACLEnabled() bool
 	// ResolveToken finds a token by its secret (catalog.ErrNotFound if none).
 	ResolveToken(secret string) (*catalog.ACLToken, error)
@@ -177,6 +181,11 @@ func (s *srv) resolve(r *http.Request) (*principal, error) {
 	}
 	if id, ok := IdentityFrom(r.Context()); ok && (id.Role == "server" || id.Role == "worker") {
 		return &principal{agent: id.Name}, nil
+	}
+	if b, ok := s.svc.ACL.(interface{ ACLBootstrapped() bool }); ok && !b.ACLBootstrapped() {
+		return nil, codedErr(http.StatusUnauthorized, "this cluster requires an ACL token (its servers run with TLS and without --insecure) "+
+			"and none exists yet: run 'scaleout acl bootstrap' to make the management token, then pass it with --token or SCALEOUT_TOKEN "+
+			"(HTTP: Authorization: Bearer <token> or "+api.TokenHeader+")")
 	}
 	return nil, codedErr(http.StatusUnauthorized, "this cluster requires an ACL token: pass --token or SCALEOUT_TOKEN "+
 		"(HTTP: Authorization: Bearer <token> or "+api.TokenHeader+")")

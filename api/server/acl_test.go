@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -173,5 +175,59 @@ func TestACL_WorkerCertificateSpeaksOnlyForItsWorker(t *testing.T) {
 	req = req.WithContext(WithIdentity(req.Context(), Identity{Role: "worker", Name: "w1"}))
 	if _, err := reg.registerWorker(req); errorStatus(err) != 403 {
 		t.Fatalf("register as another worker: %v", err)
+	}
+}
+
+// preBootstrapACL is ACLs required before acl bootstrap (acl_required).
+type preBootstrapACL struct {
+	fakeACL
+	boot bool
+}
+
+func (p *preBootstrapACL) ACLBootstrapped() bool { return p.boot }
+func (p *preBootstrapACL) ACLBootstrap(context.Context) (string, *catalog.ACLToken, error) {
+	return "s3cr3t", &catalog.ACLToken{Name: "management", Role: catalog.RoleAdmin, Bootstrap: true}, nil
+}
+
+// TestACL_RequiredBeforeBootstrap: with tokens required and none made yet,
+// the 401 says to run acl bootstrap; bootstrap itself, the health checks
+// and the console (which calls the API with its user's token) pass; the
+// agents' certificates reach their routes.
+func TestACL_RequiredBeforeBootstrap(t *testing.T) {
+	acl := &preBootstrapACL{fakeACL: fakeACL{on: true}}
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "console") })
+	h := New(DefaultConfig(), Services{ACL: acl, UI: ui})
+	do := func(method, path, role string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		if role != "" {
+			req = req.WithContext(WithIdentity(req.Context(), Identity{Role: role, Name: "n1"}))
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for _, c := range []struct {
+		method, path, role string
+		code               int
+		msg                string
+	}{
+		{"GET", "/v1/folders", "client", 401, "run 'scaleout acl bootstrap'"},
+		{"POST", "/v1/folders", "client", 401, "none exists yet"},
+		{"GET", "/v1/status/health", "", 401, "acl bootstrap"},
+		{"POST", "/v1/acl/bootstrap", "client", 200, "s3cr3t"},
+		{"GET", "/v1/health/ready", "", 200, ""},
+		{"GET", "/ui/executions", "", 200, "console"},
+		{"GET", "/v1/members", "server", 501, ""}, // 501: through to a service this test leaves out
+		{"POST", "/v1/workers/n1/poll", "worker", 501, ""},
+		{"GET", "/v1/folders/A", "worker", 403, "agent"},
+	} {
+		code, body := do(c.method, c.path, c.role)
+		if code != c.code || !strings.Contains(body, c.msg) {
+			t.Errorf("%s %s as %q: %d %s, want %d %q", c.method, c.path, c.role, code, body, c.code, c.msg)
+		}
+	}
+	acl.boot = true
+	if code, body := do("GET", "/v1/folders", "client"); code != 401 || strings.Contains(body, "none exists yet") {
+		t.Errorf("after bootstrap: %d %s; want the plain 401", code, body)
 	}
 }

@@ -47,6 +47,10 @@ var rules = map[string]rule{
 	"GET /v1/health/ready": {kind: rulePublic},
 	// The second bootstrap answers 409 (bootstrapped already), not 401.
 	"POST /v1/acl/bootstrap": {kind: rulePublic},
+	// The web console: its login page and assets need nothing; it calls
+	// the API with the token of the person using it, and the API decides
+	// (api/console/login.go).
+	"/ui/": {kind: rulePublic}, "GET /{$}": {kind: rulePublic},
 
 	"GET /v1/status/leader": anyone, "GET /v1/status/health": anyone, "GET /v1/status/peers": anyone,
 	"GET /v1/members": anyone, "GET /v1/caps": anyone, "GET /v1/workers": anyone,

@@ -211,12 +211,18 @@ func (s *srv) stopBulk(r *http.Request) (any, error) {
 
 func (s *srv) reportEvents(r *http.Request) (any, error) {
 	return forAttempt(r, func(id uint64, attempt int, rep *api.EventsReport) error {
+		if err := s.reporterHolds(r, id, attempt); err != nil {
+			return err
+		}
 		return s.svc.Workers.ReportEvents(r.Context(), id, attempt, rep.First, fromAPIEvents(rep.Events))
 	})
 }
 
 func (s *srv) reportResult(r *http.Request) (any, error) {
 	return forAttempt(r, func(id uint64, attempt int, rep *api.ResultReport) error {
+		if err := s.reporterHolds(r, id, attempt); err != nil {
+			return err
+		}
 		return s.svc.Workers.ReportResult(r.Context(), id, attempt, rep, fromAPIEvents(rep.Events))
 	})
 }

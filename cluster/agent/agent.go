@@ -412,6 +412,7 @@ func (a *Agent) startCluster(advertise string) error {
 			return err
 		}
 	}
+	ccfg.ACLRequired = a.aclRequired()
 	ccfg.ObserveApply = a.observeApply
 	ccfg.Logger = a.logger
 	if cfg.RaftPort == 0 && ccfg.RaftAdvertise != "" {
@@ -441,6 +442,7 @@ func (a *Agent) startMaster() error {
 	if a.cfg.CoalesceMax > 0 {
 		mcfg.CoalesceMax = a.cfg.CoalesceMax
 	}
+	mcfg.ACLRequired = a.aclRequired()
 	mcfg.Logger = a.logger
 	m, err := master.New(mcfg, a.cluster)
 	if err != nil {
@@ -503,7 +505,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	} else {
 		svc.ACL = newRemoteACL(a) // checks the routes this agent answers itself
 	}
-	svc.UI = a.console()
+	svc.UI = a.console(svc.ACL)
 	svc.Keyring = newKeyringService(a)
 	hc := server.DefaultHTTPConfig()
 	hc.MaxConns = a.cfg.MaxConnections
@@ -539,7 +541,8 @@ func (a *Agent) stopHTTP() {
 // agent's own API.
 func (a *Agent) startWorker() error {
 	cfg := a.cfg
-	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS, Token: a.ownToken()})
+	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "worker " + cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS,
+		Token: a.ownToken(), Worker: cfg.Node})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/api/console"
+	"github.com/scaleout/scaleout/api/server"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/master"
@@ -203,12 +204,14 @@ func (s executionService) ExecutionsPage(o catalog.ListOptions) (catalog.ListRes
 }
 
 // console returns the web console, which reads and writes through this
-// agent's own API (nil, logged, if it cannot be built: the API still serves).
-func (a *Agent) console() http.Handler {
+// agent's own API (nil, logged, if it cannot be built: the API still serves):
+// with the ACLs on (acl), as the person whose token it was given.
+func (a *Agent) console(acl server.ACLService) http.Handler {
 	client, err := api.NewClient(api.Config{Address: a.apiURL, Caller: "console@" + a.cfg.Node, HTTPClient: a.ownClient(), TLS: noEnvTLS, Token: a.ownToken()})
 	if err == nil {
 		var c *console.Console
-		if c, err = console.New(console.Config{Client: client, Node: a.cfg.Node, Version: a.cfg.Version}); err == nil {
+		cfg := console.Config{Client: client, Node: a.cfg.Node, Version: a.cfg.Version, NeedsToken: acl.ACLEnabled}
+		if c, err = console.New(cfg); err == nil {
 			return c
 		}
 	}

@@ -67,11 +67,15 @@ func (r *remoteACL) client(tok string) (*api.Client, error) {
 	return api.NewClient(api.Config{Address: addr, HTTPClient: r.hc, Token: tok, NoEnvToken: true, Caller: "acl@" + r.a.cfg.Node})
 }
 
-// ACLEnabled asks the leader whether ACLs are on (its own view of itself:
-// 404 "no ACL token in use" while they are off). Without an answer it keeps
-// the last one; before the first it says off, as agents behaved before
-// ACLs existed.
+// ACLEnabled says on when this agent requires tokens itself (TLS, no
+// --insecure), else asks the leader whether ACLs are on (its own view of
+// itself: 404 "no ACL token in use" while they are off). Without an answer
+// it keeps the last one; before the first it says off, as agents behaved
+// before ACLs existed.
 func (r *remoteACL) ACLEnabled() bool {
+	if r.a.aclRequired() {
+		return true
+	}
 	r.mu.Lock()
 	if time.Since(r.onAt) < remoteACLTTL || r.asking {
 		on := r.on

@@ -117,6 +117,15 @@ func (a *Agent) ownClient() *http.Client {
 	return &http.Client{Transport: a.httpTransport(tlsutil.RoleServer, tlsutil.RoleWorker)}
 }
 
+// aclRequired reports whether this agent requires ACL tokens from its
+// first start, before acl bootstrap too: it runs with TLS, not in dev mode
+// and without --insecure (secure by default; docs/SECURITY.md). A server
+// gossips it, and the leader then switches the cluster's acl_required
+// setting on, so that every agent agrees.
+func (a *Agent) aclRequired() bool {
+	return !a.cfg.Dev && !a.cfg.Insecure && a.cfg.TLSCert != ""
+}
+
 // security is what GET /v1/status/health reports about transport security.
 func (a *Agent) security() server.Security {
 	return server.Security{TLS: a.tls != nil, Insecure: a.tls == nil && !a.cfg.Dev, GossipEncrypted: a.cluster.GossipEncrypted()}

@@ -51,6 +51,11 @@ type Options struct {
 	// and every Node.Client a client certificate; else the agents run
 	// with Insecure.
 	TLS *TLS
+	// ACLRequired, with TLS, runs the agents as production does: every
+	// request needs an ACL token from the start (secure by default).
+	// Without it they also run with Insecure, so their API stays open
+	// until acl bootstrap (a client certificate is still needed).
+	ACLRequired bool
 	// GossipKey, if set, encrypts gossip (base64, as gossip_key).
 	GossipKey string
 }
@@ -158,7 +163,7 @@ func NewCluster(t testing.TB, o Options) *Cluster {
 		cfg.Bind = "127.0.0.1"
 		cfg.RaftPort, cfg.GossipPort = 0, 0
 		cfg.FastTimings = true
-		cfg.Insecure = !o.TLS.on()
+		cfg.Insecure = !o.TLS.on() || !o.ACLRequired
 		if server {
 			cfg.BootstrapExpect = o.Servers
 			if o.BootstrapExpect > 0 {

@@ -58,7 +58,7 @@ func (m *Master) ACLBootstrap(ctx context.Context) (string, *catalog.ACLToken, e
 	if err != nil {
 		return "", nil, err
 	}
-	if m.ACLEnabled() {
+	if m.ACLBootstrapped() {
 		return "", nil, catalog.ErrACLBootstrapped
 	}
 	if err := catalog.CheckToken(tok); err != nil {
@@ -121,9 +121,24 @@ func (m *Master) Token(id string) (*catalog.ACLToken, error) {
 
 var errNoCatalog = errors.New("this agent holds no catalog")
 
-// ACLEnabled reports whether acl bootstrap has run (every request then
-// needs a token), from this agent's copy; false on an agent without one.
+// ACLEnabled reports whether every request needs a token: this agent
+// runs secure (Config.ACLRequired), or, in this agent's copy, acl
+// bootstrap has run or acl_required is on. On an agent without a copy
+// only the first counts.
 func (m *Master) ACLEnabled() bool {
+	if m.cfg.ACLRequired {
+		return true
+	}
+	if m.store == nil {
+		return false
+	}
+	on, _ := catalog.Read(m.store, func(tx *catalog.Tx) (bool, error) { return tx.ACLOn(), nil })
+	return on
+}
+
+// ACLBootstrapped reports whether acl bootstrap has run, in this agent's
+// copy.
+func (m *Master) ACLBootstrapped() bool {
 	if m.store == nil {
 		return false
 	}
@@ -165,7 +180,8 @@ func (m *Master) Settings() (map[string]string, error) {
 		return nil, errNoCatalog
 	}
 	return catalog.Read(m.store, func(tx *catalog.Tx) (map[string]string, error) {
-		return map[string]string{catalog.SettingAutoApproveWorkers: fmt.Sprint(tx.AutoApproveWorkers())}, nil
+		return map[string]string{catalog.SettingAutoApproveWorkers: fmt.Sprint(tx.AutoApproveWorkers()),
+			catalog.SettingACLRequired: fmt.Sprint(tx.ACLRequired())}, nil
 	})
 }
 

@@ -39,6 +39,11 @@ type Config struct {
 	// batches) the leader gathers into one Raft command; 1 proposes one
 	// command per request.
 	CoalesceMax int
+	// ACLRequired: this agent runs with TLS and without --insecure, so
+	// requests need an ACL token from the start (before acl bootstrap
+	// too); as leader it sets the replicated acl_required setting, which
+	// makes every agent of the cluster agree (acl_required.go).
+	ACLRequired bool
 	// Logger receives master logs.
 	Logger hclog.Logger
 }
@@ -285,7 +290,11 @@ func (m *Master) rebuildLeases() error {
 }
 
 func (m *Master) expiryLoop(ctx context.Context) {
-	tick.Every(m.cfg.ExpiryInterval, ctx.Done(), func() { m.expireDue(ctx) })
+	var acl aclRequirer
+	tick.Every(m.cfg.ExpiryInterval, ctx.Done(), func() {
+		m.expireDue(ctx)
+		acl.ensure(ctx, m)
+	})
 }
 
 // expireDue ends every attempt whose lease ran out, in one command.

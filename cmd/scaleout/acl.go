@@ -14,11 +14,13 @@ func newACLCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "acl",
 		Short: "Access control: bootstrap, and tokens with roles and folder permissions",
-		Long: `Until 'acl bootstrap' has run, the API is open (as before ACLs existed; with TLS
-a client certificate is still required). Bootstrap switches ACLs on for the
-whole cluster, once, and prints the management token (role admin): from then
-on every request needs a token (--token or SCALEOUT_TOKEN), and the name of the
-token is recorded as who deployed, ran or stopped what.
+		Long: `A cluster whose servers run with TLS (and without --insecure) requires a token
+for every request from its first start; 'acl bootstrap' makes the first one.
+A cluster of agents in --dev mode or with --insecure is open until 'acl
+bootstrap' has run (as before ACLs existed). Bootstrap works once and prints
+the management token (role admin): from then on every request needs a token
+(--token or SCALEOUT_TOKEN), and the name of the token is recorded as who
+deployed, ran or stopped what.
 
 Roles (SSISDB's ssis_admin, ssis_cluster_executor, ssis_logreader):
   admin     everything: catalog, executions, workers, operator, acl, operations
@@ -173,7 +175,7 @@ func parseSince(s string) (time.Time, error) {
 }
 
 func newSettingsCmd() *cobra.Command {
-	cmd := clientCmd("settings", "Show the cluster settings (auto_approve_workers)", 0, func(x *cmdCtx) error {
+	cmd := clientCmd("settings", "Show the cluster settings (auto_approve_workers, acl_required)", 0, func(x *cmdCtx) error {
 		set, err := x.c.Operator().Settings(x.ctx)
 		if err != nil {
 			return err
@@ -188,7 +190,7 @@ func newSettingsCmd() *cobra.Command {
 		}
 		return nil
 	})
-	cmd.AddCommand(clientCmd("set NAME VALUE", "Change a cluster setting (admin): auto_approve_workers true|false", 2, func(x *cmdCtx) error {
+	cmd.AddCommand(clientCmd("set NAME VALUE", "Change a cluster setting (admin): auto_approve_workers true|false, acl_required true", 2, func(x *cmdCtx) error {
 		if err := x.c.Operator().SetSetting(x.ctx, x.args[0], x.args[1]); err != nil {
 			return err
 		}

@@ -53,7 +53,11 @@ Security: outside --dev an agent needs TLS material (--tls-ca, --tls-cert,
 --tls-key; 'scaleout tls init --nodes a,b,c' writes everything a three-server
 cluster needs) or an explicit --insecure. With TLS every TCP port (API, Raft,
 forwarding, worker polls) speaks mutual TLS: joining Raft needs a server
-certificate, the API a certificate of the cluster CA. SIGHUP (or a change of
+certificate, the API a certificate of the cluster CA, and every request an ACL
+token from the first start: run 'scaleout acl bootstrap' once the servers are
+up (until then only the health checks, acl bootstrap and the agents' own
+traffic pass). --insecure (with or without TLS) leaves the API open until
+bootstrap, unless a server of the cluster requires tokens. SIGHUP (or a change of
 the files) reloads the certificates. --gossip-key encrypts gossip; rotate it
 with 'scaleout operator keyring'. docs/SECURITY.md has the details.
 

@@ -33,6 +33,7 @@ type benchFlags struct {
 	maxTasks     int
 	coalesceMax  int
 	tls          bool
+	acl          bool
 	ended        int
 	jsonOut      string
 	killCmd      string
@@ -109,6 +110,7 @@ Speeds are printed, never asserted.`,
 	fl.IntVar(&f.maxTasks, "max-tasks", 16, "with --local: executions each agent runs at once")
 	fl.IntVar(&f.coalesceMax, "coalesce-max", 0, "with --local: passed to the agents (1 turns leader-side coalescing off)")
 	fl.BoolVar(&f.tls, "tls", false, "with --local: the agents run with mutual TLS and encrypted gossip ('scaleout tls init'); without it, --insecure")
+	fl.BoolVar(&f.acl, "acl", false, "with --local: bootstrap the ACLs first; the clients send the management token (without it the agents run with --insecure, TLS or not: no tokens)")
 	fl.IntVar(&f.ended, "ended", 100000, "ended executions in the catalog before the memory scenario measures")
 	fl.StringVar(&f.jsonOut, "json", "", "also write the results as JSON to this file")
 	fl.StringVar(&f.killCmd, "failover-kill-cmd", "", "without --local: shell command that kills the leader ({leader} = its node name)")
@@ -132,7 +134,7 @@ func runBench(ctx context.Context, out, logw io.Writer, f *benchFlags) error {
 	}
 	rep, err := bench.Run(ctx, bench.Options{
 		Exe: exe, Version: version, Local: f.local, Address: f.address, Scenarios: strings.Split(f.scenarios, ","),
-		Executions: f.executions, ExecExecutions: f.execExecs, Slots: f.slots, SlotsHold: f.slotsHold, ScaleEnded: f.scaleEnded, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, TLS: f.tls, Ended: f.ended,
+		Executions: f.executions, ExecExecutions: f.execExecs, Slots: f.slots, SlotsHold: f.slotsHold, ScaleEnded: f.scaleEnded, Clients: f.clients, MaxTasks: f.maxTasks, CoalesceMax: f.coalesceMax, TLS: f.tls, ACL: f.acl, Ended: f.ended,
 		KillCmd: f.killCmd, Pids: f.pids, BaselineDuration: f.baselineSecs, SSISProject: f.ssisProject,
 		StartBaseline: startRaftBaseline, ChildJob: benchChildJob, Log: logw,
 	})

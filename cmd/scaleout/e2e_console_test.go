@@ -376,3 +376,98 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 	}
 	_ = api.Terminal
 }
+
+// TestE2E_ConsoleLogin drives the console in headless Chromium on an agent
+// whose ACLs are bootstrapped: the login page comes first and says why; a
+// reader's token is kept by the tab and sent with every request (links,
+// typed addresses, the live view of a running execution), its write
+// buttons answer the API's 403 and change nothing; a refused token brings
+// the login back with the API's message; logging out forgets the token;
+// the management token's write works.
+func TestE2E_ConsoleLogin(t *testing.T) {
+	b := newBrowser(t)
+	a := startAgent(t, t.TempDir())
+	ui := a.api
+	boot := tokenCLI(t, a.api, "", "acl", "bootstrap")
+	if boot.code != 0 {
+		t.Fatalf("bootstrap: %d %s", boot.code, boot.stderr)
+	}
+	root := secretOf(t, boot)
+	reader := secretOf(t, mustToken(t, a.api, root, "acl", "token", "create", "--name", "auditor", "--role", "reader"))
+	mustToken(t, a.api, root, "run", "testdata/hello.yaml", "--wait")
+	pkg := filepath.Join(t.TempDir(), "nap.yaml")
+	if err := os.WriteFile(pkg, []byte("name: nap\ntasks:\n  - name: nap\n    exec: {command: [/bin/sh, -c, 'sleep 4; echo rested']}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logIn := func(tok string) {
+		t.Helper()
+		b.run("log in", chromedp.WaitVisible(css("#login")), chromedp.SetValue(css("#token"), tok), chromedp.Click(css("#login-go")))
+	}
+
+	// Without a token: the login page, saying why.
+	b.run("open the console", chromedp.Navigate(ui+"/ui/executions"), chromedp.WaitVisible(css("#login")))
+	if s := b.text("main"); !strings.Contains(s, "requires an ACL token") {
+		t.Errorf("login page:\n%s", s)
+	}
+	b.shot("login")
+	// A token the API refuses: the login again, with the API's message.
+	logIn("not-a-token")
+	b.waitText("the refusal on the login page", "main", false, func(s string) bool { return strings.Contains(s, "ACL token not accepted") })
+
+	// The reader: the executions page it asked for, then a link, then a
+	// typed address (the tab re-asks with its token).
+	logIn(reader)
+	b.run("executions as the reader", chromedp.WaitVisible(css("#executions")), chromedp.WaitVisible(css("#logout")))
+	if list := b.text("#executions tbody"); !strings.Contains(list, "hello") {
+		t.Errorf("the reader's executions page:\n%s", list)
+	}
+	b.run("follow the Workers link", chromedp.Click(css(`nav a[href="/ui/workers"]`)), chromedp.WaitVisible(css(`tr[data-worker="e2e"]`)))
+	if loc := get(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/ui/workers") {
+		t.Errorf("after the Workers link the address is %s", loc)
+	}
+	b.run("a typed address", chromedp.Navigate(ui+"/ui/catalog"), chromedp.WaitVisible(css("#logout")), chromedp.WaitVisible(css("main h1")))
+	if h := b.text("main h1"); h != "Catalog" {
+		t.Errorf("typed /ui/catalog shows %q", h)
+	}
+	// A write button answers the API's 403, and changes nothing.
+	b.run("disable as the reader", chromedp.Navigate(ui+"/ui/workers"),
+		chromedp.WaitVisible(css(`tr[data-worker="e2e"] form[action$="/disable"] button`)),
+		chromedp.Click(css(`tr[data-worker="e2e"] form[action$="/disable"] button`)),
+		chromedp.WaitVisible(css(".flash.bad")))
+	if msg := b.text(".flash.bad"); !strings.Contains(msg, "permission denied") || !strings.Contains(msg, "auditor") {
+		t.Errorf("the reader's disable says %q; want the API's 403 naming the token", msg)
+	}
+	admin, err := api.NewClient(api.Config{Address: a.api, Token: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws, err := admin.Workers().List(context.Background()); err != nil || len(ws) != 1 || !ws[0].Enabled {
+		t.Fatalf("after the reader's disable: %+v %v; want e2e still enabled", ws, err)
+	}
+	// The live view of a running execution fetches with the token too.
+	id := parseOutID(t, mustToken(t, a.api, root, "run", pkg))
+	waitStatus(t, admin, id, 60*time.Second, "running")
+	b.run("the running execution", chromedp.Navigate(fmt.Sprintf("%s/ui/executions/%d", ui, id)), chromedp.WaitVisible(css("#live")))
+	b.waitText("the live view to show the end", "#live", false, func(s string) bool { return strings.Contains(s, "succeeded") })
+	b.shot("execution-reader")
+
+	// Logging out forgets the token: the login page again, also on reload.
+	b.run("log out", chromedp.Click(css("#logout")), chromedp.WaitVisible(css("#login")))
+	if s := b.text("main"); !strings.Contains(s, "Logged out") {
+		t.Errorf("after logging out:\n%s", s)
+	}
+	b.run("reload", chromedp.Reload(), chromedp.WaitVisible(css("#login")))
+
+	// The management token's write works.
+	logIn(root)
+	b.run("disable as admin", chromedp.WaitVisible(css("#logout")), chromedp.Navigate(ui+"/ui/workers"),
+		chromedp.WaitVisible(css(`tr[data-worker="e2e"] form[action$="/disable"] button`)),
+		chromedp.Click(css(`tr[data-worker="e2e"] form[action$="/disable"] button`)),
+		chromedp.WaitVisible(css(".flash")))
+	if f := b.text(".flash"); f != "worker e2e disabled" {
+		t.Errorf("flash after the admin's disable = %q", f)
+	}
+	if ws, err := admin.Workers().List(context.Background()); err != nil || len(ws) != 1 || ws[0].Enabled {
+		t.Errorf("after the admin's disable: %+v %v", ws, err)
+	}
+}

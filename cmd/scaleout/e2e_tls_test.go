@@ -39,7 +39,7 @@ func TestE2E_SecureByDefault(t *testing.T) {
 }
 
 // TestE2E_TLSCluster sets a three-server cluster up as the README does
-// (tls init, the TLS flags), runs a package through it, checks that the
+// (tls init, the TLS flags, acl bootstrap), runs a package through it, checks that the
 // API and Raft refuse connections without a certificate, and reloads a
 // rotated certificate on SIGHUP.
 func TestE2E_TLSCluster(t *testing.T) {
@@ -81,10 +81,20 @@ func TestE2E_TLSCluster(t *testing.T) {
 		a.waitStarted()
 	}
 	certs := []string{"--ca-cert", p("ca.pem"), "--client-cert", p("client-admin.pem"), "--client-key", p("client-admin-key.pem")}
-	if r := cli(t, agents["s3"].api, append([]string{"run", "testdata/hello.yaml", "--wait", "--plain"}, certs...)...); r.code != 0 {
+	// Secure by default: the servers require a token from the start; the
+	// README's next step makes the first.
+	var root string
+	waitFor(t, "acl bootstrap (a leader)", 60*time.Second, func() (bool, string) {
+		r := cli(t, agents["s1"].api, append([]string{"acl", "bootstrap"}, certs...)...)
+		if r.code == 0 {
+			root = secretOf(t, r)
+		}
+		return r.code == 0, r.stderr
+	})
+	if r := tokenCLI(t, agents["s3"].api, root, append([]string{"run", "testdata/hello.yaml", "--wait", "--plain"}, certs...)...); r.code != 0 {
 		t.Fatalf("run through s3: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := cli(t, agents["s2"].api, append([]string{"status"}, certs...)...); r.code != 0 ||
+	if r := tokenCLI(t, agents["s2"].api, root, append([]string{"status"}, certs...)...); r.code != 0 ||
 		!strings.Contains(r.stdout, "tls:               true") || !strings.Contains(r.stdout, "gossip encrypted:  true") {
 		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -93,7 +103,7 @@ func TestE2E_TLSCluster(t *testing.T) {
 		t.Errorf("members without a client certificate: exit %d %q", r.code, r.stderr)
 	}
 	// The Raft ports refuse a connection without a server certificate.
-	peers := cli(t, agents["s1"].api, append([]string{"operator", "raft", "list-peers"}, certs...)...)
+	peers := tokenCLI(t, agents["s1"].api, root, append([]string{"operator", "raft", "list-peers"}, certs...)...)
 	pool := x509.NewCertPool()
 	caPEM, _ := os.ReadFile(p("ca.pem"))
 	pool.AppendCertsFromPEM(caPEM)
@@ -129,7 +139,7 @@ func TestE2E_TLSCluster(t *testing.T) {
 	waitFor(t, "s1 to reload its certificate", 30*time.Second, func() (bool, string) {
 		return strings.Contains(agents["s1"].logText(), "TLS certificates reloaded"), ""
 	})
-	if r := cli(t, agents["s1"].api, append([]string{"run", "testdata/hello.yaml", "--wait", "--plain"}, certs...)...); r.code != 0 {
+	if r := tokenCLI(t, agents["s1"].api, root, append([]string{"run", "testdata/hello.yaml", "--wait", "--plain"}, certs...)...); r.code != 0 {
 		t.Fatalf("run through s1 after the rotation: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -80,6 +80,10 @@ type Options struct {
 	// TLS runs the Local agents with mutual TLS and encrypted gossip
 	// (`Exe tls init`); without it they run with --insecure.
 	TLS bool
+	// ACL bootstraps the Local cluster's access control lists before the
+	// scenarios; the clients then send the management token. Without it
+	// the agents run with --insecure (with TLS too), so the API is open.
+	ACL bool
 	// Ended is the number of ended executions in the catalog before the
 	// memory scenario measures.
 	Ended int
@@ -145,6 +149,7 @@ type Report struct {
 	MaxTasks  int       `json:"max_tasks,omitempty"`
 	Coalesce  int       `json:"coalesce_max,omitempty"`
 	TLS       bool      `json:"tls,omitempty"`
+	ACL       bool      `json:"acl,omitempty"`
 	Rows      []Row     `json:"rows"`
 	Duration  string    `json:"duration"`
 }
@@ -199,7 +204,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		want[s] = true
 	}
 	if o.Local > 0 {
-		lc, err := startLocalCluster(ctx, o.Exe, o.Local, o.MaxTasks, o.CoalesceMax, o.TLS, b.logf)
+		lc, err := startLocalCluster(ctx, o.Exe, o.Local, o.MaxTasks, o.CoalesceMax, o.TLS, o.ACL, b.logf)
 		if err != nil {
 			return nil, fmt.Errorf("start local cluster: %w", err)
 		}
@@ -252,7 +257,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep := &Report{Time: start.UTC(), Version: o.Version, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-		Local: o.Local, MaxTasks: o.MaxTasks, Coalesce: o.CoalesceMax, TLS: o.TLS, Rows: b.rows, Duration: time.Since(start).Round(time.Second).String()}
+		Local: o.Local, MaxTasks: o.MaxTasks, Coalesce: o.CoalesceMax, TLS: o.TLS, ACL: o.ACL, Rows: b.rows, Duration: time.Since(start).Round(time.Second).String()}
 	rep.Host, _ = os.Hostname()
 	return rep, nil
 }

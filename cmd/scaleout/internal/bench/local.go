@@ -38,8 +38,10 @@ var startingLine = regexp.MustCompile(`==> scaleout agent starting: node=(\S+) a
 
 // startLocalCluster starts n server agents from the scaleout binary exe,
 // bound to loopback only, and waits until every worker is connected to a
-// leader.
-func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax int, useTLS bool, logf func(string, ...any)) (*localCluster, error) {
+// leader. With useACL it then bootstraps the access control lists and
+// points this process's API clients at the management token
+// (SCALEOUT_TOKEN).
+func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax int, useTLS, useACL bool, logf func(string, ...any)) (*localCluster, error) {
 	key, err := keygen(ctx, exe)
 	if err != nil {
 		return nil, err
@@ -56,6 +58,7 @@ func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax
 			return nil, err
 		}
 	}
+	sec.acl = useACL
 	join := ""
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("b%d", i)
@@ -97,23 +100,61 @@ func startLocalCluster(ctx context.Context, exe string, n, maxTasks, coalesceMax
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if useACL {
+		if err := bootstrapACL(ctx, lc.agents[0].api); err != nil {
+			lc.stop()
+			return nil, err
+		}
+		logf("ACLs bootstrapped: the clients use the management token")
+	}
 	return lc, nil
 }
 
+// bootstrapACL runs acl bootstrap through addr (retrying while there is
+// no leader yet) and sets SCALEOUT_TOKEN to the management token, which
+// this process's API clients then send.
+func bootstrapACL(ctx context.Context, addr string) error {
+	c, err := api.NewClient(api.Config{Address: addr, NoEnvToken: true})
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		tok, err := c.ACL().Bootstrap(cctx)
+		cancel()
+		if err == nil {
+			return os.Setenv("SCALEOUT_TOKEN", tok.SecretID)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("acl bootstrap: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // localSecurity is the TLS material of a local cluster (dir empty: none,
-// the agents run with --insecure).
+// the agents run with --insecure) and whether its ACLs are bootstrapped.
 type localSecurity struct {
 	dir       string
 	gossipKey string
+	acl       bool
 }
 
-// agentArgs are the security flags of agent name.
+// agentArgs are the security flags of agent name. With TLS but without
+// ACLs they include --insecure, which keeps the API open to any client
+// certificate (agents with TLS require ACL tokens otherwise): that
+// measures TLS alone.
 func (s localSecurity) agentArgs(name string) []string {
 	if s.dir == "" {
 		return []string{"--insecure"}
 	}
-	return []string{"--tls-ca", filepath.Join(s.dir, "ca.pem"), "--tls-cert", filepath.Join(s.dir, "server-"+name+".pem"),
+	args := []string{"--tls-ca", filepath.Join(s.dir, "ca.pem"), "--tls-cert", filepath.Join(s.dir, "server-"+name+".pem"),
 		"--tls-key", filepath.Join(s.dir, "server-"+name+"-key.pem"), "--gossip-key", s.gossipKey}
+	if !s.acl {
+		args = append(args, "--insecure")
+	}
+	return args
 }
 
 // initTLS writes the cluster's certificates with `exe tls init` and points
