@@ -116,7 +116,9 @@ func main() {
 	n := len(t0s) - *skip
 	fmt.Printf("%d executions; submission to the leader's end stamp (the bench's 'end'): p50 %.2f ms\n", n, pct(ends, 50))
 	idx := func(s string) int { return slices.Index(order, s) }
-	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(idx(a.from), idx(b.from)), cmp.Compare(idx(a.to), idx(b.to))) })
+	slices.SortFunc(pairs, func(a, b pair) int {
+		return cmp.Or(cmp.Compare(idx(a.from), idx(b.from)), cmp.Compare(idx(a.to), idx(b.to)))
+	})
 	sum := 0.0
 	for _, p := range pairs {
 		v := deltas[p]
