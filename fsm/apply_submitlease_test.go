@@ -74,7 +74,7 @@ func TestFSM_SubmitLeaseIsLogged(t *testing.T) {
 		t.Fatalf("response %#v", r)
 	}
 	ops := h.operations(catalog.OperationFilter{})
-	if len(ops) != 1 || ops[0].Type != "create_execution" || ops[0].Result != "succeeded" || ops[0].Caller != "alice" {
+	if len(ops) != 1 || ops[0].Type != "create_execution" || ops[0].Result != "succeeded" || ops[0].Caller != "test" {
 		t.Fatalf("operations %+v", ops)
 	}
 	if e := h.execution(r.IDs[0]); e.Status != catalog.StatusRunning {

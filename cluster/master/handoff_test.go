@@ -24,9 +24,14 @@ func appliedIndex(t *testing.T, m *Master) uint64 {
 // parked on the master; the poll's answer comes on the channel.
 func parkPoll(t *testing.T, m *Master, token string, wait time.Duration) <-chan *api.PollResponse {
 	t.Helper()
+	return parkPollCtx(t, context.Background(), m, token, wait)
+}
+
+func parkPollCtx(t *testing.T, ctx context.Context, m *Master, token string, wait time.Duration) <-chan *api.PollResponse {
+	t.Helper()
 	out := make(chan *api.PollResponse, 1)
 	go func() {
-		r, err := m.Poll(context.Background(), "w1", &api.PollRequest{Slots: 1, WaitMS: int(wait / time.Millisecond), Token: token})
+		r, err := m.Poll(ctx, "w1", &api.PollRequest{Slots: 1, WaitMS: int(wait / time.Millisecond), Token: token})
 		if err != nil {
 			t.Errorf("poll: %v", err)
 		}
@@ -48,7 +53,7 @@ func answer(t *testing.T, ch <-chan *api.PollResponse) *api.PollResponse {
 			t.Fatal("poll failed")
 		}
 		return r
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no answer to the poll")
 	}
 	return nil
@@ -59,7 +64,7 @@ func answer(t *testing.T, ch <-chan *api.PollResponse) *api.PollResponse {
 // and the poll answers with it; the lease names the poll.
 func TestMaster_IdleSubmissionIsLeasedInItsOwnEntry(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
-	polled := parkPoll(t, m, "boot-1", 5*time.Second)
+	polled := parkPoll(t, m, "boot-1", 30*time.Second)
 	before := appliedIndex(t, m)
 	id := submit(t, m, 0)
 	r := answer(t, polled)
@@ -91,7 +96,7 @@ func TestMaster_SubmissionWithAQueueIsNotHandedOff(t *testing.T) {
 	if _, err := m.Submit(ctx, &api.SubmitRequest{Package: hello, Params: map[string]string{"who": "x"}, Workers: []string{"w9"}, QueueOptions: api.QueueOptions{WaitForWorker: true}}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	polled := parkPoll(t, m, "boot-2", 5*time.Second)
+	polled := parkPoll(t, m, "boot-2", 30*time.Second)
 	before := appliedIndex(t, m)
 	id := submit(t, m, 0)
 	r := answer(t, polled)
@@ -135,25 +140,39 @@ func newSlowMaster(t *testing.T, s *slowRaft) *Master {
 }
 
 // A poll whose wait ends while the submission that leases to it is being
-// committed answers with that attempt: its lease names the poll, and a
+// committed answers with that attempt once it is: its lease names the poll, and a
 // worker that never heard of it would have it expired as lost.
 func TestMaster_PollWaitsForTheSubmissionThatLeasesToIt(t *testing.T) {
 	s := &slowRaft{hold: fsm.ExecutionSubmitLeaseType, held: make(chan struct{}, 1), release: make(chan struct{})}
 	m := newSlowMaster(t, s)
-	polled := parkPoll(t, m, "boot-3", 200*time.Millisecond)
-	ids := make(chan uint64, 1)
-	go func() { ids <- submit(t, m, 0) }()
-	<-s.held
-	time.Sleep(300 * time.Millisecond) // the poll's own wait runs out meanwhile
-	select {
-	case r := <-polled:
-		t.Fatalf("the poll answered %+v before the submission that leases to it was committed", r)
-	default:
+	pctx, endWait := context.WithCancel(context.Background())
+	defer endWait()
+	polled := parkPollCtx(t, pctx, m, "boot-3", 10*time.Second)
+	type submitted struct {
+		id  uint64
+		err error
 	}
+	done := make(chan submitted, 1)
+	go func() {
+		id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: hello, Params: map[string]string{"who": "x"}}, "test")
+		done <- submitted{id, err}
+	}()
+	<-s.held
+	// The poll's wait ends (as when its time is up, or its caller goes)
+	// while the submission that leases to it waits to be committed.
+	endWait()
+	waitFor(t, "the poll's wait to end", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.parked["w1"] == nil
+	})
 	close(s.release)
-	id := <-ids
-	if r := answer(t, polled); len(r.Tasks) != 1 || r.Tasks[0].ID != id {
-		t.Fatalf("poll answer %+v, want execution %d", r, id)
+	sub := <-done
+	if sub.err != nil {
+		t.Fatal(sub.err)
+	}
+	if r := answer(t, polled); len(r.Tasks) != 1 || r.Tasks[0].ID != sub.id {
+		t.Fatalf("poll answer %+v, want execution %d", r, sub.id)
 	}
 }
 
@@ -162,7 +181,7 @@ func TestMaster_PollWaitsForTheSubmissionThatLeasesToIt(t *testing.T) {
 func TestMaster_OlderServerGetsNoSubmitLease(t *testing.T) {
 	s := &slowRaft{older: true}
 	m := newSlowMaster(t, s)
-	polled := parkPoll(t, m, "boot-4", 5*time.Second)
+	polled := parkPoll(t, m, "boot-4", 30*time.Second)
 	before := appliedIndex(t, m)
 	id := submit(t, m, 0)
 	if r := answer(t, polled); len(r.Tasks) != 1 || r.Tasks[0].ID != id {
