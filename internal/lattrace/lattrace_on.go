@@ -5,25 +5,26 @@ package lattrace
 import (
 	"os"
 	"strconv"
-	"sync"
 	"time"
 )
 
 var (
-	once sync.Once
-	f    *os.File
-	pid  string
+	f   *os.File
+	pid = strconv.Itoa(os.Getpid())
 )
+
+// The file is opened at start, not at the first stamp: a package process
+// counts its open descriptors before its first job, and one opened later
+// would make it refuse to be reused.
+func init() {
+	f, _ = os.OpenFile("/tmp/lattrace.log", os.O_WRONLY|os.O_APPEND, 0)
+}
 
 // Stamp records stage for execution id.
 func Stamp(id uint64, stage string) { StampAt(id, stage, time.Now()) }
 
 // StampAt records stage for execution id at t.
 func StampAt(id uint64, stage string, t time.Time) {
-	once.Do(func() {
-		f, _ = os.OpenFile("/tmp/lattrace.log", os.O_WRONLY|os.O_APPEND, 0)
-		pid = strconv.Itoa(os.Getpid())
-	})
 	if f == nil {
 		return
 	}
