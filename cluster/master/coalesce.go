@@ -226,10 +226,14 @@ func (m *Master) applySubmits(ctx context.Context, items []*submitItem) ([]error
 		var combined bool
 		resp, combined, err = m.submitLeased(ctx, req, leases)
 		sr, _ := resp.(*fsm.SubmitResponse)
+		var failed error
 		if err != nil || !combined {
 			sr = nil
 		}
-		m.deliverParked(ctx, leases, owners, sr, req.Time)
+		if err != nil && combined {
+			failed = err
+		}
+		m.deliverParked(ctx, leases, owners, sr, failed, req.Time)
 	} else {
 		resp, err = m.apply(ctx, fsm.ExecutionSubmitType, req)
 	}

@@ -112,7 +112,13 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 		case <-ctx.Done():
 			leave = true
 		}
-		if tasks := m.unpark(p); len(tasks) > 0 {
+		tasks, uerr := m.unpark(p)
+		if uerr != nil {
+			// A submission that leased to this poll may have been
+			// committed: fail, so that the worker asks for it again.
+			return nil, uerr
+		}
+		if len(tasks) > 0 {
 			for _, t := range tasks {
 				lattrace.Stamp(t.ID, "m.poll.ret")
 			}

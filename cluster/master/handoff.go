@@ -40,6 +40,7 @@ type parkedPoll struct {
 	free    int           // slots not yet promised to a submission
 	pending int           // submissions proposed with leases for it, not yet applied
 	tasks   []api.Task    // leased to it by applied submissions, not yet answered
+	failed  error         // a submission with leases for it failed with an unknown outcome
 	wake    chan struct{} // a value after each change of pending (buffered 1)
 }
 
@@ -73,9 +74,16 @@ func (m *Master) park(w *catalog.Worker, slots int, token string) *parkedPoll {
 // must carry them (a worker that never hears of an attempt leased to it
 // would have it expired as lost). The wait ends with the commit (or its
 // failure), which the apply timeout bounds.
-func (m *Master) unpark(p *parkedPoll) []api.Task {
+//
+// When a submission that leased to it failed with an unknown outcome (it
+// may have been committed, as when leadership is lost while committing),
+// unpark returns an error: the poll must fail, so that its worker lists
+// it as unanswered and the next poll is handed whatever it leased. An
+// empty answer would tell the worker that nothing was leased, and a
+// committed lease would then be expired as lost.
+func (m *Master) unpark(p *parkedPoll) ([]api.Task, error) {
 	if p == nil {
-		return nil
+		return nil, nil
 	}
 	m.mu.Lock()
 	if m.parked[p.worker.ID] == p {
@@ -86,10 +94,10 @@ func (m *Master) unpark(p *parkedPoll) []api.Task {
 		<-p.wake
 		m.mu.Lock()
 	}
-	tasks := p.tasks
+	tasks, failed := p.tasks, p.failed
 	p.tasks = nil
 	m.mu.Unlock()
-	return tasks
+	return tasks, failed
 }
 
 // claimParked picks, for each execution of a submission that can start
@@ -156,9 +164,10 @@ func (m *Master) submitLeased(ctx context.Context, req *fsm.ExecutionSubmitReque
 }
 
 // deliverParked hands the attempts that an applied submission leased to
-// the polls they were claimed for (sr nil: the command failed, nothing was
-// leased) and releases every claim, waking the polls.
-func (m *Master) deliverParked(ctx context.Context, leases []fsm.SubmitLease, owners []*parkedPoll, sr *fsm.SubmitResponse, at time.Time) {
+// the polls they were claimed for (sr nil: nothing was leased, or failed:
+// the command failed and may still have been committed) and releases
+// every claim, waking the polls.
+func (m *Master) deliverParked(ctx context.Context, leases []fsm.SubmitLease, owners []*parkedPoll, sr *fsm.SubmitResponse, failed error, at time.Time) {
 	byPoll := map[*parkedPoll][]fsm.LeaseItem{}
 	if sr != nil && sr.Leased != nil {
 		for i, l := range leases {
@@ -194,6 +203,9 @@ func (m *Master) deliverParked(ctx context.Context, leases []fsm.SubmitLease, ow
 	}
 	for _, p := range owners {
 		p.pending--
+		if failed != nil {
+			p.failed = failed
+		}
 	}
 	m.mu.Unlock()
 	for p := range released {
