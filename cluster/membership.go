@@ -51,7 +51,8 @@ type NodeMeta struct {
 	Leaving bool `json:"x,omitempty"`
 	// Ops is the level of commands the agent applies beyond those every
 	// version knows (1: the access control lists and the operations log,
-	// fsm types 60-65); an older agent gossips none.
+	// fsm types 60-65; 2: also the submission that leases, 70); an older
+	// agent gossips less or none.
 	Ops int `json:"o,omitempty"`
 	// ACL is set by a server that requires ACL tokens from the start (TLS
 	// and no --insecure): the leader then switches the cluster's

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // drainTimeout (runner.drainTimeout outside tests) bounds the wait for a task's output pipes to close after its
@@ -198,9 +199,11 @@ func (r *runner) start(ctx context.Context, task string, cmd *exec.Cmd, capture 
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	setProcAttr(cmd)
+	lattrace.Stamp(r.opts.ExecutionID, "x.fork")
 	if err = r.mayStart(); err == nil {
 		err = cmd.Start()
 	}
+	lattrace.Stamp(r.opts.ExecutionID, "x.started")
 	outW.Close() // the child has its own copies
 	errW.Close()
 	closeReaders := func() {
@@ -230,6 +233,7 @@ wait:
 	for {
 		select {
 		case waitErr = <-waited:
+			lattrace.Stamp(r.opts.ExecutionID, "x.waited")
 			break wait
 		case <-ctxDone:
 			canceled, ctxDone = true, nil
@@ -264,6 +268,7 @@ wait:
 		<-finished
 	}
 	closeReaders()
+	lattrace.Stamp(r.opts.ExecutionID, "x.drained")
 	if r.opts.OnProcess != nil {
 		r.opts.OnProcess(pgid, false)
 	}

@@ -44,17 +44,7 @@ func init() {
 		}
 		return one(kind, r.Folder+"/"+r.Environment+" "+r.Variable.Name)
 	})
-	describe(ExecutionSubmitType, func(r *ExecutionSubmitRequest) []opItem {
-		out := make([]opItem, len(r.Executions))
-		for i, e := range r.Executions {
-			obj := e.PackageName
-			if e.Folder != "" {
-				obj = e.Folder + "/" + e.Project + "/" + e.PackageName
-			}
-			out[i] = opItem{kind: "create_execution", object: obj, caller: cmp(e.Caller, r.Caller), item: i, submit: true}
-		}
-		return out
-	})
+	describe(ExecutionSubmitType, describeSubmit)
 	describe(ExecutionStopsType, func(r *ExecutionStopsRequest) []opItem {
 		out := make([]opItem, len(r.Items))
 		for i, it := range r.Items {
@@ -192,4 +182,17 @@ func applyOperation(tx *catalog.Tx, req *OperationRequest) any {
 		}
 	}
 	return resp
+}
+
+// describeSubmit lists the executions a submission creates.
+func describeSubmit(r *ExecutionSubmitRequest) []opItem {
+	out := make([]opItem, len(r.Executions))
+	for i, e := range r.Executions {
+		obj := e.PackageName
+		if e.Folder != "" {
+			obj = e.Folder + "/" + e.Project + "/" + e.PackageName
+		}
+		out[i] = opItem{kind: "create_execution", object: obj, caller: cmp(e.Caller, r.Caller), item: i, submit: true}
+	}
+	return out
 }

@@ -25,6 +25,13 @@ const (
 	WorkerRemoveType    MessageType = 9
 	ExecutionStopsType  MessageType = 10
 
+	// ExecutionSubmitLeaseType creates executions and leases some of them
+	// in the same entry to workers whose polls wait idle on the leader, so
+	// that on an idle cluster a submission costs one Raft commit before its
+	// attempt starts instead of two (apply_submitlease.go). Leaders write
+	// it only once every server applies it (the cluster's ops gate).
+	ExecutionSubmitLeaseType MessageType = 70
+
 	// IgnoreUnknownTypeFlag marks a command that a server which does not
 	// know its type may skip instead of stopping.
 	IgnoreUnknownTypeFlag MessageType = 128
@@ -36,7 +43,7 @@ var typeNames = map[MessageType]string{
 	ExecutionSubmitType: "ExecutionSubmit", ExecutionLeaseType: "ExecutionLease",
 	ExecutionEventsType: "ExecutionEvents", ExecutionFinishType: "ExecutionFinish",
 	ExecutionExpireType: "ExecutionExpire", ExecutionStopType: "ExecutionStop (one; replayed from old logs)",
-	ExecutionStopsType: "ExecutionStops",
+	ExecutionStopsType: "ExecutionStops", ExecutionSubmitLeaseType: "ExecutionSubmitLease",
 	WorkerRegisterType: "WorkerRegister", WorkerEnableType: "WorkerEnable", WorkerRemoveType: "WorkerRemove",
 	FolderCreateType: "FolderCreate", FolderRenameType: "FolderRename", FolderDeleteType: "FolderDelete",
 	ArchiveChunkType: "ArchiveChunk", ProjectDeployType: "ProjectDeploy", ProjectRestoreType: "ProjectRestore",
@@ -107,6 +114,9 @@ type ExecutionSubmitRequest struct {
 type SubmitResponse struct {
 	IDs []uint64
 	ItemsResponse
+	// Leased holds one error (or nil) per lease of an
+	// ExecutionSubmitLeaseRequest; nil for other submissions.
+	Leased *ItemsResponse
 }
 
 // LeaseItem names one attempt.

@@ -8,6 +8,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/fsm"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // coalescer gathers concurrent requests of one multi-item command into one
@@ -184,7 +185,14 @@ func (m *Master) startCoalescers() {
 	}
 	m.submits = newCoalescer(n, drainers, m.applySubmits)
 	m.finishes = newCoalescer(n, drainers, func(ctx context.Context, items []fsm.FinishItem) ([]error, error) {
-		return m.applyItems(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(), Items: items})
+		for _, it := range items {
+			lattrace.Stamp(it.ID, "m.fin.prop")
+		}
+		errs, err := m.applyItems(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(), Items: items})
+		for _, it := range items {
+			lattrace.Stamp(it.ID, "m.fin.applied")
+		}
+		return errs, err
 	})
 	m.events = newCoalescer(n, drainers, func(ctx context.Context, items []fsm.EventsItem) ([]error, error) {
 		return m.applyItems(ctx, fsm.ExecutionEventsType, &fsm.ExecutionEventsRequest{Time: m.now(), Items: items})
@@ -211,11 +219,32 @@ func (m *Master) applySubmits(ctx context.Context, items []*submitItem) ([]error
 			req.Executions = append(req.Executions, n)
 		}
 	}
-	resp, err := m.apply(ctx, fsm.ExecutionSubmitType, req)
+	tprop := lattrace.Now()
+	var resp any
+	var err error
+	if leases, owners := m.claimParked(req.Executions); len(leases) > 0 {
+		var combined bool
+		resp, combined, err = m.submitLeased(ctx, req, leases)
+		sr, _ := resp.(*fsm.SubmitResponse)
+		var failed error
+		if err != nil || !combined {
+			sr = nil
+		}
+		if err != nil && combined {
+			failed = err
+		}
+		m.deliverParked(ctx, leases, owners, sr, failed, req.Time)
+	} else {
+		resp, err = m.apply(ctx, fsm.ExecutionSubmitType, req)
+	}
 	if err != nil {
 		return nil, err
 	}
 	sr, ok := resp.(*fsm.SubmitResponse)
+	if ok && len(sr.IDs) == 1 {
+		lattrace.StampAt(sr.IDs[0], "m.sub.prop", tprop)
+		lattrace.Stamp(sr.IDs[0], "m.sub.applied")
+	}
 	if !ok || len(sr.IDs) != len(req.Executions) {
 		return nil, fmt.Errorf("unexpected submit response %T", resp)
 	}

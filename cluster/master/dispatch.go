@@ -14,6 +14,7 @@ import (
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/service"
 	"github.com/scaleout/scaleout/fsm"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // Poll is a worker's long-poll. It renews the leases of the attempts the
@@ -81,27 +82,53 @@ func (m *Master) Poll(ctx context.Context, workerID string, req *api.PollRequest
 			}
 		}
 		if len(resp.Tasks) > 0 || len(resp.Stop) > 0 || len(resp.Drop) > 0 {
+			for _, t := range resp.Tasks {
+				lattrace.Stamp(t.ID, "m.poll.ret")
+			}
 			return resp, nil
 		}
+		// Wait parked: a submission may lease to this poll directly
+		// (handoff.go).
+		p := m.park(w, slots, req.Token)
+		leave := false
+		var err error
 		select {
 		case <-changed:
+			lattrace.Stamp(0, "m.poll.wake")
 			// A stop request or new work may have arrived, or an attempt
 			// the worker is reporting has ended: then it has a free slot
 			// and should poll again with it.
-			n, err := m.checkStops(running, resp)
-			if err != nil {
-				return nil, err
+			var n int
+			if n, err = m.checkStops(running, resp); err == nil {
+				leave = n > ended
 			}
-			if n > ended {
-				return resp, nil
+			if err == nil && !leave {
+				w, err = m.worker(workerID)
 			}
-			if w, err = m.worker(workerID); err != nil {
-				return nil, err
-			}
+		case <-p.wakeC():
 		case <-retryDue:
 		case <-timer.C:
-			return resp, nil
+			leave = true
 		case <-ctx.Done():
+			leave = true
+		}
+		tasks, uerr := m.unpark(p)
+		if uerr != nil {
+			// A submission that leased to this poll may have been
+			// committed: fail, so that the worker asks for it again.
+			return nil, uerr
+		}
+		if len(tasks) > 0 {
+			for _, t := range tasks {
+				lattrace.Stamp(t.ID, "m.poll.ret")
+			}
+			resp.Tasks = append(resp.Tasks, tasks...)
+			return resp, nil // committed leases of this poll: they go out whatever else failed
+		}
+		if err != nil {
+			return nil, err
+		}
+		if leave {
 			return resp, nil
 		}
 		if err := m.requireLeader(); err != nil {
@@ -353,46 +380,18 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int, poll strin
 		m.mu.Unlock()
 	}()
 	now = m.now()
+	for _, it := range claimed {
+		lattrace.Stamp(it.ID, "m.lease.prop")
+	}
 	resp, err := m.apply(ctx, fsm.ExecutionLeaseType, &fsm.ExecutionLeaseRequest{Time: now, Worker: workerID, Items: claimed, Poll: poll})
 	if err != nil {
 		return nil, wake, err
 	}
+	for _, it := range claimed {
+		lattrace.Stamp(it.ID, "m.lease.applied")
+	}
 	ir, _ := resp.(*fsm.ItemsResponse)
-	var tasks []api.Task
-	var unusable []fsm.FinishItem // leased, but their sealed values cannot be opened here
-	deadline := now.Add(m.cfg.LeaseTimeout)
-	err = m.store.View(func(tx *catalog.Tx) error {
-		for i, it := range claimed {
-			if ir.Err(i) != nil {
-				continue
-			}
-			e, err := tx.Execution(it.ID)
-			if err != nil {
-				return err
-			}
-			t, err := m.task(e, it.Attempt)
-			if err != nil {
-				unusable = append(unusable, fsm.FinishItem{ID: e.ID, Attempt: it.Attempt, Status: catalog.StatusFailed,
-					Message: fmt.Sprintf("cannot open its sensitive values on the leader (%v); do all servers have the same --encrypt-key?", err)})
-				continue
-			}
-			tasks = append(tasks, t)
-		}
-		return nil
-	})
-	m.mu.Lock()
-	for _, t := range tasks {
-		m.leases[t.ID] = &lease{attempt: t.Attempt, worker: workerID, deadline: deadline, poll: poll}
-	}
-	m.mu.Unlock()
-	if len(unusable) > 0 {
-		// Retrying cannot help: every attempt would meet the same key.
-		// End them with a message that says why instead of handing a
-		// worker values it cannot use.
-		if _, ferr := m.apply(ctx, fsm.ExecutionFinishType, &fsm.ExecutionFinishRequest{Time: m.now(), Items: unusable}); ferr != nil {
-			m.logger.Error("fail executions with unopenable values", "count", len(unusable), "error", ferr)
-		}
-	}
+	tasks, err := m.handOut(ctx, workerID, poll, claimed, ir.Err, now)
 	return tasks, wake, err
 }
 
@@ -485,6 +484,7 @@ func (m *Master) ReportEvents(ctx context.Context, id uint64, attempt int, first
 
 // ReportResult ends an attempt with the worker's result and its last events.
 func (m *Master) ReportResult(ctx context.Context, id uint64, attempt int, r *api.ResultReport, evs []catalog.Event) error {
+	lattrace.Stamp(id, "m.res.in")
 	if err := m.requireLeader(); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/scaleout/scaleout/cluster"
 	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/fsm"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // Config configures the master.
@@ -83,6 +84,9 @@ type Raft interface {
 	RemovePeer(id string) error
 	FSM() *fsm.FSM
 	Store() *catalog.Store
+	// Supports reports whether every server applies commands of a type
+	// that older versions do not know.
+	Supports(t fsm.MessageType) bool
 }
 
 // Master is the Scale Out Master service of one agent.
@@ -102,10 +106,11 @@ type Master struct {
 	// and a poll answered from it would tell a worker to drop an attempt
 	// it rightly holds: the worker protocol waits for ready.
 	ready    bool
-	leases   map[uint64]*lease    // execution id -> current attempt's lease (leader only)
-	inflight map[uint64]bool      // ids in a lease command not yet applied
-	lastSeen map[string]time.Time // worker id -> last poll (leader only)
-	newest   map[string]pollToken // worker id -> newest poll token seen (leader only)
+	leases   map[uint64]*lease      // execution id -> current attempt's lease (leader only)
+	inflight map[uint64]bool        // ids in a lease command not yet applied
+	parked   map[string]*parkedPoll // worker id -> its poll waiting with free slots (handoff.go)
+	lastSeen map[string]time.Time   // worker id -> last poll (leader only)
+	newest   map[string]pollToken   // worker id -> newest poll token seen (leader only)
 	stopLead context.CancelFunc
 
 	// Coalescers gather concurrent requests into one Raft command each
@@ -139,7 +144,7 @@ func New(cfg Config, r Raft) (*Master, error) {
 	m := &Master{
 		cfg: cfg, raft: r, store: r.Store(), fsm: r.FSM(), logger: logger.Named("master"),
 		now:    func() time.Time { return time.Now().UTC() },
-		leases: map[uint64]*lease{}, inflight: map[uint64]bool{}, lastSeen: map[string]time.Time{}, newest: map[string]pollToken{},
+		leases: map[uint64]*lease{}, inflight: map[uint64]bool{}, parked: map[string]*parkedPoll{}, lastSeen: map[string]time.Time{}, newest: map[string]pollToken{},
 		done: make(chan struct{}),
 	}
 	m.startCoalescers()
@@ -421,6 +426,7 @@ func (m *Master) Changed() <-chan struct{} { return m.fsm.Changed() }
 // Submit validates an inline package and its parameter values and creates
 // an execution. Nothing is written when validation fails.
 func (m *Master) Submit(ctx context.Context, req *api.SubmitRequest, caller string) (uint64, error) {
+	lattrace.Stamp(0, "m.sub.in")
 	spec, err := m.inlineSpec(ctx, req)
 	if err != nil {
 		return 0, invalid(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/cluster/internal/tick"
 	"github.com/scaleout/scaleout/executor"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // attempt is one attempt running in a child process.
@@ -200,6 +201,7 @@ func (a *attempt) run(_ context.Context) {
 	t := a.task
 	log := a.w.logger.With("id", t.ID, "attempt", t.Attempt)
 	started := time.Now()
+	lattrace.Stamp(t.ID, "w.run")
 	var err error
 	if a.log, err = openAttemptLog(a.w.cfg.LogDir, t.ID, t.Attempt, a.w.cfg.MaxLogBytes); err != nil {
 		log.Warn("cannot create the attempt log; output beyond the event cap is lost", "error", err)
@@ -223,6 +225,7 @@ func (a *attempt) run(_ context.Context) {
 		job.ProjectDir = dir
 	}
 
+	lattrace.Stamp(t.ID, "w.prepared")
 	flushDone := make(chan struct{})
 	stopFlush := make(chan struct{})
 	go func() { defer close(flushDone); a.flushLoop(stopFlush) }()
@@ -243,6 +246,7 @@ func (a *attempt) run(_ context.Context) {
 	case <-a.gotResult:
 	case <-ch.dead:
 	}
+	lattrace.Stamp(t.ID, "w.result")
 	a.mu.Lock()
 	reuse := a.w.cfg.ReuseChildren && a.result != nil && !a.stopping && !a.interrupted && !a.dropped
 	if reuse {
@@ -329,8 +333,10 @@ func (a *attempt) hand(job *Job, log hclog.Logger) (*child, error) {
 			a.terminate()
 		}
 		log.Debug("package process attached", "pid", ch.cmd.Process.Pid, "reused", reused, "wait", time.Since(started))
+		lattrace.Stamp(a.task.ID, "w.child")
 		job.FenceMS = max(int(a.w.fenceLeft()/time.Millisecond), 1)
 		sendErr := ch.send(job)
+		lattrace.Stamp(a.task.ID, "w.sent")
 		select {
 		case <-a.firstLine:
 			return ch, nil
@@ -501,6 +507,7 @@ func (a *attempt) report(rep *api.ResultReport) {
 	a.buf, a.bufBytes = nil, 0
 	a.room.Broadcast()
 	a.mu.Unlock()
+	lattrace.Stamp(a.task.ID, "w.report")
 	if err := a.w.saveResult(a.task.ID, a.task.Attempt, rep); err != nil {
 		a.w.logger.Warn("cannot save the result before sending it; a crash now would lose it", "id", a.task.ID, "attempt", a.task.Attempt, "error", err)
 	}
@@ -515,9 +522,11 @@ func (a *attempt) report(rep *api.ResultReport) {
 // after that, or when the worker shuts down and a lease has passed, the
 // saved result waits for the agent's next start.
 func (a *attempt) deliver(rep *api.ResultReport) {
+	lattrace.Stamp(a.task.ID, "w.saved")
 	err := a.sendUntil(resultRetryLeases, func(ctx context.Context) error {
 		return a.w.reportResult(ctx, a.task.ID, a.task.Attempt, rep)
 	})
+	lattrace.Stamp(a.task.ID, "w.delivered")
 	switch {
 	case err == nil:
 		a.w.forgetResult(a.task.ID, a.task.Attempt)

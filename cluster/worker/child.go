@@ -18,6 +18,7 @@ import (
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/executor"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // lineWriter writes Messages as JSON lines; safe for concurrent use.
@@ -106,10 +107,12 @@ func ChildMain(in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "scaleout exec: decoding job: %v\n", err)
 			return 2
 		}
+		lattrace.Stamp(job.ID, "c.job")
 		res, clean := runJob(&job, lw, sigs, gone, fc)
 		// The result first: the worker reports it while this process
 		// checks whether it can take another job.
 		lw.write(&Message{Result: res})
+		lattrace.Stamp(job.ID, "c.resline")
 		if !clean || served >= maxServed || !base.unchanged() {
 			return 0
 		}
@@ -169,6 +172,7 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 	}()
 
 	pkg, opts, err := job.options()
+	lattrace.Stamp(job.ID, "c.parsed")
 	if err != nil {
 		lw.Emit(executor.Event{Time: time.Now().UTC(), Type: "error", Message: err.Error()})
 		return &ChildResult{Status: "failed", Message: err.Error()}, true
@@ -185,6 +189,7 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 	}
 	opts.MayStart = fc.check
 	res := executor.Run(ctx, pkg, job.Params, opts, lw)
+	lattrace.Stamp(job.ID, "c.ran")
 	// What the tasks' process groups did not hold (setsid, double forks)
 	// was reparented to this process, a child subreaper: nothing of the
 	// run may outlive it.

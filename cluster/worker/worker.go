@@ -16,6 +16,7 @@ import (
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/cluster/internal/failpoint"
 	"github.com/scaleout/scaleout/cluster/internal/tick"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // Config configures a worker.
@@ -379,6 +380,7 @@ func (w *Worker) pollOnce(ctx context.Context) error {
 		}
 	}
 	for _, t := range resp.Tasks {
+		lattrace.Stamp(t.ID, "w.polled")
 		w.start(ctx, t)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // truePackage is what users run: one task that starts a program. Its only
@@ -121,6 +122,8 @@ func (b *bench) execLatency(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		lattrace.StampAt(id, "b.t0", t0)
+		lattrace.Stamp(id, "b.subret")
 		e, err := waitOne(ctx, c, id, 30*time.Second)
 		if err != nil {
 			return err

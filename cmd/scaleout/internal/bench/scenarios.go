@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/internal/lattrace"
 )
 
 // noopPackage does nothing that needs a process of its own: one set
@@ -253,6 +254,7 @@ func waitOne(ctx context.Context, c *api.Client, id uint64, timeout time.Duratio
 		}
 		after = r.Next
 		if api.Terminal(r.Status) {
+			lattrace.Stamp(id, "b.seen")
 			return c.Executions().Info(ctx, id)
 		}
 	}
