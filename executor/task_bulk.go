@@ -12,9 +12,7 @@ import (
 	"strings"
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/encoding/unicode"
+	"github.com/scaleout/scaleout/executor/dataflow"
 )
 
 // maxBulkRow bounds one row of a bulk insert file.
@@ -63,7 +61,7 @@ func (tc *taskCtx) bulkInsertTask(ctx context.Context) taskOut {
 	}
 	defer f.Close()
 	var r io.Reader = f
-	if e := bulkEncoding(b.Encoding); e != nil {
+	if e := dataflow.TextEncoding(b.Encoding); e != nil {
 		r = e.NewDecoder().Reader(f)
 	}
 	l := &bulkLoader{tc: tc, b: b, db: db, driver: c.Driver, cols: cols, table: quoteTable(c.Driver, schema, table), stmts: map[string]*sql.Stmt{}}
@@ -78,20 +76,6 @@ func (tc *taskCtx) bulkInsertTask(ctx context.Context) taskOut {
 	}
 	out.state = stateSucceeded
 	return out
-}
-
-func bulkEncoding(name string) encoding.Encoding {
-	switch name {
-	case "latin1":
-		return charmap.ISO8859_1
-	case "windows-1252":
-		return charmap.Windows1252
-	case "utf-16le":
-		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
-	case "utf-16be":
-		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
-	}
-	return nil
 }
 
 // splitTable splits schema.table, removing [ ] and " " quoting.

@@ -19,8 +19,9 @@ import (
 	"golang.org/x/text/encoding/unicode"
 )
 
-// textEncoding returns the encoding of a flat file, nil for UTF-8.
-func textEncoding(name string) encoding.Encoding {
+// TextEncoding returns the encoding a flat file (or a bulk_insert data
+// file) names, nil for UTF-8.
+func TextEncoding(name string) encoding.Encoding {
 	switch name {
 	case "latin1":
 		return charmap.ISO8859_1
@@ -271,7 +272,7 @@ func (n *node) openInput(path, enc string) (io.Reader, func() error, error) {
 		return nil, nil, err
 	}
 	var r io.Reader = f
-	if e := textEncoding(enc); e != nil {
+	if e := TextEncoding(enc); e != nil {
 		r = e.NewDecoder().Reader(f)
 	}
 	return r, f.Close, nil
@@ -455,7 +456,7 @@ func (n *node) openOutput(path, enc string, appendTo bool) (io.Writer, func() er
 		return nil, nil, err
 	}
 	var w io.Writer = f
-	if e := textEncoding(enc); e != nil {
+	if e := TextEncoding(enc); e != nil {
 		w = e.NewEncoder().Writer(f)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
