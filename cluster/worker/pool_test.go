@@ -23,10 +23,16 @@ func ppidTask(id uint64, script string) api.Task {
 // leaseInTurn leases tasks one at a time: the next once the previous has a
 // result.
 func leaseInTurn(f *fakeMaster, tasks []api.Task) func(int, api.PollRequest) (*api.PollResponse, int) {
+	return leaseInTurnWhen(f, tasks, func() bool { return true })
+}
+
+// leaseInTurnWhen is leaseInTurn that also waits for ready before handing
+// out each task after the first.
+func leaseInTurnWhen(f *fakeMaster, tasks []api.Task, ready func() bool) func(int, api.PollRequest) (*api.PollResponse, int) {
 	next := 0
 	return func(_ int, req api.PollRequest) (*api.PollResponse, int) {
 		if next < len(tasks) && len(req.Running) == 0 {
-			if next == 0 || f.results[fmt.Sprintf("/v1/executions/%d/attempts/1/result", tasks[next-1].ID)].Status != "" {
+			if next == 0 || f.results[fmt.Sprintf("/v1/executions/%d/attempts/1/result", tasks[next-1].ID)].Status != "" && ready() {
 				next++
 				return &api.PollResponse{Tasks: []api.Task{tasks[next-1]}}, 200
 			}
@@ -51,10 +57,36 @@ func sawRuntime(evs []api.Event) bool {
 // pid of the package process each ran in, the results, and every event the
 // master got.
 func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, []api.ResultReport, []api.Event) {
+	return runtimesWhen(t, tasks, nil, opts...)
+}
+
+// runtimesWhen is runtimes that, when pooled is set, hands out each task
+// after the first only once a package process waits in the pool: a child
+// reports its result before it says it is ready again, and on a loaded
+// machine the next lease could otherwise come first and start a new one.
+func runtimesWhen(t *testing.T, tasks []api.Task, pooled *bool, opts ...func(*Config)) ([]string, []api.ResultReport, []api.Event) {
 	t.Helper()
 	f := &fakeMaster{}
-	f.answer = leaseInTurn(f, tasks)
-	startWorker(t, f, 5*time.Second, append([]func(*Config){func(c *Config) { c.MaxTasks = 1; c.WarmChildren = 0 }}, opts...)...)
+	var w *Worker
+	var wmu sync.Mutex
+	ready := func() bool {
+		if pooled == nil || !*pooled {
+			return true
+		}
+		wmu.Lock()
+		defer wmu.Unlock()
+		if w == nil {
+			return false
+		}
+		w.pool.mu.Lock()
+		defer w.pool.mu.Unlock()
+		return len(w.pool.idle) > 0
+	}
+	f.answer = leaseInTurnWhen(f, tasks, ready)
+	started := startWorker(t, f, 5*time.Second, append([]func(*Config){func(c *Config) { c.MaxTasks = 1; c.WarmChildren = 0 }}, opts...)...)
+	wmu.Lock()
+	w = started
+	wmu.Unlock()
 	var results []api.ResultReport
 	for _, task := range tasks {
 		waitFor(t, fmt.Sprintf("the result of %d", task.ID), func() bool { _, ok := f.result(task.ID, 1); return ok })
@@ -80,7 +112,8 @@ func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, 
 // new one each when reuse is off.
 func TestPool_ReusesACleanChild(t *testing.T) {
 	tasks := []api.Task{ppidTask(1, "true"), ppidTask(2, "exit 3"), ppidTask(3, "true")}
-	pids, res, _ := runtimes(t, tasks)
+	pooled := true
+	pids, res, _ := runtimesWhen(t, tasks, &pooled)
 	if pids[0] != pids[1] || pids[1] != pids[2] {
 		t.Fatalf("clean runs did not share a package process: %v", pids)
 	}
