@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"net/url"
+	"time"
+)
 
 // DefaultAddress is the agent API address used when none is configured.
 const DefaultAddress = "http://127.0.0.1:8391"
@@ -29,6 +32,19 @@ func Terminal(status string) bool {
 
 // Masked replaces the value of a sensitive parameter in every read.
 const Masked = "******"
+
+// MaskURL hides the password of a URL (webhook URLs may carry credentials)
+// behind Masked; anything that does not parse is returned as it is.
+func MaskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), Masked)
+	}
+	return u.String()
+}
 
 // Leader is the answer of GET /v1/status/leader.
 // Health is the answer of GET /v1/status/health.

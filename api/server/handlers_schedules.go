@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -41,18 +40,6 @@ func (s *srv) registerSchedules(h func(string, mode, bool, handlerFunc)) {
 	h("POST /v1/schedules/{name}/run-now", leader, have, s.runNow)
 	h("GET /v1/schedules/{name}/runs", read, have, s.listRuns)
 	h("GET /v1/schedules/{name}/runs/{id}", read, have, s.getRun)
-}
-
-// maskURL hides the password of a webhook URL.
-func maskURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), api.Masked)
-	}
-	return u.String()
 }
 
 func apiStep(st catalog.JobStep) api.JobStep {
@@ -96,7 +83,7 @@ func toAPINotify(c *catalog.Notify) *api.Notify {
 	if c == nil {
 		return nil
 	}
-	n := &api.Notify{On: c.On, Webhook: maskURL(c.Webhook), Email: c.Email}
+	n := &api.Notify{On: c.On, Webhook: api.MaskURL(c.Webhook), Email: c.Email}
 	if len(c.Headers) > 0 {
 		n.Headers = map[string]string{}
 		for k := range c.Headers {

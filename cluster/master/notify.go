@@ -257,7 +257,7 @@ func (s *Scheduler) send(o outbound) *catalog.Delivery {
 		if s.ctx.Err() != nil {
 			return nil // closing: the next leader delivers it
 		}
-		s.logger.Warn("notification failed", append(o.log, "webhook", maskURL(o.notify.Webhook), "email", o.notify.Email, "attempt", attempt, "error", last)...)
+		s.logger.Warn("notification failed", append(o.log, "webhook", api.MaskURL(o.notify.Webhook), "email", o.notify.Email, "attempt", attempt, "error", last)...)
 		if attempt == s.cfg.DeliveryAttempts {
 			break
 		}

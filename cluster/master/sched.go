@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -231,21 +230,6 @@ func (s *Scheduler) notifyFromRequest(name string, n *api.Notify, replace bool) 
 	}
 	return out, nil
 }
-
-// maskURL hides a URL's password (webhook URLs may carry credentials).
-func maskURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), api.Masked)
-	}
-	return u.String()
-}
-
-// MaskURL is maskURL for the read APIs.
-func MaskURL(s string) string { return maskURL(s) }
 
 // stepSpec resolves a step into an execution spec, the way the API resolves
 // an execution of the same package: deployed packages through the catalog's

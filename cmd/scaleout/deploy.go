@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 
+	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
 	"github.com/scaleout/scaleout/catalog/project"
 	"github.com/spf13/cobra"
@@ -40,20 +43,26 @@ Validation errors are printed with file:line and exit code 2.`,
 			}
 			ctx, cancel := timeout(cmd.Context())
 			defer cancel()
-			hash := project.Hash(data)
-			v, err := c.Projects(folder).Deploy(ctx, m.Name, hash, data)
-			if err != nil {
-				return apiErr(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deployed %s/%s version %d (%d bytes, sha256 %s, %d packages)\n",
-				folder, m.Name, v.Version, len(data), hash[:12], len(v.Packages))
-			return nil
+			return deployArchive(ctx, cmd.OutOrStdout(), c, folder, m.Name, data)
 		},
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&folder, "folder", "", "folder to deploy into (required)")
 	cmd.Flags().Int64Var(&limit, "max-bytes", catalog.DefaultMaxArchiveBytes, "refuse to upload an archive larger than this")
 	return cmd
+}
+
+// deployArchive uploads a packed project as the next version of project
+// name in folder and prints what the agent stored.
+func deployArchive(ctx context.Context, out io.Writer, c *api.Client, folder, name string, data []byte) error {
+	hash := project.Hash(data)
+	v, err := c.Projects(folder).Deploy(ctx, name, hash, data)
+	if err != nil {
+		return apiErr(err)
+	}
+	fmt.Fprintf(out, "deployed %s/%s version %d (%d bytes, sha256 %s, %d packages)\n",
+		folder, name, v.Version, len(data), hash[:12], len(v.Packages))
+	return nil
 }
 
 // packProject packs a project directory and checks it as the agent will

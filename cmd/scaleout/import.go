@@ -61,13 +61,10 @@ reached.`,
 			}
 			ctx, cancel := timeout(cmd.Context())
 			defer cancel()
-			hash := project.Hash(data)
-			v, err := c.Projects(folder).Deploy(ctx, res.Manifest.Name, hash, data)
-			if err != nil {
-				return apiErr(err)
+			fmt.Fprintln(cmd.OutOrStdout())
+			if err := deployArchive(ctx, cmd.OutOrStdout(), c, folder, res.Manifest.Name, data); err != nil {
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "\ndeployed %s/%s version %d (%d bytes, sha256 %s, %d packages)\n",
-				folder, res.Manifest.Name, v.Version, len(data), hash[:12], len(v.Packages))
 			// Decrypted sensitive values go to the catalog, which encrypts
 			// them; the archive never holds them.
 			for _, sv := range res.Values {
