@@ -151,12 +151,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	for {
 		select {
 		case l.sem <- struct{}{}:
-			lc := &limitConn{Conn: c, l: l}
-			l.wait(lc, &l.fresh)
-			return lc, nil
+			return l.admitted(c), nil
 		case <-l.done:
-			c.Close()
-			return nil, net.ErrClosed
+			return nil, l.refuse(c)
 		default:
 		}
 		if old := l.oldest(); old != nil {
@@ -168,15 +165,25 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		// a slot, looking again now and then for one to close.
 		select {
 		case l.sem <- struct{}{}:
-			lc := &limitConn{Conn: c, l: l}
-			l.wait(lc, &l.fresh)
-			return lc, nil
+			return l.admitted(c), nil
 		case <-l.done:
-			c.Close()
-			return nil, net.ErrClosed
+			return nil, l.refuse(c)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// admitted wraps a connection that holds a slot and lists it as fresh.
+func (l *limitListener) admitted(c net.Conn) net.Conn {
+	lc := &limitConn{Conn: c, l: l}
+	l.wait(lc, &l.fresh)
+	return lc
+}
+
+// refuse closes a connection accepted as the listener closed.
+func (l *limitListener) refuse(c net.Conn) error {
+	c.Close()
+	return net.ErrClosed
 }
 
 // oldest takes the connection to close for a new one out of its list
