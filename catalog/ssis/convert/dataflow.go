@@ -269,11 +269,7 @@ func (d *dfConv) component(c *ssis.Component) (omap, string, string, error) {
 	case "Microsoft.DataConvert":
 		return d.convert(c)
 	case "Microsoft.RowCount":
-		in, err := d.input(c, 0)
-		if err != nil {
-			return nil, "", "", err
-		}
-		v, err := d.pc.assignTarget(c.Props["VariableName"])
+		in, v, err := d.inputToVariable(c)
 		if err != nil {
 			return nil, "", "", err
 		}

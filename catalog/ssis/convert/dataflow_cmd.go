@@ -78,15 +78,22 @@ func (d *dfConv) oledbCommand(c *ssis.Component) (omap, string, string, error) {
 	return body, "sql_command", fmt.Sprintf("sql_command on %s, %d parameters", cn, len(cols)), nil
 }
 
+// inputToVariable resolves the input of a component that writes into the
+// variable its VariableName property names (Row Count, Recordset
+// Destination), and that variable as a task may assign it.
+func (d *dfConv) inputToVariable(c *ssis.Component) (in, variable string, err error) {
+	if in, err = d.input(c, 0); err != nil {
+		return "", "", err
+	}
+	variable, err = d.pc.assignTarget(c.Props["VariableName"])
+	return in, variable, err
+}
+
 // recordsetDest converts a Recordset Destination: its input's columns go,
 // row by row, into the object variable VariableName, which a Foreach ADO
 // enumerator iterates.
 func (d *dfConv) recordsetDest(c *ssis.Component) (omap, string, string, error) {
-	in, err := d.input(c, 0)
-	if err != nil {
-		return nil, "", "", err
-	}
-	v, err := d.pc.assignTarget(c.Props["VariableName"])
+	in, v, err := d.inputToVariable(c)
 	if err != nil {
 		return nil, "", "", err
 	}
