@@ -190,9 +190,7 @@ tasks:
 	if res.Status != StatusSucceeded || res.Message != "4 tasks succeeded" {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"HELLO WORLD 42 2026-01-02 b.csv y"}) {
-		t.Errorf("show stdout = %q", got)
-	}
+	rec.wantStdout(t, "show", "HELLO WORLD 42 2026-01-02 b.csv y")
 }
 
 func TestRun_SetTypeError(t *testing.T) {

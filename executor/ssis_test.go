@@ -63,15 +63,9 @@ tasks:
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"HELLO WORLD 42 10 10.5 2026 2 ssis/show"}) {
-		t.Errorf("show stdout = %q", got)
-	}
-	if got := rec.messages(EventStdout, "summed"); !slices.Equal(got, []string{"60"}) {
-		t.Errorf("summed stdout = %q", got)
-	}
-	if got := rec.skipped(); !slices.Equal(got, []string{"never"}) {
-		t.Errorf("skipped = %q", got)
-	}
+	rec.wantStdout(t, "show", "HELLO WORLD 42 10 10.5 2026 2 ssis/show")
+	rec.wantStdout(t, "summed", "60")
+	rec.wantSkipped(t, "never")
 }
 
 // Run-time SSIS errors (a failing cast, divide by zero) fail the task
@@ -254,12 +248,8 @@ tasks:
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "native"); !slices.Equal(got, []string{"4242/3"}) {
-		t.Errorf("native stdout = %q", got)
-	}
-	if got := rec.messages(EventStdout, "env"); !slices.Equal(got, []string{"4242"}) {
-		t.Errorf("env stdout = %q", got)
-	}
+	rec.wantStdout(t, "native", "4242/3")
+	rec.wantStdout(t, "env", "4242")
 	res, rec = runSrc(t, `name: ids
 expressions: ssis
 tasks:
@@ -269,7 +259,5 @@ tasks:
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "ssis"); !slices.Equal(got, []string{"77"}) {
-		t.Errorf("ssis stdout = %q", got)
-	}
+	rec.wantStdout(t, "ssis", "77")
 }
