@@ -50,16 +50,7 @@ func TestRun_LookupSQLiteAndFile(t *testing.T) {
         - name: miss
           json_destination: {input: cust.no_match, path: miss.jsonl}
 `)
-	var warnings []string
-	env := testEnv(t, dir)
-	env.Event = func(kind, msg string) {
-		if kind == EventWarning {
-			warnings = append(warnings, msg)
-		}
-	}
-	if _, err := Run(context.Background(), df, env); err != nil {
-		t.Fatal(err)
-	}
+	warnings := mustRunEvents(t, df, dir, EventWarning)
 	var got []string
 	for _, l := range lines(t, dir, "out.jsonl") {
 		i := strings.Index(l, `"cname"`)

@@ -54,16 +54,7 @@ func runLookupModes(t *testing.T, settings string) (map[int]string, []string) {
 `+settings+`        - name: out
           json_destination: {input: cust, path: out.jsonl}
 `)
-	var infos []string
-	env := testEnv(t, dir)
-	env.Event = func(kind, msg string) {
-		if kind == EventInformation {
-			infos = append(infos, msg)
-		}
-	}
-	if _, err := Run(context.Background(), df, env); err != nil {
-		t.Fatal(err)
-	}
+	infos := mustRunEvents(t, df, dir, EventInformation)
 	got := map[int]string{}
 	for _, l := range lines(t, dir, "out.jsonl") {
 		var r struct {
