@@ -10,8 +10,10 @@ import (
 )
 
 // Silent listens on a random port of 127.0.0.1 and returns its address.
-// It accepts every connection and holds it open without reading or
-// writing; the listener and the connections close when the test ends.
+// It never accepts: the kernel completes each handshake and queues the
+// connection (up to the listen backlog), so a client connects, writes,
+// and then waits for an answer that never comes. The listener closes
+// when the test ends.
 func Silent(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -19,14 +21,5 @@ func Silent(t testing.TB) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, silent, until the listener closes
-		}
-	}()
 	return ln.Addr().String()
 }
