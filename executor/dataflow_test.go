@@ -15,6 +15,7 @@ import (
 
 	"github.com/scaleout/scaleout/catalog/pkgspec"
 	"github.com/scaleout/scaleout/executor/pgtest"
+	"github.com/scaleout/scaleout/executor/sqltest"
 )
 
 // fileLines returns the lines of a file.
@@ -73,25 +74,13 @@ func TestRun_DataFlowSample(t *testing.T) {
 	if !slices.Equal(ids, []string{"10", "12", "6"}) {
 		t.Errorf("rejected orders = %q", orders)
 	}
-	db, err := sql.Open("pgx", fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT country, orders, customers, revenue::text, round(avg_order::numeric, 2)::text, largest::text FROM sales_by_country ORDER BY country`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
+	db := sqltest.Open(t, "pgx", fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", port))
+	got := sqltest.Rows(t, db, `SELECT country, orders, customers, revenue::text, round(avg_order::numeric, 2)::text, largest::text FROM sales_by_country ORDER BY country`, func(rows *sql.Rows) (string, error) {
 		var c, rev, avg, largest string
 		var n, cust int
-		if err := rows.Scan(&c, &n, &cust, &rev, &avg, &largest); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%s %d %d %s %s %s", c, n, cust, rev, avg, largest))
-	}
+		err := rows.Scan(&c, &n, &cust, &rev, &avg, &largest)
+		return fmt.Sprintf("%s %d %d %s %s %s", c, n, cust, rev, avg, largest), err
+	})
 	want := []string{"FR 3 2 415.98 138.66 321.00", "IE 2 1 840.00 420.00 750.00", "SG 1 1 120.00 120.00 120.00"}
 	if !slices.Equal(got, want) {
 		t.Errorf("sales_by_country =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -111,7 +100,7 @@ func TestRun_DataFlowPostgresCopy(t *testing.T) {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, rec := runSrc(t, fmt.Sprintf(`name: pgcopy
+	runOK(t, fmt.Sprintf(`name: pgcopy
 connections:
   db: {driver: postgres, host: 127.0.0.1, port: "%d", user: scaleout, database: postgres, options: {sslmode: disable}}
 tasks:
@@ -134,28 +123,13 @@ tasks:
             table_lock: true
             mapping: {id: id, txt: s, raw: b, at: at, amount: d}
 `, port), nil, Options{WorkDir: work, ProjectDir: work})
-	if res.Status != StatusSucceeded {
-		t.Fatalf("Run = %+v\n%s", res, rec)
-	}
-	db, err := sql.Open("pgx", fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT id, coalesce(txt, 'NULL'), coalesce(encode(raw, 'escape'), 'NULL'), coalesce(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'NULL'), coalesce(amount::text, 'NULL') FROM t ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
+	db := sqltest.Open(t, "pgx", fmt.Sprintf("postgres://scaleout@127.0.0.1:%d/postgres?sslmode=disable", port))
+	got := sqltest.Rows(t, db, `SELECT id, coalesce(txt, 'NULL'), coalesce(encode(raw, 'escape'), 'NULL'), coalesce(to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), 'NULL'), coalesce(amount::text, 'NULL') FROM t ORDER BY id`, func(rows *sql.Rows) (string, error) {
 		var id int
 		var s, b, at, d string
-		if err := rows.Scan(&id, &s, &b, &at, &d); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%d|%s|%s|%s|%s", id, s, b, at, d))
-	}
+		err := rows.Scan(&id, &s, &b, &at, &d)
+		return fmt.Sprintf("%d|%s|%s|%s|%s", id, s, b, at, d), err
+	})
 	want := []string{
 		"1|tab\there|raw|2026-01-02 03:04:05.123456|1.50",
 		"2|line\nbreak \\ back|NULL|NULL|-0.01",

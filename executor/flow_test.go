@@ -20,6 +20,17 @@ func runSrc(t *testing.T, src string, params map[string]string, opts Options) (R
 	return res, rec
 }
 
+// runOK is runSrc for a package that must succeed: it ends the test with
+// the result and the events otherwise.
+func runOK(t *testing.T, src string, params map[string]string, opts Options) *recorder {
+	t.Helper()
+	res, rec := runSrc(t, src, params, opts)
+	if res.Status != StatusSucceeded {
+		t.Fatalf("Run = %+v\n%s", res, rec)
+	}
+	return rec
+}
+
 // started returns the tasks that have a pre_execute event, sorted.
 func (r *recorder) started() []string {
 	var out []string
@@ -190,9 +201,7 @@ tasks:
 	if res.Status != StatusSucceeded || res.Message != "4 tasks succeeded" {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"HELLO WORLD 42 2026-01-02 b.csv y"}) {
-		t.Errorf("show stdout = %q", got)
-	}
+	rec.wantStdout(t, "show", "HELLO WORLD 42 2026-01-02 b.csv y")
 }
 
 func TestRun_SetTypeError(t *testing.T) {

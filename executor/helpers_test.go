@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,6 +84,24 @@ func (r *recorder) has(typ, task, substr string) bool {
 		}
 	}
 	return false
+}
+
+// wantStdout fails the test (not at once) unless the stdout lines of task
+// are want.
+func (r *recorder) wantStdout(t *testing.T, task string, want ...string) {
+	t.Helper()
+	if got := r.messages(EventStdout, task); !slices.Equal(got, want) {
+		t.Errorf("%s stdout = %q", task, got)
+	}
+}
+
+// wantSkipped fails the test (not at once) unless the skipped tasks are
+// want.
+func (r *recorder) wantSkipped(t *testing.T, want ...string) {
+	t.Helper()
+	if got := r.skipped(); !slices.Equal(got, want) {
+		t.Errorf("skipped = %q", got)
+	}
 }
 
 func (r *recorder) String() string {

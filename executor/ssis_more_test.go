@@ -108,9 +108,7 @@ tasks:
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{`one|two three|a|"quoted"|word|`}) {
-		t.Errorf("show stdout = %q", got)
-	}
+	rec.wantStdout(t, "show", `one|two three|a|"quoted"|word|`)
 
 	res, rec = runSrc(t, `name: p
 expressions: ssis
@@ -128,7 +126,7 @@ tasks:
 // success lets its successors run and the package succeed (with a
 // warning); a success forced to failure takes the failure path.
 func TestRun_ForceResult(t *testing.T) {
-	res, rec := runSrc(t, `name: p
+	rec := runOK(t, `name: p
 tasks:
   - {name: flaky, force_result: success, exec: {command: ["false"]}}
   - {name: next, after: [flaky], exec: {command: [echo, ran]}}
@@ -136,18 +134,9 @@ tasks:
   - {name: on_fail, after: [{task: fine, on: failure}], exec: {command: [echo, handled]}}
   - {name: on_ok, after: [fine], exec: {command: [echo, never]}}
 `, nil, Options{})
-	if res.Status != StatusSucceeded {
-		t.Fatalf("Run = %+v\n%s", res, rec)
-	}
-	if got := rec.messages(EventStdout, "next"); !slices.Equal(got, []string{"ran"}) {
-		t.Errorf("next stdout = %q", got)
-	}
-	if got := rec.messages(EventStdout, "on_fail"); !slices.Equal(got, []string{"handled"}) {
-		t.Errorf("on_fail stdout = %q", got)
-	}
-	if got := rec.skipped(); !slices.Equal(got, []string{"on_ok"}) {
-		t.Errorf("skipped = %q", got)
-	}
+	rec.wantStdout(t, "next", "ran")
+	rec.wantStdout(t, "on_fail", "handled")
+	rec.wantSkipped(t, "on_ok")
 	if !rec.has(EventWarning, "flaky", "force_result: success makes it succeed") || !rec.has(EventPostExecute, "fine", "forced to fail (force_result: failure)") {
 		t.Errorf("events:\n%s", rec)
 	}

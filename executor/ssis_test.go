@@ -17,7 +17,7 @@ import (
 // loop expressions in the SSIS language, with SSIS's typing (integer
 // division, casts) and names mapped onto parameters, variables and sys.
 func TestRun_SSISExpressions(t *testing.T) {
-	res, rec := runSrc(t, `name: ssis
+	rec := runOK(t, `name: ssis
 expressions: ssis
 parameters:
   who: {default: world}
@@ -60,18 +60,9 @@ tasks:
     when: '@total != 60'
     exec: {command: ["false"]}
 `, nil, Options{})
-	if res.Status != StatusSucceeded {
-		t.Fatalf("Run = %+v\n%s", res, rec)
-	}
-	if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"HELLO WORLD 42 10 10.5 2026 2 ssis/show"}) {
-		t.Errorf("show stdout = %q", got)
-	}
-	if got := rec.messages(EventStdout, "summed"); !slices.Equal(got, []string{"60"}) {
-		t.Errorf("summed stdout = %q", got)
-	}
-	if got := rec.skipped(); !slices.Equal(got, []string{"never"}) {
-		t.Errorf("skipped = %q", got)
-	}
+	rec.wantStdout(t, "show", "HELLO WORLD 42 10 10.5 2026 2 ssis/show")
+	rec.wantStdout(t, "summed", "60")
+	rec.wantSkipped(t, "never")
 }
 
 // Run-time SSIS errors (a failing cast, divide by zero) fail the task
@@ -109,7 +100,7 @@ func TestRun_SSISDataFlow(t *testing.T) {
 	pkgspectest.WriteFiles(t, work, map[string]string{
 		"in.csv": "id,name,amount,day\n1,alice,10.50,2026-01-05\n2,bob,600.00,2026-02-10\n3,carol,,2026-03-15\n4,dave,0.10,2026-04-20\n5,eve,900.99,2026-05-01\n",
 	})
-	res, rec := runSrc(t, `name: df
+	runOK(t, `name: df
 expressions: ssis
 parameters:
   limit: {type: int, default: 500}
@@ -149,9 +140,6 @@ tasks:
         - name: out_nulls
           json_destination: {input: split.nulls, path: nulls.jsonl}
 `, nil, Options{WorkDir: work})
-	if res.Status != StatusSucceeded {
-		t.Fatalf("Run = %+v\n%s", res, rec)
-	}
 	for file, want := range map[string][]string{
 		"large.jsonl": {
 			`{"id":2,"name":"bob","amount":600.00,"day":"2026-02-10T00:00:00Z","label":"BOB-2","half":1,"month":2,"amt":1200.00,"flag":"big"}`,
@@ -180,7 +168,7 @@ func TestRun_ExpressionVariables(t *testing.T) {
 		{"native", `'vars.folder + "/f" + string(vars.i) + ".csv"'`, `'upper(vars.path)'`, "i", "${vars.full}"},
 	} {
 		t.Run(c.lang, func(t *testing.T) {
-			res, rec := runSrc(t, `name: ev
+			rec := runOK(t, `name: ev
 expressions: `+c.lang+`
 variables:
   folder: {value: /data}
@@ -196,9 +184,6 @@ tasks:
       tasks:
         - {name: show, exec: {command: [echo, '`+c.body+`']}}
 `, nil, Options{})
-			if res.Status != StatusSucceeded {
-				t.Fatalf("Run = %+v\n%s", res, rec)
-			}
 			if got := rec.messages(EventStdout, "show"); !slices.Equal(got, []string{"/DATA/F1.CSV", "/DATA/F2.CSV"}) {
 				t.Errorf("show printed %q", got)
 			}
@@ -254,12 +239,8 @@ tasks:
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "native"); !slices.Equal(got, []string{"4242/3"}) {
-		t.Errorf("native stdout = %q", got)
-	}
-	if got := rec.messages(EventStdout, "env"); !slices.Equal(got, []string{"4242"}) {
-		t.Errorf("env stdout = %q", got)
-	}
+	rec.wantStdout(t, "native", "4242/3")
+	rec.wantStdout(t, "env", "4242")
 	res, rec = runSrc(t, `name: ids
 expressions: ssis
 tasks:
@@ -269,7 +250,5 @@ tasks:
 	if res.Status != StatusSucceeded {
 		t.Fatalf("Run = %+v\n%s", res, rec)
 	}
-	if got := rec.messages(EventStdout, "ssis"); !slices.Equal(got, []string{"77"}) {
-		t.Errorf("ssis stdout = %q", got)
-	}
+	rec.wantStdout(t, "ssis", "77")
 }

@@ -3,35 +3,22 @@
 package executor
 
 import (
-	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/executor/sqltest"
 )
 
+// sqliteRows reads one column of q from the SQLite file path, closing the
+// database before it returns.
 func sqliteRows(t *testing.T, path, q string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sqltest.Open(t, "sqlite", "file:"+path)
 	defer db.Close()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
+	return sqltest.Strings(t, db, q)
 }
 
 // A bulk insert reads the table's columns from the database and maps the
@@ -44,14 +31,7 @@ func TestRun_BulkInsertSQLite(t *testing.T) {
 	db := filepath.Join(dir, "stage.db")
 	setup := func(t *testing.T) {
 		os.Remove(db)
-		h, err := sql.Open("sqlite", "file:"+db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Close()
-		if _, err := h.Exec("CREATE TABLE stage (id INTEGER, name TEXT, status TEXT DEFAULT 'new', qty INTEGER)"); err != nil {
-			t.Fatal(err)
-		}
+		sqltest.Open(t, "sqlite", "file:"+db, "CREATE TABLE stage (id INTEGER, name TEXT, status TEXT DEFAULT 'new', qty INTEGER)").Close()
 	}
 	write := func(name, s string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {

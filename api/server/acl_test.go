@@ -51,11 +51,7 @@ func TestACL_RoutePermissions(t *testing.T) {
 		return rec.Code, er.Error
 	}
 	// 501: the route let the request through to a service this test leaves out.
-	cases := []struct {
-		method, path, tok string
-		code              int
-		msg               string
-	}{
+	checkRoutes(t, do, "with", []routeCase{
 		{"GET", "/v1/health/live", "", 200, ""},
 		{"GET", "/v1/folders", "", 401, "requires an ACL token"},
 		{"GET", "/v1/folders", "bogus", 401, "no such token"},
@@ -85,17 +81,31 @@ func TestACL_RoutePermissions(t *testing.T) {
 		{"GET", "/v1/acl/token/self", "internal-secret", 403, "needs an ACL token"},
 		{"GET", "/v1/nothing-here", "rd", 404, "no such endpoint"},
 		{"GET", "/v1/nothing-here", "", 401, "requires an ACL token"},
-	}
-	for _, c := range cases {
-		code, msg := do(c.method, c.path, c.tok)
-		if code != c.code || !strings.Contains(msg, c.msg) {
-			t.Errorf("%s %s with %q: %d %q, want %d %q", c.method, c.path, c.tok, code, msg, c.code, c.msg)
-		}
-	}
+	})
 	// Before bootstrap every request passes, as before ACLs existed.
 	acl.on = false
 	if code, msg := do("POST", "/v1/folders", ""); code != 501 {
 		t.Fatalf("ACLs off: %d %s", code, msg)
+	}
+}
+
+// routeCase is one request of a route-permission table: who is the token
+// or the certificate role it is sent with, msg a part of the answer.
+type routeCase struct {
+	method, path, who string
+	code              int
+	msg               string
+}
+
+// checkRoutes sends each case through do and reports the ones whose status
+// or answer differ; how says what who is ("with" a token, "as" a role).
+func checkRoutes(t *testing.T, do func(method, path, who string) (int, string), how string, cases []routeCase) {
+	t.Helper()
+	for _, c := range cases {
+		code, msg := do(c.method, c.path, c.who)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s %s %s %q: %d %q, want %d %q", c.method, c.path, how, c.who, code, msg, c.code, c.msg)
+		}
 	}
 }
 
@@ -206,11 +216,7 @@ func TestACL_RequiredBeforeBootstrap(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
-	for _, c := range []struct {
-		method, path, role string
-		code               int
-		msg                string
-	}{
+	checkRoutes(t, do, "as", []routeCase{
 		{"GET", "/v1/folders", "client", 401, "run 'scaleout acl bootstrap'"},
 		{"POST", "/v1/folders", "client", 401, "none exists yet"},
 		{"GET", "/v1/status/health", "", 401, "acl bootstrap"},
@@ -220,12 +226,7 @@ func TestACL_RequiredBeforeBootstrap(t *testing.T) {
 		{"GET", "/v1/members", "server", 501, ""}, // 501: through to a service this test leaves out
 		{"POST", "/v1/workers/n1/poll", "worker", 501, ""},
 		{"GET", "/v1/folders/A", "worker", 403, "agent"},
-	} {
-		code, body := do(c.method, c.path, c.role)
-		if code != c.code || !strings.Contains(body, c.msg) {
-			t.Errorf("%s %s as %q: %d %s, want %d %q", c.method, c.path, c.role, code, body, c.code, c.msg)
-		}
-	}
+	})
 	acl.boot = true
 	if code, body := do("GET", "/v1/folders", "client"); code != 401 || strings.Contains(body, "none exists yet") {
 		t.Errorf("after bootstrap: %d %s; want the plain 401", code, body)

@@ -1,12 +1,12 @@
 package server
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/clustertest/nettest"
 )
 
 // A request forwarded to a leader that stops answering (it died: a dead
@@ -14,21 +14,7 @@ import (
 // known, instead of hanging until TCP gives up.
 func TestServer_ForwardToDeadLeaderEndsWhenLeaderMoves(t *testing.T) {
 	// The "dead leader" accepts connections and never answers.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	dead := "http://" + ln.Addr().String()
+	dead := "http://" + nettest.Silent(t)
 	lb := newExecMock()
 	next := newTestServer(t, Services{Router: &routerMock{}, Executions: lb}, 1<<20)
 	fr := &routerMock{leaderAPI: dead}

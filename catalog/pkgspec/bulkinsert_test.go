@@ -6,6 +6,20 @@ import (
 	"testing"
 )
 
+// lookupLK is a lookup "lk" on src against the connection db; a case adds
+// its cache fields after it.
+const lookupLK = `        - name: lk
+          lookup:
+            input: src
+            connection: db
+            query: SELECT id, label FROM r
+            reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
+            join: {id: id}
+`
+
+// lookupDB is a data flow of the source src and lookupLK.
+const lookupDB = dfHead + dfSource + lookupLK
+
 // The fields added for SSIS's Bulk Insert task, Lookup cache modes, OLE DB
 // Command, Recordset Destination and DT_STR code pages are checked when the
 // package is parsed.
@@ -23,44 +37,16 @@ func TestParse_BulkLookupCommandProblems(t *testing.T) {
             join: {id: id}
             cache: partial
 `, `cache partial queries the reference per row, so it needs connection and query, not a flat file`},
-		{"lookup cache size on full", dfHead + dfSource + `        - name: lk
-          lookup:
-            input: src
-            connection: db
-            query: SELECT id, label FROM r
-            reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
-            join: {id: id}
-            cache_size: 1MiB
+		{"lookup cache size on full", lookupDB + `            cache_size: 1MiB
 `, `are for cache: partial or none`},
-		{"lookup row params unknown", dfHead + dfSource + `        - name: lk
-          lookup:
-            input: src
-            connection: db
-            query: SELECT id, label FROM r
-            reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
-            join: {id: id}
-            cache: none
+		{"lookup row params unknown", lookupDB + `            cache: none
             row_query: SELECT id, label FROM r WHERE id = ?
             row_params: [nope]
 `, `row_params: no column "nope" in the input`},
-		{"lookup row query without params", dfHead + dfSource + `        - name: lk
-          lookup:
-            input: src
-            connection: db
-            query: SELECT id, label FROM r
-            reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
-            join: {id: id}
-            cache: none
+		{"lookup row query without params", lookupDB + `            cache: none
             row_query: SELECT id, label FROM r WHERE id = ?
 `, `row_query and row_params go together`},
-		{"lookup unknown cache", dfHead + dfSource + `        - name: lk
-          lookup:
-            input: src
-            connection: db
-            query: SELECT id, label FROM r
-            reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
-            join: {id: id}
-            cache: some
+		{"lookup unknown cache", lookupDB + `            cache: some
 `, `must be full, partial or none, not "some"`},
 		{"sql command unknown param column", dfHead + dfSource + `        - name: cmd
           sql_command: {input: src, connection: db, statement: 'UPDATE t SET a = ?', param_columns: [nope]}
@@ -91,14 +77,7 @@ func TestParse_BulkLookupCommandProblems(t *testing.T) {
           flat_file_source:
             path: in.csv
             columns: [{name: id, type: DT_I4}, {name: name, type: 'DT_STR(6,1252)'}]
-        - name: lk
-          lookup:
-            input: src
-            connection: db
-            query: SELECT id, label FROM r
-            reference_columns: [{name: id, type: DT_I8}, {name: label, type: DT_WSTR}]
-            join: {id: id}
-            columns: [label]
+`+lookupLK+`            columns: [label]
             cache: partial
             cache_size: 1MiB
             miss_cache_percent: 10

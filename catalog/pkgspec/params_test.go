@@ -124,52 +124,29 @@ parameters:
 }
 
 func TestValidateName(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{
-		{"hello", true},
-		{"Load Sales (daily) – v2.1", true},
-		{"日本語", true},
-		{strings.Repeat("é", MaxNameLen), true},
-		{strings.Repeat("é", MaxNameLen+1), false},
-		{"", false},
-		{" a", false},
-		{"a ", false},
-		{"a\nb", false},
-		{"a\x7fb", false},
-		{`a"b`, false},
-		{"a<b", false},
-		{"a>b", false},
-		{"a|b", false},
-		{"a\xffb", false},
-	}
-	for _, tt := range tests {
-		if err := ValidateName(tt.name); (err == nil) != tt.ok {
-			t.Errorf("ValidateName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
-		}
-	}
+	checkNames(t, "ValidateName", ValidateName,
+		[]string{"hello", "Load Sales (daily) – v2.1", "日本語", strings.Repeat("é", MaxNameLen)},
+		[]string{strings.Repeat("é", MaxNameLen+1), "", " a", "a ", "a\nb", "a\x7fb", `a"b`, "a<b", "a>b", "a|b", "a\xffb"})
 }
 
 func TestValidateParamName(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{
-		{"who", true},
-		{"_x9", true},
-		{"X_Y", true},
-		{strings.Repeat("a", MaxNameLen), true},
-		{strings.Repeat("a", MaxNameLen+1), false},
-		{"", false},
-		{"9x", false},
-		{"a-b", false},
-		{"a.b", false},
-		{"é", false},
-	}
-	for _, tt := range tests {
-		if err := ValidateParamName(tt.name); (err == nil) != tt.ok {
-			t.Errorf("ValidateParamName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+	checkNames(t, "ValidateParamName", ValidateParamName,
+		[]string{"who", "_x9", "X_Y", strings.Repeat("a", MaxNameLen)},
+		[]string{strings.Repeat("a", MaxNameLen+1), "", "9x", "a-b", "a.b", "é"})
+}
+
+// checkNames reports each name of valid that validate (named fn) refuses
+// and each name of invalid it accepts.
+func checkNames(t *testing.T, fn string, validate func(string) error, valid, invalid []string) {
+	t.Helper()
+	for _, c := range []struct {
+		names []string
+		ok    bool
+	}{{valid, true}, {invalid, false}} {
+		for _, name := range c.names {
+			if err := validate(name); (err == nil) != c.ok {
+				t.Errorf("%s(%q) = %v, want ok=%v", fn, name, err, c.ok)
+			}
 		}
 	}
 }

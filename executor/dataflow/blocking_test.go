@@ -8,21 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/executor/sqltest"
 )
 
+// sqliteExec opens the SQLite database name in dir for the length of the
+// test and runs stmts on it.
 func sqliteExec(t *testing.T, dir, name string, stmts ...string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, name+".db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return db
+	return sqltest.Open(t, "sqlite", "file:"+filepath.Join(dir, name+".db"), stmts...)
 }
 
 func lines(t *testing.T, dir, name string) []string {
@@ -56,16 +50,7 @@ func TestRun_LookupSQLiteAndFile(t *testing.T) {
         - name: miss
           json_destination: {input: cust.no_match, path: miss.jsonl}
 `)
-	var warnings []string
-	env := testEnv(t, dir)
-	env.Event = func(kind, msg string) {
-		if kind == EventWarning {
-			warnings = append(warnings, msg)
-		}
-	}
-	if _, err := Run(context.Background(), df, env); err != nil {
-		t.Fatal(err)
-	}
+	warnings := mustRunEvents(t, df, dir, EventWarning)
 	var got []string
 	for _, l := range lines(t, dir, "out.jsonl") {
 		i := strings.Index(l, `"cname"`)
@@ -225,21 +210,13 @@ func TestRun_UnionAllFixedWidthSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.Query("SELECT id, coalesce(label, 'NULL'), amount FROM t ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
+	got := sqltest.Rows(t, db, "SELECT id, coalesce(label, 'NULL'), amount FROM t ORDER BY id", func(rows *sql.Rows) (string, error) {
 		var id int
 		var label string
 		var amt float64
-		if err := rows.Scan(&id, &label, &amt); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, strings.Join([]string{itoa(id), label, ftoa(amt)}, " "))
-	}
+		err := rows.Scan(&id, &label, &amt)
+		return strings.Join([]string{itoa(id), label, ftoa(amt)}, " "), err
+	})
 	if want := []string{"1 Ann 1.5", "2 Bob 2.25", "3 Chen 7", "4 NULL 8.125"}; !slices.Equal(got, want) {
 		t.Errorf("table t = %q, want %q", got, want)
 	}

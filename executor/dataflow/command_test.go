@@ -2,10 +2,11 @@ package dataflow
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/executor/sqltest"
 )
 
 // A sql_command runs its statement for each row with the row's columns
@@ -39,7 +40,7 @@ func TestRun_SQLCommandAndRecordset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := queryCol(t, db, "SELECT id || ':' || status || ':' || n FROM orders ORDER BY id")
+	got := sqltest.Strings(t, db, "SELECT id || ':' || status || ':' || n FROM orders ORDER BY id")
 	if want := []string{"1:shipped:1", "2:new:0", "3:lost:1"}; !slices.Equal(got, want) {
 		t.Errorf("orders %q, want %q", got, want)
 	}
@@ -59,22 +60,4 @@ func TestRun_SQLCommandAndRecordset(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "row 2: the statement failed") {
 		t.Errorf("fail: %v", err)
 	}
-}
-
-func queryCol(t *testing.T, db *sql.DB, q string) []string {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
 }

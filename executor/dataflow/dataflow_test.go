@@ -77,6 +77,23 @@ func mustRun(t *testing.T, df *pkgspec.DataFlowTask, dir string) {
 	}
 }
 
+// mustRunEvents is mustRun that returns the messages of the events of kind
+// the flow reported.
+func mustRunEvents(t *testing.T, df *pkgspec.DataFlowTask, dir, kind string) []string {
+	t.Helper()
+	var msgs []string
+	env := testEnv(t, dir)
+	env.Event = func(k, msg string) {
+		if k == kind {
+			msgs = append(msgs, msg)
+		}
+	}
+	if _, err := Run(context.Background(), df, env); err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
 func write(t *testing.T, dir, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {

@@ -19,6 +19,13 @@ var (
 	lookupGenOnce sync.Once
 )
 
+// customersSource reads in.csv: an order id and its customer.
+const customersSource = `        - name: src
+          flat_file_source:
+            path: in.csv
+            columns: [{name: id, type: DT_I4}, {name: customer, type: DT_I4}]
+`
+
 // runLookupModes runs customers through a lookup of the given cache
 // settings whose reference names carry lookup_gen(), and returns the name
 // each input row got (by id; "" for no match) and the lookup's
@@ -35,11 +42,7 @@ func runLookupModes(t *testing.T, settings string) (map[int]string, []string) {
 	dir := t.TempDir()
 	write(t, dir, "in.csv", "id,customer\n1,10\n2,20\n3,10\n4,30\n5,20\n6,30\n7,10\n")
 	sqliteExec(t, dir, "ref", "CREATE TABLE c (id INTEGER, name TEXT)", "INSERT INTO c VALUES (10, 'ten'), (20, 'twenty')")
-	df := flow(t, `        - name: src
-          flat_file_source:
-            path: in.csv
-            columns: [{name: id, type: DT_I4}, {name: customer, type: DT_I4}]
-        - name: cust
+	df := flow(t, customersSource+`        - name: cust
           lookup:
             input: src
             connection: ref
@@ -51,16 +54,7 @@ func runLookupModes(t *testing.T, settings string) (map[int]string, []string) {
 `+settings+`        - name: out
           json_destination: {input: cust, path: out.jsonl}
 `)
-	var infos []string
-	env := testEnv(t, dir)
-	env.Event = func(kind, msg string) {
-		if kind == EventInformation {
-			infos = append(infos, msg)
-		}
-	}
-	if _, err := Run(context.Background(), df, env); err != nil {
-		t.Fatal(err)
-	}
+	infos := mustRunEvents(t, df, dir, EventInformation)
 	got := map[int]string{}
 	for _, l := range lines(t, dir, "out.jsonl") {
 		var r struct {
@@ -128,11 +122,7 @@ func TestRun_LookupRowQuery(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "in.csv", "id,customer\n1,10\n")
 	sqliteExec(t, dir, "ref", "CREATE TABLE c (id INTEGER, name TEXT)")
-	df := flow(t, `        - name: src
-          flat_file_source:
-            path: in.csv
-            columns: [{name: id, type: DT_I4}, {name: customer, type: DT_I4}]
-        - name: cust
+	df := flow(t, customersSource+`        - name: cust
           lookup:
             input: src
             connection: ref

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scaleout/scaleout/cluster/clustertest/nettest"
 	"github.com/scaleout/scaleout/cluster/clustertest/smtptest"
 )
 
@@ -39,24 +40,11 @@ func TestSend_StartTLSRequiredButNotOffered(t *testing.T) {
 // A server that accepts the connection and never greets: canceling the
 // context ends the dialogue instead of hanging on the read.
 func TestSend_CancelEndsAHungDialogue(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, silent, until the test ends
-		}
-	}()
+	silent := nettest.Silent(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Send(ctx, Server{Addr: ln.Addr().String(), Host: "127.0.0.1"}, "a@x", []string{"b@x"}, []byte("x\r\n"))
+		done <- Send(ctx, Server{Addr: silent, Host: "127.0.0.1"}, "a@x", []string{"b@x"}, []byte("x\r\n"))
 	}()
 	cancel()
 	select {
