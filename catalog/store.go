@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -60,8 +62,22 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// initialMmapSize is the address space the catalog maps at open. bbolt
+// remaps the file each time it outgrows the mapping (doubling up to 1 GiB),
+// and a remap waits for every open read transaction to end while new ones
+// wait behind it: each remap stalls the FSM's apply and every API read for
+// as long as the longest read then open. Mapped address space costs no memory until pages are read. Not on
+// Windows, where bbolt grows the file itself to the mapping's size, nor on
+// 32-bit platforms, whose address space is too small to reserve.
+var initialMmapSize = func() int {
+	if runtime.GOOS == "windows" || strconv.IntSize < 64 {
+		return 0
+	}
+	return 1 << 30
+}()
+
 func (s *Store) openDB(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, InitialMmapSize: initialMmapSize})
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}

@@ -125,8 +125,13 @@ type pool struct {
 	mu      sync.Mutex
 	idle    []*child      // newest last
 	warming int           // children warmUp is starting
-	changed chan struct{} // closed and replaced when a child is put or a warm start ends
+	changed chan struct{} // closed and replaced when a child is put, a warm start or a settle ends
 	closed  bool
+	// settling counts children that reported a result and have not yet
+	// said whether they can take another job (settle); claims counts the
+	// attempts in get waiting for one of them, so that no more attempts
+	// wait than children may come back.
+	settling, claims int
 }
 
 // notify wakes the attempts waiting in get; p.mu must be held.
@@ -145,35 +150,48 @@ var errQuit = errors.New("attempt ended while waiting for a package process")
 // slot is free (at most MaxStarting children start at once, so that
 // starting hundreds cannot starve the heartbeat).
 func (p *pool) get(a *attempt) (*child, error) {
+	// A child that has just reported its result says within a millisecond
+	// or so whether it can run another job; under load, the next lease
+	// often comes in between. Waiting for it (up to claimWait) costs less
+	// than starting a process, which is what the pool is there to avoid.
+	claimUntil := time.Now().Add(claimWait)
 	for {
-		p.mu.Lock()
-		var c *child
-		if n := len(p.idle); n > 0 {
-			c, p.idle = p.idle[n-1], p.idle[:n-1]
-		}
-		if p.changed == nil {
-			p.changed = make(chan struct{})
-		}
-		warming, changed := p.warming > 0, p.changed
-		p.mu.Unlock()
-		if c == nil && warming {
-			// A warm child is on its way: wait for it rather than start a
-			// second process at the same time.
+		c, changed, claim := p.look(claimUntil)
+		if c != nil {
 			select {
-			case <-changed:
-				continue
-			case <-a.quit:
-				return nil, errQuit
+			case <-c.dead:
+				continue // exited while idle (killed from outside, say)
+			default:
+				return c, nil
 			}
 		}
-		if c == nil {
+		if changed == nil {
 			break
 		}
+		// A warm child is on its way, or a child that ended its run may
+		// come back: wait for it rather than start a second process at
+		// the same time.
+		var timeout <-chan time.Time
+		var t *time.Timer
+		if claim {
+			t = time.NewTimer(time.Until(claimUntil))
+			timeout = t.C
+		}
 		select {
-		case <-c.dead:
-			continue // exited while idle (killed from outside, say)
+		case <-changed:
+		case <-timeout:
+		case <-a.quit:
+		}
+		if claim {
+			t.Stop()
+			p.mu.Lock()
+			p.claims--
+			p.mu.Unlock()
+		}
+		select {
+		case <-a.quit:
+			return nil, errQuit
 		default:
-			return c, nil
 		}
 	}
 	select {
@@ -184,6 +202,36 @@ func (p *pool) get(a *attempt) (*child, error) {
 	defer func() { <-p.w.starting }()
 	return p.start(a.quit)
 }
+
+// look takes the newest idle child, if any. Otherwise it returns the
+// channel to wait on when a child may come: a warm start is under way, or
+// a child is settling that no other attempt has claimed (then claim is
+// true and the caller holds the claim until it looks again); changed is
+// nil when the caller should start a process.
+func (p *pool) look(claimUntil time.Time) (c *child, changed chan struct{}, claim bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 {
+		c, p.idle = p.idle[n-1], p.idle[:n-1]
+		return c, nil, false
+	}
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	if p.warming > 0 {
+		return nil, p.changed, false
+	}
+	if p.settling > p.claims && time.Now().Before(claimUntil) {
+		p.claims++
+		return nil, p.changed, true
+	}
+	return nil, nil, false
+}
+
+// claimWait bounds how long an attempt waits for a settling child before
+// it starts a process of its own (a child that hangs after its result is
+// killed only after verdictWait).
+const claimWait = 500 * time.Millisecond
 
 // startTimeout bounds how long a new child may take to say it is ready.
 const startTimeout = 30 * time.Second
@@ -267,6 +315,15 @@ const verdictWait = 10 * time.Second
 // child that says neither in time is killed. It runs beside the report of
 // the result, off the attempt's critical path.
 func (p *pool) settle(c *child, a *attempt) {
+	p.mu.Lock()
+	p.settling++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.settling--
+		p.notify() // the attempts that waited for it look again
+		p.mu.Unlock()
+	}()
 	timer := time.NewTimer(verdictWait)
 	defer timer.Stop()
 	select {
