@@ -62,12 +62,7 @@ func TestMaster_UnansweredPollHandsTheSameAttemptAgain(t *testing.T) {
 	if len(r.Tasks) != 0 || len(r.Drop) != 0 {
 		t.Fatalf("poll while running: %+v", r)
 	}
-	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if st := status(t, m, id); st != catalog.StatusSucceeded {
-		t.Fatalf("status %s, want succeeded", st)
-	}
+	finish(t, m, id, 1, "succeeded", catalog.StatusSucceeded)
 }
 
 // A poll that does not list the leasing poll as unanswered (the worker
