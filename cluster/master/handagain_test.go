@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
-	"github.com/scaleout/scaleout/cluster"
 )
 
 // pollAs polls as w1 with the given token and unanswered tokens.
@@ -99,16 +97,7 @@ func TestMaster_StoppedUnansweredLeaseIsNotHandedAgain(t *testing.T) {
 // The leasing poll's token is replicated with the attempt: a new leader
 // hands the attempt again too (the old one may have died while answering).
 func TestMaster_NewLeaderHandsAgainFromTheLog(t *testing.T) {
-	cfg := cluster.DevConfig()
-	cfg.NodeName = "n1"
-	cfg.DataDir = t.TempDir()
-	cfg.APIAddr = "http://127.0.0.1:1"
-	cfg.Logger = hclog.NewNullLogger()
-	r, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Shutdown() })
+	r := newRaft(t)
 	m := startMaster(t, time.Minute, nil, r)
 	if err := m.RegisterWorker(context.Background(), &catalog.Worker{ID: "w1", Node: "n1", MaxTasks: 4}); err != nil {
 		t.Fatal(err)
