@@ -79,6 +79,20 @@ func runPPID(t *testing.T, f *fakeMaster, id uint64) api.ResultReport {
 	return r
 }
 
+// waitResultLine waits until the child running a has written its result
+// line.
+func waitResultLine(t *testing.T, a *attempt) {
+	t.Helper()
+	waitFor(t, "the result line", func() bool {
+		select {
+		case <-a.gotResult:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
 // poolWait is how long runtimesWhen holds the next lease back for a package
 // process to wait in the pool before it gives up and leases anyway.
 const poolWait = 10 * time.Second
@@ -305,14 +319,7 @@ func TestPool_SilentDeathOfAReusedChildMovesTheJob(t *testing.T) {
 	if ch == doomed {
 		t.Fatal("the job stayed with the dead child")
 	}
-	waitFor(t, "the result line", func() bool {
-		select {
-		case <-a.gotResult:
-			return true
-		default:
-			return false
-		}
-	})
+	waitResultLine(t, a)
 	if a.result.Status != "succeeded" {
 		t.Fatalf("result %+v", a.result)
 	}
@@ -353,14 +360,7 @@ func TestPool_StderrBeforeTheFirstEvent(t *testing.T) {
 			return false
 		}
 	})
-	waitFor(t, "the result line", func() bool {
-		select {
-		case <-a.gotResult:
-			return true
-		default:
-			return false
-		}
-	})
+	waitResultLine(t, a)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.result.Status != "succeeded" || len(a.buf) != 2 || !strings.Contains(a.buf[0].Message, "gc 1") {
