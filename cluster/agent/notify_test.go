@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -16,33 +17,60 @@ import (
 	"github.com/scaleout/scaleout/cluster/clustertest"
 )
 
+// webhook is a notification receiver that fails until told to accept: it
+// answers 400 to a body that is not a notification for which id reports
+// ok, 503 until accept is set, and then counts the deliveries by the id.
+type webhook struct {
+	*httptest.Server
+	accept    atomic.Bool
+	mu        sync.Mutex
+	delivered map[uint64]int
+}
+
+func newWebhook(t *testing.T, id func(api.Notification) (uint64, bool)) *webhook {
+	w := &webhook{delivered: map[uint64]int{}}
+	w.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var (
+			n   api.Notification
+			key uint64
+			ok  bool
+		)
+		if err := json.Unmarshal(body, &n); err == nil {
+			key, ok = id(n)
+		}
+		if !ok {
+			rw.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if !w.accept.Load() {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.mu.Lock()
+		w.delivered[key]++
+		w.mu.Unlock()
+	}))
+	t.Cleanup(w.Close)
+	return w
+}
+
+// deliveries returns a copy of the counts of deliveries by id.
+func (w *webhook) deliveries() map[uint64]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.delivered)
+}
+
 // TestCluster_ExecutionNotificationsSurviveLeaderLoss: failed executions
 // of a package with notify, whose webhook keeps failing while the leader
 // crashes, are delivered by the next leader from the replicated index and
 // recorded; once recorded they are not sent again (a later execution's
 // delivery goes through while their counts stay put).
 func TestCluster_ExecutionNotificationsSurviveLeaderLoss(t *testing.T) {
-	var (
-		accept    atomic.Bool
-		mu        sync.Mutex
-		delivered = map[uint64]int{}
-	)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var n api.Notification
-		if err := json.Unmarshal(body, &n); err != nil || n.Execution == 0 || n.Status != "failed" {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		if !accept.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		mu.Lock()
-		delivered[n.Execution]++
-		mu.Unlock()
-	}))
-	defer recv.Close()
+	recv := newWebhook(t, func(n api.Notification) (uint64, bool) {
+		return n.Execution, n.Execution != 0 && n.Status == "failed"
+	})
 
 	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
 	leader := c.WaitForLeader()
@@ -72,7 +100,7 @@ func TestCluster_ExecutionNotificationsSurviveLeaderLoss(t *testing.T) {
 	})
 	c.Kill(leader)
 	next := c.WaitForNewLeader(leader)
-	accept.Store(true)
+	recv.accept.Store(true)
 	clustertest.WaitFor(t, 90*time.Second, "both delivered and recorded by the new leader", func() (bool, string) {
 		for _, id := range ids {
 			if e, ok := notified(next.Client, id); !ok {
@@ -81,9 +109,8 @@ func TestCluster_ExecutionNotificationsSurviveLeaderLoss(t *testing.T) {
 		}
 		return true, ""
 	})
-	mu.Lock()
+	delivered := recv.deliveries()
 	before := map[uint64]int{ids[0]: delivered[ids[0]], ids[1]: delivered[ids[1]]}
-	mu.Unlock()
 	for _, id := range ids {
 		e, _ := notified(next.Client, id)
 		if !e.Notification.Delivered || before[id] < 1 {
@@ -100,8 +127,7 @@ func TestCluster_ExecutionNotificationsSurviveLeaderLoss(t *testing.T) {
 		e, ok := notified(next.Client, third)
 		return ok, fmt.Sprintf("%+v", e)
 	})
-	mu.Lock()
-	defer mu.Unlock()
+	delivered = recv.deliveries()
 	for _, id := range ids {
 		if delivered[id] != before[id] {
 			t.Errorf("execution %d was sent again after its record: %d, then %d", id, before[id], delivered[id])

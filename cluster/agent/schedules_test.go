@@ -2,13 +2,7 @@ package agent_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,27 +14,7 @@ import (
 // keeps failing while the leader crashes are delivered by the next leader;
 // every failed run is delivered at least once and recorded as delivered.
 func TestCluster_NotificationsSurviveLeaderLoss(t *testing.T) {
-	var (
-		accept    atomic.Bool
-		mu        sync.Mutex
-		delivered = map[uint64]int{}
-	)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var n api.Notification
-		if err := json.Unmarshal(body, &n); err != nil || n.Run == 0 {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		if !accept.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		mu.Lock()
-		delivered[n.Run]++
-		mu.Unlock()
-	}))
-	defer recv.Close()
+	recv := newWebhook(t, func(n api.Notification) (uint64, bool) { return n.Run, n.Run != 0 })
 
 	c := clustertest.NewCluster(t, clustertest.Options{Servers: 3})
 	leader := c.WaitForLeader()
@@ -70,22 +44,10 @@ func TestCluster_NotificationsSurviveLeaderLoss(t *testing.T) {
 	}
 	c.Kill(leader)
 	next := c.WaitForNewLeader(leader)
-	accept.Store(true)
-	clustertest.WaitFor(t, 90*time.Second, "every run ended and delivered", func() (bool, string) {
-		runs, err := next.Client.Schedules().Runs(ctx, "f", 100)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, r := range runs {
-			if r.Status == "running" || r.Delivery == nil {
-				return false, fmt.Sprintf("run %d %s delivery %+v", r.ID, r.Status, r.Delivery)
-			}
-		}
-		return true, ""
-	})
+	recv.accept.Store(true)
+	clustertest.WaitFor(t, 90*time.Second, "every run ended and delivered", clustertest.RunsDelivered(ctx, next.Client, "f"))
 	runs, _ := next.Client.Schedules().Runs(ctx, "f", 100)
-	mu.Lock()
-	defer mu.Unlock()
+	delivered := recv.deliveries()
 	for _, r := range runs {
 		if r.Status != "failed" || !r.Delivery.Delivered || delivered[r.ID] < 1 {
 			t.Errorf("run %d %s: delivery %+v, received %d", r.ID, r.Status, r.Delivery, delivered[r.ID])

@@ -50,23 +50,6 @@ func hostOf(t *testing.T, u string) string {
 	return p.Host
 }
 
-// refusedTLS dials addr with TLS using cfg and reports the error of the
-// handshake or of the first read (TLS 1.3 reports a refused client
-// certificate there); nil means the server accepted the connection.
-func refusedTLS(addr string, cfg *tls.Config) error {
-	conn, err := tls.Dial("tcp", addr, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	_, err = conn.Read(make([]byte, 1))
-	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
-		return nil // the server waits for a request: accepted
-	}
-	return err
-}
-
 func TestCluster_TLS(t *testing.T) {
 	ca := clustertest.NewTLS(t)
 	gossipKey := catalog.GenerateKey()
@@ -136,11 +119,11 @@ func TestCluster_TLS(t *testing.T) {
 		"server cert of another CA": base(loadPair(otherCA.Issue(t, tlsutil.RoleServer, "rogue0"))),
 	}
 	for name, cfg := range cases {
-		if err := refusedTLS(raftAddr, cfg); err == nil {
+		if err := clustertest.RefusedTLS(raftAddr, cfg); err == nil {
 			t.Errorf("raft port accepted a connection with %s", name)
 		}
 	}
-	if err := refusedTLS(raftAddr, base(loadPair(ca.Issue(t, tlsutil.RoleServer, "probe")))); err != nil {
+	if err := clustertest.RefusedTLS(raftAddr, base(loadPair(ca.Issue(t, tlsutil.RoleServer, "probe")))); err != nil {
 		t.Errorf("raft port refused a server certificate of the cluster: %v", err)
 	}
 

@@ -1,9 +1,11 @@
 package clustertest
 
 import (
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/cluster/tlsutil"
@@ -59,4 +61,22 @@ func (m *TLS) Issue(t testing.TB, role, name string) (cert, key string) {
 func (m *TLS) ClientTLS(t testing.TB, name string) *api.TLSConfig {
 	cert, key := m.Issue(t, tlsutil.RoleClient, name)
 	return &api.TLSConfig{CACert: m.CA, ClientCert: cert, ClientKey: key}
+}
+
+// RefusedTLS dials addr with TLS using cfg and reports the error of the
+// handshake or of the first read (TLS 1.3 reports a refused client
+// certificate there); nil means the server accepted the connection (no
+// error within a second of reading: it waits for a request).
+func RefusedTLS(addr string, cfg *tls.Config) error {
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	_, err = conn.Read(make([]byte, 1))
+	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+		return nil // the server waits for a request: accepted
+	}
+	return err
 }

@@ -28,6 +28,18 @@ func newCatalog(t *testing.T, m *Master) *Catalog {
 	return c
 }
 
+// newCatalogWithFolder starts a master with a cipher and its catalog
+// service, and creates the folder F.
+func newCatalogWithFolder(t *testing.T) (*Master, *Catalog) {
+	t.Helper()
+	m := newMasterWith(t, 10*time.Second, newCipher(t))
+	c := newCatalog(t, m)
+	if err := c.CreateFolder(context.Background(), "F", ""); err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
 // deploy packs files into a project archive and deploys it as folder/name.
 func deploy(t *testing.T, c *Catalog, folder, name string, files map[string]string) *catalog.ProjectVersion {
 	t.Helper()
@@ -79,12 +91,8 @@ connections:
 // value is sealed in the replicated record), and the lease carries
 // everything in clear for the worker, with the secrets to mask.
 func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
-	m := newMasterWith(t, 10*time.Second, newCipher(t))
-	c := newCatalog(t, m)
+	m, c := newCatalogWithFolder(t)
 	ctx := context.Background()
-	if err := c.CreateFolder(ctx, "F", ""); err != nil {
-		t.Fatal(err)
-	}
 	pv := deploy(t, c, "F", "P", map[string]string{
 		"project.yaml":       connProject,
 		"packages/main.yaml": "name: main\nparameters:\n  n: {type: int, default: 3}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n",
@@ -131,12 +139,8 @@ func TestCatalog_ExecutionSpecIsResolvedOnceAndLeasedWhole(t *testing.T) {
 // version deployed before that check (stored as is) is refused when an
 // execution is resolved, so no worker meets it.
 func TestCatalog_ConnectionReferenceWithoutValue(t *testing.T) {
-	cipher := newCipher(t)
-	m := newMasterWith(t, 10*time.Second, cipher)
-	c := newCatalog(t, m)
-	if err := c.CreateFolder(context.Background(), "F", ""); err != nil {
-		t.Fatal(err)
-	}
+	m, c := newCatalogWithFolder(t)
+	cipher := m.cfg.Cipher
 	bad := connProject + "  other:\n    type: sqlite\n    properties: {path: \"${project.nosuch}.db\"}\n"
 	err := deployErr(t, c, "F", "P", map[string]string{"project.yaml": bad,
 		"packages/main.yaml": "name: main\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"})

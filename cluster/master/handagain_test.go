@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
-	"github.com/scaleout/scaleout/cluster"
 )
 
 // pollAs polls as w1 with the given token and unanswered tokens.
@@ -62,12 +60,7 @@ func TestMaster_UnansweredPollHandsTheSameAttemptAgain(t *testing.T) {
 	if len(r.Tasks) != 0 || len(r.Drop) != 0 {
 		t.Fatalf("poll while running: %+v", r)
 	}
-	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if st := status(t, m, id); st != catalog.StatusSucceeded {
-		t.Fatalf("status %s, want succeeded", st)
-	}
+	finish(t, m, id, 1, "succeeded", catalog.StatusSucceeded)
 }
 
 // A poll that does not list the leasing poll as unanswered (the worker
@@ -104,16 +97,7 @@ func TestMaster_StoppedUnansweredLeaseIsNotHandedAgain(t *testing.T) {
 // The leasing poll's token is replicated with the attempt: a new leader
 // hands the attempt again too (the old one may have died while answering).
 func TestMaster_NewLeaderHandsAgainFromTheLog(t *testing.T) {
-	cfg := cluster.DevConfig()
-	cfg.NodeName = "n1"
-	cfg.DataDir = t.TempDir()
-	cfg.APIAddr = "http://127.0.0.1:1"
-	cfg.Logger = hclog.NewNullLogger()
-	r, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Shutdown() })
+	r := newRaft(t)
 	m := startMaster(t, time.Minute, nil, r)
 	if err := m.RegisterWorker(context.Background(), &catalog.Worker{ID: "w1", Node: "n1", MaxTasks: 4}); err != nil {
 		t.Fatal(err)

@@ -90,6 +90,18 @@ func status(t *testing.T, m *Master, id uint64) catalog.Status {
 	return e.Status
 }
 
+// finish reports result for attempt of id and fails the test unless the
+// execution then stands in want.
+func finish(t *testing.T, m *Master, id uint64, attempt int, result string, want catalog.Status) {
+	t.Helper()
+	if err := m.ReportResult(context.Background(), id, attempt, &api.ResultReport{Status: result}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, m, id); st != want {
+		t.Fatalf("final status %s, want %s", st, want)
+	}
+}
+
 func submit(t *testing.T, m *Master, retries int) uint64 {
 	t.Helper()
 	id, err := m.Submit(context.Background(), &api.SubmitRequest{Package: hello, Params: map[string]string{"who": "x"}, Retries: retries}, "test")
@@ -167,12 +179,7 @@ func TestMaster_PollLeasesAndLongPolls(t *testing.T) {
 	if err := m.ReportEvents(context.Background(), id, 1, 0, []catalog.Event{{Type: "stdout", Message: "hi"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "succeeded"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if st := status(t, m, id); st != catalog.StatusSucceeded {
-		t.Fatalf("final status %s", st)
-	}
+	finish(t, m, id, 1, "succeeded", catalog.StatusSucceeded)
 	if err := m.ReportEvents(context.Background(), id, 1, 0, nil); !errors.Is(err, catalog.ErrStaleAttempt) {
 		t.Fatalf("events after the end: %v", err)
 	}
@@ -228,12 +235,7 @@ func TestMaster_StopWakesPoll(t *testing.T) {
 	if len(r.Stop) != 0 {
 		t.Fatalf("stop repeated: %+v", r)
 	}
-	if err := m.ReportResult(context.Background(), id, 1, &api.ResultReport{Status: "canceled"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if st := status(t, m, id); st != catalog.StatusCanceled {
-		t.Fatalf("final %s", st)
-	}
+	finish(t, m, id, 1, "canceled", catalog.StatusCanceled)
 }
 
 func TestMaster_ExpiresSilentAttemptAndRetries(t *testing.T) {

@@ -49,6 +49,25 @@ func (f *fakeNotifier) Deliver(_ context.Context, webhook string, headers map[st
 	return nil
 }
 
+// newNotifyingScheduler starts a master with a cipher, its catalog and a
+// scheduler with fast loops that delivers notifications through a
+// fakeNotifier failing the first fail deliveries.
+func newNotifyingScheduler(t *testing.T, fail int) (*Master, *fakeNotifier) {
+	t.Helper()
+	m := newMasterWith(t, 10*time.Second, newCipher(t))
+	c := newCatalog(t, m)
+	cfg := DefaultSchedulerConfig()
+	cfg.Interval, cfg.DeliveryBackoff = 20*time.Millisecond, 10*time.Millisecond
+	fake := &fakeNotifier{fail: fail}
+	cfg.Notifier = fake
+	s, err := NewScheduler(cfg, m, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return m, fake
+}
+
 const notifyPkg = `name: n
 notify: {webhook: "http://127.0.0.1:1/hook", on: [failure], headers: {Authorization: Bearer hdr-secret}}
 parameters:
@@ -64,17 +83,7 @@ tasks:
 // opened and the sensitive value masked in the message (here the worker
 // did not mask it), and records it once.
 func TestScheduler_ExecutionNotification(t *testing.T) {
-	m := newMasterWith(t, 10*time.Second, newCipher(t))
-	c := newCatalog(t, m)
-	cfg := DefaultSchedulerConfig()
-	cfg.Interval, cfg.DeliveryBackoff = 20*time.Millisecond, 10*time.Millisecond
-	fake := &fakeNotifier{fail: 2}
-	cfg.Notifier = fake
-	s, err := NewScheduler(cfg, m, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	m, fake := newNotifyingScheduler(t, 2)
 	ctx := context.Background()
 	id, err := m.Submit(ctx, &api.SubmitRequest{Package: notifyPkg, Params: map[string]string{"token": "tok-s3cret"}}, "me")
 	if err != nil {
@@ -117,17 +126,7 @@ func TestScheduler_ExecutionNotification(t *testing.T) {
 // TestScheduler_ExecutionMail: a package notifying by e-mail only is
 // mailed (after one failure) with a subject naming the execution.
 func TestScheduler_ExecutionMail(t *testing.T) {
-	m := newMasterWith(t, 10*time.Second, newCipher(t))
-	c := newCatalog(t, m)
-	cfg := DefaultSchedulerConfig()
-	cfg.Interval, cfg.DeliveryBackoff = 20*time.Millisecond, 10*time.Millisecond
-	fake := &fakeNotifier{fail: 1}
-	cfg.Notifier = fake
-	s, err := NewScheduler(cfg, m, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	m, fake := newNotifyingScheduler(t, 1)
 	ctx := context.Background()
 	pkg := "name: m\nnotify: {email: [ops@example.com], on: completion}\ntasks:\n  - name: t\n    exec: {command: [/bin/true]}\n"
 	id, err := m.Submit(ctx, &api.SubmitRequest{Package: pkg}, "me")

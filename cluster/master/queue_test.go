@@ -17,12 +17,8 @@ import (
 // parameter re-resolves the connections that use it; the lease carries
 // the new values.
 func TestCatalog_SetValuesWhileCreated(t *testing.T) {
-	m := newMasterWith(t, 10*time.Second, newCipher(t))
-	c := newCatalog(t, m)
+	m, c := newCatalogWithFolder(t)
 	ctx := context.Background()
-	if err := c.CreateFolder(ctx, "F", ""); err != nil {
-		t.Fatal(err)
-	}
 	deploy(t, c, "F", "P", map[string]string{
 		"project.yaml":       connProject,
 		"packages/main.yaml": "name: main\nparameters:\n  n: {type: int, default: 3}\n  host: {type: string, default: pkg}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n",

@@ -26,13 +26,9 @@ func newScheduler(t *testing.T, m *Master, c *Catalog) *Scheduler {
 // TestScheduler_RefusesBadDefinitions: every bad definition is a 400
 // naming the problem, and nothing is stored.
 func TestScheduler_RefusesBadDefinitions(t *testing.T) {
-	m := newMasterWith(t, 10*time.Second, newCipher(t))
-	c := newCatalog(t, m)
+	m, c := newCatalogWithFolder(t)
 	s := newScheduler(t, m, c)
 	ctx := context.Background()
-	if err := c.CreateFolder(ctx, "F", ""); err != nil {
-		t.Fatal(err)
-	}
 	deploy(t, c, "F", "P", map[string]string{"project.yaml": "name: P\n",
 		"packages/main.yaml": "name: main\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"})
 	ok := "name: ok\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"
@@ -80,13 +76,9 @@ func TestScheduler_RefusesBadDefinitions(t *testing.T) {
 // the API resolves them; the webhook header is stored sealed and an update
 // that sends it back masked keeps it.
 func TestScheduler_FiresDeployedPackageAndKeepsSealedHeaders(t *testing.T) {
-	m := newMasterWith(t, 10*time.Second, newCipher(t))
-	c := newCatalog(t, m)
+	m, c := newCatalogWithFolder(t)
 	s := newScheduler(t, m, c)
 	ctx := context.Background()
-	if err := c.CreateFolder(ctx, "F", ""); err != nil {
-		t.Fatal(err)
-	}
 	pv := deploy(t, c, "F", "P", map[string]string{"project.yaml": "name: P\n",
 		"packages/main.yaml": "name: main\nparameters:\n  n: {type: int, default: 3}\ntasks:\n  - name: a\n    exec: {command: [/bin/true]}\n"})
 	req := &api.ScheduleRequest{Name: "s", Every: "1s", JobStep: api.JobStep{Package: "F/P/main", Params: map[string]string{"n": "7"}},

@@ -197,11 +197,7 @@ func TestContain_StartFallsBackWithoutCgroup(t *testing.T) {
 	w.contain.mu.Lock()
 	w.contain.base = t.TempDir()
 	w.contain.mu.Unlock()
-	f.mu.Lock()
-	f.answer = leaseInTurn(f, []api.Task{ppidTask(5, "true")})
-	f.mu.Unlock()
-	waitFor(t, "the result", func() bool { _, ok := f.result(5, 1); return ok })
-	if r, _ := f.result(5, 1); r.Status != api.StatusSucceeded {
+	if r := runPPID(t, f, 5); r.Status != api.StatusSucceeded {
 		t.Fatalf("attempt after the cgroup failed: %+v", r)
 	}
 	if d := w.contain.cgroupDir(); d != "" {

@@ -53,6 +53,50 @@ func sawRuntime(evs []api.Event) bool {
 	return false
 }
 
+// runtimePIDs returns the pids of the package processes the tasks that
+// reached f ran in, from their "runtime=PID" lines, in order.
+func runtimePIDs(f *fakeMaster) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var pids []string
+	for _, ev := range f.events {
+		if m := runtimePID.FindStringSubmatch(ev.Message); m != nil {
+			pids = append(pids, m[1])
+		}
+	}
+	return pids
+}
+
+// runPPID has f lease ppidTask(id, "true") and returns its result once it
+// is in.
+func runPPID(t *testing.T, f *fakeMaster, id uint64) api.ResultReport {
+	t.Helper()
+	f.mu.Lock()
+	f.answer = leaseInTurn(f, []api.Task{ppidTask(id, "true")})
+	f.mu.Unlock()
+	waitFor(t, "the result", func() bool { _, ok := f.result(id, 1); return ok })
+	r, _ := f.result(id, 1)
+	return r
+}
+
+// waitResultLine waits until the child running a has written its result
+// line.
+func waitResultLine(t *testing.T, a *attempt) {
+	t.Helper()
+	waitFor(t, "the result line", func() bool {
+		select {
+		case <-a.gotResult:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+// poolWait is how long runtimesWhen holds the next lease back for a package
+// process to wait in the pool before it gives up and leases anyway.
+const poolWait = 10 * time.Second
+
 // runtimes runs tasks one after another on a fresh worker and returns the
 // pid of the package process each ran in, the results, and every event the
 // master got.
@@ -64,11 +108,16 @@ func runtimes(t *testing.T, tasks []api.Task, opts ...func(*Config)) ([]string, 
 // after the first only once a package process waits in the pool: a child
 // reports its result before it says it is ready again, and on a loaded
 // machine the next lease could otherwise come first and start a new one.
+// If none waits there within poolWait of the previous result (reuse is
+// broken), it leases the next task anyway: the task runs in a new process
+// and the caller's check of the pids fails naming them, where waiting on
+// would only time out on the next result.
 func runtimesWhen(t *testing.T, tasks []api.Task, pooled *bool, opts ...func(*Config)) ([]string, []api.ResultReport, []api.Event) {
 	t.Helper()
 	f := &fakeMaster{}
 	var w *Worker
 	var wmu sync.Mutex
+	var waiting time.Time // since when the next lease waits for a pooled process
 	ready := func() bool {
 		if pooled == nil || !*pooled {
 			return true
@@ -79,8 +128,19 @@ func runtimesWhen(t *testing.T, tasks []api.Task, pooled *bool, opts ...func(*Co
 			return false
 		}
 		w.pool.mu.Lock()
-		defer w.pool.mu.Unlock()
-		return len(w.pool.idle) > 0
+		idle := len(w.pool.idle)
+		w.pool.mu.Unlock()
+		if waiting.IsZero() {
+			waiting = time.Now()
+		}
+		if idle == 0 && time.Since(waiting) < poolWait {
+			return false
+		}
+		if idle == 0 {
+			t.Logf("no package process waits in the pool %s after a clean run: leasing the next task anyway", poolWait)
+		}
+		waiting = time.Time{}
+		return true
 	}
 	f.answer = leaseInTurnWhen(f, tasks, ready)
 	started := startWorker(t, f, 5*time.Second, append([]func(*Config){func(c *Config) { c.MaxTasks = 1; c.WarmChildren = 0 }}, opts...)...)
@@ -93,17 +153,12 @@ func runtimesWhen(t *testing.T, tasks []api.Task, pooled *bool, opts ...func(*Co
 		r, _ := f.result(task.ID, 1)
 		results = append(results, r)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var pids []string
-	for _, ev := range f.events {
-		if m := runtimePID.FindStringSubmatch(ev.Message); m != nil {
-			pids = append(pids, m[1])
-		}
-	}
+	pids := runtimePIDs(f)
 	if len(pids) != len(tasks) {
 		t.Fatalf("runtime pids %v for %d tasks", pids, len(tasks))
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return pids, results, slices.Clone(f.events)
 }
 
@@ -184,15 +239,7 @@ func TestPool_StoppedChildIsNotReused(t *testing.T) {
 		t.Fatalf("stopped attempt: %+v", r)
 	}
 	waitFor(t, "the stopped task to be gone", func() bool { return !processRunning(m) })
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var pids []string
-	for _, ev := range f.events {
-		if mm := runtimePID.FindStringSubmatch(ev.Message); mm != nil {
-			pids = append(pids, mm[1])
-		}
-	}
-	if len(pids) != 2 || pids[0] == pids[1] {
+	if pids := runtimePIDs(f); len(pids) != 2 || pids[0] == pids[1] {
 		t.Fatalf("runtime pids %v: the attempt after a stop must get a new package process", pids)
 	}
 }
@@ -220,15 +267,10 @@ func warmWorker(t *testing.T) (*fakeMaster, *child) {
 func TestPool_WarmChildWaits(t *testing.T) {
 	f, warmChild := warmWorker(t)
 	warm := fmt.Sprint(warmChild.cmd.Process.Pid)
-	f.mu.Lock()
-	f.answer = leaseInTurn(f, []api.Task{ppidTask(7, "true")})
-	f.mu.Unlock()
-	waitFor(t, "the result", func() bool { _, ok := f.result(7, 1); return ok })
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, ev := range f.events {
-		if mm := runtimePID.FindStringSubmatch(ev.Message); mm != nil && mm[1] != warm {
-			t.Fatalf("first attempt ran in %s, not in the waiting package process %s", mm[1], warm)
+	runPPID(t, f, 7)
+	for _, pid := range runtimePIDs(f) {
+		if pid != warm {
+			t.Fatalf("first attempt ran in %s, not in the waiting package process %s", pid, warm)
 		}
 	}
 }
@@ -243,11 +285,7 @@ func TestPool_DeadWaitingChildIsReplaced(t *testing.T) {
 	if err := warm.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	f.answer = leaseInTurn(f, []api.Task{ppidTask(8, "true")})
-	f.mu.Unlock()
-	waitFor(t, "the result", func() bool { _, ok := f.result(8, 1); return ok })
-	if r, _ := f.result(8, 1); r.Status != api.StatusSucceeded {
+	if r := runPPID(t, f, 8); r.Status != api.StatusSucceeded {
 		t.Fatalf("attempt after the waiting process died: %+v", r)
 	}
 }
@@ -281,14 +319,7 @@ func TestPool_SilentDeathOfAReusedChildMovesTheJob(t *testing.T) {
 	if ch == doomed {
 		t.Fatal("the job stayed with the dead child")
 	}
-	waitFor(t, "the result line", func() bool {
-		select {
-		case <-a.gotResult:
-			return true
-		default:
-			return false
-		}
-	})
+	waitResultLine(t, a)
 	if a.result.Status != "succeeded" {
 		t.Fatalf("result %+v", a.result)
 	}
@@ -329,14 +360,7 @@ func TestPool_StderrBeforeTheFirstEvent(t *testing.T) {
 			return false
 		}
 	})
-	waitFor(t, "the result line", func() bool {
-		select {
-		case <-a.gotResult:
-			return true
-		default:
-			return false
-		}
-	})
+	waitResultLine(t, a)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.result.Status != "succeeded" || len(a.buf) != 2 || !strings.Contains(a.buf[0].Message, "gc 1") {

@@ -444,10 +444,15 @@ func (dc *dockerCluster) membersSeenBy(via string) view {
 // execIn runs a command in a node's container (with a deadline) and returns
 // its exit code and output; code -1 means docker itself failed.
 func (dc *dockerCluster) execIn(name string, timeout time.Duration, args ...string) (int, string) {
+	return execInContainer(dc.node(name).container, timeout, args...)
+}
+
+// execInContainer runs a command in a container with a deadline and returns
+// its exit code and output (-1: docker itself failed).
+func execInContainer(container string, timeout time.Duration, args ...string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"exec", dc.node(name).container}, args...)...)
-	out, err := cmd.CombinedOutput()
+	out, err := exec.CommandContext(ctx, "docker", append([]string{"exec", container}, args...)...).CombinedOutput()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), string(out)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/api"
+	"github.com/scaleout/scaleout/cluster/clustertest"
 )
 
 // TestE2E_JobGotoAndStepRetries: a job whose step 2 fails (one retry, 1 s
@@ -160,18 +161,7 @@ func TestE2E_WebhookOnePerFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every failed run is delivered once, after 3 attempts.
-	waitFor(t, "every run delivered", 90*time.Second, func() (bool, string) {
-		runs, err := cl.Schedules().Runs(ctx, "failing", 100)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, r := range runs {
-			if r.Status == "running" || r.Delivery == nil {
-				return false, fmt.Sprintf("run %d %s delivery %v", r.ID, r.Status, r.Delivery)
-			}
-		}
-		return true, ""
-	})
+	waitFor(t, "every run delivered", 90*time.Second, clustertest.RunsDelivered(ctx, cl, "failing"))
 	runs, _ := cl.Schedules().Runs(ctx, "failing", 100)
 	mu.Lock()
 	defer mu.Unlock()

@@ -20,6 +20,20 @@ func TestE2E_QueueCLI(t *testing.T) {
 	a := startAgent(t, t.TempDir())
 	c := a.client(t)
 	id := func(r result) string { return strconv.FormatUint(parseOutID(t, r), 10) }
+	// start starts the created execution x (of kind, for the messages),
+	// waits for it to succeed and checks its logs hold want, the value
+	// set while it was created.
+	start := func(x, kind, want string) {
+		t.Helper()
+		if r := cli(t, a.api, "executions", "start", x); r.code != 0 {
+			t.Fatalf("start (%s): exit %d %s", kind, r.code, r.stderr)
+		}
+		n, _ := strconv.ParseUint(x, 10, 64)
+		waitStatus(t, c, n, 30*time.Second, "succeeded")
+		if r := cli(t, a.api, "executions", "logs", x); !strings.Contains(r.stdout, want) {
+			t.Fatalf("%s run: logs lack the value set while created (%q):\n%s", kind, want, r.stdout)
+		}
+	}
 
 	// Inline: create, set a value, start.
 	r := cli(t, a.api, "run", "testdata/hello.yaml", "--no-start", "--priority", "5")
@@ -37,14 +51,7 @@ func TestE2E_QueueCLI(t *testing.T) {
 	if r = cli(t, a.api, "executions", "set-param", x, "code=notanint"); r.code != 2 || !strings.Contains(r.stderr, "code") {
 		t.Fatalf("set-param of a mistyped value: exit %d %s", r.code, r.stderr)
 	}
-	if r = cli(t, a.api, "executions", "start", x); r.code != 0 {
-		t.Fatalf("start: exit %d %s", r.code, r.stderr)
-	}
-	n, _ := strconv.ParseUint(x, 10, 64)
-	waitStatus(t, c, n, 30*time.Second, "succeeded")
-	if r = cli(t, a.api, "executions", "logs", x); !strings.Contains(r.stdout, "hello queue") {
-		t.Fatalf("logs lack the value set while created:\n%s", r.stdout)
-	}
+	start(x, "inline", "hello queue")
 	if r = cli(t, a.api, "executions", "start", x); r.code != 2 || !strings.Contains(r.stderr, "already ended") {
 		t.Fatalf("second start: exit %d %s", r.code, r.stderr)
 	}
@@ -112,14 +119,7 @@ tasks:
 	if r = cli(t, a.api, "executions", "set-param", x, "nosuch=1"); r.code != 2 || !strings.Contains(r.stderr, "nosuch") {
 		t.Fatalf("set-param of an unknown parameter: exit %d %s", r.code, r.stderr)
 	}
-	if r = cli(t, a.api, "executions", "start", x); r.code != 0 {
-		t.Fatalf("start (deployed): exit %d %s", r.code, r.stderr)
-	}
-	n, _ = strconv.ParseUint(x, 10, 64)
-	waitStatus(t, c, n, 30*time.Second, "succeeded")
-	if r = cli(t, a.api, "executions", "logs", x); !strings.Contains(r.stdout, "hi catalog") {
-		t.Fatalf("deployed run lacks the value set while created:\n%s", r.stdout)
-	}
+	start(x, "deployed", "hi catalog")
 }
 
 // TestE2E_AdmissionThreshold: a worker whose memory floor is above what

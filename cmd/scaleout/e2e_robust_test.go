@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scaleout/scaleout/catalog/pkgspec/pkgspectest"
 )
 
 // httpDo sends a raw request to an agent and returns the status and body.
@@ -114,21 +116,6 @@ func TestE2E_OversizeInputsAreRefused(t *testing.T) {
 // 16 MiB) and decoded once before the limits refuse it.
 const oversizeRSSBound = 256 << 10 // kB
 
-// aliasBomb is a YAML alias bomb like the one of issue 10 (nine levels of nine aliases:
-// 9^9 nodes once expanded).
-const aliasBomb = `name: bomb
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-tasks: *i
-`
-
 // parserRSSBound is the most the agent may grow while it refuses the
 // parser attacks (measured: a 1 MiB worst-case document allocates about
 // 140 MB in all, docs/limits.md).
@@ -157,7 +144,7 @@ func TestE2E_ParserBombsAreRefused(t *testing.T) {
 		codes     []int
 		want      string
 	}{
-		{"alias bomb", aliasBomb, []int{400}, "package expands to more than 250000 YAML nodes"},
+		{"alias bomb", pkgspectest.AliasBomb(), []int{400}, "package expands to more than 250000 YAML nodes"},
 		{"10,005 tasks", tasks(10_005), []int{400}, "package has more than 10000 tasks"},
 		{"10^6 tasks", tasks(1_000_000), []int{400, 413}, "the limit of"},
 		{"package over 1 MiB", "name: big\ndescription: " + strings.Repeat("x", 1<<20) + "\ntasks: [{name: a, exec: {command: [x]}}]\n", []int{400}, "over the limit of 1048576"},

@@ -14,14 +14,8 @@ import (
 // and checks the mail the server got.
 func TestE2E_SSISSendMail(t *testing.T) {
 	srv := smtptest.New(t)
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", "testdata/ssis/packages/Mailer.dtsx", "--folder", "F", "--strict",
-		"--connection", "SMTP Connection Manager=smtp://"+srv.Addr()+"?tls=none"); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Mailer/Mailer", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImportRun(t, "testdata/ssis/packages/Mailer.dtsx", "", "--strict",
+		"--connection", "SMTP Connection Manager=smtp://"+srv.Addr()+"?tls=none")
 	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails, want 1: %+v", len(msgs), msgs)

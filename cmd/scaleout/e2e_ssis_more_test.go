@@ -19,30 +19,17 @@ import (
 // WorkingDirectory read. It checks the rows and files they produced.
 func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/Mapped.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "Mapped.dtsx")
-	// The static paths, and the one inside an expression's string literal.
-	r := strings.NewReplacer(`C:\Data\`, root+"/", `C:\\Data\\`, root+"/")
-	writeFiles(t, map[string]string{
-		pkg:                                    r.Replace(string(src)),
-		filepath.Join(root, "drop", "jan.csv"): "1\n",
+	// The static paths, and the one inside an expression's string literal,
+	// point at root.
+	pkg := ssisPackage(t, "Mapped.dtsx", map[string]string{
+		filepath.Join(root, "drop", "jan.csv"):      "1\n",
 		filepath.Join(root, "drop", "feb.2026.csv"): "2\n",
 		filepath.Join(root, "drop", "notes.txt"):    "not matched\n",
 		filepath.Join(root, "out", "EMEA", ".keep"): "",
 		filepath.Join(root, "out", "apac", ".keep"): "",
-	})
+	}, `C:\Data\`, root+"/", `C:\\Data\\`, root+"/")
 	dbPath := filepath.Join(root, "audit.db")
-	a := ssisAgent(t)
-	imp := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Audit DB=sqlite:"+dbPath)
-	if imp.code != 0 || !strings.Contains(imp.stdout, "1 ready to run") {
-		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Mapped/Mapped", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImportRun(t, pkg, "1 ready to run", "--strict", "--connection", "Audit DB=sqlite:"+dbPath)
 	db := openSQLite(t, dbPath)
 	got := queryStrings(t, db, "SELECT what || '|' || region FROM audit ORDER BY rowid")
 	want := []string{"file feb.2026|-", "file jan|-", "FEB.2026;JAN;|EMEA", "FEB.2026;JAN;|apac"}
@@ -75,13 +62,9 @@ func TestE2E_SSISPackagePassword(t *testing.T) {
 	if r := cli(t, a.api, "projects", "list", "F"); strings.Contains(r.stdout, "Secrets") {
 		t.Fatalf("a wrong password deployed something:\n%s", r.stdout)
 	}
-	imp := cli(t, a.api, "import", pkg, "--folder", "F", "--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "Contoso#2026")
-	if imp.code != 0 || !strings.Contains(imp.stdout, "set package parameter Secrets.Token (sensitive, decrypted with the package password)") {
-		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Secrets/Secrets", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImport(t, a, pkg, "set package parameter Secrets.Token (sensitive, decrypted with the package password)",
+		"--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "Contoso#2026")
+	ssisRun(t, a, "F/Secrets/Secrets", 0)
 	db := openSQLite(t, dbPath)
 	if got := queryStrings(t, db, "SELECT v FROM tokens"); !slices.Equal(got, []string{"tok-51&7"}) {
 		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
@@ -94,22 +77,10 @@ func TestE2E_SSISPackagePassword(t *testing.T) {
 // with an SSIS expression and writes a flat file, and checks the file.
 func TestE2E_SSISFormat3DataFlow(t *testing.T) {
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/Stock2008.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "Stock2008.dtsx")
-	writeFiles(t, map[string]string{
-		pkg:                              strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+	pkg := ssisPackage(t, "Stock2008.dtsx", map[string]string{
 		filepath.Join(root, "stock.csv"): "item,qty\r\nbolt,3\r\nnut,10\r\n",
-	})
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", pkg, "--folder", "F"); r.code != 0 || !strings.Contains(r.stdout, "format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready") {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Stock2008/Stock2008", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	}, `C:\Feeds\`, root+"/")
+	ssisImportRun(t, pkg, "format 3, expressions: ssis) -> packages/Stock2008.yaml: 6 converted, 0 not converted; ready")
 	got, err := os.ReadFile(filepath.Join(root, "stock_out.csv"))
 	if want := "item,qty,label\r\nbolt,3,BOLT:6\r\nnut,10,NUT:20\r\n"; err != nil || string(got) != want {
 		t.Errorf("stock_out.csv = %q, %v; want %q", got, err, want)
@@ -132,13 +103,7 @@ func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", "testdata/ssis/packages/OdbcCopy.dtsx", "--folder", "F", "--strict", "--connection", "Stage ODBC=sqlite:"+dbPath); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/OdbcCopy/OdbcCopy", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImportRun(t, "testdata/ssis/packages/OdbcCopy.dtsx", "", "--strict", "--connection", "Stage ODBC=sqlite:"+dbPath)
 	if got := queryStrings(t, db, "SELECT customer_id || '|' || customer_name FROM customers_copy ORDER BY customer_id"); !slices.Equal(got, []string{"1|Al", "2|Bea"}) {
 		t.Errorf("customers_copy = %q, want the two active customers", got)
 	}
@@ -153,12 +118,8 @@ func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
 func TestE2E_SSISChildErrorReachesParentHandler(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "ops.db")
 	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", "testdata/ssis/events", "--folder", "F", "--strict", "--connection", "Log DB=sqlite:"+dbPath); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Events/Batch", "--wait"); r.code != 1 {
-		t.Fatalf("run: exit %d, want 1 (Step fails)\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImport(t, a, "testdata/ssis/events", "", "--strict", "--connection", "Log DB=sqlite:"+dbPath)
+	ssisRun(t, a, "F/Events/Batch", 1) // Step fails
 	db := openSQLite(t, dbPath)
 	if got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM errors"); !slices.Equal(got, []string{"Run Step/Copy Feed|5|exit status 5"}) {
 		t.Errorf("errors = %q, want the child's one error, logged by the parent's OnError handler", got)
@@ -172,26 +133,12 @@ func TestE2E_SSISChildErrorReachesParentHandler(t *testing.T) {
 // bytes as the input.
 func TestE2E_SSISLatin1RoundTrip(t *testing.T) {
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/Latin1.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
 	in, err := charmap.Windows1252.NewEncoder().String("id,name\r\n1,Müller\r\n2,Señora\r\n3,€uro\r\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg := filepath.Join(t.TempDir(), "Latin1.dtsx")
-	writeFiles(t, map[string]string{
-		pkg:                              strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
-		filepath.Join(root, "names.txt"): in,
-	})
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict"); r.code != 0 || !strings.Contains(r.stdout, "5 converted, 0 not converted; ready") {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Latin1/Latin1", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	pkg := ssisPackage(t, "Latin1.dtsx", map[string]string{filepath.Join(root, "names.txt"): in}, `C:\Data\`, root+"/")
+	ssisImportRun(t, pkg, "5 converted, 0 not converted; ready", "--strict")
 	if got, err := os.ReadFile(filepath.Join(root, "names_out.txt")); err != nil || string(got) != in {
 		t.Errorf("names_out.txt = %q, %v; want %q", got, err, in)
 	}

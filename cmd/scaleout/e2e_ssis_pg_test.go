@@ -15,12 +15,30 @@ import (
 	"golang.org/x/text/encoding/charmap"
 )
 
+// ssisPostgres starts a PostgreSQL server for the test, runs stmts in it
+// and returns its URL and a connection to it, closed when the test ends.
+func ssisPostgres(t *testing.T, stmts ...string) (string, *sql.DB) {
+	t.Helper()
+	pg := pgtest.New(t)
+	db, err := sql.Open("pgx", pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, stmt := range stmts {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return pg.URL(), db
+}
+
 // TestE2E_SSISImportPostgres imports the SSIS etl project with its SQL
 // Server connection pointed at a real PostgreSQL (--connection) and runs
 // the Data Flow package (flat file -> data conversion -> row count ->
 // multicast -> bulk load) and the parent-child pair against it.
 func TestE2E_SSISImportPostgres(t *testing.T) {
-	pg := pgtest.New(t)
+	pgURL, db := ssisPostgres(t)
 	root := t.TempDir()
 	proj := ssisProject(t, root)
 	writeFiles(t, map[string]string{
@@ -28,19 +46,10 @@ func TestE2E_SSISImportPostgres(t *testing.T) {
 		filepath.Join(root, "out", ".keep"): "",
 	})
 	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", proj, "--folder", "F", "--connection", "Warehouse="+pg.URL()); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImport(t, a, proj, "", "--connection", "Warehouse="+pgURL)
 	for _, pkg := range []string{"Orders", "Parent"} {
-		if r := cli(t, a.api, "run", "F/ETL/"+pkg, "--param", "ApiKey=k", "--wait"); r.code != 0 {
-			t.Fatalf("run %s: exit %d\n%s\n%s", pkg, r.code, r.stdout, r.stderr)
-		}
+		ssisRun(t, a, "F/ETL/"+pkg, 0, "--param", "ApiKey=k")
 	}
-	db, err := sql.Open("pgx", pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	if got := queryStrings(t, db, "SELECT id || '|' || customer || '|' || amount FROM orders ORDER BY id"); !slices.Equal(got, []string{"1|Ada|10.50", "3|Cy, Jr|7.00", "4|Di|1234.50"}) {
 		t.Errorf("orders = %q", got)
 	}
@@ -63,32 +72,12 @@ func TestE2E_SSISImportPostgres(t *testing.T) {
 // conditional split (net >= 100) -> PostgreSQL (fast load) and a flat
 // file. It checks the table's rows and both files.
 func TestE2E_SSISSplitLoadPostgres(t *testing.T) {
-	pg := pgtest.New(t)
-	db, err := sql.Open("pgx", pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE TABLE large_orders (id int, qty int, price numeric(10,2), net numeric(7,2))"); err != nil {
-		t.Fatal(err)
-	}
+	pgURL, db := ssisPostgres(t, "CREATE TABLE large_orders (id int, qty int, price numeric(10,2), net numeric(7,2))")
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/SplitLoad.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "SplitLoad.dtsx")
-	writeFiles(t, map[string]string{
-		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+	pkg := ssisPackage(t, "SplitLoad.dtsx", map[string]string{
 		filepath.Join(root, "orders.txt"): "id;qty;price\n1;2;60.00\n2;1;5.50\n3;10;10.00\n4;5000;100.00\n",
-	})
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Warehouse="+pg.URL()); r.code != 0 || !strings.Contains(r.stdout, "1 ready to run") {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/SplitLoad/SplitLoad", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	}, `C:\Data\`, root+"/")
+	ssisImportRun(t, pkg, "1 ready to run", "--strict", "--connection", "Warehouse="+pgURL)
 	if got := queryStrings(t, db, "SELECT id || '|' || qty || '|' || price || '|' || net FROM large_orders ORDER BY id"); !slices.Equal(got, []string{"1|2|60.00|120.00", "3|10|10.00|100.00"}) {
 		t.Errorf("large_orders = %q", got)
 	}
@@ -111,39 +100,17 @@ func TestE2E_SSISSplitLoadPostgres(t *testing.T) {
 // numbers, where a full cache would give one), the partial one once per
 // key (they share one region).
 func TestE2E_SSISLookupCacheModesPostgres(t *testing.T) {
-	pg := pgtest.New(t)
-	db, err := sql.Open("pgx", pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, stmt := range []string{
+	pgURL, _ := ssisPostgres(t,
 		"CREATE SEQUENCE gen", "CREATE TABLE customer_base (id int, name text)", "INSERT INTO customer_base VALUES (10, 'ten'), (20, 'twenty')",
 		"CREATE VIEW customers AS SELECT id, name || '#' || nextval('gen') AS name FROM customer_base",
 		"CREATE SEQUENCE rgen", "CREATE TABLE region_base (customer_id int, region text)", "INSERT INTO region_base VALUES (10, 'north'), (20, 'south')",
 		"CREATE VIEW regions AS SELECT customer_id, region || '#' || nextval('rgen') AS region FROM region_base",
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	)
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/LookupModes.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "LookupModes.dtsx")
-	writeFiles(t, map[string]string{
-		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+	pkg := ssisPackage(t, "LookupModes.dtsx", map[string]string{
 		filepath.Join(root, "orders.csv"): "id,customer\r\n1,10\r\n2,20\r\n3,10\r\n4,30\r\n5,20\r\n6,10\r\n",
-	})
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Warehouse="+pg.URL()); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/LookupModes/LookupModes", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	}, `C:\Data\`, root+"/")
+	ssisImportRun(t, pkg, "", "--strict", "--connection", "Warehouse="+pgURL)
 	if got, err := os.ReadFile(filepath.Join(root, "unknown.csv")); err != nil || string(got) != "id,customer\r\n4,30\r\n" {
 		t.Errorf("unknown.csv = %q, %v", got, err)
 	}
@@ -186,44 +153,21 @@ func TestE2E_SSISLookupCacheModesPostgres(t *testing.T) {
 // Returns reads tab-separated LF rows and keeps empty fields NULL
 // (KeepNulls).
 func TestE2E_SSISBulkInsertPostgres(t *testing.T) {
-	pg := pgtest.New(t)
-	db, err := sql.Open("pgx", pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, stmt := range []string{
+	pgURL, db := ssisPostgres(t,
 		"CREATE SCHEMA dbo",
 		"CREATE TABLE dbo.orders_stage (row_id int GENERATED ALWAYS AS IDENTITY, id int, customer text, amount numeric(10,2), status text DEFAULT 'new')",
 		"CREATE TABLE dbo.returns_stage (return_id int, note text DEFAULT 'none', qty int)",
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	)
 	orders, err := charmap.Windows1252.NewEncoder().String("row_id|id|customer|amount|status\r\n99|1|Müller|10.50|shipped\r\n99|2|Señora||\r\n99|3|Bob|7\r\n99|4|Zoë|1.25|open\r\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/BulkLoad.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "BulkLoad.dtsx")
-	writeFiles(t, map[string]string{
-		pkg: strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+	pkg := ssisPackage(t, "BulkLoad.dtsx", map[string]string{
 		filepath.Join(root, "orders_extract.txt"):  orders,
 		filepath.Join(root, "returns_extract.txt"): "1\t\t5\n2\tdamaged\t1\n",
-	})
-	a := ssisAgent(t)
-	r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Staging="+pg.URL())
-	if r.code != 0 || !strings.Contains(r.stdout, `\Package\Load Returns: CheckConstraints is False`) {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/BulkLoad/BulkLoad", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	}, `C:\Feeds\`, root+"/")
+	ssisImportRun(t, pkg, `\Package\Load Returns: CheckConstraints is False`, "--strict", "--connection", "Staging="+pgURL)
 	got := queryStrings(t, db, "SELECT row_id || '|' || id || '|' || customer || '|' || coalesce(amount::text, 'NULL') || '|' || status FROM dbo.orders_stage ORDER BY id")
 	if want := []string{"1|1|Müller|10.50|shipped", "2|2|Señora|NULL|new", "3|4|Zoë|1.25|open"}; !slices.Equal(got, want) {
 		t.Errorf("orders_stage = %q, want %q", got, want)
@@ -241,38 +185,16 @@ func TestE2E_SSISBulkInsertPostgres(t *testing.T) {
 // Destination; a Foreach ADO loop then maps each row's columns into
 // variables for an Execute SQL task that writes an audit row.
 func TestE2E_SSISCommandRecordsetPostgres(t *testing.T) {
-	pg := pgtest.New(t)
-	db, err := sql.Open("pgx", pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, stmt := range []string{
+	pgURL, db := ssisPostgres(t,
 		"CREATE TABLE orders (id int PRIMARY KEY, status text, updated int DEFAULT 0)",
 		"INSERT INTO orders (id, status) VALUES (1, 'new'), (2, 'new'), (3, 'new')",
 		"CREATE TABLE status_audit (seq serial, order_id int, status text)",
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	)
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/CommandRecordset.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "CommandRecordset.dtsx")
-	writeFiles(t, map[string]string{
-		pkg: strings.ReplaceAll(string(src), `C:\Feeds\`, root+"/"),
+	pkg := ssisPackage(t, "CommandRecordset.dtsx", map[string]string{
 		filepath.Join(root, "status_updates.csv"): "order_id,status\r\n1,shipped\r\n3,cancelled\r\n1,delivered\r\n",
-	})
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", pkg, "--folder", "F", "--strict", "--connection", "Orders DB="+pg.URL()); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/CommandRecordset/CommandRecordset", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	}, `C:\Feeds\`, root+"/")
+	ssisImportRun(t, pkg, "", "--strict", "--connection", "Orders DB="+pgURL)
 	if got, want := queryStrings(t, db, "SELECT id || '|' || status || '|' || updated FROM orders ORDER BY id"), []string{"1|delivered|2", "2|new|0", "3|cancelled|1"}; !slices.Equal(got, want) {
 		t.Errorf("orders = %q, want %q", got, want)
 	}

@@ -48,6 +48,61 @@ func writeFiles(t *testing.T, files map[string]string) {
 	}
 }
 
+// ssisPackage copies the corpus package testdata/ssis/packages/name into a
+// temporary directory with its Windows paths rewritten by the old, new
+// pairs oldnew (as a user edits a package before moving it off Windows),
+// writes files beside it and returns the copy's path.
+func ssisPackage(t *testing.T, name string, files map[string]string, oldnew ...string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../testdata/ssis/packages/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(t.TempDir(), name)
+	all := map[string]string{pkg: strings.NewReplacer(oldnew...).Replace(string(src))}
+	for p, body := range files {
+		all[p] = body
+	}
+	writeFiles(t, all)
+	return pkg
+}
+
+// ssisImport imports src into the agent's folder F with the further import
+// arguments args and fails the test unless the import exits 0 with want
+// ("" for anything) in its output.
+func ssisImport(t *testing.T, a *agentProc, src, want string, args ...string) result {
+	t.Helper()
+	r := cli(t, a.api, append([]string{"import", src, "--folder", "F"}, args...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("import %s: exit %d\n%s\n%s", src, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// ssisRun runs the package path (folder/project/package) with --wait and
+// the further run arguments args, and fails the test unless it exits
+// wantCode.
+func ssisRun(t *testing.T, a *agentProc, path string, wantCode int, args ...string) result {
+	t.Helper()
+	r := cli(t, a.api, append(append([]string{"run", path}, args...), "--wait")...)
+	if r.code != wantCode {
+		t.Fatalf("run %s: exit %d, want %d\n%s\n%s", path, r.code, wantCode, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// ssisImportRun starts an agent (ssisAgent), imports the package file src
+// into its folder F (ssisImport: want in the output) and runs it as
+// F/NAME/NAME, NAME being src's file name without .dtsx, failing the test
+// unless the run succeeds.
+func ssisImportRun(t *testing.T, src, want string, args ...string) {
+	t.Helper()
+	a := ssisAgent(t)
+	ssisImport(t, a, src, want, args...)
+	name := strings.TrimSuffix(filepath.Base(src), ".dtsx")
+	ssisRun(t, a, "F/"+name+"/"+name, 0)
+}
+
 // ssisAgent starts a dev agent with a folder F to import into. Imported
 // packages get allow_paths for the absolute directories they use, here the
 // test's temporary directories: the agent permits the test's own temporary
@@ -116,10 +171,7 @@ func TestE2E_SSISImport(t *testing.T) {
 		t.Fatalf("--strict deployed something:\n%s", r.stdout)
 	}
 
-	imp := cli(t, a.api, "import", proj, "--folder", "F", "--connection", "Warehouse=sqlite:"+dbPath)
-	if imp.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
-	}
+	imp := ssisImport(t, a, proj, "", "--connection", "Warehouse=sqlite:"+dbPath)
 	for _, want := range []string{"6 packages, 5 ready to run, 1 refuse to start", `\Package\Purge Staging`, `\Package\Tidy\Check Folder`, "deployed F/ETL version 1", "supply: project parameter ApiKey"} {
 		if !strings.Contains(imp.stdout, want) {
 			t.Errorf("import output lacks %q:\n%s", want, imp.stdout)
@@ -127,11 +179,7 @@ func TestE2E_SSISImport(t *testing.T) {
 	}
 	run := func(pkg string, wantCode int) result {
 		t.Helper()
-		r := cli(t, a.api, "run", "F/ETL/"+pkg, "--param", "ApiKey=s3cr3t", "--wait")
-		if r.code != wantCode {
-			t.Fatalf("run %s: exit %d, want %d\n%s\n%s", pkg, r.code, wantCode, r.stdout, r.stderr)
-		}
-		return r
+		return ssisRun(t, a, "F/ETL/"+pkg, wantCode, "--param", "ApiKey=s3cr3t")
 	}
 	run("LoadFiles", 0)
 	run("Orders", 0)
@@ -196,22 +244,10 @@ func TestE2E_SSISImport(t *testing.T) {
 // rows on another into two flat files, and checks both files.
 func TestE2E_SSISDataFlowExpressions(t *testing.T) {
 	root := t.TempDir()
-	src, err := os.ReadFile("../../testdata/ssis/packages/Split.dtsx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := filepath.Join(t.TempDir(), "Split.dtsx")
-	writeFiles(t, map[string]string{
-		pkg:                               strings.ReplaceAll(string(src), `C:\Data\`, root+"/"),
+	pkg := ssisPackage(t, "Split.dtsx", map[string]string{
 		filepath.Join(root, "orders.txt"): "id;qty;price\n1;2;60.00\n2;1;5.50\n3;10;10.00\n",
-	})
-	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", pkg, "--folder", "F"); r.code != 0 || !strings.Contains(r.stdout, "1 ready to run") {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Split/Split", "--wait"); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	}, `C:\Data\`, root+"/")
+	ssisImportRun(t, pkg, "1 ready to run")
 	for file, want := range map[string]string{
 		"large.txt": "id;qty;price;net\n1;2;60.00;120.00\n3;10;10.00;100.00\n",
 		"small.txt": "id;qty;price;net\n2;1;5.50;5.50\n",
@@ -260,14 +296,9 @@ func TestE2E_SSISFormat6(t *testing.T) {
 		}
 	}
 	a := ssisAgent(t)
-	imp := cli(t, a.api, "import", dst, "--folder", "F", "--connection", "SalesDB=sqlite:"+dbPath, "--connection", "CRM=sqlite:"+dbPath)
-	if imp.code != 0 || !strings.Contains(imp.stdout, "3 packages, 2 ready to run, 1 refuse to start") {
-		t.Fatalf("import: exit %d\n%s\n%s", imp.code, imp.stdout, imp.stderr)
-	}
+	ssisImport(t, a, dst, "3 packages, 2 ready to run, 1 refuse to start", "--connection", "SalesDB=sqlite:"+dbPath, "--connection", "CRM=sqlite:"+dbPath)
 	for _, pkg := range []string{"Extract", "Summarise"} {
-		if r := cli(t, a.api, "run", "F/Sales/"+pkg, "--param", "ExportKey=k", "--wait"); r.code != 0 {
-			t.Fatalf("run %s: exit %d\n%s\n%s", pkg, r.code, r.stdout, r.stderr)
-		}
+		ssisRun(t, a, "F/Sales/"+pkg, 0, "--param", "ExportKey=k")
 	}
 	if got := queryStrings(t, db, "SELECT code || '|' || name FROM staged ORDER BY code"); !slices.Equal(got, []string{"EU|Europe", "US|Americas"}) {
 		t.Errorf("staged = %q, want the two active regions (and the old row deleted)", got)
@@ -286,12 +317,8 @@ func TestE2E_SSISEventHandlers(t *testing.T) {
 	root := t.TempDir()
 	dbPath := filepath.Join(root, "ops.db")
 	a := ssisAgent(t)
-	if r := cli(t, a.api, "import", "testdata/ssis/packages/Handlers.dtsx", "--folder", "F", "--connection", "Log DB=sqlite:"+dbPath); r.code != 0 {
-		t.Fatalf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	if r := cli(t, a.api, "run", "F/Handlers/Handlers", "--wait"); r.code != 1 {
-		t.Fatalf("run: exit %d, want 1 (Fail Here fails)\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	ssisImport(t, a, "testdata/ssis/packages/Handlers.dtsx", "", "--connection", "Log DB=sqlite:"+dbPath)
+	ssisRun(t, a, "F/Handlers/Handlers", 1) // Fail Here fails
 	db := openSQLite(t, dbPath)
 	for _, table := range []string{"task_errors", "package_errors"} {
 		got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM "+table)
@@ -315,26 +342,16 @@ func TestE2E_SSISDataFlowJoins(t *testing.T) {
 		filepath.Join(root, "orders.csv"):    "order_id,customer_id,amount\n10,1,5.00\n11,2,7.50\n12,1,2.50\n13,3,1.00\n",
 		filepath.Join(root, "legacy.txt"):    "HEADER LINE\nAB01   12widget\nCD02    3gadget long label\n",
 	}
+	writeFiles(t, files)
 	var pkgs []string
 	for _, name := range []string{"MergeJoin.dtsx", "Legacy.dtsx"} {
-		src, err := os.ReadFile("../../testdata/ssis/packages/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(t.TempDir(), name)
-		files[p] = strings.ReplaceAll(string(src), `C:\Data\`, root+"/")
-		pkgs = append(pkgs, p)
+		pkgs = append(pkgs, ssisPackage(t, name, nil, `C:\Data\`, root+"/"))
 	}
-	writeFiles(t, files)
 	a := ssisAgent(t)
-	for i, p := range pkgs {
+	for _, p := range pkgs {
 		name := strings.TrimSuffix(filepath.Base(p), ".dtsx")
-		if r := cli(t, a.api, "import", p, "--folder", "F", "--strict"); r.code != 0 {
-			t.Fatalf("import %s: exit %d\n%s\n%s", p, r.code, r.stdout, r.stderr)
-		}
-		if r := cli(t, a.api, "run", "F/"+name+"/"+name, "--wait"); r.code != 0 {
-			t.Fatalf("run %d %s: exit %d\n%s\n%s", i, name, r.code, r.stdout, r.stderr)
-		}
+		ssisImport(t, a, p, "", "--strict")
+		ssisRun(t, a, "F/"+name+"/"+name, 0)
 	}
 	for file, want := range map[string]string{
 		"report.csv": "name,orders,total\nAda,2,7.50\nBob,1,7.50\n",

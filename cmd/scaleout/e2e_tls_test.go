@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scaleout/scaleout/catalog"
+	"github.com/scaleout/scaleout/cluster/clustertest"
 )
 
 // TestE2E_SecureByDefault: a non-dev agent without TLS refuses to start
@@ -122,7 +123,7 @@ func TestE2E_TLSCluster(t *testing.T) {
 			"no certificate":     {RootCAs: pool, ServerName: "server.scaleout"},
 			"client certificate": {RootCAs: pool, ServerName: "server.scaleout", Certificates: []tls.Certificate{client}},
 		} {
-			if err := dialRaft(f[1], cfg); err == nil {
+			if err := clustertest.RefusedTLS(f[1], cfg); err == nil {
 				t.Errorf("raft port %s accepted a connection with %s", f[1], name)
 			}
 		}
@@ -142,20 +143,4 @@ func TestE2E_TLSCluster(t *testing.T) {
 	if r := tokenCLI(t, agents["s1"].api, root, append([]string{"run", "testdata/hello.yaml", "--wait", "--plain"}, certs...)...); r.code != 0 {
 		t.Fatalf("run through s1 after the rotation: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-}
-
-// dialRaft dials a Raft port with TLS and returns nil only if the
-// server accepted the connection (no error within a second of reading).
-func dialRaft(addr string, cfg *tls.Config) error {
-	conn, err := tls.Dial("tcp", addr, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	_, err = conn.Read(make([]byte, 1))
-	if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
-		return nil
-	}
-	return err
 }

@@ -3,8 +3,10 @@
 package pkgspectest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +26,28 @@ tasks:
     exec:
       command: [/bin/sh, -c, 'exit ${param.code}']
 `
+
+// AliasBomb returns the classic "billion laughs" in YAML, the parser
+// attack of issue 10: nine levels of nine aliases, 363 bytes that expand
+// to 9^9 strings.
+//
+//	name: bomb
+//	a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+//	b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+//	...
+//	i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+//	tasks: *i
+func AliasBomb() string {
+	var b strings.Builder
+	b.WriteString("name: bomb\n")
+	item := `"lol"`
+	for level := 'a'; level <= 'i'; level++ {
+		fmt.Fprintf(&b, "%c: &%c [%s]\n", level, level, strings.TrimSuffix(strings.Repeat(item+",", 9), ","))
+		item = "*" + string(level)
+	}
+	b.WriteString("tasks: *i\n")
+	return b.String()
+}
 
 // WriteFiles writes a tree of fixture files under dir: files maps a
 // slash-separated path relative to dir to the file's content. Missing
