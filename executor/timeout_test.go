@@ -27,8 +27,10 @@ tasks:
 	if !rec.has(EventPostExecute, "slow", "failed: timed out after 200ms") {
 		t.Errorf("slow post_execute = %q", rec.messages(EventPostExecute, "slow"))
 	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("took %s", took)
+	// The task sleeps 600 s: an end well before that is the timeout's
+	// doing, however loaded the machine (not a speed check).
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("took %s: the 200 ms timeout did not end the 600 s sleep", took)
 	}
 }
 
