@@ -11,6 +11,19 @@ import (
 	"github.com/hashicorp/raft"
 )
 
+// maxRPCsInFlight is 1: no pipelined replication. hashicorp/raft's pipeline
+// (v1.8.0, default 2 in flight) can wedge for good: when a follower
+// answers an append with Success=false (a failed log write, a term change),
+// the pipeline's decoder returns while the sender may still be about to
+// send; that send blocks on a channel nobody reads, and the pipeline's
+// shutdown is deferred in the blocked function. The follower then gets
+// heartbeats but never another entry, and the leader's Shutdown waits
+// forever (seen here: a test cluster's shutdown hung 39 minutes in
+// pipelineSend under load; also hashicorp/raft#612). Commands are batched
+// (BatchApplyCh, the coalescers), which is where the pipeline's gain was
+// small anyway (hashicorp/raft#541).
+const maxRPCsInFlight = 1
+
 func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, *streamLayer, error) {
 	ln, err := net.Listen("tcp", cfg.RaftBind)
 	if err != nil {
@@ -29,6 +42,7 @@ func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, *str
 	layer := &streamLayer{ln: ln, adv: adv, dial: cfg.Dialer, tlsServer: cfg.RaftTLSServer, tlsClient: cfg.RaftTLSClient}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: logger.Named("transport"),
+		MaxRPCsInFlight: maxRPCsInFlight,
 	}), layer, nil
 }
 
