@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"iter"
+	"math"
 	"runtime"
 	"strconv"
 	"sync"
@@ -206,6 +208,75 @@ func (t *Tx) Execution(id uint64) (*Execution, error) {
 		return nil, fmt.Errorf("decode execution %d: %w", id, err)
 	}
 	return &e, nil
+}
+
+// ExecutionState reads the id, status and attempt of execution id, leaving
+// the rest of the record unread.
+func (t *Tx) ExecutionState(id uint64) (ExecutionState, error) {
+	var st ExecutionState
+	v := t.tx.Bucket(bucketExecutions).Get(u64key(id))
+	if v == nil {
+		return st, fmt.Errorf("execution %d: %w", id, ErrNotFound)
+	}
+	if leadingState(v, &st) {
+		return st, nil
+	}
+	// A record stored before the three fields came first: read it all.
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, fmt.Errorf("decode execution %d: %w", id, err)
+	}
+	return st, nil
+}
+
+// leadingState reads id, status and attempt from the start of a stored
+// execution as json.Marshal writes it (Execution declares the three first:
+// `{"id":7,"status":"running","attempt":2,...`) and stops there; a JSON
+// decoder would scan or buffer the whole record, spec and all. It reports
+// false for anything else (an older layout, escapes, other spacing), which
+// the caller then decodes in full.
+func leadingState(v []byte, st *ExecutionState) bool {
+	rest, ok := bytes.CutPrefix(v, []byte(`{"id":`))
+	if !ok {
+		return false
+	}
+	id, rest, ok := leadingUint(rest)
+	if !ok {
+		return false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"status":"`)); !ok {
+		return false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return false
+	}
+	status := Status(rest[:end])
+	if rest, ok = bytes.CutPrefix(rest[end+1:], []byte(`,"attempt":`)); !ok {
+		return false
+	}
+	attempt, rest, ok := leadingUint(rest)
+	if !ok || attempt > math.MaxInt32 || len(rest) == 0 || (rest[0] != ',' && rest[0] != '}') {
+		return false
+	}
+	*st = ExecutionState{ID: id, Status: status, Attempt: int(attempt)}
+	return true
+}
+
+// leadingUint reads the decimal digits at the start of b (at most 19, so
+// that they fit; no leading zero but "0" itself).
+func leadingUint(b []byte) (uint64, []byte, bool) {
+	n := 0
+	for n < len(b) && n < 20 && b[n] >= '0' && b[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 19 || (n > 1 && b[0] == '0') {
+		return 0, b, false
+	}
+	var u uint64
+	for _, c := range b[:n] {
+		u = u*10 + uint64(c-'0')
+	}
+	return u, b[n:], true
 }
 
 // PutExecution stores e and keeps the pending and active indexes in step

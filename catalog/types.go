@@ -210,14 +210,16 @@ func (s *ExecutionSpec) Check() error {
 // Execution is one run of a package: its frozen spec, its status and the
 // history of its attempts.
 type Execution struct {
-	ID     uint64 `json:"id"`
-	Status Status `json:"status"`
+	// ID, Status and Attempt come first in the stored JSON, so that
+	// Tx.ExecutionState reads them without scanning the spec.
+	ID      uint64 `json:"id"`
+	Status  Status `json:"status"`
+	Attempt int    `json:"attempt"` // current (last) attempt number, 0 before the first lease
 	ExecutionSpec
 	// HandBacks counts attempts that draining workers gave back; they do
 	// not use up retries.
 	HandBacks int       `json:"hand_backs,omitempty"`
 	Caller    string    `json:"caller,omitempty"`
-	Attempt   int       `json:"attempt"` // current (last) attempt number, 0 before the first lease
 	Worker    string    `json:"worker,omitempty"`
 	Message   string    `json:"message,omitempty"` // why it ended, or why it waits
 	CreatedAt time.Time `json:"created_at"`
@@ -395,11 +397,27 @@ func (e *Execution) Lease(worker string, attempt int, now time.Time) (Transition
 // checkCurrent verifies that a report about attempt comes from the current,
 // active attempt.
 func (e *Execution) checkCurrent(attempt int) error {
-	if e.Status.Terminal() {
-		return fmt.Errorf("%w: execution %d is %s", ErrStaleAttempt, e.ID, e.Status)
+	return ExecutionState{ID: e.ID, Status: e.Status, Attempt: e.Attempt}.CheckReport(attempt)
+}
+
+// ExecutionState is the part of an execution that says whether an attempt
+// is current: what a worker's every poll checks for each attempt it runs.
+// Tx.ExecutionState reads it without decoding the rest of the record (the
+// spec: package source, values, connections), the bulk of it.
+type ExecutionState struct {
+	ID      uint64 `json:"id"`
+	Status  Status `json:"status"`
+	Attempt int    `json:"attempt"`
+}
+
+// CheckReport returns nil if events or results from attempt may be
+// accepted: the execution is active and attempt is its current one.
+func (s ExecutionState) CheckReport(attempt int) error {
+	if s.Status.Terminal() {
+		return fmt.Errorf("%w: execution %d is %s", ErrStaleAttempt, s.ID, s.Status)
 	}
-	if !e.Status.Active() || attempt != e.Attempt {
-		return fmt.Errorf("%w: execution %d attempt %d is not current (current %d, %s)", ErrStaleAttempt, e.ID, attempt, e.Attempt, e.Status)
+	if !s.Status.Active() || attempt != s.Attempt {
+		return fmt.Errorf("%w: execution %d attempt %d is not current (current %d, %s)", ErrStaleAttempt, s.ID, attempt, s.Attempt, s.Status)
 	}
 	return nil
 }

@@ -279,7 +279,7 @@ func (m *Master) checkStops(running map[uint64]api.AttemptRef, resp *api.PollRes
 	err = m.store.View(func(tx *catalog.Tx) error {
 		for id, r := range running {
 			ref := api.AttemptRef{ID: id, Attempt: r.Attempt}
-			e, err := tx.Execution(id)
+			e, err := tx.ExecutionState(id) // every poll, every attempt: not the whole record
 			if errors.Is(err, catalog.ErrNotFound) {
 				resp.Drop = append(resp.Drop, ref)
 				continue
