@@ -165,9 +165,13 @@ func leaseOnce(task api.Task, later int) func(int, api.PollRequest) (*api.PollRe
 	}
 }
 
+// waitFor polls cond until it holds. The deadline only ends a test that
+// is broken: under make test-stress (both CPUs burnt, -race) a package
+// process takes up to a second to start, and TestWorker_StartQueueListsAttemptsAtOnce's
+// 30 fresh ones, two at a time, took more than the 15 s this used to be.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	poll.True(t, 15*time.Second, what, cond)
+	poll.True(t, time.Minute, what, cond)
 }
 
 func marker() string { return strconv.Itoa(1000 + int(time.Now().UnixNano()%8000)) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scaleout/scaleout/executor/sqltest"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -30,8 +31,8 @@ func TestE2E_SSISMappedLoopsAndPropertyExpressions(t *testing.T) {
 	}, `C:\Data\`, root+"/", `C:\\Data\\`, root+"/")
 	dbPath := filepath.Join(root, "audit.db")
 	ssisImportRun(t, pkg, "1 ready to run", "--strict", "--connection", "Audit DB=sqlite:"+dbPath)
-	db := openSQLite(t, dbPath)
-	got := queryStrings(t, db, "SELECT what || '|' || region FROM audit ORDER BY rowid")
+	db := sqltest.Open(t, "sqlite", dbPath)
+	got := sqltest.Strings(t, db, "SELECT what || '|' || region FROM audit ORDER BY rowid")
 	want := []string{"file feb.2026|-", "file jan|-", "FEB.2026;JAN;|EMEA", "FEB.2026;JAN;|apac"}
 	if !slices.Equal(got, want) {
 		t.Errorf("audit = %q, want %q", got, want)
@@ -65,8 +66,8 @@ func TestE2E_SSISPackagePassword(t *testing.T) {
 	ssisImport(t, a, pkg, "set package parameter Secrets.Token (sensitive, decrypted with the package password)",
 		"--connection", "Vault DB=sqlite:"+dbPath, "--package-password", "Contoso#2026")
 	ssisRun(t, a, "F/Secrets/Secrets", 0)
-	db := openSQLite(t, dbPath)
-	if got := queryStrings(t, db, "SELECT v FROM tokens"); !slices.Equal(got, []string{"tok-51&7"}) {
+	db := sqltest.Open(t, "sqlite", dbPath)
+	if got := sqltest.Strings(t, db, "SELECT v FROM tokens"); !slices.Equal(got, []string{"tok-51&7"}) {
 		t.Errorf("tokens = %q, want the decrypted value [tok-51&7]", got)
 	}
 }
@@ -93,7 +94,7 @@ func TestE2E_SSISFormat3DataFlow(t *testing.T) {
 // checks the copied rows.
 func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "stage.db")
-	db := openSQLite(t, dbPath)
+	db := sqltest.Open(t, "sqlite", dbPath)
 	for _, stmt := range []string{
 		"CREATE TABLE customers (id INTEGER, name TEXT, active INTEGER)",
 		"INSERT INTO customers VALUES (2, 'Bea', 1), (1, 'Al', 1), (3, 'Cy', 0)",
@@ -104,7 +105,7 @@ func TestE2E_SSISODBCSourceAndDestination(t *testing.T) {
 		}
 	}
 	ssisImportRun(t, "testdata/ssis/packages/OdbcCopy.dtsx", "", "--strict", "--connection", "Stage ODBC=sqlite:"+dbPath)
-	if got := queryStrings(t, db, "SELECT customer_id || '|' || customer_name FROM customers_copy ORDER BY customer_id"); !slices.Equal(got, []string{"1|Al", "2|Bea"}) {
+	if got := sqltest.Strings(t, db, "SELECT customer_id || '|' || customer_name FROM customers_copy ORDER BY customer_id"); !slices.Equal(got, []string{"1|Al", "2|Bea"}) {
 		t.Errorf("customers_copy = %q, want the two active customers", got)
 	}
 }
@@ -120,8 +121,8 @@ func TestE2E_SSISChildErrorReachesParentHandler(t *testing.T) {
 	a := ssisAgent(t)
 	ssisImport(t, a, "testdata/ssis/events", "", "--strict", "--connection", "Log DB=sqlite:"+dbPath)
 	ssisRun(t, a, "F/Events/Batch", 1) // Step fails
-	db := openSQLite(t, dbPath)
-	if got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM errors"); !slices.Equal(got, []string{"Run Step/Copy Feed|5|exit status 5"}) {
+	db := sqltest.Open(t, "sqlite", dbPath)
+	if got := sqltest.Strings(t, db, "SELECT source || '|' || code || '|' || descr FROM errors"); !slices.Equal(got, []string{"Run Step/Copy Feed|5|exit status 5"}) {
 		t.Errorf("errors = %q, want the child's one error, logged by the parent's OnError handler", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/scaleout/scaleout/executor/pgtest"
+	"github.com/scaleout/scaleout/executor/sqltest"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -50,13 +51,13 @@ func TestE2E_SSISImportPostgres(t *testing.T) {
 	for _, pkg := range []string{"Orders", "Parent"} {
 		ssisRun(t, a, "F/ETL/"+pkg, 0, "--param", "ApiKey=k")
 	}
-	if got := queryStrings(t, db, "SELECT id || '|' || customer || '|' || amount FROM orders ORDER BY id"); !slices.Equal(got, []string{"1|Ada|10.50", "3|Cy, Jr|7.00", "4|Di|1234.50"}) {
+	if got := sqltest.Strings(t, db, "SELECT id || '|' || customer || '|' || amount FROM orders ORDER BY id"); !slices.Equal(got, []string{"1|Ada|10.50", "3|Cy, Jr|7.00", "4|Di|1234.50"}) {
 		t.Errorf("orders = %q", got)
 	}
-	if got := queryStrings(t, db, "SELECT rows_loaded::text FROM runs"); !slices.Equal(got, []string{"3"}) {
+	if got := sqltest.Strings(t, db, "SELECT rows_loaded::text FROM runs"); !slices.Equal(got, []string{"3"}) {
 		t.Errorf("runs = %q, want [3]", got)
 	}
-	if got := queryStrings(t, db, "SELECT label FROM child_runs"); !slices.Equal(got, []string{"from parent"}) {
+	if got := sqltest.Strings(t, db, "SELECT label FROM child_runs"); !slices.Equal(got, []string{"from parent"}) {
 		t.Errorf("child_runs = %q", got)
 	}
 	rej, err := os.ReadFile(filepath.Join(root, "out", "rejects.csv"))
@@ -78,7 +79,7 @@ func TestE2E_SSISSplitLoadPostgres(t *testing.T) {
 		filepath.Join(root, "orders.txt"): "id;qty;price\n1;2;60.00\n2;1;5.50\n3;10;10.00\n4;5000;100.00\n",
 	}, `C:\Data\`, root+"/")
 	ssisImportRun(t, pkg, "1 ready to run", "--strict", "--connection", "Warehouse="+pgURL)
-	if got := queryStrings(t, db, "SELECT id || '|' || qty || '|' || price || '|' || net FROM large_orders ORDER BY id"); !slices.Equal(got, []string{"1|2|60.00|120.00", "3|10|10.00|100.00"}) {
+	if got := sqltest.Strings(t, db, "SELECT id || '|' || qty || '|' || price || '|' || net FROM large_orders ORDER BY id"); !slices.Equal(got, []string{"1|2|60.00|120.00", "3|10|10.00|100.00"}) {
 		t.Errorf("large_orders = %q", got)
 	}
 	if got, err := os.ReadFile(filepath.Join(root, "small.txt")); err != nil || string(got) != "id;qty;price;net\n2;1;5.50;5.50\n" {
@@ -168,11 +169,11 @@ func TestE2E_SSISBulkInsertPostgres(t *testing.T) {
 		filepath.Join(root, "returns_extract.txt"): "1\t\t5\n2\tdamaged\t1\n",
 	}, `C:\Feeds\`, root+"/")
 	ssisImportRun(t, pkg, `\Package\Load Returns: CheckConstraints is False`, "--strict", "--connection", "Staging="+pgURL)
-	got := queryStrings(t, db, "SELECT row_id || '|' || id || '|' || customer || '|' || coalesce(amount::text, 'NULL') || '|' || status FROM dbo.orders_stage ORDER BY id")
+	got := sqltest.Strings(t, db, "SELECT row_id || '|' || id || '|' || customer || '|' || coalesce(amount::text, 'NULL') || '|' || status FROM dbo.orders_stage ORDER BY id")
 	if want := []string{"1|1|Müller|10.50|shipped", "2|2|Señora|NULL|new", "3|4|Zoë|1.25|open"}; !slices.Equal(got, want) {
 		t.Errorf("orders_stage = %q, want %q", got, want)
 	}
-	got = queryStrings(t, db, "SELECT return_id || '|' || coalesce(note, 'NULL') || '|' || qty FROM dbo.returns_stage ORDER BY return_id")
+	got = sqltest.Strings(t, db, "SELECT return_id || '|' || coalesce(note, 'NULL') || '|' || qty FROM dbo.returns_stage ORDER BY return_id")
 	if want := []string{"1|NULL|5", "2|damaged|1"}; !slices.Equal(got, want) {
 		t.Errorf("returns_stage = %q, want %q", got, want)
 	}
@@ -195,10 +196,10 @@ func TestE2E_SSISCommandRecordsetPostgres(t *testing.T) {
 		filepath.Join(root, "status_updates.csv"): "order_id,status\r\n1,shipped\r\n3,cancelled\r\n1,delivered\r\n",
 	}, `C:\Feeds\`, root+"/")
 	ssisImportRun(t, pkg, "", "--strict", "--connection", "Orders DB="+pgURL)
-	if got, want := queryStrings(t, db, "SELECT id || '|' || status || '|' || updated FROM orders ORDER BY id"), []string{"1|delivered|2", "2|new|0", "3|cancelled|1"}; !slices.Equal(got, want) {
+	if got, want := sqltest.Strings(t, db, "SELECT id || '|' || status || '|' || updated FROM orders ORDER BY id"), []string{"1|delivered|2", "2|new|0", "3|cancelled|1"}; !slices.Equal(got, want) {
 		t.Errorf("orders = %q, want %q", got, want)
 	}
-	if got, want := queryStrings(t, db, "SELECT order_id || '|' || status FROM status_audit ORDER BY seq"), []string{"1|shipped", "3|cancelled", "1|delivered"}; !slices.Equal(got, want) {
+	if got, want := sqltest.Strings(t, db, "SELECT order_id || '|' || status FROM status_audit ORDER BY seq"), []string{"1|shipped", "3|cancelled", "1|delivered"}; !slices.Equal(got, want) {
 		t.Errorf("status_audit = %q, want %q", got, want)
 	}
 }

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scaleout/scaleout/executor/sqltest"
 )
 
 // ssisProject copies testdata/ssis/etl into a temporary directory with
@@ -114,35 +115,6 @@ func ssisAgent(t *testing.T) *agentProc {
 	return a
 }
 
-// openSQLite opens the SQLite file path, closed when the test ends.
-func openSQLite(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func queryStrings(t *testing.T, db *sql.DB, q string) []string {
-	t.Helper()
-	rows, err := db.Query(q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 // TestE2E_SSISImport imports the SSIS project testdata/ssis/etl through a
 // dev agent with its SQL Server connection pointed at SQLite, runs the
 // converted packages and checks what they wrote: Execute SQL with
@@ -190,18 +162,18 @@ func TestE2E_SSISImport(t *testing.T) {
 		t.Errorf("Housekeeping did not refuse naming its Script Task:\n%s\n%s", refused.stdout, refused.stderr)
 	}
 
-	db := openSQLite(t, dbPath)
+	db := sqltest.Open(t, "sqlite", dbPath)
 	// LoadFiles: one row per file, moved to the archive, counted, listed.
-	paths := queryStrings(t, db, "SELECT path || '|' || batch FROM loaded_files ORDER BY path")
+	paths := sqltest.Strings(t, db, "SELECT path || '|' || batch FROM loaded_files ORDER BY path")
 	want := []string{root + "/incoming/a.csv|nightly", root + "/incoming/b.csv|nightly"}
 	if !slices.Equal(paths, want) {
 		t.Errorf("loaded_files = %q, want %q", paths, want)
 	}
-	if got := queryStrings(t, db, "SELECT files || '|' || listing FROM summary"); !slices.Equal(got, []string{"2|a.csv b.csv "}) {
+	if got := sqltest.Strings(t, db, "SELECT files || '|' || listing FROM summary"); !slices.Equal(got, []string{"2|a.csv b.csv "}) {
 		t.Errorf("summary = %q, want [2|a.csv b.csv ]", got)
 	}
 	// The failure path (Log Failure, after List Archive on failure) did not run.
-	if got := queryStrings(t, db, "SELECT count(*) FROM sqlite_master WHERE name = 'failures'"); !slices.Equal(got, []string{"0"}) {
+	if got := sqltest.Strings(t, db, "SELECT count(*) FROM sqlite_master WHERE name = 'failures'"); !slices.Equal(got, []string{"0"}) {
 		t.Errorf("the failure path ran: %q", got)
 	}
 	for _, f := range []string{"a.csv", "b.csv"} {
@@ -214,10 +186,10 @@ func TestE2E_SSISImport(t *testing.T) {
 	}
 	// Orders: two good rows in the table and the output file, the bad one
 	// in the rejects file, the row count recorded.
-	if got := queryStrings(t, db, "SELECT id || '|' || customer || '|' || amount FROM orders ORDER BY id"); !slices.Equal(got, []string{"1|Ada|10.5", "3|Cy, Jr|7"}) {
+	if got := sqltest.Strings(t, db, "SELECT id || '|' || customer || '|' || amount FROM orders ORDER BY id"); !slices.Equal(got, []string{"1|Ada|10.5", "3|Cy, Jr|7"}) {
 		t.Errorf("orders = %q", got)
 	}
-	if got := queryStrings(t, db, "SELECT rows_loaded FROM runs"); !slices.Equal(got, []string{"2"}) {
+	if got := sqltest.Strings(t, db, "SELECT rows_loaded FROM runs"); !slices.Equal(got, []string{"2"}) {
 		t.Errorf("runs = %q, want [2]", got)
 	}
 	out, err := os.ReadFile(filepath.Join(root, "out", "orders_out.csv"))
@@ -230,11 +202,11 @@ func TestE2E_SSISImport(t *testing.T) {
 	}
 	// Cleanse (SSIS expressions): the For Loop ran 3 times, the Expression
 	// Task summed 0+1+2, the precedence expression @[User::Total] > 2 held.
-	if got := queryStrings(t, db, "SELECT total || '|' || substr(stamp, 1, 4) FROM totals"); !slices.Equal(got, []string{"3|run-"}) {
+	if got := sqltest.Strings(t, db, "SELECT total || '|' || substr(stamp, 1, 4) FROM totals"); !slices.Equal(got, []string{"3|run-"}) {
 		t.Errorf("totals = %q, want [3|run-]", got)
 	}
 	// Parent -> Child with the parameter binding.
-	if got := queryStrings(t, db, "SELECT label FROM child_runs"); !slices.Equal(got, []string{"from parent"}) {
+	if got := sqltest.Strings(t, db, "SELECT label FROM child_runs"); !slices.Equal(got, []string{"from parent"}) {
 		t.Errorf("child_runs = %q, want [from parent]", got)
 	}
 }
@@ -282,7 +254,7 @@ func TestE2E_SSISFormat6(t *testing.T) {
 	}
 	writeFiles(t, files)
 	dbPath := filepath.Join(root, "sales.db")
-	db := openSQLite(t, dbPath)
+	db := sqltest.Open(t, "sqlite", dbPath)
 	for _, stmt := range []string{
 		"CREATE TABLE regions (region_code TEXT, region_name TEXT, active INTEGER)",
 		"INSERT INTO regions VALUES ('EU', 'Europe', 1), ('US', 'Americas', 1), ('XX', 'Closed', 0)",
@@ -300,7 +272,7 @@ func TestE2E_SSISFormat6(t *testing.T) {
 	for _, pkg := range []string{"Extract", "Summarise"} {
 		ssisRun(t, a, "F/Sales/"+pkg, 0, "--param", "ExportKey=k")
 	}
-	if got := queryStrings(t, db, "SELECT code || '|' || name FROM staged ORDER BY code"); !slices.Equal(got, []string{"EU|Europe", "US|Americas"}) {
+	if got := sqltest.Strings(t, db, "SELECT code || '|' || name FROM staged ORDER BY code"); !slices.Equal(got, []string{"EU|Europe", "US|Americas"}) {
 		t.Errorf("staged = %q, want the two active regions (and the old row deleted)", got)
 	}
 	sum, err := os.ReadFile(filepath.Join(root, "summary.txt"))
@@ -319,14 +291,14 @@ func TestE2E_SSISEventHandlers(t *testing.T) {
 	a := ssisAgent(t)
 	ssisImport(t, a, "testdata/ssis/packages/Handlers.dtsx", "", "--connection", "Log DB=sqlite:"+dbPath)
 	ssisRun(t, a, "F/Handlers/Handlers", 1) // Fail Here fails
-	db := openSQLite(t, dbPath)
+	db := sqltest.Open(t, "sqlite", dbPath)
 	for _, table := range []string{"task_errors", "package_errors"} {
-		got := queryStrings(t, db, "SELECT source || '|' || code || '|' || descr FROM "+table)
+		got := sqltest.Strings(t, db, "SELECT source || '|' || code || '|' || descr FROM "+table)
 		if len(got) != 1 || !strings.HasPrefix(got[0], "Fail Here|4|") || !strings.Contains(got[0], "exit") {
 			t.Errorf("%s = %q, want one row from Fail Here with code 4", table, got)
 		}
 	}
-	if got := queryStrings(t, db, "SELECT source FROM starts WHERE source = 'Fail Here'"); len(got) != 1 {
+	if got := sqltest.Strings(t, db, "SELECT source FROM starts WHERE source = 'Fail Here'"); len(got) != 1 {
 		t.Errorf("starts = %q: the package's OnPreExecute handler did not run before Fail Here", got)
 	}
 }
