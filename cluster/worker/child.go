@@ -138,10 +138,19 @@ func runJob(job *Job, lw *lineWriter, sigs <-chan os.Signal, gone <-chan struct{
 	stopped := false
 	fenced := time.Duration(0) // how long the worker had been silent when the run was fenced
 	groups := map[int]bool{}
-	runEnded := make(chan struct{})
-	defer close(runEnded)
+	runEnded, watched := make(chan struct{}), make(chan struct{})
+	// The watcher is done before runJob returns: a fence that fired kills
+	// every descendant of this process (KillDescendants), and must not
+	// still be at it when the next run starts its tasks (in tests, which
+	// run jobs back to back in one process; a fenced child is never
+	// reused).
+	defer func() {
+		close(runEnded)
+		<-watched
+	}()
 	fc.start(time.Duration(job.FenceMS) * time.Millisecond)
 	go func() {
+		defer close(watched)
 		select {
 		case silent := <-fc.expired(runEnded):
 			// No grace: the master may lease the execution again soon, as
