@@ -6,12 +6,26 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // TokenHeader carries an ACL token; "Authorization: Bearer <token>" is the
 // same. The Client sends Config.Token (or SCALEOUT_TOKEN) in it.
 const TokenHeader = "X-Scaleout-Token"
+
+// RequestToken returns the ACL token a request carries: the TokenHeader
+// header, else an "Authorization: Bearer" one; "" if neither. The agent's
+// API and the web console read it the same way.
+func RequestToken(r *http.Request) string {
+	if t := strings.TrimSpace(r.Header.Get(TokenHeader)); t != "" {
+		return t
+	}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
 
 // TokenFromEnv returns SCALEOUT_TOKEN.
 func TokenFromEnv() string { return os.Getenv("SCALEOUT_TOKEN") }

@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/scaleout/scaleout/api"
 )
@@ -19,21 +18,10 @@ import (
 // is never put into a cookie, so another site cannot make the browser use
 // it; without ACLs nothing changes.
 
-// requestToken returns the token a console request carries.
-func requestToken(r *http.Request) string {
-	if t := strings.TrimSpace(r.Header.Get(api.TokenHeader)); t != "" {
-		return t
-	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
-	}
-	return ""
-}
-
 // api returns the API client of a request: the console's own, sending the
 // request's token when it carries one.
 func (c *Console) api(r *http.Request) *api.Client {
-	if tok := requestToken(r); tok != "" {
+	if tok := api.RequestToken(r); tok != "" {
 		return c.c.WithToken(tok)
 	}
 	return c.c
@@ -43,7 +31,7 @@ func (c *Console) api(r *http.Request) *api.Client {
 // carries no token (the console's own credential is an agent's, which
 // reads nothing once they are on).
 func (c *Console) needsLogin(r *http.Request) bool {
-	return c.cfg.NeedsToken != nil && requestToken(r) == "" && c.cfg.NeedsToken()
+	return c.cfg.NeedsToken != nil && api.RequestToken(r) == "" && c.cfg.NeedsToken()
 }
 
 // loginMessage is what the login page says when a request carried no token.

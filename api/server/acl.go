@@ -82,17 +82,6 @@ func principalFrom(ctx context.Context) *principal {
 	return p
 }
 
-// requestToken returns the token a request carries.
-func requestToken(r *http.Request) string {
-	if t := strings.TrimSpace(r.Header.Get(api.TokenHeader)); t != "" {
-		return t
-	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
-	}
-	return ""
-}
-
 func writeJSONError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -168,7 +157,7 @@ func (s *srv) guard(pattern string, next http.Handler) http.Handler {
 // resolve finds who a request acts as: its token, else the agent whose
 // certificate (or internal token) it carries.
 func (s *srv) resolve(r *http.Request) (*principal, error) {
-	tok := requestToken(r)
+	tok := api.RequestToken(r)
 	if tok != "" && s.cfg.InternalToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.InternalToken)) == 1 {
 		return &principal{agent: "self", internal: true}, nil
 	}
@@ -282,7 +271,7 @@ func (s *srv) execAllowed(r *http.Request, id uint64, perm string) error {
 		if !ok || p.token == nil {
 			return codedErr(http.StatusForbidden, "permission denied: this agent cannot check execution %d's folder", id)
 		}
-		folder, err := remote.ExecutionFolder(r.Context(), requestToken(r), id)
+		folder, err := remote.ExecutionFolder(r.Context(), api.RequestToken(r), id)
 		if err != nil {
 			return err
 		}

@@ -234,7 +234,7 @@ func (s *srv) forward(w http.ResponseWriter, r *http.Request, addr string, limit
 			pr.Out.Host = target.Host
 			pr.Out.Header.Set(ForwardedHeader, strconv.Itoa(hops+1))
 			pr.Out.Header.Del(IdentityHeader)
-			if s.cfg.InternalToken != "" && requestToken(r) == s.cfg.InternalToken {
+			if s.cfg.InternalToken != "" && api.RequestToken(r) == s.cfg.InternalToken {
 				// This agent's internal token means nothing elsewhere.
 				pr.Out.Header.Del(api.TokenHeader)
 				pr.Out.Header.Del("Authorization")
