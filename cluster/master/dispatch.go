@@ -320,6 +320,20 @@ func (m *Master) lease(ctx context.Context, w *catalog.Worker, n int, poll strin
 	var wake time.Time // the earliest retry delay that ends: poll again then
 	now := m.now()
 	err := m.store.View(func(tx *catalog.Tx) error {
+		// w was read when the poll arrived or last woke; a disable, a
+		// relabel or a removal applied since then counts (an acknowledged
+		// disable must stop new leases at once).
+		cur, err := tx.Worker(workerID)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !cur.Enabled || cur.Unapproved {
+			return nil
+		}
+		w = cur
 		caps := catalog.NewCapCounter(tx)
 		read, skipped := 0, 0
 		for id, meta := range tx.PendingEntries(0) {

@@ -109,15 +109,29 @@ func (m *Master) unpark(p *parkedPoll) ([]api.Task, error) {
 // pending raised once per claim and must be released by deliverParked.
 func (m *Master) claimParked(execs []fsm.NewExecution) (leases []fsm.SubmitLease, owners []*parkedPoll) {
 	m.mu.Lock()
-	n := len(m.parked)
+	ids := make([]string, 0, len(m.parked))
+	for id := range m.parked {
+		ids = append(ids, id)
+	}
 	m.mu.Unlock()
-	if n == 0 || !m.raft.Supports(fsm.ExecutionSubmitLeaseType) {
+	if len(ids) == 0 || !m.raft.Supports(fsm.ExecutionSubmitLeaseType) {
 		return nil, nil
 	}
+	// A parked poll holds its worker as it was when it parked; a disable
+	// (or relabel, or removal) applied since then must count, or a worker
+	// disabled by an acknowledged request would still be handed the next
+	// submission before its poll wakes up. The store has applied every
+	// acknowledged write, so the records read here are current.
 	queued := false
+	current := make(map[string]*catalog.Worker, len(ids))
 	err := m.store.View(func(tx *catalog.Tx) error {
 		for range tx.PendingEntries(1) {
 			queued = true
+		}
+		for _, id := range ids {
+			if w, err := tx.Worker(id); err == nil && w.Enabled && !w.Unapproved {
+				current[id] = w
+			}
 		}
 		return nil
 	})
@@ -135,8 +149,8 @@ func (m *Master) claimParked(execs []fsm.NewExecution) (leases []fsm.SubmitLease
 			continue
 		}
 		var best *parkedPoll
-		for _, p := range m.parked {
-			if p.free > 0 && s.Matches(p.worker) && (best == nil || p.free > best.free) {
+		for id, p := range m.parked {
+			if w := current[id]; w != nil && p.free > 0 && s.Matches(w) && (best == nil || p.free > best.free) {
 				best = p
 			}
 		}

@@ -191,3 +191,52 @@ func TestMaster_OlderServerGetsNoSubmitLease(t *testing.T) {
 		t.Fatalf("%d Raft entries, want 2", n)
 	}
 }
+
+// A parked poll holds its worker as it was when it parked. A disable
+// acknowledged after that must count at once: the next submission is not
+// handed to that poll (make test-stress: a worker disabled just before a
+// submission ran it, because its parked poll had not woken yet).
+func TestMaster_DisabledWorkerGetsNoHandoffFromAStalePoll(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	ctx := context.Background()
+	w, err := m.worker("w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.park(w, 1, "stale-1") // as a poll that has not woken since
+	if err := m.SetWorkerEnabled(ctx, "w1", false); err != nil {
+		t.Fatal(err)
+	}
+	id := submit(t, m, 0)
+	if tasks, err := m.unpark(p); err != nil || len(tasks) != 0 {
+		t.Fatalf("the disabled worker's stale poll was handed %+v (err %v)", tasks, err)
+	}
+	if s := status(t, m, id); s != catalog.StatusPending {
+		t.Fatalf("execution %d is %s after a submission to a cluster whose only worker is disabled, want pending", id, s)
+	}
+}
+
+// The poll's own scan reads its worker again: a disable applied after the
+// poll read it leases nothing, and enabling it again leases the execution.
+func TestMaster_LeaseReadsTheWorkerAgain(t *testing.T) {
+	m := newMaster(t, 10*time.Second)
+	ctx := context.Background()
+	w, err := m.worker("w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetWorkerEnabled(ctx, "w1", false); err != nil {
+		t.Fatal(err)
+	}
+	id := submit(t, m, 0)
+	tasks, _, err := m.lease(ctx, w, 1, "stale-2")
+	if err != nil || len(tasks) != 0 {
+		t.Fatalf("a scan with the worker as read before its disable leased %+v (err %v)", tasks, err)
+	}
+	if err := m.SetWorkerEnabled(ctx, "w1", true); err != nil {
+		t.Fatal(err)
+	}
+	if tasks, _, err = m.lease(ctx, w, 1, "fresh-2"); err != nil || len(tasks) != 1 || tasks[0].ID != id {
+		t.Fatalf("enabled again: leased %+v (err %v), want execution %d", tasks, err, id)
+	}
+}
