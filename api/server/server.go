@@ -31,6 +31,9 @@ type Config struct {
 	// ForwardError, if set, is told each time a request cannot be forwarded
 	// to the leader: "no_leader", "unreachable" or "loop" (metrics).
 	ForwardError func(reason string)
+	// Served, if set, is told how long each request took from its route's
+	// handler to its return, by route pattern (metrics).
+	Served func(route string, d time.Duration)
 	// Transport carries forwarded requests to the leader (default: plain
 	// HTTP); with TLS it presents this agent's certificate.
 	Transport http.RoundTripper
@@ -86,7 +89,7 @@ func New(cfg Config, svc Services) http.Handler {
 		if !have {
 			fn = func(*http.Request) (any, error) { return nil, errNoService(pattern) }
 		}
-		mux.Handle(pattern, s.route(m, s.cfg.MaxBodyBytes, s.guard(pattern, s.wrap(fn))))
+		mux.Handle(pattern, s.timed(pattern, s.route(m, s.cfg.MaxBodyBytes, s.guard(pattern, s.wrap(fn)))))
 	}
 	st, ex, wk, qu := svc.Status != nil, svc.Executions != nil, svc.Workers != nil, svc.Queue != nil
 	h("GET /v1/status/leader", local, st, s.leader)
@@ -118,7 +121,7 @@ func New(cfg Config, svc Services) http.Handler {
 		if !have {
 			hd = s.raw(0, func(io.Writer, *http.Request) error { return errNoService(pattern) })
 		}
-		mux.Handle(pattern, s.route(m, 0, s.guard(pattern, hd)))
+		mux.Handle(pattern, s.timed(pattern, s.route(m, 0, s.guard(pattern, hd))))
 	}
 	s.registerCatalog(h, raw)
 	s.registerSchedules(h)
@@ -127,6 +130,19 @@ func New(cfg Config, svc Services) http.Handler {
 	s.registerObserve(h, mux)
 	raw("GET /v1/executions/{id}/attempts/{attempt}/log", local, wk, s.raw(0, s.attemptLog))
 	return s.authenticate(mux, jsonFallback(mux))
+}
+
+// timed tells cfg.Served how long next took to answer a request of route
+// pattern.
+func (s *srv) timed(pattern string, next http.Handler) http.Handler {
+	if s.cfg.Served == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		defer func() { s.cfg.Served(pattern, time.Since(t0)) }()
+		next.ServeHTTP(w, r)
+	})
 }
 
 func errNoService(pattern string) error {

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/scaleout/scaleout/api"
 	"github.com/scaleout/scaleout/catalog"
@@ -391,5 +393,34 @@ func TestServer_ForwardsToLeader(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
 		t.Fatalf("forwarding loop: %d", resp.StatusCode)
+	}
+}
+
+// Every request answered by a route is timed under the route's pattern
+// (scaleout_http_request_duration_seconds), errors included; a path no
+// route matches is not (its label would be unbounded).
+func TestServer_TimesEachRoute(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	cfg := DefaultConfig()
+	cfg.Served = func(route string, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if d <= 0 {
+			t.Errorf("route %s timed at %s", route, d)
+		}
+		seen[route]++
+	}
+	ts := httptest.NewServer(New(cfg, Services{Executions: newExecMock()}))
+	t.Cleanup(ts.Close)
+	do(t, ts, "GET", "/v1/executions", "")
+	do(t, ts, "GET", "/v1/executions/42", "")
+	do(t, ts, "GET", "/v1/executions/43", "")
+	do(t, ts, "GET", "/v1/no/such/route", "")
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"GET /v1/executions": 1, "GET /v1/executions/{id}": 2}
+	if !maps.Equal(seen, want) {
+		t.Fatalf("timed %v, want %v", seen, want)
 	}
 }

@@ -494,6 +494,7 @@ func (a *Agent) startHTTP(ln net.Listener) {
 	scfg.Logger = a.logger
 	scfg.EnableDebug = a.cfg.EnableDebug
 	scfg.ForwardError = a.metrics.ForwardError
+	scfg.Served = a.metrics.HTTPServed
 	scfg.Transport = a.httpTransport(tlsutil.RoleServer) // forwarding goes to the leader
 	scfg.Security = a.security()
 	scfg.InternalToken, scfg.AgentToken = a.internalToken, a.cfg.ACLAgentToken

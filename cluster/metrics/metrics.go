@@ -54,6 +54,7 @@ type Metrics struct {
 	events        prometheus.Counter
 	forwardErrors *prometheus.CounterVec
 	submitted     prometheus.Counter
+	httpDuration  *prometheus.HistogramVec
 }
 
 // New returns the metrics of one agent reading gauges from src.
@@ -105,8 +106,13 @@ func New(src Source) *Metrics {
 	for _, r := range []string{"no_leader", "unreachable", "loop", "leader_moved"} {
 		m.forwardErrors.WithLabelValues(r)
 	}
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "scaleout_http_request_duration_seconds",
+		Help:    "Time this agent took to answer an API request, from the handler's start to its return (forwarding and long-poll waits included), by route (the method and path pattern, e.g. \"GET /v1/executions/{id}\").",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	}, []string{"route"})
 	reg.MustRegister(m.applyDuration, m.finished, m.submitted, m.submitToStart, m.duration, m.leased,
-		m.retried, m.events, m.forwardErrors, &gauges{src: src},
+		m.retried, m.events, m.forwardErrors, m.httpDuration, &gauges{src: src},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -147,6 +153,12 @@ func (m *Metrics) Finished(pkg, status string, ran time.Duration) {
 
 // EventsWritten counts n events accepted.
 func (m *Metrics) EventsWritten(n int) { m.events.Add(float64(n)) }
+
+// HTTPServed records how long the agent took to answer one request of
+// route (a pattern of the API's mux: a bounded set).
+func (m *Metrics) HTTPServed(route string, d time.Duration) {
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
 
 // ForwardError counts a request that could not be forwarded.
 func (m *Metrics) ForwardError(reason string) { m.forwardErrors.WithLabelValues(reason).Inc() }

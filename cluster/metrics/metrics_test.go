@@ -68,6 +68,8 @@ func TestMetrics_RecordAndScrape(t *testing.T) {
 	m.EventsWritten(7)
 	m.ForwardError("unreachable")
 	m.RaftApplied("ExecutionSubmit", 4*time.Millisecond)
+	m.HTTPServed("GET /v1/executions", 3*time.Millisecond)
+	m.HTTPServed("GET /v1/executions", 5*time.Millisecond)
 
 	f := gather(t, m)
 	checks := []struct {
@@ -91,6 +93,8 @@ func TestMetrics_RecordAndScrape(t *testing.T) {
 		{one(t, f, "scaleout_events_written_total").GetCounter().GetValue(), 7, "events"},
 		{one(t, f, "scaleout_forward_errors_total", "reason", "unreachable").GetCounter().GetValue(), 1, "forward errors"},
 		{float64(one(t, f, "scaleout_raft_apply_duration_seconds", "command", "ExecutionSubmit").GetHistogram().GetSampleCount()), 1, "applies"},
+		{float64(one(t, f, "scaleout_http_request_duration_seconds", "route", "GET /v1/executions").GetHistogram().GetSampleCount()), 2, "requests"},
+		{one(t, f, "scaleout_http_request_duration_seconds", "route", "GET /v1/executions").GetHistogram().GetSampleSum(), 0.008, "request time"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
