@@ -257,6 +257,7 @@ func (a *attempt) run(_ context.Context) {
 		// The child checks after its result whether it can run another
 		// attempt; the result is reported meanwhile.
 		a.w.wg.Add(1)
+		a.w.pool.startSettling()
 		go func() { defer a.w.wg.Done(); a.w.pool.settle(ch, a) }()
 	} else {
 		// It exits after its result (or at the EOF on its stdin); give it

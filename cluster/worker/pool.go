@@ -310,14 +310,21 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 // can run another attempt.
 const verdictWait = 10 * time.Second
 
-// settle waits for the verdict of a child that reported a result for a:
-// a Ready line (it left nothing behind: back to the pool) or its exit. A
-// child that says neither in time is killed. It runs beside the report of
-// the result, off the attempt's critical path.
-func (p *pool) settle(c *child, a *attempt) {
+// settling counts a child as settling; the caller then runs settle for
+// it. It is counted before settle's goroutine starts, so that a lease that
+// comes at once already waits for the child instead of starting a new one.
+func (p *pool) startSettling() {
 	p.mu.Lock()
 	p.settling++
 	p.mu.Unlock()
+}
+
+// settle waits for the verdict of a child that reported a result for a
+// (counted by startSettling): a Ready line (it left nothing behind: back
+// to the pool) or its exit. A child that says neither in time is killed.
+// It runs beside the report of the result, off the attempt's critical
+// path.
+func (p *pool) settle(c *child, a *attempt) {
 	defer func() {
 		p.mu.Lock()
 		p.settling--
