@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -101,4 +102,21 @@ func TestPool_NoMoreClaimsThanSettlingChildren(t *testing.T) {
 	if err := <-errc; !errors.Is(err, errQuit) {
 		t.Fatalf("get: %v, want errQuit", err)
 	}
+}
+
+// heapInUse reads what runtime.ReadMemStats calls HeapInuse, without
+// stopping the world: the reuse check compares it with maxReuseHeap.
+func TestHeapInUseMatchesMemStats(t *testing.T) {
+	keep := make([][]byte, 0, 64)
+	for range 64 {
+		keep = append(keep, make([]byte, 64<<10)) // 4 MiB the heap must count
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	got := heapInUse()
+	lo, hi := ms.HeapInuse/2, ms.HeapInuse*2
+	if got < 4<<20 || got < lo || got > hi {
+		t.Fatalf("heapInUse %d, MemStats.HeapInuse %d", got, ms.HeapInuse)
+	}
+	runtime.KeepAlive(keep)
 }
