@@ -21,17 +21,7 @@ import (
 func ssisPostgres(t *testing.T, stmts ...string) (string, *sql.DB) {
 	t.Helper()
 	pg := pgtest.New(t)
-	db, err := sql.Open("pgx", pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, stmt := range stmts {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	return pg.URL(), db
+	return pg.URL(), sqltest.Open(t, "pgx", pg.URL(), stmts...)
 }
 
 // TestE2E_SSISImportPostgres imports the SSIS etl project with its SQL
