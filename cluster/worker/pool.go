@@ -310,7 +310,7 @@ func (p *pool) start(quit <-chan struct{}) (*child, error) {
 // can run another attempt.
 const verdictWait = 10 * time.Second
 
-// settling counts a child as settling; the caller then runs settle for
+// startSettling counts a child as settling; the caller then runs settle for
 // it. It is counted before settle's goroutine starts, so that a lease that
 // comes at once already waits for the child instead of starting a new one.
 func (p *pool) startSettling() {
