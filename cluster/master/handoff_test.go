@@ -199,10 +199,7 @@ func TestMaster_OlderServerGetsNoSubmitLease(t *testing.T) {
 func TestMaster_DisabledWorkerGetsNoHandoffFromAStalePoll(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	ctx := context.Background()
-	w, err := m.worker("w1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := workerNow(t, m)
 	p := m.park(w, 1, "stale-1") // as a poll that has not woken since
 	if err := m.SetWorkerEnabled(ctx, "w1", false); err != nil {
 		t.Fatal(err)
@@ -221,10 +218,7 @@ func TestMaster_DisabledWorkerGetsNoHandoffFromAStalePoll(t *testing.T) {
 func TestMaster_LeaseReadsTheWorkerAgain(t *testing.T) {
 	m := newMaster(t, 10*time.Second)
 	ctx := context.Background()
-	w, err := m.worker("w1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := workerNow(t, m)
 	if err := m.SetWorkerEnabled(ctx, "w1", false); err != nil {
 		t.Fatal(err)
 	}
@@ -239,4 +233,15 @@ func TestMaster_LeaseReadsTheWorkerAgain(t *testing.T) {
 	if tasks, _, err = m.lease(ctx, w, 1, "fresh-2"); err != nil || len(tasks) != 1 || tasks[0].ID != id {
 		t.Fatalf("enabled again: leased %+v (err %v), want execution %d", tasks, err, id)
 	}
+}
+
+// workerNow is w1's record as the store holds it now (a poll's view of its
+// worker when it arrives).
+func workerNow(t *testing.T, m *Master) *catalog.Worker {
+	t.Helper()
+	w, err := m.worker("w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
