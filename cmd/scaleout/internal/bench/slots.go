@@ -18,8 +18,9 @@ import (
 // it with --local 1 --max-tasks 1000: docs/PERFORMANCE.md, "One worker with
 // 1,000 slots"), each a shell that sleeps SlotsHold, and times
 // `GET /v1/executions?limit=100` against that agent every 50 ms from the
-// bulk submission until all have succeeded: p50, p99 and max while the
-// children start and while all of them run, with the load average.
+// bulk submission until all have succeeded: p50, p99 and max over the run,
+// before and after the listing shows all of them running (leased: their
+// package processes may still be starting), with the load average.
 func (b *bench) slots(ctx context.Context) error {
 	n, hold := b.o.Slots, b.o.SlotsHold
 	if n <= 0 {
